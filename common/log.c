@@ -1,0 +1,74 @@
+/*
+ * log.c - the one place where mlm programs write diagnostics.
+ *
+ * Messages are single lines: any CR, LF or other control character in a
+ * formatted message (it may carry an SMTP client's data) is replaced by '?'
+ * so a hostile address cannot forge extra log lines.
+ */
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+static const char *log_progname = "mlm";
+static int log_to_stderr = 1;
+static int log_debug_on;
+
+void log_open(const char *progname, int to_stderr)
+{
+    log_progname = progname;
+    log_to_stderr = to_stderr;
+    if (!to_stderr)
+        openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void log_set_debug(int enabled) { log_debug_on = enabled; }
+int log_debug_enabled(void) { return log_debug_on; }
+
+/* Format one line, neutralise control characters, send it to the sink. */
+static void log_emit(int priority, const char *label, const char *fmt,
+                     va_list ap)
+{
+    char line[2048];
+    vsnprintf(line, sizeof line, fmt, ap);
+    for (unsigned char *p = (unsigned char *)line; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    if (log_to_stderr)
+        fprintf(stderr, "%s[%ld]: %s%s\n", log_progname, (long)getpid(),
+                label, line);
+    else
+        syslog(priority, "%s%s", label, line);
+}
+
+#define LOG_BODY(prio, label)                                                  \
+    do {                                                                       \
+        va_list ap;                                                            \
+        va_start(ap, fmt);                                                     \
+        log_emit(prio, label, fmt, ap);                                        \
+        va_end(ap);                                                            \
+    } while (0)
+
+void msg_debug(const char *fmt, ...)
+{
+    if (log_debug_on)
+        LOG_BODY(LOG_DEBUG, "debug: ");
+}
+void msg_info(const char *fmt, ...) { LOG_BODY(LOG_INFO, ""); }
+void msg_warn(const char *fmt, ...) { LOG_BODY(LOG_WARNING, "warning: "); }
+void msg_error(const char *fmt, ...) { LOG_BODY(LOG_ERR, "error: "); }
+
+void msg_fatal(const char *fmt, ...)
+{
+    LOG_BODY(LOG_CRIT, "fatal: ");
+    exit(1);
+}
+
+void msg_panic(const char *fmt, ...)
+{
+    LOG_BODY(LOG_CRIT, "panic: ");
+    abort();
+}

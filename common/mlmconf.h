@@ -1,0 +1,58 @@
+/*
+ * config.h - mlm.conf, read by every mlm program.
+ *
+ * One `key = value` per line, `#` starts a comment. Unknown keys and bad
+ * values are errors naming the file, the line and the key. The parsed
+ * struct is read-only after start-up (shared by mlmd's threads).
+ */
+#ifndef MLM_CONFIG_H
+#define MLM_CONFIG_H
+
+#include <stddef.h>
+
+enum failure_action { FAILURE_TEMPFAIL, FAILURE_ACCEPT };
+
+struct mlm_config {
+    char *milter_socket;
+    char *mx_socket;
+    char *ctl_socket;
+    char *spool_dir;
+    char *database;
+    char *policy;
+    char *lua_path;            /* directory of the shipped Lua library */
+    char *worker_program;      /* the mlm-worker binary the pool starts */
+    char *sendmail;
+    char *user;
+    int workers_min;
+    int workers_max;
+    int worker_max_requests;
+    int worker_idle_timeout;   /* seconds */
+    int request_timeout;       /* seconds */
+    int decision_timeout;      /* seconds mlmd waits for one answer */
+    int queue_max;
+    int queue_timeout;         /* seconds */
+    long lua_instruction_limit;
+    long lua_memory_limit;     /* bytes */
+    enum failure_action failure_action;
+};
+
+/* SYSCONFDIR/mlm/mlm.conf, fixed at build time. */
+extern const char *const config_default_path;
+
+/* Fill cfg with the defaults of DESIGN.md. */
+void config_defaults(struct mlm_config *cfg);
+
+/*
+ * Read path over the defaults. A missing file is an error only when
+ * must_exist (an explicit -C). Returns 0, or -1 with why filled.
+ */
+int config_load(struct mlm_config *cfg, const char *path, int must_exist,
+                char *why, size_t whylen);
+
+/* Set one key as if read from a file (command-line overrides). */
+int config_set(struct mlm_config *cfg, const char *key, const char *value,
+               char *why, size_t whylen);
+
+void config_free(struct mlm_config *cfg);
+
+#endif

@@ -1,0 +1,295 @@
+/*
+ * proto.c - frames, requests and replies of the mlm request protocol
+ * (see proto.h for the wire format). Decoders never trust a length: every
+ * field is bounded, arrays are capped, and trailing bytes are an error.
+ */
+#include "proto.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void frame_begin(struct mlm_buf *b, enum mlm_msg_type type, uint8_t sub)
+{
+    buf_put_u32(b, 0);                /* length, set by frame_finish */
+    buf_put_u8(b, MLM_PROTO_VERSION);
+    buf_put_u8(b, (uint8_t)type);
+    buf_put_u8(b, sub);
+    buf_put_u8(b, 0);
+}
+
+/* Every caller builds one frame per buffer, so the frame starts at 0. */
+void frame_finish(struct mlm_buf *b)
+{
+    uint32_t payload = (uint32_t)(b->len - MLM_FRAME_HDR);
+    b->data[0] = payload >> 24;
+    b->data[1] = payload >> 16;
+    b->data[2] = payload >> 8;
+    b->data[3] = payload;
+}
+
+uint32_t frame_payload_len(const uint8_t *prefix)
+{
+    return (uint32_t)prefix[0] << 24 | (uint32_t)prefix[1] << 16 |
+           (uint32_t)prefix[2] << 8 | prefix[3];
+}
+
+int frame_complete(const uint8_t *data, size_t len, size_t *frame_len)
+{
+    if (len < MLM_FRAME_HDR)
+        return 0;
+    uint32_t payload = frame_payload_len(data);
+    if (payload < MLM_PAYLOAD_HDR || payload > MLM_FRAME_MAX)
+        return -1;
+    if (len - MLM_FRAME_HDR < payload)
+        return 0;
+    *frame_len = MLM_FRAME_HDR + payload;
+    return 1;
+}
+
+int payload_open(struct mlm_reader *r, const uint8_t *payload, size_t len,
+                 uint8_t *type, uint8_t *sub, char *why, size_t whylen)
+{
+    if (len < MLM_PAYLOAD_HDR) {
+        snprintf(why, whylen, "short frame (%zu bytes)", len);
+        return -1;
+    }
+    if (payload[0] != MLM_PROTO_VERSION) {
+        snprintf(why, whylen,
+                 "protocol version mismatch: peer speaks %u, we speak %u",
+                 payload[0], MLM_PROTO_VERSION);
+        return -1;
+    }
+    *type = payload[1];
+    *sub = payload[2];
+    r->p = payload + MLM_PAYLOAD_HDR;
+    r->left = len - MLM_PAYLOAD_HDR;
+    r->bad = 0;
+    return 0;
+}
+
+static void strv_encode(struct mlm_buf *b, const struct mlm_strv *sv)
+{
+    buf_put_u32(b, sv->n);
+    for (uint32_t i = 0; i < sv->n; i++)
+        buf_put_str(b, sv->v[i]);
+}
+
+static void strv_decode(struct mlm_reader *r, struct mlm_strv *sv)
+{
+    uint32_t n = reader_u32(r);
+    /* Each entry takes at least its 4-byte length: a cheap early bound. */
+    if (n > MLM_LIST_MAX || (size_t)n * 4 > r->left) {
+        r->bad = 1;
+        return;
+    }
+    sv->v = xcalloc(n ? n : 1, sizeof *sv->v);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        sv->v[i] = reader_str(r);
+        if (sv->v[i])
+            sv->n = i + 1;
+    }
+}
+
+void request_encode(struct mlm_buf *b, const struct mlm_request *req)
+{
+    frame_begin(b, MSG_REQUEST, (uint8_t)req->stage);
+    buf_put_str(b, req->qid);
+    buf_put_str(b, req->hostip);
+    buf_put_str(b, req->hostname);
+    buf_put_str(b, req->helo);
+    buf_put_str(b, req->sender);
+    buf_put_str(b, req->recipient);
+    buf_put_str(b, req->spool_path);
+    buf_put_u64(b, req->size);
+    strv_encode(b, &req->recipients);
+    strv_encode(b, &req->esmtp_args);
+    strv_encode(b, &req->macros);
+    frame_finish(b);
+}
+
+int request_decode(struct mlm_request *req, const uint8_t *payload,
+                   size_t len, char *why, size_t whylen)
+{
+    struct mlm_reader r;
+    uint8_t type, sub;
+    memset(req, 0, sizeof *req);
+    if (payload_open(&r, payload, len, &type, &sub, why, whylen) == -1)
+        return -1;
+    if (type != MSG_REQUEST || sub >= STAGE_COUNT) {
+        snprintf(why, whylen, "not a request (type %u, stage %u)", type, sub);
+        return -1;
+    }
+    req->stage = sub;
+    req->qid = reader_str(&r);
+    req->hostip = reader_str(&r);
+    req->hostname = reader_str(&r);
+    req->helo = reader_str(&r);
+    req->sender = reader_str(&r);
+    req->recipient = reader_str(&r);
+    req->spool_path = reader_str(&r);
+    req->size = reader_u64(&r);
+    strv_decode(&r, &req->recipients);
+    strv_decode(&r, &req->esmtp_args);
+    strv_decode(&r, &req->macros);
+    if (reader_end(&r) == -1 || req->macros.n % 2) {
+        snprintf(why, whylen, "malformed request frame");
+        request_free(req);
+        return -1;
+    }
+    return 0;
+}
+
+void request_free(struct mlm_request *req)
+{
+    free(req->qid);
+    free(req->hostip);
+    free(req->hostname);
+    free(req->helo);
+    free(req->sender);
+    free(req->recipient);
+    free(req->spool_path);
+    strv_free(&req->recipients);
+    strv_free(&req->esmtp_args);
+    strv_free(&req->macros);
+    memset(req, 0, sizeof *req);
+}
+
+void reply_init(struct mlm_reply *rep, enum mlm_action action)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->action = action;
+}
+
+struct mlm_change *reply_add_change(struct mlm_reply *rep,
+                                    enum mlm_change_kind kind,
+                                    const char *name, const char *value,
+                                    uint32_t index)
+{
+    if (rep->nchanges == rep->changes_cap) {
+        rep->changes_cap = rep->changes_cap ? rep->changes_cap * 2 : 8;
+        rep->changes =
+            xrealloc(rep->changes, rep->changes_cap * sizeof *rep->changes);
+    }
+    struct mlm_change *c = &rep->changes[rep->nchanges++];
+    c->kind = kind;
+    c->index = index;
+    c->name = name ? xstrdup(name) : NULL;
+    c->value = value ? xstrdup(value) : NULL;
+    return c;
+}
+
+void reply_encode(struct mlm_buf *b, const struct mlm_reply *rep)
+{
+    frame_begin(b, MSG_REPLY, (uint8_t)rep->action);
+    buf_put_str(b, rep->code);
+    buf_put_str(b, rep->dsn);
+    buf_put_str(b, rep->text);
+    buf_put_u32(b, rep->nchanges);
+    for (uint32_t i = 0; i < rep->nchanges; i++) {
+        const struct mlm_change *c = &rep->changes[i];
+        buf_put_u8(b, (uint8_t)c->kind);
+        buf_put_u32(b, c->index);
+        buf_put_str(b, c->name);
+        buf_put_str(b, c->value);
+    }
+    frame_finish(b);
+}
+
+/* Empty optional strings travel as ""; in memory they are NULL. */
+static char *null_if_empty(char *s)
+{
+    if (s && *s == '\0') {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int change_decode(struct mlm_reader *r, struct mlm_reply *rep)
+{
+    uint8_t kind = reader_u8(r);
+    uint32_t index = reader_u32(r);
+    char *name = reader_str(r);
+    char *value = reader_str(r);
+    int ok = !r->bad && kind >= CHG_ADD_HEADER && kind <= CHG_QUARANTINE;
+    if (ok) {
+        struct mlm_change *c = reply_add_change(rep, kind, NULL, NULL, index);
+        c->name = null_if_empty(name);
+        c->value = value;
+        return 0;
+    }
+    free(name);
+    free(value);
+    r->bad = 1;
+    return -1;
+}
+
+int reply_decode(struct mlm_reply *rep, const uint8_t *payload, size_t len,
+                 char *why, size_t whylen)
+{
+    struct mlm_reader r;
+    uint8_t type, sub;
+    reply_init(rep, ACT_FAILED);
+    if (payload_open(&r, payload, len, &type, &sub, why, whylen) == -1)
+        return -1;
+    if (type != MSG_REPLY || sub >= ACT_COUNT) {
+        snprintf(why, whylen, "not a reply (type %u, action %u)", type, sub);
+        return -1;
+    }
+    rep->action = sub;
+    rep->code = null_if_empty(reader_str(&r));
+    rep->dsn = null_if_empty(reader_str(&r));
+    rep->text = null_if_empty(reader_str(&r));
+    uint32_t n = reader_u32(&r);
+    if (n > MLM_LIST_MAX)
+        r.bad = 1;
+    for (uint32_t i = 0; i < n && !r.bad; i++)
+        change_decode(&r, rep);
+    if (reader_end(&r) == -1) {
+        snprintf(why, whylen, "malformed reply frame");
+        reply_free(rep);
+        rep->action = ACT_FAILED;
+        return -1;
+    }
+    return 0;
+}
+
+void reply_free(struct mlm_reply *rep)
+{
+    for (uint32_t i = 0; i < rep->nchanges; i++) {
+        free(rep->changes[i].name);
+        free(rep->changes[i].value);
+    }
+    free(rep->changes);
+    free(rep->code);
+    free(rep->dsn);
+    free(rep->text);
+    rep->changes = NULL;
+    rep->nchanges = rep->changes_cap = 0;
+    rep->code = rep->dsn = rep->text = NULL;
+}
+
+static const char *const stage_names[STAGE_COUNT] = {
+    "relay", "helo", "sender", "recipient", "message"};
+static const char *const stage_functions[STAGE_COUNT] = {
+    "filter_relay", "filter_helo", "filter_sender", "filter_recipient",
+    "filter_message"};
+static const char *const action_names[ACT_COUNT] = {
+    "continue", "accept", "reject", "tempfail", "discard", "failed"};
+
+const char *stage_name(enum mlm_stage s)
+{
+    return (unsigned)s < STAGE_COUNT ? stage_names[s] : "?";
+}
+
+const char *stage_function(enum mlm_stage s)
+{
+    return (unsigned)s < STAGE_COUNT ? stage_functions[s] : "?";
+}
+
+const char *action_name(enum mlm_action a)
+{
+    return (unsigned)a < ACT_COUNT ? action_names[a] : "?";
+}

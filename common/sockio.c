@@ -1,0 +1,203 @@
+/*
+ * sockio.c - see sockio.h.
+ */
+#include "sockio.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int unix_addr(struct sockaddr_un *sun, const char *path, char *why,
+                     size_t whylen)
+{
+    memset(sun, 0, sizeof *sun);
+    sun->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof sun->sun_path) {
+        snprintf(why, whylen, "socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(sun->sun_path, path);
+    return 0;
+}
+
+int unix_connect(const char *path, char *why, size_t whylen)
+{
+    struct sockaddr_un sun;
+    if (unix_addr(&sun, path, why, whylen) == -1)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        snprintf(why, whylen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+        snprintf(why, whylen, "connect %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int unix_listen(const char *path, mode_t mode, char *why, size_t whylen)
+{
+    struct sockaddr_un sun;
+    if (unix_addr(&sun, path, why, whylen) == -1)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        snprintf(why, whylen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    unlink(path);
+    /* Bind with a tight umask so the socket is never briefly open to all. */
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+    umask(old);
+    if (rc == -1 || chmod(path, mode) == -1 || listen(fd, 128) == -1) {
+        snprintf(why, whylen, "listen on %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Wait for events on fd until the deadline: 1 ready, 0 timeout, -1 error. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int rc = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
+        if (rc == -1 && errno == EINTR)
+            continue;
+        if (rc != 0)
+            return rc > 0 ? 1 : -1;
+    }
+}
+
+int frame_write(int fd, const struct mlm_buf *buf, int64_t deadline,
+                char *why, size_t whylen)
+{
+    size_t off = 0;
+    while (off < buf->len) {
+        int ready = wait_fd(fd, POLLOUT, deadline);
+        if (ready <= 0) {
+            snprintf(why, whylen, ready == 0 ? "write timed out" : "poll: %s",
+                     strerror(errno));
+            return -1;
+        }
+        ssize_t n = send(fd, buf->data + off, buf->len - off, MSG_NOSIGNAL |
+                                                                  MSG_DONTWAIT);
+        if (n == -1 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n == -1) {
+            snprintf(why, whylen, "write: %s", strerror(errno));
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
+               const uint8_t **payload, size_t *payload_len, char *why,
+               size_t whylen)
+{
+    size_t frame_len = 0;
+    buf_reset(in);
+    for (;;) {
+        int state = frame_complete(in->data, in->len, &frame_len);
+        if (state == -1) {
+            snprintf(why, whylen, "frame length out of bounds");
+            return -1;
+        }
+        if (state == 1)
+            break;
+        int ready = wait_fd(fd, POLLIN, deadline);
+        if (ready <= 0) {
+            snprintf(why, whylen, ready == 0 ? "timed out waiting for an answer"
+                                             : "poll: %s",
+                     strerror(errno));
+            return -1;
+        }
+        /* Read only what this frame still needs: frames never overlap. */
+        size_t want = in->len < MLM_FRAME_HDR
+                          ? MLM_FRAME_HDR - in->len
+                          : MLM_FRAME_HDR + frame_payload_len(in->data) -
+                                in->len;
+        buf_reserve(in, want);
+        ssize_t n = recv(fd, in->data + in->len, want, MSG_DONTWAIT);
+        if (n == -1 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0) {
+            snprintf(why, whylen, n == 0 ? "peer closed the connection"
+                                         : "read: %s",
+                     strerror(errno));
+            return -1;
+        }
+        in->len += (size_t)n;
+    }
+    *payload = in->data + MLM_FRAME_HDR;
+    *payload_len = frame_len - MLM_FRAME_HDR;
+    return 0;
+}
+
+int user_ids(const char *user, uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL)
+        return -1;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return 0;
+}
+
+void privileges_drop(const char *user)
+{
+    if (user == NULL || *user == '\0') {
+        if (geteuid() == 0)
+            msg_warn("no user configured: running as root");
+        return;
+    }
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL)
+        msg_fatal("user '%s' does not exist", user);
+    if (geteuid() != 0) {
+        if (geteuid() != pw->pw_uid)
+            msg_warn("not root: cannot switch to user '%s', staying uid %ld",
+                     user, (long)geteuid());
+        return;
+    }
+    if (setgroups(0, NULL) == -1 || initgroups(user, pw->pw_gid) == -1 ||
+        setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
+        msg_fatal("cannot drop privileges to '%s': %s", user, strerror(errno));
+    if (setuid(0) != -1)
+        msg_fatal("privileges not dropped: could regain root");
+    msg_info("running as user %s (uid %ld)", user, (long)pw->pw_uid);
+}

@@ -1,0 +1,45 @@
+/*
+ * sockio.h - unix sockets and whole-frame I/O with deadlines.
+ *
+ * Every wait has a deadline (a CLOCK_MONOTONIC time in milliseconds); a
+ * blocking read with no end is a bug. Used by mlmd, mlm-ctl and the worker;
+ * the multiplexor has its own non-blocking event loop but shares
+ * frame_complete() from proto.h.
+ */
+#ifndef MLM_SOCKIO_H
+#define MLM_SOCKIO_H
+
+#include "proto.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+int64_t now_ms(void);
+int64_t now_us(void);
+
+/* Connected stream socket to a unix path, close-on-exec; -1 with why. */
+int unix_connect(const char *path, char *why, size_t whylen);
+
+/* Listening socket at path (an old socket file is replaced), chmod mode. */
+int unix_listen(const char *path, mode_t mode, char *why, size_t whylen);
+
+/* Write all of buf before the deadline. 0 or -1 with why. */
+int frame_write(int fd, const struct mlm_buf *buf, int64_t deadline,
+                char *why, size_t whylen);
+
+/*
+ * Read one whole frame into in (reset first). On success *payload and
+ * *payload_len point into in. 0, or -1 with why (timeout, EOF, bad length).
+ */
+int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
+               const uint8_t **payload, size_t *payload_len, char *why,
+               size_t whylen);
+
+/* Give up root for user (empty: stay, warning when root). Fatal on error. */
+void privileges_drop(const char *user);
+
+/* The uid/gid of user, for chown of sockets before dropping. */
+int user_ids(const char *user, uid_t *uid, gid_t *gid);
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * ctx.c - the ctx object handed to each filter_* function.
+ *
+ * Fields read the request (ctx.sender, ctx.recipients, ...); methods record
+ * changes in the reply, which mlmd applies after the function returns, all
+ * or nothing. Every change is checked here, so a policy that tries to put
+ * CR or LF in a header, or a control character in an address, gets a Lua
+ * error at its own line and nothing reaches the MTA.
+ */
+#include "luambind.h"
+#include "xmalloc.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char CTX_MT[] = "mlm.ctx";
+static const char LIVE_KEY[] = "mlm.live";
+
+struct ctx_ud {
+    struct stage_run *run;
+};
+
+/* Remember a request-bound userdata so ctx_detach_all can reach it. */
+void live_track(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, LIVE_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, LIVE_KEY);
+    }
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
+void ctx_detach_all(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, LIVE_KEY) == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            /* Both ctx and message userdata start with the run pointer. */
+            struct stage_run **runp = lua_touserdata(L, -1);
+            if (runp)
+                *runp = NULL;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LIVE_KEY);
+}
+
+/* The live run behind a ctx argument, or a Lua error. */
+static struct stage_run *ctx_run(lua_State *L, int idx)
+{
+    struct ctx_ud *ud = luaL_checkudata(L, idx, CTX_MT);
+    if (ud->run == NULL)
+        luaL_error(L, "ctx used after its request ended");
+    return ud->run;
+}
+
+/* Changes are for end of message only: earlier the MTA cannot take them. */
+static struct stage_run *ctx_changes(lua_State *L)
+{
+    struct stage_run *run = ctx_run(L, 1);
+    if (run->req->stage != STAGE_MESSAGE)
+        luaL_error(L, "message changes are only possible in filter_message, "
+                   "not in %s", stage_function(run->req->stage));
+    return run;
+}
+
+static const char *check_header_name(lua_State *L, int idx)
+{
+    const char *name = luaL_checkstring(L, idx);
+    if (!header_name_valid(name))
+        luaL_error(L, "bad header name '%s'", name);
+    return name;
+}
+
+static const char *check_header_value(lua_State *L, int idx)
+{
+    const char *value = luaL_checkstring(L, idx);
+    if (!header_value_valid(value))
+        luaL_error(L, "header value holds CR, LF or another control "
+                   "character (or is longer than 16384 bytes)");
+    return value;
+}
+
+static const char *check_address(lua_State *L, int idx)
+{
+    size_t len;
+    const char *addr = luaL_checklstring(L, idx, &len);
+    if (!address_valid(addr) || strlen(addr) != len)
+        luaL_error(L, "bad address: control characters or angle brackets");
+    return addr;
+}
+
+static uint32_t check_index(lua_State *L, int idx)
+{
+    lua_Integer index = luaL_optinteger(L, idx, 1);
+    luaL_argcheck(L, index >= 1 && index <= 100000, idx,
+                  "index must be 1 or more");
+    return (uint32_t)index;
+}
+
+static int l_add_header(lua_State *L)
+{
+    struct stage_run *run = ctx_changes(L);
+    const char *name = check_header_name(L, 2);
+    const char *value = check_header_value(L, 3);
+    reply_add_change(run->rep, CHG_ADD_HEADER, name, value, 0);
+    return 0;
+}
+
+static int l_change_header(lua_State *L)
+{
+    struct stage_run *run = ctx_changes(L);
+    const char *name = check_header_name(L, 2);
+    const char *value = check_header_value(L, 3);
+    reply_add_change(run->rep, CHG_CHANGE_HEADER, name, value,
+                     check_index(L, 4));
+    return 0;
+}
+
+static int l_delete_header(lua_State *L)
+{
+    struct stage_run *run = ctx_changes(L);
+    const char *name = check_header_name(L, 2);
+    reply_add_change(run->rep, CHG_DELETE_HEADER, name, NULL,
+                     check_index(L, 3));
+    return 0;
+}
+
+static int envelope_change(lua_State *L, enum mlm_change_kind kind)
+{
+    struct stage_run *run = ctx_changes(L);
+    reply_add_change(run->rep, kind, NULL, check_address(L, 2), 0);
+    return 0;
+}
+
+static int l_add_recipient(lua_State *L)
+{
+    return envelope_change(L, CHG_ADD_RCPT);
+}
+static int l_delete_recipient(lua_State *L)
+{
+    return envelope_change(L, CHG_DELETE_RCPT);
+}
+static int l_change_sender(lua_State *L)
+{
+    return envelope_change(L, CHG_CHANGE_SENDER);
+}
+
+static int l_quarantine(lua_State *L)
+{
+    struct stage_run *run = ctx_changes(L);
+    const char *reason = luaL_checkstring(L, 2);
+    if (!reply_text_valid(reason))
+        return luaL_error(L, "quarantine reason holds control characters");
+    reply_add_change(run->rep, CHG_QUARANTINE, NULL, reason, 0);
+    return 0;
+}
+
+/* ctx:add_footer{text = ..., html = ...}; applied once, after the call. */
+static int l_add_footer(lua_State *L)
+{
+    struct stage_run *run = ctx_changes(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_getfield(L, 2, "text");
+    lua_getfield(L, 2, "html");
+    const char *text = luaL_optstring(L, -2, NULL);
+    const char *html = luaL_optstring(L, -1, NULL);
+    if (text == NULL && html == NULL)
+        return luaL_error(L, "add_footer needs text or html");
+    free(run->footer_text);
+    free(run->footer_html);
+    run->footer_text = text ? xstrdup(text) : NULL;
+    run->footer_html = html ? xstrdup(html) : NULL;
+    run->footer_set = 1;
+    return 0;
+}
+
+static void push_strv(lua_State *L, const struct mlm_strv *sv)
+{
+    lua_createtable(L, (int)sv->n, 0);
+    for (uint32_t i = 0; i < sv->n; i++) {
+        lua_pushstring(L, sv->v[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+/* Macros by their MTA name ("{auth_authen}") and without braces. */
+static void push_macros(lua_State *L, const struct mlm_strv *sv)
+{
+    lua_createtable(L, 0, (int)sv->n);
+    for (uint32_t i = 0; i + 1 < sv->n; i += 2) {
+        const char *name = sv->v[i];
+        size_t len = strlen(name);
+        lua_pushstring(L, sv->v[i + 1]);
+        lua_setfield(L, -2, name);
+        if (len > 2 && name[0] == '{' && name[len - 1] == '}') {
+            lua_pushlstring(L, name + 1, len - 2);
+            lua_pushstring(L, sv->v[i + 1]);
+            lua_settable(L, -3);
+        }
+    }
+}
+
+static void push_opt_string(lua_State *L, const char *s)
+{
+    if (s)
+        lua_pushstring(L, s);
+    else
+        lua_pushnil(L);
+}
+
+static int ctx_index(lua_State *L)
+{
+    struct stage_run *run = ctx_run(L, 1);
+    const struct mlm_request *req = run->req;
+    const char *key = luaL_checkstring(L, 2);
+    if (strcmp(key, "qid") == 0)
+        push_opt_string(L, req->qid && *req->qid ? req->qid : NULL);
+    else if (strcmp(key, "hostip") == 0)
+        push_opt_string(L, req->hostip);
+    else if (strcmp(key, "hostname") == 0)
+        push_opt_string(L, req->hostname);
+    else if (strcmp(key, "helo") == 0)
+        push_opt_string(L, req->helo);
+    else if (strcmp(key, "sender") == 0)
+        push_opt_string(L, req->stage >= STAGE_SENDER ? req->sender : NULL);
+    else if (strcmp(key, "recipient") == 0)
+        push_opt_string(L, req->stage == STAGE_RECIPIENT ? req->recipient
+                                                         : NULL);
+    else if (strcmp(key, "recipients") == 0)
+        push_strv(L, &req->recipients);
+    else if (strcmp(key, "esmtp_args") == 0)
+        push_strv(L, &req->esmtp_args);
+    else if (strcmp(key, "macros") == 0)
+        push_macros(L, &req->macros);
+    else if (strcmp(key, "stage") == 0)
+        lua_pushstring(L, stage_name(req->stage));
+    else if (strcmp(key, "message") == 0)
+        message_push(L, run);
+    else if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE)
+        lua_getfield(L, -1, key);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int ctx_newindex(lua_State *L)
+{
+    return luaL_error(L, "ctx fields are read-only; use ctx:change_sender(), "
+                      "ctx:add_recipient() and the like");
+}
+
+void ctx_push(lua_State *L, struct stage_run *run)
+{
+    struct ctx_ud *ud = lua_newuserdatauv(L, sizeof *ud, 1);
+    ud->run = run;
+    if (luaL_newmetatable(L, CTX_MT)) {
+        static const luaL_Reg methods[] = {
+            {"add_header", l_add_header},
+            {"change_header", l_change_header},
+            {"delete_header", l_delete_header},
+            {"add_recipient", l_add_recipient},
+            {"delete_recipient", l_delete_recipient},
+            {"change_sender", l_change_sender},
+            {"add_footer", l_add_footer},
+            {"quarantine", l_quarantine},
+            {NULL, NULL}};
+        luaL_newlib(L, methods);
+        lua_setfield(L, -2, "methods");
+        lua_pushcfunction(L, ctx_index);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, ctx_newindex);
+        lua_setfield(L, -2, "__newindex");
+        lua_pushliteral(L, "mlm.ctx");
+        lua_setfield(L, -2, "__name");
+        message_register(L);
+    }
+    lua_setmetatable(L, -2);
+    live_track(L, -1);
+}

@@ -1,0 +1,57 @@
+/*
+ * luambind.h - the Lua side of mlm: the `mlm` module (replies, logging),
+ * the ctx object handed to each filter_* function, and ctx.message.
+ *
+ * ctx and message objects live for one request. Their userdata point at a
+ * struct stage_run owned by C; when the request ends the run is detached
+ * and any object a policy kept raises "used after its request ended".
+ */
+#ifndef MLM_LUAMBIND_H
+#define MLM_LUAMBIND_H
+
+#include "proto.h"
+
+#include <lua.h>
+
+struct message;
+
+/* Everything one filter_* call may read and change. */
+struct stage_run {
+    const struct mlm_request *req;
+    struct mlm_reply *rep;
+    struct message *message;     /* parsed lazily, on first use */
+    char *footer_text;           /* ctx:add_footer, applied after the call */
+    char *footer_html;
+    int footer_set;
+};
+
+int luaopen_mlm(lua_State *L);
+/* print(), sent to the log. */
+int mlm_print(lua_State *L);
+
+/* Push a new ctx for run. */
+void ctx_push(lua_State *L, struct stage_run *run);
+/* Remember a request-bound userdata (its first field is the run pointer). */
+void live_track(lua_State *L, int idx);
+/* Detach every ctx/message userdata from the run that just ended. */
+void ctx_detach_all(lua_State *L);
+
+/*
+ * Read a filter's return value at idx into rep (nil: continue). Returns 0,
+ * or -1 with why when it is not a reply made by mlm.*().
+ */
+int reply_from_lua(lua_State *L, int idx, struct mlm_reply *rep, char *why,
+                   size_t whylen);
+
+/* message.c */
+struct message *message_new(const char *path, uint64_t size);
+void message_free(struct message *m);
+void message_push(lua_State *L, struct stage_run *run);
+void message_register(lua_State *L);
+/* The parsed message (GMimeMessage *), or NULL with why. */
+void *message_gmime(struct message *m, char *why, size_t whylen);
+
+int policy_pcall(lua_State *L, int nargs, int nresults, char *why,
+                 size_t whylen);
+
+#endif

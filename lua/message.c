@@ -1,0 +1,432 @@
+/*
+ * message.c - ctx.message: the spooled message, parsed with GMime on first
+ * use (a policy that never reads the message never pays for parsing).
+ *
+ *   message:header(name)     first value, RFC 2047-decoded to UTF-8, or nil
+ *   message:headers(name)    every value, same decoding
+ *   message:addresses(name)  the addr-specs of every such header
+ *   message.size             bytes, as received
+ *   message:parts()          iterator over MIME leaves; each part has
+ *                            content_type, filename, charset, size, :text()
+ *
+ * Header names compare case-insensitively. Text handed to Lua is valid
+ * UTF-8 whatever the message holds (invalid bytes are replaced).
+ */
+#include "luambind.h"
+#include "xmalloc.h"
+
+#include <fcntl.h>
+#include <gmime/gmime.h>
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PARTS_MAX 10000
+
+static const char MESSAGE_MT[] = "mlm.message";
+static const char PART_MT[] = "mlm.part";
+
+struct message {
+    char *path;
+    uint64_t size;
+    GMimeMessage *gm;
+    GMimeObject **leaves;
+    uint32_t nleaves;
+    int leaves_done;
+};
+
+/* Userdata: both start with the run pointer (see ctx_detach_all). */
+struct message_ud {
+    struct stage_run *run;
+};
+
+struct part_ud {
+    struct stage_run *run;
+    uint32_t index;
+};
+
+struct message *message_new(const char *path, uint64_t size)
+{
+    struct message *m = xcalloc(1, sizeof *m);
+    m->path = xstrdup(path ? path : "");
+    m->size = size;
+    return m;
+}
+
+void message_free(struct message *m)
+{
+    if (m == NULL)
+        return;
+    if (m->gm)
+        g_object_unref(m->gm);
+    free(m->leaves);
+    free(m->path);
+    free(m);
+}
+
+void *message_gmime(struct message *m, char *why, size_t whylen)
+{
+    if (m->gm)
+        return m->gm;
+    GError *err = NULL;
+    GMimeStream *stream = g_mime_stream_fs_open(m->path, O_RDONLY, 0, &err);
+    if (stream == NULL) {
+        snprintf(why, whylen, "cannot open the spooled message: %s",
+                 err ? err->message : "?");
+        g_clear_error(&err);
+        return NULL;
+    }
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    m->gm = g_mime_parser_construct_message(parser, NULL);
+    g_object_unref(parser);
+    g_object_unref(stream);
+    if (m->gm == NULL)
+        snprintf(why, whylen, "the message could not be parsed");
+    return m->gm;
+}
+
+/* The message behind a userdata argument, parsed, or a Lua error. */
+static struct message *check_message(lua_State *L, int idx, int parse)
+{
+    struct message_ud *ud = luaL_checkudata(L, idx, MESSAGE_MT);
+    char why[256];
+    if (ud->run == NULL || ud->run->message == NULL)
+        luaL_error(L, "message used after its request ended");
+    if (parse && message_gmime(ud->run->message, why, sizeof why) == NULL)
+        luaL_error(L, "%s", why);
+    return ud->run->message;
+}
+
+/* Push s as valid UTF-8 (invalid bytes replaced). */
+static void push_utf8(lua_State *L, const char *s, size_t len)
+{
+    if (g_utf8_validate(s, (gssize)len, NULL)) {
+        lua_pushlstring(L, s, len);
+        return;
+    }
+    char *valid = g_utf8_make_valid(s, (gssize)len);
+    lua_pushstring(L, valid);
+    g_free(valid);
+}
+
+/* A header's value unfolded and RFC 2047-decoded. */
+static void push_header_value(lua_State *L, GMimeHeader *h)
+{
+    const char *raw = g_mime_header_get_raw_value(h);
+    char *unfolded = g_mime_utils_header_unfold(raw ? raw : "");
+    char *decoded = g_mime_utils_header_decode_text(NULL, unfolded);
+    const char *v = decoded ? decoded : unfolded;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    push_utf8(L, v, strlen(v));
+    g_free(decoded);
+    g_free(unfolded);
+}
+
+/*
+ * Walk the top-level headers named name; for each, call fn with the header.
+ * fn returns 0 to stop. Returns the number of matches seen.
+ */
+static int headers_each(GMimeMessage *gm, const char *name,
+                        int (*fn)(lua_State *, GMimeHeader *, int),
+                        lua_State *L)
+{
+    GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(gm));
+    int count = g_mime_header_list_get_count(list), seen = 0;
+    for (int i = 0; i < count; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
+        if (g_ascii_strcasecmp(g_mime_header_get_name(h), name) != 0)
+            continue;
+        if (!fn(L, h, ++seen))
+            break;
+    }
+    return seen;
+}
+
+static int push_first(lua_State *L, GMimeHeader *h, int n)
+{
+    (void)n;
+    push_header_value(L, h);
+    return 0;
+}
+
+static int push_into_table(lua_State *L, GMimeHeader *h, int n)
+{
+    push_header_value(L, h);
+    lua_rawseti(L, -2, n);
+    return 1;
+}
+
+static int l_header(lua_State *L)
+{
+    struct message *m = check_message(L, 1, 1);
+    const char *name = luaL_checkstring(L, 2);
+    if (headers_each(m->gm, name, push_first, L) == 0)
+        lua_pushnil(L);
+    return 1;
+}
+
+static int l_headers(lua_State *L)
+{
+    struct message *m = check_message(L, 1, 1);
+    const char *name = luaL_checkstring(L, 2);
+    lua_newtable(L);
+    headers_each(m->gm, name, push_into_table, L);
+    return 1;
+}
+
+/* Append the mailboxes of list (groups flattened) to the table on top. */
+static void push_mailboxes(lua_State *L, InternetAddressList *list, int depth)
+{
+    int count = internet_address_list_length(list);
+    for (int i = 0; i < count; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+            const char *addr = internet_address_mailbox_get_addr(
+                INTERNET_ADDRESS_MAILBOX(ia));
+            if (addr && *addr) {
+                push_utf8(L, addr, strlen(addr));
+                lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+            }
+        } else if (INTERNET_ADDRESS_IS_GROUP(ia) && depth < 4) {
+            push_mailboxes(L,
+                           internet_address_group_get_members(
+                               INTERNET_ADDRESS_GROUP(ia)),
+                           depth + 1);
+        }
+    }
+}
+
+static int push_addresses_of(lua_State *L, GMimeHeader *h, int n)
+{
+    (void)n;
+    const char *raw = g_mime_header_get_raw_value(h);
+    InternetAddressList *list = internet_address_list_parse(NULL, raw ? raw
+                                                                      : "");
+    if (list) {
+        push_mailboxes(L, list, 0);
+        g_object_unref(list);
+    }
+    return 1;
+}
+
+static int l_addresses(lua_State *L)
+{
+    struct message *m = check_message(L, 1, 1);
+    const char *name = luaL_checkstring(L, 2);
+    lua_newtable(L);
+    headers_each(m->gm, name, push_addresses_of, L);
+    return 1;
+}
+
+static void collect_leaf(GMimeObject *parent, GMimeObject *part, gpointer data)
+{
+    struct message *m = data;
+    (void)parent;
+    if (GMIME_IS_MULTIPART(part) || m->nleaves >= PARTS_MAX)
+        return;
+    if ((m->nleaves & (m->nleaves - 1)) == 0)
+        m->leaves = xrealloc(m->leaves, (m->nleaves ? m->nleaves * 2 : 1) *
+                                            sizeof *m->leaves);
+    m->leaves[m->nleaves++] = part;
+}
+
+static void message_leaves(struct message *m)
+{
+    if (m->leaves_done)
+        return;
+    m->leaves_done = 1;
+    GMimeObject *body = g_mime_message_get_mime_part(m->gm);
+    if (body == NULL)
+        return;
+    if (GMIME_IS_MULTIPART(body))
+        g_mime_multipart_foreach(GMIME_MULTIPART(body), collect_leaf, m);
+    else
+        collect_leaf(NULL, body, m);
+}
+
+static GMimeObject *check_part(lua_State *L, int idx)
+{
+    struct part_ud *ud = luaL_checkudata(L, idx, PART_MT);
+    if (ud->run == NULL || ud->run->message == NULL)
+        luaL_error(L, "part used after its request ended");
+    struct message *m = ud->run->message;
+    if (ud->index >= m->nleaves)
+        luaL_error(L, "no such part");
+    return m->leaves[ud->index];
+}
+
+/* The decoded content of a leaf part, optionally converted to UTF-8. */
+static GByteArray *part_content(GMimeObject *obj, int to_utf8)
+{
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GMimeDataWrapper *content =
+        GMIME_IS_PART(obj) ? g_mime_part_get_content(GMIME_PART(obj)) : NULL;
+    if (content) {
+        GMimeStream *out = mem;
+        const char *charset =
+            g_mime_object_get_content_type_parameter(obj, "charset");
+        GMimeFilter *conv = NULL;
+        if (to_utf8 && charset && g_ascii_strcasecmp(charset, "utf-8") != 0)
+            conv = g_mime_filter_charset_new(charset, "UTF-8");
+        if (conv) {
+            out = g_mime_stream_filter_new(mem);
+            g_mime_stream_filter_add(GMIME_STREAM_FILTER(out), conv);
+            g_object_unref(conv);
+        }
+        g_mime_data_wrapper_write_to_stream(content, out);
+        g_mime_stream_flush(out);
+        if (out != mem)
+            g_object_unref(out);
+    } else if (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *inner =
+            g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        if (inner)
+            g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
+    }
+    GByteArray *bytes = g_byte_array_new();
+    GByteArray *owned = g_mime_stream_mem_get_byte_array(
+        GMIME_STREAM_MEM(mem));
+    g_byte_array_append(bytes, owned->data, owned->len);
+    g_object_unref(mem);
+    return bytes;
+}
+
+static int l_part_text(lua_State *L)
+{
+    GMimeObject *obj = check_part(L, 1);
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    if (ct == NULL || g_ascii_strcasecmp(g_mime_content_type_get_media_type(ct),
+                                         "text") != 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    GByteArray *bytes = part_content(obj, 1);
+    push_utf8(L, (const char *)bytes->data, bytes->len);
+    g_byte_array_unref(bytes);
+    return 1;
+}
+
+static int part_index(lua_State *L)
+{
+    GMimeObject *obj = check_part(L, 1);
+    const char *key = luaL_checkstring(L, 2);
+    if (strcmp(key, "content_type") == 0) {
+        GMimeContentType *ct = g_mime_object_get_content_type(obj);
+        char *type = g_ascii_strdown(
+            ct ? g_mime_content_type_get_mime_type(ct) : "text/plain", -1);
+        lua_pushstring(L, type);
+        g_free(type);
+    } else if (strcmp(key, "filename") == 0) {
+        const char *f = GMIME_IS_PART(obj)
+                            ? g_mime_part_get_filename(GMIME_PART(obj))
+                            : NULL;
+        if (f)
+            push_utf8(L, f, strlen(f));
+        else
+            lua_pushnil(L);
+    } else if (strcmp(key, "charset") == 0) {
+        const char *c = g_mime_object_get_content_type_parameter(obj,
+                                                                 "charset");
+        if (c)
+            push_utf8(L, c, strlen(c));
+        else
+            lua_pushnil(L);
+    } else if (strcmp(key, "size") == 0) {
+        GByteArray *bytes = part_content(obj, 0);
+        lua_pushinteger(L, (lua_Integer)bytes->len);
+        g_byte_array_unref(bytes);
+    } else if (strcmp(key, "text") == 0) {
+        lua_pushcfunction(L, l_part_text);
+    } else {
+        lua_pushnil(L);
+    }
+    return 1;
+}
+
+static void part_push(lua_State *L, struct stage_run *run, uint32_t index);
+
+/* for part in message:parts() do ... end */
+static int parts_next(lua_State *L)
+{
+    struct message_ud *ud = lua_touserdata(L, lua_upvalueindex(1));
+    lua_Integer i = lua_tointeger(L, lua_upvalueindex(2));
+    if (ud->run == NULL || ud->run->message == NULL)
+        return luaL_error(L, "message used after its request ended");
+    if ((uint32_t)i >= ud->run->message->nleaves)
+        return 0;
+    lua_pushinteger(L, i + 1);
+    lua_replace(L, lua_upvalueindex(2));
+    part_push(L, ud->run, (uint32_t)i);
+    return 1;
+}
+
+static int l_parts(lua_State *L)
+{
+    struct message *m = check_message(L, 1, 1);
+    message_leaves(m);
+    lua_pushvalue(L, 1);
+    lua_pushinteger(L, 0);
+    lua_pushcclosure(L, parts_next, 2);
+    return 1;
+}
+
+static int message_index(lua_State *L)
+{
+    struct message *m = check_message(L, 1, 0);
+    const char *key = luaL_checkstring(L, 2);
+    if (strcmp(key, "size") == 0)
+        lua_pushinteger(L, (lua_Integer)m->size);
+    else if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE)
+        lua_getfield(L, -1, key);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+void message_register(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"header", l_header},
+                                       {"headers", l_headers},
+                                       {"addresses", l_addresses},
+                                       {"parts", l_parts},
+                                       {NULL, NULL}};
+    luaL_newmetatable(L, MESSAGE_MT);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "methods");
+    lua_pushcfunction(L, message_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "mlm.message");
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, PART_MT);
+    lua_pushcfunction(L, part_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "mlm.part");
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+}
+
+static void part_push(lua_State *L, struct stage_run *run, uint32_t index)
+{
+    struct part_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
+    ud->run = run;
+    ud->index = index;
+    luaL_setmetatable(L, PART_MT);
+    live_track(L, -1);
+}
+
+void message_push(lua_State *L, struct stage_run *run)
+{
+    if (run->req->stage != STAGE_MESSAGE) {
+        lua_pushnil(L);
+        return;
+    }
+    if (run->message == NULL)
+        run->message = message_new(run->req->spool_path, run->req->size);
+    struct message_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
+    ud->run = run;
+    luaL_setmetatable(L, MESSAGE_MT);
+    live_track(L, -1);
+}

@@ -1,0 +1,253 @@
+/*
+ * policy.c - loading a policy into a sandboxed lua_State, and the limits.
+ *
+ * The sandbox: only the base, string, table, math, utf8 and coroutine
+ * libraries and a trimmed os (time, clock, date, difftime, getenv); no io,
+ * no dofile/loadfile, load() for text only, require() only from the
+ * shipped library directory. Memory is capped by a counting allocator, CPU
+ * by an instruction-count hook that, once over the limit, fires on every
+ * instruction so a pcall in the policy cannot swallow it.
+ */
+#include "policy.h"
+#include "luambind.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOOK_EVERY 1000
+
+struct policy *policy_of(lua_State *L)
+{
+    return *(struct policy **)lua_getextraspace(L);
+}
+
+static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct policy *p = ud;
+    if (ptr == NULL)
+        osize = 0;
+    if (nsize == 0) {
+        free(ptr);
+        p->mem_used -= osize;
+        return NULL;
+    }
+    if (p->mem_limit && nsize > osize &&
+        p->mem_used + (nsize - osize) > p->mem_limit) {
+        p->limit_hit = 1;
+        return NULL;
+    }
+    void *np = realloc(ptr, nsize);
+    if (np != NULL)
+        p->mem_used += nsize - osize;
+    return np;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    struct policy *p = policy_of(L);
+    (void)ar;
+    if (!p->in_request || !p->insn_limit)
+        return;
+    p->insn_count += HOOK_EVERY;
+    if (p->insn_count > p->insn_limit || p->limit_hit == 2) {
+        /* From now on fire at every instruction until the request ends. */
+        p->limit_hit = 2;
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "instruction limit (%ld) exceeded", p->insn_limit);
+    }
+}
+
+/* load() for text chunks only: bytecode can crash the VM. */
+static int safe_load(lua_State *L)
+{
+    int nargs = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    while (nargs < 3) {
+        lua_pushnil(L);
+        nargs++;
+    }
+    lua_settop(L, 4);
+    lua_pushliteral(L, "t");
+    lua_replace(L, 4); /* the mode argument, whatever the caller said */
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static void sandbox_os(lua_State *L)
+{
+    static const char *const keep[] = {"time", "clock", "date", "difftime",
+                                       "getenv", NULL};
+    luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
+    lua_newtable(L);
+    for (int i = 0; keep[i]; i++) {
+        lua_getfield(L, -2, keep[i]);
+        lua_setfield(L, -2, keep[i]);
+    }
+    lua_setglobal(L, LUA_OSLIBNAME);
+    lua_pop(L, 1);
+}
+
+static void sandbox_open(lua_State *L, const char *lua_dir)
+{
+    static const luaL_Reg libs[] = {
+        {LUA_GNAME, luaopen_base},        {LUA_LOADLIBNAME, luaopen_package},
+        {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
+        {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},
+        {LUA_UTF8LIBNAME, luaopen_utf8},  {NULL, NULL}};
+    for (const luaL_Reg *lib = libs; lib->func; lib++) {
+        luaL_requiref(L, lib->name, lib->func, 1);
+        lua_pop(L, 1);
+    }
+    sandbox_os(L);
+    lua_pushcfunction(L, mlm_print);
+    lua_setglobal(L, "print");
+    lua_pushnil(L);
+    lua_setglobal(L, "dofile");
+    lua_pushnil(L);
+    lua_setglobal(L, "loadfile");
+    lua_getglobal(L, "load");
+    lua_pushcclosure(L, safe_load, 1);
+    lua_setglobal(L, "load");
+
+    /* require: the shipped library only, and no C modules. */
+    lua_getglobal(L, LUA_LOADLIBNAME);
+    lua_pushfstring(L, "%s/?.lua", lua_dir);
+    lua_setfield(L, -2, "path");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "cpath");
+    lua_getfield(L, -1, "searchers"); /* drop the C searchers (3 and 4) */
+    lua_pushnil(L);
+    lua_rawseti(L, -2, 4);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, 3);
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "preload");
+    lua_pushcfunction(L, luaopen_mlm);
+    lua_setfield(L, -2, "mlm");
+    lua_pop(L, 2);
+    lua_pushnil(L);
+    lua_setglobal(L, "package"); /* no package.loadlib from policies */
+}
+
+/* Message handler: the error with a traceback, for the log. */
+static int traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL)
+        msg = lua_pushfstring(L, "(error object is a %s value)",
+                              luaL_typename(L, 1));
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* Call the function below nargs arguments on the stack, protected. */
+int policy_pcall(lua_State *L, int nargs, int nresults, char *why,
+                 size_t whylen)
+{
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, traceback);
+    lua_insert(L, base);
+    int rc = lua_pcall(L, nargs, nresults, base);
+    lua_remove(L, base);
+    if (rc != LUA_OK) {
+        const char *err = lua_tostring(L, -1);
+        snprintf(why, whylen, "%s", err ? err : "unknown Lua error");
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_file(const char *path, char **text, size_t *len, char *why,
+                     size_t whylen)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        snprintf(why, whylen, "cannot open policy %s: %m", path);
+        return -1;
+    }
+    size_t cap = 8192, n = 0;
+    char *buf = xmalloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, fp)) > 0) {
+        n += got;
+        if (n == cap)
+            buf = xrealloc(buf, cap *= 2);
+    }
+    int err = ferror(fp);
+    fclose(fp);
+    if (err) {
+        free(buf);
+        snprintf(why, whylen, "cannot read policy %s", path);
+        return -1;
+    }
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+static void policy_find_stages(struct policy *p)
+{
+    p->stages = 0;
+    for (int s = 0; s < STAGE_COUNT; s++) {
+        lua_getglobal(p->L, stage_function(s));
+        if (lua_isfunction(p->L, -1))
+            p->stages |= STAGE_BIT(s);
+        lua_pop(p->L, 1);
+    }
+}
+
+int policy_load(struct policy *p, const char *path, const char *lua_dir,
+                size_t mem_limit, long insn_limit, char *why, size_t whylen)
+{
+    memset(p, 0, sizeof *p);
+    p->path = xstrdup(path);
+    p->mem_limit = mem_limit;
+    p->insn_limit = insn_limit;
+    p->L = lua_newstate(policy_alloc, p);
+    if (p->L == NULL)
+        msg_fatal("cannot create a Lua state");
+    *(struct policy **)lua_getextraspace(p->L) = p;
+    lua_sethook(p->L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    sandbox_open(p->L, lua_dir);
+
+    char *text, chunkname[4200];
+    size_t len;
+    if (read_file(path, &text, &len, why, whylen) == -1)
+        return -1;
+    snprintf(chunkname, sizeof chunkname, "@%s", path);
+    /* Loading runs under the limits too: a policy may loop at top level. */
+    p->in_request = 1;
+    int rc = luaL_loadbufferx(p->L, text, len, chunkname, "t");
+    free(text);
+    if (rc != LUA_OK) {
+        snprintf(why, whylen, "%s", lua_tostring(p->L, -1));
+        lua_pop(p->L, 1);
+    } else {
+        rc = policy_pcall(p->L, 0, 0, why, whylen);
+    }
+    if (rc == 0) {
+        lua_getglobal(p->L, "init");
+        if (lua_isfunction(p->L, -1))
+            rc = policy_pcall(p->L, 0, 0, why, whylen);
+        else
+            lua_pop(p->L, 1);
+    }
+    p->in_request = 0;
+    policy_find_stages(p);
+    return rc == 0 ? 0 : -1;
+}
+
+void policy_close(struct policy *p)
+{
+    if (p->L)
+        lua_close(p->L);
+    free(p->path);
+    memset(p, 0, sizeof *p);
+}

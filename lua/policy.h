@@ -1,0 +1,49 @@
+/*
+ * policy.h - one loaded policy file in one lua_State, with the sandbox and
+ * the per-request limits. Used by mlm-worker (one per process, long-lived)
+ * and by mlm-ctl check/try.
+ */
+#ifndef MLM_POLICY_H
+#define MLM_POLICY_H
+
+#include "proto.h"
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct policy {
+    lua_State *L;
+    char *path;
+    uint32_t stages;        /* STAGE_BIT of each filter_* function defined */
+    size_t mem_used;
+    size_t mem_limit;       /* 0: no limit */
+    long insn_limit;        /* instructions per request; 0: no limit */
+    long insn_count;
+    int limit_hit;          /* a limit was reached during this request */
+    int in_request;         /* limits are enforced only while set */
+};
+
+/*
+ * Create the state and load path (text only, never bytecode), run it, and
+ * init() when defined. lua_dir holds the shipped Lua library (require).
+ * Returns 0, or -1 with the Lua error (file:line: message) in why.
+ */
+int policy_load(struct policy *p, const char *path, const char *lua_dir,
+                size_t mem_limit, long insn_limit, char *why, size_t whylen);
+
+/*
+ * Run the stage function for req. Fills rep with the decision and any
+ * changes; a Lua error, a bad return value or a limit gives ACT_FAILED with
+ * the reason in rep->text and in why. Returns 0 or -1.
+ */
+int policy_run(struct policy *p, const struct mlm_request *req,
+               struct mlm_reply *rep, const char *spool_dir, char *why,
+               size_t whylen);
+
+void policy_close(struct policy *p);
+
+/* The policy behind a lua_State (kept in its extra space). */
+struct policy *policy_of(lua_State *L);
+
+#endif

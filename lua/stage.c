@@ -1,0 +1,102 @@
+/*
+ * stage.c - running one filter_* function for one request.
+ *
+ * The function gets a fresh ctx; its return value becomes the reply; a
+ * footer it asked for is rendered after it returns (into a body file next
+ * to the spooled message, applied by mlmd). Any Lua error, bad return value
+ * or limit turns the whole reply into ACT_FAILED: nothing half-done leaves.
+ */
+#include "policy.h"
+#include "footer.h"
+#include "luambind.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <gmime/gmime.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HOOK_EVERY 1000
+
+/* Render ctx:add_footer into a body file; 0 or -1 with why. */
+static int footer_render(struct stage_run *run, char *why, size_t whylen)
+{
+    if (run->message == NULL)
+        run->message = message_new(run->req->spool_path, run->req->size);
+    GMimeMessage *gm = message_gmime(run->message, why, whylen);
+    if (gm == NULL)
+        return -1;
+    char path[4200];
+    snprintf(path, sizeof path, "%s.body", run->req->spool_path);
+    int rc = footer_apply(gm, run->footer_text, run->footer_html, path,
+                          run->rep, why, whylen);
+    if (rc == 1)
+        reply_add_change(run->rep, CHG_REPLACE_BODY, NULL, path, 0);
+    return rc == -1 ? -1 : 0;
+}
+
+/* The first line of a Lua error (file:line: message), for replies. */
+static char *first_line(const char *s)
+{
+    return xstrndup(s, strcspn(s, "\n"));
+}
+
+static void run_end(struct policy *p, struct stage_run *run)
+{
+    p->in_request = 0;
+    lua_sethook(p->L, lua_gethook(p->L), LUA_MASKCOUNT,
+                HOOK_EVERY);
+    ctx_detach_all(p->L);
+    message_free(run->message);
+    free(run->footer_text);
+    free(run->footer_html);
+    lua_settop(p->L, 0);
+}
+
+int policy_run(struct policy *p, const struct mlm_request *req,
+               struct mlm_reply *rep, const char *spool_dir, char *why,
+               size_t whylen)
+{
+    struct stage_run run = {.req = req, .rep = rep};
+    int rc = 0;
+    (void)spool_dir;
+    reply_init(rep, ACT_CONTINUE);
+    lua_settop(p->L, 0);
+    if (lua_getglobal(p->L, stage_function(req->stage)) != LUA_TFUNCTION) {
+        lua_pop(p->L, 1);
+        return 0; /* nothing to ask: continue */
+    }
+    p->insn_count = 0;
+    p->limit_hit = 0;
+    p->in_request = 1;
+    ctx_push(p->L, &run);
+    rc = policy_pcall(p->L, 1, 1, why, whylen);
+    if (rc == 0 && reply_from_lua(p->L, -1, rep, why, whylen) == -1) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s: %s %s", p->path,
+                 stage_function(req->stage), why);
+        snprintf(why, whylen, "%s", msg);
+        rc = -1;
+    }
+    if (rc == 0 && p->limit_hit) {
+        snprintf(why, whylen, "%s: %s", p->path,
+                 p->limit_hit == 2 ? "instruction limit exceeded"
+                                   : "memory limit exceeded");
+        rc = -1;
+    }
+    if (rc == 0 && run.footer_set && rep->action <= ACT_ACCEPT)
+        rc = footer_render(&run, why, whylen);
+    run_end(p, &run);
+    if (rc == -1) {
+        for (uint32_t i = 0; i < rep->nchanges; i++)
+            if (rep->changes[i].kind == CHG_REPLACE_BODY)
+                unlink(rep->changes[i].value);
+        reply_free(rep);
+        reply_init(rep, ACT_FAILED);
+        rep->text = first_line(why);
+    }
+    return rc;
+}

@@ -1,0 +1,119 @@
+/*
+ * worker.c - mlm-worker: one single-threaded Lua policy runner.
+ *
+ * Started by mlm-multiplexor with a socketpair on fd 0. It loads the policy
+ * once, says MSG_READY (with the stages the policy defines) or
+ * MSG_LOAD_ERROR, then answers one MSG_REQUEST at a time until the
+ * multiplexor closes the socket. Its stdout is not the socket: print() in a
+ * policy goes to the log.
+ */
+#include <config.h>
+#include "mlmconf.h"
+#include "log.h"
+#include "policy.h"
+#include "sockio.h"
+
+#include <gmime/gmime.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MX_FD 0
+#define FOREVER ((int64_t)1 << 62)
+
+static void send_frame(struct mlm_buf *out)
+{
+    char why[256];
+    if (frame_write(MX_FD, out, now_ms() + 10000, why, sizeof why) == -1)
+        msg_fatal("cannot write to the multiplexor: %s", why);
+    buf_reset(out);
+}
+
+static void serve(struct policy *pol, const struct mlm_config *cfg)
+{
+    struct mlm_buf in, out;
+    buf_init(&in);
+    buf_init(&out);
+    for (;;) {
+        const uint8_t *payload;
+        size_t len;
+        char why[2048];
+        if (frame_read(MX_FD, &in, now_ms() + FOREVER / 2, &payload, &len,
+                       why, sizeof why) == -1) {
+            msg_debug("leaving: %s", why);
+            break;
+        }
+        struct mlm_request req;
+        struct mlm_reply rep;
+        if (request_decode(&req, payload, len, why, sizeof why) == -1)
+            msg_fatal("bad request from the multiplexor: %s", why);
+        if (policy_run(pol, &req, &rep, cfg->spool_dir, why, sizeof why) ==
+            -1)
+            msg_error("%s: %s failed: %s", req.qid && *req.qid ? req.qid
+                                                                : "NOQUEUE",
+                      stage_function(req.stage), why);
+        reply_encode(&out, &rep);
+        send_frame(&out);
+        reply_free(&rep);
+        request_free(&req);
+    }
+    buf_free(&in);
+    buf_free(&out);
+}
+
+int main(int argc, char **argv)
+{
+    static struct mlm_config cfg;
+    const char *config_path = config_default_path;
+    const char *policy_path = NULL;
+    int foreground = 0, explicit_config = 0, opt;
+    char why[2048];
+
+    while ((opt = getopt(argc, argv, "C:P:fdV")) != -1) {
+        switch (opt) {
+        case 'C': config_path = optarg; explicit_config = 1; break;
+        case 'P': policy_path = optarg; break;
+        case 'f': foreground = 1; break;
+        case 'd': log_set_debug(1); break;
+        case 'V': printf("mlm-worker %s\n", PACKAGE_VERSION); return 0;
+        default:
+            fprintf(stderr, "usage: mlm-worker [-f] [-d] [-C FILE] [-P POLICY]"
+                            " (started by mlm-multiplexor)\n");
+            return 2;
+        }
+    }
+    log_open("mlm-worker", foreground);
+    signal(SIGPIPE, SIG_IGN);
+    config_defaults(&cfg);
+    if (config_load(&cfg, config_path, explicit_config, why, sizeof why) == -1)
+        msg_fatal("%s", why);
+    if (policy_path)
+        config_set(&cfg, "policy", policy_path, why, sizeof why);
+    g_mime_init();
+
+    struct policy pol;
+    struct mlm_buf out;
+    buf_init(&out);
+    if (policy_load(&pol, cfg.policy, cfg.lua_path,
+                    (size_t)cfg.lua_memory_limit, cfg.lua_instruction_limit,
+                    why, sizeof why) == -1) {
+        frame_begin(&out, MSG_LOAD_ERROR, 0);
+        buf_put_str(&out, why);
+        frame_finish(&out);
+        send_frame(&out);
+        msg_error("policy %s did not load: %s", cfg.policy, why);
+        return 1;
+    }
+    frame_begin(&out, MSG_READY, 0);
+    buf_put_u32(&out, pol.stages);
+    frame_finish(&out);
+    send_frame(&out);
+    buf_free(&out);
+    serve(&pol, &cfg);
+    policy_close(&pol);
+    g_mime_shutdown();
+    config_free(&cfg);
+    return 0;
+}

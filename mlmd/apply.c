@@ -1,0 +1,203 @@
+/*
+ * apply.c - turns a worker's reply into milter return codes and actions.
+ *
+ * The changes of one end of message go out together or not at all: the
+ * whole reply is validated before the first action is sent, and if the MTA
+ * refuses one action mid-way the message is answered 451 4.3.0, which makes
+ * the MTA drop every change already made (failure_action accept would keep
+ * a half-changed message, so it does not apply here).
+ */
+#include "mlmd.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BODY_CHUNK 65536
+
+/* libmilter treats '%' in reply text as a format character: double it. */
+static char *reply_escape(const char *text)
+{
+    size_t len = strlen(text), extra = 0;
+    for (const char *p = text; *p; p++)
+        extra += *p == '%';
+    char *out = xmalloc(len + extra + 1), *q = out;
+    for (const char *p = text; *p; p++) {
+        *q++ = *p;
+        if (*p == '%')
+            *q++ = '%';
+    }
+    *q = '\0';
+    return out;
+}
+
+static void set_reply(SMFICTX *ctx, const char *code, const char *dsn,
+                      const char *text)
+{
+    char *escaped = reply_escape(text);
+    if (smfi_setreply(ctx, (char *)code, (char *)dsn, escaped) != MI_SUCCESS)
+        msg_warn("MTA refused reply %s %s %s", code, dsn, text);
+    free(escaped);
+}
+
+static sfsistat tempfail_451(SMFICTX *ctx)
+{
+    set_reply(ctx, "451", "4.3.0",
+              "Temporary failure in mailing list processing, try again later");
+    return SMFIS_TEMPFAIL;
+}
+
+sfsistat apply_failure(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
+                       const char *why)
+{
+    int accept = mlmd_cfg->failure_action == FAILURE_ACCEPT;
+    msg_error("%s: %s stage failed: %s; answering %s", qid ? qid : "NOQUEUE",
+              stage_name(stage), why, accept ? "accept" : "451 4.3.0");
+    return accept ? SMFIS_CONTINUE : tempfail_451(ctx);
+}
+
+static int replace_body(SMFICTX *ctx, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        msg_error("cannot open new body %s: %s", path, strerror(errno));
+        return -1;
+    }
+    unsigned char *chunk = xmalloc(BODY_CHUNK);
+    ssize_t n;
+    int rc = 0;
+    while (rc == 0 && (n = read(fd, chunk, BODY_CHUNK)) > 0)
+        rc = smfi_replacebody(ctx, chunk, (int)n) == MI_SUCCESS ? 0 : -1;
+    if (n == -1)
+        rc = -1;
+    free(chunk);
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
+/* "<addr>": the form both Sendmail and Postfix expect in envelope actions. */
+static char *bracketed(const char *addr)
+{
+    size_t len = strlen(addr);
+    char *out = xmalloc(len + 3);
+    out[0] = '<';
+    memcpy(out + 1, addr, len);
+    out[len + 1] = '>';
+    out[len + 2] = '\0';
+    return out;
+}
+
+static int apply_change(SMFICTX *ctx, const struct mlm_change *c)
+{
+    char *addr = NULL;
+    int rc = MI_FAILURE;
+    switch (c->kind) {
+    case CHG_ADD_HEADER:
+        rc = smfi_addheader(ctx, c->name, c->value);
+        break;
+    case CHG_CHANGE_HEADER:
+        rc = smfi_chgheader(ctx, c->name, (int)c->index, c->value);
+        break;
+    case CHG_DELETE_HEADER:
+        rc = smfi_chgheader(ctx, c->name, (int)c->index, NULL);
+        break;
+    case CHG_ADD_RCPT:
+        rc = smfi_addrcpt(ctx, addr = bracketed(c->value));
+        break;
+    case CHG_DELETE_RCPT:
+        rc = smfi_delrcpt(ctx, addr = bracketed(c->value));
+        break;
+    case CHG_CHANGE_SENDER:
+        rc = smfi_chgfrom(ctx, addr = bracketed(c->value), NULL);
+        break;
+    case CHG_REPLACE_BODY:
+        rc = replace_body(ctx, c->value) == 0 ? MI_SUCCESS : MI_FAILURE;
+        break;
+    case CHG_QUARANTINE:
+        rc = smfi_quarantine(ctx, c->value);
+        break;
+    }
+    free(addr);
+    return rc == MI_SUCCESS ? 0 : -1;
+}
+
+static sfsistat apply_changes(SMFICTX *ctx, const char *qid,
+                              const struct mlm_reply *rep)
+{
+    for (uint32_t i = 0; i < rep->nchanges; i++) {
+        if (apply_change(ctx, &rep->changes[i]) == -1) {
+            msg_error("%s: the MTA refused change %u of %u; answering "
+                      "451 4.3.0 so that none of them is kept",
+                      qid, i + 1, rep->nchanges);
+            return tempfail_451(ctx);
+        }
+    }
+    return SMFIS_CONTINUE;
+}
+
+/* Body files the worker wrote must go even when they are not applied. */
+static void remove_body_files(const struct mlm_reply *rep)
+{
+    for (uint32_t i = 0; i < rep->nchanges; i++)
+        if (rep->changes[i].kind == CHG_REPLACE_BODY && rep->changes[i].value)
+            unlink(rep->changes[i].value);
+}
+
+/* Changes belong to end of message only; the MTA refuses them earlier. */
+static int reply_misplaced(char *why, size_t whylen)
+{
+    snprintf(why, whylen, "changes requested before end of message");
+    return 1;
+}
+
+sfsistat apply_reply(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
+                     const struct mlm_reply *rep)
+{
+    char why[256];
+    qid = qid ? qid : "NOQUEUE";
+    if (rep->action == ACT_FAILED) {
+        remove_body_files(rep);
+        return apply_failure(ctx, qid, stage, rep->text ? rep->text
+                                                        : "policy failed");
+    }
+    if (reply_validate(rep, why, sizeof why) == -1 ||
+        (rep->nchanges && stage != STAGE_MESSAGE &&
+         reply_misplaced(why, sizeof why))) {
+        remove_body_files(rep);
+        return apply_failure(ctx, qid, stage, why);
+    }
+    switch (rep->action) {
+    case ACT_REJECT:
+    case ACT_TEMPFAIL:
+        remove_body_files(rep);
+        set_reply(ctx, rep->code ? rep->code
+                  : rep->action == ACT_REJECT ? "550" : "451",
+                  rep->dsn ? rep->dsn
+                  : rep->action == ACT_REJECT ? "5.7.1" : "4.3.0",
+                  rep->text ? rep->text
+                  : rep->action == ACT_REJECT ? "Rejected by policy"
+                                              : "Try again later");
+        return rep->action == ACT_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+    case ACT_DISCARD:
+        remove_body_files(rep);
+        return SMFIS_DISCARD;
+    case ACT_ACCEPT:
+    case ACT_CONTINUE: {
+        sfsistat st = apply_changes(ctx, qid, rep);
+        if (st != SMFIS_CONTINUE) {
+            remove_body_files(rep);
+            return st;
+        }
+        return rep->action == ACT_ACCEPT ? SMFIS_ACCEPT : SMFIS_CONTINUE;
+    }
+    default:
+        remove_body_files(rep);
+        return apply_failure(ctx, qid, stage, "unknown action");
+    }
+}

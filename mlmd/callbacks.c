@@ -1,0 +1,337 @@
+/*
+ * callbacks.c - mlmd's libmilter callbacks.
+ *
+ * Connection state (struct conn) and message state (struct msg) are
+ * separate, hung off smfi_setpriv: abort resets the message only, close
+ * frees everything, and every callback copes with missing state (the MTA
+ * may call close without connect, or abort twice). Each stage the policy
+ * defines becomes one request to the multiplexor; the others are skipped,
+ * and the MTA is asked not to send what nothing needs.
+ */
+#include "mlmd.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct msg {
+    char *qid;
+    char *sender;
+    struct mlm_strv esmtp_args;     /* MAIL FROM parameters */
+    struct mlm_strv recipients;     /* accepted so far, without brackets */
+    struct spool spool;
+    int spooling;                   /* a spool file was opened */
+};
+
+struct conn {
+    char *hostip;
+    char *hostname;
+    char *helo;
+    uint32_t stages;                /* the policy's stages, at negotiation */
+    struct msg *msg;
+};
+
+/* Macros handed to the policy as ctx.macros, when the MTA sent them. */
+static const char *const macro_names[] = {
+    "i", "j", "_", "{daemon_name}", "{daemon_addr}", "{client_addr}",
+    "{client_name}", "{client_port}", "{auth_type}", "{auth_authen}",
+    "{tls_version}", "{cipher}", "{mail_addr}", "{rcpt_addr}", NULL};
+
+static struct conn *conn_get(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+    if (c == NULL) {
+        c = xcalloc(1, sizeof *c);
+        c->stages = mx_stage_mask();
+        smfi_setpriv(ctx, c);
+    }
+    return c;
+}
+
+static void msg_free(struct msg *m)
+{
+    if (m == NULL)
+        return;
+    if (m->spooling)
+        spool_remove(&m->spool);
+    free(m->qid);
+    free(m->sender);
+    strv_free(&m->esmtp_args);
+    strv_free(&m->recipients);
+    free(m);
+}
+
+static struct msg *msg_get(SMFICTX *ctx)
+{
+    struct conn *c = conn_get(ctx);
+    if (c->msg == NULL)
+        c->msg = xcalloc(1, sizeof *c->msg);
+    return c->msg;
+}
+
+/* The queue id is known from MAIL on (Postfix) or later (Sendmail). */
+static const char *msg_qid(SMFICTX *ctx, struct msg *m)
+{
+    if (m->qid == NULL) {
+        const char *i = smfi_getsymval(ctx, "i");
+        if (i && *i)
+            m->qid = xstrdup(i);
+    }
+    return m->qid ? m->qid : "NOQUEUE";
+}
+
+/* "<a@b>" -> "a@b"; the MTA hands envelope addresses bracketed. */
+static char *address_strip(const char *arg)
+{
+    size_t len = strlen(arg);
+    if (len >= 2 && arg[0] == '<' && arg[len - 1] == '>')
+        return xstrndup(arg + 1, len - 2);
+    return xstrdup(arg);
+}
+
+static void request_fill(SMFICTX *ctx, struct conn *c,
+                         struct mlm_request *req, enum mlm_stage stage)
+{
+    memset(req, 0, sizeof *req);
+    req->stage = stage;
+    req->hostip = c->hostip;
+    req->hostname = c->hostname;
+    req->helo = c->helo;
+    if (c->msg) {
+        req->qid = (char *)msg_qid(ctx, c->msg);
+        req->sender = c->msg->sender;
+        req->recipients = c->msg->recipients;
+        req->esmtp_args = c->msg->esmtp_args;
+    }
+    for (int i = 0; macro_names[i]; i++) {
+        const char *v = smfi_getsymval(ctx, (char *)macro_names[i]);
+        if (v) {
+            strv_push(&req->macros, macro_names[i]);
+            strv_push(&req->macros, v);
+        }
+    }
+}
+
+/* Ask about one stage and turn the answer into a milter status. */
+static sfsistat ask(SMFICTX *ctx, struct conn *c, struct mlm_request *req)
+{
+    struct mlm_reply rep;
+    char why[512];
+    const char *qid = req->qid ? req->qid : "NOQUEUE";
+    sfsistat st;
+    if (mx_ask(req, &rep, why, sizeof why) == -1)
+        st = apply_failure(ctx, qid, req->stage, why);
+    else
+        st = apply_reply(ctx, qid, req->stage, &rep);
+    msg_debug("%s: %s -> %s", qid, stage_name(req->stage),
+              action_name(rep.action));
+    reply_free(&rep);
+    strv_free(&req->macros); /* the only part the request owns */
+    return st;
+}
+
+static int wants(struct conn *c, enum mlm_stage stage)
+{
+    return (c->stages & STAGE_BIT(stage)) != 0;
+}
+
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+                             unsigned long f2, unsigned long f3,
+                             unsigned long *pf0, unsigned long *pf1,
+                             unsigned long *pf2, unsigned long *pf3)
+{
+    struct conn *c = conn_get(ctx);
+    unsigned long actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY |
+                            SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_CHGFROM |
+                            SMFIF_QUARANTINE;
+    unsigned long skip = SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    int message = wants(c, STAGE_MESSAGE);
+    if (!message)
+        skip |= SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY;
+    if (!message && !wants(c, STAGE_RECIPIENT))
+        skip |= SMFIP_NORCPT;
+    if (!message && !wants(c, STAGE_RECIPIENT) && !wants(c, STAGE_SENDER))
+        skip |= SMFIP_NOMAIL;
+    /* Headers and body are only spooled: the MTA need not wait for a reply. */
+    unsigned long no_reply = SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
+                             SMFIP_NR_UNKN | SMFIP_NR_DATA;
+    *pf0 = actions & f0;
+    *pf1 = (skip | no_reply) & f1;
+    *pf2 = *pf3 = 0;
+    if ((f0 & actions) != actions)
+        msg_warn("the MTA does not offer every action mlm needs "
+                 "(offered 0x%lx, wanted 0x%lx)", f0, actions);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
+{
+    struct conn *c = conn_get(ctx);
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (addr && addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)addr)->sin_addr, ip,
+                  sizeof ip);
+    else if (addr && addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)addr)->sin6_addr, ip,
+                  sizeof ip);
+    free(c->hostip);
+    free(c->hostname);
+    c->hostip = xstrdup(ip);
+    c->hostname = xstrdup(hostname ? hostname : "");
+    if (!wants(c, STAGE_RELAY))
+        return SMFIS_CONTINUE;
+    struct mlm_request req;
+    request_fill(ctx, c, &req, STAGE_RELAY);
+    return ask(ctx, c, &req);
+}
+
+static sfsistat cb_helo(SMFICTX *ctx, char *helo)
+{
+    struct conn *c = conn_get(ctx);
+    free(c->helo);
+    c->helo = xstrdup(helo ? helo : "");
+    if (!wants(c, STAGE_HELO))
+        return SMFIS_CONTINUE;
+    struct mlm_request req;
+    request_fill(ctx, c, &req, STAGE_HELO);
+    return ask(ctx, c, &req);
+}
+
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+    struct conn *c = conn_get(ctx);
+    msg_free(c->msg); /* a new transaction replaces any leftover */
+    c->msg = NULL;
+    struct msg *m = msg_get(ctx);
+    m->sender = address_strip(argv && argv[0] ? argv[0] : "");
+    for (int i = 1; argv && argv[i]; i++)
+        strv_push(&m->esmtp_args, argv[i]);
+    if (!wants(c, STAGE_SENDER))
+        return SMFIS_CONTINUE;
+    struct mlm_request req;
+    request_fill(ctx, c, &req, STAGE_SENDER);
+    return ask(ctx, c, &req);
+}
+
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+    struct conn *c = conn_get(ctx);
+    struct msg *m = msg_get(ctx);
+    char *rcpt = address_strip(argv && argv[0] ? argv[0] : "");
+    sfsistat st = SMFIS_CONTINUE;
+    if (wants(c, STAGE_RECIPIENT)) {
+        struct mlm_request req;
+        request_fill(ctx, c, &req, STAGE_RECIPIENT);
+        req.recipient = rcpt;
+        st = ask(ctx, c, &req);
+    }
+    /* ctx.recipients holds the recipients the MTA will deliver to. */
+    if (st == SMFIS_CONTINUE || st == SMFIS_ACCEPT)
+        strv_push(&m->recipients, rcpt);
+    free(rcpt);
+    return st;
+}
+
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    struct conn *c = conn_get(ctx);
+    struct msg *m = msg_get(ctx);
+    if (!wants(c, STAGE_MESSAGE))
+        return SMFIS_CONTINUE;
+    if (!m->spooling) {
+        m->spooling = 1;
+        spool_open(&m->spool, mlmd_cfg->spool_dir, msg_qid(ctx, m));
+    }
+    spool_header(&m->spool, name ? name : "", value ? value : "");
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+    struct msg *m = msg_get(ctx);
+    if (m->spooling)
+        spool_end_of_headers(&m->spool);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
+{
+    struct msg *m = msg_get(ctx);
+    if (m->spooling)
+        spool_body(&m->spool, data, len);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+    struct conn *c = conn_get(ctx);
+    struct msg *m = msg_get(ctx);
+    sfsistat st = SMFIS_CONTINUE;
+    if (wants(c, STAGE_MESSAGE)) {
+        if (!m->spooling) { /* a message without headers */
+            m->spooling = 1;
+            spool_open(&m->spool, mlmd_cfg->spool_dir, msg_qid(ctx, m));
+            spool_end_of_headers(&m->spool);
+        }
+        if (spool_finish(&m->spool) == -1) {
+            st = apply_failure(ctx, msg_qid(ctx, m), STAGE_MESSAGE,
+                               "the message could not be spooled");
+        } else {
+            struct mlm_request req;
+            request_fill(ctx, c, &req, STAGE_MESSAGE);
+            req.spool_path = m->spool.path;
+            req.size = m->spool.size;
+            st = ask(ctx, c, &req);
+        }
+    }
+    msg_free(c->msg);
+    c->msg = NULL;
+    return st;
+}
+
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+    if (c) {
+        msg_free(c->msg);
+        c->msg = NULL;
+    }
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_close(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+    if (c == NULL)
+        return SMFIS_CONTINUE;
+    msg_free(c->msg);
+    free(c->hostip);
+    free(c->hostname);
+    free(c->helo);
+    free(c);
+    smfi_setpriv(ctx, NULL);
+    return SMFIS_CONTINUE;
+}
+
+struct smfiDesc mlmd_milter = {
+    .xxfi_name = "mlmd",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY |
+                  SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_CHGFROM |
+                  SMFIF_QUARANTINE,
+    .xxfi_connect = cb_connect,
+    .xxfi_helo = cb_helo,
+    .xxfi_envfrom = cb_envfrom,
+    .xxfi_envrcpt = cb_envrcpt,
+    .xxfi_header = cb_header,
+    .xxfi_eoh = cb_eoh,
+    .xxfi_body = cb_body,
+    .xxfi_eom = cb_eom,
+    .xxfi_abort = cb_abort,
+    .xxfi_close = cb_close,
+    .xxfi_negotiate = cb_negotiate,
+};

@@ -1,0 +1,103 @@
+/*
+ * control.c - commands from mlm-ctl on the control socket.
+ *
+ *   status             one line per worker, then totals
+ *   stats FORMAT       text | json | prometheus
+ *   reload             check the policy in a fresh worker, then switch
+ *
+ * The socket is mode 0660; reload is refused unless the peer (SO_PEERCRED)
+ * is root or the daemon's own user.
+ */
+#include "mux.h"
+#include "log.h"
+#include "sockio.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void control_answer(struct mux *mx, struct client *c, int ok, const char *text)
+{
+    struct mlm_buf b;
+    buf_init(&b);
+    frame_begin(&b, MSG_CTL_REPLY, 0);
+    buf_put_u8(&b, ok ? 1 : 0);
+    buf_put_str(&b, text);
+    frame_finish(&b);
+    client_send(mx, c, &b);
+    buf_free(&b);
+}
+
+static char *status_render(struct mux *mx, int64_t now)
+{
+    size_t cap = 4096, len = 0;
+    char *s = xmalloc(cap);
+    int total = 0, busy = 0, idle = 0;
+    unsigned long requests = 0;
+    len += (size_t)snprintf(s, cap, "%-4s %-8s %-9s %9s %8s  %s\n", "id",
+                            "pid", "state", "requests", "age", "job");
+    for (struct worker *w = mx->workers; w; w = w->next) {
+        if (w->state == W_DEAD)
+            continue;
+        char job[96] = "-";
+        if (w->state == W_BUSY || (w->state == W_RETIRING && w->client))
+            snprintf(job, sizeof job, "%s for %lld ms", stage_name(w->stage),
+                     (long long)(now - w->state_since_ms));
+        if (cap - len < 256)
+            s = xrealloc(s, cap *= 2);
+        len += (size_t)snprintf(s + len, cap - len,
+                                "%-4d %-8ld %-9s %9u %7llds  %s%s\n", w->id,
+                                (long)w->pid, worker_state_name(w->state),
+                                w->requests,
+                                (long long)((now - w->started_ms) / 1000), job,
+                                w->generation == mx->generation ? "" :
+                                w->reload_probe ? " (reload probe)"
+                                                : " (old generation)");
+        total++;
+        busy += w->state == W_BUSY;
+        idle += w->state == W_IDLE;
+        requests += w->requests;
+    }
+    if (cap - len < 256)
+        s = xrealloc(s, cap += 256);
+    snprintf(s + len, cap - len,
+             "total: %d workers, %d busy, %d idle; %lu requests served by "
+             "these workers; queue %d; generation %u\n",
+             total, busy, idle, requests, mx->queue_len, mx->generation);
+    return s;
+}
+
+void control_command(struct mux *mx, struct client *c, const uint8_t *payload,
+                     size_t len)
+{
+    struct mlm_reader r;
+    uint8_t type, sub;
+    char why[256];
+    payload_open(&r, payload, len, &type, &sub, why, sizeof why);
+    char *cmd = reader_str(&r);
+    char *arg = reader_str(&r);
+    if (reader_end(&r) == -1 || cmd == NULL) {
+        control_answer(mx, c, 0, "malformed control command");
+    } else if (strcmp(cmd, "status") == 0) {
+        char *text = status_render(mx, now_ms());
+        control_answer(mx, c, 1, text);
+        free(text);
+    } else if (strcmp(cmd, "stats") == 0) {
+        char *text = stats_render(mx, arg && *arg ? arg : "text", now_ms());
+        control_answer(mx, c, 1, text);
+        free(text);
+    } else if (strcmp(cmd, "reload") == 0) {
+        if (c->uid != 0 && c->uid != mx->own_uid) {
+            msg_warn("reload refused to uid %ld", (long)c->uid);
+            control_answer(mx, c, 0, "permission denied: reload is for root "
+                                     "and the daemon's user");
+        } else {
+            pool_reload(mx, c);
+        }
+    } else {
+        control_answer(mx, c, 0, "unknown control command");
+    }
+    free(cmd);
+    free(arg);
+}

@@ -1,0 +1,278 @@
+/*
+ * main.c - mlm-multiplexor: options, sockets, privileges and the event
+ * loop. One thread; poll() over the request socket, the control socket,
+ * every client and every worker, plus a signalfd for SIGCHLD, SIGHUP
+ * (reload) and SIGTERM/SIGINT (stop after answering what is in flight).
+ */
+#include <config.h>
+#include "mux.h"
+#include "log.h"
+#include "sockio.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TICK_MS 100
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: mlm-multiplexor [-f] [-d] [-C FILE] [-h] [-V]\n"
+            "  -C FILE  configuration file (default %s)\n"
+            "  -f       stay in the foreground and log to stderr\n"
+            "  -d       log debug lines\n"
+            "  -h       this help\n"
+            "  -V       print the version\n",
+            config_default_path);
+}
+
+static int signals_open(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd == -1)
+        msg_fatal("signalfd: %s", strerror(errno));
+    return fd;
+}
+
+static void signals_read(struct mux *mx, int sfd)
+{
+    struct signalfd_siginfo si;
+    while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            workers_reap(mx);
+            break;
+        case SIGHUP:
+            pool_reload(mx, NULL);
+            break;
+        default:
+            if (!mx->stopping) {
+                msg_info("stopping: answering requests in flight");
+                mx->stopping = 1;
+                mx->stop_deadline_ms =
+                    now_ms() + (int64_t)mx->cfg->request_timeout * 1000;
+                pool_stop(mx);
+            }
+        }
+    }
+}
+
+/* Sockets are bound as root (if started so) and handed to the user. */
+static int listen_owned(const char *path, const struct mlm_config *cfg)
+{
+    char why[512];
+    int fd = unix_listen(path, 0660, why, sizeof why);
+    if (fd == -1)
+        msg_fatal("%s", why);
+    uid_t uid;
+    gid_t gid;
+    if (geteuid() == 0 && *cfg->user && user_ids(cfg->user, &uid, &gid) == 0 &&
+        chown(path, uid, gid) == -1)
+        msg_fatal("chown %s: %s", path, strerror(errno));
+    return fd;
+}
+
+/* Load the policy once before serving: a broken policy stops start-up. */
+static void policy_check_at_start(struct mux *mx, int sfd)
+{
+    struct worker *probe = worker_start(mx, ++mx->last_generation, 1);
+    if (probe == NULL)
+        msg_fatal("cannot start a worker");
+    while (probe->state == W_STARTING) {
+        struct pollfd pfd[2] = {{probe->fd, POLLIN, 0}, {sfd, POLLIN, 0}};
+        if (poll(pfd, 2, TICK_MS) == -1 && errno != EINTR)
+            msg_fatal("poll: %s", strerror(errno));
+        if (pfd[0].revents)
+            worker_readable(mx, probe);
+        if (now_ms() - probe->started_ms >
+            (int64_t)mx->cfg->request_timeout * 1000)
+            msg_fatal("policy %s: loading took longer than request_timeout",
+                      mx->cfg->policy);
+    }
+    if (probe->state != W_IDLE)
+        msg_fatal("policy %s did not load; not starting", mx->cfg->policy);
+}
+
+/* Build the poll set: listeners, signals, clients, workers. */
+static size_t poll_build(struct mux *mx, int sfd, struct pollfd **pfds,
+                         size_t *cap, void ***owners)
+{
+    size_t n = 0, need = 3;
+    for (struct client *c = mx->clients; c; c = c->next)
+        need++;
+    for (struct worker *w = mx->workers; w; w = w->next)
+        need++;
+    if (need > *cap) {
+        *cap = need * 2;
+        *pfds = xrealloc(*pfds, *cap * sizeof **pfds);
+        *owners = xrealloc(*owners, *cap * sizeof **owners);
+    }
+    (*pfds)[n] = (struct pollfd){sfd, POLLIN, 0};
+    (*owners)[n++] = NULL;
+    if (!mx->stopping) {
+        (*pfds)[n] = (struct pollfd){mx->mx_listen_fd, POLLIN, 0};
+        (*owners)[n++] = NULL;
+    }
+    (*pfds)[n] = (struct pollfd){mx->ctl_listen_fd, POLLIN, 0};
+    (*owners)[n++] = NULL;
+    return n;
+}
+
+static void loop_once(struct mux *mx, int sfd)
+{
+    static struct pollfd *pfds;
+    static void **owners;
+    static size_t cap;
+    size_t fixed = poll_build(mx, sfd, &pfds, &cap, &owners), n = fixed;
+    for (struct client *c = mx->clients; c; c = c->next) {
+        pfds[n] = (struct pollfd){c->fd,
+                                  (short)(c->closing ? 0 : POLLIN) |
+                                      (short)(c->out.len ? POLLOUT : 0),
+                                  0};
+        owners[n++] = c;
+    }
+    size_t first_worker = n;
+    for (struct worker *w = mx->workers; w; w = w->next) {
+        if (w->fd == -1)
+            continue;
+        pfds[n] = (struct pollfd){w->fd,
+                                  (short)(POLLIN | (w->out.len ? POLLOUT : 0)),
+                                  0};
+        owners[n++] = w;
+    }
+    if (poll(pfds, n, TICK_MS) == -1 && errno != EINTR)
+        msg_fatal("poll: %s", strerror(errno));
+    /* Workers first: replies free workers for the requests read below. */
+    for (size_t i = first_worker; i < n; i++) {
+        struct worker *w = owners[i];
+        if (w->fd == -1 || !pfds[i].revents)
+            continue;
+        if (pfds[i].revents & POLLOUT)
+            worker_flush(mx, w);
+        if (w->fd != -1 && pfds[i].revents & (POLLIN | POLLHUP | POLLERR))
+            worker_readable(mx, w);
+    }
+    for (size_t i = fixed; i < first_worker; i++) {
+        struct client *c = owners[i];
+        if (pfds[i].revents & POLLOUT)
+            client_flush(mx, c);
+        if (!c->closing && pfds[i].revents & (POLLIN | POLLHUP | POLLERR))
+            client_readable(mx, c);
+        else if (pfds[i].revents & (POLLHUP | POLLERR))
+            c->closing = 1, c->out.len = 0;
+    }
+    for (size_t i = 0; i < fixed; i++) {
+        if (!pfds[i].revents)
+            continue;
+        if (pfds[i].fd == sfd)
+            signals_read(mx, sfd);
+        else
+            client_accept(mx, pfds[i].fd, pfds[i].fd == mx->ctl_listen_fd
+                                              ? CLIENT_CTL
+                                              : CLIENT_MLMD);
+    }
+    int64_t now = now_ms();
+    queue_tick(mx, now);
+    pool_tick(mx, now);
+    pool_dispatch(mx);
+    workers_reap(mx);
+    clients_reap(mx);
+}
+
+static int busy_workers(struct mux *mx)
+{
+    int n = 0;
+    for (struct worker *w = mx->workers; w; w = w->next)
+        n += w->client != NULL;
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    static struct mlm_config cfg;
+    static struct mux mx;
+    int opt;
+    char why[512];
+
+    mx.config_path = config_default_path;
+    while ((opt = getopt(argc, argv, "C:fdhV")) != -1) {
+        switch (opt) {
+        case 'C': mx.config_path = optarg; mx.explicit_config = 1; break;
+        case 'f': mx.foreground = 1; break;
+        case 'd': mx.debug = 1; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("mlm-multiplexor %s\n", PACKAGE_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    log_open("mlm-multiplexor", mx.foreground);
+    log_set_debug(mx.debug);
+    config_defaults(&cfg);
+    if (config_load(&cfg, mx.config_path, mx.explicit_config, why,
+                    sizeof why) == -1)
+        msg_fatal("%s", why);
+    mx.cfg = &cfg;
+    mx.started_ms = now_ms();
+
+    mx.mx_listen_fd = listen_owned(cfg.mx_socket, &cfg);
+    mx.ctl_listen_fd = listen_owned(cfg.ctl_socket, &cfg);
+    privileges_drop(cfg.user);
+    mx.own_uid = geteuid();
+    if (mkdir(cfg.spool_dir, 0700) == -1 && errno != EEXIST)
+        msg_fatal("spool_dir %s: %s", cfg.spool_dir, strerror(errno));
+
+    int sfd = signals_open();
+    policy_check_at_start(&mx, sfd);
+    if (!mx.foreground) {
+        /* Workers must be the daemon's children: start them after the fork. */
+        for (struct worker *w = mx.workers; w; w = w->next) {
+            close(w->fd);
+            w->fd = -1;
+            w->state = W_DEAD;
+            waitpid(w->pid, NULL, 0);
+            w->pid = 0;
+        }
+        workers_reap(&mx);
+        pid_t pid = fork();
+        if (pid == -1)
+            msg_fatal("fork: %s", strerror(errno));
+        if (pid > 0)
+            _exit(0);
+        setsid();
+    }
+    msg_info("mlm-multiplexor %s serving on %s, policy %s", PACKAGE_VERSION,
+             cfg.mx_socket, cfg.policy);
+
+    while (!mx.stopping || ((mx.queue_head || busy_workers(&mx)) &&
+                            now_ms() < mx.stop_deadline_ms))
+        loop_once(&mx, sfd);
+    for (struct client *c = mx.clients; c; c = c->next)
+        if (c->pending)
+            client_fail(&mx, c, "the multiplexor stopped");
+    pool_stop(&mx);
+    unlink(cfg.mx_socket);
+    unlink(cfg.ctl_socket);
+    msg_info("mlm-multiplexor stopped");
+    return 0;
+}

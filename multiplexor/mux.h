@@ -1,0 +1,137 @@
+/*
+ * mux.h - mlm-multiplexor's state: workers, clients, the request queue and
+ * statistics, all owned by the single event loop in main.c.
+ *
+ * A request travels: client (mlmd) -> queue -> idle worker -> reply ->
+ * client. The multiplexor relays request and reply frames without decoding
+ * them; it reads only the fixed payload header (stage, action) and stamps
+ * the current policy's stage mask into the reply's flags byte, so mlmd
+ * learns of a reload that changed the stages.
+ */
+#ifndef MLM_MUX_H
+#define MLM_MUX_H
+
+#include "mlmconf.h"
+#include "proto.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum worker_state {
+    W_STARTING,   /* forked, loading the policy */
+    W_IDLE,
+    W_BUSY,
+    W_RETIRING,   /* finishing its last request, or told to leave */
+    W_DEAD,       /* exited or killed; waiting to be reaped and freed */
+};
+
+struct client;
+
+struct worker {
+    int id;
+    pid_t pid;
+    int fd;
+    enum worker_state state;
+    unsigned generation;
+    uint32_t stages;
+    unsigned requests;
+    int64_t started_ms;
+    int64_t state_since_ms;
+    int64_t kill_at_ms;          /* SIGKILL after SIGTERM, 0 when not due */
+    int reload_probe;            /* started to check a new policy */
+    struct client *client;       /* the request being served */
+    uint8_t stage;
+    struct mlm_buf in;
+    struct mlm_buf out;
+    struct worker *next;
+};
+
+enum client_kind { CLIENT_MLMD, CLIENT_CTL };
+
+struct client {
+    int fd;
+    enum client_kind kind;
+    uid_t uid;                   /* the peer (SO_PEERCRED), for ctl checks */
+    struct mlm_buf in;
+    struct mlm_buf out;
+    struct mlm_buf request;      /* the frame waiting or being served */
+    int pending;                 /* a request is queued or at a worker */
+    uint8_t stage;
+    int64_t queued_us;           /* when the request came, for latency */
+    struct worker *worker;
+    int closing;                 /* close once out is flushed */
+    int reload_waiting;          /* ctl: answer when the reload ends */
+    struct client *queue_next;
+    struct client *next;
+};
+
+struct mux {
+    const struct mlm_config *cfg;
+    const char *config_path;
+    int explicit_config;
+    int foreground;
+    int debug;
+    int mx_listen_fd;
+    int ctl_listen_fd;
+    uid_t own_uid;
+    struct worker *workers;
+    struct client *clients;
+    struct client *queue_head, *queue_tail;
+    int queue_len;
+    unsigned generation;         /* the serving generation */
+    unsigned last_generation;    /* the newest started, maybe a probe */
+    uint32_t stages;             /* its policy's stage mask */
+    int next_worker_id;
+    int64_t next_start_ms;       /* pacing after failed starts */
+    int start_failures;
+    int stopping;
+    int64_t stop_deadline_ms;
+    int64_t started_ms;
+};
+
+/* pool.c */
+struct worker *worker_start(struct mux *mx, unsigned generation, int probe);
+void worker_readable(struct mux *mx, struct worker *w);
+void worker_flush(struct mux *mx, struct worker *w);
+void worker_lost(struct mux *mx, struct worker *w, const char *why);
+void workers_reap(struct mux *mx);
+void pool_tick(struct mux *mx, int64_t now);
+void pool_dispatch(struct mux *mx);
+int workers_count(struct mux *mx, int state);  /* -1: all alive */
+void pool_reload(struct mux *mx, struct client *requester);
+void pool_stop(struct mux *mx);
+const char *worker_state_name(enum worker_state s);
+
+/* clients.c */
+void client_accept(struct mux *mx, int listen_fd, enum client_kind kind);
+void client_readable(struct mux *mx, struct client *c);
+void client_flush(struct mux *mx, struct client *c);
+void client_send(struct mux *mx, struct client *c, const struct mlm_buf *b);
+void client_fail(struct mux *mx, struct client *c, const char *why);
+void client_reply(struct mux *mx, struct client *c, const uint8_t *frame,
+                  size_t len);
+struct client *queue_pop(struct mux *mx);
+void queue_tick(struct mux *mx, int64_t now);
+void clients_reap(struct mux *mx);
+
+/* control.c */
+void control_command(struct mux *mx, struct client *c, const uint8_t *payload,
+                     size_t len);
+void control_answer(struct mux *mx, struct client *c, int ok,
+                     const char *text);
+
+/* stats.c */
+
+void stats_record(enum mlm_stage stage, enum mlm_action action,
+                  int64_t latency_us, int64_t now_ms);
+void stats_worker_started(void);
+void stats_worker_exited(void);
+/* Render statistics: format "text", "json" or "prometheus". */
+char *stats_render(struct mux *mx, const char *format, int64_t now);
+
+/* Non-blocking write of as much of b as the socket takes. -1 on error. */
+int fd_flush(int fd, struct mlm_buf *b);
+/* Read what is there into b. 0 ok, -1 EOF or error. */
+int fd_fill(int fd, struct mlm_buf *b);
+
+#endif

@@ -1,0 +1,406 @@
+/*
+ * pool.c - the mlm-worker processes: start, hand out requests, collect
+ * replies, replace the dead, time out the stuck, retire the old.
+ *
+ * Workers belong to a generation (one loaded policy). A reload starts a
+ * probe worker with the policy as it is now on disk; only when it says
+ * READY does its generation start serving, and the old generation's workers
+ * retire (idle ones at once, busy ones after their current request). If
+ * the probe fails, the running generation stays.
+ */
+#include "mux.h"
+#include "log.h"
+#include "sockio.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define KILL_GRACE_MS 2000
+#define START_BACKOFF_MAX_MS 30000
+
+static const char *const state_names[] = {"starting", "idle", "busy",
+                                          "retiring", "dead"};
+
+static void worker_set_state(struct worker *w, enum worker_state state)
+{
+    if (w->state != state)
+        msg_debug("worker %d (pid %ld): %s -> %s", w->id, (long)w->pid,
+                  state_names[w->state], state_names[state]);
+    w->state = state;
+    w->state_since_ms = now_ms();
+}
+
+const char *worker_state_name(enum worker_state s) { return state_names[s]; }
+
+/* The child side of a fork: fd 0 is the socket, then exec the worker. */
+static void worker_exec(struct mux *mx, int sock)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (dup2(sock, 0) == -1 || dup2(2, 1) == -1)
+        _exit(127);
+    const char *argv[8];
+    int argc = 0;
+    argv[argc++] = mx->cfg->worker_program;
+    if (mx->explicit_config) {
+        argv[argc++] = "-C";
+        argv[argc++] = mx->config_path;
+    }
+    argv[argc++] = "-P";
+    argv[argc++] = mx->cfg->policy;
+    if (mx->foreground)
+        argv[argc++] = "-f";
+    if (mx->debug)
+        argv[argc++] = "-d";
+    argv[argc] = NULL;
+    execv(argv[0], (char *const *)argv);
+    fprintf(stderr, "mlm-worker: cannot run %s: %s\n", argv[0],
+            strerror(errno));
+    _exit(127);
+}
+
+struct worker *worker_start(struct mux *mx, unsigned generation, int probe)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+        msg_error("socketpair: %s", strerror(errno));
+        return NULL;
+    }
+    pid_t pid = fork();
+    if (pid == -1) {
+        msg_error("fork: %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
+        return NULL;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        worker_exec(mx, sv[1]);
+    }
+    close(sv[1]);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    struct worker *w = xcalloc(1, sizeof *w);
+    w->id = ++mx->next_worker_id;
+    w->pid = pid;
+    w->fd = sv[0];
+    w->generation = generation;
+    w->reload_probe = probe;
+    w->started_ms = now_ms();
+    worker_set_state(w, W_STARTING);
+    w->next = mx->workers;
+    mx->workers = w;
+    stats_worker_started();
+    msg_debug("worker %d started, pid %ld, generation %u", w->id, (long)pid,
+              generation);
+    return w;
+}
+
+int workers_count(struct mux *mx, int state)
+{
+    int n = 0;
+    for (struct worker *w = mx->workers; w; w = w->next)
+        if (state == -1 ? w->state != W_DEAD
+                        : (int)w->state == state &&
+                              w->generation == mx->generation)
+            n++;
+    return n;
+}
+
+/* Tell a worker to leave: closing its socket ends its read loop. */
+static void worker_retire(struct worker *w)
+{
+    if (w->fd != -1) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    worker_set_state(w, W_DEAD);
+}
+
+static void worker_kill(struct worker *w, const char *why)
+{
+    msg_warn("worker %d (pid %ld): %s: killing it", w->id, (long)w->pid, why);
+    kill(w->pid, SIGTERM);
+    w->kill_at_ms = now_ms() + KILL_GRACE_MS;
+    worker_retire(w);
+}
+
+/* The worker failed mid-request or died: answer its client, drop it. */
+void worker_lost(struct mux *mx, struct worker *w, const char *why)
+{
+    if (w->client) {
+        w->client->worker = NULL;
+        client_fail(mx, w->client, why);
+        w->client = NULL;
+    }
+    if (w->state == W_STARTING) {
+        mx->start_failures++;
+        int64_t backoff = 250LL << (mx->start_failures < 7
+                                        ? mx->start_failures : 7);
+        if (backoff > START_BACKOFF_MAX_MS)
+            backoff = START_BACKOFF_MAX_MS;
+        mx->next_start_ms = now_ms() + backoff;
+    }
+    if (w->state != W_DEAD)
+        msg_warn("worker %d (pid %ld) lost: %s", w->id, (long)w->pid, why);
+    worker_retire(w);
+}
+
+static void worker_send(struct mux *mx, struct worker *w, struct client *c)
+{
+    w->client = c;
+    c->worker = w;
+    w->stage = c->stage;
+    w->requests++;
+    worker_set_state(w, W_BUSY);
+    buf_put_bytes(&w->out, c->request.data, c->request.len);
+    if (fd_flush(w->fd, &w->out) == -1)
+        worker_lost(mx, w, "cannot write to the worker");
+}
+
+static struct worker *idle_worker(struct mux *mx)
+{
+    for (struct worker *w = mx->workers; w; w = w->next)
+        if (w->state == W_IDLE && w->generation == mx->generation)
+            return w;
+    return NULL;
+}
+
+void pool_dispatch(struct mux *mx)
+{
+    struct worker *w;
+    while (mx->queue_head && (w = idle_worker(mx)) != NULL)
+        worker_send(mx, w, queue_pop(mx));
+}
+
+static void worker_ready(struct mux *mx, struct worker *w, uint32_t stages)
+{
+    w->stages = stages;
+    mx->start_failures = 0;
+    if (w->reload_probe) {
+        w->reload_probe = 0;
+        mx->generation = w->generation;
+        mx->stages = stages;
+        msg_info("policy %s loaded: generation %u serves now", mx->cfg->policy,
+                 mx->generation);
+        for (struct worker *o = mx->workers; o; o = o->next) {
+            if (o->generation == w->generation || o->state == W_DEAD)
+                continue;
+            if (o->state == W_BUSY)
+                worker_set_state(o, W_RETIRING);
+            else
+                worker_retire(o);
+        }
+        for (struct client *c = mx->clients; c; c = c->next)
+            if (c->reload_waiting) {
+                c->reload_waiting = 0;
+                control_answer(mx, c, 1, "reloaded");
+            }
+    } else if (w->generation == mx->generation) {
+        mx->stages = stages;
+    }
+    worker_set_state(w, W_IDLE);
+}
+
+static void worker_load_failed(struct mux *mx, struct worker *w,
+                               const char *why)
+{
+    msg_error("policy %s did not load: %s", mx->cfg->policy, why);
+    if (w->reload_probe) {
+        for (struct client *c = mx->clients; c; c = c->next)
+            if (c->reload_waiting) {
+                c->reload_waiting = 0;
+                control_answer(mx, c, 0, why);
+            }
+    }
+    worker_lost(mx, w, "policy did not load");
+}
+
+static void worker_reply(struct mux *mx, struct worker *w, uint8_t *frame,
+                         size_t len, uint8_t action)
+{
+    struct client *c = w->client;
+    w->client = NULL;
+    if (c) {
+        stats_record(c->stage, action, now_us() - c->queued_us, now_ms());
+        client_reply(mx, c, frame, len);
+    }
+    if (w->state == W_RETIRING ||
+        w->requests >= (unsigned)mx->cfg->worker_max_requests ||
+        w->generation != mx->generation) {
+        worker_retire(w);
+        return;
+    }
+    worker_set_state(w, W_IDLE);
+}
+
+static void worker_frame(struct mux *mx, struct worker *w, uint8_t *frame,
+                         size_t len)
+{
+    struct mlm_reader r;
+    uint8_t type, sub;
+    char why[512];
+    if (payload_open(&r, frame + MLM_FRAME_HDR, len - MLM_FRAME_HDR, &type,
+                     &sub, why, sizeof why) == -1) {
+        worker_lost(mx, w, why);
+        return;
+    }
+    if (type == MSG_READY && w->state == W_STARTING) {
+        worker_ready(mx, w, reader_u32(&r));
+    } else if (type == MSG_LOAD_ERROR && w->state == W_STARTING) {
+        char *text = reader_str(&r);
+        worker_load_failed(mx, w, text ? text : "?");
+        free(text);
+    } else if (type == MSG_REPLY && w->client != NULL) {
+        worker_reply(mx, w, frame, len, sub);
+    } else if (type == MSG_REPLY) {
+        worker_reply(mx, w, frame, len, sub); /* its client went away */
+    } else {
+        worker_lost(mx, w, "unexpected frame from the worker");
+    }
+}
+
+void worker_readable(struct mux *mx, struct worker *w)
+{
+    if (fd_fill(w->fd, &w->in) == -1) {
+        worker_lost(mx, w, w->state == W_STARTING ? "exited while starting"
+                                                  : "exited");
+        return;
+    }
+    size_t frame_len;
+    int state;
+    while (w->fd != -1 &&
+           (state = frame_complete(w->in.data, w->in.len, &frame_len)) != 0) {
+        if (state == -1) {
+            worker_lost(mx, w, "bad frame length from the worker");
+            return;
+        }
+        worker_frame(mx, w, w->in.data, frame_len);
+        if (w->fd != -1)
+            buf_consume(&w->in, frame_len);
+    }
+}
+
+void worker_flush(struct mux *mx, struct worker *w)
+{
+    if (fd_flush(w->fd, &w->out) == -1)
+        worker_lost(mx, w, "cannot write to the worker");
+}
+
+/* Collect exited children and free workers that are gone. */
+void workers_reap(struct mux *mx)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (struct worker *w = mx->workers; w; w = w->next) {
+            if (w->pid != pid)
+                continue;
+            if (w->state != W_DEAD)
+                worker_lost(mx, w, WIFSIGNALED(status) ? "killed by a signal"
+                                                       : "exited");
+            w->pid = 0;
+            stats_worker_exited();
+        }
+    }
+    struct worker **pp = &mx->workers;
+    while (*pp) {
+        struct worker *w = *pp;
+        if (w->state == W_DEAD && w->pid == 0) {
+            *pp = w->next;
+            buf_free(&w->in);
+            buf_free(&w->out);
+            free(w);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
+static int starting_count(struct mux *mx)
+{
+    int n = 0;
+    for (struct worker *w = mx->workers; w; w = w->next)
+        n += w->state == W_STARTING && !w->reload_probe;
+    return n;
+}
+
+/* Keep the pool between workers_min and workers_max, enforce timeouts. */
+void pool_tick(struct mux *mx, int64_t now)
+{
+    const struct mlm_config *cfg = mx->cfg;
+    for (struct worker *w = mx->workers; w; w = w->next) {
+        if (w->state == W_DEAD && w->kill_at_ms && now >= w->kill_at_ms &&
+            w->pid > 0) {
+            kill(w->pid, SIGKILL);
+            w->kill_at_ms = 0;
+        } else if ((w->state == W_BUSY || w->state == W_RETIRING) &&
+                   w->client &&
+                   now - w->state_since_ms > (int64_t)cfg->request_timeout *
+                                                 1000) {
+            worker_lost(mx, w, "request_timeout reached");
+            worker_kill(w, "request_timeout reached");
+        } else if (w->state == W_STARTING &&
+                   now - w->state_since_ms > (int64_t)cfg->request_timeout *
+                                                 1000) {
+            worker_lost(mx, w, "policy load took longer than request_timeout");
+            worker_kill(w, "loading too long");
+        } else if (w->state == W_IDLE &&
+                   workers_count(mx, -1) > cfg->workers_min &&
+                   now - w->state_since_ms >
+                       (int64_t)cfg->worker_idle_timeout * 1000) {
+            worker_retire(w);
+        }
+    }
+    if (mx->stopping || now < mx->next_start_ms)
+        return;
+    int serving = 0;
+    for (struct worker *w = mx->workers; w; w = w->next)
+        serving += w->state != W_DEAD && w->generation == mx->generation &&
+                   !w->reload_probe;
+    int want = cfg->workers_min;
+    /* Grow by one at a time while requests wait and nobody is starting. */
+    if (mx->queue_len > 0 && workers_count(mx, W_IDLE) == 0 &&
+        starting_count(mx) == 0)
+        want = serving + 1;
+    if (want > cfg->workers_max)
+        want = cfg->workers_max;
+    for (int i = serving; i < want; i++)
+        worker_start(mx, mx->generation, 0);
+}
+
+void pool_reload(struct mux *mx, struct client *requester)
+{
+    for (struct worker *w = mx->workers; w; w = w->next)
+        if (w->reload_probe && w->state == W_STARTING) {
+            if (requester)
+                requester->reload_waiting = 1;
+            return; /* a reload is already on its way */
+        }
+    if (requester)
+        requester->reload_waiting = 1;
+    msg_info("reload: checking policy %s", mx->cfg->policy);
+    if (worker_start(mx, ++mx->last_generation, 1) == NULL) {
+        if (requester) {
+            requester->reload_waiting = 0;
+            control_answer(mx, requester, 0, "cannot start a worker");
+        }
+    }
+}
+
+void pool_stop(struct mux *mx)
+{
+    for (struct worker *w = mx->workers; w; w = w->next)
+        if (w->state == W_IDLE || w->state == W_STARTING)
+            worker_retire(w);
+        else if (w->state == W_BUSY)
+            worker_set_state(w, W_RETIRING);
+}

@@ -1,0 +1,227 @@
+/*
+ * proto_test.c - the request protocol codec: round trips, and refusal of
+ * truncated, oversized, garbage and wrong-version frames.
+ */
+#include "proto.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        checks++;                                                              \
+        if (!(cond)) {                                                         \
+            failures++;                                                        \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                        \
+            printf(__VA_ARGS__);                                               \
+            printf("\n");                                                      \
+        }                                                                      \
+    } while (0)
+
+static void sample_request(struct mlm_request *req)
+{
+    memset(req, 0, sizeof *req);
+    req->stage = STAGE_MESSAGE;
+    req->qid = xstrdup("4ABC12");
+    req->hostip = xstrdup("192.0.2.1");
+    req->hostname = xstrdup("mx.example.org");
+    req->helo = xstrdup("mx.example.org");
+    req->sender = xstrdup("");
+    req->recipient = xstrdup("dev@lists.example");
+    req->spool_path = xstrdup("/var/spool/mlm/4ABC12.x");
+    req->size = 1234567890123ULL;
+    strv_push(&req->recipients, "dev@lists.example");
+    strv_push(&req->recipients, "b@example.org");
+    strv_push(&req->esmtp_args, "SIZE=100");
+    strv_push(&req->macros, "{auth_authen}");
+    strv_push(&req->macros, "alice");
+}
+
+static void test_request_roundtrip(void)
+{
+    struct mlm_request in, out;
+    struct mlm_buf b;
+    char why[256];
+    sample_request(&in);
+    buf_init(&b);
+    request_encode(&b, &in);
+    size_t flen;
+    CHECK(frame_complete(b.data, b.len, &flen) == 1 && flen == b.len,
+          "frame_complete on a whole frame");
+    CHECK(request_decode(&out, b.data + 4, b.len - 4, why, sizeof why) == 0,
+          "decode: %s", why);
+    CHECK(out.stage == STAGE_MESSAGE, "stage");
+    CHECK(strcmp(out.qid, "4ABC12") == 0, "qid");
+    CHECK(strcmp(out.sender, "") == 0, "null sender stays empty");
+    CHECK(out.size == 1234567890123ULL, "size");
+    CHECK(out.recipients.n == 2 && strcmp(out.recipients.v[1],
+                                          "b@example.org") == 0,
+          "recipients");
+    CHECK(out.macros.n == 2 && strcmp(out.macros.v[1], "alice") == 0,
+          "macros");
+    /* Every truncation must be refused, never read past the end. */
+    for (size_t cut = 0; cut < b.len - 4; cut++) {
+        struct mlm_request t;
+        CHECK(request_decode(&t, b.data + 4, cut, why, sizeof why) == -1,
+              "truncated at %zu accepted", cut);
+    }
+    /* Trailing garbage is refused too. */
+    buf_put_u8(&b, 0x42);
+    CHECK(request_decode(&out, b.data + 4, b.len - 4, why, sizeof why) == -1 ||
+              (request_free(&out), 0),
+          "trailing byte accepted");
+    request_free(&in);
+    request_free(&out);
+    buf_free(&b);
+}
+
+static void test_reply_roundtrip(void)
+{
+    struct mlm_reply in, out;
+    struct mlm_buf b;
+    char why[256];
+    reply_init(&in, ACT_REJECT);
+    in.code = xstrdup("550");
+    in.dsn = xstrdup("5.1.1");
+    in.text = xstrdup("No such list");
+    reply_add_change(&in, CHG_ADD_HEADER, "X-Test", "yes", 0);
+    reply_add_change(&in, CHG_DELETE_RCPT, NULL, "dev@lists.example", 0);
+    buf_init(&b);
+    reply_encode(&b, &in);
+    CHECK(reply_decode(&out, b.data + 4, b.len - 4, why, sizeof why) == 0,
+          "decode reply: %s", why);
+    CHECK(out.action == ACT_REJECT && strcmp(out.dsn, "5.1.1") == 0,
+          "reply fields");
+    CHECK(out.nchanges == 2 && out.changes[0].kind == CHG_ADD_HEADER &&
+              strcmp(out.changes[0].value, "yes") == 0 &&
+              out.changes[1].name == NULL,
+          "changes");
+    CHECK(reply_validate(&out, why, sizeof why) == 0, "valid reply: %s", why);
+    for (size_t cut = 0; cut < b.len - 4; cut++) {
+        struct mlm_reply t;
+        CHECK(reply_decode(&t, b.data + 4, cut, why, sizeof why) == -1,
+              "truncated reply at %zu accepted", cut);
+    }
+    reply_free(&in);
+    reply_free(&out);
+    buf_free(&b);
+}
+
+static void test_bad_frames(void)
+{
+    char why[256];
+    size_t flen;
+    uint8_t huge[4] = {0xff, 0xff, 0xff, 0xff};
+    CHECK(frame_complete(huge, 4, &flen) == -1, "oversized length accepted");
+    uint8_t tiny[4] = {0, 0, 0, 2};
+    CHECK(frame_complete(tiny, 4, &flen) == -1, "undersized length accepted");
+    uint8_t partial[6] = {0, 0, 0, 8, 1, 3};
+    CHECK(frame_complete(partial, 6, &flen) == 0, "partial frame complete");
+    CHECK(frame_complete(partial, 3, &flen) == 0, "partial prefix complete");
+
+    uint8_t wrong_version[4] = {MLM_PROTO_VERSION + 1, MSG_REQUEST, 0, 0};
+    struct mlm_request req;
+    CHECK(request_decode(&req, wrong_version, 4, why, sizeof why) == -1 &&
+              strstr(why, "version mismatch") != NULL,
+          "version mismatch not named: %s", why);
+
+    /* A string length larger than the payload. */
+    struct mlm_buf b;
+    buf_init(&b);
+    frame_begin(&b, MSG_REQUEST, STAGE_SENDER);
+    buf_put_u32(&b, 0x7fffffff);
+    frame_finish(&b);
+    CHECK(request_decode(&req, b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "lying string length accepted");
+
+    /* An array count far beyond what the payload can hold. */
+    buf_reset(&b);
+    frame_begin(&b, MSG_REQUEST, STAGE_SENDER);
+    for (int i = 0; i < 7; i++)
+        buf_put_str(&b, "x");
+    buf_put_u64(&b, 0);
+    buf_put_u32(&b, 1000000);
+    frame_finish(&b);
+    CHECK(request_decode(&req, b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "lying array count accepted");
+
+    /* A NUL inside a string field. */
+    buf_reset(&b);
+    frame_begin(&b, MSG_REQUEST, STAGE_SENDER);
+    buf_put_u32(&b, 3);
+    buf_put_bytes(&b, "a\0b", 3);
+    frame_finish(&b);
+    CHECK(request_decode(&req, b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "NUL in a string accepted");
+
+    /* A stage or action out of range. */
+    uint8_t bad_stage[4] = {MLM_PROTO_VERSION, MSG_REQUEST, STAGE_COUNT, 0};
+    CHECK(request_decode(&req, bad_stage, 4, why, sizeof why) == -1,
+          "stage out of range accepted");
+    struct mlm_reply rep;
+    uint8_t bad_action[4] = {MLM_PROTO_VERSION, MSG_REPLY, ACT_COUNT, 0};
+    CHECK(reply_decode(&rep, bad_action, 4, why, sizeof why) == -1,
+          "action out of range accepted");
+
+    /* Garbage: random bytes never crash the decoders. */
+    srand(42);
+    uint8_t junk[512];
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (size_t)(rand() % (int)sizeof junk);
+        for (size_t i = 0; i < n; i++)
+            junk[i] = (uint8_t)rand();
+        if (n > 0)
+            junk[0] = MLM_PROTO_VERSION;
+        if (request_decode(&req, junk, n, why, sizeof why) == 0)
+            request_free(&req);
+        if (reply_decode(&rep, junk, n, why, sizeof why) == 0)
+            reply_free(&rep);
+    }
+    buf_free(&b);
+}
+
+static void test_validation(void)
+{
+    struct mlm_reply rep;
+    char why[256];
+    CHECK(smtp_code_valid("550", '5') && !smtp_code_valid("450", '5') &&
+              !smtp_code_valid("55", 0) && !smtp_code_valid("5x0", 0),
+          "reply codes");
+    CHECK(smtp_dsn_valid("5.7.1", '5') && smtp_dsn_valid("4.3.0", '4') &&
+              !smtp_dsn_valid("4.3.0", '5') && !smtp_dsn_valid("5.7", 0) &&
+              !smtp_dsn_valid("5.7.1234", 0) && !smtp_dsn_valid("5..1", 0),
+          "enhanced status codes");
+    CHECK(header_name_valid("X-Loop") && !header_name_valid("X Loop") &&
+              !header_name_valid("X:Loop") && !header_name_valid(""),
+          "header names");
+    CHECK(header_value_valid("a\tb") && !header_value_valid("a\r\nBcc: x") &&
+              !header_value_valid("a\nb"),
+          "header values");
+    CHECK(address_valid("a@b.example") && !address_valid("a@b>\r\nRCPT") &&
+              !address_valid("a\x01@b"),
+          "addresses");
+    reply_init(&rep, ACT_CONTINUE);
+    reply_add_change(&rep, CHG_ADD_HEADER, "X-A", "ok\r\nInjected: 1", 0);
+    CHECK(reply_validate(&rep, why, sizeof why) == -1,
+          "CR/LF in a header value passed validation");
+    reply_free(&rep);
+    reply_init(&rep, ACT_REJECT);
+    rep.code = xstrdup("451");
+    CHECK(reply_validate(&rep, why, sizeof why) == -1,
+          "a 4xx code on a reject passed validation");
+    reply_free(&rep);
+}
+
+int main(void)
+{
+    test_request_roundtrip();
+    test_reply_roundtrip();
+    test_bad_frames();
+    test_validation();
+    printf("%d checks, %d failed\n", checks, failures);
+    return failures ? 1 : 0;
+}
