@@ -67,14 +67,14 @@ mlm_write_conf() { # POLICY [extra lines...]
 
 mlm_start_mux() {
     # shellcheck disable=SC2086
-    $MLM_WRAPPER "$MUX_BIN" -f -C "$MLM_CONF" >>"$MLM_DIR/mux.log" 2>&1 &
+    ${MLM_WRAPPER:-} "$MUX_BIN" -f -C "$MLM_CONF" >>"$MLM_DIR/mux.log" 2>&1 &
     MLM_MUX_PID=$!
     mlm_wait_socket "$MLM_DIR/mx.sock"
 }
 
 mlm_start_mlmd() {
     # shellcheck disable=SC2086
-    $MLM_WRAPPER "$MLMD_BIN" -f -C "$MLM_CONF" -p "$MLM_MILTER" \
+    ${MLM_WRAPPER:-} "$MLMD_BIN" -f -C "$MLM_CONF" -p "$MLM_MILTER" \
         >>"$MLM_DIR/mlmd.log" 2>&1 &
     MLM_MLMD_PID=$!
     mlm_wait_socket "$MLM_DIR/milter.sock"
