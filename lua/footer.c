@@ -330,50 +330,72 @@ static int part_decode(GMimePart *part, struct mlm_buf *out)
     if (w == NULL)
         return 0;
     GMimeStream *mem = g_mime_stream_mem_new();
-    int rc = 0;
     if (g_mime_data_wrapper_write_to_stream(w, mem) == -1) {
-        rc = -1;
-    } else {
-        GByteArray *a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-        buf_put_bytes(out, a->data, a->len);
+        g_object_unref(mem);
+        return -1;
     }
+    /* take the bytes over rather than copy them: parts can be large */
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+    GByteArray *a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
     g_object_unref(mem);
-    return rc;
+    gsize len = 0;
+    buf_free(out);
+    out->data = g_byte_array_steal(a, &len);
+    out->len = out->cap = len;
+    g_byte_array_unref(a);
+    return 0;
 }
 
 /* Encode content for a transfer encoding into out (LF line ends). */
 static void encode_content(GMimeContentEncoding enc, const struct mlm_buf *in,
                            struct mlm_buf *out)
 {
-    int state = 0;
-    guint32 save = 0;
-    if (enc == GMIME_CONTENT_ENCODING_BASE64) {
-        buf_reserve(out, GMIME_BASE64_ENCODE_LEN(in->len));
-        out->len += g_mime_encoding_base64_encode_close(
-            in->data, in->len, out->data + out->len, &state, &save);
-    } else if (enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
-        /* a hard line break is the canonical CRLF: encode the lines as LF */
-        struct mlm_buf lf;
-        buf_init(&lf);
+    if (enc != GMIME_CONTENT_ENCODING_BASE64 &&
+        enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
+        buf_put_bytes(out, in->data, in->len);
+        return;
+    }
+    /* a QP hard line break is the canonical CRLF: encode the lines as LF */
+    struct mlm_buf lf;
+    buf_init(&lf);
+    const struct mlm_buf *src = in;
+    if (enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
         buf_reserve(&lf, in->len);
         for (size_t i = 0; i < in->len; i++)
             if (!(in->data[i] == '\r' && i + 1 < in->len &&
                   in->data[i + 1] == '\n'))
                 lf.data[lf.len++] = in->data[i];
-        buf_reserve(out, GMIME_QP_ENCODE_LEN(lf.len));
-        out->len += g_mime_encoding_quoted_encode_close(
-            lf.data, lf.len, out->data + out->len, &state, &save);
-        buf_free(&lf);
-    } else {
-        buf_put_bytes(out, in->data, in->len);
+        src = &lf;
     }
+    GMimeEncoding state;
+    g_mime_encoding_init_encode(&state, enc);
+    buf_reserve(out, g_mime_encoding_outlen(&state, src->len));
+    out->len += g_mime_encoding_flush(&state, (const char *)src->data, src->len,
+                                      (char *)out->data + out->len);
+    buf_free(&lf);
+}
+
+/* Convert body from charset to UTF-8 in place: 0, or -1 when it will not. */
+static int body_to_utf8(const char *charset, struct mlm_buf *body)
+{
+    struct mlm_buf utf8;
+    buf_init(&utf8);
+    if (convert_strict("UTF-8", charset, body->data, body->len, &utf8) != 0) {
+        buf_free(&utf8);
+        return -1;
+    }
+    buf_free(body);
+    *body = utf8;
+    return 0;
 }
 
 /*
  * Put footer (UTF-8) into add in the charset of body. When the footer does
- * not fit in that charset, body is converted to UTF-8 and *relabel set.
- * seven_bit: the part is 7bit, so an HTML footer prefers character
- * references to non-ASCII bytes. 0, or -1 when this part cannot take it.
+ * not fit in that charset, body is converted to UTF-8 (*converted) and the
+ * part must be relabelled (*relabel). An HTML footer never forces that: a
+ * character the charset lacks, or a non-ASCII one in a 7bit part
+ * (seven_bit), becomes a numeric character reference instead.
+ * 0, or -1 when this part cannot take the footer.
  */
 static int fit_charset(const char *charset, enum footer_kind kind,
                        int seven_bit, const char *footer, struct mlm_buf *body,
@@ -381,34 +403,20 @@ static int fit_charset(const char *charset, enum footer_kind kind,
 {
     size_t flen = strlen(footer);
     enum cs_class cls = charset_class(charset);
-    int ascii = is_ascii(footer, flen);
 
-    if (cls == CS_FOREIGN || (kind == KIND_TEXT && !ascii &&
-                              cls == CS_COMPAT &&
-                              convert_strict(charset, "UTF-8", footer, flen,
-                                             add) != 0)) {
-        /* the footer only fits if the part becomes UTF-8 */
-        struct mlm_buf utf8;
-        buf_init(&utf8);
-        buf_reset(add);
-        if (convert_strict("UTF-8", charset, body->data, body->len, &utf8)) {
-            buf_free(&utf8);
+    if (cls == CS_FOREIGN) {
+        /* ASCII bytes are not ASCII text here: work in UTF-8 */
+        if (body_to_utf8(charset, body) == -1)
             return -1;
-        }
-        buf_free(body);
-        *body = utf8;
         *relabel = *converted = 1;
         buf_put_bytes(add, footer, flen);
         return 0;
     }
-    if (add->len) /* CS_COMPAT text: converted above */
-        return 0;
-    if (ascii) {
+    if (is_ascii(footer, flen)) {
         buf_put_bytes(add, footer, flen);
         return 0;
     }
     if (kind == KIND_HTML) {
-        /* literal characters where the charset and encoding allow them */
         if (cls == CS_UTF8 && !seven_bit) {
             buf_put_bytes(add, footer, flen);
             return 0;
@@ -426,11 +434,20 @@ static int fit_charset(const char *charset, enum footer_kind kind,
         buf_put_bytes(add, footer, flen);
         return 0;
     case CS_ASCII:
-        /* us-ascii content is UTF-8 already; mislabelled 8-bit may be too */
+        /* us-ascii text is UTF-8 already; mislabelled 8-bit may be too */
         if (!g_utf8_validate((const char *)body->data, (gssize)body->len,
                              NULL))
             return -1;
         *relabel = 1;
+        buf_put_bytes(add, footer, flen);
+        return 0;
+    case CS_COMPAT:
+        if (convert_strict(charset, "UTF-8", footer, flen, add) == 0)
+            return 0;
+        buf_reset(add);
+        if (body_to_utf8(charset, body) == -1)
+            return -1;
+        *relabel = *converted = 1;
         buf_put_bytes(add, footer, flen);
         return 0;
     default: /* CS_UNKNOWN: nothing to convert with */
@@ -543,14 +560,21 @@ static int part_add_footer(struct footer_run *run, GMimePart *part,
                 buf_put_s(&text, nl);
         }
         put_lines(&text, add.data, add.len, nl);
-        /* a multipart's CRLF before the boundary belongs to the boundary */
-        if (ends_nl)
+        /*
+         * In a multipart the CRLF before the boundary belongs to the
+         * boundary, so a part's text rarely ends in one: keep that shape.
+         * A whole message body ends with one.
+         */
+        if (ends_nl || is_top)
             buf_put_s(&text, nl);
     }
     encode_content(new_enc, &text, &coded);
+    buf_free(&body), buf_free(&text);
 
-    GMimeStream *stream =
-        g_mime_stream_mem_new_with_buffer((const char *)coded.data, coded.len);
+    /* the stream takes the encoded bytes over */
+    GByteArray *bytes = g_byte_array_new_take(coded.data, coded.len);
+    buf_init(&coded);
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(bytes);
     GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(stream, new_enc);
     g_mime_part_set_content(part, w);
     g_object_unref(w);

@@ -1,0 +1,310 @@
+/*
+ * db.c - opening the mlm database: schema, migrations, connection settings
+ * and the prepared-statement cache (see db.h, dbi.h).
+ */
+#include "dbi.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUSY_TIMEOUT_MS 10000
+
+/*
+ * Each entry migrates from version i to i + 1. Never edit a released
+ * entry: add a new one.
+ */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE lists ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  domain TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE (name, domain));"
+    "CREATE INDEX lists_domain ON lists (domain);"
+    "CREATE TABLE settings ("
+    "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (list_id, key)) WITHOUT ROWID;"
+    "CREATE TABLE patterns ("
+    "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('accept_nonmembers', 'banned')),"
+    "  pattern TEXT NOT NULL,"
+    "  PRIMARY KEY (list_id, kind, pattern)) WITHOUT ROWID;"
+    "CREATE TABLE members ("
+    "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
+    "  address TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('member', 'moderator', 'owner')),"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  moderated INTEGER NOT NULL DEFAULT 0,"
+    "  delivery TEXT NOT NULL DEFAULT 'enabled' CHECK (delivery IN"
+    "    ('enabled', 'disabled-by-user', 'disabled-by-bounces',"
+    "     'disabled-by-admin')),"
+    "  bounce_score INTEGER NOT NULL DEFAULT 0,"
+    "  last_bounce TEXT NOT NULL DEFAULT '',"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (list_id, address, role)) WITHOUT ROWID;"
+    "CREATE INDEX members_delivery ON members (list_id, role, delivery);"
+    "CREATE TABLE bounces ("
+    "  id INTEGER PRIMARY KEY,"
+    "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
+    "  address TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  diagnostic TEXT NOT NULL DEFAULT '',"
+    "  scored INTEGER NOT NULL,"
+    "  received INTEGER NOT NULL);"
+    "CREATE INDEX bounces_list ON bounces (list_id, received);"
+    "CREATE TABLE held ("
+    "  id INTEGER PRIMARY KEY,"
+    "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
+    "  sender TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  received INTEGER NOT NULL,"
+    "  message BLOB NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
+    "    ('pending', 'approved', 'rejected', 'discarded')),"
+    "  decided_by TEXT NOT NULL DEFAULT '',"
+    "  decided_at INTEGER,"
+    "  message_id TEXT NOT NULL DEFAULT '',"
+    "  digest TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX held_list ON held (list_id, state);"
+    "CREATE INDEX held_retry ON held (list_id, message_id, digest);"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE tokens ("
+    "  token TEXT PRIMARY KEY,"
+    "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
+    "  address TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  expires INTEGER NOT NULL);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_LIST_INSERT] = "INSERT INTO lists (name, domain, created) "
+                       "VALUES (?1, ?2, strftime('%s', 'now'))",
+    [ST_LIST_DELETE] = "DELETE FROM lists WHERE name = ?1 AND domain = ?2",
+    [ST_LIST_FIND] = "SELECT id, name, domain FROM lists "
+                     "WHERE name = ?1 AND domain = ?2",
+    [ST_LIST_DOMAIN] = "SELECT 1 FROM lists WHERE domain = ?1 LIMIT 1",
+    [ST_LIST_ALL] = "SELECT id, name, domain FROM lists ORDER BY domain, name",
+    [ST_SETTING_SET] = "INSERT INTO settings (list_id, key, value) "
+                       "VALUES (?1, ?2, ?3) ON CONFLICT (list_id, key) "
+                       "DO UPDATE SET value = excluded.value",
+    [ST_SETTING_GET] = "SELECT value FROM settings "
+                       "WHERE list_id = ?1 AND key = ?2",
+    [ST_PATTERN_CLEAR] = "DELETE FROM patterns WHERE list_id = ?1 "
+                         "AND kind = ?2",
+    [ST_PATTERN_ADD] = "INSERT OR IGNORE INTO patterns (list_id, kind, "
+                       "pattern) VALUES (?1, ?2, ?3)",
+    [ST_PATTERN_MATCH] = "SELECT 1 FROM patterns WHERE list_id = ?1 "
+                         "AND kind = ?2 AND pattern IN (?3, ?4) LIMIT 1",
+    [ST_PATTERN_LIST] = "SELECT pattern FROM patterns WHERE list_id = ?1 "
+                        "AND kind = ?2 ORDER BY pattern",
+    [ST_MEMBER_ADD] = "INSERT INTO members (list_id, address, role, name, "
+                      "created) VALUES (?1, ?2, ?3, ?4, strftime('%s', 'now'))",
+    [ST_MEMBER_REMOVE] = "DELETE FROM members WHERE list_id = ?1 "
+                         "AND address = ?2 AND role = ?3",
+    [ST_MEMBER_GET] = "SELECT address, role, name, moderated, delivery, "
+                      "bounce_score, last_bounce FROM members "
+                      "WHERE list_id = ?1 AND address = ?2 AND role = ?3",
+    [ST_MEMBER_EACH] = "SELECT address, role, name, moderated, delivery, "
+                       "bounce_score, last_bounce FROM members "
+                       "WHERE list_id = ?1 ORDER BY address, role",
+    [ST_MEMBER_EACH_ROLE] = "SELECT address, role, name, moderated, "
+                            "delivery, bounce_score, last_bounce FROM members "
+                            "WHERE list_id = ?1 AND role = ?2 "
+                            "ORDER BY address",
+    [ST_MEMBER_SET_MODERATED] = "UPDATE members SET moderated = ?4 "
+                                "WHERE list_id = ?1 AND address = ?2 "
+                                "AND role = ?3",
+    [ST_MEMBER_SET_DELIVERY] = "UPDATE members SET delivery = ?4 "
+                               "WHERE list_id = ?1 AND address = ?2 "
+                               "AND role = ?3",
+    [ST_MEMBER_SET_NAME] = "UPDATE members SET name = ?4 WHERE list_id = ?1 "
+                           "AND address = ?2 AND role = ?3",
+    [ST_MEMBER_BOUNCE] = "UPDATE members SET bounce_score = ?3, "
+                         "last_bounce = ?4, delivery = ?5 "
+                         "WHERE list_id = ?1 AND address = ?2 "
+                         "AND role = 'member'",
+    [ST_BOUNCE_ADD] = "INSERT INTO bounces (list_id, address, status, "
+                      "diagnostic, scored, received) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s', 'now'))",
+    [ST_BOUNCE_EACH] = "SELECT address, status, diagnostic, scored, "
+                       "received FROM bounces WHERE list_id = ?1 "
+                       "ORDER BY received DESC, id DESC LIMIT ?2",
+    [ST_HELD_ADD] = "INSERT INTO held (list_id, sender, subject, reason, "
+                    "received, message, message_id, digest) "
+                    "VALUES (?1, ?2, ?3, ?4, strftime('%s', 'now'), ?5, ?6, "
+                    "?7)",
+    [ST_HELD_GET] = "SELECT h.id, h.sender, h.subject, h.reason, h.received, "
+                    "h.state, h.decided_by, h.message_id, h.digest, "
+                    "h.message, l.id, l.name, l.domain FROM held h "
+                    "JOIN lists l ON l.id = h.list_id WHERE h.id = ?1",
+    [ST_HELD_DECIDE] = "UPDATE held SET state = ?2, decided_by = ?3, "
+                       "decided_at = strftime('%s', 'now') "
+                       "WHERE id = ?1 AND state = 'pending'",
+    [ST_HELD_EACH] = "SELECT id, sender, subject, reason, received, state, "
+                     "decided_by, message_id, digest FROM held "
+                     "WHERE list_id = ?1 AND state = ?2 ORDER BY id",
+    [ST_HELD_RETRY] = "SELECT id, sender, subject, reason, received, state, "
+                      "decided_by, message_id, digest FROM held "
+                      "WHERE list_id = ?1 AND message_id = ?2 AND digest = ?3 "
+                      "ORDER BY id DESC LIMIT 1",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_INIT] = "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+};
+
+int db_fail(struct db *db, const char *what, char *why, size_t whylen)
+{
+    snprintf(why, whylen, "database: %s: %s", what, sqlite3_errmsg(db->sql));
+    return -1;
+}
+
+sqlite3_stmt *db_stmt(struct db *db, enum stmt_id id, char *why,
+                      size_t whylen)
+{
+    sqlite3_stmt *st = db->stmts[id];
+    if (st == NULL) {
+        if (sqlite3_prepare_v3(db->sql, stmt_sql[id], -1,
+                               SQLITE_PREPARE_PERSISTENT, &st,
+                               NULL) != SQLITE_OK) {
+            db_fail(db, "prepare", why, whylen);
+            return NULL;
+        }
+        db->stmts[id] = st;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+int db_step_done(struct db *db, sqlite3_stmt *st, const char *what, char *why,
+                 size_t whylen)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_fail(db, what, why, whylen);
+    return 0;
+}
+
+void db_column_copy(sqlite3_stmt *st, int col, char *out, size_t outlen)
+{
+    const unsigned char *text = sqlite3_column_text(st, col);
+    snprintf(out, outlen, "%s", text ? (const char *)text : "");
+}
+
+static int db_exec(struct db *db, const char *sql, char *why, size_t whylen)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db->sql, sql, NULL, NULL, &err) != SQLITE_OK) {
+        snprintf(why, whylen, "database: %s", err ? err : "exec failed");
+        sqlite3_free(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Bring the schema to SCHEMA_VERSION, one migration per transaction. */
+static int db_migrate(struct db *db, char *why, size_t whylen)
+{
+    for (;;) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st,
+                               NULL) != SQLITE_OK)
+            return db_fail(db, "schema version", why, whylen);
+        int version = sqlite3_step(st) == SQLITE_ROW
+                          ? sqlite3_column_int(st, 0) : -1;
+        sqlite3_finalize(st);
+        if (version < 0)
+            return db_fail(db, "schema version", why, whylen);
+        if (version == SCHEMA_VERSION)
+            return 0;
+        if (version > SCHEMA_VERSION) {
+            snprintf(why, whylen, "database schema version %d is newer than "
+                     "this mlm (%d)", version, SCHEMA_VERSION);
+            return -1;
+        }
+        char bump[64];
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d", version + 1);
+        if (db_exec(db, "BEGIN IMMEDIATE", why, whylen) == -1)
+            return -1;
+        if (db_exec(db, migrations[version], why, whylen) == -1 ||
+            db_exec(db, bump, why, whylen) == -1) {
+            db_exec(db, "ROLLBACK", why, 0);
+            return -1;
+        }
+        if (db_exec(db, "COMMIT", why, whylen) == -1)
+            return -1;
+    }
+}
+
+struct db *db_open(const char *path, char *why, size_t whylen)
+{
+    struct db *db = xcalloc(1, sizeof *db);
+    int rc = sqlite3_open_v2(path, &db->sql,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(why, whylen, "database %s: %s", path,
+                 db->sql ? sqlite3_errmsg(db->sql) : "cannot open");
+        db_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db->sql, BUSY_TIMEOUT_MS);
+    char reason[512];
+    if (db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; "
+                    "PRAGMA synchronous = NORMAL",
+                reason, sizeof reason) == -1 ||
+        db_migrate(db, reason, sizeof reason) == -1) {
+        snprintf(why, whylen, "%s: %s", path, reason);
+        db_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+void db_close(struct db *db)
+{
+    if (db == NULL)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(db->stmts[i]);
+    sqlite3_close(db->sql);
+    free(db);
+}
+
+sqlite3 *db_handle(struct db *db) { return db->sql; }
+
+static int db_simple(struct db *db, enum stmt_id id, const char *what,
+                     char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, id, why, whylen);
+    return st ? db_step_done(db, st, what, why, whylen) : -1;
+}
+
+int db_begin(struct db *db, char *why, size_t whylen)
+{
+    return db_simple(db, ST_BEGIN, "begin", why, whylen);
+}
+
+int db_commit(struct db *db, char *why, size_t whylen)
+{
+    return db_simple(db, ST_COMMIT, "commit", why, whylen);
+}
+
+void db_rollback(struct db *db)
+{
+    char why[256];
+    if (sqlite3_get_autocommit(db->sql) == 0)
+        db_simple(db, ST_ROLLBACK, "rollback", why, sizeof why);
+}

@@ -1,0 +1,223 @@
+/*
+ * db.h - the mlm database (SQLite): lists, settings, members, patterns,
+ * held messages, bounces, confirmation tokens.
+ *
+ * Shared by mlm-worker (through the Lua list API) and mlm-ctl. The schema
+ * carries a version (PRAGMA user_version) and is migrated forward at open;
+ * WAL, a busy timeout and foreign keys are set on every connection. Every
+ * statement is prepared once per connection and takes bound parameters
+ * only. Functions return 0 (or a count/id) on success and -1 with why
+ * filled on failure; "not found" is a distinct result where it matters.
+ */
+#ifndef MLM_DB_H
+#define MLM_DB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define DB_NOT_FOUND (-2)
+#define DB_EXISTS (-3)
+
+struct db;
+
+/* Open (creating with the schema when missing). NULL with why. */
+struct db *db_open(const char *path, char *why, size_t whylen);
+void db_close(struct db *db);
+sqlite3 *db_handle(struct db *db);
+
+int db_begin(struct db *db, char *why, size_t whylen);  /* BEGIN IMMEDIATE */
+int db_commit(struct db *db, char *why, size_t whylen);
+void db_rollback(struct db *db);
+
+/* --- addresses --------------------------------------------------------- */
+
+/*
+ * Normalise an address into out: the domain lower-cased, the local part
+ * kept as it is. Refuses empty parts, control characters, spaces outside a
+ * quoted local part, and more than 254 bytes. 0 or -1 with why.
+ */
+int address_normalise(const char *addr, char *out, size_t outlen, char *why,
+                      size_t whylen);
+
+/* --- lists ------------------------------------------------------------- */
+
+struct list_info {
+    int64_t id;
+    char name[128];       /* local part of the posting address */
+    char domain[256];     /* lower-case */
+    char address[400];    /* name@domain */
+};
+
+/* What an address is to mlm. */
+enum address_kind {
+    ADDR_NOT_OURS,        /* not in a list domain */
+    ADDR_UNKNOWN,         /* a list domain, but no such list */
+    ADDR_POST,            /* NAME@ */
+    ADDR_REQUEST,         /* NAME-request@ */
+    ADDR_OWNER,           /* NAME-owner@ */
+    ADDR_BOUNCES,         /* NAME-bounces@ */
+};
+
+const char *address_kind_name(enum address_kind kind);
+
+int list_create(struct db *db, const char *address, struct list_info *out,
+                char *why, size_t whylen);
+int list_delete(struct db *db, const char *address, char *why, size_t whylen);
+/* 0 found, DB_NOT_FOUND, or -1. */
+int list_find(struct db *db, const char *address, struct list_info *out,
+              char *why, size_t whylen);
+/* Classify an address; fills list when it belongs to one. -1 on error. */
+int address_resolve(struct db *db, const char *address, enum address_kind *kind,
+                    struct list_info *list, char *why, size_t whylen);
+/* Call fn for each list, ordered by address. */
+int lists_each(struct db *db, int (*fn)(const struct list_info *, void *),
+               void *arg, char *why, size_t whylen);
+
+/* --- settings ---------------------------------------------------------- */
+
+enum setting_type { SET_ENUM, SET_TEXT, SET_MULTILINE, SET_COUNT, SET_ADDRESS,
+                    SET_PATTERNS };
+
+struct setting_def {
+    const char *key;
+    enum setting_type type;
+    const char *dflt;
+    const char *choices;  /* SET_ENUM: "a|b|c" */
+    const char *help;
+};
+
+/* The table of every list setting, NULL-terminated by key. */
+extern const struct setting_def list_settings[];
+const struct setting_def *setting_find(const char *key);
+
+/*
+ * Set a setting after checking its type. SET_PATTERNS settings
+ * (accept_nonmembers, banned) take addresses and @domain patterns separated
+ * by commas or spaces, and replace the whole set. -1 with why.
+ */
+int setting_set(struct db *db, const struct list_info *list, const char *key,
+                const char *value, char *why, size_t whylen);
+/* The value (or the default) into out. -1 on unknown key or error. */
+int setting_get(struct db *db, const struct list_info *list, const char *key,
+                char *out, size_t outlen, char *why, size_t whylen);
+
+/* Whether address matches one of the list's patterns of kind. 1/0/-1. */
+int pattern_match(struct db *db, const struct list_info *list,
+                  const char *kind, const char *address, char *why,
+                  size_t whylen);
+
+/* --- members ----------------------------------------------------------- */
+
+struct member_info {
+    char address[400];
+    char role[16];
+    char name[256];
+    int moderated;
+    char delivery[32];    /* enabled | disabled-by-user|-bounces|-admin */
+    int bounce_score;
+    char last_bounce[16]; /* YYYY-MM-DD or "" */
+};
+
+int role_valid(const char *role);
+int delivery_valid(const char *delivery);
+
+/* DB_EXISTS when the address already holds that role. */
+int member_add(struct db *db, const struct list_info *list, const char *address,
+               const char *role, const char *name, char *why, size_t whylen);
+int member_remove(struct db *db, const struct list_info *list,
+                  const char *address, const char *role, char *why,
+                  size_t whylen);
+/* key: moderated (yes|no), delivery (enabled|disabled|...), name. */
+int member_set(struct db *db, const struct list_info *list, const char *address,
+               const char *role, const char *key, const char *value, char *why,
+               size_t whylen);
+/* 0 found, DB_NOT_FOUND, -1. */
+int member_get(struct db *db, const struct list_info *list, const char *address,
+               const char *role, struct member_info *out, char *why,
+               size_t whylen);
+/* Every member with role (NULL: all roles), ordered by address. */
+int members_each(struct db *db, const struct list_info *list, const char *role,
+                 int (*fn)(const struct member_info *, void *), void *arg,
+                 char *why, size_t whylen);
+/*
+ * Import addresses (one a line; blank lines and # comments skipped) as
+ * members, in one transaction: one bad line refuses the whole file.
+ * Returns the number added (existing members are skipped) or -1.
+ */
+int members_import(struct db *db, const struct list_info *list, FILE *fp,
+                   char *why, size_t whylen);
+
+/*
+ * A bounce for address: recorded; scored (at most once a day) unless
+ * status is 5.7.x or not permanent. Returns the new score, or DB_NOT_FOUND
+ * when the address is not a member. *disabled is set when the score
+ * reached the list's bounce_threshold and delivery became
+ * disabled-by-bounces.
+ */
+int bounce_record(struct db *db, const struct list_info *list,
+                  const char *address, const char *status,
+                  const char *diagnostic, int *disabled, char *why,
+                  size_t whylen);
+
+struct bounce_info {
+    char address[400];
+    char status[32];
+    char diagnostic[512];
+    int scored;
+    int64_t received;
+};
+
+/* The most recent bounces of a list, newest first, at most limit. */
+int bounces_each(struct db *db, const struct list_info *list, int limit,
+                 int (*fn)(const struct bounce_info *, void *), void *arg,
+                 char *why, size_t whylen);
+
+/* --- held messages ----------------------------------------------------- */
+
+struct held_info {
+    int64_t id;
+    char sender[400];
+    char subject[512];
+    char reason[256];
+    int64_t received;     /* unix time */
+    char state[16];       /* pending|approved|rejected|discarded */
+    char decided_by[128];
+    char message_id[512];
+    char digest[80];
+};
+
+/* Store a held message (raw bytes); returns the id (> 0) or -1. */
+int64_t held_add(struct db *db, const struct list_info *list,
+                 const struct held_info *info, const void *raw, size_t rawlen,
+                 char *why, size_t whylen);
+int held_get(struct db *db, int64_t id, struct list_info *list,
+             struct held_info *out, void **raw, size_t *rawlen, char *why,
+             size_t whylen);
+int held_decide(struct db *db, int64_t id, const char *state,
+                const char *who, char *why, size_t whylen);
+int held_each(struct db *db, const struct list_info *list, const char *state,
+              int (*fn)(const struct held_info *, void *), void *arg,
+              char *why, size_t whylen);
+/* A held post by Message-ID and body digest (hold_mode = defer retries). */
+int held_find_retry(struct db *db, const struct list_info *list,
+                    const char *message_id, const char *digest,
+                    struct held_info *out, char *why, size_t whylen);
+
+/* --- approvals ---------------------------------------------------------- */
+
+/*
+ * The mark mlm-ctl puts on an approved post it re-injects, and the policy
+ * verifies and strips: "LIST ID HMAC", where HMAC is HMAC-SHA256 over
+ * "LIST ID" with a random per-installation secret kept in the database.
+ * No sender can forge it without the secret.
+ */
+#define APPROVAL_HEADER "X-Mlm-Approved"
+int approval_mark(struct db *db, const char *list_address, int64_t held_id,
+                  char *out, size_t outlen, char *why, size_t whylen);
+/* 1 when value is a valid mark for list_address (*held_id set), 0 if not. */
+int approval_verify(struct db *db, const char *list_address, const char *value,
+                    int64_t *held_id, char *why, size_t whylen);
+
+#endif

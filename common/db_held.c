@@ -1,0 +1,162 @@
+/*
+ * db_held.c - the moderation queue (held messages) and the bounce log.
+ */
+#include "dbi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int64_t held_add(struct db *db, const struct list_info *list,
+                 const struct held_info *info, const void *raw, size_t rawlen,
+                 char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_HELD_ADD, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_text(st, 2, info->sender, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, info->subject, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, info->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 5, raw, rawlen, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, info->message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, info->digest, -1, SQLITE_STATIC);
+    if (db_step_done(db, st, "hold", why, whylen) == -1)
+        return -1;
+    return sqlite3_last_insert_rowid(db->sql);
+}
+
+static void held_row(sqlite3_stmt *st, struct held_info *h)
+{
+    h->id = sqlite3_column_int64(st, 0);
+    db_column_copy(st, 1, h->sender, sizeof h->sender);
+    db_column_copy(st, 2, h->subject, sizeof h->subject);
+    db_column_copy(st, 3, h->reason, sizeof h->reason);
+    h->received = sqlite3_column_int64(st, 4);
+    db_column_copy(st, 5, h->state, sizeof h->state);
+    db_column_copy(st, 6, h->decided_by, sizeof h->decided_by);
+    db_column_copy(st, 7, h->message_id, sizeof h->message_id);
+    db_column_copy(st, 8, h->digest, sizeof h->digest);
+}
+
+int held_get(struct db *db, int64_t id, struct list_info *list,
+             struct held_info *out, void **raw, size_t *rawlen, char *why,
+             size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_HELD_GET, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        held_row(st, out);
+        if (raw) {
+            *rawlen = (size_t)sqlite3_column_bytes(st, 9);
+            *raw = malloc(*rawlen + 1);
+            if (*raw == NULL) {
+                sqlite3_reset(st);
+                snprintf(why, whylen, "out of memory");
+                return -1;
+            }
+            memcpy(*raw, sqlite3_column_blob(st, 9), *rawlen);
+            ((char *)*raw)[*rawlen] = '\0';
+        }
+        list->id = sqlite3_column_int64(st, 10);
+        db_column_copy(st, 11, list->name, sizeof list->name);
+        db_column_copy(st, 12, list->domain, sizeof list->domain);
+        snprintf(list->address, sizeof list->address, "%s@%s", list->name,
+                 list->domain);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE) {
+        snprintf(why, whylen, "no held message %lld", (long long)id);
+        return DB_NOT_FOUND;
+    }
+    return db_fail(db, "held", why, whylen);
+}
+
+int held_decide(struct db *db, int64_t id, const char *state,
+                const char *who, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_HELD_DECIDE, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, who ? who : "", -1, SQLITE_STATIC);
+    if (db_step_done(db, st, "held decide", why, whylen) == -1)
+        return -1;
+    if (sqlite3_changes(db->sql) == 0) {
+        snprintf(why, whylen, "held message %lld is not pending",
+                 (long long)id);
+        return DB_NOT_FOUND;
+    }
+    return 0;
+}
+
+int held_each(struct db *db, const struct list_info *list, const char *state,
+              int (*fn)(const struct held_info *, void *), void *arg,
+              char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_HELD_EACH, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_text(st, 2, state ? state : "pending", -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct held_info h;
+        held_row(st, &h);
+        if (fn(&h, arg) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0 : db_fail(db, "held", why, whylen);
+}
+
+int held_find_retry(struct db *db, const struct list_info *list,
+                    const char *message_id, const char *digest,
+                    struct held_info *out, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_HELD_RETRY, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_text(st, 2, message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, digest, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        held_row(st, out);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? DB_NOT_FOUND : db_fail(db, "held", why, whylen);
+}
+
+int bounces_each(struct db *db, const struct list_info *list, int limit,
+                 int (*fn)(const struct bounce_info *, void *), void *arg,
+                 char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_BOUNCE_EACH, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_int(st, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct bounce_info b;
+        db_column_copy(st, 0, b.address, sizeof b.address);
+        db_column_copy(st, 1, b.status, sizeof b.status);
+        db_column_copy(st, 2, b.diagnostic, sizeof b.diagnostic);
+        b.scored = sqlite3_column_int(st, 3);
+        b.received = sqlite3_column_int64(st, 4);
+        if (fn(&b, arg) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0 : db_fail(db, "bounces", why, whylen);
+}

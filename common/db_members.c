@@ -1,0 +1,306 @@
+/*
+ * db_members.c - list memberships (member, moderator, owner are separate
+ * rows, as in Mailman 3), bulk import, and bounce scoring.
+ */
+#include "dbi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ADDRESS_MAX 254
+
+int role_valid(const char *role)
+{
+    return role && (strcmp(role, "member") == 0 ||
+                    strcmp(role, "moderator") == 0 ||
+                    strcmp(role, "owner") == 0);
+}
+
+int delivery_valid(const char *d)
+{
+    return d && (strcmp(d, "enabled") == 0 ||
+                 strcmp(d, "disabled-by-user") == 0 ||
+                 strcmp(d, "disabled-by-bounces") == 0 ||
+                 strcmp(d, "disabled-by-admin") == 0);
+}
+
+static void member_bind_key(sqlite3_stmt *st, const struct list_info *list,
+                            const char *address, const char *role)
+{
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_text(st, 2, address, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
+}
+
+/* Add one member inside the caller's transaction (or none). */
+static int member_insert(struct db *db, const struct list_info *list,
+                         const char *norm, const char *role, const char *name,
+                         char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_ADD, why, whylen);
+    if (st == NULL)
+        return -1;
+    member_bind_key(st, list, norm, role);
+    sqlite3_bind_text(st, 4, name ? name : "", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_CONSTRAINT) {
+        snprintf(why, whylen, "%s is already a %s of %s", norm, role,
+                 list->address);
+        return DB_EXISTS;
+    }
+    return rc == SQLITE_DONE ? 0 : db_fail(db, "member add", why, whylen);
+}
+
+int member_add(struct db *db, const struct list_info *list, const char *address,
+               const char *role, const char *name, char *why, size_t whylen)
+{
+    char norm[ADDRESS_MAX + 1];
+    if (!role_valid(role)) {
+        snprintf(why, whylen, "role must be member, moderator or owner");
+        return -1;
+    }
+    if (name && strpbrk(name, "\r\n")) {
+        snprintf(why, whylen, "a name may not hold CR or LF");
+        return -1;
+    }
+    if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
+        return -1;
+    return member_insert(db, list, norm, role, name, why, whylen);
+}
+
+static int member_changes(struct db *db, sqlite3_stmt *st, const char *what,
+                          const char *norm, char *why, size_t whylen)
+{
+    if (db_step_done(db, st, what, why, whylen) == -1)
+        return -1;
+    if (sqlite3_changes(db->sql) == 0) {
+        snprintf(why, whylen, "%s is not on the list in that role", norm);
+        return DB_NOT_FOUND;
+    }
+    return 0;
+}
+
+int member_remove(struct db *db, const struct list_info *list,
+                  const char *address, const char *role, char *why,
+                  size_t whylen)
+{
+    char norm[ADDRESS_MAX + 1];
+    if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
+        return -1;
+    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_REMOVE, why, whylen);
+    if (st == NULL)
+        return -1;
+    member_bind_key(st, list, norm, role ? role : "member");
+    return member_changes(db, st, "member remove", norm, why, whylen);
+}
+
+int member_set(struct db *db, const struct list_info *list, const char *address,
+               const char *role, const char *key, const char *value, char *why,
+               size_t whylen)
+{
+    char norm[ADDRESS_MAX + 1];
+    if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
+        return -1;
+    enum stmt_id id;
+    const char *bound = value;
+    if (strcmp(key, "moderated") == 0) {
+        if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
+            snprintf(why, whylen, "moderated must be yes or no");
+            return -1;
+        }
+        id = ST_MEMBER_SET_MODERATED;
+        bound = strcmp(value, "yes") == 0 ? "1" : "0";
+    } else if (strcmp(key, "delivery") == 0) {
+        if (strcmp(value, "disabled") == 0)
+            bound = "disabled-by-admin";
+        if (!delivery_valid(bound)) {
+            snprintf(why, whylen, "delivery must be enabled, disabled, "
+                     "disabled-by-user, disabled-by-bounces or "
+                     "disabled-by-admin");
+            return -1;
+        }
+        id = ST_MEMBER_SET_DELIVERY;
+    } else if (strcmp(key, "name") == 0) {
+        if (strpbrk(value, "\r\n")) {
+            snprintf(why, whylen, "a name may not hold CR or LF");
+            return -1;
+        }
+        id = ST_MEMBER_SET_NAME;
+    } else {
+        snprintf(why, whylen, "unknown member setting '%s' (moderated, "
+                 "delivery, name)", key);
+        return -1;
+    }
+    sqlite3_stmt *st = db_stmt(db, id, why, whylen);
+    if (st == NULL)
+        return -1;
+    member_bind_key(st, list, norm, role ? role : "member");
+    if (id == ST_MEMBER_SET_MODERATED)
+        sqlite3_bind_int(st, 4, atoi(bound));
+    else
+        sqlite3_bind_text(st, 4, bound, -1, SQLITE_STATIC);
+    return member_changes(db, st, "member set", norm, why, whylen);
+}
+
+static void member_row(sqlite3_stmt *st, struct member_info *m)
+{
+    db_column_copy(st, 0, m->address, sizeof m->address);
+    db_column_copy(st, 1, m->role, sizeof m->role);
+    db_column_copy(st, 2, m->name, sizeof m->name);
+    m->moderated = sqlite3_column_int(st, 3);
+    db_column_copy(st, 4, m->delivery, sizeof m->delivery);
+    m->bounce_score = sqlite3_column_int(st, 5);
+    db_column_copy(st, 6, m->last_bounce, sizeof m->last_bounce);
+}
+
+int member_get(struct db *db, const struct list_info *list, const char *address,
+               const char *role, struct member_info *out, char *why,
+               size_t whylen)
+{
+    char norm[ADDRESS_MAX + 1];
+    if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
+        return DB_NOT_FOUND; /* nobody can hold an invalid address */
+    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_GET, why, whylen);
+    if (st == NULL)
+        return -1;
+    member_bind_key(st, list, norm, role ? role : "member");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && out)
+        member_row(st, out);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? DB_NOT_FOUND
+                             : db_fail(db, "member lookup", why, whylen);
+}
+
+int members_each(struct db *db, const struct list_info *list, const char *role,
+                 int (*fn)(const struct member_info *, void *), void *arg,
+                 char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, role ? ST_MEMBER_EACH_ROLE : ST_MEMBER_EACH,
+                               why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    if (role)
+        sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct member_info m;
+        member_row(st, &m);
+        if (fn(&m, arg) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0 : db_fail(db, "members", why, whylen);
+}
+
+int members_import(struct db *db, const struct list_info *list, FILE *fp,
+                   char *why, size_t whylen)
+{
+    char line[1024], norm[ADDRESS_MAX + 1], reason[256];
+    int lineno = 0, added = 0;
+    if (db_begin(db, why, whylen) == -1)
+        return -1;
+    while (fgets(line, sizeof line, fp)) {
+        lineno++;
+        char *p = line + strspn(line, " \t");
+        p[strcspn(p, "\r\n")] = '\0';
+        for (char *end = p + strlen(p); end > p && (end[-1] == ' ' ||
+                                                    end[-1] == '\t');)
+            *--end = '\0';
+        if (*p == '\0' || *p == '#')
+            continue;
+        int rc = address_normalise(p, norm, sizeof norm, reason,
+                                   sizeof reason);
+        if (rc == 0)
+            rc = member_insert(db, list, norm, "member", "", reason,
+                               sizeof reason);
+        if (rc == DB_EXISTS)
+            continue;
+        if (rc != 0) {
+            snprintf(why, whylen, "line %d: %s; nothing imported", lineno,
+                     reason);
+            db_rollback(db);
+            return -1;
+        }
+        added++;
+    }
+    if (db_commit(db, why, whylen) == -1) {
+        db_rollback(db);
+        return -1;
+    }
+    return added;
+}
+
+/* A permanent failure that is not a policy refusal (5.7.x) scores. */
+static int status_scores(const char *status)
+{
+    return status[0] == '5' && strncmp(status, "5.7.", 4) != 0;
+}
+
+int bounce_record(struct db *db, const struct list_info *list,
+                  const char *address, const char *status,
+                  const char *diagnostic, int *disabled, char *why,
+                  size_t whylen)
+{
+    struct member_info m;
+    char today[16], threshold[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(today, sizeof today, "%Y-%m-%d", gmtime_r(&now, &tm));
+    *disabled = 0;
+    if (db_begin(db, why, whylen) == -1)
+        return -1;
+    int rc = member_get(db, list, address, "member", &m, why, whylen);
+    int scored = rc == 0 && status_scores(status) &&
+                 strcmp(m.last_bounce, today) != 0;
+    sqlite3_stmt *st = rc == 0 ? db_stmt(db, ST_BOUNCE_ADD, why, whylen) : NULL;
+    if (st) {
+        sqlite3_bind_int64(st, 1, list->id);
+        sqlite3_bind_text(st, 2, m.address, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, diagnostic ? diagnostic : "", -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int(st, 5, scored);
+        rc = db_step_done(db, st, "bounce", why, whylen);
+    } else if (rc == 0) {
+        rc = -1;
+    }
+    if (rc == 0 && scored &&
+        setting_get(db, list, "bounce_threshold", threshold, sizeof threshold,
+                    why, whylen) == 0) {
+        m.bounce_score++;
+        int limit = atoi(threshold);
+        const char *delivery = m.delivery;
+        if (limit > 0 && m.bounce_score >= limit &&
+            strcmp(m.delivery, "enabled") == 0) {
+            delivery = "disabled-by-bounces";
+            *disabled = 1;
+        }
+        st = db_stmt(db, ST_MEMBER_BOUNCE, why, whylen);
+        rc = st ? 0 : -1;
+        if (st) {
+            sqlite3_bind_int64(st, 1, list->id);
+            sqlite3_bind_text(st, 2, m.address, -1, SQLITE_STATIC);
+            sqlite3_bind_int(st, 3, m.bounce_score);
+            sqlite3_bind_text(st, 4, today, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 5, delivery, -1, SQLITE_STATIC);
+            rc = db_step_done(db, st, "bounce score", why, whylen);
+        }
+    }
+    if (rc != 0) {
+        db_rollback(db);
+        return rc;
+    }
+    if (db_commit(db, why, whylen) == -1) {
+        db_rollback(db);
+        return -1;
+    }
+    return m.bounce_score;
+}

@@ -1,0 +1,136 @@
+-- common.lua - helpers shared by the miltertest scripts of tests/milter.
+--
+-- Loaded by each script with dofile(LIB); the shell test passes
+-- -D MILTER=unix:... -D LIB=.../common.lua. Every check prints one line,
+-- "CHECK ok - what" or "CHECK FAIL - what", which the shell turns into
+-- its ok/FAIL lines; done() prints "DONE" and raises an error when a
+-- check failed, so a script run by hand exits nonzero too.
+
+local failed, count = 0, 0
+
+local names = {}
+for _, n in ipairs({"SMFIR_CONTINUE", "SMFIR_ACCEPT", "SMFIR_REJECT",
+                    "SMFIR_TEMPFAIL", "SMFIR_DISCARD", "SMFIR_REPLYCODE"}) do
+  if _G[n] then names[_G[n]] = n end
+end
+
+function reply_name(r)
+  if r == nil then return "nil" end
+  return names[r] or string.format("reply %s (%q)", tostring(r),
+                                   string.char(math.tointeger(r) or 63))
+end
+
+function check(what, ok)
+  count = count + 1
+  if ok then
+    print("CHECK ok - " .. what)
+  else
+    failed = failed + 1
+    print("CHECK FAIL - " .. what)
+  end
+  return ok
+end
+
+-- Check the last reply on conn.
+function expect_reply(conn, want, what)
+  local got = mt.getreply(conn)
+  return check(what .. " (want " .. reply_name(want) .. ", got " ..
+               reply_name(got) .. ")", got == want)
+end
+
+-- A milter call that must not fail at the protocol level.
+function must(result, what)
+  if result ~= nil then
+    error(what .. ": " .. tostring(result))
+  end
+end
+
+-- A new connection with connect (and optionally HELO) done.
+function open(host, ip, helo)
+  local conn = mt.connect(MILTER, 40, 0.25)
+  if conn == nil then error("cannot connect to " .. tostring(MILTER)) end
+  must(mt.conninfo(conn, host or "client.test", ip or "192.0.2.10"),
+       "conninfo")
+  if helo then must(mt.helo(conn, helo), "helo") end
+  return conn
+end
+
+-- Headers ({{name, value}, ...}), end of headers and body; then EOM.
+function send_message(conn, headers, body)
+  for _, h in ipairs(headers or {}) do
+    must(mt.header(conn, h[1], h[2]), "header " .. h[1])
+  end
+  must(mt.eoh(conn), "eoh")
+  must(mt.bodystring(conn, body or "Hello.\r\n"), "body")
+  must(mt.eom(conn), "eom")
+end
+
+-- The bytes mlmd spools for these headers and body (message.size).
+function wire_size(headers, body)
+  local n = 2
+  for _, h in ipairs(headers) do n = n + #h[1] + 2 + #h[2] + 2 end
+  return n + #(body or "Hello.\r\n")
+end
+
+-- One whole transaction on a new connection; returns the connection.
+function transaction(t)
+  local conn = open(t.host, t.ip, t.helo or "client.test")
+  if t.macros then must(mt.macro(conn, SMFIC_MAIL, table.unpack(t.macros)),
+                        "macro") end
+  if t.esmtp then
+    must(mt.mailfrom(conn, t.from or "<sender@example.net>",
+                     table.unpack(t.esmtp)), "mailfrom")
+  else
+    must(mt.mailfrom(conn, t.from or "<sender@example.net>"), "mailfrom")
+  end
+  for _, r in ipairs(t.to or {"<list@lists.test>"}) do
+    must(mt.rcptto(conn, r), "rcptto")
+  end
+  send_message(conn, t.headers or {{"Subject", "hello"}}, t.body)
+  return conn
+end
+
+-- No change at all came with the last EOM on conn (rcpts: the envelope
+-- addresses the policy might have added or removed).
+function nothing_applied(conn, rcpts)
+  local any = mt.eom_check(conn, MT_HDRADD) or
+              mt.eom_check(conn, MT_HDRCHANGE) or
+              mt.eom_check(conn, MT_HDRDELETE) or
+              mt.eom_check(conn, MT_BODYCHANGE) or
+              mt.eom_check(conn, MT_QUARANTINE)
+  for _, r in ipairs(rcpts or {}) do
+    any = any or mt.eom_check(conn, MT_RCPTADD, r) or
+          mt.eom_check(conn, MT_RCPTDELETE, r)
+  end
+  return not any
+end
+
+-- An added header's value, for messages ("nil" when it was not added).
+function added(conn, name)
+  local v = mt.getheader(conn, name, 0)
+  if v == nil then return "nil" end
+  return string.format("%q", v)
+end
+
+-- Check that the header name was added with exactly value.
+function expect_header(conn, name, value, what)
+  return check((what or name) .. " (want " .. string.format("%q", value) ..
+               ", got " .. added(conn, name) .. ")",
+               mt.eom_check(conn, MT_HDRADD, name, value))
+end
+
+-- The 451 4.3.0 reply mlmd gives when it has no decision.
+FAILURE_CODE, FAILURE_DSN = "451", "4.3.0"
+FAILURE_TEXT = "Temporary failure in mailing list processing, try again later"
+
+function expect_failure_at_eom(conn, what)
+  expect_reply(conn, SMFIR_REPLYCODE, what .. ": EOM answered with a reply code")
+  check(what .. ": the reply is 451 4.3.0",
+        mt.eom_check(conn, MT_SMTPREPLY, FAILURE_CODE, FAILURE_DSN,
+                     FAILURE_TEXT))
+end
+
+function done()
+  print("DONE " .. count .. " checks, " .. failed .. " failed")
+  if failed > 0 then error(failed .. " check(s) failed") end
+end

@@ -1,0 +1,871 @@
+/*
+ * footer_test.c - footer_apply() over a corpus of MIME shapes.
+ *
+ * Usage: footer_test CORPUS_DIR. Each NAME.eml there (CRLF, as mlmd spools
+ * it; bare LFs are made CRLF on loading) comes with NAME.expect:
+ *
+ *     # comment
+ *     text: a line of the text footer      (repeat for more lines; none: NULL)
+ *     html: a line of the HTML footer      (none: NULL, derived from text)
+ *     rc: 1                                (what footer_apply returns)
+ *     plain: 1.1 2                         (parts that carry the text footer)
+ *     htmlpart: 1.2                        (parts that carry the HTML footer)
+ *     flowed: 1                            (plain parts where the footer
+ *                                           follows an empty line)
+ *     charset: 1.1=utf-8                   (charset afterwards)
+ *     cte: 1.1=quoted-printable            (transfer encoding afterwards)
+ *     change: CHANGE Name: value           (the header changes reported,
+ *                                           all of them, in order)
+ *
+ * Part numbers are IMAP sections: the children of the top-level multipart
+ * are 1, 2, ...; a top-level leaf is 1. The check re-parses the result: the
+ * original header block with the reported changes applied, CRLF, and the
+ * body written, and then compares it with the original part by part. A
+ * footer part must hold its old text and the footer exactly once after it;
+ * every other part, and every signed or encrypted part, must serialize to
+ * the same bytes as before (and the sealed ones must be the original
+ * message's bytes). The body file must be mode 0600 and CRLF only. A few
+ * generated cases (huge part, many parts, error paths) follow the corpus.
+ *
+ * With FOOTER_TEST_KEEP set in the environment the body files are kept
+ * (in a /tmp/footer_test.* directory) for a look.
+ *
+ * Prints "ok NAME" or "FAIL NAME: reason" per case; exit 0 when all pass.
+ */
+#define _GNU_SOURCE /* memmem */
+#include "footer.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct expect {
+    char *text;
+    char *html;
+    int rc;
+    struct mlm_strv plain;
+    struct mlm_strv htmlpart;
+    struct mlm_strv flowed;
+    struct mlm_strv charset; /* path, value, path, value, ... */
+    struct mlm_strv cte;
+    struct mlm_strv changes;
+};
+
+/* One case being checked; the first failure is kept. */
+struct check {
+    const struct expect *ex;
+    const char *html;        /* the HTML footer expected */
+    const uint8_t *orig;     /* the original message */
+    size_t origlen;
+    char err[1024];
+    int plain_seen;
+    int html_seen;
+};
+
+static int failures;
+static char *tmpdir;
+
+static void fail(struct check *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void fail(struct check *c, const char *fmt, ...)
+{
+    if (c->err[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
+}
+
+static void expect_free(struct expect *ex)
+{
+    free(ex->text);
+    free(ex->html);
+    strv_free(&ex->plain);
+    strv_free(&ex->htmlpart);
+    strv_free(&ex->flowed);
+    strv_free(&ex->charset);
+    strv_free(&ex->cte);
+    strv_free(&ex->changes);
+}
+
+static int read_file(const char *path, struct mlm_buf *b)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return -1;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        buf_put_bytes(b, chunk, n);
+    int bad = ferror(fp);
+    fclose(fp);
+    return bad ? -1 : 0;
+}
+
+/* A bare LF becomes CRLF: the corpus stays editable, the input is wire form. */
+static void to_crlf(const struct mlm_buf *in, struct mlm_buf *out)
+{
+    for (size_t i = 0; i < in->len; i++) {
+        if (in->data[i] == '\n' && (i == 0 || in->data[i - 1] != '\r'))
+            buf_put_u8(out, '\r');
+        buf_put_u8(out, in->data[i]);
+    }
+}
+
+static void append_line(char **dst, const char *line)
+{
+    size_t old = *dst ? strlen(*dst) : 0, len = strlen(line);
+    *dst = xrealloc(*dst, old + len + 2);
+    if (old)
+        (*dst)[old++] = '\n';
+    memcpy(*dst + old, line, len + 1);
+}
+
+static void split_words(struct mlm_strv *sv, const char *s, int pairs)
+{
+    char *copy = xstrdup(s), *save = NULL;
+    for (char *w = strtok_r(copy, " \t", &save); w;
+         w = strtok_r(NULL, " \t", &save)) {
+        if (pairs) {
+            char *eq = strchr(w, '=');
+            if (eq == NULL)
+                continue;
+            *eq = '\0';
+            strv_push(sv, w);
+            strv_push(sv, eq + 1);
+        } else {
+            strv_push(sv, w);
+        }
+    }
+    free(copy);
+}
+
+static int expect_load(const char *path, struct expect *ex, char *why,
+                       size_t whylen)
+{
+    struct mlm_buf b;
+    buf_init(&b);
+    memset(ex, 0, sizeof *ex);
+    ex->rc = -2;
+    if (read_file(path, &b) == -1) {
+        snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+        buf_free(&b);
+        return -1;
+    }
+    buf_put_u8(&b, '\0');
+    char *save = NULL;
+    for (char *line = strtok_r((char *)b.data, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        line[strcspn(line, "\r")] = '\0';
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        char *colon = strchr(line, ':');
+        if (colon == NULL)
+            continue;
+        *colon = '\0';
+        char *v = colon + 1 + (colon[1] == ' ');
+        if (strcmp(line, "text") == 0)
+            append_line(&ex->text, v);
+        else if (strcmp(line, "html") == 0)
+            append_line(&ex->html, v);
+        else if (strcmp(line, "rc") == 0)
+            ex->rc = atoi(v);
+        else if (strcmp(line, "plain") == 0)
+            split_words(&ex->plain, v, 0);
+        else if (strcmp(line, "htmlpart") == 0)
+            split_words(&ex->htmlpart, v, 0);
+        else if (strcmp(line, "flowed") == 0)
+            split_words(&ex->flowed, v, 0);
+        else if (strcmp(line, "charset") == 0)
+            split_words(&ex->charset, v, 1);
+        else if (strcmp(line, "cte") == 0)
+            split_words(&ex->cte, v, 1);
+        else if (strcmp(line, "change") == 0)
+            strv_push(&ex->changes, v);
+    }
+    buf_free(&b);
+    if (ex->rc == -2) {
+        snprintf(why, whylen, "%s: no rc line", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int strv_has(const struct mlm_strv *sv, const char *s)
+{
+    for (uint32_t i = 0; i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *strv_pair(const struct mlm_strv *sv, const char *key)
+{
+    for (uint32_t i = 0; i + 1 < sv->n; i += 2)
+        if (strcmp(sv->v[i], key) == 0)
+            return sv->v[i + 1];
+    return NULL;
+}
+
+static GMimeMessage *parse(const uint8_t *data, size_t len)
+{
+    GMimeStream *s = g_mime_stream_mem_new_with_buffer((const char *)data, len);
+    GMimeParser *p = g_mime_parser_new_with_stream(s);
+    g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+    GMimeMessage *m = g_mime_parser_construct_message(p, NULL);
+    g_object_unref(p);
+    g_object_unref(s);
+    return m;
+}
+
+/* An object as GMime writes it (headers and content), CRLF. */
+static void serialize(GMimeObject *obj, struct mlm_buf *out)
+{
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GMimeStream *f = g_mime_stream_filter_new(mem);
+    GMimeFilter *crlf = g_mime_filter_unix2dos_new(FALSE);
+    g_mime_stream_filter_add(GMIME_STREAM_FILTER(f), crlf);
+    g_object_unref(crlf);
+    g_mime_object_write_to_stream(obj, NULL, f);
+    g_mime_stream_flush(f);
+    GByteArray *a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    buf_put_bytes(out, a->data, a->len);
+    g_object_unref(f);
+    g_object_unref(mem);
+}
+
+/* A part's content with its transfer encoding undone. */
+static void decoded(GMimePart *part, struct mlm_buf *out)
+{
+    GMimeDataWrapper *w = g_mime_part_get_content(part);
+    if (w == NULL)
+        return;
+    GMimeStream *mem = g_mime_stream_mem_new();
+    g_mime_data_wrapper_write_to_stream(w, mem);
+    GByteArray *a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    buf_put_bytes(out, a->data, a->len);
+    g_object_unref(mem);
+}
+
+/* A text part's text as UTF-8, CRLF made LF, NUL-terminated. */
+static char *text_of(GMimeObject *obj)
+{
+    if (!GMIME_IS_TEXT_PART(obj))
+        return xstrdup("");
+    char *t = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+    char *r = xstrdup(t ? t : ""), *w = r;
+    for (const char *p = r; *p; p++)
+        if (!(p[0] == '\r' && p[1] == '\n'))
+            *w++ = *p;
+    *w = '\0';
+    g_free(t);
+    return r;
+}
+
+/* HTML with numeric character references turned into UTF-8. */
+static char *unescape_refs(const char *s)
+{
+    struct mlm_buf b;
+    buf_init(&b);
+    for (const char *p = s; *p;) {
+        if (p[0] == '&' && p[1] == '#') {
+            int hex = p[2] == 'x' || p[2] == 'X';
+            char *end;
+            unsigned long c = strtoul(p + 2 + hex, &end, hex ? 16 : 10);
+            if (end > p + 2 + hex && *end == ';' && c > 0 && c < 0x110000) {
+                char u[8];
+                int n = g_unichar_to_utf8((gunichar)c, u);
+                buf_put_bytes(&b, u, (size_t)n);
+                p = end + 1;
+                continue;
+            }
+        }
+        buf_put_u8(&b, (uint8_t)*p++);
+    }
+    buf_put_u8(&b, '\0');
+    return (char *)b.data;
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    size_t len = strlen(needle);
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += len)
+        n++;
+    return n;
+}
+
+static char *without_newlines(const char *s)
+{
+    char *r = xstrdup(s), *w = r;
+    for (const char *p = s; *p; p++)
+        if (*p != '\n')
+            *w++ = *p;
+    *w = '\0';
+    return r;
+}
+
+static const char *last_close_body(const char *s)
+{
+    const char *last = NULL;
+    for (const char *p = s; *p; p++)
+        if (g_ascii_strncasecmp(p, "</body", 6) == 0)
+            last = p;
+    return last;
+}
+
+/* A text/plain part meant to carry the footer: old text, then the footer. */
+static void check_plain(struct check *c, GMimeObject *a, GMimeObject *n,
+                        const char *path)
+{
+    const char *footer = c->ex->text;
+    char *ta = text_of(a), *tn = text_of(n);
+    size_t la = strlen(ta);
+    while (la && ta[la - 1] == '\n')
+        la--;
+    int want_nl = strv_has(&c->ex->flowed, path) ? 2 : (la ? 1 : 0);
+    const char *rest = tn + la;
+    if (footer == NULL) {
+        fail(c, "part %s: no text footer given", path);
+    } else if (count_of(tn, footer) != 1) {
+        fail(c, "part %s: footer found %d times in \"%s\"", path,
+             count_of(tn, footer), tn);
+    } else if (strncmp(tn, ta, la) != 0) {
+        fail(c, "part %s: old text not kept: \"%s\"", path, tn);
+    } else if ((int)strspn(rest, "\n") != want_nl) {
+        fail(c, "part %s: %d line ends before the footer, want %d", path,
+             (int)strspn(rest, "\n"), want_nl);
+    } else {
+        rest += want_nl;
+        size_t fl = strlen(footer);
+        if (strncmp(rest, footer, fl) != 0 ||
+            !(rest[fl] == '\0' || strcmp(rest + fl, "\n") == 0))
+            fail(c, "part %s: footer not at the end: \"%s\"", path, tn);
+    }
+    c->plain_seen++;
+    free(ta);
+    free(tn);
+}
+
+/* A text/html part meant to carry the footer: inserted once, before </body>. */
+static void check_html(struct check *c, GMimeObject *a, GMimeObject *n,
+                       const char *path)
+{
+    char *ta0 = text_of(a), *tn0 = text_of(n);
+    char *ta = unescape_refs(ta0), *tn = unescape_refs(tn0);
+    char *want = unescape_refs(c->html);
+    char *hit = strstr(tn, want);
+    if (count_of(tn, want) != 1) {
+        fail(c, "part %s: HTML footer found %d times in \"%s\"", path,
+             count_of(tn, want), tn);
+    } else {
+        const char *body_a = last_close_body(ta), *body_n = last_close_body(tn);
+        if (body_a && (body_n == NULL || body_n < hit))
+            fail(c, "part %s: HTML footer not before </body>: \"%s\"", path,
+                 tn);
+        /* the rest must be the old HTML, line ends aside */
+        size_t wl = strlen(want);
+        memmove(hit, hit + wl, strlen(hit + wl) + 1);
+        char *xa = without_newlines(ta), *xn = without_newlines(tn);
+        if (strcmp(xa, xn) != 0)
+            fail(c, "part %s: old HTML not kept: \"%s\"", path, tn);
+        free(xa);
+        free(xn);
+    }
+    c->html_seen++;
+    free(ta0), free(tn0), free(ta), free(tn), free(want);
+}
+
+static int is_sealed(GMimeObject *obj)
+{
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    return g_mime_content_type_is_type(ct, "multipart", "signed") ||
+           g_mime_content_type_is_type(ct, "multipart", "encrypted") ||
+           g_mime_content_type_is_type(ct, "application", "pkcs7-mime");
+}
+
+static int same_bytes(const struct mlm_buf *x, const struct mlm_buf *y)
+{
+    return x->len == y->len && (x->len == 0 || !memcmp(x->data, y->data, x->len));
+}
+
+static int contains(const uint8_t *hay, size_t hlen, const struct mlm_buf *n)
+{
+    return n->len <= hlen && memmem(hay, hlen, n->data, n->len) != NULL;
+}
+
+/* Compare the original tree a with the new tree n, part by part. */
+static void compare(struct check *c, GMimeObject *a, GMimeObject *n,
+                    const char *path)
+{
+    char *ma = g_mime_content_type_get_mime_type(g_mime_object_get_content_type(a));
+    char *mn = g_mime_content_type_get_mime_type(g_mime_object_get_content_type(n));
+    int same_type = g_ascii_strcasecmp(ma, mn) == 0;
+    if (!same_type)
+        fail(c, "part %s: type %s became %s", path, ma, mn);
+    g_free(ma);
+    g_free(mn);
+    if (!same_type || G_OBJECT_TYPE(a) != G_OBJECT_TYPE(n)) {
+        fail(c, "part %s: structure changed", path);
+        return;
+    }
+
+    struct mlm_buf sa, sn;
+    buf_init(&sa), buf_init(&sn);
+    if (is_sealed(a) || GMIME_IS_MESSAGE_PART(a)) {
+        serialize(a, &sa);
+        serialize(n, &sn);
+        if (!same_bytes(&sa, &sn))
+            fail(c, "part %s: signed/encrypted/attached message changed", path);
+        else if (is_sealed(a) && !contains(c->orig, c->origlen, &sa))
+            fail(c, "part %s: sealed part differs from the original bytes",
+                 path);
+    } else if (GMIME_IS_MULTIPART(a)) {
+        int na = g_mime_multipart_get_count(GMIME_MULTIPART(a));
+        if (na != g_mime_multipart_get_count(GMIME_MULTIPART(n)))
+            fail(c, "part %s: number of parts changed", path);
+        for (int i = 0; i < na && !c->err[0]; i++) {
+            char sub[1024];
+            snprintf(sub, sizeof sub, "%s%s%d", path, *path ? "." : "", i + 1);
+            compare(c, g_mime_multipart_get_part(GMIME_MULTIPART(a), i),
+                    g_mime_multipart_get_part(GMIME_MULTIPART(n), i), sub);
+        }
+    } else if (GMIME_IS_PART(a)) {
+        const char *leaf = *path ? path : "1";
+        if (strv_has(&c->ex->plain, leaf)) {
+            check_plain(c, a, n, leaf);
+        } else if (strv_has(&c->ex->htmlpart, leaf)) {
+            check_html(c, a, n, leaf);
+        } else {
+            /* untouched: same bytes, and so the same decoded content */
+            serialize(a, &sa);
+            serialize(n, &sn);
+            if (!same_bytes(&sa, &sn))
+                fail(c, "part %s: changed though it carries no footer", leaf);
+            buf_reset(&sa), buf_reset(&sn);
+            decoded(GMIME_PART(a), &sa);
+            decoded(GMIME_PART(n), &sn);
+            if (!same_bytes(&sa, &sn))
+                fail(c, "part %s: decodes to other bytes", leaf);
+        }
+        const char *want = strv_pair(&c->ex->charset, leaf);
+        const char *got = g_mime_object_get_content_type_parameter(n, "charset");
+        if (want && (got == NULL || g_ascii_strcasecmp(want, got) != 0))
+            fail(c, "part %s: charset %s, want %s", leaf, got ? got : "(none)",
+                 want);
+        want = strv_pair(&c->ex->cte, leaf);
+        GMimeContentEncoding enc = g_mime_part_get_content_encoding(GMIME_PART(n));
+        got = enc == GMIME_CONTENT_ENCODING_DEFAULT
+                  ? "7bit"
+                  : g_mime_content_encoding_to_string(enc);
+        if (want && g_ascii_strcasecmp(want, got) != 0)
+            fail(c, "part %s: transfer encoding %s, want %s", leaf, got, want);
+    }
+    buf_free(&sa), buf_free(&sn);
+}
+
+/* A change as an .expect file writes it: "KIND Name: value". */
+static void change_line(const struct mlm_change *ch, char *out, size_t len)
+{
+    snprintf(out, len, "%s %s: %s",
+             ch->kind == CHG_CHANGE_HEADER ? "CHANGE"
+             : ch->kind == CHG_ADD_HEADER  ? "ADD"
+                                           : "OTHER",
+             ch->name ? ch->name : "", ch->value ? ch->value : "");
+}
+
+/* The changes reported must be exactly those the .expect file lists. */
+static void check_changes(struct check *c, const struct mlm_reply *rep)
+{
+    char got[2048];
+    if (rep->nchanges != c->ex->changes.n) {
+        char all[900] = "";
+        for (uint32_t i = 0; i < rep->nchanges; i++) {
+            change_line(&rep->changes[i], got, sizeof got);
+            snprintf(all + strlen(all), sizeof all - strlen(all), " [%.200s]",
+                     got);
+        }
+        fail(c, "%u header changes reported, want %u:%s", rep->nchanges,
+             c->ex->changes.n, all);
+        return;
+    }
+    for (uint32_t i = 0; i < rep->nchanges; i++) {
+        const struct mlm_change *ch = &rep->changes[i];
+        change_line(ch, got, sizeof got);
+        if (strcmp(got, c->ex->changes.v[i]) != 0)
+            fail(c, "change %u is \"%s\", want \"%s\"", i + 1, got,
+                 c->ex->changes.v[i]);
+        if (ch->kind == CHG_CHANGE_HEADER && ch->index != 1)
+            fail(c, "change %u has index %u", i + 1, ch->index);
+        if (!header_value_valid(ch->value) || !header_name_valid(ch->name))
+            fail(c, "change %u is not a valid header", i + 1);
+    }
+}
+
+static int field_is(const char *field, size_t len, const char *name)
+{
+    size_t nl = strlen(name);
+    return len > nl && g_ascii_strncasecmp(field, name, nl) == 0 &&
+           (field[nl] == ':' || field[nl] == ' ' || field[nl] == '\t');
+}
+
+/* The new message: orig's header block with rep's changes, CRLF, body. */
+static void splice_message(const uint8_t *orig, size_t olen,
+                   const struct mlm_reply *rep, const struct mlm_buf *body,
+                   struct mlm_buf *out)
+{
+    const uint8_t *end = memmem(orig, olen, "\r\n\r\n", 4);
+    size_t hlen = end ? (size_t)(end - orig) + 2 : olen;
+    if (olen >= 2 && orig[0] == '\r' && orig[1] == '\n')
+        hlen = 0;
+    /* the header block as fields, continuation lines included */
+    struct mlm_strv fields = {0};
+    for (size_t i = 0; i < hlen;) {
+        size_t j = i;
+        do {
+            const uint8_t *lf = memchr(orig + j, '\n', hlen - j);
+            j = lf ? (size_t)(lf - orig) + 1 : hlen;
+        } while (j < hlen && (orig[j] == ' ' || orig[j] == '\t'));
+        char *f = xstrndup((const char *)orig + i, j - i);
+        strv_push(&fields, f);
+        free(f);
+        i = j;
+    }
+    for (uint32_t k = 0; k < rep->nchanges; k++) {
+        const struct mlm_change *ch = &rep->changes[k];
+        char line[20000];
+        snprintf(line, sizeof line, "%s: %s\r\n", ch->name, ch->value);
+        uint32_t seen = 0, done = 0;
+        for (uint32_t i = 0; i < fields.n && ch->kind == CHG_CHANGE_HEADER;
+             i++) {
+            if (field_is(fields.v[i], strlen(fields.v[i]), ch->name) &&
+                ++seen == ch->index) {
+                free(fields.v[i]);
+                fields.v[i] = xstrdup(line);
+                done = 1;
+                break;
+            }
+        }
+        if (!done)
+            strv_push(&fields, line);
+    }
+    for (uint32_t i = 0; i < fields.n; i++)
+        buf_put_bytes(out, fields.v[i], strlen(fields.v[i]));
+    buf_put_bytes(out, "\r\n", 2);
+    buf_put_bytes(out, body->data, body->len);
+    strv_free(&fields);
+}
+
+static void check_result(struct check *c, int rc, const char *why,
+                         const char *out_path, const struct mlm_reply *rep)
+{
+    struct stat st;
+    int exists = stat(out_path, &st) == 0;
+    if (rc != c->ex->rc) {
+        fail(c, "footer_apply returned %d, want %d (%s)", rc, c->ex->rc,
+             rc == -1 ? why : "");
+        return;
+    }
+    if (rc != 1) {
+        if (exists && rc == 0)
+            fail(c, "%s exists after returning %d", out_path, rc);
+        if (rep->nchanges)
+            fail(c, "header changes reported with %d", rc);
+        if (rc == -1 && why[0] == '\0')
+            fail(c, "-1 without a reason");
+        return;
+    }
+    if (!exists) {
+        fail(c, "no body file written");
+        return;
+    }
+    if ((st.st_mode & 07777) != 0600)
+        fail(c, "body file mode %o, want 600", st.st_mode & 07777);
+    check_changes(c, rep);
+
+    struct mlm_buf body, full;
+    buf_init(&body), buf_init(&full);
+    read_file(out_path, &body);
+    for (size_t i = 0; i < body.len; i++)
+        if (body.data[i] == '\n' && (i == 0 || body.data[i - 1] != '\r')) {
+            fail(c, "bare LF at body offset %zu", i);
+            break;
+        }
+    splice_message(c->orig, c->origlen, rep, &body, &full);
+    GMimeMessage *a = parse(c->orig, c->origlen);
+    GMimeMessage *n = parse(full.data, full.len);
+    if (a == NULL || n == NULL) {
+        fail(c, "cannot parse the result");
+    } else {
+        compare(c, g_mime_message_get_mime_part(a),
+                g_mime_message_get_mime_part(n), "");
+        if (c->plain_seen != (int)c->ex->plain.n)
+            fail(c, "%d of %u text footer parts found", c->plain_seen,
+                 c->ex->plain.n);
+        if (c->html_seen != (int)c->ex->htmlpart.n)
+            fail(c, "%d of %u HTML footer parts found", c->html_seen,
+                 c->ex->htmlpart.n);
+    }
+    if (a)
+        g_object_unref(a);
+    if (n)
+        g_object_unref(n);
+    buf_free(&body), buf_free(&full);
+}
+
+/* The HTML footer_apply derives from a text one (footer.c's format). */
+static char *derived_html(const char *text)
+{
+    struct mlm_buf b;
+    buf_init(&b);
+    buf_put_bytes(&b, "<p>", 3);
+    for (const char *p = text; *p; p++) {
+        const char *s = *p == '&'    ? "&amp;"
+                        : *p == '<'  ? "&lt;"
+                        : *p == '>'  ? "&gt;"
+                        : *p == '"'  ? "&quot;"
+                        : *p == '\n' ? "<br>\n"
+                                     : NULL;
+        if (s)
+            buf_put_bytes(&b, s, strlen(s));
+        else
+            buf_put_u8(&b, (uint8_t)*p);
+    }
+    buf_put_bytes(&b, "</p>", 5);
+    return (char *)b.data;
+}
+
+static void report(const char *name, struct check *c)
+{
+    if (c->err[0]) {
+        failures++;
+        printf("FAIL %s: %s\n", name, c->err);
+    } else {
+        printf("ok %s\n", name);
+    }
+    fflush(stdout);
+}
+
+/* Run footer_apply on one message and check what it did. */
+static void run_case(const char *name, const struct mlm_buf *msg,
+                     const struct expect *ex)
+{
+    struct check c = {.ex = ex, .orig = msg->data, .origlen = msg->len};
+    char out_path[4096], why[512] = "";
+    snprintf(out_path, sizeof out_path, "%s/%s.body", tmpdir, name);
+    char *derived = ex->html ? NULL : ex->text ? derived_html(ex->text) : NULL;
+    c.html = ex->html ? ex->html : derived;
+
+    struct mlm_reply rep;
+    reply_init(&rep, ACT_CONTINUE);
+    GMimeMessage *m = parse(msg->data, msg->len);
+    if (m == NULL) {
+        fail(&c, "the input does not parse");
+    } else {
+        int rc = footer_apply(m, ex->text, ex->html, out_path, &rep, why,
+                              sizeof why);
+        check_result(&c, rc, why, out_path, &rep);
+        g_object_unref(m);
+    }
+    if (getenv("FOOTER_TEST_KEEP") == NULL)
+        unlink(out_path);
+    reply_free(&rep);
+    free(derived);
+    report(name, &c);
+}
+
+static int by_name(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static void run_corpus(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        printf("FAIL corpus: cannot open %s: %s\n", dir, strerror(errno));
+        failures++;
+        return;
+    }
+    struct mlm_strv names = {0};
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len > 4 && strcmp(de->d_name + len - 4, ".eml") == 0) {
+            char *base = xstrndup(de->d_name, len - 4);
+            strv_push(&names, base);
+            free(base);
+        }
+    }
+    closedir(d);
+    if (names.n)
+        qsort(names.v, names.n, sizeof *names.v, by_name);
+    if (names.n == 0) {
+        printf("FAIL corpus: no .eml files in %s\n", dir);
+        failures++;
+    }
+    for (uint32_t i = 0; i < names.n; i++) {
+        char path[4096], why[4200];
+        struct mlm_buf raw, msg;
+        struct expect ex;
+        buf_init(&raw), buf_init(&msg);
+        snprintf(path, sizeof path, "%s/%s.eml", dir, names.v[i]);
+        int ok = read_file(path, &raw) == 0;
+        snprintf(path, sizeof path, "%s/%s.expect", dir, names.v[i]);
+        if (!ok) {
+            printf("FAIL %s: cannot read the .eml\n", names.v[i]);
+            failures++;
+        } else if (expect_load(path, &ex, why, sizeof why) == -1) {
+            printf("FAIL %s: %s\n", names.v[i], why);
+            failures++;
+        } else {
+            to_crlf(&raw, &msg);
+            run_case(names.v[i], &msg, &ex);
+            expect_free(&ex);
+        }
+        buf_free(&raw), buf_free(&msg);
+    }
+    strv_free(&names);
+}
+
+static void put_s(struct mlm_buf *b, const char *s)
+{
+    buf_put_bytes(b, s, strlen(s));
+}
+
+static const char HEADERS[] = "From: a@example.org\r\nTo: dev@lists.example\r\n"
+                              "Subject: generated\r\nMIME-Version: 1.0\r\n";
+
+/* A text part of several megabytes, base64: linear work, correct result. */
+static void case_huge(void)
+{
+    struct mlm_buf msg, text;
+    buf_init(&msg), buf_init(&text);
+    put_s(&msg, HEADERS);
+    put_s(&msg, "Content-Type: text/plain; charset=utf-8\r\n"
+                "Content-Transfer-Encoding: base64\r\n\r\n");
+    for (int i = 0; i < 60000; i++)
+        put_s(&text, "Eine Zeile Text mit Umlauten: äöü ÄÖÜ ß, Nummer 12345\r\n");
+    gchar *b64 = g_base64_encode(text.data, text.len);
+    for (size_t i = 0, n = strlen(b64); i < n; i += 76) {
+        buf_put_bytes(&msg, b64 + i, n - i < 76 ? n - i : 76);
+        put_s(&msg, "\r\n");
+    }
+    g_free(b64);
+    struct expect ex = {.text = xstrdup("Liste für Entwickler — ünïcode"),
+                        .rc = 1};
+    strv_push(&ex.plain, "1");
+    strv_push(&ex.cte, "1");
+    strv_push(&ex.cte, "base64");
+    clock_t t0 = clock();
+    run_case("generated-huge-part", &msg, &ex);
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    if (secs > 120) {
+        printf("FAIL generated-huge-part-time: %.1f s for %zu bytes\n", secs,
+               msg.len);
+        failures++;
+    }
+    expect_free(&ex);
+    buf_free(&msg), buf_free(&text);
+}
+
+/* Thousands of parts before the text part: each is looked at once. */
+static void case_wide(void)
+{
+    struct mlm_buf msg;
+    buf_init(&msg);
+    put_s(&msg, HEADERS);
+    put_s(&msg, "Content-Type: multipart/mixed; boundary=w\r\n\r\n");
+    for (int i = 0; i < 5000; i++)
+        put_s(&msg, "--w\r\nContent-Type: image/gif\r\n\r\nGIF89a\r\n");
+    put_s(&msg, "--w\r\nContent-Type: text/plain\r\n\r\nthe text\r\n--w--\r\n");
+    struct expect ex = {.text = xstrdup("dev mailing list"), .rc = 1};
+    strv_push(&ex.plain, "5001");
+    run_case("generated-5000-parts", &msg, &ex);
+    expect_free(&ex);
+    buf_free(&msg);
+}
+
+/* Error paths and degenerate footers, checked directly. */
+static void case_errors(void)
+{
+    static const char plain[] = "From: a@example.org\r\nSubject: e\r\n\r\nhi\r\n";
+    struct {
+        const char *name, *text, *html;
+        int precreate, bad_dir, want;
+    } cases[] = {
+        {"error-out-path-exists", "footer", NULL, 1, 0, -1},
+        {"error-no-such-directory", "footer", NULL, 0, 1, -1},
+        {"error-footer-not-utf8", "bad \xff\xfe footer", NULL, 0, 0, -1},
+        {"no-footer-given", NULL, NULL, 0, 0, 0},
+        {"empty-footer", "\r\n\n", "", 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct check c = {0};
+        char path[4096], why[512] = "";
+        snprintf(path, sizeof path, "%s%s/%s.body", tmpdir,
+                 cases[i].bad_dir ? "/no/such/dir" : "", cases[i].name);
+        if (cases[i].precreate) {
+            FILE *fp = fopen(path, "w");
+            fputs("keep me", fp);
+            fclose(fp);
+        }
+        struct mlm_reply rep;
+        reply_init(&rep, ACT_CONTINUE);
+        GMimeMessage *m = parse((const uint8_t *)plain, sizeof plain - 1);
+        int rc = footer_apply(m, cases[i].text, cases[i].html, path, &rep, why,
+                              sizeof why);
+        g_object_unref(m);
+        if (rc != cases[i].want)
+            fail(&c, "returned %d, want %d (%s)", rc, cases[i].want, why);
+        if (rc == -1 && why[0] == '\0')
+            fail(&c, "-1 without a reason");
+        if (rep.nchanges)
+            fail(&c, "header changes reported");
+        struct mlm_buf b;
+        buf_init(&b);
+        int exists = read_file(path, &b) == 0;
+        if (cases[i].precreate &&
+            !(exists && b.len == 7 && memcmp(b.data, "keep me", 7) == 0))
+            fail(&c, "an existing file at out_path was changed or removed");
+        if (!cases[i].precreate && exists)
+            fail(&c, "out_path exists after %d", rc);
+        buf_free(&b);
+        unlink(path);
+        reply_free(&rep);
+        report(cases[i].name, &c);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: footer_test CORPUS_DIR\n");
+        return 2;
+    }
+    g_mime_init();
+    char tmpl[] = "/tmp/footer_test.XXXXXX";
+    tmpdir = mkdtemp(tmpl);
+    if (tmpdir == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    run_corpus(argv[1]);
+    case_huge();
+    case_wide();
+    case_errors();
+    rmdir(tmpdir);
+    g_mime_shutdown();
+    return failures ? 1 : 0;
+}
