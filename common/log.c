@@ -35,7 +35,9 @@ static void log_emit(int priority, const char *label, const char *fmt,
     char line[2048];
     vsnprintf(line, sizeof line, fmt, ap);
     for (unsigned char *p = (unsigned char *)line; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
+        if (*p == '\t')
+            *p = ' ';
+        else if (*p < 0x20 || *p == 0x7f)
             *p = '?';
     if (log_to_stderr)
         fprintf(stderr, "%s[%ld]: %s%s\n", log_progname, (long)getpid(),

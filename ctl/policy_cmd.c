@@ -3,6 +3,7 @@
  */
 #include "ctl.h"
 #include "policy.h"
+#include "luambind.h"
 
 #include <gmime/gmime.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@ int cmd_check(struct ctl_env *env, int argc, char **argv)
     struct policy pol;
     char why[2048];
     g_mime_init();
+    mlm_lua_configure(&env->cfg);
     int rc = policy_load(&pol, argv[0], env->cfg.lua_path,
                          (size_t)env->cfg.lua_memory_limit,
                          env->cfg.lua_instruction_limit, why, sizeof why);

@@ -55,7 +55,7 @@ void ctx_detach_all(lua_State *L)
 }
 
 /* The live run behind a ctx argument, or a Lua error. */
-static struct stage_run *ctx_run(lua_State *L, int idx)
+struct stage_run *ctx_run(lua_State *L, int idx)
 {
     struct ctx_ud *ud = luaL_checkudata(L, idx, CTX_MT);
     if (ud->run == NULL)

@@ -29,6 +29,17 @@ int luaopen_mlm(lua_State *L);
 /* print(), sent to the log. */
 int mlm_print(lua_State *L);
 
+/* The live run behind a ctx argument, or a Lua error. */
+struct stage_run *ctx_run(lua_State *L, int idx);
+
+/* lists.c: mlm.list, mlm.resolve, mlm.db and list objects. */
+struct mlm_config;
+/* Where the database is; called once before any policy loads. */
+void mlm_lua_configure(const struct mlm_config *cfg);
+void lists_register(lua_State *L, int module_idx);
+/* Close the worker's database connection (at exit). */
+void lists_shutdown(void);
+
 /* Push a new ctx for run. */
 void ctx_push(lua_State *L, struct stage_run *run);
 /* Remember a request-bound userdata (its first field is the run pointer). */

@@ -11,6 +11,7 @@
 #include "mlmconf.h"
 #include "log.h"
 #include "policy.h"
+#include "luambind.h"
 #include "sockio.h"
 
 #include <gmime/gmime.h>
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
     if (policy_path)
         config_set(&cfg, "policy", policy_path, why, sizeof why);
     g_mime_init();
+    mlm_lua_configure(&cfg);
 
     struct policy pol;
     struct mlm_buf out;
@@ -113,6 +115,7 @@ int main(int argc, char **argv)
     buf_free(&out);
     serve(&pol, &cfg);
     policy_close(&pol);
+    lists_shutdown();
     g_mime_shutdown();
     config_free(&cfg);
     return 0;

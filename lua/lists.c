@@ -1,0 +1,641 @@
+/*
+ * lists.c - the list database from Lua.
+ *
+ *   mlm.list(address)           a list object, or nil
+ *   mlm.resolve(address)        kind, list: kind is "post", "request",
+ *                               "owner", "bounces", "unknown" (a list
+ *                               domain, no such list) or nil (not ours)
+ *   list.address .name .domain  and every setting by name (list.posting)
+ *   list:member(addr [, role])  the membership as a table, or nil
+ *   list:roles(addr)            {member = true, owner = true, ...} or nil
+ *   list:recipients()           iterator over the addresses that get posts
+ *   list:members([role])        iterator over membership tables
+ *   list:accepts_nonmember(a)   a's address or @domain is accept_nonmembers
+ *   list:banned(a)              ... is banned
+ *   list:hold(ctx, reason)      store the post for the moderators: its id
+ *   list:held(id)               a held message's state, or nil
+ *   list:held_retry(ctx)        the held post this one retries, or nil
+ *   list:approved(value)        the held id an X-Mlm-Approved value proves
+ *   list:record_bounce(addr, status [, diagnostic])  new score, disabled
+ *   mlm.db:exec(sql, ...)       admins' own SQL, bound parameters only
+ *   mlm.db:rows(sql, ...)       iterator over result rows (tables)
+ *
+ * The worker opens the database on first use; any database failure is a
+ * Lua error, which makes the request fail with failure_action.
+ */
+#include "luambind.h"
+#include "db.h"
+#include "mlmconf.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char LIST_MT[] = "mlm.list";
+static const char ROWS_MT[] = "mlm.rows";
+
+static char *database_path;
+static struct db *worker_db;
+
+void mlm_lua_configure(const struct mlm_config *cfg)
+{
+    free(database_path);
+    database_path = xstrdup(cfg->database);
+}
+
+void lists_shutdown(void)
+{
+    db_close(worker_db);
+    worker_db = NULL;
+}
+
+static struct db *lua_db(lua_State *L)
+{
+    char why[512];
+    if (worker_db == NULL) {
+        if (database_path == NULL)
+            luaL_error(L, "no database configured");
+        worker_db = db_open(database_path, why, sizeof why);
+        if (worker_db == NULL)
+            luaL_error(L, "%s", why);
+    }
+    return worker_db;
+}
+
+static void list_push(lua_State *L, const struct list_info *info)
+{
+    struct list_info *ud = lua_newuserdatauv(L, sizeof *ud, 0);
+    *ud = *info;
+    luaL_setmetatable(L, LIST_MT);
+}
+
+static struct list_info *check_list(lua_State *L, int idx)
+{
+    return luaL_checkudata(L, idx, LIST_MT);
+}
+
+static int l_list(lua_State *L)
+{
+    const char *address = luaL_checkstring(L, 1);
+    struct list_info info;
+    char why[512];
+    int rc = list_find(lua_db(L), address, &info, why, sizeof why);
+    if (rc == -1 && strncmp(why, "bad address", 11) != 0)
+        return luaL_error(L, "%s", why);
+    if (rc != 0)
+        lua_pushnil(L);
+    else
+        list_push(L, &info);
+    return 1;
+}
+
+static int l_resolve(lua_State *L)
+{
+    const char *address = luaL_checkstring(L, 1);
+    struct list_info info;
+    enum address_kind kind;
+    char why[512];
+    if (address_resolve(lua_db(L), address, &kind, &info, why, sizeof why) ==
+        -1)
+        return luaL_error(L, "%s", why);
+    if (kind == ADDR_NOT_OURS) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushstring(L, address_kind_name(kind));
+    if (kind == ADDR_UNKNOWN)
+        return 1;
+    list_push(L, &info);
+    return 2;
+}
+
+/* A setting, typed: counts as integers, patterns as arrays. */
+static int push_setting(lua_State *L, struct list_info *list,
+                        const struct setting_def *d)
+{
+    char value[8192], why[512];
+    if (setting_get(lua_db(L), list, d->key, value, sizeof value, why,
+                    sizeof why) == -1)
+        return luaL_error(L, "%s", why);
+    if (d->type == SET_COUNT) {
+        lua_pushinteger(L, strtoll(value, NULL, 10));
+    } else if (d->type == SET_PATTERNS) {
+        lua_newtable(L);
+        int n = 0;
+        for (char *save = NULL, *tok = strtok_r(value, " ", &save); tok;
+             tok = strtok_r(NULL, " ", &save)) {
+            lua_pushstring(L, tok);
+            lua_rawseti(L, -2, ++n);
+        }
+    } else {
+        lua_pushstring(L, value);
+    }
+    return 1;
+}
+
+static void push_member(lua_State *L, const struct member_info *m)
+{
+    lua_createtable(L, 0, 7);
+    lua_pushstring(L, m->address);
+    lua_setfield(L, -2, "address");
+    lua_pushstring(L, m->role);
+    lua_setfield(L, -2, "role");
+    lua_pushstring(L, m->name);
+    lua_setfield(L, -2, "name");
+    lua_pushboolean(L, m->moderated);
+    lua_setfield(L, -2, "moderated");
+    lua_pushstring(L, m->delivery);
+    lua_setfield(L, -2, "delivery");
+    lua_pushinteger(L, m->bounce_score);
+    lua_setfield(L, -2, "bounce_score");
+    lua_pushstring(L, m->last_bounce);
+    lua_setfield(L, -2, "last_bounce");
+}
+
+static int l_member(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *address = luaL_checkstring(L, 2);
+    const char *role = luaL_optstring(L, 3, "member");
+    struct member_info m;
+    char why[512];
+    if (!role_valid(role))
+        return luaL_argerror(L, 3, "member, moderator or owner");
+    int rc = member_get(lua_db(L), list, address, role, &m, why, sizeof why);
+    if (rc == -1)
+        return luaL_error(L, "%s", why);
+    if (rc == DB_NOT_FOUND)
+        lua_pushnil(L);
+    else
+        push_member(L, &m);
+    return 1;
+}
+
+static int l_roles(lua_State *L)
+{
+    static const char *const roles[] = {"member", "moderator", "owner"};
+    struct list_info *list = check_list(L, 1);
+    const char *address = luaL_checkstring(L, 2);
+    char why[512];
+    int found = 0;
+    lua_newtable(L);
+    for (int i = 0; i < 3; i++) {
+        int rc = member_get(lua_db(L), list, address, roles[i], NULL, why,
+                            sizeof why);
+        if (rc == -1)
+            return luaL_error(L, "%s", why);
+        if (rc == 0) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, roles[i]);
+            found = 1;
+        }
+    }
+    if (!found)
+        lua_pushnil(L);
+    return 1;
+}
+
+static int pattern_check(lua_State *L, const char *kind)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *address = luaL_checkstring(L, 2);
+    char why[512];
+    int rc = pattern_match(lua_db(L), list, kind, address, why, sizeof why);
+    if (rc == -1)
+        return luaL_error(L, "%s", why);
+    lua_pushboolean(L, rc);
+    return 1;
+}
+
+static int l_accepts_nonmember(lua_State *L)
+{
+    return pattern_check(L, "accept_nonmembers");
+}
+static int l_banned(lua_State *L) { return pattern_check(L, "banned"); }
+
+/*
+ * Streaming iteration: a statement of its own per loop, finalized when the
+ * loop ends, when the iterator is collected, or by a to-be-closed variable.
+ */
+struct rows {
+    sqlite3_stmt *st;
+    int columns_as_table;   /* 0: yield the first column as a string */
+};
+
+static int rows_gc(lua_State *L)
+{
+    struct rows *r = luaL_checkudata(L, 1, ROWS_MT);
+    if (r->st) {
+        sqlite3_finalize(r->st);
+        r->st = NULL;
+    }
+    return 0;
+}
+
+static void push_column(lua_State *L, sqlite3_stmt *st, int col)
+{
+    switch (sqlite3_column_type(st, col)) {
+    case SQLITE_INTEGER:
+        lua_pushinteger(L, sqlite3_column_int64(st, col));
+        break;
+    case SQLITE_FLOAT:
+        lua_pushnumber(L, sqlite3_column_double(st, col));
+        break;
+    case SQLITE_NULL:
+        lua_pushnil(L);
+        break;
+    default:
+        lua_pushlstring(L, (const char *)sqlite3_column_blob(st, col),
+                        (size_t)sqlite3_column_bytes(st, col));
+    }
+}
+
+static int rows_next(lua_State *L)
+{
+    struct rows *r = luaL_checkudata(L, lua_upvalueindex(1), ROWS_MT);
+    if (r->st == NULL)
+        return 0;
+    int rc = sqlite3_step(r->st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_finalize(r->st);
+        r->st = NULL;
+        return 0;
+    }
+    if (rc != SQLITE_ROW)
+        return luaL_error(L, "database: %s",
+                          sqlite3_errmsg(db_handle(lua_db(L))));
+    if (!r->columns_as_table) {
+        push_column(L, r->st, 0);
+        return 1;
+    }
+    int n = sqlite3_column_count(r->st);
+    lua_createtable(L, 0, n);
+    for (int i = 0; i < n; i++) {
+        push_column(L, r->st, i);
+        lua_setfield(L, -2, sqlite3_column_name(r->st, i));
+    }
+    return 1;
+}
+
+/* Prepare sql (one statement), bind the Lua arguments from first on. */
+static sqlite3_stmt *prepare_bound(lua_State *L, const char *sql, int first)
+{
+    sqlite3 *h = db_handle(lua_db(L));
+    sqlite3_stmt *st;
+    const char *tail;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, &tail) != SQLITE_OK)
+        luaL_error(L, "database: %s", sqlite3_errmsg(h));
+    if (tail && tail[strspn(tail, " \t\r\n;")] != '\0') {
+        sqlite3_finalize(st);
+        luaL_error(L, "one SQL statement at a time");
+    }
+    int top = lua_gettop(L);
+    for (int i = first; i <= top; i++) {
+        int idx = i - first + 1, rc;
+        switch (lua_type(L, i)) {
+        case LUA_TNIL: rc = sqlite3_bind_null(st, idx); break;
+        case LUA_TBOOLEAN: rc = sqlite3_bind_int(st, idx, lua_toboolean(L, i));
+            break;
+        case LUA_TNUMBER:
+            rc = lua_isinteger(L, i)
+                     ? sqlite3_bind_int64(st, idx, lua_tointeger(L, i))
+                     : sqlite3_bind_double(st, idx, lua_tonumber(L, i));
+            break;
+        case LUA_TSTRING: {
+            size_t len;
+            const char *s = lua_tolstring(L, i, &len);
+            rc = sqlite3_bind_text(st, idx, s, (int)len, SQLITE_TRANSIENT);
+            break;
+        }
+        default:
+            sqlite3_finalize(st);
+            luaL_error(L, "cannot bind a %s", luaL_typename(L, i));
+            return NULL;
+        }
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(st);
+            luaL_error(L, "database: bind %d: %s", idx, sqlite3_errstr(rc));
+        }
+    }
+    return st;
+}
+
+static int push_rows(lua_State *L, sqlite3_stmt *st, int as_table)
+{
+    struct rows *r = lua_newuserdatauv(L, sizeof *r, 0);
+    r->st = st;
+    r->columns_as_table = as_table;
+    luaL_setmetatable(L, ROWS_MT);
+    lua_pushcclosure(L, rows_next, 1);
+    return 1;
+}
+
+static int l_recipients(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    lua_settop(L, 1);
+    lua_pushinteger(L, list->id);
+    sqlite3_stmt *st = prepare_bound(
+        L, "SELECT address FROM members WHERE list_id = ? AND role = 'member' "
+           "AND delivery = 'enabled' ORDER BY address", 2);
+    return push_rows(L, st, 0);
+}
+
+static int l_members(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *role = luaL_optstring(L, 2, NULL);
+    if (role && !role_valid(role))
+        return luaL_argerror(L, 2, "member, moderator or owner");
+    lua_settop(L, 2);
+    lua_pushinteger(L, list->id);
+    lua_insert(L, 2);
+    sqlite3_stmt *st = prepare_bound(
+        L, role ? "SELECT address, role, name, moderated, delivery, "
+                  "bounce_score FROM members WHERE list_id = ? AND role = ? "
+                  "ORDER BY address"
+                : "SELECT address, role, name, moderated, delivery, "
+                  "bounce_score FROM members WHERE list_id = ? "
+                  "ORDER BY address, role",
+        2);
+    return push_rows(L, st, 1);
+}
+
+static int l_db_exec(lua_State *L)
+{
+    const char *sql = luaL_checkstring(L, 2);
+    sqlite3_stmt *st = prepare_bound(L, sql, 3);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    sqlite3 *h = db_handle(lua_db(L));
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return luaL_error(L, "database: %s", sqlite3_errmsg(h));
+    lua_pushinteger(L, sqlite3_changes(h));
+    return 1;
+}
+
+static int l_db_rows(lua_State *L)
+{
+    const char *sql = luaL_checkstring(L, 2);
+    return push_rows(L, prepare_bound(L, sql, 3), 1);
+}
+
+/* The spooled message of a ctx: raw bytes (caller frees). */
+static char *spool_slurp(lua_State *L, const char *path, size_t *len)
+{
+    gchar *data = NULL;
+    gsize n = 0;
+    GError *err = NULL;
+    if (!g_file_get_contents(path, &data, &n, &err)) {
+        lua_pushfstring(L, "cannot read the spooled message: %s",
+                        err ? err->message : "?");
+        g_clear_error(&err);
+        lua_error(L);
+    }
+    *len = n;
+    return data;
+}
+
+/* SHA-256 of the body (everything after the first empty line). */
+static void body_digest(const char *raw, size_t len, char *out, size_t outlen)
+{
+    const char *body = g_strstr_len(raw, (gssize)len, "\r\n\r\n");
+    size_t skip = body ? (size_t)(body - raw) + 4 : len;
+    gchar *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
+                                             (const guchar *)raw + skip,
+                                             len - skip);
+    snprintf(out, outlen, "%s", hex);
+    g_free(hex);
+}
+
+/* The first value of a header in the message on ctx, as a string or "". */
+static void message_header(lua_State *L, int ctx_idx, const char *name,
+                           char *out, size_t outlen)
+{
+    out[0] = '\0';
+    lua_getfield(L, ctx_idx, "message");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_getfield(L, -1, "header");
+    lua_pushvalue(L, -2);
+    lua_pushstring(L, name);
+    lua_call(L, 2, 1);
+    if (lua_isstring(L, -1)) {
+        snprintf(out, outlen, "%s", lua_tostring(L, -1));
+        for (char *p = out; *p; p++)
+            if ((unsigned char)*p < 0x20)
+                *p = ' ';
+    }
+    lua_pop(L, 2);
+}
+
+static void held_fill(lua_State *L, struct held_info *h, const char *raw,
+                      size_t len)
+{
+    struct stage_run *run = ctx_run(L, 2);
+    memset(h, 0, sizeof *h);
+    snprintf(h->sender, sizeof h->sender, "%s",
+             run->req->sender ? run->req->sender : "");
+    message_header(L, 2, "Subject", h->subject, sizeof h->subject);
+    message_header(L, 2, "Message-ID", h->message_id, sizeof h->message_id);
+    body_digest(raw, len, h->digest, sizeof h->digest);
+}
+
+static int l_hold(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    struct stage_run *run = ctx_run(L, 2);
+    const char *reason = luaL_checkstring(L, 3);
+    if (run->req->stage != STAGE_MESSAGE || run->req->spool_path == NULL)
+        return luaL_error(L, "list:hold() needs the message (filter_message)");
+    size_t len;
+    char *raw = spool_slurp(L, run->req->spool_path, &len);
+    struct held_info h;
+    char why[512];
+    held_fill(L, &h, raw, len);
+    snprintf(h.reason, sizeof h.reason, "%s", reason);
+    int64_t id = held_add(lua_db(L), list, &h, raw, len, why, sizeof why);
+    g_free(raw);
+    if (id < 0)
+        return luaL_error(L, "%s", why);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+static void push_held(lua_State *L, const struct held_info *h)
+{
+    lua_createtable(L, 0, 8);
+    lua_pushinteger(L, h->id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, h->state);
+    lua_setfield(L, -2, "state");
+    lua_pushstring(L, h->sender);
+    lua_setfield(L, -2, "sender");
+    lua_pushstring(L, h->subject);
+    lua_setfield(L, -2, "subject");
+    lua_pushstring(L, h->reason);
+    lua_setfield(L, -2, "reason");
+    lua_pushstring(L, h->decided_by);
+    lua_setfield(L, -2, "decided_by");
+    lua_pushinteger(L, h->received);
+    lua_setfield(L, -2, "received");
+}
+
+static int l_held(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    lua_Integer id = luaL_checkinteger(L, 2);
+    struct list_info owner;
+    struct held_info h;
+    char why[512];
+    int rc = held_get(lua_db(L), id, &owner, &h, NULL, NULL, why, sizeof why);
+    if (rc == -1)
+        return luaL_error(L, "%s", why);
+    if (rc != 0 || owner.id != list->id)
+        lua_pushnil(L);
+    else
+        push_held(L, &h);
+    return 1;
+}
+
+static int l_held_retry(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    struct stage_run *run = ctx_run(L, 2);
+    if (run->req->stage != STAGE_MESSAGE || run->req->spool_path == NULL)
+        return luaL_error(L, "list:held_retry() needs filter_message");
+    size_t len;
+    char *raw = spool_slurp(L, run->req->spool_path, &len);
+    struct held_info probe, h;
+    char why[512];
+    held_fill(L, &probe, raw, len);
+    g_free(raw);
+    int rc = held_find_retry(lua_db(L), list, probe.message_id, probe.digest,
+                             &h, why, sizeof why);
+    if (rc == -1)
+        return luaL_error(L, "%s", why);
+    if (rc != 0)
+        lua_pushnil(L);
+    else
+        push_held(L, &h);
+    return 1;
+}
+
+static int l_approved(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *value = luaL_checkstring(L, 2);
+    int64_t id;
+    char why[512];
+    int rc = approval_verify(lua_db(L), list->address, value, &id, why,
+                             sizeof why);
+    if (rc == -1)
+        return luaL_error(L, "%s", why);
+    if (rc == 1)
+        lua_pushinteger(L, id);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int l_record_bounce(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *address = luaL_checkstring(L, 2);
+    const char *status = luaL_checkstring(L, 3);
+    const char *diagnostic = luaL_optstring(L, 4, "");
+    int disabled;
+    char why[512];
+    int score = bounce_record(lua_db(L), list, address, status, diagnostic,
+                              &disabled, why, sizeof why);
+    if (score == -1)
+        return luaL_error(L, "%s", why);
+    if (score == DB_NOT_FOUND) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushinteger(L, score);
+    lua_pushboolean(L, disabled);
+    return 2;
+}
+
+static int list_index(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *key = luaL_checkstring(L, 2);
+    if (strcmp(key, "address") == 0)
+        lua_pushstring(L, list->address);
+    else if (strcmp(key, "name") == 0)
+        lua_pushstring(L, list->name);
+    else if (strcmp(key, "domain") == 0)
+        lua_pushstring(L, list->domain);
+    else if (strcmp(key, "id") == 0)
+        lua_pushinteger(L, list->id);
+    else if (setting_find(key))
+        push_setting(L, list, setting_find(key));
+    else if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE)
+        lua_getfield(L, -1, key);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int list_tostring(lua_State *L)
+{
+    lua_pushfstring(L, "list %s", check_list(L, 1)->address);
+    return 1;
+}
+
+static int list_eq(lua_State *L)
+{
+    lua_pushboolean(L, check_list(L, 1)->id == check_list(L, 2)->id);
+    return 1;
+}
+
+void lists_register(lua_State *L, int module_idx)
+{
+    static const luaL_Reg methods[] = {
+        {"member", l_member},
+        {"roles", l_roles},
+        {"recipients", l_recipients},
+        {"members", l_members},
+        {"accepts_nonmember", l_accepts_nonmember},
+        {"banned", l_banned},
+        {"hold", l_hold},
+        {"held", l_held},
+        {"held_retry", l_held_retry},
+        {"approved", l_approved},
+        {"record_bounce", l_record_bounce},
+        {NULL, NULL}};
+    static const luaL_Reg db_methods[] = {
+        {"exec", l_db_exec}, {"rows", l_db_rows}, {NULL, NULL}};
+    module_idx = lua_absindex(L, module_idx);
+    luaL_newmetatable(L, LIST_MT);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "methods");
+    lua_pushcfunction(L, list_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, list_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, list_eq);
+    lua_setfield(L, -2, "__eq");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, ROWS_MT);
+    lua_pushcfunction(L, rows_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, rows_gc);
+    lua_setfield(L, -2, "__close");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_list);
+    lua_setfield(L, module_idx, "list");
+    lua_pushcfunction(L, l_resolve);
+    lua_setfield(L, module_idx, "resolve");
+    luaL_newlib(L, db_methods);
+    lua_setfield(L, module_idx, "db");
+}
