@@ -45,6 +45,7 @@ void mlm_lua_configure(const struct mlm_config *cfg)
 {
     free(database_path);
     database_path = xstrdup(cfg->database);
+    sendmail_configure(cfg->sendmail);
 }
 
 void lists_shutdown(void)

@@ -40,6 +40,10 @@ void lists_register(lua_State *L, int module_idx);
 /* Close the worker's database connection (at exit). */
 void lists_shutdown(void);
 
+/* sendmail.c: mlm.sendmail and mlm.encode_header. */
+void sendmail_configure(const char *command);
+void sendmail_register(lua_State *L, int module_idx);
+
 /* Push a new ctx for run. */
 void ctx_push(lua_State *L, struct stage_run *run);
 /* Remember a request-bound userdata (its first field is the run pointer). */

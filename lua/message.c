@@ -297,8 +297,13 @@ static int l_part_text(lua_State *L)
 {
     GMimeObject *obj = check_part(L, 1);
     GMimeContentType *ct = g_mime_object_get_content_type(obj);
-    if (ct == NULL || g_ascii_strcasecmp(g_mime_content_type_get_media_type(ct),
-                                         "text") != 0) {
+    /* Text, and the text-like report parts a bounce parser must read. */
+    if (ct == NULL ||
+        (g_ascii_strcasecmp(g_mime_content_type_get_media_type(ct), "text") !=
+             0 &&
+         !g_mime_content_type_is_type(ct, "message", "delivery-status") &&
+         !g_mime_content_type_is_type(ct, "message",
+                                      "global-delivery-status"))) {
         lua_pushnil(L);
         return 1;
     }

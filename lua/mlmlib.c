@@ -183,6 +183,7 @@ int luaopen_mlm(lua_State *L)
     lua_pop(L, 1);
     luaL_newlib(L, funcs);
     lists_register(L, -1);
+    sendmail_register(L, -1);
     lua_pushliteral(L, PACKAGE_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

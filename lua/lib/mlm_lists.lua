@@ -1,0 +1,494 @@
+-- mlm_lists.lua - the list policy that ships with mlm.
+--
+-- Every decision is made in the SMTP session (DESIGN.md, "SMTP behaviour of
+-- the shipped list policy"): unknown lists and lonely-list violations at
+-- RCPT, everything about the post at end of message, in the order of
+-- Mailman 3's posting chain. The default policy.lua only wires these
+-- functions in, so an admin can wrap or replace any stage:
+--
+--   local lists = require "mlm_lists"
+--   filter_recipient = lists.filter_recipient
+--   filter_message = lists.filter_message
+--
+-- State between the stages of one transaction lives in the database or in
+-- the envelope, never in Lua globals (stages may run in different workers).
+
+local mlm = require "mlm"
+
+local M = {}
+
+local APPROVED_HEADERS = { "Approved", "Approve", "X-Approved", "X-Approve" }
+
+-- The posting, owner, request and bounces addresses of a list.
+local function addresses(list)
+  local base = list.name .. "@" .. list.domain
+  return {
+    post = base,
+    owner = list.name .. "-owner@" .. list.domain,
+    request = list.name .. "-request@" .. list.domain,
+    bounces = list.name .. "-bounces@" .. list.domain,
+    id = "<" .. list.name .. "." .. list.domain .. ">",
+  }
+end
+M.addresses = addresses
+
+local function log(level, ctx, fmt, ...)
+  mlm.log(level, string.format("%s: " .. fmt, ctx.qid or "NOQUEUE", ...))
+end
+
+-- ---------------------------------------------------------------- RCPT ---
+
+-- Whether any recipient accepted so far is one of our lists' addresses.
+local function earlier_list_recipient(ctx)
+  for _, rcpt in ipairs(ctx.recipients) do
+    local kind = mlm.resolve(rcpt)
+    if kind and kind ~= "unknown" then
+      return rcpt
+    end
+  end
+  return nil
+end
+
+local function lonely_refusal()
+  return mlm.tempfail("A list address must be the only recipient of its "
+    .. "transaction; send the other recipients separately", "452", "4.5.3")
+end
+
+-- The sender is allowed to post as far as the envelope can tell.
+local function envelope_may_post(list, sender)
+  if sender == "" then
+    return false
+  end
+  return list:member(sender) ~= nil
+    or list:member(sender, "owner") ~= nil
+    or list:member(sender, "moderator") ~= nil
+    or list:accepts_nonmember(sender)
+end
+
+function M.filter_recipient(ctx)
+  local kind, list = mlm.resolve(ctx.recipient)
+  if kind == nil then
+    -- Not ours; but an earlier list recipient must stay alone.
+    if earlier_list_recipient(ctx) then
+      return lonely_refusal()
+    end
+    return mlm.continue()
+  end
+  if kind == "unknown" then
+    return mlm.reject("No such list: " .. ctx.recipient, "550", "5.1.1")
+  end
+  if #ctx.recipients > 0 then
+    return lonely_refusal()
+  end
+  if kind == "post" and list.early_reject == "envelope"
+      and list.posting ~= "open" and list.nonmember_action == "reject"
+      and not envelope_may_post(list, ctx.sender or "") then
+    local a = addresses(list)
+    return mlm.reject(string.format("%s is not a member of %s; contact %s",
+      ctx.sender ~= "" and ctx.sender or "<>", a.post, a.owner), "550", "5.7.1")
+  end
+  return mlm.continue()
+end
+
+-- ---------------------------------------------------------- end of message
+
+-- The one list recipient of this transaction (RCPT made sure it is alone).
+local function list_target(ctx)
+  for _, rcpt in ipairs(ctx.recipients) do
+    local kind, list = mlm.resolve(rcpt)
+    if kind and kind ~= "unknown" then
+      return kind, list, rcpt
+    end
+  end
+  return nil
+end
+
+-- Every address the post claims to come from.
+local function sender_addresses(ctx)
+  local msg = ctx.message
+  local seen, out = {}, {}
+  local function add(a)
+    if a and a ~= "" and not seen[a:lower()] then
+      seen[a:lower()] = true
+      out[#out + 1] = a
+    end
+  end
+  add(ctx.sender)
+  for _, h in ipairs({ "From", "Sender", "Reply-To" }) do
+    for _, a in ipairs(msg:addresses(h)) do add(a) end
+  end
+  return out
+end
+
+-- The first address holding role, or nil.
+local function find_role(list, candidates, role)
+  for _, a in ipairs(candidates) do
+    local m = list:member(a, role)
+    if m then return m end
+  end
+  return nil
+end
+
+-- Approved: password header, or the unforgeable mark of mlm-ctl approve.
+local function approval(ctx, list)
+  local msg = ctx.message
+  local password = list.approve_password
+  if password ~= "" then
+    for _, name in ipairs(APPROVED_HEADERS) do
+      if msg:header(name) == password then
+        return "password"
+      end
+    end
+  end
+  local mark = msg:header("X-Mlm-Approved")
+  if mark and list:approved(mark) then
+    return "moderator"
+  end
+  return nil
+end
+
+local function is_loop(ctx, list, a)
+  local msg = ctx.message
+  for _, v in ipairs(msg:headers("List-Id")) do
+    if v:lower():find(a.id:lower(), 1, true) then return true end
+  end
+  for _, v in ipairs(msg:headers("X-Loop")) do
+    if v:lower():find(a.post:lower(), 1, true) then return true end
+  end
+  return false
+end
+
+local function administrivia(ctx)
+  local subject = (ctx.message:header("Subject") or ""):lower()
+  subject = subject:gsub("^%s+", ""):gsub("%s+$", "")
+  for _, word in ipairs({ "subscribe", "unsubscribe", "help" }) do
+    if subject == word or subject:find("^" .. word .. "%s") then
+      return true
+    end
+  end
+  return false
+end
+
+-- Send a notice to the moderators (and owners) of list; errors are logged,
+-- never fatal: the post is safely stored whatever happens to the notice.
+local function notify_moderators(ctx, list, a, id, reason)
+  local to = {}
+  for m in list:members("moderator") do to[#to + 1] = m.address end
+  if #to == 0 then
+    for m in list:members("owner") do to[#to + 1] = m.address end
+  end
+  if #to == 0 then return end
+  local subject = ctx.message:header("Subject") or "(no subject)"
+  local text = table.concat({
+    "From: " .. a.owner,
+    "To: " .. a.owner,
+    "Subject: " .. mlm.encode_header(a.post .. " post held for approval: "
+      .. subject),
+    "Auto-Submitted: auto-generated",
+    "Precedence: bulk",
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=UTF-8",
+    "Content-Transfer-Encoding: 8bit",
+    "",
+    "A post to " .. a.post .. " is held for approval.",
+    "",
+    "  held id: " .. id,
+    "  sender:  " .. (ctx.sender ~= "" and ctx.sender or "<>"),
+    "  reason:  " .. reason,
+    "",
+    "Decide with: mlm-ctl held approve|reject|discard " .. id,
+    "",
+  }, "\r\n")
+  local ok, err = pcall(mlm.sendmail, a.bounces, to, text)
+  if not ok then
+    log("warning", ctx, "could not notify the moderators of %s: %s", a.post,
+      tostring(err))
+  end
+end
+
+-- Hold the post: stored and 250 (hold_mode queue), or stored and 450 until
+-- a moderator decides (hold_mode defer; the sender's MTA retries).
+local function hold(ctx, list, a, reason)
+  if list.hold_mode == "defer" then
+    local held = list:held_retry(ctx)
+    if held and held.state == "approved" then
+      log("info", ctx, "%s: retry of approved held post %d", a.post, held.id)
+      return nil -- go on and distribute
+    elseif held and held.state ~= "pending" then
+      return mlm.reject("Your post to " .. a.post .. " was not approved by "
+        .. "its moderators", "550", "5.7.1")
+    elseif held then
+      return mlm.tempfail("Your post to " .. a.post .. " is awaiting "
+        .. "moderator approval", "450", "4.7.1")
+    end
+    local id = list:hold(ctx, reason)
+    log("info", ctx, "%s: post held (%s) as %d, deferred", a.post, reason, id)
+    notify_moderators(ctx, list, a, id, reason)
+    return mlm.tempfail("Your post to " .. a.post .. " is awaiting moderator "
+      .. "approval", "450", "4.7.1")
+  end
+  local id = list:hold(ctx, reason)
+  log("info", ctx, "%s: post held (%s) as %d", a.post, reason, id)
+  notify_moderators(ctx, list, a, id, reason)
+  return mlm.discard()
+end
+
+-- Replace every existing instance of name with one value (or add it).
+local function set_header(ctx, name, value)
+  local n = #ctx.message:headers(name)
+  if n == 0 then
+    ctx:add_header(name, value)
+    return
+  end
+  ctx:change_header(name, value, 1)
+  for i = n, 2, -1 do ctx:delete_header(name, i) end
+end
+
+local function delete_headers(ctx, name)
+  for i = #ctx.message:headers(name), 1, -1 do ctx:delete_header(name, i) end
+end
+
+-- "[dev] hi", not again on "Re: [dev] hi".
+local function prefixed_subject(subject, prefix)
+  if subject:find(prefix, 1, true) then
+    return nil
+  end
+  if subject == "" then
+    return prefix
+  end
+  return prefix .. " " .. subject
+end
+
+local function distribute(ctx, list, a, rcpt)
+  ctx:delete_recipient(rcpt)
+  local n = 0
+  for member in list:recipients() do
+    ctx:add_recipient(member)
+    n = n + 1
+  end
+  if list.archive_address ~= "" then
+    ctx:add_recipient(list.archive_address)
+  end
+  ctx:change_sender(a.bounces)
+
+  local prefix = list.subject_prefix
+  if prefix ~= "" then
+    local subject = prefixed_subject(ctx.message:header("Subject") or "", prefix)
+    if subject then
+      set_header(ctx, "Subject", mlm.encode_header(subject))
+    end
+  end
+  for _, name in ipairs(APPROVED_HEADERS) do delete_headers(ctx, name) end
+  delete_headers(ctx, "X-Mlm-Approved")
+
+  set_header(ctx, "List-Id", a.id)
+  set_header(ctx, "List-Post", "<mailto:" .. a.post .. ">")
+  set_header(ctx, "List-Help", "<mailto:" .. a.request .. "?subject=help>")
+  set_header(ctx, "List-Subscribe",
+    "<mailto:" .. a.request .. "?subject=subscribe>")
+  set_header(ctx, "List-Unsubscribe",
+    "<mailto:" .. a.request .. "?subject=unsubscribe>")
+  if list.list_archive ~= "" then
+    set_header(ctx, "List-Archive", "<" .. list.list_archive .. ">")
+  end
+  set_header(ctx, "Precedence", "list")
+  ctx:add_header("X-Loop", a.post)
+  if list.reply_to == "list" then
+    set_header(ctx, "Reply-To", a.post)
+  end
+  if list.footer ~= "" then
+    ctx:add_footer({ text = list.footer })
+  end
+  log("info", ctx, "%s: post from %s distributed to %d members", a.post,
+    ctx.sender ~= "" and ctx.sender or "<>", n)
+  return mlm.continue()
+end
+
+-- Mailman 3's posting chain, with SMTP answers instead of bounces.
+function M.post(ctx, list, rcpt)
+  local a = addresses(list)
+  local approved = approval(ctx, list)
+
+  if list.emergency == "yes" and not approved then
+    return hold(ctx, list, a, "emergency hold") or distribute(ctx, list, a, rcpt)
+  end
+  if is_loop(ctx, list, a) then
+    log("info", ctx, "%s: loop detected (List-Id or X-Loop): discarded", a.post)
+    return mlm.discard()
+  end
+  local candidates = sender_addresses(ctx)
+  for _, addr in ipairs(candidates) do
+    if list:banned(addr) then
+      return mlm.reject(addr .. " may not post to " .. a.post, "550", "5.7.1")
+    end
+  end
+  local max = list.max_message_size
+  if max > 0 and ctx.message.size > max then
+    return mlm.reject(string.format("Message too big for %s (%d bytes, "
+      .. "limit %d)", a.post, ctx.message.size, max), "552", "5.3.4")
+  end
+  if approved then
+    return distribute(ctx, list, a, rcpt)
+  end
+
+  local member = find_role(list, candidates, "member")
+  local privileged = find_role(list, candidates, "owner")
+    or find_role(list, candidates, "moderator")
+  if list.posting == "announce" then
+    if privileged then
+      return distribute(ctx, list, a, rcpt)
+    end
+    return mlm.reject("Only the owners and moderators of " .. a.post
+      .. " may post to it; contact " .. a.owner, "550", "5.7.1")
+  end
+  if not member and not privileged and list.posting ~= "open" then
+    local accepted = false
+    for _, addr in ipairs(candidates) do
+      if list:accepts_nonmember(addr) then accepted = true end
+    end
+    local action = accepted and "accept" or list.nonmember_action
+    if action == "reject" then
+      return mlm.reject(string.format("%s is not a member of %s; to post, "
+        .. "subscribe first or contact %s", candidates[1] or "<>", a.post,
+        a.owner), "550", "5.7.1")
+    elseif action == "discard" then
+      log("info", ctx, "%s: non-member post from %s discarded", a.post,
+        candidates[1] or "<>")
+      return mlm.discard()
+    elseif action == "hold" then
+      return hold(ctx, list, a, "post from a non-member")
+        or distribute(ctx, list, a, rcpt)
+    end
+  end
+  if member and member.moderated then
+    return hold(ctx, list, a, "post from a moderated member")
+      or distribute(ctx, list, a, rcpt)
+  end
+  if administrivia(ctx) then
+    return mlm.reject("Send subscribe, unsubscribe and help requests to "
+      .. a.request .. ", not to the list", "550", "5.7.1")
+  end
+  if list.posting == "moderated" then
+    return hold(ctx, list, a, "the list is moderated")
+      or distribute(ctx, list, a, rcpt)
+  end
+  return distribute(ctx, list, a, rcpt)
+end
+
+-- NAME-owner@: delivered to the owners.
+function M.owner(ctx, list, rcpt)
+  local a = addresses(list)
+  local n = 0
+  ctx:delete_recipient(rcpt)
+  for m in list:members("owner") do
+    ctx:add_recipient(m.address)
+    n = n + 1
+  end
+  if n == 0 then
+    return mlm.reject(a.post .. " has no owner to deliver to", "550", "5.1.1")
+  end
+  ctx:change_sender(a.bounces)
+  ctx:add_header("X-Loop", a.owner)
+  return mlm.continue()
+end
+
+-- The per-recipient blocks of an RFC 3464 report's delivery-status text.
+local function dsn_recipients(text)
+  local out = {}
+  text = text:gsub("\r\n", "\n"):gsub("\n[ \t]+", " ")
+  for block in (text .. "\n\n"):gmatch("(.-)\n\n") do
+    local fields = {}
+    for name, value in block:gmatch("([%w%-]+):[ \t]*([^\n]*)") do
+      fields[name:lower()] = value
+    end
+    local rcpt = fields["final-recipient"] or fields["original-recipient"]
+    if rcpt and fields["action"] then
+      out[#out + 1] = {
+        address = (rcpt:match(";%s*<?([^>%s]+)>?") or rcpt):gsub("^<", ""),
+        action = fields["action"]:lower():gsub("%s", ""),
+        status = (fields["status"] or ""):match("%d%.%d+%.%d+") or "",
+        diagnostic = fields["diagnostic-code"] or "",
+      }
+    end
+  end
+  return out
+end
+
+-- NAME-bounces@: delivery status notifications score the members.
+function M.bounces(ctx, list, rcpt)
+  local a = addresses(list)
+  local report
+  for part in ctx.message:parts() do
+    if part.content_type == "message/delivery-status"
+        or part.content_type == "message/global-delivery-status" then
+      report = part:text()
+      break
+    end
+  end
+  if not report then
+    -- Not a report: kept for the owners, never silently lost.
+    log("info", ctx, "%s: mail to %s is not a delivery report: forwarded to "
+      .. "the owners", a.post, a.bounces)
+    return M.owner(ctx, list, rcpt)
+  end
+  for _, r in ipairs(dsn_recipients(report)) do
+    if r.action == "failed" and r.status:sub(1, 1) == "5" then
+      local score, disabled = list:record_bounce(r.address, r.status,
+        r.diagnostic:sub(1, 400))
+      if score then
+        log("info", ctx, "%s: bounce %s for %s, score %d%s", a.post, r.status,
+          r.address, score, disabled and ", delivery disabled" or "")
+      end
+    end
+  end
+  return mlm.discard()
+end
+
+-- NAME-request@: help; subscribe and unsubscribe are answered with
+-- instructions for the list owner (confirmation tokens come later).
+function M.request(ctx, list, rcpt)
+  local a = addresses(list)
+  local sender = ctx.sender
+  if sender == "" or (ctx.message:header("Auto-Submitted") or "no") ~= "no" then
+    return mlm.discard() -- never answer bounces or robots
+  end
+  local command = ((ctx.message:header("Subject") or ""):lower():match("%a+"))
+    or "help"
+  local lines = {
+    "From: " .. a.request,
+    "To: " .. sender,
+    "Subject: " .. mlm.encode_header("Re: " .. command .. " (" .. a.post .. ")"),
+    "Auto-Submitted: auto-replied",
+    "Precedence: bulk",
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=UTF-8",
+    "",
+  }
+  if command == "subscribe" or command == "unsubscribe" then
+    lines[#lines + 1] = "Your " .. command .. " request for " .. a.post
+      .. " has been passed to the list owners (" .. a.owner .. ")."
+  else
+    lines[#lines + 1] = "This is " .. a.request .. ". To post, write to "
+      .. a.post .. ". Send 'subscribe' or 'unsubscribe' in the subject to "
+      .. "this address."
+  end
+  lines[#lines + 1] = ""
+  mlm.sendmail(a.bounces, sender, table.concat(lines, "\r\n"))
+  return mlm.discard()
+end
+
+function M.filter_message(ctx)
+  local kind, list, rcpt = list_target(ctx)
+  if kind == "post" then
+    return M.post(ctx, list, rcpt)
+  elseif kind == "owner" then
+    return M.owner(ctx, list, rcpt)
+  elseif kind == "bounces" then
+    return M.bounces(ctx, list, rcpt)
+  elseif kind == "request" then
+    return M.request(ctx, list, rcpt)
+  end
+  return mlm.continue()
+end
+
+return M

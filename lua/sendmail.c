@@ -1,0 +1,132 @@
+/*
+ * sendmail.c - mlm.sendmail(from, to, message): mail that the list policy
+ * generates (confirmations, notices to moderators, owner forwards) is
+ * handed to the MTA through the configured `sendmail` command, never sent
+ * by mlm itself. Also mlm.encode_header(text) for headers a policy builds.
+ */
+#include "luambind.h"
+#include "mlmconf.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gmime/gmime.h>
+#include <lauxlib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ARGS_MAX 64
+
+static char *sendmail_command;
+
+void sendmail_configure(const char *command)
+{
+    free(sendmail_command);
+    sendmail_command = xstrdup(command);
+}
+
+/* An address safe on a command line: valid, and not an option. */
+static const char *check_arg_address(lua_State *L, const char *addr)
+{
+    if (!address_valid(addr) || addr[0] == '-' || strchr(addr, ' '))
+        luaL_error(L, "bad address for sendmail: '%s'", addr);
+    return addr;
+}
+
+static int run_sendmail(const char **argv, const char *msg, size_t len)
+{
+    int fds[2];
+    if (pipe(fds) == -1)
+        return -1;
+    pid_t pid = fork();
+    if (pid == -1) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fds[0], 0);
+        close(fds[0]);
+        close(fds[1]);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull != -1)
+            dup2(devnull, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[0]);
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fds[1], msg + off, len - off);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    close(fds[1]);
+    signal(SIGPIPE, old);
+    int status;
+    while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+        ;
+    return off == len && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0
+                                                                       : -1;
+}
+
+static int l_sendmail(lua_State *L)
+{
+    const char *from = luaL_checkstring(L, 1);
+    size_t len;
+    const char *msg = luaL_checklstring(L, 3, &len);
+    const char *argv[ARGS_MAX + 1];
+    int argc = 0;
+    if (sendmail_command == NULL)
+        return luaL_error(L, "no sendmail command configured");
+    char *copy = xstrdup(sendmail_command), *save = NULL;
+    for (char *tok = strtok_r(copy, " \t", &save); tok && argc < ARGS_MAX - 8;
+         tok = strtok_r(NULL, " \t", &save))
+        argv[argc++] = tok;
+    argv[argc++] = "-f";
+    argv[argc++] = *from ? check_arg_address(L, from) : "<>";
+    if (lua_istable(L, 2)) {
+        lua_Integer n = luaL_len(L, 2);
+        for (lua_Integer i = 1; i <= n && argc < ARGS_MAX; i++) {
+            lua_rawgeti(L, 2, i);
+            argv[argc++] = check_arg_address(L, luaL_checkstring(L, -1));
+            lua_pop(L, 1); /* the string stays alive in the table */
+        }
+    } else {
+        argv[argc++] = check_arg_address(L, luaL_checkstring(L, 2));
+    }
+    argv[argc] = NULL;
+    int rc = run_sendmail(argv, msg, len);
+    free(copy);
+    if (rc == -1)
+        return luaL_error(L, "sendmail (%s) failed", sendmail_command);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* RFC 2047-encode text for a header value when it is not plain ASCII. */
+static int l_encode_header(lua_State *L)
+{
+    const char *text = luaL_checkstring(L, 1);
+    char *encoded = g_mime_utils_header_encode_text(NULL, text, "UTF-8");
+    lua_pushstring(L, encoded ? encoded : text);
+    g_free(encoded);
+    return 1;
+}
+
+void sendmail_register(lua_State *L, int module_idx)
+{
+    module_idx = lua_absindex(L, module_idx);
+    lua_pushcfunction(L, l_sendmail);
+    lua_setfield(L, module_idx, "sendmail");
+    lua_pushcfunction(L, l_encode_header);
+    lua_setfield(L, module_idx, "encode_header");
+}
