@@ -199,6 +199,29 @@ static int config_checks(const struct mlm_config *cfg, char *why,
     return 0;
 }
 
+/* Parse lines from fp; name is the file name for messages. */
+static int config_parse(struct mlm_config *cfg, FILE *fp, const char *name,
+                        char *why, size_t whylen)
+{
+    char line[4096], reason[512];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, fp)) {
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(fp)) {
+            snprintf(why, whylen, "%s:%d: line too long", name, lineno);
+            rc = -1;
+        } else if (config_line(cfg, line, reason, sizeof reason) == -1) {
+            snprintf(why, whylen, "%s:%d: %s", name, lineno, reason);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && config_checks(cfg, reason, sizeof reason) == -1) {
+        snprintf(why, whylen, "%s: %s", name, reason);
+        rc = -1;
+    }
+    return rc;
+}
+
 int config_load(struct mlm_config *cfg, const char *path, int must_exist,
                 char *why, size_t whylen)
 {
@@ -209,23 +232,21 @@ int config_load(struct mlm_config *cfg, const char *path, int must_exist,
         snprintf(why, whylen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    char line[4096], reason[512];
-    int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, fp)) {
-        lineno++;
-        if (strchr(line, '\n') == NULL && !feof(fp)) {
-            snprintf(why, whylen, "%s:%d: line too long", path, lineno);
-            rc = -1;
-        } else if (config_line(cfg, line, reason, sizeof reason) == -1) {
-            snprintf(why, whylen, "%s:%d: %s", path, lineno, reason);
-            rc = -1;
-        }
-    }
+    int rc = config_parse(cfg, fp, path, why, whylen);
     fclose(fp);
-    if (rc == 0 && config_checks(cfg, reason, sizeof reason) == -1) {
-        snprintf(why, whylen, "%s: %s", path, reason);
-        rc = -1;
+    return rc;
+}
+
+int config_load_buffer(struct mlm_config *cfg, const char *text, size_t len,
+                       const char *name, char *why, size_t whylen)
+{
+    FILE *fp = fmemopen((void *)text, len, "r");
+    if (fp == NULL) {
+        snprintf(why, whylen, "%s: %s", name, strerror(errno));
+        return -1;
     }
+    int rc = config_parse(cfg, fp, name, why, whylen);
+    fclose(fp);
     return rc;
 }
 

@@ -49,6 +49,10 @@ void config_defaults(struct mlm_config *cfg);
 int config_load(struct mlm_config *cfg, const char *path, int must_exist,
                 char *why, size_t whylen);
 
+/* The same over text in memory (tests, fuzzing); name labels errors. */
+int config_load_buffer(struct mlm_config *cfg, const char *text, size_t len,
+                       const char *name, char *why, size_t whylen);
+
 /* Set one key as if read from a file (command-line overrides). */
 int config_set(struct mlm_config *cfg, const char *key, const char *value,
                char *why, size_t whylen);
