@@ -10,12 +10,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/postfix.sh"
 pf_available || exit 77
 
-cleanup() { pf_stop; mlm_stop; }
+cleanup() { pf_stop; mlm_stop || exit 1; }
 trap cleanup EXIT
 
 FAKE_SENDMAIL_DIR=$(mktemp -d /tmp/mlm-sent.XXXXXX)
 export FAKE_SENDMAIL_DIR
-cleanup() { pf_stop; mlm_stop; rm -rf "$FAKE_SENDMAIL_DIR"; }
+cleanup() { pf_stop; rm -rf "$FAKE_SENDMAIL_DIR"; mlm_stop || exit 1; }
 mlm_start "$top_srcdir/lua/policy.lua" \
     "sendmail = $here/../lib/fake-sendmail.sh" || exit 1
 mlm_start_inet || { mlm_log; exit 1; }

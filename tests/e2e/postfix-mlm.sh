@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/postfix.sh"
 pf_available || exit 77
 
-cleanup() { pf_stop; mlm_stop; }
+cleanup() { pf_stop; mlm_stop || exit 1; }
 trap cleanup EXIT
 
 mlm_start "$here/policies/expand.lua" || exit 1

@@ -115,13 +115,28 @@ mlm_kill() { # PID
     return 0
 }
 
+# Sanitizer and valgrind reports in the daemons' logs make a test fail.
+MLM_REPORT_RE='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|==[0-9]+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free)|definitely lost: [1-9]'
+
 mlm_stop() {
-    local rc=0
+    local rc=0 f
     mlm_kill "${MLM_MLMD_PID:-}"
     mlm_kill "${MLM_MLMD_INET_PID:-}"
     mlm_kill "${MLM_MUX_PID:-}"
     MLM_MLMD_PID= MLM_MLMD_INET_PID= MLM_MUX_PID=
     if [ -n "${MLM_DIR:-}" ] && [ -d "$MLM_DIR" ]; then
+        for f in "$MLM_DIR"/*.log; do
+            [ -f "$f" ] || continue
+            if grep -Eq "$MLM_REPORT_RE" "$f"; then
+                echo "FAIL - memory error report in $(basename "$f"):"
+                grep -E -A12 "$MLM_REPORT_RE" "$f" | head -60
+                rc=1
+            fi
+        done
+        if [ -n "$(ls -A "$MLM_DIR/spool" 2>/dev/null)" ]; then
+            echo "FAIL - spool not empty after the test: $(ls "$MLM_DIR/spool")"
+            rc=1
+        fi
         if [ -z "${KEEP_TMP:-}" ]; then rm -rf "$MLM_DIR"; fi
     fi
     return $rc
