@@ -7,10 +7,11 @@
  * Each chosen part is decoded, gets the footer in its own charset (or is
  * converted to UTF-8 when the footer does not fit in it) and is re-encoded
  * with its own transfer encoding; only a 7bit part that comes to hold
- * non-ASCII becomes quoted-printable. GMime writes every other part back as
- * it parsed it, which for an unchanged part is its original bytes; the
- * output goes through a CRLF filter because GMime keeps a multipart's
- * preamble and epilogue with bare LFs.
+ * non-ASCII becomes quoted-printable. Every other part is written back as
+ * it was parsed, which for an unchanged part is its original bytes (see
+ * the writer below), and the whole body goes out with CRLF line ends.
+ *
+ * The parts that get the footer are changed in the GMimeMessage itself.
  *
  * Work is linear in the size of the message: each part is visited at most
  * once and a chosen part is copied a bounded number of times.
@@ -112,7 +113,7 @@ static int convert_strict(const char *to, const char *from, const void *in,
     size_t inleft = len;
     int rc = 0;
     for (int flushing = 0;;) {
-        buf_reserve(out, inleft * 2 + 64);
+        buf_reserve(out, inleft + inleft / 2 + 64); /* E2BIG asks for more */
         char *outp = (char *)out->data + out->len;
         size_t outleft = out->cap - out->len;
         size_t r = flushing ? iconv(cd, NULL, NULL, &outp, &outleft)
@@ -435,8 +436,8 @@ static int fit_charset(const char *charset, enum footer_kind kind,
         return 0;
     case CS_ASCII:
         /* us-ascii text is UTF-8 already; mislabelled 8-bit may be too */
-        if (!g_utf8_validate((const char *)body->data, (gssize)body->len,
-                             NULL))
+        if (body->len && !g_utf8_validate((const char *)body->data,
+                                          (gssize)body->len, NULL))
             return -1;
         *relabel = 1;
         buf_put_bytes(add, footer, flen);
@@ -496,7 +497,9 @@ static int part_add_footer(struct footer_run *run, GMimePart *part,
     GMimeObject *obj = GMIME_OBJECT(part);
     const char *footer = kind == KIND_TEXT ? run->text : run->html;
     GMimeContentEncoding enc = g_mime_part_get_content_encoding(part);
+    /* two Content-Type fields: who knows which one a reader believes */
     if (footer == NULL || !cte_supported(obj) ||
+        header_count(obj, "Content-Type") > 1 ||
         enc == GMIME_CONTENT_ENCODING_UUENCODE)
         return 0;
     int seven_bit = enc == GMIME_CONTENT_ENCODING_DEFAULT ||
@@ -526,18 +529,13 @@ static int part_add_footer(struct footer_run *run, GMimePart *part,
                       (converted && !is_ascii(body.data, body.len))))
         new_enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
 
-    /* changing the top-level header block needs an unambiguous one */
     int is_top = obj == run->top;
-    int nct = 0, ncte = 0;
-    if (is_top && (relabel || new_enc != enc)) {
-        nct = header_count(obj, "Content-Type");
-        ncte = header_count(obj, "Content-Transfer-Encoding");
-        if (nct > 1 || ncte > 1)
-            goto out;
-    }
+    /* whether the top-level fields exist, before GMime adds them below */
+    int had_ct = header_count(obj, "Content-Type");
+    int had_cte = header_count(obj, "Content-Transfer-Encoding");
 
     /* the new text: the old, a line end if it lacks one, the footer */
-    const uint8_t *lf = memchr(body.data, '\n', body.len);
+    const uint8_t *lf = body.len ? memchr(body.data, '\n', body.len) : NULL;
     const char *nl = lf && !(lf > body.data && lf[-1] == '\r') ? "\n" : "\r\n";
     size_t at = kind == KIND_HTML ? html_insert_at(&body) : body.len;
     buf_put_bytes(&text, body.data, at);
@@ -586,10 +584,10 @@ static int part_add_footer(struct footer_run *run, GMimePart *part,
 
     if (is_top && (relabel || new_enc != enc)) {
         if (relabel)
-            change_add(run, "Content-Type", content_type_value(obj), nct);
+            change_add(run, "Content-Type", content_type_value(obj), had_ct);
         if (new_enc != enc)
             change_add(run, "Content-Transfer-Encoding",
-                       xstrdup("quoted-printable"), ncte);
+                       xstrdup("quoted-printable"), had_cte);
         if (header_count(run->msg, "MIME-Version") == 0)
             change_add(run, "MIME-Version", xstrdup("1.0"), 0);
     }
@@ -655,6 +653,128 @@ static int place(struct footer_run *run, GMimeObject *obj, int depth)
     return rc == 1;
 }
 
+/*
+ * The writer. GMime writes a part (headers and content) as it parsed it,
+ * but its multipart writer adds a line end after a nested multipart whose
+ * end boundary has no epilogue (Gmail writes "--inner--" right before
+ * "--outer"); inside a multipart/signed that would break the signature.
+ * So the multipart structure is written here, from what the parser kept:
+ * prologue and epilogue NULL when there were none, "" when empty, and
+ * write_end_boundary (a field GMime marks private but has no getter for)
+ * FALSE when the end boundary was missing. Line ends are LF; the caller's
+ * filter makes them CRLF, as it does for the bare LFs GMime keeps in a
+ * prologue or epilogue. What the parser drops (padding after a boundary,
+ * an empty part's missing line end) cannot be put back.
+ */
+static int write_content(GMimeObject *obj, GMimeFormatOptions *opts,
+                         GMimeStream *out, int depth);
+
+static int put(GMimeStream *out, const char *s)
+{
+    return g_mime_stream_write_string(out, s) == -1 ? -1 : 0;
+}
+
+/* A header block, fields in their original order, then the empty line. */
+static int write_headers(GMimeHeaderList *a, GMimeHeaderList *b,
+                         GMimeFormatOptions *opts, GMimeStream *out)
+{
+    int na = a ? g_mime_header_list_get_count(a) : 0;
+    int nb = b ? g_mime_header_list_get_count(b) : 0;
+    /* a message keeps its Content-* fields in its part: merge by offset */
+    for (int i = 0, j = 0; i < na || j < nb;) {
+        GMimeHeader *ha = i < na ? g_mime_header_list_get_header_at(a, i) : NULL;
+        GMimeHeader *hb = j < nb ? g_mime_header_list_get_header_at(b, j) : NULL;
+        int take_a = hb == NULL ||
+                     (ha && g_mime_header_get_offset(ha) >= 0 &&
+                      (g_mime_header_get_offset(hb) < 0 ||
+                       g_mime_header_get_offset(ha) <
+                           g_mime_header_get_offset(hb)));
+        if (g_mime_header_write_to_stream(take_a ? ha : hb, opts, out) == -1)
+            return -1;
+        take_a ? i++ : j++;
+    }
+    return put(out, "\n");
+}
+
+/* A part as it appears inside a multipart: header block and content. */
+static int write_entity(GMimeObject *obj, GMimeFormatOptions *opts,
+                        GMimeStream *out, int depth)
+{
+    if (GMIME_IS_PART(obj))
+        return g_mime_object_write_to_stream(obj, opts, out) == -1 ? -1 : 0;
+    if (write_headers(g_mime_object_get_header_list(obj), NULL, opts, out))
+        return -1;
+    return write_content(obj, opts, out, depth);
+}
+
+/* A multipart without a boundary: its text, as the parser kept it. */
+static int prologue_only(GMimeMultipart *mp, GMimeStream *out)
+{
+    const char *prologue = g_mime_multipart_get_prologue(mp);
+    const char *epilogue = g_mime_multipart_get_epilogue(mp);
+    return (prologue && put(out, prologue)) || (epilogue && put(out, epilogue))
+               ? -1
+               : 0;
+}
+
+static int write_content(GMimeObject *obj, GMimeFormatOptions *opts,
+                         GMimeStream *out, int depth)
+{
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        GMimeObject *body = m ? g_mime_message_get_mime_part(m) : NULL;
+        if (m == NULL)
+            return 0;
+        if (write_headers(g_mime_object_get_header_list(GMIME_OBJECT(m)),
+                          body ? g_mime_object_get_header_list(body) : NULL,
+                          opts, out))
+            return -1;
+        return body ? write_content(body, opts, out, depth + 1) : 0;
+    }
+    if (!GMIME_IS_MULTIPART(obj) || depth > 4 * FOOTER_MAX_DEPTH)
+        return g_mime_object_write_content_to_stream(obj, opts, out) == -1
+                   ? -1
+                   : 0;
+    GMimeMultipart *mp = GMIME_MULTIPART(obj);
+    /* not g_mime_multipart_get_boundary(): it would make one up */
+    const char *boundary =
+        g_mime_object_get_content_type_parameter(obj, "boundary");
+    if (boundary == NULL) /* the parser kept it all as the prologue */
+        return prologue_only(mp, out);
+    const char *prologue = g_mime_multipart_get_prologue(mp);
+    const char *epilogue = g_mime_multipart_get_epilogue(mp);
+    int n = g_mime_multipart_get_count(mp);
+    /* the line end before a boundary belongs to the boundary */
+    if (prologue && (put(out, prologue) ||
+                     ((n > 0 || mp->write_end_boundary) && put(out, "\n"))))
+        return -1;
+    for (int i = 0; i < n; i++) {
+        int more = i + 1 < n || mp->write_end_boundary;
+        if (put(out, "--") || put(out, boundary) || put(out, "\n") ||
+            write_entity(g_mime_multipart_get_part(mp, i), opts, out,
+                         depth + 1) ||
+            (more && put(out, "\n")))
+            return -1;
+    }
+    if (mp->write_end_boundary &&
+        (put(out, "--") || put(out, boundary) || put(out, "--")))
+        return -1;
+    if (epilogue && (put(out, "\n") || put(out, epilogue)))
+        return -1;
+    return 0;
+}
+
+/*
+ * Whether the body written ends right after "--boundary--": the parser
+ * cannot tell whether a line end followed, and a message body has one.
+ */
+static int ends_at_end_boundary(GMimeObject *top)
+{
+    return GMIME_IS_MULTIPART(top) && GMIME_MULTIPART(top)->write_end_boundary &&
+           g_mime_object_get_content_type_parameter(top, "boundary") &&
+           g_mime_multipart_get_epilogue(GMIME_MULTIPART(top)) == NULL;
+}
+
 /* Write the top-level part's content (no headers), CRLF, to a new file. */
 static int write_body(GMimeObject *top, const char *path, char *why,
                       size_t whylen)
@@ -675,7 +795,8 @@ static int write_body(GMimeObject *top, const char *path, char *why,
     g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_UNIX);
 
     errno = 0;
-    int failed = g_mime_object_write_content_to_stream(top, opts, crlf) == -1 ||
+    int failed = write_content(top, opts, crlf, 0) == -1 ||
+                 (ends_at_end_boundary(top) && put(crlf, "\n") == -1) ||
                  g_mime_stream_flush(crlf) == -1;
     int saved = errno;
     g_mime_format_options_free(opts);
@@ -698,6 +819,11 @@ int footer_apply(GMimeMessage *msg, const char *text, const char *html,
 {
     struct footer_run run = {.why = why, .whylen = whylen};
     int rc = 0;
+    if (msg == NULL || !GMIME_IS_MESSAGE(msg) || out_path == NULL ||
+        rep == NULL) {
+        snprintf(why, whylen, "footer_apply: no message, path or reply");
+        return -1;
+    }
     if ((text && !g_utf8_validate(text, -1, NULL)) ||
         (html && !g_utf8_validate(html, -1, NULL))) {
         snprintf(why, whylen, "footer is not valid UTF-8");

@@ -25,11 +25,14 @@
  * header block, CRLF line ends) is written to out_path, created mode 0600
  * with O_EXCL. Changes the top-level header block needs (Content-Type
  * charset, Content-Transfer-Encoding, and MIME-Version when the message has
- * none) are appended to rep; no other header is touched.
+ * none) are appended to rep: CHG_CHANGE_HEADER index 1 for a field that is
+ * there, CHG_ADD_HEADER for one that is not; values unfolded, no CR or LF.
+ * No other header is touched.
  *
  * Returns 1 when a footer was added, 0 when the message has no place for
- * one (nothing written, rep untouched), -1 on error with why filled
- * (out_path removed, rep untouched).
+ * one (nothing written, msg and rep untouched), -1 on error with why filled
+ * (out_path removed, rep untouched; msg may be partly changed). An
+ * existing out_path is an error and is left alone.
  */
 int footer_apply(GMimeMessage *msg, const char *text, const char *html,
                  const char *out_path, struct mlm_reply *rep, char *why,

@@ -97,6 +97,12 @@ void spool_remove(struct spool *sp)
         fclose(sp->fp);
     if (sp->path && unlink(sp->path) == -1 && errno != ENOENT)
         msg_warn("cannot remove %s: %s", sp->path, strerror(errno));
+    if (sp->path) {
+        /* The worker's new body, if it wrote one that was not applied. */
+        char body[4200];
+        snprintf(body, sizeof body, "%s.body", sp->path);
+        unlink(body);
+    }
     free(sp->path);
     memset(sp, 0, sizeof *sp);
 }
