@@ -32,6 +32,7 @@ struct conn {
     char *hostname;
     char *helo;
     uint32_t stages;                /* the policy's stages, at negotiation */
+    unsigned long protocol;         /* SMFIP_* flags agreed with the MTA */
     struct msg *msg;
 };
 
@@ -161,6 +162,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                              SMFIP_NR_UNKN | SMFIP_NR_DATA;
     *pf0 = actions & f0;
     *pf1 = (skip | no_reply) & f1;
+    c->protocol = *pf1;
     *pf2 = *pf3 = 0;
     if ((f0 & actions) != actions)
         msg_warn("the MTA does not offer every action mlm needs "
@@ -236,34 +238,45 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     return st;
 }
 
+/*
+ * Where the MTA agreed not to wait for our reply, libmilter expects
+ * SMFIS_NOREPLY (anything else is logged as a protocol error).
+ */
+static sfsistat no_reply(struct conn *c, unsigned long flag)
+{
+    return c->protocol & flag ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 {
     struct conn *c = conn_get(ctx);
     struct msg *m = msg_get(ctx);
     if (!wants(c, STAGE_MESSAGE))
-        return SMFIS_CONTINUE;
+        return no_reply(c, SMFIP_NR_HDR);
     if (!m->spooling) {
         m->spooling = 1;
         spool_open(&m->spool, mlmd_cfg->spool_dir, msg_qid(ctx, m));
     }
     spool_header(&m->spool, name ? name : "", value ? value : "");
-    return SMFIS_CONTINUE;
+    return no_reply(c, SMFIP_NR_HDR);
 }
 
 static sfsistat cb_eoh(SMFICTX *ctx)
 {
+    struct conn *c = conn_get(ctx);
     struct msg *m = msg_get(ctx);
     if (m->spooling)
         spool_end_of_headers(&m->spool);
-    return SMFIS_CONTINUE;
+    return no_reply(c, SMFIP_NR_EOH);
 }
 
 static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 {
+    struct conn *c = conn_get(ctx);
     struct msg *m = msg_get(ctx);
     if (m->spooling)
         spool_body(&m->spool, data, len);
-    return SMFIS_CONTINUE;
+    return no_reply(c, SMFIP_NR_BODY);
 }
 
 static sfsistat cb_eom(SMFICTX *ctx)

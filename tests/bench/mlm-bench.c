@@ -211,6 +211,7 @@ static void put_u32(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)v;
 }
 
+/* Big-endian 32-bit integers, as the protocol has them. */
 static uint32_t get_u32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
@@ -257,6 +258,7 @@ static double hist_value(unsigned idx)
     return lo + (double)((uint64_t)1 << shift) / 2.0;
 }
 
+/* Count one sample of us microseconds. */
 static void hist_add(struct hist *h, int64_t us)
 {
     uint64_t v = us < 0 ? 0 : (uint64_t)us;
@@ -267,6 +269,7 @@ static void hist_add(struct hist *h, int64_t us)
     h->bucket[hist_index(v)]++;
 }
 
+/* Add a thread's histogram to the total. */
 static void hist_merge(struct hist *into, const struct hist *from)
 {
     into->n += from->n;
@@ -347,6 +350,7 @@ struct mconn {
     char why[256];
 };
 
+/* A closed connection with empty buffers. */
 static void mconn_init(struct mconn *c)
 {
     memset(c, 0, sizeof *c);
@@ -354,6 +358,7 @@ static void mconn_init(struct mconn *c)
     c->state = CS_CLOSED;
 }
 
+/* Drop the socket and whatever was buffered; the buffers stay allocated. */
 static void mconn_close(struct mconn *c)
 {
     if (c->fd != -1)
@@ -363,6 +368,7 @@ static void mconn_close(struct mconn *c)
     c->out_len = c->in_off = c->in_len = 0;
 }
 
+/* Close and release the buffers. */
 static void mconn_free(struct mconn *c)
 {
     mconn_close(c);
@@ -370,6 +376,7 @@ static void mconn_free(struct mconn *c)
     free(c->in);
 }
 
+/* Record why the connection failed; always -1. */
 static int fail(struct mconn *c, const char *fmt, ...)
 {
     va_list ap;
@@ -379,6 +386,7 @@ static int fail(struct mconn *c, const char *fmt, ...)
     return -1;
 }
 
+/* Room for more bytes in the output buffer. */
 static void out_reserve(struct mconn *c, size_t more)
 {
     if (c->out_len + more <= c->out_cap)
@@ -400,6 +408,7 @@ static size_t pkt_begin(struct mconn *c, char cmd)
     return at;
 }
 
+/* Append raw bytes to the packet being built. */
 static void pkt_bytes(struct mconn *c, const void *data, size_t len)
 {
     out_reserve(c, len);
@@ -413,6 +422,7 @@ static void pkt_str(struct mconn *c, const char *s)
     pkt_bytes(c, s, strlen(s) + 1);
 }
 
+/* Fill in the length of the packet begun at offset at. */
 static void pkt_end(struct mconn *c, size_t at)
 {
     put_u32(c->out + at, (uint32_t)(c->out_len - at - 4));
@@ -592,6 +602,7 @@ static int header_value_safe(const char *v)
     return 1;
 }
 
+/* An envelope address in an action: non-empty, no control characters. */
 static int address_safe(const char *a)
 {
     if (*a == '\0')
@@ -753,8 +764,13 @@ static enum reply_kind step(struct mconn *c, struct stats *st,
 /* Sessions and transactions                                               */
 /* ---------------------------------------------------------------------- */
 
-static int stage_on(enum smtp_stage s) { return (opt.stages & SS_BIT(s)) != 0; }
+/* Whether --stages selected SMTP stage s. */
+static int stage_on(enum smtp_stage s)
+{
+    return (opt.stages & SS_BIT(s)) != 0;
+}
 
+/* How a reply that ends a transaction is counted. */
 static enum outcome outcome_of(enum reply_kind rk)
 {
     switch (rk) {
@@ -871,6 +887,7 @@ static const char *header_value(const struct mconn *c, const char *raw)
     return raw;
 }
 
+/* One SMFIC_HEADER. */
 static enum reply_kind header_send(struct mconn *c, struct stats *st,
                                    const char *name, const char *value)
 {
@@ -1042,6 +1059,7 @@ static enum outcome tx_run(struct worker *w, struct mconn *c, long txno)
     return out;
 }
 
+/* A thread: claim transactions until -n are taken, then QUIT. */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -1120,6 +1138,7 @@ static void target_parse(const char *spec)
     freeaddrinfo(ai);
 }
 
+/* Append one header to the message template. */
 static void header_push(const char *name, const char *raw)
 {
     headers = xrealloc(headers, (nheaders + 1) * sizeof *headers);
@@ -1201,6 +1220,7 @@ static void body_build(void)
         memcpy(body + opt.body_size - 2, "\r\n", 2);
 }
 
+/* "<first>" from -t, then "<memberN@bench.test>" up to -R addresses. */
 static void recipients_build(void)
 {
     rcpt_addrs = xmalloc((size_t)opt.recipients * sizeof *rcpt_addrs);
@@ -1214,6 +1234,7 @@ static void recipients_build(void)
     }
 }
 
+/* Release the message template (at exit, for leak checkers). */
 static void template_free(void)
 {
     for (size_t i = 0; i < nheaders; i++) {
@@ -1227,6 +1248,7 @@ static void template_free(void)
     free(body);
 }
 
+/* "connect,helo,..." to a mask of SS_BIT()s; bad names are fatal. */
 static unsigned stages_parse(const char *list)
 {
     unsigned mask = 0;
@@ -1251,6 +1273,7 @@ static unsigned stages_parse(const char *list)
     return mask;
 }
 
+/* A decimal option value within min..max; anything else is fatal. */
 static long number(const char *s, const char *what, long min, long max)
 {
     char *end;
@@ -1262,6 +1285,7 @@ static long number(const char *s, const char *what, long min, long max)
     return v;
 }
 
+/* The options and the RESULT keys, on fp. */
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -1302,6 +1326,7 @@ static void usage(FILE *fp)
 /* Report                                                                  */
 /* ---------------------------------------------------------------------- */
 
+/* One line naming the bits of v that are set. */
 static void flags_print(const char *label, uint32_t v,
                         const uint32_t *bits, const char *const *names,
                         size_t n)
@@ -1316,6 +1341,7 @@ static void flags_print(const char *label, uint32_t v,
     printf("%s\n", any ? "" : " none");
 }
 
+/* What the first negotiation settled, decoded. */
 static void negotiation_print(void)
 {
     static const uint32_t skip_bits[] = {
@@ -1353,6 +1379,7 @@ static void negotiation_print(void)
     flags_print("  other:", nego_pflags, other_bits, other_names, 3);
 }
 
+/* The human-readable summary, then the RESULT line. */
 static void report(const struct stats *t, double seconds)
 {
     long tx = opt.transactions;

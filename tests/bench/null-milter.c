@@ -86,6 +86,7 @@ static sfsistat reply(SMFICTX *ctx, unsigned long nr_bit)
     return c && (c->pflags & nr_bit) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/* Forget the message part of the state (MAIL, end of message, abort). */
 static void message_reset(struct nm_conn *c)
 {
     if (c) {
@@ -94,6 +95,7 @@ static void message_reset(struct nm_conn *c)
     }
 }
 
+/* Ask for the actions -a needs and the no-reply steps -N names. */
 static sfsistat nm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                              unsigned long f2, unsigned long f3,
                              unsigned long *pf0, unsigned long *pf1,
@@ -112,6 +114,7 @@ static sfsistat nm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     return SMFIS_CONTINUE;
 }
 
+/* The steps before end of message: continue, or no reply if promised. */
 static sfsistat nm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
     (void)host, (void)sa;
@@ -201,6 +204,7 @@ static int list_actions(SMFICTX *ctx, struct nm_conn *c, const char **what)
     return 0;
 }
 
+/* End of message: the list actions of -a, all of them or a 451. */
 static sfsistat nm_eom(SMFICTX *ctx)
 {
     struct nm_conn *c = conn_get(ctx);
@@ -220,6 +224,7 @@ static sfsistat nm_abort(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
+/* The connection is gone: free its state. */
 static sfsistat nm_close(SMFICTX *ctx)
 {
     struct nm_conn *c = smfi_getpriv(ctx);
@@ -277,6 +282,7 @@ static int listener_nodelay(void)
     return changed;
 }
 
+/* The options, on fp. */
 static void usage(FILE *fp)
 {
     fprintf(fp,

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The worker pool never loses a request: reload under load, a broken
+# policy's reload refused, kill -9 of a busy worker, request_timeout,
+# queue overflow, statistics equal to the traffic, SIGTERM with requests
+# in flight, and a policy that cannot load stopping start-up.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+BENCH=$top_builddir/tests/bench/mlm-bench
+trap 'mlm_stop >/dev/null' EXIT
+
+result() { # KEY FILE -> value from the RESULT line
+    sed -n 's/^RESULT //p' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+bench() { # OUTFILE ARGS...
+    local out=$1
+    shift
+    "$BENCH" -s "$MLM_MILTER" "$@" >"$out" 2>&1
+}
+json_get() { # EXPR  (python expression over j = stats --json)
+    mlm_ctl stats --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"
+}
+
+tmp=$(mktemp -d /tmp/mlm-pool.XXXXXX)
+trap 'mlm_stop >/dev/null; rm -rf "$tmp"' EXIT
+cp "$here/slow.lua" "$tmp/policy.lua"
+
+# --- statistics equal the traffic -------------------------------------------
+mlm_start "$tmp/policy.lua" "lua_instruction_limit = 0" || exit 1
+bench "$tmp/b1" -c 4 -n 400 -R 3 -t refuse@pool.test
+t_check "bench: 400 transactions without errors" test "$(result errors "$tmp/b1")" = 0
+t_check "stats: sender requests = 400 (got $(json_get "j['sender']['requests']"))" \
+    test "$(json_get "j['sender']['requests']")" = 400
+t_check "stats: recipient requests = 1200" test "$(json_get "j['recipient']['requests']")" = 1200
+t_check "stats: recipient rejects = 400" test "$(json_get "j['recipient']['reject']")" = 400
+t_check "stats: message requests = 400" test "$(json_get "j['message']['requests']")" = 400
+t_check "stats: nothing failed" test "$(json_get "sum(j[s]['failed'] for s in ('sender','recipient','message'))")" = 0
+t_check "stats: relay and helo never asked (policy lacks them)" \
+    test "$(json_get "j['relay']['requests'] + j['helo']['requests']")" = 0
+t_check "stats: 10 s window holds the traffic" test "$(json_get "j['windows']['10s']['sender']['requests']")" = 400
+t_check "stats: latency p99 >= p50 > 0" python3 -c "
+import json,subprocess,sys
+j=json.loads(subprocess.check_output(['$CTL_BIN','-C','$MLM_CONF','stats','--json']))
+l=j['sender']['latency_ms']; sys.exit(0 if l['p99']>=l['p50']>0 else 1)"
+t_check "stats --prometheus names mlm_ metrics" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' stats --prometheus | grep -q '^mlm_requests_total{stage=\"sender\",outcome=\"continue\"} 400$'"
+t_check "status: a line per worker with pid and state" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' status | grep -Eq '^[0-9]+ +[0-9]+ +idle '"
+
+# --- reload under load fails nothing ------------------------------------------
+bench "$tmp/b2" -c 8 -n 3000 &
+bpid=$!
+for i in 1 2 3; do
+    sleep 0.3
+    mlm_ctl reload >/dev/null || t_fail "reload $i refused"
+done
+kill -HUP "$MLM_MUX_PID"
+wait $bpid
+t_check "reload under load: 3000 transactions, 0 errors" test "$(result errors "$tmp/b2")" = 0
+t_check "reload under load: 0 tempfail (got $(result tempfail "$tmp/b2"))" test "$(result tempfail "$tmp/b2")" = 0
+t_check "reload under load: all continued" test "$(result continue "$tmp/b2")" = 3000
+t_check "generation moved on" test "$(json_get "j['workers']['generation']")" -ge 5
+
+# --- a broken policy's reload is refused, the old generation serves ---------
+cp "$tmp/policy.lua" "$tmp/good.lua"
+echo "this is not lua" >>"$tmp/policy.lua"
+if mlm_ctl reload 2>"$tmp/err"; then t_fail "broken reload accepted"; else
+    t_check "broken reload: exit 1 with the Lua error" grep -q "policy.lua" "$tmp/err"
+fi
+bench "$tmp/b3" -n 50
+t_check "old generation still serves after a refused reload" test "$(result continue "$tmp/b3")" = 50
+cp "$tmp/good.lua" "$tmp/policy.lua"
+
+# --- kill -9 of a busy worker ------------------------------------------------
+"$BENCH" -s "$MLM_MILTER" -n 1 -f hang@pool.test -T 60 >"$tmp/b4" 2>&1 &
+bpid=$!
+busy=
+for i in $(seq 50); do
+    busy=$(mlm_ctl status | awk '$3 == "busy" {print $2; exit}')
+    [ -n "$busy" ] && break
+    sleep 0.1
+done
+if [ -n "$busy" ]; then
+    kill -9 "$busy"
+    wait $bpid
+    t_check "kill -9 of a busy worker: its request answered tempfail" test "$(result tempfail "$tmp/b4")" = 1
+    bench "$tmp/b5" -n 20
+    t_check "the pool serves on after the kill" test "$(result continue "$tmp/b5")" = 20
+else
+    t_fail "no busy worker seen"
+    kill $bpid
+fi
+mlm_stop >/dev/null
+
+# --- request_timeout kills a stuck worker -----------------------------------
+mlm_start "$tmp/policy.lua" "lua_instruction_limit = 0" "request_timeout = 2" || exit 1
+bench "$tmp/b6" -n 1 -f loop@pool.test
+t_check "endless loop without limits: request_timeout answers tempfail" test "$(result tempfail "$tmp/b6")" = 1
+t_check "request_timeout logged" grep -q "request_timeout" "$MLM_DIR/mux.log"
+bench "$tmp/b7" -n 20
+t_check "served after the timeout" test "$(result continue "$tmp/b7")" = 20
+mlm_stop >/dev/null
+
+# --- queue overflow answers failure_action ------------------------------------
+mlm_start "$tmp/policy.lua" "lua_instruction_limit = 0" "workers_min = 1" \
+    "workers_max = 1" "queue_max = 2" "queue_timeout = 30" || exit 1
+bench "$tmp/b8" -c 8 -n 8 -f slow@pool.test
+t_check "queue overflow: some requests tempfailed (got $(result tempfail "$tmp/b8"))" \
+    test "$(result tempfail "$tmp/b8")" -ge 1
+t_check "queue overflow: the queued ones served (got $(result continue "$tmp/b8"))" \
+    test "$(result continue "$tmp/b8")" -ge 2
+t_check "queue overflow: no protocol errors" test "$(result errors "$tmp/b8")" = 0
+t_check "queue overflow logged" grep -q "request queue full" "$MLM_DIR/mux.log"
+t_check "stats count the overflow as failed" test "$(json_get "j['sender']['failed']")" = "$(result tempfail "$tmp/b8")"
+mlm_stop >/dev/null
+
+# --- SIGTERM with requests in flight answers every one ---------------------
+mlm_start "$tmp/policy.lua" "lua_instruction_limit = 0" "workers_min = 4" \
+    "workers_max = 4" || exit 1
+bench "$tmp/b9" -c 4 -n 4 -f slowmsg@pool.test &
+bpid=$!
+for i in $(seq 50); do
+    [ "$(mlm_ctl status | grep -c ' busy ')" -ge 4 ] && break
+    sleep 0.1
+done
+kill -TERM "$MLM_MUX_PID"
+wait $bpid
+t_check "SIGTERM: every in-flight request answered (continue $(result continue "$tmp/b9") of 4)" \
+    test "$(result continue "$tmp/b9")" = 4
+t_check "SIGTERM: no transaction left without an answer" test "$(result errors "$tmp/b9")" = 0
+wait "$MLM_MUX_PID" 2>/dev/null
+t_check "SIGTERM: the multiplexor exited" bash -c "! kill -0 $MLM_MUX_PID 2>/dev/null"
+MLM_MUX_PID=
+mlm_stop >/dev/null
+
+# --- a policy that cannot load stops start-up with a clear error -----------
+printf 'error("broken at load")\n' >"$tmp/broken.lua"
+MLM_DIR=$tmp/start; mkdir -p "$MLM_DIR"; MLM_CONF=$MLM_DIR/mlm.conf
+MLM_PORT=$(mlm_free_port)
+mlm_write_conf "$tmp/broken.lua"
+timeout 20 "$MUX_BIN" -f -C "$MLM_CONF" >"$tmp/start.log" 2>&1
+rc=$?
+t_check "policy error at load: multiplexor exits 1 (got $rc)" test "$rc" = 1
+t_check "policy error at load: error names the file and line" grep -q "broken.lua:1: broken at load" "$tmp/start.log"
+printf 'os.exit(0)\n' >"$tmp/exit.lua"
+mlm_write_conf "$tmp/exit.lua"
+timeout 20 "$MUX_BIN" -f -C "$MLM_CONF" >"$tmp/start2.log" 2>&1
+t_check "os.exit at load is an error, not an exit (rc $?)" grep -q "attempt to call a nil value (field 'exit')" "$tmp/start2.log"
+MLM_DIR=
+
+t_done

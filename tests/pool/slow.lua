@@ -1,0 +1,32 @@
+-- Pool tests: slow, looping and crashing requests chosen by the sender.
+local mlm = require "mlm"
+
+local function spin(seconds)
+  local stop = os.clock() + seconds
+  while os.clock() < stop do end
+end
+
+function filter_sender(ctx)
+  local s = ctx.sender
+  if s == "slow@pool.test" then
+    spin(1.0)
+  elseif s == "loop@pool.test" then
+    while true do end
+  elseif s == "hang@pool.test" then
+    spin(3600)
+  end
+  return mlm.continue()
+end
+
+function filter_recipient(ctx)
+  if ctx.recipient == "refuse@pool.test" then
+    return mlm.reject("No", "550", "5.1.1")
+  end
+end
+
+function filter_message(ctx)
+  if ctx.sender == "slowmsg@pool.test" then
+    spin(1.0)
+  end
+  ctx:add_header("X-Pool", "yes")
+end
