@@ -35,7 +35,7 @@ static void log_emit(int priority, const char *label, const char *fmt,
     char line[2048];
     vsnprintf(line, sizeof line, fmt, ap);
     for (unsigned char *p = (unsigned char *)line; *p; p++)
-        if (*p == '\t')
+        if (*p == '\t' || *p == '\n')
             *p = ' ';
         else if (*p < 0x20 || *p == 0x7f)
             *p = '?';

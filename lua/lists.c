@@ -11,7 +11,7 @@
  *   list:recipients()           iterator over the addresses that get posts
  *   list:members([role])        iterator over membership tables
  *   list:accepts_nonmember(a)   a's address or @domain is accept_nonmembers
- *   list:banned(a)              ... is banned
+ *   list:is_banned(a)           ... is banned
  *   list:hold(ctx, reason)      store the post for the moderators: its id
  *   list:held(id)               a held message's state, or nil
  *   list:held_retry(ctx)        the held post this one retries, or nil
@@ -607,7 +607,7 @@ void lists_register(lua_State *L, int module_idx)
         {"recipients", l_recipients},
         {"members", l_members},
         {"accepts_nonmember", l_accepts_nonmember},
-        {"banned", l_banned},
+        {"is_banned", l_banned},
         {"hold", l_hold},
         {"held", l_held},
         {"held_retry", l_held_retry},

@@ -318,7 +318,7 @@ function M.post(ctx, list, rcpt)
   end
   local candidates = sender_addresses(ctx)
   for _, addr in ipairs(candidates) do
-    if list:banned(addr) then
+    if list:is_banned(addr) then
       return mlm.reject(addr .. " may not post to " .. a.post, "550", "5.7.1")
     end
   end
