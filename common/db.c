@@ -47,7 +47,6 @@ static const char *const migrations[] = {
     "  last_bounce TEXT NOT NULL DEFAULT '',"
     "  created INTEGER NOT NULL,"
     "  PRIMARY KEY (list_id, address, role)) WITHOUT ROWID;"
-    "CREATE INDEX members_delivery ON members (list_id, role, delivery);"
     "CREATE TABLE bounces ("
     "  id INTEGER PRIMARY KEY,"
     "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
@@ -131,6 +130,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "last_bounce = ?4, delivery = ?5 "
                          "WHERE list_id = ?1 AND address = ?2 "
                          "AND role = 'member'",
+    [ST_MEMBER_COUNT] = "SELECT count(*) FROM members WHERE list_id = ?1 "
+                        "AND role = ?2",
     [ST_BOUNCE_ADD] = "INSERT INTO bounces (list_id, address, status, "
                       "diagnostic, scored, received) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s', 'now'))",
@@ -155,6 +156,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "decided_by, message_id, digest FROM held "
                       "WHERE list_id = ?1 AND message_id = ?2 AND digest = ?3 "
                       "ORDER BY id DESC LIMIT 1",
+    [ST_HELD_REOPEN] = "UPDATE held SET state = 'pending', decided_by = '', "
+                       "decided_at = NULL WHERE id = ?1 AND state = ?2",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_INIT] = "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",

@@ -141,6 +141,9 @@ int member_get(struct db *db, const struct list_info *list, const char *address,
 int members_each(struct db *db, const struct list_info *list, const char *role,
                  int (*fn)(const struct member_info *, void *), void *arg,
                  char *why, size_t whylen);
+/* How many addresses hold role in list; -1 on error. */
+int64_t members_count(struct db *db, const struct list_info *list,
+                      const char *role, char *why, size_t whylen);
 /*
  * Import addresses (one a line; blank lines and # comments skipped) as
  * members, in one transaction: one bad line refuses the whole file.
@@ -197,6 +200,13 @@ int held_get(struct db *db, int64_t id, struct list_info *list,
              size_t whylen);
 int held_decide(struct db *db, int64_t id, const char *state,
                 const char *who, char *why, size_t whylen);
+/*
+ * Undo a decision (state) that could not be carried out, e.g. an approved
+ * post whose re-injection failed: the message is pending again. 0,
+ * DB_NOT_FOUND when it is not in that state, or -1.
+ */
+int held_reopen(struct db *db, int64_t id, const char *state, char *why,
+                size_t whylen);
 int held_each(struct db *db, const struct list_info *list, const char *state,
               int (*fn)(const struct held_info *, void *), void *arg,
               char *why, size_t whylen);

@@ -96,6 +96,24 @@ int held_decide(struct db *db, int64_t id, const char *state,
     return 0;
 }
 
+int held_reopen(struct db *db, int64_t id, const char *state, char *why,
+                size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_HELD_REOPEN, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    if (db_step_done(db, st, "held reopen", why, whylen) == -1)
+        return -1;
+    if (sqlite3_changes(db->sql) == 0) {
+        snprintf(why, whylen, "held message %lld is not %s", (long long)id,
+                 state);
+        return DB_NOT_FOUND;
+    }
+    return 0;
+}
+
 int held_each(struct db *db, const struct list_info *list, const char *state,
               int (*fn)(const struct held_info *, void *), void *arg,
               char *why, size_t whylen)

@@ -200,6 +200,20 @@ int members_each(struct db *db, const struct list_info *list, const char *role,
                ? 0 : db_fail(db, "members", why, whylen);
 }
 
+int64_t members_count(struct db *db, const struct list_info *list,
+                      const char *role, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_COUNT, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_text(st, 2, role ? role : "member", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? n : db_fail(db, "member count", why, whylen);
+}
+
 int members_import(struct db *db, const struct list_info *list, FILE *fp,
                    char *why, size_t whylen)
 {

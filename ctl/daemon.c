@@ -59,32 +59,25 @@ static int ctl_call(struct ctl_env *env, const char *cmd, const char *arg)
     return rc;
 }
 
-int cmd_status(struct ctl_env *env, int argc, char **argv)
+int cmd_status(struct ctl_env *env, struct ctl_args *a)
 {
-    (void)argv;
-    if (argc != 0)
-        return ctl_usage("status");
+    (void)a;
     return ctl_call(env, "status", "");
 }
 
-int cmd_stats(struct ctl_env *env, int argc, char **argv)
+int cmd_stats(struct ctl_env *env, struct ctl_args *a)
 {
-    const char *format = "text";
-    if (argc > 1)
-        return ctl_usage("stats");
-    if (argc == 1 && strcmp(argv[0], "--json") == 0)
-        format = "json";
-    else if (argc == 1 && strcmp(argv[0], "--prometheus") == 0)
-        format = "prometheus";
-    else if (argc == 1)
-        return ctl_usage("stats");
-    return ctl_call(env, "stats", format);
+    int json = opt_flag(a, "json"), prometheus = opt_flag(a, "prometheus");
+    if (json && prometheus) {
+        fprintf(stderr, "mlm-ctl: --json or --prometheus, not both\n");
+        return ctl_usage(a);
+    }
+    return ctl_call(env, "stats", json ? "json" : prometheus ? "prometheus"
+                                                             : "text");
 }
 
-int cmd_reload(struct ctl_env *env, int argc, char **argv)
+int cmd_reload(struct ctl_env *env, struct ctl_args *a)
 {
-    (void)argv;
-    if (argc != 0)
-        return ctl_usage("reload");
+    (void)a;
     return ctl_call(env, "reload", "");
 }

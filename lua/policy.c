@@ -58,7 +58,8 @@ static void count_hook(lua_State *L, lua_Debug *ar)
         /* From now on fire at every instruction until the request ends. */
         p->limit_hit = 2;
         lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
-        luaL_error(L, "instruction limit (%ld) exceeded", p->insn_limit);
+        luaL_error(L, "instruction limit (%I) exceeded",
+                   (lua_Integer)p->insn_limit);
     }
 }
 

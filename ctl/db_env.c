@@ -1,0 +1,78 @@
+/*
+ * db_env.c - the database for mlm-ctl's list, member, held and bounce
+ * commands: opened once per run, as the daemons' user.
+ *
+ * Run as root, mlm-ctl first becomes cfg.user (as the daemons do after
+ * binding): a database, or its -wal and -shm files, created by root would
+ * lock the workers out of their own database. check and try become it
+ * too, so the policy runs as it runs in a worker.
+ */
+#include "ctl.h"
+#include "db.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int ctl_become_user(struct ctl_env *env, char *why, size_t whylen)
+{
+    const char *user = env->cfg.user;
+    if (geteuid() != 0 || user == NULL || *user == '\0')
+        return 0;
+    errno = 0;
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        snprintf(why, whylen, "user %s (from the configuration) does not "
+                 "exist", user);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+        setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+        snprintf(why, whylen, "cannot become user %s: %s", user,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+struct db *ctl_db(struct ctl_env *env)
+{
+    char why[1024];
+    if (env->db)
+        return env->db;
+    if (ctl_become_user(env, why, sizeof why) == -1) {
+        ctl_fail("%s", why);
+        return NULL;
+    }
+    env->db = db_open(env->cfg.database, why, sizeof why);
+    if (env->db == NULL)
+        ctl_fail("%s", why);
+    return env->db;
+}
+
+int ctl_list(struct ctl_env *env, const char *address, struct list_info *out)
+{
+    char why[512];
+    struct db *db = ctl_db(env);
+    if (db == NULL)
+        return EXIT_FAILED;
+    if (list_find(db, address, out, why, sizeof why) != 0)
+        return ctl_fail("%s", why);
+    return EXIT_OK;
+}
+
+int parse_id(const char *s, int64_t *id)
+{
+    char *end;
+    if (*s < '1' || *s > '9')
+        return -1;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    if (errno || *end || n <= 0)
+        return -1;
+    *id = n;
+    return 0;
+}

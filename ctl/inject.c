@@ -1,0 +1,205 @@
+/*
+ * inject.c - handing a message to the MTA through cfg.sendmail, as
+ * "held approve" does with an approved post.
+ *
+ * The command is split on blanks (no shell, no quoting), the extra
+ * arguments are appended, and the message is written to its standard
+ * input while its output is collected for the error message. Everything
+ * runs under one deadline; a command still running then is killed.
+ */
+#include "ctl.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OUTPUT_KEEP 512
+
+static long long now_ms_ctl(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* argv of command plus extra, NULL-terminated; *copy owns the strings. */
+static char **command_argv(const char *command, const char *const *extra,
+                           char **copy)
+{
+    size_t n = 0, cap = 8;
+    char **argv = xmalloc(cap * sizeof *argv), *save = NULL;
+    *copy = xstrdup(command);
+    for (char *tok = strtok_r(*copy, " \t", &save); tok;
+         tok = strtok_r(NULL, " \t", &save)) {
+        if (n + 2 >= cap)
+            argv = xrealloc(argv, (cap *= 2) * sizeof *argv);
+        argv[n++] = tok;
+    }
+    for (size_t i = 0; extra && extra[i]; i++) {
+        if (n + 2 >= cap)
+            argv = xrealloc(argv, (cap *= 2) * sizeof *argv);
+        argv[n++] = (char *)extra[i];
+    }
+    argv[n] = NULL;
+    return argv;
+}
+
+static void child_run(char **argv, int in, int out)
+{
+    if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(out, 2) == -1)
+        _exit(127);
+    signal(SIGPIPE, SIG_DFL);
+    execvp(argv[0], argv);
+    dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+/* The first line of what the command said, for a one-line reason. */
+static void first_line(const char *out, char *line, size_t linelen)
+{
+    size_t n = strcspn(out, "\r\n");
+    char *safe = safe_text(out, 0);
+    snprintf(line, linelen, "%.*s", (int)(n < 200 ? n : 200), safe);
+    free(safe);
+}
+
+int inject_message(const char *command, const char *const *extra,
+                   const char *first_header, const void *raw, size_t rawlen,
+                   int timeout_s, char *why, size_t whylen)
+{
+    char *copy, output[OUTPUT_KEEP + 1] = "";
+    size_t outlen = 0;
+    char **argv = command_argv(command, extra, &copy);
+    int in[2], out[2];
+    if (argv[0] == NULL) {
+        free(argv);
+        free(copy);
+        snprintf(why, whylen, "sendmail is empty in the configuration");
+        return -1;
+    }
+    if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1) {
+        snprintf(why, whylen, "pipe: %s", strerror(errno));
+        free(argv);
+        free(copy);
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    pid_t pid = fork();
+    if (pid == 0)
+        child_run(argv, in[0], out[1]);
+    close(in[0]);
+    close(out[1]);
+    if (pid == -1) {
+        snprintf(why, whylen, "fork: %s", strerror(errno));
+        close(in[1]);
+        close(out[0]);
+        free(argv);
+        free(copy);
+        return -1;
+    }
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
+
+    /* Write the header line, then the message; read the output meanwhile. */
+    const char *parts[2] = {first_header, raw};
+    size_t lens[2] = {strlen(first_header), rawlen}, part = 0, done = 0;
+    int writing = 1, reading = 1, broken = 0, timed_out = 0;
+    long long deadline = now_ms_ctl() + (long long)timeout_s * 1000;
+    while (writing || reading) {
+        while (writing && part < 2 && done == lens[part]) {
+            part++;
+            done = 0;
+        }
+        if (writing && part == 2) {
+            close(in[1]);
+            writing = 0;
+            continue;
+        }
+        struct pollfd pfd[2];
+        int n = 0;
+        if (reading)
+            pfd[n++] = (struct pollfd){.fd = out[0], .events = POLLIN};
+        if (writing)
+            pfd[n++] = (struct pollfd){.fd = in[1], .events = POLLOUT};
+        long long left = deadline - now_ms_ctl();
+        if (left <= 0) {
+            timed_out = 1;
+            break;
+        }
+        if (poll(pfd, (nfds_t)n, (int)left) == -1) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            if (pfd[i].revents == 0)
+                continue;
+            if (pfd[i].fd == out[0]) {
+                char buf[4096];
+                ssize_t got = read(out[0], buf, sizeof buf);
+                if (got <= 0 && !(got == -1 && errno == EINTR)) {
+                    reading = 0;
+                } else if (got > 0 && outlen < OUTPUT_KEEP) {
+                    size_t keep = (size_t)got < OUTPUT_KEEP - outlen
+                                      ? (size_t)got : OUTPUT_KEEP - outlen;
+                    memcpy(output + outlen, buf, keep);
+                    outlen += keep;
+                    output[outlen] = '\0';
+                }
+            } else {
+                ssize_t put = write(in[1], parts[part] + done,
+                                    lens[part] - done);
+                if (put > 0) {
+                    done += (size_t)put;
+                } else if (put == -1 && errno != EAGAIN && errno != EINTR) {
+                    broken = 1; /* EPIPE: it stopped reading */
+                    close(in[1]);
+                    writing = 0;
+                }
+            }
+        }
+    }
+    if (writing)
+        close(in[1]);
+    close(out[0]);
+
+    int status = 0;
+    pid_t got;
+    while ((got = waitpid(pid, &status, WNOHANG)) == 0 && !timed_out) {
+        if (now_ms_ctl() >= deadline)
+            timed_out = 1;
+        else
+            usleep(10000);
+    }
+    if (timed_out) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    char said[256];
+    first_line(output, said, sizeof said);
+    int rc = -1;
+    if (timed_out)
+        snprintf(why, whylen, "%s did not finish within %d s", argv[0],
+                 timeout_s);
+    else if (got == -1)
+        snprintf(why, whylen, "%s: %s", argv[0], strerror(errno));
+    else if (WIFSIGNALED(status))
+        snprintf(why, whylen, "%s was killed by signal %d", argv[0],
+                 WTERMSIG(status));
+    else if (WEXITSTATUS(status) != 0)
+        snprintf(why, whylen, "%s exited with status %d%s%s", argv[0],
+                 WEXITSTATUS(status), *said ? ": " : "", said);
+    else if (broken)
+        snprintf(why, whylen, "%s did not read the whole message", argv[0]);
+    else
+        rc = 0;
+    free(argv);
+    free(copy);
+    return rc;
+}

@@ -1,0 +1,270 @@
+/*
+ * out.c - mlm-ctl's output: text safe for a terminal, aligned columns,
+ * ages and dates, and a small streaming JSON writer.
+ *
+ * Stored data (subjects, names, diagnostics) comes from strangers. Nothing
+ * of it reaches a terminal raw: control characters (C0, DEL, and the C1
+ * range some terminals obey) and bytes that are not UTF-8 become '?'. JSON
+ * escapes control characters and replaces invalid UTF-8 with U+FFFD, so
+ * the output always parses.
+ */
+#include "ctl.h"
+#include "xmalloc.h"
+
+#include <string.h>
+#include <time.h>
+
+/*
+ * Decode the UTF-8 sequence at s (at most n bytes): its code point and
+ * length, or -1 for a byte that does not start a valid sequence.
+ */
+static long utf8_decode(const unsigned char *s, size_t n, size_t *len)
+{
+    unsigned char c = s[0];
+    size_t need;
+    long cp, min;
+    if (c < 0x80) {
+        *len = 1;
+        return c;
+    }
+    if (c >= 0xc2 && c <= 0xdf)
+        need = 1, cp = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        need = 2, cp = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        need = 3, cp = c & 0x07, min = 0x10000;
+    else
+        return -1;
+    if (n < need + 1)
+        return -1;
+    for (size_t i = 1; i <= need; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return -1;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return -1;
+    *len = need + 1;
+    return cp;
+}
+
+static int is_control(long cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+char *safe_text(const char *s, size_t max)
+{
+    size_t n = strlen(s), chars = 0;
+    char *out = xmalloc(n + 4), *q = out;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t len;
+        if (max && chars == max) {
+            strcpy(q, "...");
+            return out;
+        }
+        if (*p >= 0x20 && *p < 0x7f) { /* the common case: printable ASCII */
+            *q++ = (char)*p++;
+            chars++;
+            continue;
+        }
+        long cp = utf8_decode(p, n - (size_t)(p - (const unsigned char *)s),
+                              &len);
+        if (cp < 0 || is_control(cp)) {
+            *q++ = '?';
+            p += cp < 0 ? 1 : len;
+        } else {
+            memcpy(q, p, len);
+            q += len;
+            p += len;
+        }
+        chars++;
+    }
+    *q = '\0';
+    return out;
+}
+
+size_t text_width(const char *s)
+{
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        w += (*p & 0xc0) != 0x80;
+    return w;
+}
+
+void put_padded(FILE *fp, const char *s, size_t width)
+{
+    fputs(s, fp);
+    for (size_t w = text_width(s); w < width; w++)
+        putc(' ', fp);
+}
+
+void columns_print(FILE *fp, char **cells, size_t ncols,
+                   const size_t *widths)
+{
+    /* The last non-empty cell is not padded: no trailing blanks. */
+    size_t last = ncols;
+    while (last > 1 && *cells[last - 1] == '\0')
+        last--;
+    for (size_t i = 0; i < last; i++) {
+        if (i + 1 < last) {
+            put_padded(fp, cells[i], widths[i]);
+            fputs("  ", fp);
+        } else {
+            fputs(cells[i], fp);
+        }
+    }
+    putc('\n', fp);
+}
+
+void age_format(time_t when, time_t now, char *out, size_t outlen)
+{
+    long long age = now > when ? (long long)(now - when) : 0;
+    if (age < 120)
+        snprintf(out, outlen, "%llds", age);
+    else if (age < 2 * 3600)
+        snprintf(out, outlen, "%lldm", age / 60);
+    else if (age < 2 * 86400)
+        snprintf(out, outlen, "%lldh", age / 3600);
+    else
+        snprintf(out, outlen, "%lldd", age / 86400);
+}
+
+void time_format(time_t when, char *out, size_t outlen)
+{
+    struct tm tm;
+    if (gmtime_r(&when, &tm) == NULL ||
+        strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, outlen, "%lld", (long long)when);
+}
+
+void put_message(FILE *fp, const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        if (c == '\r' && i + 1 < len && p[i + 1] == '\n')
+            continue;
+        putc(c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f) ? c : '?',
+             fp);
+    }
+    if (len && p[len - 1] != '\n')
+        putc('\n', fp);
+}
+
+/* --- JSON ------------------------------------------------------------------ */
+
+void json_start(struct json *j, FILE *fp)
+{
+    memset(j, 0, sizeof *j);
+    j->fp = fp;
+}
+
+void json_end(struct json *j)
+{
+    putc('\n', j->fp);
+}
+
+static void json_quote(FILE *fp, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    putc('"', fp);
+    while (p < end) {
+        size_t len, run = 0;
+        while (p + run < end && p[run] >= 0x20 && p[run] < 0x7f &&
+               p[run] != '"' && p[run] != '\\')
+            run++;
+        if (run) { /* plain ASCII goes out in one piece */
+            fwrite(p, 1, run, fp);
+            p += run;
+            continue;
+        }
+        long cp = utf8_decode(p, (size_t)(end - p), &len);
+        if (cp < 0) {
+            fputs("\\ufffd", fp);
+            p++;
+            continue;
+        }
+        if (cp == '"' || cp == '\\')
+            fprintf(fp, "\\%c", (int)cp);
+        else if (cp == '\n')
+            fputs("\\n", fp);
+        else if (cp == '\r')
+            fputs("\\r", fp);
+        else if (cp == '\t')
+            fputs("\\t", fp);
+        else if (is_control(cp))
+            fprintf(fp, "\\u%04lx", cp);
+        else
+            fwrite(p, 1, len, fp);
+        p += len;
+    }
+    putc('"', fp);
+}
+
+/* A comma when needed, a line break between top-level elements, the key. */
+static void json_member(struct json *j, const char *key)
+{
+    if (j->count[j->depth]++)
+        putc(',', j->fp);
+    if (j->depth == 1)
+        fputs("\n ", j->fp);
+    if (key) {
+        json_quote(j->fp, key, strlen(key));
+        putc(':', j->fp);
+    }
+}
+
+static void json_open(struct json *j, const char *key, char bracket)
+{
+    json_member(j, key);
+    putc(bracket, j->fp);
+    if (j->depth < 15)
+        j->depth++;
+    j->count[j->depth] = 0;
+}
+
+void json_object(struct json *j, const char *key)
+{
+    json_open(j, key, '{');
+}
+
+void json_array(struct json *j, const char *key)
+{
+    json_open(j, key, '[');
+}
+
+void json_close(struct json *j, char bracket)
+{
+    if (j->depth == 1 && j->count[1])
+        putc('\n', j->fp);
+    if (j->depth > 0)
+        j->depth--;
+    putc(bracket, j->fp);
+}
+
+void json_strn(struct json *j, const char *key, const char *value,
+               size_t len)
+{
+    json_member(j, key);
+    json_quote(j->fp, value, len);
+}
+
+void json_str(struct json *j, const char *key, const char *value)
+{
+    value = value ? value : "";
+    json_strn(j, key, value, strlen(value));
+}
+
+void json_int(struct json *j, const char *key, long long value)
+{
+    json_member(j, key);
+    fprintf(j->fp, "%lld", value);
+}
+
+void json_bool(struct json *j, const char *key, int value)
+{
+    json_member(j, key);
+    fputs(value ? "true" : "false", j->fp);
+}

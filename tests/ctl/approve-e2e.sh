@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# tests/ctl/approve-e2e.sh - mlm-ctl held approve end to end: a non-member
+# post is held by the shipped list policy (hold_mode queue), approved with
+# mlm-ctl, re-injected through "sendmail" with its X-Mlm-Approved mark, and
+# distributed to the members by the same policy; a post carrying a forged
+# mark is held, not distributed. The sendmail stand-in submits by SMTP to
+# the private Postfix, so the re-injected post passes the milter as it does
+# through Postfix's sendmail with non_smtpd_milters = $smtpd_milters.
+#
+# Needs Postfix, swaks and smtp-sink (exit 77 without them).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+. "$here/../lib/postfix.sh"
+pf_available || exit 77
+command -v swaks >/dev/null || exit 77
+
+inject_dir=$(mktemp -d /tmp/mlm-inject.XXXXXX)
+cleanup() { pf_stop; rm -rf "$inject_dir"; mlm_stop || exit 1; }
+trap cleanup EXIT
+cat >"$inject_dir/sendmail" <<EOF
+#!/bin/sh
+# sendmail [-i] -f SENDER RCPT...: submit stdin to the private Postfix.
+from=
+while [ \$# -gt 0 ]; do
+    case \$1 in
+    -i) shift ;;
+    -f) from=\$2; shift 2 ;;
+    *) break ;;
+    esac
+done
+to=\$(echo "\$@" | tr ' ' ',')
+printf '%s\n' "\$from \$to" >>"$inject_dir/calls"
+exec swaks --server 127.0.0.1 --port "\$(cat "$inject_dir/port")" \
+    --helo localhost --from "\$from" --to "\$to" --data - \
+    >>"$inject_dir/swaks.log" 2>&1
+EOF
+chmod +x "$inject_dir/sendmail"
+
+mlm_start "$top_srcdir/lua/policy.lua" "sendmail = $inject_dir/sendmail" || exit 1
+mlm_start_inet || { mlm_log; exit 1; }
+PF_MILTER="inet:127.0.0.1:$MLM_PORT" pf_setup || exit 1
+pf_start || exit 1
+echo "$PF_PORT" >"$inject_dir/port"
+
+L=approve@lists.example
+ctl() { mlm_ctl "$@" >/dev/null || t_fail "mlm-ctl $*"; }
+ctl list create $L --owner owner@example.org --prefix "[ap]"
+ctl list set $L nonmember_action hold
+ctl member add $L alice@example.org
+ctl member add $L bob@example.org
+# Deliveries whose whole Subject matches ERE (the moderator notices that the
+# policy sends through the same sendmail are deliveries too).
+posts() {
+    local f
+    for f in $(pf_sink_files); do
+        pf_message "$f" | sed '/^$/q' | grep -Eq "^Subject: $1\$" && echo "$f"
+    done
+    return 0
+}
+delivered() { # ERE
+    local f
+    for f in $(posts "$1"); do pf_rcpts "$f"; done | sort | tr '\n' ' '
+}
+settle() { pf_wait_queue_empty 30 >/dev/null; sleep 0.3; }
+
+pf_sink_clear
+pf_send --from stranger@example.net --to $L --header "Subject: hold me" \
+    --body "from a stranger"
+pf_replied '^250 ' && t_ok "non-member post: 250 (held)" || t_fail "non-member post: $PF_SEND_OUT"
+settle
+t_check "the held post is not delivered" test -z "$(posts '(\[ap\] )?hold me')"
+id=$(mlm_ctl held $L | awk '/hold me/ { print $1; exit }')
+t_check "the post is in the moderation queue (id ${id:-none})" test -n "$id"
+
+if mlm_ctl held approve "$id" --by moderator >"$inject_dir/out" 2>&1; then
+    t_ok "held approve"
+else
+    t_fail "held approve: $(cat "$inject_dir/out")"
+fi
+t_check "re-injected from the -bounces address to the list" \
+    grep -qx "approve-bounces@lists.example $L" "$inject_dir/calls"
+settle
+for ((i = 0; i < 100; i++)); do [ -n "$(posts '(\[ap\] )?hold me')" ] && break; sleep 0.1; done
+settle
+t_check "the approved post reaches every member (got: $(delivered '(\[ap\] )?hold me'))" \
+    test "$(delivered '(\[ap\] )?hold me')" = "alice@example.org bob@example.org "
+f=$(posts '(\[ap\] )?hold me' | head -n 1)
+t_check "the distributed post has the list's subject prefix" \
+    grep -q '^Subject: \[ap\] hold me' "${f:-/dev/null}"
+t_check "the approval mark is not passed on" \
+    bash -c "[ -n '$f' ] && ! grep -qi '^X-Mlm-Approved:' '$f'"
+t_check "the post is not held again" \
+    test -z "$(mlm_ctl held $L | awk '/hold me/')"
+t_check "recorded as approved by moderator" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' held $L --state approved | grep -q 'hold me'"
+
+# A forged mark: held like any non-member post.
+pf_sink_clear
+pf_send --from stranger@example.net --to $L --header "Subject: forged" \
+    --header "X-Mlm-Approved: $L $id 0000000000000000000000000000000000000000000000000000000000000000" \
+    --body "forged"
+settle
+t_check "a forged mark is not distributed" test -z "$(posts '(\[ap\] )?forged$')"
+t_check "a post with a forged mark is held" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' held $L | grep -q forged"
+
+[ "$T_FAILED" -eq 0 ] || { mlm_log; cat "$inject_dir/swaks.log" 2>/dev/null | tail -20; }
+t_done

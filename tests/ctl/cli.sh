@@ -1,0 +1,373 @@
+#!/usr/bin/env bash
+# tests/ctl/cli.sh - mlm-ctl's database commands against a scratch
+# database: lists, settings, members, import, held messages (approve
+# re-injects through a fake sendmail), bounces; every error case with its
+# exit status (1 with one "mlm-ctl:" line on stderr, 2 with a usage line),
+# --json validity, and no raw control characters from stored data.
+#
+# Environment: top_builddir (defaults to this repository), KEEP_TMP.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlm-ctl-test.XXXXXX")
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
+conf=$tmp/mlm.conf
+db=$tmp/mlm.db
+cat >"$tmp/sendmail" <<EOF
+#!/bin/sh
+# A sendmail that keeps what it is given: arguments and message.
+printf '%s\n' "\$@" >"$tmp/sent.args"
+cat >"$tmp/sent.msg"
+exit \${FAKE_SENDMAIL_EXIT:-0}
+EOF
+chmod +x "$tmp/sendmail"
+cat >"$conf" <<EOF
+database = $db
+user =
+ctl_socket = $tmp/no-such.sock
+sendmail = $tmp/sendmail -i
+lua_path = $top_srcdir/lua/lib
+EOF
+
+ctl() { "$CTL_BIN" -C "$conf" "$@"; }
+
+# run WANT-STATUS DESCRIPTION ARGS...: run mlm-ctl and check its exit status;
+# 1 must come with exactly one "mlm-ctl: " line on stderr, 2 with a usage
+# line. Leaves stdout in OUT, stderr in ERR.
+run() {
+    local want=$1 what=$2 rc
+    shift 2
+    ctl "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    OUT=$(cat "$tmp/out")
+    ERR=$(cat "$tmp/err")
+    if [ "$rc" -ne "$want" ]; then
+        t_fail "$what (exit $rc, want $want; stderr: $(tr '\n' '|' <"$tmp/err"))"
+        return 1
+    fi
+    if [ "$want" -eq 1 ] && { [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+        ! grep -q '^mlm-ctl: ' "$tmp/err"; }; then
+        t_fail "$what (want one 'mlm-ctl:' line on stderr, got: $(tr '\n' '|' <"$tmp/err"))"
+        return 1
+    fi
+    if [ "$want" -eq 2 ] && ! grep -q '^usage: mlm-ctl ' "$tmp/err"; then
+        t_fail "$what (no usage line on stderr: $(tr '\n' '|' <"$tmp/err"))"
+        return 1
+    fi
+    t_ok "$what"
+}
+
+# has DESCRIPTION REGEX: a line of OUT matches (grep -E).
+has() {
+    if grep -qE -- "$2" <<<"$OUT"; then t_ok "$1"
+    else t_fail "$1 (no line matching '$2' in: $(tr '\n' '|' <<<"$OUT"))"; fi
+}
+hasnt() {
+    if grep -qE -- "$2" <<<"$OUT"; then t_fail "$1 (a line matches '$2': $(tr '\n' '|' <<<"$OUT"))"
+    else t_ok "$1"; fi
+}
+# json DESCRIPTION [PYTHON-EXPRESSION over d]: OUT is valid JSON (and the
+# expression is true).
+json() {
+    if ! python3 -m json.tool <<<"$OUT" >/dev/null 2>&1; then
+        t_fail "$1: not valid JSON: $(head -c 300 <<<"$OUT")"
+        return
+    fi
+    if [ -n "${2:-}" ] && ! python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if ($2) else 1)" <<<"$OUT"; then
+        t_fail "$1: JSON does not satisfy: $2"
+        return
+    fi
+    t_ok "$1"
+}
+# aligned DESCRIPTION: the second column of OUT starts at one position.
+aligned() {
+    local n
+    n=$(awk 'NF > 1 { match($0, /^[^ ]+ +/); print RLENGTH }' <<<"$OUT" | sort -u | wc -l)
+    if [ "$n" -eq 1 ]; then t_ok "$1"; else t_fail "$1 (columns not aligned: $(tr '\n' '|' <<<"$OUT"))"; fi
+}
+# no_control DESCRIPTION: OUT holds no ESC, CR or other control character.
+no_control() {
+    if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$tmp/out"; then
+        t_fail "$1 (raw control characters in the output)"
+    else
+        t_ok "$1"
+    fi
+}
+sql() { sqlite3 "$db" "$@"; }
+
+L=dev@example.org
+
+# --- usage ------------------------------------------------------------------
+run 2 "no command: usage" 
+run 2 "unknown command: usage" frobnicate
+run 2 "a group without its word: usage" list
+run 2 "a group with an unknown word: usage" member frob
+run 2 "held alone: usage" held
+run 2 "missing argument: usage" member add $L
+run 2 "too many arguments: usage" list show $L extra
+run 2 "unknown option: usage" lists --frob
+run 2 "option without its value: usage" members $L --role
+run 2 "flag given a value: usage" lists --json=yes
+run 2 "list set without a value: usage" list set $L posting
+run 0 "help" help
+has "help lists every command" '^  member import LIST FILE'
+run 0 "help list set lists the settings" help list set
+has "help list set names bounce_threshold" '^  bounce_threshold '
+run 0 "--help after a command" member add --help
+has "--help prints the usage line" '^usage: mlm-ctl member add LIST ADDRESS'
+run 1 "status without a multiplexor: one line on stderr" status
+
+# --- lists ------------------------------------------------------------------
+run 0 "lists on a new database" lists
+[ -z "$OUT" ] && t_ok "no lists: no output" || t_fail "no lists: output '$OUT'"
+run 0 "list create with posting, owners and prefix" \
+    list create dev@Example.ORG --posting open --owner boss@example.org \
+    --owner deputy@example.org --prefix "[dev]"
+run 1 "list create: exists already" list create dev@example.org
+run 1 "list create: bad address" list create not-an-address
+run 1 "list create: a name ending in -request" list create x-request@example.org
+run 1 "list create: bad --posting" list create p@example.org --posting maybe
+run 1 "list create: bad --owner" list create o@example.org --owner 'bad owner'
+run 0 "lists" lists
+has "lists: address, members, posting" '^dev@example\.org +0 +open$'
+hasnt "a refused list create leaves nothing behind" '^(p|o)@example\.org'
+run 0 "list create: a second list" list create ann@example.org
+run 0 "lists: two lists" lists
+aligned "lists: aligned columns"
+run 0 "lists --json" lists --json
+json "lists --json is valid" 'len(d) == 2 and d[1]["posting"] == "open" and d[1]["members"] == 0'
+
+run 0 "list show" list show $L
+has "list show: the address" "^list +$L$"
+has "list show: owners" '^owner +boss@example\.org$'
+has "list show: member count" '^members +0$'
+has "list show: subject prefix from create" '^subject_prefix +\[dev\]$'
+settings=$(ctl help list set | awk '/^settings/ { s = 1; next } s && /^  [a-z_]+ / { print $1 }')
+for key in posting nonmember_action accept_nonmembers subject_prefix footer \
+    max_message_size bounce_threshold early_reject hold_mode archive_address \
+    reply_to $settings; do
+    has "list show: setting $key" "^$key( |$)"
+done
+run 0 "list show --json" list show $L --json
+json "list show --json: settings, owners, count" \
+    '"settings" in d and d["settings"]["posting"] == "open" and d["members"] == 0 and d["owners"] == ["boss@example.org", "deputy@example.org"] and d["settings"]["bounce_threshold"] == 5'
+run 1 "list show: unknown list" list show nosuch@example.org
+
+# Every setting: a good value is stored, a bad one refused.
+setting() { # KEY GOOD-VALUE SHOWN-REGEX [BAD-VALUE]
+    run 0 "list set $1" list set $L "$1" "$2"
+    run 0 "list show after setting $1" list show $L
+    has "list show: $1 is set" "^$1 +$3$"
+    if [ $# -ge 4 ]; then
+        run 1 "list set $1: bad value refused" list set $L "$1" "$4"
+    fi
+}
+setting posting moderated moderated maybe
+setting nonmember_action hold hold bounce
+setting accept_nonmembers "friend@example.net, @partner.example" '@partner\.example friend@example\.net' 'not an address'
+setting banned "@spam.example" '@spam\.example'
+setting subject_prefix "[dev2]" '\[dev2\]' $'bad\x1bprefix'
+setting footer $'-- \nThe dev list' '-- ?'
+has "list show: a footer's second line is indented" '^ +The dev list$'
+run 1 "list set footer: a control character refused" list set $L footer $'bad\x07footer'
+setting max_message_size 1048576 1048576 -5
+setting bounce_threshold 3 3 three
+setting early_reject envelope envelope always
+setting hold_mode defer defer later
+setting archive_address archive@example.org 'archive@example\.org' 'no address'
+setting reply_to list list sender
+setting description "The developers' list" "The developers' list"
+setting list_archive https://lists.example.org/dev 'https://lists\.example\.org/dev'
+setting approve_password s3cret s3cret
+setting emergency yes yes perhaps
+run 1 "list set: unknown setting" list set $L colour blue
+run 1 "list set: unknown list" list set nosuch@example.org posting open
+run 0 "list show --json after every setting" list show $L --json
+json "list show --json: typed values" \
+    'd["settings"]["max_message_size"] == 1048576 and d["settings"]["accept_nonmembers"] == ["@partner.example", "friend@example.net"] and d["settings"]["footer"] == "-- \nThe dev list"'
+
+# --- members ----------------------------------------------------------------
+run 0 "member add" member add $L bob@example.org --name "Bob B"
+run 1 "member add: the same address again" member add $L bob@example.org
+run 1 "member add: the domain compares without case" member add $L bob@EXAMPLE.ORG
+run 0 "member add: the local part compares exactly" member add $L Bob@example.org
+run 1 "member add: bad address" member add $L 'bob at example.org'
+run 1 "member add: control character in the address" member add $L $'eve\x1b@example.org'
+run 1 "member add: unknown list" member add nosuch@example.org bob@example.org
+run 1 "member add: bad role" member add $L carol@example.org --role boss
+run 0 "member add --role moderator" member add $L mod@example.org --role moderator
+run 0 "member add: the same address as moderator too" member add $L bob@example.org --role moderator
+run 0 "member add: a name with quotes, backslash and ESC" \
+    member add $L odd@example.org --name $'He said "hi" \\ \x1b[2J'
+run 0 "members" members $L
+has "members: address, role, delivery, bounce score" '^bob@example\.org +member +enabled +0( |$)'
+has "members: roles are listed separately" '^bob@example\.org +moderator +enabled +0( |$)'
+has "members: the owner from list create" '^boss@example\.org +owner '
+aligned "members: aligned columns"
+no_control "members: no raw control characters from a stored name"
+run 0 "members --role member" members $L --role member
+hasnt "members --role member: no owners" ' owner '
+[ "$(wc -l <<<"$OUT")" -eq 3 ] && t_ok "members --role member: one member a line" ||
+    t_fail "members --role member: want 3 lines, got: $(tr '\n' '|' <<<"$OUT")"
+run 1 "members: bad role" members $L --role boss
+run 1 "members: unknown list" members nosuch@example.org
+run 0 "members --json" members $L --json
+json "members --json: valid, the odd name intact" \
+    'any(m["name"] == "He said \"hi\" \\ \x1b[2J" for m in d) and all(set(m) >= {"address", "role", "delivery", "bounce_score"} for m in d)'
+
+run 0 "member set moderated yes" member set $L bob@example.org moderated yes
+run 0 "member set delivery disabled" member set $L bob@example.org delivery disabled
+run 0 "member set name" member set $L bob@example.org name "Robert B"
+run 0 "member set --role moderator" member set $L bob@example.org delivery disabled --role moderator
+run 0 "members after member set" members $L --role member
+has "member set: delivery and moderation show" '^bob@example\.org +member +disabled-by-admin +0 +moderated +Robert B$'
+run 0 "member set delivery enabled" member set $L bob@example.org delivery enabled
+run 1 "member set: bad value" member set $L bob@example.org moderated maybe
+run 1 "member set: bad delivery" member set $L bob@example.org delivery sometimes
+run 1 "member set: unknown key" member set $L bob@example.org colour blue
+run 1 "member set: not a member" member set $L nobody@example.org moderated yes
+run 1 "member set: unknown list" member set nosuch@example.org bob@example.org moderated yes
+
+run 0 "member remove" member remove $L Bob@example.org
+run 1 "member remove: not a member any more" member remove $L Bob@example.org
+run 1 "member remove: unknown list" member remove nosuch@example.org bob@example.org
+run 0 "member remove --role moderator" member remove $L mod@example.org --role moderator
+
+# --- import -----------------------------------------------------------------
+count() { sql "SELECT count(*) FROM members m JOIN lists l ON l.id = m.list_id WHERE l.name = 'dev' AND m.role = 'member'"; }
+before=$(count)
+printf 'one@example.org\ntwo@example.org\nnot an address\nthree@example.org\n' >"$tmp/bad.txt"
+run 1 "member import: a bad line refuses the file" member import $L "$tmp/bad.txt"
+grep -q 'line 3' <<<"$ERR" && t_ok "member import: the bad line is named" || t_fail "member import: no line number in: $ERR"
+[ "$(count)" = "$before" ] && t_ok "member import: nothing imported from a bad file" ||
+    t_fail "member import: $(count) members after a refused import (was $before)"
+printf '# new members\none@example.org\n\n  two@Example.ORG  \nbob@example.org\nthree@example.org\r\n' >"$tmp/good.txt"
+run 0 "member import: a good file" member import $L "$tmp/good.txt"
+has "member import: prints how many were added" "^3 added to $L$"
+[ "$(count)" = "$((before + 3))" ] && t_ok "member import: three more members" ||
+    t_fail "member import: $(count) members (was $before)"
+run 0 "members after import" members $L --role member
+has "member import: the domain is lower-cased" '^two@example\.org +member'
+run 0 "member import: from stdin" member import $L - <<<"four@example.org"
+has "member import from stdin: one added" "^1 added"
+run 1 "member import: no such file" member import $L "$tmp/none.txt"
+run 1 "member import: unknown list" member import nosuch@example.org "$tmp/good.txt"
+
+# --- held messages ------------------------------------------------------------
+lid=$(sql "SELECT id FROM lists WHERE name = 'dev'")
+held() { # SENDER SUBJECT-SQL REASON AGE-SECONDS BODY-SQL
+    sql "INSERT INTO held (list_id, sender, subject, reason, received, message)
+         VALUES ($lid, '$1', $2, '$3', strftime('%s', 'now') - $4,
+                 CAST($5 AS BLOB)); SELECT last_insert_rowid();"
+}
+h1=$(held x@example.net "'Hello ' || char(27) || '[31mred' || char(13) || ' \"world\"'" non-member 7200 \
+    "'From: x@example.net' || char(13, 10) || 'Subject: hi' || char(13, 10, 13, 10) || 'body ' || char(27) || 'x' || char(13, 10)")
+h2=$(held y@example.net "'second'" moderated 60 "'Subject: 2' || char(10, 10) || 'two' || char(10)")
+h3=$(held z@example.net "'third'" moderated 30 "'Subject: 3' || char(10, 10) || 'three' || char(10)")
+run 0 "held LIST" held $L
+has "held: id first, then sender, subject, reason, age" "^$h1 +x@example\.net +Hello \?\[31mred\? \"world\" +non-member +2h$"
+has "held: the second message" "^$h2 +y@example\.net +second +moderated +(60s|1m)$"
+aligned "held: aligned columns"
+no_control "held: no raw ESC or CR from a stored subject"
+run 0 "held --json" held $L --json
+json "held --json: valid, the subject intact" \
+    'd[0]["id"] == '"$h1"' and d[0]["subject"] == "Hello \x1b[31mred\r \"world\"" and len(d) == 3'
+run 1 "held: unknown list" held nosuch@example.org
+run 1 "held: bad --state" held $L --state lost
+run 0 "held show" held show "$h1"
+has "held show: the list" "^list +$L$"
+has "held show: the sender" '^sender +x@example\.net$'
+has "held show: the state" '^state +pending$'
+has "held show: the message" '^Subject: hi$'
+no_control "held show: no raw control characters from the message"
+run 0 "held show --json" held show "$h1" --json
+json "held show --json: the message intact" 'd["message"].endswith("body \x1bx\r\n") and d["state"] == "pending"'
+run 1 "held show: unknown id" held show 999
+run 1 "held show: not a number" held show abc
+
+run 0 "hold_mode queue for the approvals below" list set $L hold_mode queue
+FAKE_SENDMAIL_EXIT=75 run 1 "held approve: sendmail fails" held approve "$h1"
+grep -q 'pending again' <<<"$ERR" && t_ok "held approve: a failed injection says the post is pending again" ||
+    t_fail "held approve: stderr was: $ERR"
+[ "$(sql "SELECT state FROM held WHERE id = $h1")" = pending ] &&
+    t_ok "held approve: a failed injection leaves the post pending" ||
+    t_fail "held approve: state $(sql "SELECT state FROM held WHERE id = $h1") after a failed injection"
+rm -f "$tmp/sent.msg" "$tmp/sent.args"
+run 0 "held approve" held approve "$h1" --by alice
+if head -n 1 "$tmp/sent.msg" 2>/dev/null | grep -qE "^X-Mlm-Approved: $L $h1 [0-9a-f]{64}"$'\r$'; then
+    t_ok "held approve: X-Mlm-Approved is the first header"
+else
+    t_fail "held approve: first line sent: $(head -n 1 "$tmp/sent.msg" 2>/dev/null | cat -A)"
+fi
+if tail -n +2 "$tmp/sent.msg" 2>/dev/null | cmp -s - <(sql "SELECT CAST(message AS TEXT) FROM held WHERE id = $h1" | head -c -1); then
+    t_ok "held approve: then the stored message, unchanged"
+else
+    t_fail "held approve: the message sent differs from the stored one"
+fi
+if [ "$(tr '\n' ' ' <"$tmp/sent.args" 2>/dev/null)" = "-i -f dev-bounces@example.org $L " ]; then
+    t_ok "held approve: sendmail -i -f LIST-bounces@ LIST"
+else
+    t_fail "held approve: sendmail arguments: $(tr '\n' ' ' <"$tmp/sent.args" 2>/dev/null)"
+fi
+[ "$(sql "SELECT state || ' ' || decided_by FROM held WHERE id = $h1")" = "approved alice" ] &&
+    t_ok "held approve: recorded as approved by alice" ||
+    t_fail "held approve: recorded $(sql "SELECT state || ' ' || decided_by FROM held WHERE id = $h1")"
+run 1 "held approve: not pending any more" held approve "$h1"
+h4=$(held w@example.net "'deferred'" non-member 10 "'Subject: 4' || char(10, 10) || 'four' || char(10)")
+run 0 "hold_mode defer" list set $L hold_mode defer
+rm -f "$tmp/sent.msg"
+run 0 "held approve in hold_mode defer" held approve "$h4"
+has "held approve in defer mode: the sender's retry delivers it" 'retries'
+[ ! -e "$tmp/sent.msg" ] && t_ok "held approve in defer mode: nothing re-injected" ||
+    t_fail "held approve in defer mode: the post was re-injected (it would be delivered twice)"
+[ "$(sql "SELECT state FROM held WHERE id = $h4")" = approved ] &&
+    t_ok "held approve in defer mode: recorded as approved" ||
+    t_fail "held approve in defer mode: state $(sql "SELECT state FROM held WHERE id = $h4")"
+run 0 "held reject" held reject "$h2"
+run 0 "held discard" held discard "$h3" --by bob
+run 1 "held reject: not pending any more" held reject "$h3"
+run 1 "held approve: unknown id" held approve 999
+run 1 "held discard: not a number" held discard 1x
+run 0 "held: nothing pending" held $L
+[ -z "$OUT" ] && t_ok "held: no line when nothing is pending" || t_fail "held: output '$OUT'"
+run 0 "held --state rejected" held $L --state rejected
+has "held --state rejected: the rejected post" "^$h2 +y@example\.net"
+run 0 "held --state discarded --json" held $L --state discarded --json
+json "held --json: decided_by" 'd[0]["decided_by"] == "bob" and d[0]["state"] == "discarded"'
+
+# --- bounces ----------------------------------------------------------------
+sql "INSERT INTO bounces (list_id, address, status, diagnostic, scored, received) VALUES
+     ($lid, 'one@example.org', '5.1.1', '550 5.1.1 user unknown' || char(27) || '[0m', 1, strftime('%s', 'now') - 100),
+     ($lid, 'two@example.org', '4.2.2', 'mailbox full', 0, strftime('%s', 'now'))"
+run 0 "bounces" bounces $L
+has "bounces: address, status, scored, when, diagnostic" '^one@example\.org +5\.1\.1 +scored +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +550 5\.1\.1 user unknown\?\[0m$'
+has "bounces: newest first" '^two@example\.org +4\.2\.2 +- '
+aligned "bounces: aligned columns"
+no_control "bounces: no raw ESC from a diagnostic"
+run 0 "bounces --limit 1" bounces $L --limit 1
+[ "$(wc -l <<<"$OUT")" -eq 1 ] && t_ok "bounces --limit 1: one line" || t_fail "bounces --limit 1: $OUT"
+run 0 "bounces --json" bounces $L --json
+json "bounces --json: valid" 'len(d) == 2 and d[1]["scored"] is True and d[1]["diagnostic"].endswith("\x1b[0m")'
+run 1 "bounces: bad --limit" bounces $L --limit none
+run 1 "bounces: unknown list" bounces nosuch@example.org
+
+# --- check ------------------------------------------------------------------
+printf 'function filter_sender(ctx) end\n' >"$tmp/good.lua"
+printf 'function filter_sender(ctx)\n' >"$tmp/bad.lua"
+run 0 "check: a good policy" check "$tmp/good.lua"
+has "check: names its stages" '^filter_sender$'
+run 1 "check: a policy that does not load" check "$tmp/bad.lua"
+grep -q 'bad.lua:' <<<"$ERR" && t_ok "check: the error names the file" || t_fail "check: $ERR"
+
+# --- delete -----------------------------------------------------------------
+run 0 "list delete" list delete $L
+run 1 "list show: deleted" list show $L
+run 1 "members: deleted list" members $L
+run 1 "list delete: unknown list" list delete $L
+[ "$(sql "SELECT count(*) FROM members")" = 0 ] && t_ok "list delete: members gone with the list" ||
+    t_fail "list delete: $(sql "SELECT count(*) FROM members") members left"
+run 0 "lists after delete" lists
+hasnt "lists: the deleted list is gone" "^$L "
+
+t_done

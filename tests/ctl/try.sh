@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# tests/ctl/try.sh - mlm-ctl try: a message through a policy with no MTA
+# and no daemons. Checks each stage's printed reply, that a refused
+# recipient is dropped while the others go on, the changes of
+# filter_message, the resulting envelope and message (headers added,
+# changed and deleted, a footer in the body), the exit statuses, and that
+# the policy sees the database through mlm.list.
+#
+# Environment: top_builddir (defaults to this repository), KEEP_TMP.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlm-try-test.XXXXXX")
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
+mkdir "$tmp/t"
+export TMPDIR=$tmp/t
+conf=$tmp/mlm.conf
+cat >"$tmp/policy.lua" <<'EOF'
+local mlm = require "mlm"
+
+function filter_relay(ctx)
+  if ctx.hostip == "192.0.2.66" then
+    return mlm.reject("You are not welcome here", "554", "5.7.1")
+  end
+end
+
+function filter_helo(ctx)
+  if ctx.helo == "tempfail.example" then return mlm.tempfail("Later") end
+end
+
+function filter_sender(ctx)
+  if ctx.sender == "spammer@bad.example" then
+    return mlm.reject("We do not take mail from you")
+  end
+end
+
+function filter_recipient(ctx)
+  if ctx.recipient == "nobody@example.org" then
+    return mlm.reject("No such list", "550", "5.1.1")
+  end
+  if ctx.recipient == "crash@example.org" then error("crashed on purpose") end
+  if ctx.recipient == "drop@example.org" then return mlm.discard() end
+end
+
+function filter_message(ctx)
+  local list = mlm.list("dev@example.org")
+  ctx:add_header("X-Policy", "seen by " .. ctx.hostip .. " " .. ctx.helo)
+  ctx:add_header("X-List-Found", list and list.address or "no")
+  ctx:add_header("X-Recipients", table.concat(ctx.recipients, ","))
+  ctx:change_header("Subject", "[dev] " .. (ctx.message:header("Subject") or ""))
+  ctx:delete_header("X-Secret")
+  ctx:delete_recipient("dev@example.org")
+  ctx:add_recipient("bob@example.org")
+  ctx:add_recipient("carol@example.org")
+  ctx:change_sender("dev-bounces@example.org")
+  if ctx.message:header("X-Footer") then
+    ctx:add_footer{text = "-- \nThe dev list"}
+  end
+end
+EOF
+cat >"$conf" <<EOF
+database = $tmp/mlm.db
+user =
+policy = $tmp/policy.lua
+lua_path = $top_srcdir/lua/lib
+EOF
+cat >"$tmp/post.eml" <<'EOF'
+From: Alice <alice@example.net>
+To: dev@example.org
+Subject: hello
+X-Secret: do not pass on
+
+Hi all.
+EOF
+
+ctl() { "$CTL_BIN" -C "$conf" "$@"; }
+
+# try WANT-STATUS DESCRIPTION ARGS...: stdout in OUT, stderr in ERR.
+try() {
+    local want=$1 what=$2 rc
+    shift 2
+    ctl try "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    OUT=$(cat "$tmp/out")
+    ERR=$(cat "$tmp/err")
+    if [ "$rc" -eq "$want" ]; then t_ok "$what"
+    else t_fail "$what (exit $rc, want $want; stderr: $(tr '\n' '|' <"$tmp/err"))"; fi
+}
+has() {
+    if grep -qxE -- "$2" <<<"$OUT"; then t_ok "$1"
+    else t_fail "$1 (no line '$2' in: $(tr '\n' '|' <<<"$OUT"))"; fi
+}
+hasnt() {
+    if grep -qE -- "$2" <<<"$OUT"; then t_fail "$1 (a line matches '$2')"
+    else t_ok "$1"; fi
+}
+
+ctl list create dev@example.org >/dev/null || t_fail "list create for the policy"
+
+# An accepted post with one refused recipient.
+try 0 "try: accepted post" --from alice@example.net --to dev@example.org \
+    --to nobody@example.org --client 192.0.2.10 --helo mx.example.net \
+    "$tmp/post.eml"
+has "relay reply" 'relay: continue'
+has "helo reply" 'helo: continue'
+has "sender reply" 'sender: continue'
+has "recipient reply" 'recipient dev@example.org: continue'
+has "a refused recipient: code, DSN and text" \
+    'recipient nobody@example.org: reject 550 5\.1\.1 No such list'
+has "message reply" 'message: continue'
+has "change: add_header" 'change: add_header X-Policy: seen by 192\.0\.2\.10 mx\.example\.net'
+has "change: change_header with its index" 'change: change_header Subject\[1\]: \[dev\] hello'
+has "change: delete_header" 'change: delete_header X-Secret\[1\]'
+has "change: delete_recipient" 'change: delete_recipient dev@example\.org'
+has "change: add_recipient" 'change: add_recipient bob@example\.org'
+has "change: change_sender" 'change: change_sender dev-bounces@example\.org'
+has "the result" 'result: accepted'
+has "envelope sender changed" 'envelope sender: <dev-bounces@example\.org>'
+has "envelope recipient added" 'envelope recipient: <bob@example\.org>'
+has "envelope: a second recipient added" 'envelope recipient: <carol@example\.org>'
+hasnt "envelope: the list address removed" 'envelope recipient: <dev@example\.org>'
+hasnt "envelope: the refused recipient is not delivered to" 'envelope recipient: <nobody@'
+has "message: the header added" 'X-Policy: seen by 192\.0\.2\.10 mx\.example\.net'
+has "message: the subject changed" 'Subject: \[dev\] hello'
+hasnt "message: the deleted header is gone" '^X-Secret'
+has "message: the body" 'Hi all\.'
+has "ctx.recipients holds only the accepted recipients" 'X-Recipients: dev@example\.org'
+has "the policy reads the database (mlm.list)" 'X-List-Found: dev@example\.org'
+expected="From: Alice <alice@example.net>
+To: dev@example.org
+Subject: [dev] hello
+X-Policy: seen by 192.0.2.10 mx.example.net
+X-List-Found: dev@example.org
+X-Recipients: dev@example.org
+
+Hi all."
+if [ "$(sed '1,/^$/d' <<<"$OUT")" = "$expected" ]; then
+    t_ok "after a blank line, the resulting message exactly"
+else
+    t_fail "the resulting message: $(sed '1,/^$/d' <<<"$OUT" | tr '\n' '|')"
+fi
+hasnt "stages the MTA asks after a refusal do not stop the transaction" 'result: rejected'
+[ -z "$(ls -A "$tmp/t")" ] && t_ok "the temporary spool is removed" || t_fail "left in TMPDIR: $(ls -A "$tmp/t")"
+
+# Defaults: sender from From:, recipients from To:.
+try 0 "try: sender and recipients default to the message's" "$tmp/post.eml"
+has "default recipient from To:" 'recipient dev@example\.org: continue'
+has "default client is 127.0.0.1" 'X-Policy: seen by 127\.0\.0\.1 localhost'
+
+# A footer: the replaced body is shown.
+{ echo "X-Footer: yes"; cat "$tmp/post.eml"; } >"$tmp/footer.eml"
+try 0 "try: a footer" "$tmp/footer.eml"
+has "change: replace_body" 'change: replace_body \([0-9]+ bytes\)'
+has "the footer is in the body" 'The dev list'
+[ -z "$(ls -A "$tmp/t")" ] && t_ok "the footer's body file is removed" || t_fail "left in TMPDIR: $(ls -A "$tmp/t")"
+
+# Refusals end the transaction as an MTA would.
+try 1 "try: refused at connect" --client 192.0.2.66 "$tmp/post.eml"
+has "relay: the reject" 'relay: reject 554 5\.7\.1 You are not welcome here'
+hasnt "no stage after a refused connection" '^(helo|sender|recipient|message)'
+[ "$(wc -l <<<"$ERR")" -eq 1 ] && grep -q '^mlm-ctl: ' <<<"$ERR" && t_ok "refused: one line on stderr" ||
+    t_fail "refused: stderr: $ERR"
+try 1 "try: tempfail at HELO" --helo tempfail.example "$tmp/post.eml"
+has "helo: default tempfail code" 'helo: tempfail 451 4\.3\.0 Later'
+try 1 "try: refused sender" --from spammer@bad.example "$tmp/post.eml"
+has "sender: the default reject code" 'sender: reject 550 5\.7\.1 We do not take mail from you'
+hasnt "no recipient asked after a refused sender" '^recipient'
+try 1 "try: every recipient refused" --to nobody@example.org "$tmp/post.eml"
+has "result: no recipient" 'result: refused at recipient: no recipient accepted'
+hasnt "no end of message without recipients" '^message:'
+try 1 "try: a policy error is failure_action (tempfail)" --to crash@example.org "$tmp/post.eml"
+has "the failed stage names the policy line" \
+    'recipient crash@example\.org: failed \(.*policy\.lua:[0-9]+: crashed on purpose\); failure_action tempfail: 451 4\.3\.0 .*'
+try 1 "try: discard" --to drop@example.org "$tmp/post.eml"
+has "discard reply" 'recipient drop@example\.org: discard'
+has "result: discarded" 'result: discarded at recipient'
+
+# failure_action accept: a failed stage goes on.
+cp "$conf" "$tmp/accept.conf"
+echo "failure_action = accept" >>"$tmp/accept.conf"
+"$CTL_BIN" -C "$tmp/accept.conf" try --to crash@example.org --to dev@example.org \
+    "$tmp/post.eml" >"$tmp/out" 2>&1 && t_ok "failure_action accept: delivered" ||
+    t_fail "failure_action accept: exit $?"
+OUT=$(cat "$tmp/out")
+has "failure_action accept: the failed recipient continues" \
+    'recipient crash@example\.org: failed \(.*\); failure_action accept: continue'
+
+# Usage and errors.
+ctl try >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q '^usage: mlm-ctl try ' "$tmp/err" && t_ok "try without a file: usage (2)" ||
+    t_fail "try without a file: $(cat "$tmp/err")"
+ctl try --to >/dev/null 2>&1
+[ $? -eq 2 ] && t_ok "try --to without a value: usage (2)" || t_fail "try --to without a value"
+try 1 "try: no such file" "$tmp/none.eml"
+printf 'function filter_sender(ctx)\n' >"$tmp/broken.lua"
+try 1 "try: a policy that does not load" --policy "$tmp/broken.lua" "$tmp/post.eml"
+grep -q 'broken.lua' <<<"$ERR" && t_ok "the load error names the policy" || t_fail "load error: $ERR"
+printf 'Subject: nobody\n\nx\n' >"$tmp/norcpt.eml"
+try 1 "try: no recipient anywhere" "$tmp/norcpt.eml"
+
+t_done
