@@ -26,7 +26,14 @@
 
 const char *const config_default_path = MLM_SYSCONFDIR "/mlm/mlm.conf";
 
-enum key_type { KEY_STRING, KEY_COUNT, KEY_SECONDS, KEY_BYTES, KEY_FAILURE };
+enum key_type {
+    KEY_STRING,
+    KEY_COUNT,      /* a plain number (int) */
+    KEY_LIMIT,      /* a plain number (long), 0 meaning no limit */
+    KEY_SECONDS,    /* s, m or h */
+    KEY_BYTES,      /* K, M or G: powers of 1024 */
+    KEY_FAILURE,
+};
 
 struct key_def {
     const char *name;
@@ -57,7 +64,7 @@ static const struct key_def key_defs[] = {
     {"decision_timeout", KEY_SECONDS, OFF(decision_timeout), "25"},
     {"queue_max", KEY_COUNT, OFF(queue_max), "200"},
     {"queue_timeout", KEY_SECONDS, OFF(queue_timeout), "10"},
-    {"lua_instruction_limit", KEY_BYTES, OFF(lua_instruction_limit),
+    {"lua_instruction_limit", KEY_LIMIT, OFF(lua_instruction_limit),
      "100000000"},
     {"lua_memory_limit", KEY_BYTES, OFF(lua_memory_limit), "256M"},
     {"failure_action", KEY_FAILURE, OFF(failure_action), "tempfail"},
@@ -114,6 +121,11 @@ static int key_apply(struct mlm_config *cfg, const struct key_def *k,
         if (parse_scaled(value, "", NULL, &n) == -1 || n > INT_MAX)
             return -1;
         *(int *)field = (int)n;
+        return 0;
+    case KEY_LIMIT:
+        if (parse_scaled(value, "", NULL, &n) == -1)
+            return -1;
+        *(long *)field = n;
         return 0;
     case KEY_SECONDS:
         if (parse_scaled(value, "smh", time_scales, &n) == -1 || n > INT_MAX)
@@ -189,11 +201,18 @@ static int config_line(struct mlm_config *cfg, char *line, char *why,
     return config_set(cfg, trim(s), trim(eq + 1), why, whylen);
 }
 
+/* Values that parse but would make every request fail. */
 static int config_checks(const struct mlm_config *cfg, char *why,
                          size_t whylen)
 {
     if (cfg->workers_min < 1 || cfg->workers_max < cfg->workers_min) {
         snprintf(why, whylen, "need 1 <= workers_min <= workers_max");
+        return -1;
+    }
+    if (cfg->request_timeout < 1 || cfg->decision_timeout < 1 ||
+        cfg->queue_timeout < 1 || cfg->worker_max_requests < 1) {
+        snprintf(why, whylen, "request_timeout, decision_timeout, "
+                 "queue_timeout and worker_max_requests must be 1 or more");
         return -1;
     }
     return 0;

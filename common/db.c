@@ -121,7 +121,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MEMBER_SET_MODERATED] = "UPDATE members SET moderated = ?4 "
                                 "WHERE list_id = ?1 AND address = ?2 "
                                 "AND role = ?3",
-    [ST_MEMBER_SET_DELIVERY] = "UPDATE members SET delivery = ?4 "
+    /* Enabling delivery again starts the bounce score afresh. */
+    [ST_MEMBER_SET_DELIVERY] = "UPDATE members SET delivery = ?4, "
+                               "bounce_score = CASE WHEN ?4 = 'enabled' "
+                               "THEN 0 ELSE bounce_score END "
                                "WHERE list_id = ?1 AND address = ?2 "
                                "AND role = ?3",
     [ST_MEMBER_SET_NAME] = "UPDATE members SET name = ?4 WHERE list_id = ?1 "

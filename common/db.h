@@ -27,6 +27,9 @@ struct db *db_open(const char *path, char *why, size_t whylen);
 void db_close(struct db *db);
 sqlite3 *db_handle(struct db *db);
 
+/* Copy a text column into a fixed buffer ("" for NULL). */
+void db_column_copy(sqlite3_stmt *st, int col, char *out, size_t outlen);
+
 int db_begin(struct db *db, char *why, size_t whylen);  /* BEGIN IMMEDIATE */
 int db_commit(struct db *db, char *why, size_t whylen);
 void db_rollback(struct db *db);
@@ -86,6 +89,7 @@ struct setting_def {
     const char *dflt;
     const char *choices;  /* SET_ENUM: "a|b|c" */
     const char *help;
+    int secret;           /* shown as "(set)", never in clear */
 };
 
 /* The table of every list setting, NULL-terminated by key. */

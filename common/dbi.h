@@ -58,7 +58,5 @@ int db_fail(struct db *db, const char *what, char *why, size_t whylen);
 /* Step a statement that returns no rows; 0 or -1. */
 int db_step_done(struct db *db, sqlite3_stmt *st, const char *what, char *why,
                  size_t whylen);
-/* Copy a text column into a fixed buffer ("" for NULL). */
-void db_column_copy(sqlite3_stmt *st, int col, char *out, size_t outlen);
 
 #endif

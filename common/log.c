@@ -63,9 +63,18 @@ void msg_info(const char *fmt, ...) { LOG_BODY(LOG_INFO, ""); }
 void msg_warn(const char *fmt, ...) { LOG_BODY(LOG_WARNING, "warning: "); }
 void msg_error(const char *fmt, ...) { LOG_BODY(LOG_ERR, "error: "); }
 
+/* Fatal errors also reach a terminal: start-up errors must be seen. */
 void msg_fatal(const char *fmt, ...)
 {
     LOG_BODY(LOG_CRIT, "fatal: ");
+    if (!log_to_stderr && isatty(2)) {
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "%s: fatal: ", log_progname);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+    }
     exit(1);
 }
 

@@ -103,6 +103,13 @@ static void show_line(size_t width, const char *key, const char *value)
     free(copy);
 }
 
+/* A setting's value for display: secrets are never printed. */
+static const char *setting_shown(const struct setting_def *d,
+                                 const char *value)
+{
+    return d->secret && *value ? "(set)" : value;
+}
+
 static void show_json(struct db *db, const struct list_info *list,
                       int64_t members, const struct addr_vec *roles)
 {
@@ -135,7 +142,7 @@ static void show_json(struct db *db, const struct list_info *list,
                 json_str(&j, NULL, tok);
             json_close(&j, ']');
         } else {
-            json_str(&j, d->key, value);
+            json_str(&j, d->key, setting_shown(d, value));
         }
     }
     json_close(&j, '}');
@@ -182,7 +189,7 @@ int cmd_list_show(struct ctl_env *env, struct ctl_args *a)
         for (const struct setting_def *d = list_settings; d->key; d++) {
             setting_get(env->db, &list, d->key, value, sizeof value, why,
                         sizeof why);
-            show_line(width, d->key, value);
+            show_line(width, d->key, setting_shown(d, value));
         }
     }
     addr_vec_free(&found[0]);

@@ -157,6 +157,18 @@ static void push_member(lua_State *L, const struct member_info *m)
     lua_setfield(L, -2, "last_bounce");
 }
 
+/* A members row (address, role, name, moderated, delivery, score, last). */
+static void member_from_row(sqlite3_stmt *st, struct member_info *m)
+{
+    db_column_copy(st, 0, m->address, sizeof m->address);
+    db_column_copy(st, 1, m->role, sizeof m->role);
+    db_column_copy(st, 2, m->name, sizeof m->name);
+    m->moderated = sqlite3_column_int(st, 3);
+    db_column_copy(st, 4, m->delivery, sizeof m->delivery);
+    m->bounce_score = sqlite3_column_int(st, 5);
+    db_column_copy(st, 6, m->last_bounce, sizeof m->last_bounce);
+}
+
 static int l_member(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
@@ -222,9 +234,15 @@ static int l_banned(lua_State *L) { return pattern_check(L, "banned"); }
  * Streaming iteration: a statement of its own per loop, finalized when the
  * loop ends, when the iterator is collected, or by a to-be-closed variable.
  */
+enum rows_shape {
+    ROWS_FIRST_COLUMN,      /* each row as its first column's value */
+    ROWS_TABLE,             /* each row as a table by column name */
+    ROWS_MEMBER,            /* each row as a membership table */
+};
+
 struct rows {
     sqlite3_stmt *st;
-    int columns_as_table;   /* 0: yield the first column as a string */
+    enum rows_shape shape;
 };
 
 static int rows_gc(lua_State *L)
@@ -269,8 +287,14 @@ static int rows_next(lua_State *L)
     if (rc != SQLITE_ROW)
         return luaL_error(L, "database: %s",
                           sqlite3_errmsg(db_handle(lua_db(L))));
-    if (!r->columns_as_table) {
+    if (r->shape == ROWS_FIRST_COLUMN) {
         push_column(L, r->st, 0);
+        return 1;
+    }
+    if (r->shape == ROWS_MEMBER) {
+        struct member_info m;
+        member_from_row(r->st, &m);
+        push_member(L, &m);
         return 1;
     }
     int n = sqlite3_column_count(r->st);
@@ -325,14 +349,24 @@ static sqlite3_stmt *prepare_bound(lua_State *L, const char *sql, int first)
     return st;
 }
 
-static int push_rows(lua_State *L, sqlite3_stmt *st, int as_table)
+/*
+ * for x in iterator do: the rows userdata is also returned as the loop's
+ * closing value, so a break finalizes the statement at once.
+ */
+static int push_rows(lua_State *L, sqlite3_stmt *st, enum rows_shape shape)
 {
     struct rows *r = lua_newuserdatauv(L, sizeof *r, 0);
     r->st = st;
-    r->columns_as_table = as_table;
+    r->shape = shape;
     luaL_setmetatable(L, ROWS_MT);
+    lua_pushvalue(L, -1);
     lua_pushcclosure(L, rows_next, 1);
-    return 1;
+    lua_insert(L, -2);
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 4;
 }
 
 static int l_recipients(lua_State *L)
@@ -343,7 +377,7 @@ static int l_recipients(lua_State *L)
     sqlite3_stmt *st = prepare_bound(
         L, "SELECT address FROM members WHERE list_id = ? AND role = 'member' "
            "AND delivery = 'enabled' ORDER BY address", 2);
-    return push_rows(L, st, 0);
+    return push_rows(L, st, ROWS_FIRST_COLUMN);
 }
 
 static int l_members(lua_State *L)
@@ -357,13 +391,13 @@ static int l_members(lua_State *L)
     lua_insert(L, 2);
     sqlite3_stmt *st = prepare_bound(
         L, role ? "SELECT address, role, name, moderated, delivery, "
-                  "bounce_score FROM members WHERE list_id = ? AND role = ? "
-                  "ORDER BY address"
+                  "bounce_score, last_bounce FROM members "
+                  "WHERE list_id = ? AND role = ? ORDER BY address"
                 : "SELECT address, role, name, moderated, delivery, "
-                  "bounce_score FROM members WHERE list_id = ? "
-                  "ORDER BY address, role",
+                  "bounce_score, last_bounce FROM members "
+                  "WHERE list_id = ? ORDER BY address, role",
         2);
-    return push_rows(L, st, 1);
+    return push_rows(L, st, ROWS_MEMBER);
 }
 
 static int l_db_exec(lua_State *L)
@@ -382,7 +416,7 @@ static int l_db_exec(lua_State *L)
 static int l_db_rows(lua_State *L)
 {
     const char *sql = luaL_checkstring(L, 2);
-    return push_rows(L, prepare_bound(L, sql, 3), 1);
+    return push_rows(L, prepare_bound(L, sql, 3), ROWS_TABLE);
 }
 
 /* The spooled message of a ctx: raw bytes (caller frees). */

@@ -19,8 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define ARGS_MAX 64
-
 static char *sendmail_command;
 
 void sendmail_configure(const char *command)
@@ -55,7 +53,7 @@ static int run_sendmail(const char **argv, const char *msg, size_t len)
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull != -1)
             dup2(devnull, 1);
-        execv(argv[0], (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     close(fds[0]);
@@ -78,33 +76,50 @@ static int run_sendmail(const char **argv, const char *msg, size_t len)
                                                                        : -1;
 }
 
+/* Recipients are limited only by what a command line can hold. */
+#define RECIPIENTS_MAX 10000
+
 static int l_sendmail(lua_State *L)
 {
     const char *from = luaL_checkstring(L, 1);
     size_t len;
     const char *msg = luaL_checklstring(L, 3, &len);
-    const char *argv[ARGS_MAX + 1];
-    int argc = 0;
     if (sendmail_command == NULL)
         return luaL_error(L, "no sendmail command configured");
+    lua_Integer nrcpt = lua_istable(L, 2) ? luaL_len(L, 2) : 1;
+    if (nrcpt < 1 || nrcpt > RECIPIENTS_MAX)
+        return luaL_error(L, "mlm.sendmail takes 1 to %d recipients",
+                          RECIPIENTS_MAX);
+    /* Check everything before allocating: a Lua error must not leak. */
+    const char *sender = *from ? check_arg_address(L, from) : "<>";
+    for (lua_Integer i = 1; lua_istable(L, 2) && i <= nrcpt; i++) {
+        lua_rawgeti(L, 2, i);
+        check_arg_address(L, luaL_checkstring(L, -1));
+        lua_pop(L, 1); /* the string stays alive in the table */
+    }
+    if (!lua_istable(L, 2))
+        check_arg_address(L, luaL_checkstring(L, 2));
+    size_t words = 1;
+    for (const char *p = sendmail_command; *p; p++)
+        words += *p == ' ' || *p == '\t';
+    const char **argv = xcalloc(words + 3 + (size_t)nrcpt + 1, sizeof *argv);
+    int argc = 0;
     char *copy = xstrdup(sendmail_command), *save = NULL;
-    for (char *tok = strtok_r(copy, " \t", &save); tok && argc < ARGS_MAX - 8;
+    for (char *tok = strtok_r(copy, " \t", &save); tok;
          tok = strtok_r(NULL, " \t", &save))
         argv[argc++] = tok;
     argv[argc++] = "-f";
-    argv[argc++] = *from ? check_arg_address(L, from) : "<>";
-    if (lua_istable(L, 2)) {
-        lua_Integer n = luaL_len(L, 2);
-        for (lua_Integer i = 1; i <= n && argc < ARGS_MAX; i++) {
-            lua_rawgeti(L, 2, i);
-            argv[argc++] = check_arg_address(L, luaL_checkstring(L, -1));
-            lua_pop(L, 1); /* the string stays alive in the table */
-        }
-    } else {
-        argv[argc++] = check_arg_address(L, luaL_checkstring(L, 2));
+    argv[argc++] = sender;
+    for (lua_Integer i = 1; lua_istable(L, 2) && i <= nrcpt; i++) {
+        lua_rawgeti(L, 2, i);
+        argv[argc++] = lua_tostring(L, -1);
+        lua_pop(L, 1);
     }
+    if (!lua_istable(L, 2))
+        argv[argc++] = lua_tostring(L, 2);
     argv[argc] = NULL;
     int rc = run_sendmail(argv, msg, len);
+    free(argv);
     free(copy);
     if (rc == -1)
         return luaL_error(L, "sendmail (%s) failed", sendmail_command);

@@ -72,13 +72,18 @@ int main(int argc, char **argv)
     int foreground = 0, explicit_config = 0, opt;
     char why[2048];
 
-    while ((opt = getopt(argc, argv, "C:P:fdV")) != -1) {
+    while ((opt = getopt(argc, argv, "C:P:fdhV")) != -1) {
         switch (opt) {
         case 'C': config_path = optarg; explicit_config = 1; break;
         case 'P': policy_path = optarg; break;
         case 'f': foreground = 1; break;
         case 'd': log_set_debug(1); break;
         case 'V': printf("mlm-worker %s\n", PACKAGE_VERSION); return 0;
+        case 'h':
+            printf("usage: mlm-worker [-f] [-d] [-C FILE] [-P POLICY]\n"
+                   "Runs the policy for mlm-multiplexor, which starts it "
+                   "with its socket on fd 0.\n");
+            return 0;
         default:
             fprintf(stderr, "usage: mlm-worker [-f] [-d] [-C FILE] [-P POLICY]"
                             " (started by mlm-multiplexor)\n");

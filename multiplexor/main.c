@@ -89,6 +89,20 @@ static int listen_owned(const char *path, const struct mlm_config *cfg)
     return fd;
 }
 
+/* The spool: created if missing, mode 0700, owned by the daemons' user. */
+static void spool_dir_prepare(const struct mlm_config *cfg)
+{
+    uid_t uid;
+    gid_t gid;
+    if (mkdir(cfg->spool_dir, 0700) == -1 && errno != EEXIST)
+        msg_fatal("spool_dir %s: %s", cfg->spool_dir, strerror(errno));
+    if (geteuid() == 0 && *cfg->user && user_ids(cfg->user, &uid, &gid) == 0 &&
+        chown(cfg->spool_dir, uid, gid) == -1)
+        msg_fatal("chown %s: %s", cfg->spool_dir, strerror(errno));
+    if (chmod(cfg->spool_dir, 0700) == -1)
+        msg_fatal("chmod %s: %s", cfg->spool_dir, strerror(errno));
+}
+
 /* Load the policy once before serving: a broken policy stops start-up. */
 static void policy_check_at_start(struct mux *mx, int sfd)
 {
@@ -237,10 +251,9 @@ int main(int argc, char **argv)
 
     mx.mx_listen_fd = listen_owned(cfg.mx_socket, &cfg);
     mx.ctl_listen_fd = listen_owned(cfg.ctl_socket, &cfg);
+    spool_dir_prepare(&cfg);
     privileges_drop(cfg.user);
     mx.own_uid = geteuid();
-    if (mkdir(cfg.spool_dir, 0700) == -1 && errno != EEXIST)
-        msg_fatal("spool_dir %s: %s", cfg.spool_dir, strerror(errno));
 
     int sfd = signals_open();
     policy_check_at_start(&mx, sfd);

@@ -179,7 +179,7 @@ setting archive_address archive@example.org 'archive@example\.org' 'no address'
 setting reply_to list list sender
 setting description "The developers' list" "The developers' list"
 setting list_archive https://lists.example.org/dev 'https://lists\.example\.org/dev'
-setting approve_password s3cret s3cret
+setting approve_password s3cret '\(set\)'
 setting emergency yes yes perhaps
 run 1 "list set: unknown setting" list set $L colour blue
 run 1 "list set: unknown list" list set nosuch@example.org posting open
