@@ -38,7 +38,8 @@ static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (p->mem_limit && nsize > osize &&
         p->mem_used + (nsize - osize) > p->mem_limit) {
-        p->limit_hit = 1;
+        if (p->in_request)
+            p->limit_hit = LIMIT_MEMORY;
         return NULL;
     }
     void *np = realloc(ptr, nsize);
@@ -54,9 +55,9 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     if (!p->in_request || !p->insn_limit)
         return;
     p->insn_count += HOOK_EVERY;
-    if (p->insn_count > p->insn_limit || p->limit_hit == 2) {
+    if (p->insn_count > p->insn_limit || p->limit_hit == LIMIT_INSTRUCTIONS) {
         /* From now on fire at every instruction until the request ends. */
-        p->limit_hit = 2;
+        p->limit_hit = LIMIT_INSTRUCTIONS;
         lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
         luaL_error(L, "instruction limit (%I) exceeded",
                    (lua_Integer)p->insn_limit);

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define LIMIT_MEMORY 1
+#define LIMIT_INSTRUCTIONS 2
+
 struct policy {
     lua_State *L;
     char *path;
@@ -20,7 +23,10 @@ struct policy {
     size_t mem_limit;       /* 0: no limit */
     long insn_limit;        /* instructions per request; 0: no limit */
     long insn_count;
-    int limit_hit;          /* a limit was reached during this request */
+    int limit_hit;          /* LIMIT_MEMORY or LIMIT_INSTRUCTIONS hit in
+                               this request, or 0 */
+    int worn_out;           /* too much memory held between requests: the
+                               worker should be replaced */
     int in_request;         /* limits are enforced only while set */
 };
 

@@ -55,6 +55,15 @@ static void run_end(struct policy *p, struct stage_run *run)
     free(run->footer_text);
     free(run->footer_html);
     lua_settop(p->L, 0);
+    /*
+     * After a memory limit, collect now; if the policy still holds more
+     * than half its allowance (in globals), the next request would fail
+     * too: the worker asks to be replaced.
+     */
+    if (p->limit_hit == LIMIT_MEMORY && p->mem_limit) {
+        lua_gc(p->L, LUA_GCCOLLECT);
+        p->worn_out = p->mem_used > p->mem_limit / 2;
+    }
 }
 
 int policy_run(struct policy *p, const struct mlm_request *req,
@@ -82,10 +91,18 @@ int policy_run(struct policy *p, const struct mlm_request *req,
         snprintf(why, whylen, "%s", msg);
         rc = -1;
     }
-    if (rc == 0 && p->limit_hit) {
-        snprintf(why, whylen, "%s: %s", p->path,
-                 p->limit_hit == 2 ? "instruction limit exceeded"
-                                   : "memory limit exceeded");
+    /*
+     * A limit fails the request even when the policy caught the error.
+     * The instruction limit's own error already names file and line; a
+     * memory error carries no position, so name the policy and stage.
+     */
+    if (p->limit_hit == LIMIT_MEMORY ||
+        (p->limit_hit == LIMIT_INSTRUCTIONS && rc == 0)) {
+        snprintf(why, whylen, "%s: %s: %s limit (%ld) exceeded", p->path,
+                 stage_function(req->stage),
+                 p->limit_hit == LIMIT_INSTRUCTIONS ? "instruction" : "memory",
+                 p->limit_hit == LIMIT_INSTRUCTIONS ? p->insn_limit
+                                                    : (long)p->mem_limit);
         rc = -1;
     }
     if (rc == 0 && run.footer_set && rep->action <= ACT_ACCEPT)

@@ -59,6 +59,11 @@ static void serve(struct policy *pol, const struct mlm_config *cfg)
         send_frame(&out);
         reply_free(&rep);
         request_free(&req);
+        if (pol->worn_out) {
+            msg_warn("policy holds %zu bytes after a memory limit: "
+                     "leaving to be replaced", pol->mem_used);
+            break;
+        }
     }
     buf_free(&in);
     buf_free(&out);

@@ -9,7 +9,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 . "$here/scripts/mt.sh"
-trap mlm_stop EXIT
+trap 'mlm_stop || exit 1' EXIT
 
 policy=$here/policies/replies.lua
 
@@ -80,7 +80,8 @@ t_check "only the recipients the MTA kept are in ctx.recipients" \
 # mlm.accept() at RCPT accepts the message: the MTA sends nothing more.
 want_reply "RCPT accept" "rcpt <accept@lists.test>: accept" \
     mail '<continue@sender.test>' rcpt '<accept@lists.test>'
-mlm_stop
+t_check "the daemons stop cleanly (spool empty, no memory error report)" \
+    mlm_stop
 
 # failure_action = accept: a failure lets the mail through.
 mlm_start "$policy" "failure_action = accept" || exit 1

@@ -62,22 +62,22 @@ function actions.all(ctx)
 end
 
 -- Changes recorded, then a refusal: none of them may be applied.
-function actions["reject-after-changes"](ctx)
+actions["reject-after-changes"] = function(ctx)
   actions.all(ctx)
   return mlm.reject("No", "550", "5.7.1")
 end
 
-function actions["error-after-changes"](ctx)
+actions["error-after-changes"] = function(ctx)
   actions.all(ctx)
   error("failed after recording changes")
 end
 
-function actions["accept-with-changes"](ctx)
+actions["accept-with-changes"] = function(ctx)
   actions.headers(ctx)
   return mlm.accept()
 end
 
-function actions["bad-index"](ctx)
+actions["bad-index"] = function(ctx)
   ctx:add_header("X-Before", "1")
   ctx:change_header("X-Multi", "v", 0)             -- index 0: a Lua error
 end

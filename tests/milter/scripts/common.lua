@@ -72,9 +72,17 @@ function wire_size(headers, body)
   return n + #(body or "Hello.\r\n")
 end
 
--- One whole transaction on a new connection; returns the connection.
+-- One whole transaction on a new connection; returns the connection and
+-- the replies before end of message ({connect=, helo=, mail=, rcpt={...}}).
 function transaction(t)
-  local conn = open(t.host, t.ip, t.helo or "client.test")
+  local replies = {rcpt = {}}
+  local conn = mt.connect(MILTER, 40, 0.25)
+  if conn == nil then error("cannot connect to " .. tostring(MILTER)) end
+  must(mt.conninfo(conn, t.host or "client.test", t.ip or "192.0.2.10"),
+       "conninfo")
+  replies.connect = mt.getreply(conn)
+  must(mt.helo(conn, t.helo or "client.test"), "helo")
+  replies.helo = mt.getreply(conn)
   if t.macros then must(mt.macro(conn, SMFIC_MAIL, table.unpack(t.macros)),
                         "macro") end
   if t.esmtp then
@@ -83,11 +91,28 @@ function transaction(t)
   else
     must(mt.mailfrom(conn, t.from or "<sender@example.net>"), "mailfrom")
   end
+  replies.mail = mt.getreply(conn)
   for _, r in ipairs(t.to or {"<list@lists.test>"}) do
     must(mt.rcptto(conn, r), "rcptto")
+    replies.rcpt[#replies.rcpt + 1] = mt.getreply(conn)
   end
   send_message(conn, t.headers or {{"Subject", "hello"}}, t.body)
-  return conn
+  return conn, replies
+end
+
+-- True when every reply before end of message was continue; and a text
+-- listing them for messages.
+function all_continued(replies)
+  local ok = replies.connect == SMFIR_CONTINUE and
+             replies.helo == SMFIR_CONTINUE and replies.mail == SMFIR_CONTINUE
+  local text = "connect " .. reply_name(replies.connect) .. ", helo " ..
+               reply_name(replies.helo) .. ", mail " ..
+               reply_name(replies.mail)
+  for _, r in ipairs(replies.rcpt) do
+    ok = ok and r == SMFIR_CONTINUE
+    text = text .. ", rcpt " .. reply_name(r)
+  end
+  return ok, text
 end
 
 -- No change at all came with the last EOM on conn (rcpts: the envelope

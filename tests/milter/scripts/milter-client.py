@@ -10,12 +10,14 @@ line per step, so the shell tests can grep for exact codes and actions.
 
 SOCKET is unix:/path (or local:/path or inet:PORT@HOST). Steps:
 
-    connect HOST IP        helo NAME          macro CMD NAME VALUE
+    connect HOST IP        helo NAME          macro CMD 'NAME=VALUE ...'
     mail 'ADDR [ARG...]'   rcpt ADDR          header NAME VALUE
     eoh                    body TEXT          eom
     abort                  quit
 
-connect and helo are sent with defaults when a later step needs them.
+connect and helo are sent with defaults when a later step needs them; a
+macro step sends all its NAME=VALUE pairs for command CMD (C, H, M, R) in
+one packet, before the step that follows it.
 Output: "STEP ARG: REPLY" where REPLY is continue, accept, reject,
 tempfail, discard or the full text of a reply code ("550 5.7.1 text");
 at eom, each action first: "eom: addheader NAME: VALUE",
@@ -24,6 +26,7 @@ at eom, each action first: "eom: addheader NAME: VALUE",
 "closed" when the milter hung up. Exit status 0, or 2 on a protocol error.
 """
 import json
+import os
 import socket
 import struct
 import sys
@@ -55,7 +58,7 @@ def connect(spec):
     else:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(spec)
-    s.settimeout(60)
+    s.settimeout(float(os.environ.get("MT_CLIENT_TIMEOUT", "30")))
     return s
 
 
@@ -169,9 +172,16 @@ class Session:
         self.out("helo %s: %s" % (name, self.ask(b"H", name.encode() + b"\0",
                                                  P_NR_HELO)), quiet)
 
-    def step_macro(self, cmd, name, value):
-        send(self.s, b"D", cmd.encode()[:1] + name.encode() + b"\0" +
-             value.encode() + b"\0")
+    def step_macro(self, cmd, pairs):
+        if cmd in ("M", "R"):
+            self.ensure("helo")
+        elif cmd == "H":
+            self.ensure("connect")
+        data = cmd.encode()[:1]
+        for pair in pairs.split(" "):
+            name, _, value = pair.partition("=")
+            data += name.encode() + b"\0" + value.encode() + b"\0"
+        send(self.s, b"D", data)
 
     def step_mail(self, args):
         self.ensure("helo")
@@ -230,7 +240,7 @@ class Session:
         send(self.s, b"Q")
 
 
-ARITY = {"connect": 2, "helo": 1, "macro": 3, "mail": 1, "rcpt": 1,
+ARITY = {"connect": 2, "helo": 1, "macro": 2, "mail": 1, "rcpt": 1,
          "header": 2, "eoh": 0, "body": 1, "eom": 0, "abort": 0, "quit": 0}
 
 

@@ -52,4 +52,5 @@ mt_log_has() { # EXTENDED-REGEX
 }
 
 # The reply mlmd gives when it has no decision (failure_action tempfail).
+# shellcheck disable=SC2034 # used by the tests that source this file
 MT_FAILURE="451 4.3.0 Temporary failure in mailing list processing, try again later"

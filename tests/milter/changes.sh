@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The changes a policy makes at end of message (headers added, changed by
+# index, deleted; recipients added and removed; the sender changed;
+# quarantine; a footer) reach the MTA as milter actions, all together;
+# with a refusal or an error none of them does; and a change asked for
+# before end of message is a Lua error (451 4.3.0). miltertest has no check
+# for a changed envelope sender and only compares a new body as a whole, so
+# milter-client.py shows those.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+. "$here/scripts/mt.sh"
+trap 'mlm_stop || exit 1' EXIT
+
+mlm_start "$here/policies/changes.lua" || exit 1
+
+mt_run changes.lua
+
+# post SUBJECT: one post to list@ through milter-client.py.
+post() {
+    mt_client mail '<poster@example.net>' rcpt '<list@lists.test>' \
+        header Subject "$1" header From 'Sender <sender@example.net>' \
+        header X-Multi one header X-Multi two header X-Multi three \
+        header X-One one header X-Secret password \
+        eoh body $'Hello list.\r\n' eom 2>&1
+}
+
+out=$(post envelope)
+t_check "change_sender: the MTA gets the new envelope sender" \
+    grep -qxF "eom: chgfrom <list-bounces@lists.test>" <<<"$out"
+t_check "change_sender: exactly one sender change" \
+    test "$(grep -c '^eom: chgfrom' <<<"$out")" -eq 1
+t_check "envelope changes end with continue" grep -qx "eom: continue" <<<"$out"
+[ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
+
+out=$(post footer)
+body=$(sed -n 's/^eom: replbody //p' <<<"$out")
+t_check "add_footer: the new body holds the footer text" \
+    grep -qF 'List footer: see https://lists.test/' <<<"$body"
+t_check "add_footer: the new body keeps the original text first" \
+    grep -qF '"Hello list.\r\n' <<<"$body"
+t_check "add_footer: the new body has CRLF line ends only" \
+    python3 -c 'import json,sys; b=json.loads(sys.argv[1]); sys.exit(not (b.endswith("\r\n") and "\n" not in b.replace("\r\n", "")))' "$body"
+[ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
+
+out=$(post all)
+t_check "all changes at once: sender, recipients and body together" \
+    test "$(grep -cE '^eom: (chgfrom|addrcpt|delrcpt|replbody)' <<<"$out")" -eq 5
+
+out=$(post error-after-changes)
+t_check "changes then error(): only the 451 4.3.0, no action at all" \
+    test "$out" = "mail <poster@example.net>: continue
+rcpt <list@lists.test>: continue
+eom: $MT_FAILURE"
+
+out=$(mt_client mail '<early-header@sender.test>' \
+    mail '<early-pcall@sender.test>' mail '<poster@example.net>' \
+    rcpt '<early@lists.test>' 2>&1)
+t_check "ctx:add_header in filter_sender: $MT_FAILURE" \
+    grep -qxF "mail <early-header@sender.test>: $MT_FAILURE" <<<"$out"
+t_check "ctx:add_header in filter_sender raises a Lua error naming the rule" \
+    grep -qxF "mail <early-pcall@sender.test>: 550 5.7.1 early change refused: filter_sender" <<<"$out"
+t_check "ctx:add_recipient in filter_recipient: $MT_FAILURE" \
+    grep -qxF "rcpt <early@lists.test>: $MT_FAILURE" <<<"$out"
+
+# Body files written for footers that were not applied are removed too.
+sleep 0.2
+left=$(ls -A "$MLM_DIR/spool" 2>&1)
+t_check "the spool directory is empty after the transactions (left: ${left:-none})" \
+    test -d "$MLM_DIR/spool" -a -z "$left"
+
+[ "$T_FAILED" -eq 0 ] || mlm_log
+t_done
