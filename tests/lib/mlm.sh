@@ -26,8 +26,9 @@ mlm_free_port() {
 }
 
 mlm_wait_socket() { # PATH [TIMEOUT_TENTHS]
-    local i
-    for ((i = 0; i < ${2:-100}; i++)); do
+    local i limit=${2:-100}
+    [ -n "${MLM_WRAPPER:-}" ] && limit=$((limit * 6)) # valgrind is slow
+    for ((i = 0; i < limit; i++)); do
         [ -S "$1" ] && return 0
         sleep 0.1
     done
@@ -36,8 +37,9 @@ mlm_wait_socket() { # PATH [TIMEOUT_TENTHS]
 }
 
 mlm_wait_port() { # PORT
-    local i
-    for ((i = 0; i < 100; i++)); do
+    local i limit=100
+    [ -n "${MLM_WRAPPER:-}" ] && limit=600
+    for ((i = 0; i < limit; i++)); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
         sleep 0.1
     done
@@ -96,7 +98,7 @@ mlm_start() { # POLICY [extra config lines...]
 # A second mlmd on TCP for Postfix (Postfix in its chroot-less private
 # instance reaches the milter over loopback, as a real setup often does).
 mlm_start_inet() {
-    "$MLMD_BIN" -f -C "$MLM_CONF" -p "$MLM_MILTER_INET" \
+    ${MLM_WRAPPER:-} "$MLMD_BIN" -f -C "$MLM_CONF" -p "$MLM_MILTER_INET" \
         >>"$MLM_DIR/mlmd-inet.log" 2>&1 &
     MLM_MLMD_INET_PID=$!
     mlm_wait_port "$MLM_PORT"
@@ -116,7 +118,7 @@ mlm_kill() { # PID
 }
 
 # Sanitizer and valgrind reports in the daemons' logs make a test fail.
-MLM_REPORT_RE='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|==[0-9]+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free)|definitely lost: [1-9]'
+MLM_REPORT_RE='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|==[0-9]+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free)|definitely lost: [1-9]|blocks are definitely lost'
 
 mlm_stop() {
     local rc=0 f
