@@ -161,6 +161,17 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "ORDER BY id DESC LIMIT 1",
     [ST_HELD_REOPEN] = "UPDATE held SET state = 'pending', decided_by = '', "
                        "decided_at = NULL WHERE id = ?1 AND state = ?2",
+    [ST_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires < strftime('%s', "
+                       "'now')",
+    [ST_TOKEN_RECENT] = "SELECT count(*) FROM tokens WHERE list_id = ?1 "
+                        "AND address = ?2 AND expires > ?3",
+    [ST_TOKEN_ADD] = "INSERT INTO tokens (token, list_id, address, action, "
+                     "expires) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_TOKEN_GET] = "SELECT t.address, t.action, l.id, l.name, l.domain "
+                     "FROM tokens t JOIN lists l ON l.id = t.list_id "
+                     "WHERE t.token = ?1 AND t.expires >= "
+                     "strftime('%s', 'now')",
+    [ST_TOKEN_DELETE] = "DELETE FROM tokens WHERE token = ?1",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_INIT] = "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",

@@ -219,6 +219,25 @@ int held_find_retry(struct db *db, const struct list_info *list,
                     const char *message_id, const char *digest,
                     struct held_info *out, char *why, size_t whylen);
 
+/* --- confirmation tokens ------------------------------------------------ */
+
+#define TOKEN_LIFETIME (3 * 24 * 3600)   /* seconds a token stays valid */
+#define TOKEN_RATE_WINDOW 3600           /* one token per address per list */
+
+/*
+ * A new random token for action (subscribe, unsubscribe) on address.
+ * DB_EXISTS when one was made for the same list and address within the
+ * last hour: confirmation mail is rate-limited so mlm cannot be used to
+ * flood an address.
+ */
+int token_create(struct db *db, const struct list_info *list,
+                 const char *address, const char *action, char *token,
+                 size_t tokenlen, char *why, size_t whylen);
+/* Consume a token: 0 with its list, address and action; DB_NOT_FOUND. */
+int token_take(struct db *db, const char *token, struct list_info *list,
+               char *address, size_t addresslen, char *action,
+               size_t actionlen, char *why, size_t whylen);
+
 /* --- approvals ---------------------------------------------------------- */
 
 /*

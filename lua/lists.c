@@ -17,6 +17,11 @@
  *   list:held_retry(ctx)        the held post this one retries, or nil
  *   list:approved(value)        the held id an X-Mlm-Approved value proves
  *   list:record_bounce(addr, status [, diagnostic])  new score, disabled
+ *   list:add_member(addr [, role [, name]])   true, or nil and why
+ *   list:remove_member(addr [, role])         true, or nil and why
+ *   list:token(addr, action)    a confirmation token, or nil and why
+ *                               (one per address and list an hour)
+ *   mlm.take_token(token)       list, address, action, once; or nil
  *   mlm.db:exec(sql, ...)       admins' own SQL, bound parameters only
  *   mlm.db:rows(sql, ...)       iterator over result rows (tables)
  *
@@ -600,6 +605,83 @@ static int l_record_bounce(lua_State *L)
     return 2;
 }
 
+/* Expected refusals come back as nil, why; failures are Lua errors. */
+static int soft_result(lua_State *L, int rc, const char *why)
+{
+    if (rc == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (rc == -1 && strncmp(why, "bad address", 11) != 0)
+        return luaL_error(L, "%s", why);
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    return 2;
+}
+
+static int l_add_member(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *address = luaL_checkstring(L, 2);
+    const char *role = luaL_optstring(L, 3, "member");
+    const char *name = luaL_optstring(L, 4, "");
+    char why[512];
+    if (!role_valid(role))
+        return luaL_argerror(L, 3, "member, moderator or owner");
+    return soft_result(L, member_add(lua_db(L), list, address, role, name,
+                                     why, sizeof why), why);
+}
+
+static int l_remove_member(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *address = luaL_checkstring(L, 2);
+    const char *role = luaL_optstring(L, 3, "member");
+    char why[512];
+    if (!role_valid(role))
+        return luaL_argerror(L, 3, "member, moderator or owner");
+    return soft_result(L, member_remove(lua_db(L), list, address, role, why,
+                                        sizeof why), why);
+}
+
+static int l_token(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *address = luaL_checkstring(L, 2);
+    const char *action = luaL_checkstring(L, 3);
+    char token[64], why[512];
+    int rc = token_create(lua_db(L), list, address, action, token,
+                          sizeof token, why, sizeof why);
+    if (rc != 0)
+        return soft_result(L, rc, why);
+    lua_pushstring(L, token);
+    return 1;
+}
+
+static int l_take_token(lua_State *L)
+{
+    const char *token = luaL_checkstring(L, 1);
+    struct list_info list;
+    char address[400], action[32], why[512];
+    if (strspn(token, "0123456789abcdef") != strlen(token) ||
+        strlen(token) != 32) {
+        lua_pushnil(L);
+        return 1;
+    }
+    int rc = token_take(lua_db(L), token, &list, address, sizeof address,
+                        action, sizeof action, why, sizeof why);
+    if (rc == -1)
+        return luaL_error(L, "%s", why);
+    if (rc != 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    list_push(L, &list);
+    lua_pushstring(L, address);
+    lua_pushstring(L, action);
+    return 3;
+}
+
 static int list_index(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
@@ -647,6 +729,9 @@ void lists_register(lua_State *L, int module_idx)
         {"held_retry", l_held_retry},
         {"approved", l_approved},
         {"record_bounce", l_record_bounce},
+        {"add_member", l_add_member},
+        {"remove_member", l_remove_member},
+        {"token", l_token},
         {NULL, NULL}};
     static const luaL_Reg db_methods[] = {
         {"exec", l_db_exec}, {"rows", l_db_rows}, {NULL, NULL}};
@@ -671,6 +756,8 @@ void lists_register(lua_State *L, int module_idx)
     lua_setfield(L, module_idx, "list");
     lua_pushcfunction(L, l_resolve);
     lua_setfield(L, module_idx, "resolve");
+    lua_pushcfunction(L, l_take_token);
+    lua_setfield(L, module_idx, "take_token");
     luaL_newlib(L, db_methods);
     lua_setfield(L, module_idx, "db");
 }

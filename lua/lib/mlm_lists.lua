@@ -444,36 +444,144 @@ function M.bounces(ctx, list, rcpt)
   return mlm.discard()
 end
 
--- NAME-request@: help; subscribe and unsubscribe are answered with
--- instructions for the list owner (confirmation tokens come later).
-function M.request(ctx, list, rcpt)
-  local a = addresses(list)
-  local sender = ctx.sender
-  if sender == "" or (ctx.message:header("Auto-Submitted") or "no") ~= "no" then
-    return mlm.discard() -- never answer bounces or robots
-  end
-  local command = ((ctx.message:header("Subject") or ""):lower():match("%a+"))
-    or "help"
-  local lines = {
+-- Mail from the list's -request address, through the MTA.
+local function request_mail(a, to, subject, lines)
+  local text = table.concat({
     "From: " .. a.request,
-    "To: " .. sender,
-    "Subject: " .. mlm.encode_header("Re: " .. command .. " (" .. a.post .. ")"),
+    "To: " .. to,
+    "Subject: " .. mlm.encode_header(subject),
     "Auto-Submitted: auto-replied",
     "Precedence: bulk",
     "MIME-Version: 1.0",
     "Content-Type: text/plain; charset=UTF-8",
+    "Content-Transfer-Encoding: 8bit",
     "",
-  }
-  if command == "subscribe" or command == "unsubscribe" then
-    lines[#lines + 1] = "Your " .. command .. " request for " .. a.post
-      .. " has been passed to the list owners (" .. a.owner .. ")."
-  else
-    lines[#lines + 1] = "This is " .. a.request .. ". To post, write to "
-      .. a.post .. ". Send 'subscribe' or 'unsubscribe' in the subject to "
-      .. "this address."
+    table.concat(lines, "\r\n"),
+    "",
+  }, "\r\n")
+  mlm.sendmail(a.bounces, to, text)
+end
+
+-- Never answer bounces, robots or other lists (RFC 3834).
+local function from_robot(ctx)
+  local msg = ctx.message
+  if ctx.sender == "" then return true end
+  if (msg:header("Auto-Submitted") or "no"):lower() ~= "no" then return true end
+  local precedence = (msg:header("Precedence") or ""):lower()
+  if precedence == "bulk" or precedence == "junk" or precedence == "list" then
+    return true
   end
-  lines[#lines + 1] = ""
-  mlm.sendmail(a.bounces, sender, table.concat(lines, "\r\n"))
+  return msg:header("List-Id") ~= nil
+end
+
+local function first_body_line(ctx)
+  for part in ctx.message:parts() do
+    if part.content_type == "text/plain" then
+      for line in (part:text() or ""):gmatch("[^\r\n]+") do
+        line = line:gsub("^%s+", ""):gsub("%s+$", "")
+        if line ~= "" then return line end
+      end
+      return ""
+    end
+  end
+  return ""
+end
+
+local COMMANDS = { subscribe = "subscribe", join = "subscribe",
+  unsubscribe = "unsubscribe", leave = "unsubscribe", help = "help" }
+
+-- The command of a -request mail: "confirm TOKEN" (also in "Re: ..."), or
+-- subscribe, unsubscribe, help as the first word of the subject or of the
+-- first body line.
+local function request_command(ctx)
+  local subject = ctx.message:header("Subject") or ""
+  local body = first_body_line(ctx)
+  for _, text in ipairs({ subject, body }) do
+    local token = text:lower():match("confirm%s+(%x+)")
+    if token then return "confirm", token end
+  end
+  for _, text in ipairs({ subject, body }) do
+    local command = COMMANDS[text:lower():match("^%s*(%a+)") or ""]
+    if command then return command end
+  end
+  return "help"
+end
+
+local function request_confirm(ctx, a, token)
+  local list, address, action = mlm.take_token(token)
+  if not list then
+    request_mail(a, ctx.sender, "Your confirmation for " .. a.post, {
+      "The confirmation code you sent is unknown or has expired.",
+      "Send 'subscribe' or 'unsubscribe' to " .. a.request .. " again." })
+    return
+  end
+  local b = addresses(list)
+  if action == "subscribe" then
+    list:add_member(address)
+    log("info", ctx, "%s: %s subscribed (confirmed)", b.post, address)
+    request_mail(b, address, "Welcome to " .. b.post, {
+      "You are now subscribed to " .. b.post .. ".",
+      "To post, write to " .. b.post .. ".",
+      "To leave, send 'unsubscribe' to " .. b.request .. "." })
+  elseif action == "unsubscribe" then
+    list:remove_member(address)
+    log("info", ctx, "%s: %s unsubscribed (confirmed)", b.post, address)
+    request_mail(b, address, "You have left " .. b.post, {
+      "You are no longer subscribed to " .. b.post .. "." })
+  end
+end
+
+-- A token mailed to the sender; a reply quoting it confirms. One a list
+-- and address an hour: mlm cannot be made to flood an address.
+local function request_token(ctx, list, a, action)
+  local token, why = list:token(ctx.sender, action)
+  if not token then
+    log("info", ctx, "%s: no %s confirmation sent: %s", a.post, action, why)
+    return
+  end
+  request_mail(a, ctx.sender, "confirm " .. token, {
+    "Someone, probably you, asked to " .. action .. " " .. ctx.sender
+      .. (action == "subscribe" and " to " or " from ") .. a.post .. ".",
+    "",
+    "To confirm, reply to this message keeping its subject, or send a",
+    "message to " .. a.request .. " with the subject:",
+    "",
+    "    confirm " .. token,
+    "",
+    "If you did not ask for this, ignore this message: nothing happens." })
+end
+
+-- NAME-request@: subscribe, unsubscribe (confirmed by a token) and help.
+function M.request(ctx, list, rcpt)
+  local a = addresses(list)
+  if from_robot(ctx) then
+    return mlm.discard()
+  end
+  local command, token = request_command(ctx)
+  if command == "confirm" then
+    request_confirm(ctx, a, token)
+  elseif command == "subscribe" then
+    if list:member(ctx.sender) then
+      log("info", ctx, "%s: %s is already a member", a.post, ctx.sender)
+    else
+      request_token(ctx, list, a, "subscribe")
+    end
+  elseif command == "unsubscribe" then
+    -- Only members get a confirmation: nothing tells a stranger who is on.
+    if list:member(ctx.sender) then
+      request_token(ctx, list, a, "unsubscribe")
+    end
+  elseif list:token(ctx.sender, "help") then -- the rate limit
+    request_mail(a, ctx.sender, "Help for " .. a.post, {
+      "This is " .. a.request .. ", the robot of " .. a.post .. ".",
+      "",
+      "Send one of these words as the subject (or the first line):",
+      "  subscribe     join the list (you will be asked to confirm)",
+      "  unsubscribe   leave the list (you will be asked to confirm)",
+      "  help          this message",
+      "",
+      "To post, write to " .. a.post .. "; the owners are " .. a.owner .. "." })
+  end
   return mlm.discard()
 end
 

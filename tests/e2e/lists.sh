@@ -15,7 +15,7 @@ trap cleanup EXIT
 
 FAKE_SENDMAIL_DIR=$(mktemp -d /tmp/mlm-sent.XXXXXX)
 export FAKE_SENDMAIL_DIR
-cleanup() { pf_stop; rm -rf "$FAKE_SENDMAIL_DIR"; mlm_stop || exit 1; }
+cleanup() { pf_stop; [ -n "${KEEP_TMP:-}" ] || rm -rf "$FAKE_SENDMAIL_DIR"; mlm_stop || exit 1; }
 mlm_start "$top_srcdir/lua/policy.lua" \
     "sendmail = $here/../lib/fake-sendmail.sh" || exit 1
 mlm_start_inet || { mlm_log; exit 1; }
@@ -34,7 +34,7 @@ ctl member add $L mod@example.org --role moderator
 
 # send FROM TO... [swaks args] ; the rest of the checks read $PF_SEND_LOG
 send() {
-    local from=$1 to=$2
+    local from=${1:-<>} to=$2
     shift 2
     pf_send --from "$from" --to "$to" "$@"
 }
@@ -185,6 +185,45 @@ settle
 t_check "DSN not delivered" test "$(pf_deliveries)" -eq 0
 t_check "bounce recorded for carol" bash -c "'$CTL_BIN' -C '$MLM_CONF' bounces $L | grep -q 'carol@example.org'"
 t_check "carol's bounce score is 1" bash -c "'$CTL_BIN' -C '$MLM_CONF' members $L | grep 'carol@example.org' | grep -qw 1"
+
+# --- NAME-request@: subscribe, confirm, unsubscribe, help -----------------
+sent_to() { # ADDRESS: the newest fake-sendmail file sent to ADDRESS
+    grep -l "^To: $1" "$FAKE_SENDMAIL_DIR"/sent.* 2>/dev/null | xargs -r ls -t | head -n1
+}
+sent_count() { grep -l "^To: $1" "$FAKE_SENDMAIL_DIR"/sent.* 2>/dev/null | wc -l; }
+R=dev-request@lists.example
+send newbie@example.net $R --header "Subject: subscribe" --body "please"
+expect_reply "subscribe to -request accepted" '^250 '
+settle
+f=$(sent_to newbie@example.net)
+token=$([ -n "$f" ] && sed -n 's/^Subject: confirm \([0-9a-f]*\).*/\1/p' "$f")
+t_check "a confirmation with a token went to the subscriber" test -n "$token"
+t_check "confirmation sent through sendmail from dev-bounces@" \
+    bash -c "head -1 '$f' | grep -q -- '-f dev-bounces@lists.example'"
+t_check "not a member before confirming" bash -c "! '$CTL_BIN' -C '$MLM_CONF' members $L | grep -q newbie@"
+send newbie@example.net $R --header "Subject: subscribe" --body "again"
+settle
+t_check "a second subscribe within the hour sends nothing (rate limit)" test "$(sent_count newbie@example.net)" -eq 1
+send newbie@example.net $R --header "Subject: Re: confirm $token" --body "> quoted"
+expect_reply "confirmation reply accepted" '^250 '
+settle
+t_check "confirmed subscriber is a member" bash -c "'$CTL_BIN' -C '$MLM_CONF' members $L | grep -q '^newbie@example.net'"
+t_check "welcome mail sent" bash -c "grep -l 'Subject: Welcome to dev@lists.example' '$FAKE_SENDMAIL_DIR'/sent.* | xargs grep -q '^To: newbie@example.net'"
+send newbie@example.net $R --header "Subject: Re: confirm $token" --body "replay"
+settle
+t_check "a token works once" bash -c "grep -l 'unknown or has expired' '$FAKE_SENDMAIL_DIR'/sent.* | xargs grep -q '^To: newbie@example.net'"
+send helpme@example.net $R --header "Subject: what is this" --body "help"
+settle
+t_check "help answered" bash -c "grep -q 'Subject: Help for dev@lists.example' \"\$(ls -t '$FAKE_SENDMAIL_DIR'/sent.* | head -1)\""
+n=$(ls "$FAKE_SENDMAIL_DIR" | wc -l)
+send robot@example.net $R --header "Subject: subscribe" --header "Auto-Submitted: auto-replied" --body "x"
+send "" $R --header "Subject: subscribe" --body "x"
+settle
+t_check "robots and the null sender get no answer" test "$(ls "$FAKE_SENDMAIL_DIR" | wc -l)" -eq "$n"
+send stranger@example.net $R --header "Subject: unsubscribe" --body "x"
+settle
+t_check "unsubscribe from a non-member sends nothing" test "$(ls "$FAKE_SENDMAIL_DIR" | wc -l)" -eq "$n"
+ctl member remove $L newbie@example.net
 
 # --- hold_mode = defer ---------------------------------------------------------
 ctl list set $L hold_mode defer

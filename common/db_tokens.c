@@ -1,0 +1,117 @@
+/*
+ * db_tokens.c - confirmation tokens for NAME-request@ subscribe and
+ * unsubscribe: random, single-use, expiring, rate-limited per address.
+ */
+#include "dbi.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static int random_hex(char *out, size_t outlen, char *why, size_t whylen)
+{
+    unsigned char raw[16];
+    FILE *fp = fopen("/dev/urandom", "rb");
+    if (fp == NULL || fread(raw, 1, sizeof raw, fp) != sizeof raw) {
+        if (fp)
+            fclose(fp);
+        snprintf(why, whylen, "cannot read /dev/urandom");
+        return -1;
+    }
+    fclose(fp);
+    if (outlen < 2 * sizeof raw + 1) {
+        snprintf(why, whylen, "token buffer too small");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+int token_create(struct db *db, const struct list_info *list,
+                 const char *address, const char *action, char *token,
+                 size_t tokenlen, char *why, size_t whylen)
+{
+    char norm[400];
+    int64_t expires = (int64_t)time(NULL) + TOKEN_LIFETIME;
+    if (address_normalise(address, norm, sizeof norm, why, whylen) == -1 ||
+        random_hex(token, tokenlen, why, whylen) == -1)
+        return -1;
+    if (db_begin(db, why, whylen) == -1)
+        return -1;
+    sqlite3_stmt *st = db_stmt(db, ST_TOKEN_PURGE, why, whylen);
+    int rc = st ? db_step_done(db, st, "token purge", why, whylen) : -1;
+    if (rc == 0 && (st = db_stmt(db, ST_TOKEN_RECENT, why, whylen))) {
+        sqlite3_bind_int64(st, 1, list->id);
+        sqlite3_bind_text(st, 2, norm, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, expires - TOKEN_RATE_WINDOW);
+        int step = sqlite3_step(st);
+        int recent = step == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+        sqlite3_reset(st);
+        if (recent < 0)
+            rc = db_fail(db, "token", why, whylen);
+        else if (recent > 0) {
+            snprintf(why, whylen, "a confirmation was sent to %s within the "
+                     "last hour", norm);
+            rc = DB_EXISTS;
+        }
+    } else if (rc == 0) {
+        rc = -1;
+    }
+    if (rc == 0 && (st = db_stmt(db, ST_TOKEN_ADD, why, whylen))) {
+        sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, list->id);
+        sqlite3_bind_text(st, 3, norm, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, expires);
+        rc = db_step_done(db, st, "token add", why, whylen);
+    } else if (rc == 0) {
+        rc = -1;
+    }
+    if (rc != 0) {
+        db_rollback(db);
+        return rc;
+    }
+    return db_commit(db, why, whylen);
+}
+
+int token_take(struct db *db, const char *token, struct list_info *list,
+               char *address, size_t addresslen, char *action,
+               size_t actionlen, char *why, size_t whylen)
+{
+    if (db_begin(db, why, whylen) == -1)
+        return -1;
+    sqlite3_stmt *st = db_stmt(db, ST_TOKEN_GET, why, whylen);
+    if (st == NULL) {
+        db_rollback(db);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        db_column_copy(st, 0, address, addresslen);
+        db_column_copy(st, 1, action, actionlen);
+        list->id = sqlite3_column_int64(st, 2);
+        db_column_copy(st, 3, list->name, sizeof list->name);
+        db_column_copy(st, 4, list->domain, sizeof list->domain);
+        snprintf(list->address, sizeof list->address, "%s@%s", list->name,
+                 list->domain);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        db_rollback(db);
+        if (rc == SQLITE_DONE) {
+            snprintf(why, whylen, "unknown or expired token");
+            return DB_NOT_FOUND;
+        }
+        return db_fail(db, "token", why, whylen);
+    }
+    st = db_stmt(db, ST_TOKEN_DELETE, why, whylen);
+    if (st)
+        sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+    if (st == NULL || db_step_done(db, st, "token take", why, whylen) == -1) {
+        db_rollback(db);
+        return -1;
+    }
+    return db_commit(db, why, whylen);
+}
