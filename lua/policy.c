@@ -59,8 +59,12 @@ static void count_hook(lua_State *L, lua_Debug *ar)
         /* From now on fire at every instruction until the request ends. */
         p->limit_hit = LIMIT_INSTRUCTIONS;
         lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
-        luaL_error(L, "instruction limit (%I) exceeded",
-                   (lua_Integer)p->insn_limit);
+        /* Level 0 inside a hook is the running function: name its line. */
+        luaL_where(L, 0);
+        lua_pushfstring(L, "instruction limit (%I) exceeded",
+                        (lua_Integer)p->insn_limit);
+        lua_concat(L, 2);
+        lua_error(L);
     }
 }
 

@@ -130,6 +130,8 @@ int main(int argc, char **argv)
     if (!foreground && daemon(0, 0) == -1)
         msg_fatal("daemon: %s", strerror(errno));
     signal(SIGPIPE, SIG_IGN);
+    /* A full spool (RLIMIT_FSIZE) must fail the write, not kill mlmd. */
+    signal(SIGXFSZ, SIG_IGN);
     msg_info("mlmd %s listening on %s", PACKAGE_VERSION, cfg.milter_socket);
     int rc = smfi_main();
     mx_shutdown();

@@ -68,6 +68,7 @@ mlm_write_conf() { # POLICY [extra lines...]
 }
 
 mlm_start_mux() {
+    rm -f "$MLM_DIR/mx.sock" "$MLM_DIR/ctl.sock" # a killed one leaves them
     # shellcheck disable=SC2086
     ${MLM_WRAPPER:-} "$MUX_BIN" -f -C "$MLM_CONF" >>"$MLM_DIR/mux.log" 2>&1 &
     MLM_MUX_PID=$!
@@ -75,6 +76,7 @@ mlm_start_mux() {
 }
 
 mlm_start_mlmd() {
+    rm -f "$MLM_DIR/milter.sock"
     # shellcheck disable=SC2086
     ${MLM_WRAPPER:-} "$MLMD_BIN" -f -C "$MLM_CONF" -p "$MLM_MILTER" \
         >>"$MLM_DIR/mlmd.log" 2>&1 &

@@ -90,9 +90,10 @@ for what in loop message-loop pcall-loop pcall-loop-again; do
     want_log "an endless loop ('$what') is logged with $name:$line and the instruction limit" \
         "QID${what//-/}" "$name:$line:" "instruction limit"
 done
-# BUG (reported): lua/stage.c policy_run() only names the memory limit when
-# the policy's own pcall swallowed the error (rc == 0); a plain memory bomb
-# is logged as a bare "not enough memory", without the policy file.
+# Regression check (bug found by this test): lua/stage.c policy_run() used
+# to name the memory limit only when the policy's own pcall swallowed the
+# error; a plain memory bomb was logged as a bare "not enough memory",
+# without the policy file.
 want_log "a memory bomb is logged with $name and the memory limit" \
     QIDmembomb "$name" "memory limit"
 want_log "a memory bomb inside pcall is logged with $name and the memory limit" \

@@ -48,12 +48,12 @@ local at_mail = {
   {"loop", "an endless loop"},
   {"pcall-loop", "an endless loop inside pcall"},
   {"pcall-loop-again", "endless loops inside pcall, three times"},
-  -- BUG (reported): the request after a memory bomb fails too ("memory
-  -- limit exceeded" at its first stage): lua/policy.c policy_alloc() sets
-  -- limit_hit when it refuses an allocation, Lua then runs an emergency
-  -- GC of the bomb's garbage and retries with success, but stage.c
-  -- policy_run() still fails the request. The two "after a memory bomb"
-  -- checks fail until that is fixed.
+  -- Regression check (bug found by this test): the request after a memory
+  -- bomb used to fail too ("memory limit exceeded" at its first stage):
+  -- lua/policy.c policy_alloc() set limit_hit when it refused an
+  -- allocation, Lua then freed the bomb's garbage in an emergency GC and
+  -- retried with success, but stage.c policy_run() still failed the
+  -- request. Hence the "after a memory bomb" checks.
   {"membomb", "a memory bomb"},
   {"pcall-membomb", "a memory bomb inside pcall"},
   {"os-exit", "os.exit(1)"},
