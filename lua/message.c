@@ -319,10 +319,13 @@ static int part_index(lua_State *L)
     const char *key = luaL_checkstring(L, 2);
     if (strcmp(key, "content_type") == 0) {
         GMimeContentType *ct = g_mime_object_get_content_type(obj);
-        char *type = g_ascii_strdown(
-            ct ? g_mime_content_type_get_mime_type(ct) : "text/plain", -1);
+        /* get_mime_type returns a newly allocated string */
+        char *mime = ct ? g_mime_content_type_get_mime_type(ct)
+                        : g_strdup("text/plain");
+        char *type = g_ascii_strdown(mime, -1);
         lua_pushstring(L, type);
         g_free(type);
+        g_free(mime);
     } else if (strcmp(key, "filename") == 0) {
         const char *f = GMIME_IS_PART(obj)
                             ? g_mime_part_get_filename(GMIME_PART(obj))
