@@ -10,6 +10,7 @@
  */
 #include "mlmd.h"
 #include "log.h"
+#include "sockio.h"
 #include "xmalloc.h"
 
 #include <arpa/inet.h>
@@ -118,18 +119,44 @@ static void request_fill(SMFICTX *ctx, struct conn *c,
 }
 
 /* Ask about one stage and turn the answer into a milter status. */
+/*
+ * One info line per decision: every end of message, and any earlier stage
+ * that did more than continue. Nothing per recipient added (a list post
+ * to 100,000 members is one line); failures are logged by apply.c.
+ */
+static void decision_log(const struct mlm_request *req,
+                         const struct mlm_reply *rep, int64_t started_us)
+{
+    if (rep->action == ACT_FAILED ||
+        (rep->action == ACT_CONTINUE && req->stage != STAGE_MESSAGE))
+        return;
+    unsigned added = 0;
+    for (uint32_t i = 0; i < rep->nchanges; i++)
+        added += rep->changes[i].kind == CHG_ADD_RCPT;
+    msg_info("%s: %s: from=<%s> rcpt=%s nrcpt=%u action=%s%s%s%s%s "
+             "changes=%u added=%u reason=\"%s\" ms=%.1f",
+             req->qid ? req->qid : "NOQUEUE", stage_name(req->stage),
+             req->sender ? req->sender : "",
+             req->recipient ? req->recipient : "-", req->recipients.n,
+             action_name(rep->action), rep->code ? " code=" : "",
+             rep->code ? rep->code : "", rep->dsn ? " dsn=" : "",
+             rep->dsn ? rep->dsn : "", rep->nchanges, added,
+             rep->text ? rep->text : "",
+             (double)(now_us() - started_us) / 1000.0);
+}
+
 static sfsistat ask(SMFICTX *ctx, struct conn *c, struct mlm_request *req)
 {
     struct mlm_reply rep;
     char why[512];
     const char *qid = req->qid ? req->qid : "NOQUEUE";
+    int64_t started = now_us();
     sfsistat st;
     if (mx_ask(req, &rep, why, sizeof why) == -1)
         st = apply_failure(ctx, qid, req->stage, why);
     else
         st = apply_reply(ctx, qid, req->stage, &rep);
-    msg_debug("%s: %s -> %s", qid, stage_name(req->stage),
-              action_name(rep.action));
+    decision_log(req, &rep, started);
     reply_free(&rep);
     strv_free(&req->macros); /* the only part the request owns */
     return st;
