@@ -262,7 +262,7 @@ t_check "100 posts to a 3-member list: 300 copies (got $copies)" test "$copies" 
 
 # --- internal failure: 451 4.3.0 -------------------------------------------
 sed -i "s|^database = .*|database = /nonexistent/dir/mlm.db|" "$MLM_CONF"
-kill -HUP "$MLM_MUX_PID"; sleep 1
+mlm_ctl reload >/dev/null || t_fail "reload with the broken database path"
 send alice@example.org $L --header "Subject: db gone" --body "x"
 expect_reply "database failure: 451 4.3.0" '^451 4\.3\.0 '
 
