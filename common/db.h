@@ -27,6 +27,9 @@ struct db *db_open(const char *path, char *why, size_t whylen);
 void db_close(struct db *db);
 sqlite3 *db_handle(struct db *db);
 
+/* len random bytes as 2 * len hex digits into out; -1 with why. */
+int random_hex(char *out, size_t outlen, size_t len, char *why, size_t whylen);
+
 /* Copy a text column into a fixed buffer ("" for NULL). */
 void db_column_copy(sqlite3_stmt *st, int col, char *out, size_t outlen);
 
@@ -123,6 +126,12 @@ struct member_info {
     int bounce_score;
     char last_bounce[16]; /* YYYY-MM-DD or "" */
 };
+
+/*
+ * A membership from a row whose columns are, in order: address, role,
+ * name, moderated, delivery, bounce_score, last_bounce.
+ */
+void member_from_row(sqlite3_stmt *st, struct member_info *m);
 
 int role_valid(const char *role);
 int delivery_valid(const char *delivery);

@@ -9,6 +9,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+int random_hex(char *out, size_t outlen, size_t len, char *why, size_t whylen)
+{
+    unsigned char raw[64];
+    if (len > sizeof raw || outlen < 2 * len + 1) {
+        snprintf(why, whylen, "random_hex: bad length");
+        return -1;
+    }
+    FILE *fp = fopen("/dev/urandom", "rb");
+    if (fp == NULL || fread(raw, 1, len, fp) != len) {
+        if (fp)
+            fclose(fp);
+        snprintf(why, whylen, "cannot read /dev/urandom");
+        return -1;
+    }
+    fclose(fp);
+    for (size_t i = 0; i < len; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
 static int secret_get(struct db *db, char *out, size_t outlen, char *why,
                       size_t whylen)
 {
@@ -25,18 +45,9 @@ static int secret_get(struct db *db, char *out, size_t outlen, char *why,
             return 0;
         if (rc != SQLITE_DONE)
             return db_fail(db, "secret", why, whylen);
-        unsigned char raw[32];
-        FILE *fp = fopen("/dev/urandom", "rb");
-        if (fp == NULL || fread(raw, 1, sizeof raw, fp) != sizeof raw) {
-            if (fp)
-                fclose(fp);
-            snprintf(why, whylen, "cannot read /dev/urandom");
-            return -1;
-        }
-        fclose(fp);
         char hex[65];
-        for (size_t i = 0; i < sizeof raw; i++)
-            snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+        if (random_hex(hex, sizeof hex, 32, why, whylen) == -1)
+            return -1;
         st = db_stmt(db, ST_META_INIT, why, whylen);
         if (st == NULL)
             return -1;

@@ -145,7 +145,7 @@ int member_set(struct db *db, const struct list_info *list, const char *address,
     return member_changes(db, st, "member set", norm, why, whylen);
 }
 
-static void member_row(sqlite3_stmt *st, struct member_info *m)
+void member_from_row(sqlite3_stmt *st, struct member_info *m)
 {
     db_column_copy(st, 0, m->address, sizeof m->address);
     db_column_copy(st, 1, m->role, sizeof m->role);
@@ -169,7 +169,7 @@ int member_get(struct db *db, const struct list_info *list, const char *address,
     member_bind_key(st, list, norm, role ? role : "member");
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && out)
-        member_row(st, out);
+        member_from_row(st, out);
     sqlite3_reset(st);
     if (rc == SQLITE_ROW)
         return 0;
@@ -191,7 +191,7 @@ int members_each(struct db *db, const struct list_info *list, const char *role,
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct member_info m;
-        member_row(st, &m);
+        member_from_row(st, &m);
         if (fn(&m, arg) != 0)
             break;
     }

@@ -8,26 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-static int random_hex(char *out, size_t outlen, char *why, size_t whylen)
-{
-    unsigned char raw[16];
-    FILE *fp = fopen("/dev/urandom", "rb");
-    if (fp == NULL || fread(raw, 1, sizeof raw, fp) != sizeof raw) {
-        if (fp)
-            fclose(fp);
-        snprintf(why, whylen, "cannot read /dev/urandom");
-        return -1;
-    }
-    fclose(fp);
-    if (outlen < 2 * sizeof raw + 1) {
-        snprintf(why, whylen, "token buffer too small");
-        return -1;
-    }
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-    return 0;
-}
-
 int token_create(struct db *db, const struct list_info *list,
                  const char *address, const char *action, char *token,
                  size_t tokenlen, char *why, size_t whylen)
@@ -35,7 +15,7 @@ int token_create(struct db *db, const struct list_info *list,
     char norm[400];
     int64_t expires = (int64_t)time(NULL) + TOKEN_LIFETIME;
     if (address_normalise(address, norm, sizeof norm, why, whylen) == -1 ||
-        random_hex(token, tokenlen, why, whylen) == -1)
+        random_hex(token, tokenlen, 16, why, whylen) == -1)
         return -1;
     if (db_begin(db, why, whylen) == -1)
         return -1;

@@ -162,18 +162,6 @@ static void push_member(lua_State *L, const struct member_info *m)
     lua_setfield(L, -2, "last_bounce");
 }
 
-/* A members row (address, role, name, moderated, delivery, score, last). */
-static void member_from_row(sqlite3_stmt *st, struct member_info *m)
-{
-    db_column_copy(st, 0, m->address, sizeof m->address);
-    db_column_copy(st, 1, m->role, sizeof m->role);
-    db_column_copy(st, 2, m->name, sizeof m->name);
-    m->moderated = sqlite3_column_int(st, 3);
-    db_column_copy(st, 4, m->delivery, sizeof m->delivery);
-    m->bounce_score = sqlite3_column_int(st, 5);
-    db_column_copy(st, 6, m->last_bounce, sizeof m->last_bounce);
-}
-
 static int l_member(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
