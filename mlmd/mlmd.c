@@ -115,6 +115,11 @@ int main(int argc, char **argv)
     mlmd_cfg = &cfg;
     mx_init(cfg.mx_socket, cfg.decision_timeout);
 
+    /*
+     * Postfix passes a header of up to header_size_limit (100 KB) in one
+     * packet; libmilter's default limit (64 KB) would drop the connection.
+     */
+    smfi_setmaxdatasize(1024 * 1024);
     if (smfi_register(mlmd_milter) == MI_FAILURE)
         msg_fatal("smfi_register failed");
     if (smfi_setconn(cfg.milter_socket) == MI_FAILURE)
