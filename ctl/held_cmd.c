@@ -230,6 +230,94 @@ static int held_inject(struct ctl_env *env, const struct list_info *list,
                           INJECT_TIMEOUT_S, why, whylen);
 }
 
+struct notice_to {
+    char **addrs;
+    size_t n;
+};
+
+static int collect_notice(const struct member_info *m, void *arg)
+{
+    struct notice_to *to = arg;
+    if (to->n < 200) {
+        to->addrs = xrealloc(to->addrs, (to->n + 1) * sizeof *to->addrs);
+        to->addrs[to->n++] = xstrdup(m->address);
+    }
+    return 0;
+}
+
+/* Send one generated notice from LIST-owner@ through sendmail. */
+static void notice_send(struct ctl_env *env, const struct list_info *list,
+                        char **to, size_t nto, const char *subject,
+                        const char *text)
+{
+    char bounces[600], owner[600], why[512];
+    snprintf(bounces, sizeof bounces, "%s-bounces@%s", list->name,
+             list->domain);
+    snprintf(owner, sizeof owner, "%s-owner@%s", list->name, list->domain);
+    const char **extra = xcalloc(nto + 3, sizeof *extra);
+    extra[0] = "-f";
+    extra[1] = bounces;
+    for (size_t i = 0; i < nto; i++)
+        extra[2 + i] = to[i];
+    size_t len = strlen(subject) + strlen(text) + 2 * strlen(owner) + 512;
+    char *msg = xmalloc(len);
+    snprintf(msg, len, "From: %s\r\nTo: %s\r\nSubject: %s\r\n"
+             "Auto-Submitted: auto-generated\r\nPrecedence: bulk\r\n"
+             "MIME-Version: 1.0\r\n"
+             "Content-Type: text/plain; charset=UTF-8\r\n"
+             "Content-Transfer-Encoding: 8bit\r\n\r\n%s\r\n",
+             owner, owner, subject, text);
+    if (inject_message(env->cfg.sendmail, extra, NULL, msg, strlen(msg),
+                       INJECT_TIMEOUT_S, why, sizeof why) == -1)
+        fprintf(stderr, "mlm-ctl: warning: notice \"%s\" not sent: %s\n",
+                subject, why);
+    free(msg);
+    free(extra);
+}
+
+/*
+ * After a decision: the moderators (or, without any, the owners) learn
+ * who decided what; on a rejection the sender is told only when a member
+ * of the list: a non-member's address may be forged (no backscatter).
+ */
+static void held_notify(struct ctl_env *env, const struct list_info *list,
+                        const struct held_info *h, const char *state,
+                        const char *who)
+{
+    struct notice_to to = {NULL, 0};
+    char why[512], subject[700], text[2400];
+    members_each(env->db, list, "moderator", collect_notice, &to, why,
+                 sizeof why);
+    if (to.n == 0)
+        members_each(env->db, list, "owner", collect_notice, &to, why,
+                     sizeof why);
+    char *safe_subject = safe_text(h->subject, 0);
+    snprintf(subject, sizeof subject, "%s: held post %lld %s by %s",
+             list->address, (long long)h->id, state, who);
+    snprintf(text, sizeof text, "The held post %lld to %s\r\n"
+             "  from:    %s\r\n  subject: %.300s\r\n  reason:  %s\r\n"
+             "was %s by %s.", (long long)h->id, list->address, h->sender,
+             safe_subject, h->reason, state, who);
+    if (to.n)
+        notice_send(env, list, to.addrs, to.n, subject, text);
+    if (strcmp(state, "rejected") == 0 && *h->sender &&
+        member_get(env->db, list, h->sender, "member", NULL, why,
+                   sizeof why) == 0) {
+        char *sender = xstrdup(h->sender);
+        snprintf(subject, sizeof subject, "Your post to %s was not accepted",
+                 list->address);
+        snprintf(text, sizeof text, "Your post to %s (subject: %.300s) was "
+                 "not accepted by the list's moderators.", list->address,
+                 safe_subject);
+        notice_send(env, list, &sender, 1, subject, text);
+        free(sender);
+    }
+    free(safe_subject);
+    for (size_t i = 0; i < to.n; i++)
+        free(to.addrs[i]);
+    free(to.addrs);
+}
+
 int cmd_held_decide(struct ctl_env *env, struct ctl_args *a)
 {
     const char *verb = a->cmd->sub;            /* approve|reject|discard */
@@ -278,6 +366,7 @@ int cmd_held_decide(struct ctl_env *env, struct ctl_args *a)
     free(raw);
     if (rc != EXIT_OK)
         return rc;
+    held_notify(env, &list, &h, state, who);
     if (inject)
         printf("approved held message %lld: sent to %s\n", (long long)id,
                list.address);

@@ -106,9 +106,11 @@ int inject_message(const char *command, const char *const *extra,
     }
     fcntl(in[1], F_SETFL, O_NONBLOCK);
 
-    /* Write the header line, then the message; read the output meanwhile. */
-    const char *parts[2] = {first_header, raw};
-    size_t lens[2] = {strlen(first_header), rawlen}, part = 0, done = 0;
+    /* Write the header line (if any), then the message; read the output
+     * meanwhile. */
+    const char *parts[2] = {first_header ? first_header : "", raw};
+    size_t lens[2] = {first_header ? strlen(first_header) : 0, rawlen};
+    size_t part = 0, done = 0;
     int writing = 1, reading = 1, broken = 0, timed_out = 0;
     long long deadline = now_ms_ctl() + (long long)timeout_s * 1000;
     while (writing || reading) {

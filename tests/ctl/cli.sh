@@ -16,9 +16,17 @@ conf=$tmp/mlm.conf
 db=$tmp/mlm.db
 cat >"$tmp/sendmail" <<EOF
 #!/bin/sh
-# A sendmail that keeps what it is given: arguments and message.
+# A sendmail that keeps what it is given: arguments and message. Notices
+# mlm-ctl generates (Auto-Submitted) go to notice.* instead.
+cat >"$tmp/in.msg"
+if grep -q '^Auto-Submitted: auto-generated' "$tmp/in.msg"; then
+    n=\$(ls "$tmp"/notice.*.msg 2>/dev/null | wc -l)
+    printf '%s\n' "\$@" >"$tmp/notice.\$n.args"
+    mv "$tmp/in.msg" "$tmp/notice.\$n.msg"
+    exit 0
+fi
 printf '%s\n' "\$@" >"$tmp/sent.args"
-cat >"$tmp/sent.msg"
+mv "$tmp/in.msg" "$tmp/sent.msg"
 exit \${FAKE_SENDMAIL_EXIT:-0}
 EOF
 chmod +x "$tmp/sendmail"
@@ -325,6 +333,9 @@ has "held approve in defer mode: the sender's retry delivers it" 'retries'
     t_ok "held approve in defer mode: recorded as approved" ||
     t_fail "held approve in defer mode: state $(sql "SELECT state FROM held WHERE id = $h4")"
 run 0 "held reject" held reject "$h2"
+grep -qs "held post $h2 rejected by" "$tmp"/notice.*.msg &&
+    t_ok "held reject: the moderators are told who decided" ||
+    t_fail "held reject: no notice to the moderators"
 run 0 "held discard" held discard "$h3" --by bob
 run 1 "held reject: not pending any more" held reject "$h3"
 run 1 "held approve: unknown id" held approve 999

@@ -151,6 +151,10 @@ ctl member set $L bob@example.org moderated yes
 send bob@example.org $L --header "Subject: moderated member" --body "x"
 expect_reply "moderated member: 250" '^250 '
 t_check "moderated member's post held" bash -c "'$CTL_BIN' -C '$MLM_CONF' held $L | grep -q 'moderated member'"
+id=$(mlm_ctl held $L | awk '/moderated member/ {print $1; exit}')
+mlm_ctl held reject "$id" --by alice-mod >/dev/null
+t_check "a rejected member is told" bash -c "grep -l '^Subject: Your post to dev@lists.example was not accepted' '$FAKE_SENDMAIL_DIR'/sent.* | xargs -r grep -q '^ARGS: .* bob@example.org'"
+t_check "the moderators are told who decided" bash -c "grep -q 'held post $id rejected by alice-mod' '$FAKE_SENDMAIL_DIR'/sent.*"
 ctl member set $L bob@example.org moderated no
 
 ctl list set $L posting moderated
@@ -249,6 +253,8 @@ id=$(mlm_ctl held $L | awk '/deferred2/ {print $1; exit}')
 mlm_ctl held reject "$id" >/dev/null
 send stranger@example.net $L --data "$msg2"
 expect_reply "retry after rejection: 550 5.7.1" '^550 5\.7\.1 '
+t_check "a rejected non-member is never told (no backscatter)" \
+    bash -c "! grep -l 'was not accepted' '$FAKE_SENDMAIL_DIR'/sent.* | xargs -r grep -q 'stranger@example.net'"
 ctl list set $L hold_mode queue
 ctl list set $L nonmember_action reject
 
