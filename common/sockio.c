@@ -101,26 +101,30 @@ static int wait_fd(int fd, short events, int64_t deadline)
     }
 }
 
+/* Try the socket first; wait only when it would block (saves a poll). */
 int frame_write(int fd, const struct mlm_buf *buf, int64_t deadline,
                 char *why, size_t whylen)
 {
     size_t off = 0;
     while (off < buf->len) {
+        ssize_t n = send(fd, buf->data + off, buf->len - off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && errno != EAGAIN) {
+            snprintf(why, whylen, "write: %s", strerror(errno));
+            return -1;
+        }
         int ready = wait_fd(fd, POLLOUT, deadline);
         if (ready <= 0) {
             snprintf(why, whylen, ready == 0 ? "write timed out" : "poll: %s",
                      strerror(errno));
             return -1;
         }
-        ssize_t n = send(fd, buf->data + off, buf->len - off, MSG_NOSIGNAL |
-                                                                  MSG_DONTWAIT);
-        if (n == -1 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n == -1) {
-            snprintf(why, whylen, "write: %s", strerror(errno));
-            return -1;
-        }
-        off += (size_t)n;
     }
     return 0;
 }
@@ -139,13 +143,6 @@ int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
         }
         if (state == 1)
             break;
-        int ready = wait_fd(fd, POLLIN, deadline);
-        if (ready <= 0) {
-            snprintf(why, whylen, ready == 0 ? "timed out waiting for an answer"
-                                             : "poll: %s",
-                     strerror(errno));
-            return -1;
-        }
         /* Read only what this frame still needs: frames never overlap. */
         size_t want = in->len < MLM_FRAME_HDR
                           ? MLM_FRAME_HDR - in->len
@@ -153,15 +150,25 @@ int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
                                 in->len;
         buf_reserve(in, want);
         ssize_t n = recv(fd, in->data + in->len, want, MSG_DONTWAIT);
-        if (n == -1 && (errno == EINTR || errno == EAGAIN))
+        if (n > 0) {
+            in->len += (size_t)n;
             continue;
-        if (n <= 0) {
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == 0 || errno != EAGAIN) {
             snprintf(why, whylen, n == 0 ? "peer closed the connection"
                                          : "read: %s",
                      strerror(errno));
             return -1;
         }
-        in->len += (size_t)n;
+        int ready = wait_fd(fd, POLLIN, deadline);
+        if (ready <= 0) {
+            snprintf(why, whylen, ready == 0 ? "timed out waiting for an answer"
+                                             : "poll: %s",
+                     strerror(errno));
+            return -1;
+        }
     }
     *payload = in->data + MLM_FRAME_HDR;
     *payload_len = frame_len - MLM_FRAME_HDR;
