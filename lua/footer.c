@@ -470,7 +470,7 @@ static char *content_type_value(GMimeObject *obj)
     for (const char *p = s->str; *p; p++) {
         if (*p == '\r' || (*p == '\n' && (p[1] == ' ' || p[1] == '\t')))
             continue;
-        buf_put_u8(&b, *p == '\n' || *p == '\t' ? ' ' : (uint8_t)*p);
+        buf_put_u8(&b, (uint8_t)*p < 0x20 || *p == 0x7f ? ' ' : (uint8_t)*p);
     }
     g_string_free(s, TRUE);
     char *r = buf_strdup(&b);
@@ -488,6 +488,26 @@ static void change_add(struct footer_run *run, const char *name, char *value,
 }
 
 /*
+ * Whether GMime can re-encode obj's Content-Type. GMime before 3.2.15 loops
+ * forever, allocating, in g_mime_param_list_encode() when an RFC 2231 value
+ * has a parameter name of 70 to 72 bytes (gmime issue #165); no real
+ * parameter name is longer than a few dozen bytes.
+ */
+static int params_encodable(GMimeObject *obj)
+{
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    GMimeParamList *pl = ct ? g_mime_content_type_get_parameters(ct) : NULL;
+    int n = pl ? g_mime_param_list_length(pl) : 0;
+    for (int i = 0; i < n; i++) {
+        const char *name =
+            g_mime_param_get_name(g_mime_param_list_get_parameter_at(pl, i));
+        if (name == NULL || strlen(name) > 64)
+            return 0;
+    }
+    return 1;
+}
+
+/*
  * Add the footer to one text/plain or text/html part. 1 done, 0 when this
  * part cannot take it, -1 on error (why filled).
  */
@@ -498,7 +518,7 @@ static int part_add_footer(struct footer_run *run, GMimePart *part,
     const char *footer = kind == KIND_TEXT ? run->text : run->html;
     GMimeContentEncoding enc = g_mime_part_get_content_encoding(part);
     /* two Content-Type fields: who knows which one a reader believes */
-    if (footer == NULL || !cte_supported(obj) ||
+    if (footer == NULL || !cte_supported(obj) || !params_encodable(obj) ||
         header_count(obj, "Content-Type") > 1 ||
         enc == GMIME_CONTENT_ENCODING_UUENCODE)
         return 0;
@@ -844,6 +864,11 @@ int footer_apply(GMimeMessage *msg, const char *text, const char *html,
     } else if (placed > 0) {
         rc = write_body(run.top, out_path, why, whylen) == -1 ? -1 : 1;
     }
+    for (int i = 0; rc == 1 && i < run.nchg; i++)
+        if (!header_value_valid(run.chg[i].value)) {
+            unlink(out_path); /* mlmd would refuse it: no footer instead */
+            rc = 0;
+        }
     if (rc == 1)
         for (int i = 0; i < run.nchg; i++)
             reply_add_change(rep, run.chg[i].kind, run.chg[i].name,

@@ -398,7 +398,7 @@ local function dsn_recipients(text)
   text = text:gsub("\r\n", "\n"):gsub("\n[ \t]+", " ")
   for block in (text .. "\n\n"):gmatch("(.-)\n\n") do
     local fields = {}
-    for name, value in block:gmatch("([%w%-]+):[ \t]*([^\n]*)") do
+    for name, value in ("\n" .. block):gmatch("\n([%w%-]+):[ \t]*([^\n]*)") do
       fields[name:lower()] = value
     end
     local rcpt = fields["final-recipient"] or fields["original-recipient"]
@@ -421,7 +421,7 @@ function M.bounces(ctx, list, rcpt)
   for part in ctx.message:parts() do
     if part.content_type == "message/delivery-status"
         or part.content_type == "message/global-delivery-status" then
-      report = part:text()
+      report = (part:text() or ""):sub(1, 65536) -- bounded: hostile reports
       break
     end
   end
