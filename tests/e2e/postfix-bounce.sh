@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# A bounce that Postfix itself writes: a post expanded to a member whose
+# domain Postfix refuses (error transport, 5.1.1) makes Postfix send an
+# RFC 3464 report to NAME-bounces@; with non_smtpd_milters and
+# internal_mail_filter_classes = bounce it passes through mlm, which
+# scores the member and does not deliver the report.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+. "$here/../lib/postfix.sh"
+pf_available || exit 77
+cleanup() { pf_stop; mlm_stop || exit 1; }
+trap cleanup EXIT
+
+mlm_start "$top_srcdir/lua/policy.lua" \
+    "sendmail = $here/../lib/fake-sendmail.sh" || exit 1
+mlm_start_inet || exit 1
+L=dev@lists.example
+mlm_ctl list create $L >/dev/null
+mlm_ctl member add $L alice@example.org >/dev/null
+mlm_ctl member add $L ghost@bad.example >/dev/null
+PF_MILTER="inet:127.0.0.1:$MLM_PORT" PF_MAIN_EXTRA="non_smtpd_milters = inet:127.0.0.1:$MLM_PORT
+internal_mail_filter_classes = bounce
+transport_maps = inline:{ { bad.example = error:5.1.1 User unknown } }" pf_setup || exit 1
+pf_start || exit 1
+
+pf_send --from alice@example.org --to $L --header "Subject: to all" --body "hi"
+t_check "post accepted" pf_replied '^250 '
+pf_wait_queue_empty 30 >/dev/null
+for i in $(seq 50); do
+    mlm_ctl bounces $L | grep -q ghost@bad.example && break
+    sleep 0.2
+done
+t_check "Postfix's own bounce scored the member ($(mlm_ctl bounces $L | head -1))" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' bounces $L | grep ghost@bad.example | grep -q '5\.1\.1'"
+t_check "member's bounce score is 1" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' members $L | grep '^ghost@bad.example' | grep -qw 1"
+sleep 0.5
+rcpts=$(for f in $(pf_sink_files); do pf_rcpts "$f"; done | sort | tr '\n' ' ')
+t_check "only alice's copy reached the sink; the report was not delivered (got: $rcpts)" \
+    test "$rcpts" = "alice@example.org "
+[ "$T_FAILED" -eq 0 ] || { pf_log | tail -30; mlm_log; }
+t_done
