@@ -135,6 +135,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "AND role = 'member'",
     [ST_MEMBER_COUNT] = "SELECT count(*) FROM members WHERE list_id = ?1 "
                         "AND role = ?2",
+    [ST_MEMBER_RECIPIENTS] = "SELECT address FROM members WHERE list_id = ?1 "
+                             "AND role = 'member' AND delivery = 'enabled'",
     [ST_BOUNCE_ADD] = "INSERT INTO bounces (list_id, address, status, "
                       "diagnostic, scored, received) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s', 'now'))",

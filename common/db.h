@@ -157,6 +157,11 @@ int members_each(struct db *db, const struct list_info *list, const char *role,
 /* How many addresses hold role in list; -1 on error. */
 int64_t members_count(struct db *db, const struct list_info *list,
                       const char *role, char *why, size_t whylen);
+/* Call fn with each address that gets posts (member, delivery enabled). */
+int recipients_each(struct db *db, const struct list_info *list,
+                    void (*fn)(const char *address, void *), void *arg,
+                    char *why, size_t whylen);
+
 /*
  * Import addresses (one a line; blank lines and # comments skipped) as
  * members, in one transaction: one bad line refuses the whole file.

@@ -214,6 +214,21 @@ int64_t members_count(struct db *db, const struct list_info *list,
     return rc == SQLITE_ROW ? n : db_fail(db, "member count", why, whylen);
 }
 
+int recipients_each(struct db *db, const struct list_info *list,
+                    void (*fn)(const char *address, void *), void *arg,
+                    char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_RECIPIENTS, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(st, 0), arg);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(db, "recipients", why, whylen);
+}
+
 int members_import(struct db *db, const struct list_info *list, FILE *fp,
                    char *why, size_t whylen)
 {

@@ -18,6 +18,7 @@
 #include "xmalloc.h"
 
 #include <ctype.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -395,6 +396,12 @@ static int help(int argc, char **argv)
     return EXIT_USAGE;
 }
 
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
 int main(int argc, char **argv)
 {
     static struct ctl_env env;
@@ -402,7 +409,7 @@ int main(int argc, char **argv)
     int explicit_config = 0, opt, words;
     char why[512];
 
-    while ((opt = getopt(argc, argv, "+C:hV")) != -1) {
+    while ((opt = getopt_long(argc, argv, "+C:hV", long_options, NULL)) != -1) {
         switch (opt) {
         case 'C': config_path = optarg; explicit_config = 1; break;
         case 'h': usage_all(stdout); return EXIT_OK;

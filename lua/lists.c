@@ -9,6 +9,8 @@
  *   list:member(addr [, role])  the membership as a table, or nil
  *   list:roles(addr)            {member = true, owner = true, ...} or nil
  *   list:recipients()           iterator over the addresses that get posts
+ *   list:add_recipients(ctx)    add them all to the message's envelope (in
+ *                               C: no Lua string per member); the count
  *   list:members([role])        iterator over membership tables
  *   list:accepts_nonmember(a)   a's address or @domain is accept_nonmembers
  *   list:is_banned(a)           ... is banned
@@ -373,6 +375,36 @@ static int l_recipients(lua_State *L)
     return push_rows(L, st, ROWS_FIRST_COLUMN);
 }
 
+struct expansion {
+    struct mlm_reply *rep;
+    lua_Integer added;
+};
+
+static void expansion_add(const char *address, void *arg)
+{
+    struct expansion *x = arg;
+    /* Stored addresses were normalised; still, nothing unsafe leaves. */
+    if (address && address_valid(address)) {
+        reply_add_change(x->rep, CHG_ADD_RCPT, NULL, address, 0);
+        x->added++;
+    }
+}
+
+static int l_add_recipients(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    struct stage_run *run = ctx_run(L, 2);
+    char why[512];
+    if (run->req->stage != STAGE_MESSAGE)
+        return luaL_error(L, "list:add_recipients() is for filter_message");
+    struct expansion x = {run->rep, 0};
+    if (recipients_each(lua_db(L), list, expansion_add, &x, why,
+                        sizeof why) == -1)
+        return luaL_error(L, "%s", why);
+    lua_pushinteger(L, x.added);
+    return 1;
+}
+
 static int l_members(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
@@ -709,6 +741,7 @@ void lists_register(lua_State *L, int module_idx)
         {"member", l_member},
         {"roles", l_roles},
         {"recipients", l_recipients},
+        {"add_recipients", l_add_recipients},
         {"members", l_members},
         {"accepts_nonmember", l_accepts_nonmember},
         {"is_banned", l_banned},

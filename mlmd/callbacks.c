@@ -14,6 +14,7 @@
 #include "xmalloc.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,14 @@ static sfsistat ask(SMFICTX *ctx, struct conn *c, struct mlm_request *req)
     else
         st = apply_reply(ctx, qid, req->stage, &rep);
     decision_log(req, &rep, started);
+    int big = rep.nchanges > 10000;
     reply_free(&rep);
+    /*
+     * glibc keeps freed memory in per-thread arenas: after the reply of a
+     * big list expansion, give it back so mlmd does not grow per thread.
+     */
+    if (big)
+        malloc_trim(0);
     strv_free(&req->macros); /* the only part the request owns */
     return st;
 }

@@ -12,6 +12,7 @@
 #include "sockio.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -81,6 +82,12 @@ static void milter_socket_own(const struct mlm_config *cfg)
         msg_warn("chown %s: %s", path, strerror(errno));
 }
 
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
 int main(int argc, char **argv)
 {
     static struct mlm_config cfg;
@@ -89,7 +96,7 @@ int main(int argc, char **argv)
     int foreground = 0, explicit_config = 0, debug = 0, opt;
     char why[512];
 
-    while ((opt = getopt(argc, argv, "C:fdp:hV")) != -1) {
+    while ((opt = getopt_long(argc, argv, "C:fdp:hV", long_options, NULL)) != -1) {
         switch (opt) {
         case 'C': config_path = optarg; explicit_config = 1; break;
         case 'f': foreground = 1; break;

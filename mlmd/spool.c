@@ -10,6 +10,7 @@
 #include "xmalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,9 +28,8 @@ int spool_open(struct spool *sp, const char *dir, const char *qid)
     safe_qid[n] = '\0';
     snprintf(path, sizeof path, "%s/%s.XXXXXX", dir, n ? safe_qid : "msg");
     memset(sp, 0, sizeof *sp);
-    mode_t old = umask(0077);
-    int fd = mkstemp(path);
-    umask(old);
+    /* mkstemp creates mode 0600 itself: no umask games between threads. */
+    int fd = mkostemp(path, O_CLOEXEC);
     if (fd == -1 || (sp->fp = fdopen(fd, "w")) == NULL) {
         msg_error("%s: cannot create spool file in %s: %s",
                   qid ? qid : "NOQUEUE", dir, strerror(errno));

@@ -11,6 +11,7 @@
 #include "xmalloc.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -218,6 +219,12 @@ static int busy_workers(struct mux *mx)
     return n;
 }
 
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
 int main(int argc, char **argv)
 {
     static struct mlm_config cfg;
@@ -226,7 +233,7 @@ int main(int argc, char **argv)
     char why[512];
 
     mx.config_path = config_default_path;
-    while ((opt = getopt(argc, argv, "C:fdhV")) != -1) {
+    while ((opt = getopt_long(argc, argv, "C:fdhV", long_options, NULL)) != -1) {
         switch (opt) {
         case 'C': mx.config_path = optarg; mx.explicit_config = 1; break;
         case 'f': mx.foreground = 1; break;

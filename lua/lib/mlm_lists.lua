@@ -261,11 +261,7 @@ end
 
 local function distribute(ctx, list, a, rcpt)
   ctx:delete_recipient(rcpt)
-  local n = 0
-  for member in list:recipients() do
-    ctx:add_recipient(member)
-    n = n + 1
-  end
+  local n = list:add_recipients(ctx)
   if list.archive_address ~= "" then
     ctx:add_recipient(list.archive_address)
   end

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# tests/install/completion.sh - the bash completion of mlm-ctl
+# (completion/mlm-ctl): sources it and checks COMPREPLY for command lines,
+# simulated with COMP_WORDS and COMP_CWORD as bash sets them.
+#
+# List addresses come from a stub mlm-ctl (so no database is needed); the
+# list settings come from the built mlm-ctl's "help list set" when it is
+# built, and the script's own copy of them must match common/db_lists.c.
+# Environment: top_srcdir, top_builddir (set by make check).
+set -u
+export LC_ALL=C
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+
+tmp=$(mktemp -d /tmp/mlm-completion.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+# shellcheck source=/dev/null
+. "$top_srcdir/completion/mlm-ctl" || exit 1
+
+failures=0
+checks=0
+ok() { checks=$((checks + 1)); echo "ok - $*"; }
+fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL - $*"; }
+
+# A stub mlm-ctl: "lists" prints two lists (and records the -C it got),
+# "help list set" prints what the real one would, when it is built.
+real_ctl=$top_builddir/ctl/mlm-ctl
+cat >"$tmp/mlm-ctl" <<EOF
+#!/bin/sh
+if [ "\$1" = -C ]; then echo "\$2" >"$tmp/config-seen"; shift 2; fi
+case "\$*" in
+lists) printf '%s\n' 'dev@lists.example  3  members' 'ops@lists.example  0  announce' ;;
+"help list set") [ -x "$real_ctl" ] && exec "$real_ctl" help list set ;;
+esac
+exit 0
+EOF
+chmod +x "$tmp/mlm-ctl"
+
+# comp LINE - complete LINE (the cursor at its end; a trailing blank starts
+# a new word) with the stub, split into words as bash does with the default
+# COMP_WORDBREAKS ("=" a word of its own); prints COMPREPLY sorted, one line.
+comp() {
+    local line=$1 w
+    local -a split
+    # shellcheck disable=SC2206 # word splitting is the point
+    split=($line)
+    COMP_WORDS=()
+    for w in "${split[@]}"; do
+        while [[ $w == *=* ]]; do
+            [ -n "${w%%=*}" ] && COMP_WORDS+=("${w%%=*}")
+            COMP_WORDS+=("=")
+            w=${w#*=}
+        done
+        [ -n "$w" ] && COMP_WORDS+=("$w")
+    done
+    [[ $line == *" " ]] && COMP_WORDS+=("")
+    COMP_WORDS[0]=$tmp/mlm-ctl
+    COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+    COMP_LINE=$line
+    COMP_POINT=${#line}
+    COMPREPLY=()
+    _mlm_ctl
+    printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+# expect LINE WANTED - COMPREPLY for LINE is exactly WANTED (sorted words).
+expect() {
+    local got
+    got=$(comp "$1")
+    if [ "$got" = "$2" ]; then ok "'$1' -> $2"; else fail "'$1': got '$got', want '$2'"; fi
+}
+# expect_has LINE WORD... - COMPREPLY for LINE holds each WORD.
+expect_has() {
+    local line=$1 got w
+    shift
+    got=" $(comp "$line") "
+    for w in "$@"; do
+        if [[ $got == *" $w "* ]]; then ok "'$line' offers $w"; else fail "'$line' lacks $w (got:$got)"; fi
+    done
+}
+
+t=$(complete -p mlm-ctl 2>/dev/null)
+if [ "$t" = "complete -F _mlm_ctl mlm-ctl" ]; then ok "registered for mlm-ctl"; else fail "complete -p mlm-ctl: '$t'"; fi
+
+expect "mlm-ctl " "bounces check held help list lists member members reload stats status try"
+expect "mlm-ctl li" "list lists"
+expect "mlm-ctl st" "stats status"
+expect "mlm-ctl -" "-C -V -h"
+expect "mlm-ctl -C /etc/mlm/mlm.conf me" "member members"
+expect "mlm-ctl list " "create delete set show"
+expect "mlm-ctl member " "add import remove set"
+expect "mlm-ctl stats --" "--help --json --prometheus"
+expect "mlm-ctl list create x@lists.example --posting " "announce members moderated open"
+expect "mlm-ctl list create x@lists.example --posting=mo" "moderated"
+expect "mlm-ctl list create x@lists.example --posting=" "announce members moderated open"
+expect "mlm-ctl list create x@lists.example --posting=open --" "--help --owner --posting --prefix"
+expect "mlm-ctl list create x@lists.example --" "--help --owner --posting --prefix"
+expect "mlm-ctl member add dev@lists.example a@example.org --role " "member moderator owner"
+expect "mlm-ctl held dev@lists.example --state " "approved discarded pending rejected"
+
+# List addresses from "mlm-ctl lists", with the command line's -C.
+expect "mlm-ctl members " "dev@lists.example ops@lists.example"
+expect "mlm-ctl list show d" "dev@lists.example"
+expect "mlm-ctl member add " "dev@lists.example ops@lists.example"
+expect "mlm-ctl member add dev@lists.example " ""
+expect "mlm-ctl held " "approve dev@lists.example discard ops@lists.example reject show"
+rm -f "$tmp/config-seen"
+expect "mlm-ctl -C /tmp/other.conf bounces o" "ops@lists.example"
+t=$(cat "$tmp/config-seen" 2>/dev/null)
+if [ "$t" = /tmp/other.conf ]; then ok "-C FILE passed to mlm-ctl lists"; else fail "-C FILE not passed on (got '$t')"; fi
+
+# List settings and their values.
+expect_has "mlm-ctl list set dev@lists.example " posting nonmember_action \
+    subject_prefix footer max_message_size early_reject hold_mode emergency
+expect "mlm-ctl list set dev@lists.example non" "nonmember_action"
+expect "mlm-ctl list set dev@lists.example nonmember_action " "accept discard hold reject"
+expect "mlm-ctl list set dev@lists.example hold_mode " "defer queue"
+expect "mlm-ctl list set dev@lists.example footer " ""
+expect "mlm-ctl member set dev@lists.example a@example.org " "delivery moderated name"
+expect "mlm-ctl member set dev@lists.example a@example.org delivery " "disabled enabled"
+expect "mlm-ctl help " "bounces check held list lists member members reload stats status try"
+expect "mlm-ctl help held " "approve discard reject show"
+
+# Files: check takes a .lua policy, try a message.
+mkdir "$tmp/files"
+touch "$tmp/files/policy.lua" "$tmp/files/post.eml"
+expect "mlm-ctl check $tmp/files/" "$tmp/files/policy.lua"
+expect "mlm-ctl try --from a@example.org $tmp/files/p" "$tmp/files/policy.lua $tmp/files/post.eml"
+
+# The script's copy of the settings is common/db_lists.c's list.
+src=$top_srcdir/common/db_lists.c
+# shellcheck disable=SC2154 # set by completion/mlm-ctl
+if [ -f "$src" ]; then
+    want=$(awk '/list_settings\[\] = \{/ { on = 1; next } on && /\{NULL/ { exit }
+                on && match($0, /\{"[a-z_]+", SET_[A-Z]+, "[^"]*", (NULL|"[^"]*")/) {
+                    s = substr($0, RSTART + 1, RLENGTH - 1); gsub(/"/, "", s)
+                    split(s, f, /, */); print f[1], (f[4] == "NULL" ? "-" : f[4]) }' "$src")
+    if [ -n "$want" ] && [ "$want" = "$_mlm_ctl_static_settings" ]; then
+        ok "built-in settings match common/db_lists.c"
+    else
+        fail "built-in settings differ from common/db_lists.c:"
+        diff <(echo "$want") <(echo "$_mlm_ctl_static_settings")
+    fi
+fi
+# ... and "help list set" as parsed, when mlm-ctl is built.
+if [ -x "$real_ctl" ]; then
+    _mlm_ctl_prog=$real_ctl
+    _mlm_ctl_cfg=()
+    got=$(_mlm_ctl_settings)
+    if [ "$got" = "$_mlm_ctl_static_settings" ]; then
+        ok "mlm-ctl help list set parses to the same settings"
+    else
+        fail "mlm-ctl help list set parses differently:"
+        diff <(echo "$got") <(echo "$_mlm_ctl_static_settings")
+    fi
+fi
+
+echo "$checks checks, $failures failed"
+[ "$failures" -eq 0 ]
