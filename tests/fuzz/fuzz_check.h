@@ -1,0 +1,23 @@
+/*
+ * fuzz_check.h - what the fuzz targets share: a property check that stops
+ * the fuzzer like a crash does (abort, so libFuzzer saves the input), with
+ * a line saying which promise the code under test broke.
+ */
+#ifndef MLM_FUZZ_CHECK_H
+#define MLM_FUZZ_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define FUZZ_CHECK(cond, ...)                                                  \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "FUZZ PROPERTY FAILED at %s:%d: ", __FILE__,       \
+                    __LINE__);                                                 \
+            fprintf(stderr, __VA_ARGS__);                                      \
+            fputc('\n', stderr);                                               \
+            abort();                                                           \
+        }                                                                      \
+    } while (0)
+
+#endif
