@@ -59,13 +59,19 @@ wait $bpid
 t_check "reload under load: 3000 transactions, 0 errors" test "$(result errors "$tmp/b2")" = 0
 t_check "reload under load: 0 tempfail (got $(result tempfail "$tmp/b2"))" test "$(result tempfail "$tmp/b2")" = 0
 t_check "reload under load: all continued" test "$(result continue "$tmp/b2")" = 3000
+# Let the SIGHUP reload finish before the next section changes the policy.
+for i in $(seq 100); do
+    [ "$(json_get "j['workers']['generation']")" -ge 5 ] &&
+        ! mlm_ctl status | grep -q "reload probe" && break
+    sleep 0.1
+done
 t_check "generation moved on" test "$(json_get "j['workers']['generation']")" -ge 5
 
 # --- a broken policy's reload is refused, the old generation serves ---------
 cp "$tmp/policy.lua" "$tmp/good.lua"
 echo "this is not lua" >>"$tmp/policy.lua"
 if mlm_ctl reload 2>"$tmp/err"; then t_fail "broken reload accepted"; else
-    t_check "broken reload: exit 1 with the Lua error" grep -q "policy.lua" "$tmp/err"
+    t_check "broken reload: exit 1 with the Lua error ($(cat "$tmp/err"))" grep -q "policy.lua" "$tmp/err"
 fi
 bench "$tmp/b3" -n 50
 t_check "old generation still serves after a refused reload" test "$(result continue "$tmp/b3")" = 50
