@@ -10,6 +10,8 @@ function filter_sender(ctx)
   local s = ctx.sender
   if s == "slow@pool.test" then
     spin(1.0)
+  elseif s == "slower@pool.test" then
+    spin(3.0)
   elseif s == "loop@pool.test" then
     while true do end
   elseif s == "hang@pool.test" then
