@@ -25,14 +25,22 @@ static const char *role_option(const struct ctl_args *a)
     return role;
 }
 
+/* The list (first argument) and --role of a member command. */
+static int member_target(struct ctl_env *env, const struct ctl_args *a,
+                         struct list_info *list, const char **role)
+{
+    *role = role_option(a);
+    if (*role == NULL)
+        return EXIT_FAILED;
+    return ctl_list(env, a->argv[0], list);
+}
+
 int cmd_member_add(struct ctl_env *env, struct ctl_args *a)
 {
     struct list_info list;
     char why[512];
-    const char *role = role_option(a);
-    if (role == NULL)
-        return EXIT_FAILED;
-    int rc = ctl_list(env, a->argv[0], &list);
+    const char *role;
+    int rc = member_target(env, a, &list, &role);
     if (rc != EXIT_OK)
         return rc;
     if (member_add(env->db, &list, a->argv[1], role, opt_value(a, "name"),
@@ -48,10 +56,8 @@ int cmd_member_remove(struct ctl_env *env, struct ctl_args *a)
 {
     struct list_info list;
     char why[512];
-    const char *role = role_option(a);
-    if (role == NULL)
-        return EXIT_FAILED;
-    int rc = ctl_list(env, a->argv[0], &list);
+    const char *role;
+    int rc = member_target(env, a, &list, &role);
     if (rc != EXIT_OK)
         return rc;
     if (member_remove(env->db, &list, a->argv[1], role, why,
@@ -67,10 +73,8 @@ int cmd_member_set(struct ctl_env *env, struct ctl_args *a)
 {
     struct list_info list;
     char why[512];
-    const char *role = role_option(a);
-    if (role == NULL)
-        return EXIT_FAILED;
-    int rc = ctl_list(env, a->argv[0], &list);
+    const char *role;
+    int rc = member_target(env, a, &list, &role);
     if (rc != EXIT_OK)
         return rc;
     if (member_set(env->db, &list, a->argv[1], role, a->argv[2], a->argv[3],
