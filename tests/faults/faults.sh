@@ -77,6 +77,32 @@ t_check "200 concurrent clients: all answered continue (got $(result continue "$
 t_check "200 concurrent clients: no spool leftovers" spool_empty
 mlm_stop >/dev/null
 
+# --- the database locked past busy_timeout ----------------------------------
+mlm_start "$top_srcdir/lua/policy.lua" "sendmail = $here/../lib/fake-sendmail.sh" || exit 1
+export FAKE_SENDMAIL_DIR=$tmp
+mlm_ctl list create dev@lists.example >/dev/null
+mlm_ctl list set dev@lists.example nonmember_action hold >/dev/null
+python3 - "$MLM_DIR/mlm.db" <<'PY' &
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+db.execute("INSERT INTO meta (key, value) VALUES ('lock-test', 'x')")
+time.sleep(14)
+db.execute("ROLLBACK")
+PY
+lock_pid=$!
+sleep 0.5
+"$BENCH" -s "$MLM_MILTER" -n 1 -t dev@lists.example -f stranger@example.net -T 60 >"$tmp/b7" 2>&1
+t_check "database locked past busy_timeout: the post is answered tempfail, not lost" \
+    test "$(result tempfail "$tmp/b7")" = 1
+t_check "... and the reason is logged" grep -q "database is locked" "$MLM_DIR/mlmd.log"
+wait $lock_pid
+"$BENCH" -s "$MLM_MILTER" -n 1 -t dev@lists.example -f stranger@example.net >"$tmp/b8" 2>&1
+t_check "after the lock: the retry is held (250)" test "$(result discard "$tmp/b8")" = 1
+t_check "... exactly once in the moderation queue" \
+    test "$(mlm_ctl held dev@lists.example | wc -l)" = 1
+mlm_stop >/dev/null
+
 # --- mlmd killed under Postfix: milter_default_action, then resume --------
 if pf_available; then
     mlm_start "$top_srcdir/tests/e2e/policies/expand.lua" || exit 1
