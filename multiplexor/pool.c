@@ -133,6 +133,16 @@ static void worker_kill(struct worker *w, const char *why)
     worker_retire(w);
 }
 
+/* Tell every mlm-ctl waiting for a reload how it ended. */
+static void reload_answer(struct mux *mx, int ok, const char *text)
+{
+    for (struct client *c = mx->clients; c; c = c->next)
+        if (c->reload_waiting) {
+            c->reload_waiting = 0;
+            control_answer(mx, c, ok, text);
+        }
+}
+
 /* The worker failed mid-request or died: answer its client, drop it. */
 void worker_lost(struct mux *mx, struct worker *w, const char *why)
 {
@@ -141,6 +151,8 @@ void worker_lost(struct mux *mx, struct worker *w, const char *why)
         client_fail(mx, w->client, why);
         w->client = NULL;
     }
+    if (w->state == W_STARTING && w->reload_probe)
+        reload_answer(mx, 0, why);
     if (w->state == W_STARTING) {
         mx->start_failures++;
         int64_t backoff = 250LL << (mx->start_failures < 7
@@ -199,11 +211,7 @@ static void worker_ready(struct mux *mx, struct worker *w, uint32_t stages)
             else
                 worker_retire(o);
         }
-        for (struct client *c = mx->clients; c; c = c->next)
-            if (c->reload_waiting) {
-                c->reload_waiting = 0;
-                control_answer(mx, c, 1, "reloaded");
-            }
+        reload_answer(mx, 1, "reloaded");
     } else if (w->generation == mx->generation) {
         mx->stages = stages;
     }
@@ -214,13 +222,8 @@ static void worker_load_failed(struct mux *mx, struct worker *w,
                                const char *why)
 {
     msg_error("policy %s did not load: %s", mx->cfg->policy, why);
-    if (w->reload_probe) {
-        for (struct client *c = mx->clients; c; c = c->next)
-            if (c->reload_waiting) {
-                c->reload_waiting = 0;
-                control_answer(mx, c, 0, why);
-            }
-    }
+    if (w->reload_probe)
+        reload_answer(mx, 0, why);
     worker_lost(mx, w, "policy did not load");
 }
 
@@ -268,13 +271,14 @@ static void worker_frame(struct mux *mx, struct worker *w, uint8_t *frame,
     }
 }
 
+/*
+ * Frames first, then the end of the stream: a worker that cannot load the
+ * policy writes MSG_LOAD_ERROR and exits at once, and both arrive in the
+ * same read.
+ */
 void worker_readable(struct mux *mx, struct worker *w)
 {
-    if (fd_fill(w->fd, &w->in) == -1) {
-        worker_lost(mx, w, w->state == W_STARTING ? "exited while starting"
-                                                  : "exited");
-        return;
-    }
+    int gone = fd_fill(w->fd, &w->in) == -1;
     size_t frame_len;
     int state;
     while (w->fd != -1 &&
@@ -287,6 +291,9 @@ void worker_readable(struct mux *mx, struct worker *w)
         if (w->fd != -1)
             buf_consume(&w->in, frame_len);
     }
+    if (gone && w->fd != -1)
+        worker_lost(mx, w, w->state == W_STARTING ? "exited while starting"
+                                                  : "exited");
 }
 
 void worker_flush(struct mux *mx, struct worker *w)
