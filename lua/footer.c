@@ -18,6 +18,7 @@
  */
 #include "footer.h"
 #include "xmalloc.h"
+#include "mime_write.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -673,166 +674,6 @@ static int place(struct footer_run *run, GMimeObject *obj, int depth)
     return rc == 1;
 }
 
-/*
- * The writer. GMime writes a part (headers and content) as it parsed it,
- * but its multipart writer adds a line end after a nested multipart whose
- * end boundary has no epilogue (Gmail writes "--inner--" right before
- * "--outer"); inside a multipart/signed that would break the signature.
- * So the multipart structure is written here, from what the parser kept:
- * prologue and epilogue NULL when there were none, "" when empty, and
- * write_end_boundary (a field GMime marks private but has no getter for)
- * FALSE when the end boundary was missing. Line ends are LF; the caller's
- * filter makes them CRLF, as it does for the bare LFs GMime keeps in a
- * prologue or epilogue. What the parser drops (padding after a boundary,
- * an empty part's missing line end) cannot be put back.
- */
-static int write_content(GMimeObject *obj, GMimeFormatOptions *opts,
-                         GMimeStream *out, int depth);
-
-static int put(GMimeStream *out, const char *s)
-{
-    return g_mime_stream_write_string(out, s) == -1 ? -1 : 0;
-}
-
-/* A header block, fields in their original order, then the empty line. */
-static int write_headers(GMimeHeaderList *a, GMimeHeaderList *b,
-                         GMimeFormatOptions *opts, GMimeStream *out)
-{
-    int na = a ? g_mime_header_list_get_count(a) : 0;
-    int nb = b ? g_mime_header_list_get_count(b) : 0;
-    /* a message keeps its Content-* fields in its part: merge by offset */
-    for (int i = 0, j = 0; i < na || j < nb;) {
-        GMimeHeader *ha = i < na ? g_mime_header_list_get_header_at(a, i) : NULL;
-        GMimeHeader *hb = j < nb ? g_mime_header_list_get_header_at(b, j) : NULL;
-        int take_a = hb == NULL ||
-                     (ha && g_mime_header_get_offset(ha) >= 0 &&
-                      (g_mime_header_get_offset(hb) < 0 ||
-                       g_mime_header_get_offset(ha) <
-                           g_mime_header_get_offset(hb)));
-        if (g_mime_header_write_to_stream(take_a ? ha : hb, opts, out) == -1)
-            return -1;
-        take_a ? i++ : j++;
-    }
-    return put(out, "\n");
-}
-
-/* A part as it appears inside a multipart: header block and content. */
-static int write_entity(GMimeObject *obj, GMimeFormatOptions *opts,
-                        GMimeStream *out, int depth)
-{
-    if (GMIME_IS_PART(obj))
-        return g_mime_object_write_to_stream(obj, opts, out) == -1 ? -1 : 0;
-    if (write_headers(g_mime_object_get_header_list(obj), NULL, opts, out))
-        return -1;
-    return write_content(obj, opts, out, depth);
-}
-
-/* A multipart without a boundary: its text, as the parser kept it. */
-static int prologue_only(GMimeMultipart *mp, GMimeStream *out)
-{
-    const char *prologue = g_mime_multipart_get_prologue(mp);
-    const char *epilogue = g_mime_multipart_get_epilogue(mp);
-    return (prologue && put(out, prologue)) || (epilogue && put(out, epilogue))
-               ? -1
-               : 0;
-}
-
-static int write_content(GMimeObject *obj, GMimeFormatOptions *opts,
-                         GMimeStream *out, int depth)
-{
-    if (GMIME_IS_MESSAGE_PART(obj)) {
-        GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-        GMimeObject *body = m ? g_mime_message_get_mime_part(m) : NULL;
-        if (m == NULL)
-            return 0;
-        if (write_headers(g_mime_object_get_header_list(GMIME_OBJECT(m)),
-                          body ? g_mime_object_get_header_list(body) : NULL,
-                          opts, out))
-            return -1;
-        return body ? write_content(body, opts, out, depth + 1) : 0;
-    }
-    if (!GMIME_IS_MULTIPART(obj) || depth > 4 * FOOTER_MAX_DEPTH)
-        return g_mime_object_write_content_to_stream(obj, opts, out) == -1
-                   ? -1
-                   : 0;
-    GMimeMultipart *mp = GMIME_MULTIPART(obj);
-    /* not g_mime_multipart_get_boundary(): it would make one up */
-    const char *boundary =
-        g_mime_object_get_content_type_parameter(obj, "boundary");
-    if (boundary == NULL) /* the parser kept it all as the prologue */
-        return prologue_only(mp, out);
-    const char *prologue = g_mime_multipart_get_prologue(mp);
-    const char *epilogue = g_mime_multipart_get_epilogue(mp);
-    int n = g_mime_multipart_get_count(mp);
-    /* the line end before a boundary belongs to the boundary */
-    if (prologue && (put(out, prologue) ||
-                     ((n > 0 || mp->write_end_boundary) && put(out, "\n"))))
-        return -1;
-    for (int i = 0; i < n; i++) {
-        int more = i + 1 < n || mp->write_end_boundary;
-        if (put(out, "--") || put(out, boundary) || put(out, "\n") ||
-            write_entity(g_mime_multipart_get_part(mp, i), opts, out,
-                         depth + 1) ||
-            (more && put(out, "\n")))
-            return -1;
-    }
-    if (mp->write_end_boundary &&
-        (put(out, "--") || put(out, boundary) || put(out, "--")))
-        return -1;
-    if (epilogue && (put(out, "\n") || put(out, epilogue)))
-        return -1;
-    return 0;
-}
-
-/*
- * Whether the body written ends right after "--boundary--": the parser
- * cannot tell whether a line end followed, and a message body has one.
- */
-static int ends_at_end_boundary(GMimeObject *top)
-{
-    return GMIME_IS_MULTIPART(top) && GMIME_MULTIPART(top)->write_end_boundary &&
-           g_mime_object_get_content_type_parameter(top, "boundary") &&
-           g_mime_multipart_get_epilogue(GMIME_MULTIPART(top)) == NULL;
-}
-
-/* Write the top-level part's content (no headers), CRLF, to a new file. */
-static int write_body(GMimeObject *top, const char *path, char *why,
-                      size_t whylen)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
-    if (fd == -1) {
-        snprintf(why, whylen, "cannot create %s: %s", path, strerror(errno));
-        return -1;
-    }
-    GMimeStream *file = g_mime_stream_pipe_new(fd);
-    g_mime_stream_pipe_set_owner(GMIME_STREAM_PIPE(file), FALSE);
-    GMimeStream *crlf = g_mime_stream_filter_new(file);
-    GMimeFilter *filter = g_mime_filter_unix2dos_new(FALSE);
-    g_mime_stream_filter_add(GMIME_STREAM_FILTER(crlf), filter);
-    g_object_unref(filter);
-    GMimeFormatOptions *opts = g_mime_format_options_new();
-    g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_UNIX);
-
-    errno = 0;
-    int failed = write_content(top, opts, crlf, 0) == -1 ||
-                 (ends_at_end_boundary(top) && put(crlf, "\n") == -1) ||
-                 g_mime_stream_flush(crlf) == -1;
-    int saved = errno;
-    g_mime_format_options_free(opts);
-    g_object_unref(crlf);
-    g_object_unref(file);
-    if (close(fd) == -1 && !failed)
-        failed = 1, saved = errno;
-    if (failed) {
-        snprintf(why, whylen, "cannot write %s: %s", path,
-                 saved ? strerror(saved) : "write error");
-        unlink(path);
-        return -1;
-    }
-    return 0;
-}
-
 int footer_apply(GMimeMessage *msg, const char *text, const char *html,
                  const char *out_path, struct mlm_reply *rep, char *why,
                  size_t whylen)
@@ -862,7 +703,7 @@ int footer_apply(GMimeMessage *msg, const char *text, const char *html,
     if (run.failed) {
         rc = -1;
     } else if (placed > 0) {
-        rc = write_body(run.top, out_path, why, whylen) == -1 ? -1 : 1;
+        rc = mime_write_body(run.top, out_path, why, whylen) == -1 ? -1 : 1;
     }
     for (int i = 0; rc == 1 && i < run.nchg; i++)
         if (!header_value_valid(run.chg[i].value)) {
