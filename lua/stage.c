@@ -31,7 +31,6 @@ static int footer_render(struct stage_run *run, char *why, size_t whylen)
         return -1;
     char path[4200];
     snprintf(path, sizeof path, "%s.body", run->req->spool_path);
-    unlink(path); /* a leftover of a worker that died mid-request */
     int rc = footer_apply(gm, run->footer_text, run->footer_html, path,
                           run->rep, why, whylen);
     if (rc == 1)

@@ -76,8 +76,7 @@ static int replace_body(SMFICTX *ctx, const char *path)
     if (n == -1)
         rc = -1;
     free(chunk);
-    close(fd);
-    unlink(path);
+    close(fd); /* the spool empties or removes it with the message */
     return rc;
 }
 
@@ -141,12 +140,19 @@ static sfsistat apply_changes(SMFICTX *ctx, const char *qid,
     return SMFIS_CONTINUE;
 }
 
-/* Body files the worker wrote must go even when they are not applied. */
-static void remove_body_files(const struct mlm_reply *rep)
+/*
+ * A body change must name the transaction's own body file: the worker
+ * cannot make mlmd read (or the spool empty) any other file.
+ */
+static int body_misplaced(const struct mlm_reply *rep, const char *body_path,
+                          char *why, size_t whylen)
 {
     for (uint32_t i = 0; i < rep->nchanges; i++)
-        if (rep->changes[i].kind == CHG_REPLACE_BODY && rep->changes[i].value)
-            unlink(rep->changes[i].value);
+        if (rep->changes[i].kind == CHG_REPLACE_BODY &&
+            (body_path == NULL || strcmp(rep->changes[i].value, body_path) != 0))
+            return snprintf(why, whylen, "change %u names a foreign body file",
+                            i), 1;
+    return 0;
 }
 
 /* Changes belong to end of message only; the MTA refuses them earlier. */
@@ -157,25 +163,21 @@ static int reply_misplaced(char *why, size_t whylen)
 }
 
 sfsistat apply_reply(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
-                     const struct mlm_reply *rep)
+                     const struct mlm_reply *rep, const char *body_path)
 {
     char why[256];
     qid = qid ? qid : "NOQUEUE";
-    if (rep->action == ACT_FAILED) {
-        remove_body_files(rep);
+    if (rep->action == ACT_FAILED)
         return apply_failure(ctx, qid, stage, rep->text ? rep->text
                                                         : "policy failed");
-    }
     if (reply_validate(rep, why, sizeof why) == -1 ||
         (rep->nchanges && stage != STAGE_MESSAGE &&
-         reply_misplaced(why, sizeof why))) {
-        remove_body_files(rep);
+         reply_misplaced(why, sizeof why)) ||
+        body_misplaced(rep, body_path, why, sizeof why))
         return apply_failure(ctx, qid, stage, why);
-    }
     switch (rep->action) {
     case ACT_REJECT:
     case ACT_TEMPFAIL:
-        remove_body_files(rep);
         set_reply(ctx, rep->code ? rep->code
                   : rep->action == ACT_REJECT ? "550" : "451",
                   rep->dsn ? rep->dsn
@@ -185,19 +187,15 @@ sfsistat apply_reply(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
                                               : "Try again later");
         return rep->action == ACT_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
     case ACT_DISCARD:
-        remove_body_files(rep);
         return SMFIS_DISCARD;
     case ACT_ACCEPT:
     case ACT_CONTINUE: {
         sfsistat st = apply_changes(ctx, qid, rep);
-        if (st != SMFIS_CONTINUE) {
-            remove_body_files(rep);
+        if (st != SMFIS_CONTINUE)
             return st;
-        }
         return rep->action == ACT_ACCEPT ? SMFIS_ACCEPT : SMFIS_CONTINUE;
     }
     default:
-        remove_body_files(rep);
         return apply_failure(ctx, qid, stage, "unknown action");
     }
 }

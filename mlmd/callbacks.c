@@ -146,7 +146,16 @@ static void decision_log(const struct mlm_request *req,
              (double)(now_us() - started_us) / 1000.0);
 }
 
-static sfsistat ask(SMFICTX *ctx, struct conn *c, struct mlm_request *req)
+/* Whether the spool file may be reused after this end-of-message reply. */
+static void spool_note_reply(struct spool *sp, const struct mlm_reply *rep)
+{
+    /* A failed request may have a worker still busy with the files. */
+    sp->in_doubt = rep->action == ACT_FAILED;
+}
+
+/* One request; sp is the message's spool at end of message, else NULL. */
+static sfsistat ask(SMFICTX *ctx, struct conn *c, struct mlm_request *req,
+                    struct spool *sp)
 {
     struct mlm_reply rep;
     char why[512];
@@ -156,7 +165,9 @@ static sfsistat ask(SMFICTX *ctx, struct conn *c, struct mlm_request *req)
     if (mx_ask(req, &rep, why, sizeof why) == -1)
         st = apply_failure(ctx, qid, req->stage, why);
     else
-        st = apply_reply(ctx, qid, req->stage, &rep);
+        st = apply_reply(ctx, qid, req->stage, &rep, sp ? sp->body_path : NULL);
+    if (sp)
+        spool_note_reply(sp, &rep);
     decision_log(req, &rep, started);
     int big = rep.nchanges > 10000;
     reply_free(&rep);
@@ -223,7 +234,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
         return SMFIS_CONTINUE;
     struct mlm_request req;
     request_fill(ctx, c, &req, STAGE_RELAY);
-    return ask(ctx, c, &req);
+    return ask(ctx, c, &req, NULL);
 }
 
 static sfsistat cb_helo(SMFICTX *ctx, char *helo)
@@ -235,7 +246,7 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helo)
         return SMFIS_CONTINUE;
     struct mlm_request req;
     request_fill(ctx, c, &req, STAGE_HELO);
-    return ask(ctx, c, &req);
+    return ask(ctx, c, &req, NULL);
 }
 
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
@@ -251,7 +262,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
         return SMFIS_CONTINUE;
     struct mlm_request req;
     request_fill(ctx, c, &req, STAGE_SENDER);
-    return ask(ctx, c, &req);
+    return ask(ctx, c, &req, NULL);
 }
 
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
@@ -264,7 +275,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
         struct mlm_request req;
         request_fill(ctx, c, &req, STAGE_RECIPIENT);
         req.recipient = rcpt;
-        st = ask(ctx, c, &req);
+        st = ask(ctx, c, &req, NULL);
     }
     /* ctx.recipients holds the recipients the MTA will deliver to. */
     if (st == SMFIS_CONTINUE || st == SMFIS_ACCEPT)
@@ -333,7 +344,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
             request_fill(ctx, c, &req, STAGE_MESSAGE);
             req.spool_path = m->spool.path;
             req.size = m->spool.size;
-            st = ask(ctx, c, &req);
+            st = ask(ctx, c, &req, &m->spool);
         }
     }
     msg_free(c->msg);

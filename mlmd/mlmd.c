@@ -145,8 +145,10 @@ int main(int argc, char **argv)
     /* A full spool (RLIMIT_FSIZE) must fail the write, not kill mlmd. */
     signal(SIGXFSZ, SIG_IGN);
     msg_info("mlmd %s listening on %s", PACKAGE_VERSION, cfg.milter_socket);
+    spool_pool_start();
     int rc = smfi_main();
     mx_shutdown();
+    spool_pool_drain();
     msg_info("mlmd stopped");
     config_free(&cfg);
     return rc == MI_SUCCESS ? 0 : 1;

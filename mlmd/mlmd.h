@@ -11,6 +11,7 @@
 #include <libmilter/mfapi.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 /* Set once in main before smfi_main; read-only afterwards. */
 extern const struct mlm_config *mlmd_cfg;
@@ -27,23 +28,31 @@ int mx_ask(const struct mlm_request *req, struct mlm_reply *rep, char *why,
 uint32_t mx_stage_mask(void);
 void mx_shutdown(void);
 
-/* --- spool.c: one file per transaction under spool_dir --- */
+/* --- spool.c: one file per transaction under spool_dir, reused --- */
 struct spool {
     FILE *fp;
     char *path;
-    uint64_t size;
+    char *body_path;     /* path + ".body": where the worker writes a new body */
+    uint64_t size;       /* bytes of this transaction's message */
+    uint64_t file_size;  /* bytes in the file, from an earlier one if reused */
+    time_t idle_since;   /* in the pool since (monotonic seconds) */
     int failed;          /* a write failed: the message gets failure_action */
+    int in_doubt;        /* a worker may still read or write it: never reuse */
 };
 int spool_open(struct spool *sp, const char *dir, const char *qid);
 void spool_header(struct spool *sp, const char *name, const char *value);
 void spool_end_of_headers(struct spool *sp);
 void spool_body(struct spool *sp, const unsigned char *data, size_t len);
 int spool_finish(struct spool *sp);          /* flush; 0 or -1 */
-void spool_remove(struct spool *sp);         /* unlink and forget */
+/* The transaction is over: empty the files for reuse, or remove them. */
+void spool_remove(struct spool *sp);
+void spool_pool_start(void);                 /* the janitor of idle files */
+void spool_pool_drain(void);                 /* at exit: remove pooled files */
 
 /* --- apply.c: turn a reply into milter actions --- */
+/* body_path: the only file a body change may name (NULL before EOM). */
 sfsistat apply_reply(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
-                     const struct mlm_reply *rep);
+                     const struct mlm_reply *rep, const char *body_path);
 sfsistat apply_failure(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
                        const char *why);
 

@@ -2,8 +2,23 @@
  * spool.c - the per-transaction copy of a message that the worker parses.
  *
  * mlmd writes the headers and body as the MTA streams them, in wire form
- * with CRLF line ends; the file is created mode 0600 in spool_dir and
- * removed when the transaction ends (end of message, abort or close).
+ * with CRLF line ends, to a file of mode 0600 in spool_dir. Creating and
+ * removing a file per transaction costs a journalled directory update on
+ * ext4 (measured at about a sixth of mlm's CPU per list post), so files
+ * are kept in a pool once the transaction ends and the next transaction
+ * overwrites one from the start, then cuts it to its own length. Never to
+ * length zero: ext4 (auto_da_alloc) writes out a file's blocks when it is
+ * truncated to zero, which blocked each transaction on the disk (measured:
+ * 510 instead of 1,600 posts/s).
+ *
+ * A file is never reused while a worker may still hold it (the request
+ * failed or timed out): such files are removed. A janitor thread removes
+ * files idle for SPOOL_IDLE_SECONDS, so the pool shrinks after a peak and
+ * a message stays on disk at most that long after its transaction;
+ * mlmd removes the rest when it stops.
+ *
+ * The worker writes a replaced body to path + ".body" the same way; that
+ * file lives and goes with its spool file.
  */
 #include "mlmd.h"
 #include "log.h"
@@ -11,35 +26,86 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-int spool_open(struct spool *sp, const char *dir, const char *qid)
+/* Enough for the usual peak of concurrent transactions; more are removed. */
+#define SPOOL_POOL_MAX 256
+#define SPOOL_IDLE_SECONDS 60
+
+/* A stack: the most recently used file is reused first, the oldest ages. */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_stop = PTHREAD_COND_INITIALIZER;
+static struct spool pool[SPOOL_POOL_MAX];
+static int pool_count;
+static int janitor_running, janitor_stopping;
+static pthread_t janitor;
+
+static time_t monotonic_seconds(void)
 {
-    char path[4096], safe_qid[64];
-    size_t n = 0;
-    /* The queue id names the file for the admin, but only its safe part. */
-    for (const char *p = qid && *qid ? qid : "msg"; *p && n < 40; p++)
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-            (*p >= '0' && *p <= '9'))
-            safe_qid[n++] = *p;
-    safe_qid[n] = '\0';
-    snprintf(path, sizeof path, "%s/%s.XXXXXX", dir, n ? safe_qid : "msg");
-    memset(sp, 0, sizeof *sp);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+static int pool_take(struct spool *sp)
+{
+    pthread_mutex_lock(&pool_lock);
+    int found = pool_count > 0;
+    if (found)
+        *sp = pool[--pool_count];
+    pthread_mutex_unlock(&pool_lock);
+    return found;
+}
+
+static int pool_give(const struct spool *sp)
+{
+    pthread_mutex_lock(&pool_lock);
+    int kept = pool_count < SPOOL_POOL_MAX;
+    if (kept) {
+        pool[pool_count] = *sp;
+        pool[pool_count++].idle_since = monotonic_seconds();
+    }
+    pthread_mutex_unlock(&pool_lock);
+    return kept;
+}
+
+static int spool_create(struct spool *sp, const char *dir, const char *qid)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mlmd.XXXXXX", dir);
     /* mkstemp creates mode 0600 itself: no umask games between threads. */
     int fd = mkostemp(path, O_CLOEXEC);
     if (fd == -1 || (sp->fp = fdopen(fd, "w")) == NULL) {
-        msg_error("%s: cannot create spool file in %s: %s",
-                  qid ? qid : "NOQUEUE", dir, strerror(errno));
+        msg_error("%s: cannot create spool file in %s: %s", qid, dir,
+                  strerror(errno));
         if (fd != -1)
             close(fd), unlink(path);
-        sp->failed = 1;
         return -1;
     }
     sp->path = xstrdup(path);
+    size_t len = strlen(path) + sizeof ".body";
+    sp->body_path = xmalloc(len);
+    snprintf(sp->body_path, len, "%s.body", path);
     return 0;
+}
+
+int spool_open(struct spool *sp, const char *dir, const char *qid)
+{
+    memset(sp, 0, sizeof *sp);
+    if (pool_take(sp))
+        return 0;
+    if (spool_create(sp, dir, qid && *qid ? qid : "NOQUEUE") == 0)
+        return 0;
+    memset(sp, 0, sizeof *sp);
+    sp->failed = 1;
+    return -1;
 }
 
 static void spool_write(struct spool *sp, const void *data, size_t len)
@@ -83,26 +149,117 @@ int spool_finish(struct spool *sp)
 {
     if (sp->fp == NULL || sp->failed)
         return -1;
-    if (fflush(sp->fp) == EOF) {
+    /* A reused file may hold a longer message: cut its tail (size > 0). */
+    if (fflush(sp->fp) == EOF ||
+        (sp->file_size > sp->size &&
+         ftruncate(fileno(sp->fp), (off_t)sp->size) == -1)) {
         msg_error("spool %s: %s", sp->path, strerror(errno));
         sp->failed = 1;
         return -1;
     }
+    sp->file_size = sp->size;
     return 0;
 }
 
-void spool_remove(struct spool *sp)
+static void spool_unlink(struct spool *sp)
 {
     if (sp->fp)
         fclose(sp->fp);
     if (sp->path && unlink(sp->path) == -1 && errno != ENOENT)
         msg_warn("cannot remove %s: %s", sp->path, strerror(errno));
-    if (sp->path) {
-        /* The worker's new body, if it wrote one that was not applied. */
-        char body[4200];
-        snprintf(body, sizeof body, "%s.body", sp->path);
-        unlink(body);
-    }
+    if (sp->body_path)
+        unlink(sp->body_path);
     free(sp->path);
+    free(sp->body_path);
+}
+
+/* Ready the file for the next transaction, which writes from the start. */
+static int spool_rewind(struct spool *sp)
+{
+    __fpurge(sp->fp); /* an aborted transaction may leave buffered bytes */
+    if (fseek(sp->fp, 0, SEEK_SET) == -1)
+        return -1;
+    if (sp->size > sp->file_size)
+        sp->file_size = sp->size; /* aborted: written but never cut */
+    sp->size = 0;
+    return 0;
+}
+
+void spool_remove(struct spool *sp)
+{
+    if (sp->fp && !sp->failed && !sp->in_doubt && spool_rewind(sp) == 0 &&
+        pool_give(sp)) {
+        memset(sp, 0, sizeof *sp);
+        return;
+    }
+    spool_unlink(sp);
     memset(sp, 0, sizeof *sp);
+}
+
+/* Remove files idle too long, oldest (bottom of the stack) first. */
+static void pool_expire(time_t now)
+{
+    for (;;) {
+        struct spool sp;
+        pthread_mutex_lock(&pool_lock);
+        int expired = pool_count > 0 &&
+                      now - pool[0].idle_since >= SPOOL_IDLE_SECONDS;
+        if (expired) {
+            sp = pool[0];
+            memmove(pool, pool + 1, (size_t)--pool_count * sizeof pool[0]);
+        }
+        pthread_mutex_unlock(&pool_lock);
+        if (!expired)
+            return;
+        spool_unlink(&sp);
+    }
+}
+
+static void *janitor_main(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&pool_lock);
+    while (!janitor_stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += SPOOL_IDLE_SECONDS / 2;
+        pthread_cond_timedwait(&pool_stop, &pool_lock, &until);
+        pthread_mutex_unlock(&pool_lock);
+        pool_expire(monotonic_seconds());
+        pthread_mutex_lock(&pool_lock);
+    }
+    pthread_mutex_unlock(&pool_lock);
+    return NULL;
+}
+
+void spool_pool_start(void)
+{
+    /*
+     * libmilter's signal thread waits for SIGTERM with sigwait; a thread
+     * that left it unblocked would take the signal and die with mlmd.
+     */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&janitor, NULL, janitor_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        msg_warn("no spool janitor thread (%s): idle spool files stay "
+                 "until mlmd stops", strerror(rc));
+    janitor_running = rc == 0;
+}
+
+void spool_pool_drain(void)
+{
+    if (janitor_running) {
+        pthread_mutex_lock(&pool_lock);
+        janitor_stopping = 1;
+        pthread_cond_signal(&pool_stop);
+        pthread_mutex_unlock(&pool_lock);
+        pthread_join(janitor, NULL);
+        janitor_running = 0;
+    }
+    struct spool sp;
+    while (pool_take(&sp))
+        spool_unlink(&sp);
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The spool: mlmd keeps spool files for reuse after a transaction. A reused
+# file holding a longer message is cut to the new message (the worker
+# reads the new one only), the worker's new-body file too, files idle for
+# a minute go, and mlmd removes the rest when it stops (tests/lib/mlm.sh
+# checks that).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+. "$here/scripts/mt.sh"
+trap 'mlm_stop || exit 1' EXIT
+BENCH=$top_builddir/tests/bench/mlm-bench
+
+mlm_start "$here/policies/spool.lua" || exit 1
+spool_files() { find "$MLM_DIR/spool" -type f | wc -l; }
+
+# body_length BYTES: the length the policy read for a post of BYTES.
+body_length() {
+    "$BENCH" -s "$MLM_MILTER" -n 1 -m "$1" >/dev/null 2>&1
+    sed -n 's/.*action=reject .*reason="body \([0-9]*\)".*/\1/p' \
+        "$MLM_DIR/mlmd.log" | tail -1
+}
+
+short=$(body_length 2000)
+t_check "a post read through a new spool file (body $short)" test -n "$short"
+t_check "... which is kept for reuse ($(spool_files) file)" test "$(spool_files)" = 1
+long=$(body_length 50000)
+again=$(body_length 2000)
+t_check "the same file reused for a longer then a shorter post ($(spool_files) file)" \
+    test "$(spool_files)" = 1
+t_check "the shorter post reads its own length ($again), not the earlier tail ($long)" \
+    test -n "$again" -a "$again" = "$short" -a "$long" -gt "$short"
+
+# A new body in the reused file's companion: longer, then shorter.
+post_footer() { # BODY
+    mt_client mail '<poster@example.net>' rcpt '<list@lists.test>' \
+        header Subject footer eoh body "$1" eom 2>&1 |
+        sed -n 's/^eom: replbody //p'
+}
+long_body=$(printf 'long line of the first post\r\n%.0s' $(seq 200))
+post_footer "$long_body" >/dev/null
+body=$(post_footer $'short post\r\n')
+t_check "a shorter new body after a longer one holds only itself" \
+    test "$body" = '"short post\r\nSpool footer\r\n"'
+[ "$T_FAILED" -eq 0 ] || echo "# got: $body"
+t_check "the new-body file lives beside its spool file" \
+    test "$(find "$MLM_DIR/spool" -name '*.body' | wc -l)" = 1
+
+# Idle files go after SPOOL_IDLE_SECONDS (60), checked every 30 s.
+for ((i = 0; i < 100 && $(spool_files) > 0; i++)); do sleep 1; done
+t_check "idle spool files are removed within 100 s (waited $i s)" test "$(spool_files)" = 0
+t_check "... and posts still pass afterwards (body $(body_length 2000))" \
+    test "$(body_length 2000)" = "$short"
+t_done
