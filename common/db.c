@@ -96,6 +96,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "DO UPDATE SET value = excluded.value",
     [ST_SETTING_GET] = "SELECT value FROM settings "
                        "WHERE list_id = ?1 AND key = ?2",
+    [ST_SETTING_ALL] = "SELECT key, value FROM settings WHERE list_id = ?1",
     [ST_PATTERN_CLEAR] = "DELETE FROM patterns WHERE list_id = ?1 "
                          "AND kind = ?2",
     [ST_PATTERN_ADD] = "INSERT OR IGNORE INTO patterns (list_id, kind, "

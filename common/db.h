@@ -110,6 +110,14 @@ int setting_set(struct db *db, const struct list_info *list, const char *key,
 int setting_get(struct db *db, const struct list_info *list, const char *key,
                 char *out, size_t outlen, char *why, size_t whylen);
 
+/*
+ * Call fn with each setting stored for list (not the defaults, nor the
+ * patterns): one query where setting_get makes one per key.
+ */
+int settings_each(struct db *db, const struct list_info *list,
+                  void (*fn)(const char *key, const char *value, void *),
+                  void *arg, char *why, size_t whylen);
+
 /* Whether address matches one of the list's patterns of kind. 1/0/-1. */
 int pattern_match(struct db *db, const struct list_info *list,
                   const char *kind, const char *address, char *why,

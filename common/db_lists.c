@@ -440,6 +440,25 @@ int setting_get(struct db *db, const struct list_info *list, const char *key,
                ? 0 : db_fail(db, "setting", why, whylen);
 }
 
+int settings_each(struct db *db, const struct list_info *list,
+                  void (*fn)(const char *key, const char *value, void *),
+                  void *arg, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_SETTING_ALL, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        const char *value = (const char *)sqlite3_column_text(st, 1);
+        if (key && value)
+            fn(key, value, arg);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(db, "settings", why, whylen);
+}
+
 int pattern_match(struct db *db, const struct list_info *list,
                   const char *kind, const char *address, char *why,
                   size_t whylen)

@@ -74,9 +74,10 @@ static struct db *lua_db(lua_State *L)
     return worker_db;
 }
 
+/* A list object: the list_info, and its settings table once read. */
 static void list_push(lua_State *L, const struct list_info *info)
 {
-    struct list_info *ud = lua_newuserdatauv(L, sizeof *ud, 0);
+    struct list_info *ud = lua_newuserdatauv(L, sizeof *ud, 1);
     *ud = *info;
     luaL_setmetatable(L, LIST_MT);
 }
@@ -121,26 +122,88 @@ static int l_resolve(lua_State *L)
     return 2;
 }
 
-/* A setting, typed: counts as integers, patterns as arrays. */
-static int push_setting(lua_State *L, struct list_info *list,
-                        const struct setting_def *d)
+#define STORED_SETTINGS_MAX 64
+
+struct stored_settings {
+    const char *key[STORED_SETTINGS_MAX];   /* list_settings[] names */
+    char *value[STORED_SETTINGS_MAX];
+    int n;
+};
+
+static void stored_add(const char *key, const char *value, void *arg)
+{
+    struct stored_settings *ss = arg;
+    const struct setting_def *d = setting_find(key);
+    if (d && ss->n < STORED_SETTINGS_MAX) {
+        ss->key[ss->n] = d->key;
+        ss->value[ss->n++] = xstrdup(value);
+    }
+}
+
+/*
+ * The list object's settings as stored (defaults are not stored), read in
+ * one query the first time a policy reads any setting, then kept in the
+ * object's user value: a post reads about a dozen settings, and one query
+ * each was a sixth of the worker's work. The object lives for one request,
+ * so a change made meanwhile with mlm-ctl applies from the next request.
+ */
+static void push_stored_settings(lua_State *L, int list_idx)
+{
+    list_idx = lua_absindex(L, list_idx);
+    if (lua_getiuservalue(L, list_idx, 1) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
+    struct stored_settings ss = {.n = 0};
+    char why[512];
+    int rc = settings_each(lua_db(L), lua_touserdata(L, list_idx), stored_add,
+                           &ss, why, sizeof why);
+    /* Copied first: a Lua error while pushing must not leave a query open. */
+    lua_createtable(L, 0, ss.n);
+    for (int i = 0; i < ss.n; i++) {
+        lua_pushstring(L, ss.value[i]);
+        free(ss.value[i]);
+        lua_setfield(L, -2, ss.key[i]);
+    }
+    if (rc == -1)
+        luaL_error(L, "%s", why);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, list_idx, 1);
+}
+
+/* A pattern setting as an array of patterns. */
+static void push_patterns(lua_State *L, struct list_info *list,
+                          const struct setting_def *d)
 {
     char value[8192], why[512];
     if (setting_get(lua_db(L), list, d->key, value, sizeof value, why,
                     sizeof why) == -1)
-        return luaL_error(L, "%s", why);
+        luaL_error(L, "%s", why);
+    lua_newtable(L);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(value, " ", &save); tok;
+         tok = strtok_r(NULL, " ", &save)) {
+        lua_pushstring(L, tok);
+        lua_rawseti(L, -2, ++n);
+    }
+}
+
+/* A setting of the list at list_idx, typed: counts as integers. */
+static int push_setting(lua_State *L, int list_idx, const struct setting_def *d)
+{
+    if (d->type == SET_PATTERNS) {
+        push_patterns(L, lua_touserdata(L, list_idx), d);
+        return 1;
+    }
+    push_stored_settings(L, list_idx);
+    if (lua_getfield(L, -1, d->key) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        lua_pushstring(L, d->dflt);
+    }
+    lua_remove(L, -2);
     if (d->type == SET_COUNT) {
-        lua_pushinteger(L, strtoll(value, NULL, 10));
-    } else if (d->type == SET_PATTERNS) {
-        lua_newtable(L);
-        int n = 0;
-        for (char *save = NULL, *tok = strtok_r(value, " ", &save); tok;
-             tok = strtok_r(NULL, " ", &save)) {
-            lua_pushstring(L, tok);
-            lua_rawseti(L, -2, ++n);
-        }
-    } else {
-        lua_pushstring(L, value);
+        long long count = strtoll(lua_tostring(L, -1), NULL, 10);
+        lua_pop(L, 1);
+        lua_pushinteger(L, count);
     }
     return 1;
 }
@@ -706,6 +769,7 @@ static int list_index(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
     const char *key = luaL_checkstring(L, 2);
+    const struct setting_def *setting;
     if (strcmp(key, "address") == 0)
         lua_pushstring(L, list->address);
     else if (strcmp(key, "name") == 0)
@@ -714,8 +778,8 @@ static int list_index(lua_State *L)
         lua_pushstring(L, list->domain);
     else if (strcmp(key, "id") == 0)
         lua_pushinteger(L, list->id);
-    else if (setting_find(key))
-        push_setting(L, list, setting_find(key));
+    else if ((setting = setting_find(key)) != NULL)
+        push_setting(L, 1, setting);
     else if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE)
         lua_getfield(L, -1, key);
     else
