@@ -138,6 +138,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                         "AND role = ?2",
     [ST_MEMBER_RECIPIENTS] = "SELECT address FROM members WHERE list_id = ?1 "
                              "AND role = 'member' AND delivery = 'enabled'",
+    [ST_DATA_VERSION] = "PRAGMA data_version",
     [ST_BOUNCE_ADD] = "INSERT INTO bounces (list_id, address, status, "
                       "diagnostic, scored, received) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s', 'now'))",
@@ -299,6 +300,7 @@ void db_close(struct db *db)
         return;
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(db->stmts[i]);
+    free(db->recipients.addresses);
     sqlite3_close(db->sql);
     free(db);
 }

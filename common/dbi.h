@@ -31,6 +31,7 @@ enum stmt_id {
     ST_MEMBER_BOUNCE,
     ST_MEMBER_COUNT,
     ST_MEMBER_RECIPIENTS,
+    ST_DATA_VERSION,
     ST_BOUNCE_ADD,
     ST_BOUNCE_EACH,
     ST_HELD_ADD,
@@ -52,9 +53,24 @@ enum stmt_id {
     ST_COUNT
 };
 
+/*
+ * The recipients of the list expanded last, kept while the database is
+ * unchanged (see recipients_each): NUL-separated addresses in one block.
+ */
+struct recipients_cache {
+    int64_t list_id;
+    int64_t data_version;   /* PRAGMA data_version: other connections' commits */
+    int64_t own_changes;    /* sqlite3_total_changes64: this connection's */
+    char *addresses;
+    size_t len, cap;
+    uint32_t count;
+    int valid;
+};
+
 struct db {
     sqlite3 *sql;
     sqlite3_stmt *stmts[ST_COUNT];
+    struct recipients_cache recipients;
 };
 
 /* The prepared statement for id, reset and unbound; NULL with why. */

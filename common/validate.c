@@ -76,11 +76,20 @@ int header_value_valid(const char *value)
            !has_control(value, 1);
 }
 
-/* An envelope address as mlmd hands it to the MTA inside <...>. */
+/*
+ * An envelope address as mlmd hands it to the MTA inside <...>. One pass:
+ * it runs for every recipient of every post, in the worker and in mlmd.
+ */
 int address_valid(const char *addr)
 {
-    return addr && strlen(addr) <= ADDRESS_MAX && !has_control(addr, 0) &&
-           strpbrk(addr, "<>") == NULL;
+    if (addr == NULL)
+        return 0;
+    size_t len = 0;
+    for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
+        if (++len > ADDRESS_MAX || *p < 0x20 || *p == 0x7f || *p == '<' ||
+            *p == '>')
+            return 0;
+    return 1;
 }
 
 int reply_text_valid(const char *text)
