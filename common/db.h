@@ -165,7 +165,10 @@ int members_each(struct db *db, const struct list_info *list, const char *role,
 /* How many addresses hold role in list; -1 on error. */
 int64_t members_count(struct db *db, const struct list_info *list,
                       const char *role, char *why, size_t whylen);
-/* Call fn with each address that gets posts (member, delivery enabled). */
+/*
+ * Call fn with each address that gets posts (member, delivery enabled),
+ * valid ones only; served from memory while the database is unchanged.
+ */
 int recipients_each(struct db *db, const struct list_info *list,
                     void (*fn)(const char *address, void *), void *arg,
                     char *why, size_t whylen);

@@ -4,6 +4,7 @@
  */
 #include "dbi.h"
 #include "xmalloc.h"
+#include "proto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,7 +263,7 @@ static void cache_append(struct recipients_cache *c, const char *address,
  * with every commit of another connection (mlm-ctl, another worker), and
  * sqlite3_total_changes64 with this connection's own. The version is read
  * before the rows, so a commit in between only makes the copy look older
- * than it is.
+ * than it is. Only valid addresses (address_valid) are handed to fn.
  */
 int recipients_each(struct db *db, const struct list_info *list,
                     void (*fn)(const char *address, void *), void *arg,
@@ -290,7 +291,8 @@ int recipients_each(struct db *db, const struct list_info *list,
     int rc, keep = 1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *address = (const char *)sqlite3_column_text(st, 0);
-        if (address == NULL)
+        /* Stored addresses were checked; still, nothing unsafe leaves. */
+        if (address == NULL || !address_valid(address))
             continue;
         cache_append(c, address, &keep);
         fn(address, arg);

@@ -198,12 +198,31 @@ void reply_encode(struct mlm_buf *b, const struct mlm_reply *rep)
 }
 
 /* Empty optional strings travel as ""; in memory they are NULL. */
-static char *null_if_empty(char *s)
+/*
+ * A string of the frame, copied into the reply's arena with its NUL; NULL
+ * for "" when empty_is_null. A frame of len bytes holds at most len bytes
+ * of strings and length prefixes, so an arena of len bytes always fits:
+ * one allocation per reply instead of two per change (a list post's reply
+ * holds one change per recipient).
+ */
+static char *arena_str(struct mlm_reader *r, struct mlm_reply *rep,
+                       int empty_is_null)
 {
-    if (s && *s == '\0') {
-        free(s);
+    uint32_t len = reader_u32(r);
+    if (r->bad || len > MLM_STR_MAX || len > r->left ||
+        len + 1 > rep->arena_len - rep->arena_used ||
+        memchr(r->p, '\0', len) != NULL) {
+        r->bad = 1;
         return NULL;
     }
+    char *s = rep->arena + rep->arena_used;
+    memcpy(s, r->p, len);
+    s[len] = '\0';
+    r->p += len;
+    r->left -= len;
+    if (len == 0 && empty_is_null)
+        return NULL;
+    rep->arena_used += (size_t)len + 1;
     return s;
 }
 
@@ -211,19 +230,16 @@ static int change_decode(struct mlm_reader *r, struct mlm_reply *rep)
 {
     uint8_t kind = reader_u8(r);
     uint32_t index = reader_u32(r);
-    char *name = reader_str(r);
-    char *value = reader_str(r);
-    int ok = !r->bad && kind >= CHG_ADD_HEADER && kind <= CHG_QUARANTINE;
-    if (ok) {
-        struct mlm_change *c = reply_add_change(rep, kind, NULL, NULL, index);
-        c->name = null_if_empty(name);
-        c->value = value;
-        return 0;
+    char *name = arena_str(r, rep, 1);
+    char *value = arena_str(r, rep, 0);
+    if (r->bad || kind < CHG_ADD_HEADER || kind > CHG_QUARANTINE) {
+        r->bad = 1;
+        return -1;
     }
-    free(name);
-    free(value);
-    r->bad = 1;
-    return -1;
+    struct mlm_change *c = reply_add_change(rep, kind, NULL, NULL, index);
+    c->name = name;
+    c->value = value;
+    return 0;
 }
 
 int reply_decode(struct mlm_reply *rep, const uint8_t *payload, size_t len,
@@ -239,12 +255,18 @@ int reply_decode(struct mlm_reply *rep, const uint8_t *payload, size_t len,
         return -1;
     }
     rep->action = sub;
-    rep->code = null_if_empty(reader_str(&r));
-    rep->dsn = null_if_empty(reader_str(&r));
-    rep->text = null_if_empty(reader_str(&r));
+    rep->arena = xmalloc(len + 1);
+    rep->arena_len = len + 1;
+    rep->code = arena_str(&r, rep, 1);
+    rep->dsn = arena_str(&r, rep, 1);
+    rep->text = arena_str(&r, rep, 1);
     uint32_t n = reader_u32(&r);
-    if (n > MLM_LIST_MAX)
+    if (n > MLM_LIST_MAX || n > r.left / 13) /* 13: the smallest change */
         r.bad = 1;
+    if (!r.bad && n > 0) {
+        rep->changes = xmalloc(n * sizeof *rep->changes);
+        rep->changes_cap = n;
+    }
     for (uint32_t i = 0; i < n && !r.bad; i++)
         change_decode(&r, rep);
     if (reader_end(&r) == -1) {
@@ -256,19 +278,30 @@ int reply_decode(struct mlm_reply *rep, const uint8_t *payload, size_t len,
     return 0;
 }
 
+/* Strings in the arena go with it; any added later were allocated alone. */
+static void reply_string_free(const struct mlm_reply *rep, char *s)
+{
+    if (s && !(rep->arena && s >= rep->arena &&
+               s < rep->arena + rep->arena_len))
+        free(s);
+}
+
 void reply_free(struct mlm_reply *rep)
 {
     for (uint32_t i = 0; i < rep->nchanges; i++) {
-        free(rep->changes[i].name);
-        free(rep->changes[i].value);
+        reply_string_free(rep, rep->changes[i].name);
+        reply_string_free(rep, rep->changes[i].value);
     }
     free(rep->changes);
-    free(rep->code);
-    free(rep->dsn);
-    free(rep->text);
+    reply_string_free(rep, rep->code);
+    reply_string_free(rep, rep->dsn);
+    reply_string_free(rep, rep->text);
+    free(rep->arena);
     rep->changes = NULL;
     rep->nchanges = rep->changes_cap = 0;
     rep->code = rep->dsn = rep->text = NULL;
+    rep->arena = NULL;
+    rep->arena_len = rep->arena_used = 0;
 }
 
 static const char *const stage_names[STAGE_COUNT] = {

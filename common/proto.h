@@ -109,6 +109,9 @@ struct mlm_reply {
     struct mlm_change *changes;
     uint32_t nchanges;
     uint32_t changes_cap;
+    /* reply_decode puts every string in this one block (NULL otherwise) */
+    char *arena;
+    size_t arena_len, arena_used;
 };
 
 /* A growable byte buffer; frames are built in one. */

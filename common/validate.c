@@ -82,14 +82,21 @@ int header_value_valid(const char *value)
  */
 int address_valid(const char *addr)
 {
+    /* 1 for the bytes an address may not hold; NUL ends the loop */
+    static const unsigned char refused[256] = {
+        [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+        [0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1,
+        [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1,
+        [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+        [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1,
+        [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1, [0x1e] = 1,
+        [0x1f] = 1, [0x7f] = 1, ['<'] = 1, ['>'] = 1};
     if (addr == NULL)
         return 0;
-    size_t len = 0;
-    for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
-        if (++len > ADDRESS_MAX || *p < 0x20 || *p == 0x7f || *p == '<' ||
-            *p == '>')
-            return 0;
-    return 1;
+    const unsigned char *p = (const unsigned char *)addr;
+    while (*p && !refused[*p])
+        p++;
+    return *p == '\0' && (size_t)(p - (const unsigned char *)addr) <= ADDRESS_MAX;
 }
 
 int reply_text_valid(const char *text)

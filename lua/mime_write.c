@@ -197,16 +197,21 @@ static int write_part_directly(GMimeObject *top, int fd)
     GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
     if (bytes == NULL)
         return 0;
+    const uint8_t *data = bytes->data, *end = data + bytes->len, *p, *lf;
     size_t lfs = 0;
-    for (guint i = 0; i < bytes->len; i++)
-        lfs += bytes->data[i] == '\n';
+    for (p = data; (lf = memchr(p, '\n', (size_t)(end - p))) != NULL; p = lf + 1)
+        lfs++;
     uint8_t *out = xmalloc(bytes->len + lfs + 1);
     size_t n = 0;
-    for (guint i = 0; i < bytes->len; i++) {
-        if (bytes->data[i] == '\n' && (i == 0 || bytes->data[i - 1] != '\r'))
+    for (p = data; (lf = memchr(p, '\n', (size_t)(end - p))) != NULL; p = lf + 1) {
+        memcpy(out + n, p, (size_t)(lf - p));
+        n += (size_t)(lf - p);
+        if (lf == data || lf[-1] != '\r')
             out[n++] = '\r';
-        out[n++] = bytes->data[i];
+        out[n++] = '\n';
     }
+    memcpy(out + n, p, (size_t)(end - p));
+    n += (size_t)(end - p);
     int rc = write_all(fd, out, n) == -1 ? -1 : 1;
     free(out);
     return rc;

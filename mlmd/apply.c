@@ -80,21 +80,22 @@ static int replace_body(SMFICTX *ctx, const char *path)
     return rc;
 }
 
-/* "<addr>": the form both Sendmail and Postfix expect in envelope actions. */
-static char *bracketed(const char *addr)
+/*
+ * "<addr>": the form both Sendmail and Postfix expect in envelope actions.
+ * In the caller's buffer: reply_validate bounds an address far below it.
+ */
+static char *bracketed(const char *addr, char *out, size_t outlen)
 {
-    size_t len = strlen(addr);
-    char *out = xmalloc(len + 3);
+    size_t len = strnlen(addr, outlen - 3);
     out[0] = '<';
     memcpy(out + 1, addr, len);
-    out[len + 1] = '>';
-    out[len + 2] = '\0';
+    memcpy(out + 1 + len, ">", 2);
     return out;
 }
 
 static int apply_change(SMFICTX *ctx, const struct mlm_change *c)
 {
-    char *addr = NULL;
+    char addr[1100];
     int rc = MI_FAILURE;
     switch (c->kind) {
     case CHG_ADD_HEADER:
@@ -107,13 +108,13 @@ static int apply_change(SMFICTX *ctx, const struct mlm_change *c)
         rc = smfi_chgheader(ctx, c->name, (int)c->index, NULL);
         break;
     case CHG_ADD_RCPT:
-        rc = smfi_addrcpt(ctx, addr = bracketed(c->value));
+        rc = smfi_addrcpt(ctx, bracketed(c->value, addr, sizeof addr));
         break;
     case CHG_DELETE_RCPT:
-        rc = smfi_delrcpt(ctx, addr = bracketed(c->value));
+        rc = smfi_delrcpt(ctx, bracketed(c->value, addr, sizeof addr));
         break;
     case CHG_CHANGE_SENDER:
-        rc = smfi_chgfrom(ctx, addr = bracketed(c->value), NULL);
+        rc = smfi_chgfrom(ctx, bracketed(c->value, addr, sizeof addr), NULL);
         break;
     case CHG_REPLACE_BODY:
         rc = replace_body(ctx, c->value) == 0 ? MI_SUCCESS : MI_FAILURE;
@@ -122,7 +123,6 @@ static int apply_change(SMFICTX *ctx, const struct mlm_change *c)
         rc = smfi_quarantine(ctx, c->value);
         break;
     }
-    free(addr);
     return rc == MI_SUCCESS ? 0 : -1;
 }
 

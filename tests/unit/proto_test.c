@@ -202,8 +202,16 @@ static void test_validation(void)
               !header_value_valid("a\nb"),
           "header values");
     CHECK(address_valid("a@b.example") && !address_valid("a@b>\r\nRCPT") &&
-              !address_valid("a\x01@b"),
+              !address_valid("a\x01@b") && !address_valid("<a@b>") &&
+              !address_valid("a\x7f@b") && !address_valid("a\t@b") &&
+              !address_valid(NULL) && address_valid("caf\xc3\xa9@b.example"),
           "addresses");
+    char longest[1001];
+    memset(longest, 'a', 998);
+    longest[998] = '\0';
+    CHECK(address_valid(longest), "an address of 998 bytes is valid");
+    longest[998] = 'a', longest[999] = '\0';
+    CHECK(!address_valid(longest), "an address of 999 bytes is not");
     reply_init(&rep, ACT_CONTINUE);
     reply_add_change(&rep, CHG_ADD_HEADER, "X-A", "ok\r\nInjected: 1", 0);
     CHECK(reply_validate(&rep, why, sizeof why) == -1,
