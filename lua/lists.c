@@ -79,12 +79,12 @@ static void list_push(lua_State *L, const struct list_info *info)
 {
     struct list_info *ud = lua_newuserdatauv(L, sizeof *ud, 1);
     *ud = *info;
-    luaL_setmetatable(L, LIST_MT);
+    udata_setmetatable(L, LIST_MT);
 }
 
 static struct list_info *check_list(lua_State *L, int idx)
 {
-    return luaL_checkudata(L, idx, LIST_MT);
+    return udata_check(L, idx, LIST_MT);
 }
 
 static int l_list(lua_State *L)
@@ -305,7 +305,7 @@ struct rows {
 
 static int rows_gc(lua_State *L)
 {
-    struct rows *r = luaL_checkudata(L, 1, ROWS_MT);
+    struct rows *r = udata_check(L, 1, ROWS_MT);
     if (r->st) {
         sqlite3_finalize(r->st);
         r->st = NULL;
@@ -333,7 +333,7 @@ static void push_column(lua_State *L, sqlite3_stmt *st, int col)
 
 static int rows_next(lua_State *L)
 {
-    struct rows *r = luaL_checkudata(L, lua_upvalueindex(1), ROWS_MT);
+    struct rows *r = udata_check(L, lua_upvalueindex(1), ROWS_MT);
     if (r->st == NULL)
         return 0;
     int rc = sqlite3_step(r->st);
@@ -416,7 +416,7 @@ static int push_rows(lua_State *L, sqlite3_stmt *st, enum rows_shape shape)
     struct rows *r = lua_newuserdatauv(L, sizeof *r, 0);
     r->st = st;
     r->shape = shape;
-    luaL_setmetatable(L, ROWS_MT);
+    udata_setmetatable(L, ROWS_MT);
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, rows_next, 1);
     lua_insert(L, -2);
@@ -768,6 +768,10 @@ static int list_index(lua_State *L)
     struct list_info *list = check_list(L, 1);
     const char *key = luaL_checkstring(L, 2);
     const struct setting_def *setting;
+    lua_pushvalue(L, 2); /* methods first: see ctx_index */
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
     if (strcmp(key, "address") == 0)
         lua_pushstring(L, list->address);
     else if (strcmp(key, "name") == 0)
@@ -778,8 +782,6 @@ static int list_index(lua_State *L)
         lua_pushinteger(L, list->id);
     else if ((setting = setting_find(key)) != NULL)
         push_setting(L, 1, setting);
-    else if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE)
-        lua_getfield(L, -1, key);
     else
         lua_pushnil(L);
     return 1;
@@ -819,17 +821,18 @@ void lists_register(lua_State *L, int module_idx)
     static const luaL_Reg db_methods[] = {
         {"exec", l_db_exec}, {"rows", l_db_rows}, {NULL, NULL}};
     module_idx = lua_absindex(L, module_idx);
-    luaL_newmetatable(L, LIST_MT);
+    udata_newmetatable(L, LIST_MT);
     luaL_newlib(L, methods);
-    lua_setfield(L, -2, "methods");
-    lua_pushcfunction(L, list_index);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "methods");
+    lua_pushcclosure(L, list_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, list_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pushcfunction(L, list_eq);
     lua_setfield(L, -2, "__eq");
     lua_pop(L, 1);
-    luaL_newmetatable(L, ROWS_MT);
+    udata_newmetatable(L, ROWS_MT);
     lua_pushcfunction(L, rows_gc);
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, rows_gc);

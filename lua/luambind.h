@@ -26,6 +26,16 @@ struct stage_run {
 };
 
 int luaopen_mlm(lua_State *L);
+
+/*
+ * udata.c: userdata types found by the address of their name (a static
+ * array): like luaL_newmetatable, luaL_setmetatable, luaL_testudata and
+ * luaL_checkudata, without a string lookup per call.
+ */
+int udata_newmetatable(lua_State *L, const char *tname);
+void udata_setmetatable(lua_State *L, const char *tname);
+void *udata_test(lua_State *L, int idx, const char *tname);
+void *udata_check(lua_State *L, int idx, const char *tname);
 /* print(), sent to the log. */
 int mlm_print(lua_State *L);
 

@@ -89,7 +89,7 @@ void *message_gmime(struct message *m, char *why, size_t whylen)
 /* The message behind a userdata argument, parsed, or a Lua error. */
 static struct message *check_message(lua_State *L, int idx, int parse)
 {
-    struct message_ud *ud = luaL_checkudata(L, idx, MESSAGE_MT);
+    struct message_ud *ud = udata_check(L, idx, MESSAGE_MT);
     char why[256];
     if (ud->run == NULL || ud->run->message == NULL)
         luaL_error(L, "message used after its request ended");
@@ -248,7 +248,7 @@ static void message_leaves(struct message *m)
 
 static GMimeObject *check_part(lua_State *L, int idx)
 {
-    struct part_ud *ud = luaL_checkudata(L, idx, PART_MT);
+    struct part_ud *ud = udata_check(L, idx, PART_MT);
     if (ud->run == NULL || ud->run->message == NULL)
         luaL_error(L, "part used after its request ended");
     struct message *m = ud->run->message;
@@ -384,10 +384,12 @@ static int message_index(lua_State *L)
 {
     struct message *m = check_message(L, 1, 0);
     const char *key = luaL_checkstring(L, 2);
+    lua_pushvalue(L, 2); /* methods, from the upvalue */
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
     if (strcmp(key, "size") == 0)
         lua_pushinteger(L, (lua_Integer)m->size);
-    else if (luaL_getmetafield(L, 1, "methods") == LUA_TTABLE)
-        lua_getfield(L, -1, key);
     else
         lua_pushnil(L);
     return 1;
@@ -400,15 +402,16 @@ void message_register(lua_State *L)
                                        {"addresses", l_addresses},
                                        {"parts", l_parts},
                                        {NULL, NULL}};
-    luaL_newmetatable(L, MESSAGE_MT);
+    udata_newmetatable(L, MESSAGE_MT);
     luaL_newlib(L, methods);
-    lua_setfield(L, -2, "methods");
-    lua_pushcfunction(L, message_index);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "methods");
+    lua_pushcclosure(L, message_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushliteral(L, "mlm.message");
     lua_setfield(L, -2, "__name");
     lua_pop(L, 1);
-    luaL_newmetatable(L, PART_MT);
+    udata_newmetatable(L, PART_MT);
     lua_pushcfunction(L, part_index);
     lua_setfield(L, -2, "__index");
     lua_pushliteral(L, "mlm.part");
@@ -421,7 +424,7 @@ static void part_push(lua_State *L, struct stage_run *run, uint32_t index)
     struct part_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
     ud->run = run;
     ud->index = index;
-    luaL_setmetatable(L, PART_MT);
+    udata_setmetatable(L, PART_MT);
     live_track(L, -1);
 }
 
@@ -435,6 +438,6 @@ void message_push(lua_State *L, struct stage_run *run)
         run->message = message_new(run->req->spool_path, run->req->size);
     struct message_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
     ud->run = run;
-    luaL_setmetatable(L, MESSAGE_MT);
+    udata_setmetatable(L, MESSAGE_MT);
     live_track(L, -1);
 }

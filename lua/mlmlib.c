@@ -39,7 +39,7 @@ static int reply_push(lua_State *L, enum mlm_action action, const char *code,
         lua_pushstring(L, text);
         lua_setfield(L, -2, "text");
     }
-    luaL_setmetatable(L, REPLY_MT);
+    udata_setmetatable(L, REPLY_MT);
     return 1;
 }
 
@@ -129,7 +129,7 @@ static int is_reply(lua_State *L, int idx)
 {
     if (!lua_istable(L, idx) || !lua_getmetatable(L, idx))
         return 0;
-    luaL_getmetatable(L, REPLY_MT);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, REPLY_MT);
     int same = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
     return same;
@@ -177,7 +177,7 @@ int luaopen_mlm(lua_State *L)
         {"discard", l_discard},   {"reject", l_reject},
         {"tempfail", l_tempfail}, {"log", l_log},
         {NULL, NULL}};
-    luaL_newmetatable(L, REPLY_MT);
+    udata_newmetatable(L, REPLY_MT);
     lua_pushliteral(L, "mlm.reply");
     lua_setfield(L, -2, "__name");
     lua_pop(L, 1);
