@@ -139,6 +139,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MEMBER_RECIPIENTS] = "SELECT address FROM members WHERE list_id = ?1 "
                              "AND role = 'member' AND delivery = 'enabled'",
     [ST_DATA_VERSION] = "PRAGMA data_version",
+    [ST_PATTERN_COUNT] = "SELECT count(*) FROM patterns WHERE list_id = ?1 "
+                         "AND kind = ?2",
     [ST_BOUNCE_ADD] = "INSERT INTO bounces (list_id, address, status, "
                       "diagnostic, scored, received) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s', 'now'))",

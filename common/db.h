@@ -81,6 +81,14 @@ int address_resolve(struct db *db, const char *address, enum address_kind *kind,
 int lists_each(struct db *db, int (*fn)(const struct list_info *, void *),
                void *arg, char *why, size_t whylen);
 
+/*
+ * A new request begins (the worker calls this before each one): lookups
+ * the connection keeps in memory (list addresses, recipients, whether a
+ * list has patterns) check once per request that no commit happened since
+ * they were read. Without it (mlm-ctl) they check at every lookup.
+ */
+void db_request_begin(struct db *db);
+
 /* --- settings ---------------------------------------------------------- */
 
 enum setting_type { SET_ENUM, SET_TEXT, SET_MULTILINE, SET_COUNT, SET_ADDRESS,

@@ -193,8 +193,33 @@ static int domain_has_lists(struct db *db, const char *domain, char *why,
     return rc == SQLITE_ROW;
 }
 
+static int resolve_normalised(struct db *db, const char *norm,
+                              enum address_kind *kind, struct list_info *list,
+                              char *why, size_t whylen);
+
+/* Remembered per stamp (db_cache.c): RCPT and end of message ask again. */
 int address_resolve(struct db *db, const char *address, enum address_kind *kind,
                     struct list_info *list, char *why, size_t whylen)
+{
+    char norm[ADDRESS_MAX + 1];
+    struct db_stamp now;
+    *kind = ADDR_NOT_OURS;
+    memset(list, 0, sizeof *list);
+    if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
+        return 0; /* not an address we could hold: not ours */
+    if (db_stamp_now(db, &now, why, whylen) == -1)
+        return -1;
+    if (resolve_cached(db, norm, &now, kind, list))
+        return 0;
+    if (resolve_normalised(db, norm, kind, list, why, whylen) == -1)
+        return -1;
+    resolve_remember(db, norm, &now, *kind, list);
+    return 0;
+}
+
+static int resolve_normalised(struct db *db, const char *norm,
+                              enum address_kind *kind, struct list_info *list,
+                              char *why, size_t whylen)
 {
     static const struct {
         const char *suffix;
@@ -202,10 +227,7 @@ int address_resolve(struct db *db, const char *address, enum address_kind *kind,
     } roles[] = {{"-request", ADDR_REQUEST},
                  {"-owner", ADDR_OWNER},
                  {"-bounces", ADDR_BOUNCES}};
-    char norm[ADDRESS_MAX + 1], name[ADDRESS_MAX + 1], domain[ADDRESS_MAX + 1];
-    *kind = ADDR_NOT_OURS;
-    if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
-        return 0; /* not an address we could hold: not ours */
+    char name[ADDRESS_MAX + 1], domain[ADDRESS_MAX + 1];
     address_split(norm, name, sizeof name, domain, sizeof domain);
     int has = domain_has_lists(db, domain, why, whylen);
     if (has <= 0)
@@ -466,6 +488,9 @@ int pattern_match(struct db *db, const struct list_info *list,
     char norm[ADDRESS_MAX + 1];
     if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
         return 0;
+    int64_t count = pattern_count(db, list, kind, why, whylen);
+    if (count <= 0) /* most lists have none: no query per post */
+        return count == 0 ? 0 : -1;
     sqlite3_stmt *st = db_stmt(db, ST_PATTERN_MATCH, why, whylen);
     if (st == NULL)
         return -1;

@@ -219,20 +219,6 @@ int64_t members_count(struct db *db, const struct list_info *list,
 /* Lists up to this size are kept in memory between posts. */
 #define RECIPIENTS_CACHE_MAX_BYTES (1024 * 1024)
 
-/* Where the database stands: other connections' commits and our own. */
-static int db_version(struct db *db, int64_t *version, int64_t *own,
-                      char *why, size_t whylen)
-{
-    sqlite3_stmt *st = db_stmt(db, ST_DATA_VERSION, why, whylen);
-    if (st == NULL)
-        return -1;
-    int rc = sqlite3_step(st);
-    *version = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_reset(st);
-    *own = sqlite3_total_changes64(db->sql);
-    return rc == SQLITE_ROW ? 0 : db_fail(db, "data_version", why, whylen);
-}
-
 /* Copy an address into the cache being filled; *keep 0 when too big. */
 static void cache_append(struct recipients_cache *c, const char *address,
                          int *keep)
@@ -259,22 +245,19 @@ static void cache_append(struct recipients_cache *c, const char *address,
  * The recipients of a list. Reading them costs about a thousand
  * instructions a row in SQLite, which was a fifth of a worker's work on a
  * post to 100 members, so the last list read is kept in memory and served
- * again while nothing changed the database: PRAGMA data_version moves
- * with every commit of another connection (mlm-ctl, another worker), and
- * sqlite3_total_changes64 with this connection's own. The version is read
- * before the rows, so a commit in between only makes the copy look older
- * than it is. Only valid addresses (address_valid) are handed to fn.
+ * again while the database stamp (db_cache.c) is the same. The stamp is
+ * read before the rows, so a commit in between only makes the copy look
+ * older than it is. Only valid addresses (address_valid) are handed to fn.
  */
 int recipients_each(struct db *db, const struct list_info *list,
                     void (*fn)(const char *address, void *), void *arg,
                     char *why, size_t whylen)
 {
     struct recipients_cache *c = &db->recipients;
-    int64_t version, own;
-    if (db_version(db, &version, &own, why, whylen) == -1)
+    struct db_stamp now;
+    if (db_stamp_now(db, &now, why, whylen) == -1)
         return -1;
-    if (c->valid && c->list_id == list->id && c->data_version == version &&
-        c->own_changes == own) {
+    if (c->valid && c->list_id == list->id && db_stamp_same(&c->stamp, &now)) {
         const char *p = c->addresses;
         for (uint32_t i = 0; i < c->count; i++, p += strlen(p) + 1)
             fn(p, arg);
@@ -284,8 +267,7 @@ int recipients_each(struct db *db, const struct list_info *list,
     if (st == NULL)
         return -1;
     /* Not valid until every row is in: fn might never return. */
-    *c = (struct recipients_cache){.list_id = list->id, .data_version = version,
-                                   .own_changes = own,
+    *c = (struct recipients_cache){.list_id = list->id, .stamp = now,
                                    .addresses = c->addresses, .cap = c->cap};
     sqlite3_bind_int64(st, 1, list->id);
     int rc, keep = 1;

@@ -32,6 +32,7 @@ enum stmt_id {
     ST_MEMBER_COUNT,
     ST_MEMBER_RECIPIENTS,
     ST_DATA_VERSION,
+    ST_PATTERN_COUNT,
     ST_BOUNCE_ADD,
     ST_BOUNCE_EACH,
     ST_HELD_ADD,
@@ -54,24 +55,78 @@ enum stmt_id {
 };
 
 /*
+ * Where the database stands: PRAGMA data_version moves with every commit
+ * of another connection (mlm-ctl, another worker), the connection's total
+ * changes with its own. Data read under one stamp stays good while the
+ * stamp is the same (db_cache.c).
+ */
+struct db_stamp {
+    int64_t version;
+    int64_t own;
+};
+
+/*
  * The recipients of the list expanded last, kept while the database is
  * unchanged (see recipients_each): NUL-separated addresses in one block.
  */
 struct recipients_cache {
     int64_t list_id;
-    int64_t data_version;   /* PRAGMA data_version: other connections' commits */
-    int64_t own_changes;    /* sqlite3_total_changes64: this connection's */
+    struct db_stamp stamp;
     char *addresses;
     size_t len, cap;
     uint32_t count;
     int valid;
 };
 
+/* What address_resolve found for a normalised address. */
+struct resolve_entry {
+    char address[256];
+    enum address_kind kind;
+    struct list_info list;
+    struct db_stamp stamp;
+};
+
+/* How many patterns of a kind a list has (most have none). */
+struct pattern_count {
+    int64_t list_id;
+    char kind[32];
+    int64_t count;
+    struct db_stamp stamp;
+};
+
+#define RESOLVE_CACHE_SIZE 8
+#define PATTERN_CACHE_SIZE 8
+
 struct db {
     sqlite3 *sql;
     sqlite3_stmt *stmts[ST_COUNT];
+    int per_request;        /* db_request_begin was called: see db_stamp_now */
+    int version_known;      /* data_version read in this request */
+    int64_t data_version;
     struct recipients_cache recipients;
+    struct resolve_entry resolved[RESOLVE_CACHE_SIZE];
+    unsigned resolved_next;
+    struct pattern_count patterns[PATTERN_CACHE_SIZE];
+    unsigned patterns_next;
 };
+
+/* The stamp now; 0 or -1 with why. */
+int db_stamp_now(struct db *db, struct db_stamp *out, char *why,
+                 size_t whylen);
+static inline int db_stamp_same(const struct db_stamp *a,
+                                const struct db_stamp *b)
+{
+    return a->version == b->version && a->own == b->own;
+}
+/* address_resolve's memory: 1 and *kind, *list filled when known. */
+int resolve_cached(struct db *db, const char *norm, const struct db_stamp *now,
+                   enum address_kind *kind, struct list_info *list);
+void resolve_remember(struct db *db, const char *norm,
+                      const struct db_stamp *now, enum address_kind kind,
+                      const struct list_info *list);
+/* The number of list's patterns of kind, counted once per stamp; -1. */
+int64_t pattern_count(struct db *db, const struct list_info *list,
+                      const char *kind, char *why, size_t whylen);
 
 /* The prepared statement for id, reset and unbound; NULL with why. */
 sqlite3_stmt *db_stmt(struct db *db, enum stmt_id id, char *why,

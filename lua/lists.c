@@ -61,6 +61,12 @@ void lists_shutdown(void)
     worker_db = NULL;
 }
 
+void lists_request_begin(void)
+{
+    if (worker_db)
+        db_request_begin(worker_db);
+}
+
 static struct db *lua_db(lua_State *L)
 {
     char why[512];

@@ -47,6 +47,8 @@ struct mlm_config;
 /* Where the database is; called once before any policy loads. */
 void mlm_lua_configure(const struct mlm_config *cfg);
 void lists_register(lua_State *L, int module_idx);
+/* A request begins: what the connection remembers is checked again. */
+void lists_request_begin(void);
 /* Close the worker's database connection (at exit). */
 void lists_shutdown(void);
 

@@ -81,6 +81,7 @@ int policy_run(struct policy *p, const struct mlm_request *req,
     p->insn_count = 0;
     p->limit_hit = 0;
     p->in_request = 1;
+    lists_request_begin();
     ctx_push(p->L, &run);
     rc = policy_pcall(p->L, 1, 1, why, whylen);
     if (rc == 0 && reply_from_lua(p->L, -1, rep, why, whylen) == -1) {

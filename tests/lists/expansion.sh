@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Recipient expansion follows the membership from one post to the next.
-# A worker keeps the recipients of the list it expanded last while the
-# database is unchanged: a member added or removed by mlm-ctl (another
-# connection), by the policy itself (the worker's own connection), or a
-# member whose delivery is disabled must show in the very next post.
+# What a worker remembers between requests follows the database from one
+# post to the next. A worker keeps the recipients of the list it expanded
+# last, the lists addresses named and whether a list has patterns while
+# nothing commits: a member added or removed by mlm-ctl (another
+# connection), by the policy itself (the worker's own connection), a
+# member whose delivery is disabled, a list created or deleted, a banned
+# pattern set or cleared must all show in the very next post.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
@@ -36,4 +38,26 @@ t_check "a member whose delivery is disabled does not (2)" test "$(added)" = 2
 t_check "a member the policy adds gets that same post (3)" test "$(added 'add eve@example.org')" = 3
 t_check "... and the next (3)" test "$(added)" = 3
 t_check "a member the policy removes does not get that post (2)" test "$(added 'drop eve@example.org')" = 2
+mlm_stop >/dev/null
+
+# The shipped policy: lists and patterns, one worker again.
+mlm_start "$top_srcdir/lua/policy.lua" "workers_min = 1" "workers_max = 1" || exit 1
+N=new@lists.test
+outcome() { # the first decision of one post from sender@bench.test to N
+    "$BENCH" -s "$MLM_MILTER" -n 1 -t $N >"$tmp/out" 2>&1
+    for o in continue accept reject tempfail discard; do
+        [ "$(sed -n "s/^RESULT .* $o=\([0-9]*\).*/\1/p" "$tmp/out")" = 1 ] && echo $o
+    done
+}
+mlm_ctl list create other@lists.test >/dev/null # lists.test is a list domain
+t_check "no such list yet: refused ($(outcome))" test "$(outcome)" = reject
+mlm_ctl list create $N >/dev/null
+mlm_ctl member add $N sender@bench.test >/dev/null
+t_check "the list created with mlm-ctl takes the next post ($(outcome))" test "$(outcome)" = continue
+mlm_ctl list set $N banned sender@bench.test >/dev/null
+t_check "a banned pattern set with mlm-ctl refuses the next post ($(outcome))" test "$(outcome)" = reject
+mlm_ctl list set $N banned "" >/dev/null
+t_check "... and cleared, the next is taken again ($(outcome))" test "$(outcome)" = continue
+mlm_ctl list delete $N >/dev/null
+t_check "the list deleted: the next post is refused ($(outcome))" test "$(outcome)" = reject
 t_done
