@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# tests/bench/cpu-split.sh - CPU per list post, split by process: user and
+# system microseconds of mlmd, the multiplexor and the workers, next to the
+# null milter doing the same actions (-a 100), read from /proc around one
+# mlm-bench run of N posts (list of 100 members, c=16, 4,000-byte body).
+#
+#   tests/bench/cpu-split.sh [extra mlm.conf lines...]     (N=4000 default)
+#
+# Shows which process a change moved; run-bench.sh gives the ratios.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+BENCH=$top_builddir/tests/bench/mlm-bench
+NULL=$top_builddir/tests/bench/null-milter
+N=${N:-4000}
+T=list100@lists.test
+mlm_start "$top_srcdir/lua/policy.lua" "worker_max_requests = 100000" "$@" || exit 1
+trap 'kill $null_pid 2>/dev/null; mlm_stop >/dev/null' EXIT
+mlm_ctl list create $T --prefix "[bench]" >/dev/null
+mlm_ctl list set $T footer $'-- \nfooter' >/dev/null
+awk 'BEGIN { print "sender@bench.test"
+    for (i = 1; i < 100; i++) printf "member%d@d%d.bench.test\n", i, i % 100 }' \
+    >"$MLM_DIR/members.txt"
+mlm_ctl member import $T "$MLM_DIR/members.txt" >/dev/null
+
+ticks() { # user and system clock ticks of the PIDs, summed
+    for p; do awk '{ print $14, $15 }' "/proc/$p/stat"; done |
+        awk '{ u += $1; s += $2 } END { print u + 0, s + 0 }'
+}
+measure() { # NAME SOCKET PID...
+    local name=$1 sock=$2 u0 s0 u1 s1 rate hz
+    shift 2
+    hz=$(getconf CLK_TCK)
+    "$BENCH" -s "$sock" -n 500 -c 16 -m 4000 -t $T >/dev/null # warm up
+    read -r u0 s0 <<<"$(ticks "$@")"
+    rate=$("$BENCH" -s "$sock" -n "$N" -c 16 -m 4000 -t $T |
+        sed -n 's/^RESULT .*tx_per_s=\([0-9.]*\).*/\1/p')
+    read -r u1 s1 <<<"$(ticks "$@")"
+    printf '%-12s %8s tx/s  user %4d us/post  system %4d us/post\n' "$name" \
+        "$rate" $(((u1 - u0) * 1000000 / hz / N)) $(((s1 - s0) * 1000000 / hz / N))
+}
+"$NULL" -p "unix:$MLM_DIR/null.sock" -a 100 >/dev/null 2>&1 &
+null_pid=$!
+mlm_wait_socket "$MLM_DIR/null.sock"
+measure null-a100 "unix:$MLM_DIR/null.sock" $null_pid
+measure mlmd "$MLM_MILTER" "$MLM_MLMD_PID"
+measure multiplexor "$MLM_MILTER" "$MLM_MUX_PID"
+# shellcheck disable=SC2046
+measure workers "$MLM_MILTER" $(pgrep -P "$MLM_MUX_PID")
