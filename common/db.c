@@ -79,6 +79,13 @@ static const char *const migrations[] = {
     "  address TEXT NOT NULL,"
     "  action TEXT NOT NULL,"
     "  expires INTEGER NOT NULL);",
+    /*
+     * 1 -> 2: the hold_mode a post was held under, so that approving it
+     * does what its sender was told (250: mlm re-injects it; 450: the
+     * sender's MTA retries) even when the list's hold_mode changed since.
+     * '' for posts held before: they follow the list's setting.
+     */
+    "ALTER TABLE held ADD COLUMN hold_mode TEXT NOT NULL DEFAULT '';",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -148,12 +155,13 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "received FROM bounces WHERE list_id = ?1 "
                        "ORDER BY received DESC, id DESC LIMIT ?2",
     [ST_HELD_ADD] = "INSERT INTO held (list_id, sender, subject, reason, "
-                    "received, message, message_id, digest) "
+                    "received, message, message_id, digest, hold_mode) "
                     "VALUES (?1, ?2, ?3, ?4, strftime('%s', 'now'), ?5, ?6, "
-                    "?7)",
+                    "?7, ?8)",
     [ST_HELD_GET] = "SELECT h.id, h.sender, h.subject, h.reason, h.received, "
                     "h.state, h.decided_by, h.message_id, h.digest, "
-                    "h.message, l.id, l.name, l.domain FROM held h "
+                    "h.message, l.id, l.name, l.domain, h.hold_mode "
+                    "FROM held h "
                     "JOIN lists l ON l.id = h.list_id WHERE h.id = ?1",
     [ST_HELD_DECIDE] = "UPDATE held SET state = ?2, decided_by = ?3, "
                        "decided_at = strftime('%s', 'now') "
@@ -236,30 +244,46 @@ static int db_exec(struct db *db, const char *sql, char *why, size_t whylen)
     return 0;
 }
 
-/* Bring the schema to SCHEMA_VERSION, one migration per transaction. */
+static int schema_version(struct db *db, char *why, size_t whylen)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(db, "schema version", why, whylen);
+    int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0)
+                                                 : -1;
+    sqlite3_finalize(st);
+    return version < 0 ? db_fail(db, "schema version", why, whylen) : version;
+}
+
+/*
+ * Bring the schema to SCHEMA_VERSION, one migration per transaction. The
+ * version is read again inside the write transaction: a worker and
+ * mlm-ctl may open an old database at the same moment, and the one that
+ * waited must not run the migration a second time.
+ */
 static int db_migrate(struct db *db, char *why, size_t whylen)
 {
     for (;;) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st,
-                               NULL) != SQLITE_OK)
-            return db_fail(db, "schema version", why, whylen);
-        int version = sqlite3_step(st) == SQLITE_ROW
-                          ? sqlite3_column_int(st, 0) : -1;
-        sqlite3_finalize(st);
-        if (version < 0)
-            return db_fail(db, "schema version", why, whylen);
-        if (version == SCHEMA_VERSION)
+        int version = schema_version(db, why, whylen);
+        if (version == SCHEMA_VERSION || version < 0)
+            return version < 0 ? -1 : 0;
+        if (db_exec(db, "BEGIN IMMEDIATE", why, whylen) == -1)
+            return -1;
+        version = schema_version(db, why, whylen);
+        if (version == SCHEMA_VERSION) {
+            db_exec(db, "COMMIT", why, whylen);
             return 0;
-        if (version > SCHEMA_VERSION) {
-            snprintf(why, whylen, "database schema version %d is newer than "
-                     "this mlm (%d)", version, SCHEMA_VERSION);
+        }
+        if (version < 0 || version > SCHEMA_VERSION) {
+            if (version > SCHEMA_VERSION)
+                snprintf(why, whylen, "database schema version %d is newer "
+                         "than this mlm (%d)", version, SCHEMA_VERSION);
+            db_exec(db, "ROLLBACK", why, 0);
             return -1;
         }
         char bump[64];
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d", version + 1);
-        if (db_exec(db, "BEGIN IMMEDIATE", why, whylen) == -1)
-            return -1;
         if (db_exec(db, migrations[version], why, whylen) == -1 ||
             db_exec(db, bump, why, whylen) == -1) {
             db_exec(db, "ROLLBACK", why, 0);

@@ -226,6 +226,7 @@ struct held_info {
     char decided_by[128];
     char message_id[512];
     char digest[80];
+    char hold_mode[8];    /* queue|defer when held; "" if held before v2 */
 };
 
 /* Store a held message (raw bytes); returns the id (> 0) or -1. */

@@ -21,6 +21,7 @@ int64_t held_add(struct db *db, const struct list_info *list,
     sqlite3_bind_blob64(st, 5, raw, rawlen, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, info->message_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, info->digest, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, info->hold_mode, -1, SQLITE_STATIC);
     if (db_step_done(db, st, "hold", why, whylen) == -1)
         return -1;
     return sqlite3_last_insert_rowid(db->sql);
@@ -37,6 +38,7 @@ static void held_row(sqlite3_stmt *st, struct held_info *h)
     db_column_copy(st, 6, h->decided_by, sizeof h->decided_by);
     db_column_copy(st, 7, h->message_id, sizeof h->message_id);
     db_column_copy(st, 8, h->digest, sizeof h->digest);
+    h->hold_mode[0] = '\0'; /* only held_get reads it */
 }
 
 int held_get(struct db *db, int64_t id, struct list_info *list,
@@ -64,6 +66,7 @@ int held_get(struct db *db, int64_t id, struct list_info *list,
         list->id = sqlite3_column_int64(st, 10);
         db_column_copy(st, 11, list->name, sizeof list->name);
         db_column_copy(st, 12, list->domain, sizeof list->domain);
+        db_column_copy(st, 13, out->hold_mode, sizeof out->hold_mode);
         snprintf(list->address, sizeof list->address, "%s@%s", list->name,
                  list->domain);
     }

@@ -2,9 +2,11 @@
  * held_cmd.c - the moderation queue: mlm-ctl held LIST, held show ID and
  * held approve|reject|discard ID.
  *
- * Approving a post held with the list in hold_mode defer only records the
- * decision: the sender's MTA, answered 450, retries and the policy then
- * accepts the retry (re-injecting too would deliver the post twice).
+ * Approving a post held under hold_mode defer (the mode is recorded with
+ * the post; for posts held before it was, the list's current mode) only
+ * records the decision: the sender's MTA, answered 450, retries and the
+ * policy then accepts the retry (re-injecting too would deliver the post
+ * twice).
  * Otherwise approving records the decision first and then re-injects the
  * post through cfg.sendmail to the list's own address, with the list's
  * -bounces address as envelope sender and an X-Mlm-Approved mark (see
@@ -341,6 +343,8 @@ int cmd_held_decide(struct ctl_env *env, struct ctl_args *a)
     if (strcmp(h.state, "pending") != 0)
         rc = ctl_fail("held message %lld is already %s%s%s", (long long)id,
                       h.state, *h.decided_by ? " by " : "", h.decided_by);
+    else if (approve && *h.hold_mode) /* the mode it was held under */
+        snprintf(mode, sizeof mode, "%s", h.hold_mode);
     else if (approve && setting_get(env->db, &list, "hold_mode", mode,
                                     sizeof mode, why, sizeof why) == -1)
         rc = ctl_fail("%s", why);

@@ -587,6 +587,12 @@ static int l_hold(lua_State *L)
     char why[512];
     held_fill(L, &h, raw, len);
     snprintf(h.reason, sizeof h.reason, "%s", reason);
+    /* recorded: approving must do what the sender was told (250 or 450) */
+    if (setting_get(lua_db(L), list, "hold_mode", h.hold_mode,
+                    sizeof h.hold_mode, why, sizeof why) == -1) {
+        g_free(raw);
+        return luaL_error(L, "%s", why);
+    }
     int64_t id = held_add(lua_db(L), list, &h, raw, len, why, sizeof why);
     g_free(raw);
     if (id < 0)

@@ -255,6 +255,22 @@ send stranger@example.net $L --data "$msg2"
 expect_reply "retry after rejection: 550 5.7.1" '^550 5\.7\.1 '
 t_check "a rejected non-member is never told (no backscatter)" \
     bash -c "! grep -l 'was not accepted' '$FAKE_SENDMAIL_DIR'/sent.* | xargs -r grep -q 'stranger@example.net'"
+# The mode a post was held under decides its approval, not the list's now.
+msg3=$(printf '%s\r\n' "From: stranger@example.net" "To: $L" "Subject: deferred3" "Message-ID: <defer-3@example.net>" "" "x")
+send stranger@example.net $L --data "$msg3"
+expect_reply "held under defer: 450 4.7.1" '^450 4\.7\.1 '
+ctl list set $L hold_mode queue
+id=$(mlm_ctl held $L | awk '/deferred3/ {print $1; exit}')
+out=$(mlm_ctl held approve "$id" 2>&1)
+t_check "held under defer, approved after a switch to queue: left to the sender's retry ($out)" \
+    grep -q "when the sender's MTA retries" <<<"$out"
+send stranger@example.net $L --header "Subject: queued4" --body "x"
+expect_reply "held under queue: 250" '^250 '
+ctl list set $L hold_mode defer
+id=$(mlm_ctl held $L | awk '/queued4/ {print $1; exit}')
+out=$(mlm_ctl held approve "$id" 2>&1)
+t_check "held under queue, approved after a switch to defer: re-injected, not lost ($out)" \
+    grep -q "sent to $L" <<<"$out"
 ctl list set $L hold_mode queue
 ctl list set $L nonmember_action reject
 
