@@ -674,6 +674,64 @@ static int place(struct footer_run *run, GMimeObject *obj, int depth)
     return rc == 1;
 }
 
+/*
+ * The shortcut for the common post, one text/plain part in us-ascii or
+ * UTF-8 (7bit or 8bit, not format=flowed) whose footer fits without a
+ * change of charset or encoding: the new body is the raw body, a line end
+ * if it lacks one, the footer and a line end, exactly what part_add_footer
+ * makes of such a part (tests/unit checks both ways agree on the corpus).
+ */
+static int plain_shape(GMimeObject *top, const char *footer)
+{
+    if (top == NULL || !GMIME_IS_PART(top) || !is_type(top, "text", "plain") ||
+        is_attachment(top) || !cte_supported(top) || !params_encodable(top) ||
+        header_count(top, "Content-Type") > 1)
+        return 0;
+    GMimeContentEncoding enc = g_mime_part_get_content_encoding(GMIME_PART(top));
+    const char *format = g_mime_object_get_content_type_parameter(top, "format");
+    if ((enc != GMIME_CONTENT_ENCODING_DEFAULT &&
+         enc != GMIME_CONTENT_ENCODING_7BIT &&
+         enc != GMIME_CONTENT_ENCODING_8BIT) ||
+        (format && g_ascii_strcasecmp(format, "flowed") == 0))
+        return 0;
+    const char *charset = g_mime_object_get_content_type_parameter(top, "charset");
+    int utf8 = charset && *charset &&
+               (g_ascii_strcasecmp(charset, "utf-8") == 0 ||
+                g_ascii_strcasecmp(charset, "utf8") == 0);
+    int ascii_cs = charset == NULL || *charset == '\0' ||
+                   g_ascii_strcasecmp(charset, "us-ascii") == 0;
+    if (is_ascii(footer, strlen(footer)))
+        return utf8 || ascii_cs;
+    return utf8 && enc == GMIME_CONTENT_ENCODING_8BIT;
+}
+
+int footer_apply_plain(GMimeMessage *head, const uint8_t *body, size_t len,
+                       const char *text, const char *out_path, char *why,
+                       size_t whylen)
+{
+    if (head == NULL || text == NULL || !g_utf8_validate(text, -1, NULL))
+        return 0;
+    char *footer = footer_normalize(text);
+    if (footer == NULL ||
+        !plain_shape(g_mime_message_get_mime_part(head), footer)) {
+        free(footer);
+        return 0;
+    }
+    const uint8_t *lf = len ? memchr(body, '\n', len) : NULL;
+    const char *nl = lf && !(lf > body && lf[-1] == '\r') ? "\n" : "\r\n";
+    struct mlm_buf out;
+    buf_init(&out);
+    buf_put_bytes(&out, body, len);
+    if (len && body[len - 1] != '\n')
+        buf_put_s(&out, nl);
+    put_lines(&out, footer, strlen(footer), nl);
+    buf_put_s(&out, nl);
+    int rc = mime_write_text(out_path, out.data, out.len, why, whylen);
+    buf_free(&out);
+    free(footer);
+    return rc == -1 ? -1 : 1;
+}
+
 int footer_apply(GMimeMessage *msg, const char *text, const char *html,
                  const char *out_path, struct mlm_reply *rep, char *why,
                  size_t whylen)

@@ -22,8 +22,8 @@
  * html: the HTML footer (UTF-8, may be NULL: then one is derived from text,
  * HTML-escaped, in a <p>). The parts that get the footer are changed in
  * place in msg. The new message body (everything after the top-level
- * header block, CRLF line ends) is written to out_path, created mode 0600
- * with O_EXCL. Changes the top-level header block needs (Content-Type
+ * header block, CRLF line ends) is written to out_path (created mode 0600,
+ * or overwritten and cut to length: mlmd reuses body files). Changes the top-level header block needs (Content-Type
  * charset, Content-Transfer-Encoding, and MIME-Version when the message has
  * none) are appended to rep: CHG_CHANGE_HEADER index 1 for a field that is
  * there, CHG_ADD_HEADER for one that is not; values unfolded, no CR or LF.
@@ -31,11 +31,20 @@
  *
  * Returns 1 when a footer was added, 0 when the message has no place for
  * one (nothing written, msg and rep untouched), -1 on error with why filled
- * (out_path removed, rep untouched; msg may be partly changed). An
- * existing out_path is an error and is left alone.
+ * (out_path removed, rep untouched; msg may be partly changed).
  */
 int footer_apply(GMimeMessage *msg, const char *text, const char *html,
                  const char *out_path, struct mlm_reply *rep, char *why,
                  size_t whylen);
+
+/*
+ * The same for a message known by its header block alone (head) and its
+ * raw body, when it is one plain-text part that takes the footer without
+ * any header change: 1 written to out_path, 0 when the message is of
+ * another shape (nothing written: use footer_apply), -1 on error.
+ */
+int footer_apply_plain(GMimeMessage *head, const uint8_t *body, size_t len,
+                       const char *text, const char *out_path, char *why,
+                       size_t whylen);
 
 #endif

@@ -77,6 +77,12 @@ void message_push(lua_State *L, struct stage_run *run);
 void message_register(lua_State *L);
 /* The parsed message (GMimeMessage *), or NULL with why. */
 void *message_gmime(struct message *m, char *why, size_t whylen);
+/*
+ * Add a text footer without parsing the whole message when it is one plain
+ * text part (footer_apply_plain): 1 written, 0 use footer_apply, -1 error.
+ */
+int message_footer_plain(struct message *m, const char *text,
+                         const char *out_path, char *why, size_t whylen);
 
 int policy_pcall(lua_State *L, int nargs, int nresults, char *why,
                  size_t whylen);

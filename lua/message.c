@@ -13,13 +13,16 @@
  * UTF-8 whatever the message holds (invalid bytes are replaced).
  */
 #include "luambind.h"
+#include "footer.h"
 #include "xmalloc.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <gmime/gmime.h>
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PARTS_MAX 10000
 
@@ -29,7 +32,9 @@ static const char PART_MT[] = "mlm.part";
 struct message {
     char *path;
     uint64_t size;
-    GMimeMessage *gm;
+    GMimeMessage *gm;          /* the whole message, parsed */
+    GMimeMessage *head;        /* its header block only (see message_head) */
+    int64_t body_offset;       /* where the body starts; -1 unknown */
     GMimeObject **leaves;
     uint32_t nleaves;
     int leaves_done;
@@ -50,6 +55,7 @@ struct message *message_new(const char *path, uint64_t size)
     struct message *m = xcalloc(1, sizeof *m);
     m->path = xstrdup(path ? path : "");
     m->size = size;
+    m->body_offset = -1;
     return m;
 }
 
@@ -59,6 +65,8 @@ void message_free(struct message *m)
         return;
     if (m->gm)
         g_object_unref(m->gm);
+    if (m->head)
+        g_object_unref(m->head);
     free(m->leaves);
     free(m->path);
     free(m);
@@ -86,16 +94,136 @@ void *message_gmime(struct message *m, char *why, size_t whylen)
     return m->gm;
 }
 
-/* The message behind a userdata argument, parsed, or a Lua error. */
-static struct message *check_message(lua_State *L, int idx, int parse)
+/* Header blocks longer than this are parsed with the whole message. */
+#define HEAD_SCAN_MAX (256 * 1024)
+
+/*
+ * Where the header block of the spooled message ends: the offset just
+ * past its empty line, or -1 when there is none within HEAD_SCAN_MAX.
+ */
+static int64_t header_block_end(int fd)
+{
+    char buf[8192];
+    int64_t at = 0;
+    int last = '\n', before = 0; /* the two bytes before buf[i] */
+    while (at < HEAD_SCAN_MAX) {
+        ssize_t n = pread(fd, buf, sizeof buf, (off_t)at);
+        if (n <= 0)
+            return -1;
+        for (ssize_t i = 0; i < n; i++) {
+            int c = (unsigned char)buf[i];
+            /* "\n\n", or "\n\r\n"; a message may start with its empty line */
+            if (c == '\n' && (last == '\n' || (last == '\r' && before == '\n')))
+                return at + i + 1;
+            before = last;
+            last = c;
+        }
+        at += n;
+    }
+    return -1;
+}
+
+/*
+ * The message's header block alone, parsed by GMime: what header reads
+ * need, at about a third of the cost of parsing (and later freeing) the
+ * whole MIME tree, which only parts() and a footer on anything but plain
+ * text need. body_offset is set when GMime ended the header block where
+ * the empty line is, so that the body can be taken as raw bytes.
+ */
+static GMimeMessage *message_head(struct message *m, char *why, size_t whylen)
+{
+    if (m->gm || m->head)
+        return m->gm ? m->gm : m->head;
+    int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        snprintf(why, whylen, "cannot open the spooled message: %s",
+                 strerror(errno));
+        return NULL;
+    }
+    int64_t end = header_block_end(fd);
+    if (end < 0) {
+        close(fd);
+        return message_gmime(m, why, whylen);
+    }
+    GMimeStream *stream = g_mime_stream_fs_new_with_bounds(fd, 0, end);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    m->head = g_mime_parser_construct_message(parser, NULL);
+    int64_t headers_end = g_mime_parser_get_headers_end(parser);
+    g_object_unref(parser);
+    g_object_unref(stream); /* closes fd */
+    if (m->head == NULL)
+        return message_gmime(m, why, whylen);
+    m->body_offset = headers_end >= 0 && headers_end <= end &&
+                             end - headers_end <= 2 ? end : -1;
+    return m->head;
+}
+
+/* The raw body of the spooled message (body_offset known): 0 or -1. */
+static int read_body(const struct message *m, uint8_t **body, size_t *len)
+{
+    int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    size_t cap = m->size > (uint64_t)m->body_offset
+                     ? (size_t)(m->size - (uint64_t)m->body_offset) + 1 : 4096;
+    uint8_t *buf = xmalloc(cap);
+    size_t n = 0;
+    ssize_t got;
+    while ((got = pread(fd, buf + n, cap - n,
+                        (off_t)((size_t)m->body_offset + n))) > 0) {
+        n += (size_t)got;
+        if (n == cap)
+            buf = xrealloc(buf, cap *= 2);
+    }
+    close(fd);
+    if (got == -1) {
+        free(buf);
+        return -1;
+    }
+    *body = buf;
+    *len = n;
+    return 0;
+}
+
+int message_footer_plain(struct message *m, const char *text,
+                         const char *out_path, char *why, size_t whylen)
+{
+    char ignored[256];
+    if (m->gm || message_head(m, ignored, sizeof ignored) == NULL ||
+        m->gm || m->body_offset < 0)
+        return 0; /* the whole tree is there, or needed: footer_apply */
+    uint8_t *body;
+    size_t len;
+    if (read_body(m, &body, &len) == -1)
+        return 0;
+    int rc = footer_apply_plain(m->head, body, len, text, out_path, why,
+                                whylen);
+    free(body);
+    return rc;
+}
+
+/* What a Lua call on a message needs parsed. */
+enum need { NEED_NOTHING, NEED_HEADERS, NEED_ALL };
+
+/* The message behind a userdata argument, parsed as needed, or a Lua error. */
+static struct message *check_message(lua_State *L, int idx, enum need need)
 {
     struct message_ud *ud = udata_check(L, idx, MESSAGE_MT);
     char why[256];
     if (ud->run == NULL || ud->run->message == NULL)
         luaL_error(L, "message used after its request ended");
-    if (parse && message_gmime(ud->run->message, why, sizeof why) == NULL)
+    struct message *m = ud->run->message;
+    if ((need == NEED_ALL && message_gmime(m, why, sizeof why) == NULL) ||
+        (need == NEED_HEADERS && message_head(m, why, sizeof why) == NULL))
         luaL_error(L, "%s", why);
-    return ud->run->message;
+    return m;
+}
+
+/* The parsed message header reads use: the whole one if it is there. */
+static GMimeMessage *head_of(const struct message *m)
+{
+    return m->gm ? m->gm : m->head;
 }
 
 /* Push s as valid UTF-8 (invalid bytes replaced). */
@@ -160,19 +288,19 @@ static int push_into_table(lua_State *L, GMimeHeader *h, int n)
 
 static int l_header(lua_State *L)
 {
-    struct message *m = check_message(L, 1, 1);
+    struct message *m = check_message(L, 1, NEED_HEADERS);
     const char *name = luaL_checkstring(L, 2);
-    if (headers_each(m->gm, name, push_first, L) == 0)
+    if (headers_each(head_of(m), name, push_first, L) == 0)
         lua_pushnil(L);
     return 1;
 }
 
 static int l_headers(lua_State *L)
 {
-    struct message *m = check_message(L, 1, 1);
+    struct message *m = check_message(L, 1, NEED_HEADERS);
     const char *name = luaL_checkstring(L, 2);
     lua_newtable(L);
-    headers_each(m->gm, name, push_into_table, L);
+    headers_each(head_of(m), name, push_into_table, L);
     return 1;
 }
 
@@ -213,10 +341,10 @@ static int push_addresses_of(lua_State *L, GMimeHeader *h, int n)
 
 static int l_addresses(lua_State *L)
 {
-    struct message *m = check_message(L, 1, 1);
+    struct message *m = check_message(L, 1, NEED_HEADERS);
     const char *name = luaL_checkstring(L, 2);
     lua_newtable(L);
-    headers_each(m->gm, name, push_addresses_of, L);
+    headers_each(head_of(m), name, push_addresses_of, L);
     return 1;
 }
 
@@ -372,7 +500,7 @@ static int parts_next(lua_State *L)
 
 static int l_parts(lua_State *L)
 {
-    struct message *m = check_message(L, 1, 1);
+    struct message *m = check_message(L, 1, NEED_ALL);
     message_leaves(m);
     lua_pushvalue(L, 1);
     lua_pushinteger(L, 0);
@@ -382,7 +510,7 @@ static int l_parts(lua_State *L)
 
 static int message_index(lua_State *L)
 {
-    struct message *m = check_message(L, 1, 0);
+    struct message *m = check_message(L, 1, NEED_NOTHING);
     const char *key = luaL_checkstring(L, 2);
     lua_pushvalue(L, 2); /* methods, from the upvalue */
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)

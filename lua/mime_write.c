@@ -182,6 +182,29 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
  * filter chain cost about a tenth of a list post's work. 1 when written,
  * 0 when the part is not of that shape, -1 on a write error.
  */
+/* data with each bare LF made CRLF (what GMime's unix2dos filter does). */
+static int write_crlf(int fd, const uint8_t *data, size_t len)
+{
+    const uint8_t *end = data + len, *p, *lf;
+    size_t lfs = 0;
+    for (p = data; (lf = memchr(p, '\n', (size_t)(end - p))) != NULL; p = lf + 1)
+        lfs++;
+    uint8_t *out = xmalloc(len + lfs + 1);
+    size_t n = 0;
+    for (p = data; (lf = memchr(p, '\n', (size_t)(end - p))) != NULL; p = lf + 1) {
+        memcpy(out + n, p, (size_t)(lf - p));
+        n += (size_t)(lf - p);
+        if (lf == data || lf[-1] != '\r')
+            out[n++] = '\r';
+        out[n++] = '\n';
+    }
+    memcpy(out + n, p, (size_t)(end - p));
+    n += (size_t)(end - p);
+    int rc = write_all(fd, out, n);
+    free(out);
+    return rc;
+}
+
 static int write_part_directly(GMimeObject *top, int fd)
 {
     if (!GMIME_IS_PART(top))
@@ -197,24 +220,7 @@ static int write_part_directly(GMimeObject *top, int fd)
     GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
     if (bytes == NULL)
         return 0;
-    const uint8_t *data = bytes->data, *end = data + bytes->len, *p, *lf;
-    size_t lfs = 0;
-    for (p = data; (lf = memchr(p, '\n', (size_t)(end - p))) != NULL; p = lf + 1)
-        lfs++;
-    uint8_t *out = xmalloc(bytes->len + lfs + 1);
-    size_t n = 0;
-    for (p = data; (lf = memchr(p, '\n', (size_t)(end - p))) != NULL; p = lf + 1) {
-        memcpy(out + n, p, (size_t)(lf - p));
-        n += (size_t)(lf - p);
-        if (lf == data || lf[-1] != '\r')
-            out[n++] = '\r';
-        out[n++] = '\n';
-    }
-    memcpy(out + n, p, (size_t)(end - p));
-    n += (size_t)(end - p);
-    int rc = write_all(fd, out, n) == -1 ? -1 : 1;
-    free(out);
-    return rc;
+    return write_crlf(fd, bytes->data, bytes->len) == -1 ? -1 : 1;
 }
 
 /*
@@ -257,3 +263,16 @@ int mime_write_body(GMimeObject *top, const char *path, char *why,
     return body_file_close(fd, path, failed, saved, why, whylen);
 }
 
+
+int mime_write_text(const char *path, const void *data, size_t len, char *why,
+                    size_t whylen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd == -1) {
+        snprintf(why, whylen, "cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    errno = 0;
+    int failed = write_crlf(fd, data, len) == -1;
+    return body_file_close(fd, path, failed, errno, why, whylen);
+}

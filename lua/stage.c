@@ -26,13 +26,17 @@ static int footer_render(struct stage_run *run, char *why, size_t whylen)
 {
     if (run->message == NULL)
         run->message = message_new(run->req->spool_path, run->req->size);
-    GMimeMessage *gm = message_gmime(run->message, why, whylen);
-    if (gm == NULL)
-        return -1;
     char path[4200];
     snprintf(path, sizeof path, "%s.body", run->req->spool_path);
-    int rc = footer_apply(gm, run->footer_text, run->footer_html, path,
+    int rc = message_footer_plain(run->message, run->footer_text, path, why,
+                                  whylen);
+    if (rc == 0) {
+        GMimeMessage *gm = message_gmime(run->message, why, whylen);
+        if (gm == NULL)
+            return -1;
+        rc = footer_apply(gm, run->footer_text, run->footer_html, path,
                           run->rep, why, whylen);
+    }
     if (rc == 1)
         reply_add_change(run->rep, CHG_REPLACE_BODY, NULL, path, 0);
     return rc == -1 ? -1 : 0;

@@ -38,6 +38,7 @@
  * the checking, footer_test_cases.c holds the generated cases.
  */
 #include "footer_test.h"
+#include "luambind.h"
 #include "xmalloc.h"
 
 #include <dirent.h>
@@ -208,6 +209,50 @@ void report(const char *name, struct check *c)
     fflush(stdout);
 }
 
+/* Cases where the worker's shortcut (message_footer_plain) applied. */
+static int plain_cases;
+
+/*
+ * The shortcut must write exactly what footer_apply writes, with no header
+ * change, whenever it applies: run it on the message as a spool file.
+ */
+static void check_plain(struct check *c, const char *name,
+                        const struct mlm_buf *msg, const struct expect *ex,
+                        int full_rc, const char *full_path,
+                        const struct mlm_reply *full_rep)
+{
+    char spool[4096], out[4200], why[512] = "";
+    snprintf(spool, sizeof spool, "%s/%s.spool", tmpdir, name);
+    snprintf(out, sizeof out, "%s.plain", spool);
+    FILE *fp = fopen(spool, "wb");
+    if (fp == NULL || fwrite(msg->data, 1, msg->len, fp) != msg->len ||
+        fclose(fp) != 0) {
+        fail(c, "cannot write %s", spool);
+        return;
+    }
+    struct message *m = message_new(spool, msg->len);
+    int rc = message_footer_plain(m, ex->text, out, why, sizeof why);
+    message_free(m);
+    if (rc == 1) {
+        plain_cases++;
+        printf("# %s: the plain-text shortcut applies\n", name);
+        struct mlm_buf a, b;
+        buf_init(&a), buf_init(&b);
+        if (full_rc != 1 || full_rep->nchanges != 0)
+            fail(c, "the shortcut applied where footer_apply returned %d "
+                 "with %u header changes", full_rc, full_rep->nchanges);
+        else if (read_file(out, &a) == -1 || read_file(full_path, &b) == -1 ||
+                 a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+            fail(c, "the shortcut wrote %zu bytes that differ from "
+                 "footer_apply's %zu", a.len, b.len);
+        buf_free(&a), buf_free(&b);
+    } else if (rc == -1) {
+        fail(c, "the shortcut failed: %s", why);
+    }
+    unlink(spool);
+    unlink(out);
+}
+
 /* Run footer_apply on one message and check what it did. */
 void run_case(const char *name, const struct mlm_buf *msg,
               const struct expect *ex)
@@ -228,6 +273,7 @@ void run_case(const char *name, const struct mlm_buf *msg,
                               sizeof why);
         check_result(&c, rc, why, out_path, &rep);
         g_object_unref(m);
+        check_plain(&c, name, msg, ex, rc, out_path, &rep);
     }
     if (getenv("FOOTER_TEST_KEEP") == NULL)
         unlink(out_path);
@@ -304,6 +350,15 @@ int main(int argc, char **argv)
         return 1;
     }
     run_corpus(argv[1]);
+    /* the shortcut must be exercised, not only skipped */
+    if (plain_cases < 5) {
+        printf("FAIL plain-shortcut: applied to %d corpus cases\n",
+               plain_cases);
+        failures++;
+    } else {
+        printf("ok plain-shortcut: applied to %d corpus cases, each the "
+               "same bytes as footer_apply\n", plain_cases);
+    }
     case_huge();
     case_wide();
     case_errors();
