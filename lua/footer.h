@@ -37,14 +37,24 @@ int footer_apply(GMimeMessage *msg, const char *text, const char *html,
                  const char *out_path, struct mlm_reply *rep, char *why,
                  size_t whylen);
 
+/* The top-level fields that say whether a message is one plain-text part:
+ * raw values (NULL when absent) and how many of each there are. */
+struct plain_fields {
+    const char *content_type;
+    int content_types;
+    const char *encoding;       /* Content-Transfer-Encoding */
+    int encodings;
+    const char *disposition;    /* Content-Disposition */
+};
+
 /*
- * The same for a message known by its header block alone (head) and its
- * raw body, when it is one plain-text part that takes the footer without
- * any header change: 1 written to out_path, 0 when the message is of
- * another shape (nothing written: use footer_apply), -1 on error.
+ * The same for a message known by its top-level fields and its raw body,
+ * when it is one plain-text part that takes the footer without any header
+ * change: 1 written to out_path, 0 when the message is of another shape
+ * (nothing written: use footer_apply), -1 on error.
  */
-int footer_apply_plain(GMimeMessage *head, const uint8_t *body, size_t len,
-                       const char *text, const char *out_path, char *why,
-                       size_t whylen);
+int footer_apply_plain(const struct plain_fields *fields, const uint8_t *body,
+                       size_t len, const char *text, const char *out_path,
+                       char *why, size_t whylen);
 
 #endif

@@ -14,6 +14,7 @@
  */
 #include "luambind.h"
 #include "footer.h"
+#include "headers.h"
 #include "xmalloc.h"
 
 #include <errno.h>
@@ -34,6 +35,8 @@ struct message {
     uint64_t size;
     GMimeMessage *gm;          /* the whole message, parsed */
     GMimeMessage *head;        /* its header block only (see message_head) */
+    struct header_block fields; /* the block split without GMime */
+    int fields_state;          /* 0 not tried, 1 split, -1 GMime must */
     int64_t body_offset;       /* where the body starts; -1 unknown */
     GMimeObject **leaves;
     uint32_t nleaves;
@@ -67,6 +70,7 @@ void message_free(struct message *m)
         g_object_unref(m->gm);
     if (m->head)
         g_object_unref(m->head);
+    header_block_free(&m->fields);
     free(m->leaves);
     free(m->path);
     free(m);
@@ -121,6 +125,36 @@ static int64_t header_block_end(int fd)
         at += n;
     }
     return -1;
+}
+
+/*
+ * The header block split into fields without GMime (headers.c): what
+ * header reads and the plain-text footer need. 1, or 0 when the block is
+ * not regular enough (or too long) and GMime must parse it.
+ */
+static int message_fields(struct message *m)
+{
+    if (m->fields_state)
+        return m->fields_state == 1;
+    m->fields_state = -1;
+    int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return 0;
+    int64_t end = header_block_end(fd);
+    char *block = end > 0 ? xmalloc((size_t)end) : NULL;
+    int ok = block && pread(fd, block, (size_t)end, 0) == (ssize_t)end;
+    close(fd);
+    if (!ok) {
+        free(block);
+        return 0;
+    }
+    if (header_block_split(&m->fields, block, (size_t)end) == -1) {
+        header_block_free(&m->fields);
+        return 0;
+    }
+    m->fields_state = 1;
+    m->body_offset = end;
+    return 1;
 }
 
 /*
@@ -189,16 +223,23 @@ static int read_body(const struct message *m, uint8_t **body, size_t *len)
 int message_footer_plain(struct message *m, const char *text,
                          const char *out_path, char *why, size_t whylen)
 {
-    char ignored[256];
-    if (m->gm || message_head(m, ignored, sizeof ignored) == NULL ||
-        m->gm || m->body_offset < 0)
+    if (m->gm || !message_fields(m))
         return 0; /* the whole tree is there, or needed: footer_apply */
+    struct plain_fields f;
+    f.content_type = header_block_find(&m->fields, "Content-Type",
+                                       &f.content_types);
+    f.encoding = header_block_find(&m->fields, "Content-Transfer-Encoding",
+                                   &f.encodings);
+    int dispositions;
+    f.disposition = header_block_find(&m->fields, "Content-Disposition",
+                                      &dispositions);
+    if (dispositions > 1)
+        return 0;
     uint8_t *body;
     size_t len;
     if (read_body(m, &body, &len) == -1)
         return 0;
-    int rc = footer_apply_plain(m->head, body, len, text, out_path, why,
-                                whylen);
+    int rc = footer_apply_plain(&f, body, len, text, out_path, why, whylen);
     free(body);
     return rc;
 }
@@ -215,7 +256,8 @@ static struct message *check_message(lua_State *L, int idx, enum need need)
         luaL_error(L, "message used after its request ended");
     struct message *m = ud->run->message;
     if ((need == NEED_ALL && message_gmime(m, why, sizeof why) == NULL) ||
-        (need == NEED_HEADERS && message_head(m, why, sizeof why) == NULL))
+        (need == NEED_HEADERS && !message_fields(m) &&
+         message_head(m, why, sizeof why) == NULL))
         luaL_error(L, "%s", why);
     return m;
 }
@@ -239,9 +281,8 @@ static void push_utf8(lua_State *L, const char *s, size_t len)
 }
 
 /* A header's value unfolded and RFC 2047-decoded. */
-static void push_header_value(lua_State *L, GMimeHeader *h)
+static void push_header_value(lua_State *L, const char *raw)
 {
-    const char *raw = g_mime_header_get_raw_value(h);
     char *unfolded = g_mime_utils_header_unfold(raw ? raw : "");
     char *decoded = g_mime_utils_header_decode_text(NULL, unfolded);
     const char *v = decoded ? decoded : unfolded;
@@ -253,35 +294,58 @@ static void push_header_value(lua_State *L, GMimeHeader *h)
 }
 
 /*
- * Walk the top-level headers named name; for each, call fn with the header.
- * fn returns 0 to stop. Returns the number of matches seen.
+ * Walk the top-level headers named name, from the split block or from
+ * GMime's parse; for each, call fn with its raw value (the same bytes
+ * either way). fn returns 0 to stop. Returns the number of matches seen.
  */
-static int headers_each(GMimeMessage *gm, const char *name,
-                        int (*fn)(lua_State *, GMimeHeader *, int),
+static int headers_each(const struct message *m, const char *name,
+                        int (*fn)(lua_State *, const char *, int),
                         lua_State *L)
 {
-    GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(gm));
-    int count = g_mime_header_list_get_count(list), seen = 0;
-    for (int i = 0; i < count; i++) {
-        GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
+    int seen = 0;
+    if (m->fields_state == 1) {
+        for (uint32_t i = 0; i < m->fields.n; i++)
+            if (header_block_named(&m->fields.fields[i], name) &&
+                !fn(L, m->fields.fields[i].raw, ++seen))
+                break;
+        return seen;
+    }
+    /*
+     * GMime keeps the Content-* fields in the top-level part's list and the
+     * others in the message's: merge them by offset, the message's order.
+     */
+    GMimeObject *msg = GMIME_OBJECT(head_of(m));
+    GMimeObject *top = g_mime_message_get_mime_part(GMIME_MESSAGE(msg));
+    GMimeHeaderList *a = g_mime_object_get_header_list(msg);
+    GMimeHeaderList *b = top ? g_mime_object_get_header_list(top) : NULL;
+    int na = a ? g_mime_header_list_get_count(a) : 0;
+    int nb = b ? g_mime_header_list_get_count(b) : 0;
+    for (int i = 0, j = 0; i < na || j < nb;) {
+        GMimeHeader *ha = i < na ? g_mime_header_list_get_header_at(a, i) : NULL;
+        GMimeHeader *hb = j < nb ? g_mime_header_list_get_header_at(b, j) : NULL;
+        int take_a = hb == NULL || (ha && g_mime_header_get_offset(ha) <
+                                              g_mime_header_get_offset(hb));
+        GMimeHeader *h = take_a ? ha : hb;
+        take_a ? i++ : j++;
         if (g_ascii_strcasecmp(g_mime_header_get_name(h), name) != 0)
             continue;
-        if (!fn(L, h, ++seen))
+        const char *raw = g_mime_header_get_raw_value(h);
+        if (!fn(L, raw ? raw : "", ++seen))
             break;
     }
     return seen;
 }
 
-static int push_first(lua_State *L, GMimeHeader *h, int n)
+static int push_first(lua_State *L, const char *raw, int n)
 {
     (void)n;
-    push_header_value(L, h);
+    push_header_value(L, raw);
     return 0;
 }
 
-static int push_into_table(lua_State *L, GMimeHeader *h, int n)
+static int push_into_table(lua_State *L, const char *raw, int n)
 {
-    push_header_value(L, h);
+    push_header_value(L, raw);
     lua_rawseti(L, -2, n);
     return 1;
 }
@@ -290,7 +354,7 @@ static int l_header(lua_State *L)
 {
     struct message *m = check_message(L, 1, NEED_HEADERS);
     const char *name = luaL_checkstring(L, 2);
-    if (headers_each(head_of(m), name, push_first, L) == 0)
+    if (headers_each(m, name, push_first, L) == 0)
         lua_pushnil(L);
     return 1;
 }
@@ -300,7 +364,7 @@ static int l_headers(lua_State *L)
     struct message *m = check_message(L, 1, NEED_HEADERS);
     const char *name = luaL_checkstring(L, 2);
     lua_newtable(L);
-    headers_each(head_of(m), name, push_into_table, L);
+    headers_each(m, name, push_into_table, L);
     return 1;
 }
 
@@ -326,12 +390,10 @@ static void push_mailboxes(lua_State *L, InternetAddressList *list, int depth)
     }
 }
 
-static int push_addresses_of(lua_State *L, GMimeHeader *h, int n)
+static int push_addresses_of(lua_State *L, const char *raw, int n)
 {
     (void)n;
-    const char *raw = g_mime_header_get_raw_value(h);
-    InternetAddressList *list = internet_address_list_parse(NULL, raw ? raw
-                                                                      : "");
+    InternetAddressList *list = internet_address_list_parse(NULL, raw);
     if (list) {
         push_mailboxes(L, list, 0);
         g_object_unref(list);
@@ -344,7 +406,7 @@ static int l_addresses(lua_State *L)
     struct message *m = check_message(L, 1, NEED_HEADERS);
     const char *name = luaL_checkstring(L, 2);
     lua_newtable(L);
-    headers_each(head_of(m), name, push_addresses_of, L);
+    headers_each(m, name, push_addresses_of, L);
     return 1;
 }
 
