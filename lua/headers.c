@@ -14,6 +14,8 @@
 #include "headers.h"
 #include "xmalloc.h"
 
+#include <gmime/gmime.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,4 +126,23 @@ const char *header_block_find(const struct header_block *hb, const char *name,
 int header_block_named(const struct header_field *f, const char *name)
 {
     return name_is(f->name, name);
+}
+
+int gmime_top_fields(GMimeMessage *m, GMimeHeader ***out)
+{
+    GMimeObject *top = g_mime_message_get_mime_part(m);
+    GMimeHeaderList *a = g_mime_object_get_header_list(GMIME_OBJECT(m));
+    GMimeHeaderList *b = top ? g_mime_object_get_header_list(top) : NULL;
+    int na = a ? g_mime_header_list_get_count(a) : 0;
+    int nb = b ? g_mime_header_list_get_count(b) : 0, n = 0;
+    *out = g_new(GMimeHeader *, na + nb + 1);
+    for (int i = 0, j = 0; i < na || j < nb;) {
+        GMimeHeader *ha = i < na ? g_mime_header_list_get_header_at(a, i) : NULL;
+        GMimeHeader *hb = j < nb ? g_mime_header_list_get_header_at(b, j) : NULL;
+        int take_a = hb == NULL || (ha && g_mime_header_get_offset(ha) <
+                                              g_mime_header_get_offset(hb));
+        (*out)[n++] = take_a ? ha : hb;
+        take_a ? i++ : j++;
+    }
+    return n;
 }

@@ -35,6 +35,16 @@ void header_block_free(struct header_block *hb);
 const char *header_block_find(const struct header_block *hb, const char *name,
                               int *count);
 
+/*
+ * GMime's reading of the same fields, for the blocks the split refuses and
+ * for the tests that compare the two: the top-level fields in message
+ * order (GMime keeps the Content-* ones in the top part's list: merged by
+ * offset). A new array in *out (g_free it), its length returned.
+ */
+struct _GMimeMessage;
+struct _GMimeHeader;
+int gmime_top_fields(struct _GMimeMessage *m, struct _GMimeHeader ***out);
+
 /* Whether field f is called name (ASCII, any case). */
 int header_block_named(const struct header_field *f, const char *name);
 

@@ -310,29 +310,16 @@ static int headers_each(const struct message *m, const char *name,
                 break;
         return seen;
     }
-    /*
-     * GMime keeps the Content-* fields in the top-level part's list and the
-     * others in the message's: merge them by offset, the message's order.
-     */
-    GMimeObject *msg = GMIME_OBJECT(head_of(m));
-    GMimeObject *top = g_mime_message_get_mime_part(GMIME_MESSAGE(msg));
-    GMimeHeaderList *a = g_mime_object_get_header_list(msg);
-    GMimeHeaderList *b = top ? g_mime_object_get_header_list(top) : NULL;
-    int na = a ? g_mime_header_list_get_count(a) : 0;
-    int nb = b ? g_mime_header_list_get_count(b) : 0;
-    for (int i = 0, j = 0; i < na || j < nb;) {
-        GMimeHeader *ha = i < na ? g_mime_header_list_get_header_at(a, i) : NULL;
-        GMimeHeader *hb = j < nb ? g_mime_header_list_get_header_at(b, j) : NULL;
-        int take_a = hb == NULL || (ha && g_mime_header_get_offset(ha) <
-                                              g_mime_header_get_offset(hb));
-        GMimeHeader *h = take_a ? ha : hb;
-        take_a ? i++ : j++;
-        if (g_ascii_strcasecmp(g_mime_header_get_name(h), name) != 0)
+    GMimeHeader **fields;
+    int count = gmime_top_fields(head_of(m), &fields);
+    for (int i = 0; i < count; i++) {
+        if (g_ascii_strcasecmp(g_mime_header_get_name(fields[i]), name) != 0)
             continue;
-        const char *raw = g_mime_header_get_raw_value(h);
+        const char *raw = g_mime_header_get_raw_value(fields[i]);
         if (!fn(L, raw ? raw : "", ++seen))
             break;
     }
+    g_free(fields);
     return seen;
 }
 
