@@ -28,10 +28,13 @@
  *   mlm.db:rows(sql, ...)       iterator over result rows (tables)
  *
  * The worker opens the database on first use; any database failure is a
- * Lua error, which makes the request fail with failure_action.
+ * Lua error, which makes the request fail with failure_action. The
+ * moderation queue's methods (hold, held, held_retry, approved) are in
+ * lists_held.c.
  */
 #include "luambind.h"
 #include "db.h"
+#include "lists.h"
 #include "mlmconf.h"
 #include "xmalloc.h"
 
@@ -67,7 +70,7 @@ void lists_request_begin(void)
         db_request_begin(worker_db);
 }
 
-static struct db *lua_db(lua_State *L)
+struct db *lua_db(lua_State *L)
 {
     char why[512];
     if (worker_db == NULL) {
@@ -88,7 +91,7 @@ static void list_push(lua_State *L, const struct list_info *info)
     udata_setmetatable(L, LIST_MT);
 }
 
-static struct list_info *check_list(lua_State *L, int idx)
+struct list_info *check_list(lua_State *L, int idx)
 {
     return udata_check(L, idx, LIST_MT);
 }
@@ -511,172 +514,6 @@ static int l_db_rows(lua_State *L)
     return push_rows(L, prepare_bound(L, sql, 3), ROWS_TABLE);
 }
 
-/* The spooled message of a ctx: raw bytes (caller frees). */
-static char *spool_slurp(lua_State *L, const char *path, size_t *len)
-{
-    gchar *data = NULL;
-    gsize n = 0;
-    GError *err = NULL;
-    if (!g_file_get_contents(path, &data, &n, &err)) {
-        lua_pushfstring(L, "cannot read the spooled message: %s",
-                        err ? err->message : "?");
-        g_clear_error(&err);
-        lua_error(L);
-    }
-    *len = n;
-    return data;
-}
-
-/* SHA-256 of the body (everything after the first empty line). */
-static void body_digest(const char *raw, size_t len, char *out, size_t outlen)
-{
-    const char *body = g_strstr_len(raw, (gssize)len, "\r\n\r\n");
-    size_t skip = body ? (size_t)(body - raw) + 4 : len;
-    gchar *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
-                                             (const guchar *)raw + skip,
-                                             len - skip);
-    snprintf(out, outlen, "%s", hex);
-    g_free(hex);
-}
-
-/* The first value of a header in the message on ctx, as a string or "". */
-static void message_header(lua_State *L, int ctx_idx, const char *name,
-                           char *out, size_t outlen)
-{
-    out[0] = '\0';
-    lua_getfield(L, ctx_idx, "message");
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return;
-    }
-    lua_getfield(L, -1, "header");
-    lua_pushvalue(L, -2);
-    lua_pushstring(L, name);
-    lua_call(L, 2, 1);
-    if (lua_isstring(L, -1)) {
-        snprintf(out, outlen, "%s", lua_tostring(L, -1));
-        for (char *p = out; *p; p++)
-            if ((unsigned char)*p < 0x20)
-                *p = ' ';
-    }
-    lua_pop(L, 2);
-}
-
-static void held_fill(lua_State *L, struct held_info *h, const char *raw,
-                      size_t len)
-{
-    struct stage_run *run = ctx_run(L, 2);
-    memset(h, 0, sizeof *h);
-    snprintf(h->sender, sizeof h->sender, "%s",
-             run->req->sender ? run->req->sender : "");
-    message_header(L, 2, "Subject", h->subject, sizeof h->subject);
-    message_header(L, 2, "Message-ID", h->message_id, sizeof h->message_id);
-    body_digest(raw, len, h->digest, sizeof h->digest);
-}
-
-static int l_hold(lua_State *L)
-{
-    struct list_info *list = check_list(L, 1);
-    struct stage_run *run = ctx_run(L, 2);
-    const char *reason = luaL_checkstring(L, 3);
-    if (run->req->stage != STAGE_MESSAGE || run->req->spool_path == NULL)
-        return luaL_error(L, "list:hold() needs the message (filter_message)");
-    size_t len;
-    char *raw = spool_slurp(L, run->req->spool_path, &len);
-    struct held_info h;
-    char why[512];
-    held_fill(L, &h, raw, len);
-    snprintf(h.reason, sizeof h.reason, "%s", reason);
-    /* recorded: approving must do what the sender was told (250 or 450) */
-    if (setting_get(lua_db(L), list, "hold_mode", h.hold_mode,
-                    sizeof h.hold_mode, why, sizeof why) == -1) {
-        g_free(raw);
-        return luaL_error(L, "%s", why);
-    }
-    int64_t id = held_add(lua_db(L), list, &h, raw, len, why, sizeof why);
-    g_free(raw);
-    if (id < 0)
-        return luaL_error(L, "%s", why);
-    lua_pushinteger(L, id);
-    return 1;
-}
-
-static void push_held(lua_State *L, const struct held_info *h)
-{
-    lua_createtable(L, 0, 8);
-    lua_pushinteger(L, h->id);
-    lua_setfield(L, -2, "id");
-    lua_pushstring(L, h->state);
-    lua_setfield(L, -2, "state");
-    lua_pushstring(L, h->sender);
-    lua_setfield(L, -2, "sender");
-    lua_pushstring(L, h->subject);
-    lua_setfield(L, -2, "subject");
-    lua_pushstring(L, h->reason);
-    lua_setfield(L, -2, "reason");
-    lua_pushstring(L, h->decided_by);
-    lua_setfield(L, -2, "decided_by");
-    lua_pushinteger(L, h->received);
-    lua_setfield(L, -2, "received");
-}
-
-static int l_held(lua_State *L)
-{
-    struct list_info *list = check_list(L, 1);
-    lua_Integer id = luaL_checkinteger(L, 2);
-    struct list_info owner;
-    struct held_info h;
-    char why[512];
-    int rc = held_get(lua_db(L), id, &owner, &h, NULL, NULL, why, sizeof why);
-    if (rc == -1)
-        return luaL_error(L, "%s", why);
-    if (rc != 0 || owner.id != list->id)
-        lua_pushnil(L);
-    else
-        push_held(L, &h);
-    return 1;
-}
-
-static int l_held_retry(lua_State *L)
-{
-    struct list_info *list = check_list(L, 1);
-    struct stage_run *run = ctx_run(L, 2);
-    if (run->req->stage != STAGE_MESSAGE || run->req->spool_path == NULL)
-        return luaL_error(L, "list:held_retry() needs filter_message");
-    size_t len;
-    char *raw = spool_slurp(L, run->req->spool_path, &len);
-    struct held_info probe, h;
-    char why[512];
-    held_fill(L, &probe, raw, len);
-    g_free(raw);
-    int rc = held_find_retry(lua_db(L), list, probe.message_id, probe.digest,
-                             &h, why, sizeof why);
-    if (rc == -1)
-        return luaL_error(L, "%s", why);
-    if (rc != 0)
-        lua_pushnil(L);
-    else
-        push_held(L, &h);
-    return 1;
-}
-
-static int l_approved(lua_State *L)
-{
-    struct list_info *list = check_list(L, 1);
-    const char *value = luaL_checkstring(L, 2);
-    int64_t id;
-    char why[512];
-    int rc = approval_verify(lua_db(L), list->address, value, &id, why,
-                             sizeof why);
-    if (rc == -1)
-        return luaL_error(L, "%s", why);
-    if (rc == 1)
-        lua_pushinteger(L, id);
-    else
-        lua_pushnil(L);
-    return 1;
-}
-
 static int l_record_bounce(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
@@ -821,10 +658,10 @@ void lists_register(lua_State *L, int module_idx)
         {"members", l_members},
         {"accepts_nonmember", l_accepts_nonmember},
         {"is_banned", l_banned},
-        {"hold", l_hold},
-        {"held", l_held},
-        {"held_retry", l_held_retry},
-        {"approved", l_approved},
+        {"hold", list_hold},
+        {"held", list_held},
+        {"held_retry", list_held_retry},
+        {"approved", list_approved},
         {"record_bounce", l_record_bounce},
         {"add_member", l_add_member},
         {"remove_member", l_remove_member},

@@ -20,4 +20,18 @@
         }                                                                      \
     } while (0)
 
+/* A body file mlm wrote: every LF must come after a CR. */
+static inline void fuzz_check_crlf_file(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    FUZZ_CHECK(fp != NULL, "cannot read body file %s", path);
+    int c, prev = -1;
+    long off = 0;
+    while ((c = getc(fp)) != EOF) {
+        FUZZ_CHECK(c != '\n' || prev == '\r', "bare LF at offset %ld", off);
+        prev = c, off++;
+    }
+    fclose(fp);
+}
+
 #endif

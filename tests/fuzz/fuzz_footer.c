@@ -65,15 +65,7 @@ static void check_body_file(void)
     FUZZ_CHECK(lstat(body_path, &st) == 0, "footer_apply said 1, no file");
     FUZZ_CHECK(S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600,
                "body file mode %o", (unsigned)st.st_mode);
-    FILE *fp = fopen(body_path, "rb");
-    FUZZ_CHECK(fp != NULL, "cannot read the body file");
-    int c, prev = -1;
-    long off = 0;
-    while ((c = getc(fp)) != EOF) {
-        FUZZ_CHECK(c != '\n' || prev == '\r', "bare LF at offset %ld", off);
-        prev = c, off++;
-    }
-    fclose(fp);
+    fuzz_check_crlf_file(body_path);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -104,20 +104,6 @@ static void write_spool(const uint8_t *data, size_t size)
     close(fd);
 }
 
-static void check_body_file(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    FUZZ_CHECK(fp != NULL, "the reply names body file %s, which is missing",
-               path);
-    int c, prev = -1;
-    long off = 0;
-    while ((c = getc(fp)) != EOF) {
-        FUZZ_CHECK(c != '\n' || prev == '\r', "bare LF at offset %ld", off);
-        prev = c, off++;
-    }
-    fclose(fp);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     write_spool(data, size);
@@ -161,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 continue;
             FUZZ_CHECK(strcmp(rep.changes[i].value, body_path) == 0,
                        "body file %s", rep.changes[i].value);
-            check_body_file(rep.changes[i].value);
+            fuzz_check_crlf_file(rep.changes[i].value);
             body_named = 1;
         }
     } else {

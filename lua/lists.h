@@ -1,0 +1,23 @@
+/*
+ * lists.h - what lists.c shares with lists_held.c: the worker's database
+ * connection and list objects, and the moderation queue's methods.
+ */
+#ifndef MLM_LISTS_H
+#define MLM_LISTS_H
+
+#include "db.h"
+
+#include <lua.h>
+
+/* The worker's database, opened on first use; a Lua error when it fails. */
+struct db *lua_db(lua_State *L);
+/* The list object at idx, or a Lua error. */
+struct list_info *check_list(lua_State *L, int idx);
+
+/* lists_held.c: list:hold, list:held, list:held_retry, list:approved. */
+int list_hold(lua_State *L);
+int list_held(lua_State *L);
+int list_held_retry(lua_State *L);
+int list_approved(lua_State *L);
+
+#endif
