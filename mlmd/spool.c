@@ -12,7 +12,8 @@
  * 510 instead of 1,600 posts/s).
  *
  * A file is never reused while a worker may still hold it (the request
- * failed or timed out): such files are removed. A janitor thread removes
+ * failed or timed out), nor kept once it held more than
+ * SPOOL_KEEP_MAX_BYTES: such files are removed. A janitor thread removes
  * files idle for SPOOL_IDLE_SECONDS, so the pool shrinks after a peak and
  * a message stays on disk at most that long after its transaction;
  * mlmd removes the rest when it stops.
@@ -38,6 +39,12 @@
 /* Enough for the usual peak of concurrent transactions; more are removed. */
 #define SPOOL_POOL_MAX 256
 #define SPOOL_IDLE_SECONDS 60
+/*
+ * Files that held more are removed at once: creating one costs little next
+ * to writing a message that size, and a burst of big posts must not leave
+ * the disk filled for a minute.
+ */
+#define SPOOL_KEEP_MAX_BYTES (1024 * 1024)
 
 /* A stack: the most recently used file is reused first, the oldest ages. */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -187,7 +194,9 @@ static int spool_rewind(struct spool *sp)
 
 void spool_remove(struct spool *sp)
 {
-    if (sp->fp && !sp->failed && !sp->in_doubt && spool_rewind(sp) == 0 &&
+    if (sp->fp && !sp->failed && !sp->in_doubt &&
+        sp->size <= SPOOL_KEEP_MAX_BYTES &&
+        sp->file_size <= SPOOL_KEEP_MAX_BYTES && spool_rewind(sp) == 0 &&
         pool_give(sp)) {
         memset(sp, 0, sizeof *sp);
         return;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The spool: mlmd keeps spool files for reuse after a transaction. A reused
 # file holding a longer message is cut to the new message (the worker
-# reads the new one only), the worker's new-body file too, files idle for
-# a minute go, and mlmd removes the rest when it stops (tests/lib/mlm.sh
-# checks that).
+# reads the new one only), the worker's new-body file too, a file that
+# held over 1 MB is removed at once, files idle for a minute go, and mlmd
+# removes the rest when it stops (tests/lib/mlm.sh checks that).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
@@ -30,6 +30,14 @@ t_check "the same file reused for a longer then a shorter post ($(spool_files) f
     test "$(spool_files)" = 1
 t_check "the shorter post reads its own length ($again), not the earlier tail ($long)" \
     test -n "$again" -a "$again" = "$short" -a "$long" -gt "$short"
+
+# A file that held a big message is removed, not kept for a minute.
+"$BENCH" -s "$MLM_MILTER" -n 1 -m 2000000 >/dev/null 2>&1
+t_check "a 2 MB post's spool file is removed at once, not kept ($(spool_files) files)" \
+    test -z "$(find "$MLM_DIR/spool" -type f -size +1024k)" -a "$(spool_files)" = 0
+next=$(body_length 2000)
+t_check "... and the next post ($next) gets a new one ($(spool_files) file)" \
+    test "$next" = "$short" -a "$(spool_files)" = 1
 
 # A new body in the reused file's companion: longer, then shorter.
 post_footer() { # BODY
