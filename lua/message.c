@@ -1,6 +1,9 @@
 /*
- * message.c - ctx.message: the spooled message, parsed with GMime on first
- * use (a policy that never reads the message never pays for parsing).
+ * message.c - ctx.message: the spooled message, read on first use (a
+ * policy that never reads the message never pays for it). Header reads
+ * use the header block split by headers.c; GMime parses the whole message
+ * for parts(), for footers on anything but one plain-text part, and for
+ * header blocks the split refuses.
  *
  *   message:header(name)     first value, RFC 2047-decoded to UTF-8, or nil
  *   message:headers(name)    every value, same decoding
@@ -34,10 +37,9 @@ struct message {
     char *path;
     uint64_t size;
     GMimeMessage *gm;          /* the whole message, parsed */
-    GMimeMessage *head;        /* its header block only (see message_head) */
-    struct header_block fields; /* the block split without GMime */
+    struct header_block fields; /* the header block split without GMime */
     int fields_state;          /* 0 not tried, 1 split, -1 GMime must */
-    int64_t body_offset;       /* where the body starts; -1 unknown */
+    int64_t body_offset;       /* where the body starts, once split */
     GMimeObject **leaves;
     uint32_t nleaves;
     int leaves_done;
@@ -58,7 +60,6 @@ struct message *message_new(const char *path, uint64_t size)
     struct message *m = xcalloc(1, sizeof *m);
     m->path = xstrdup(path ? path : "");
     m->size = size;
-    m->body_offset = -1;
     return m;
 }
 
@@ -68,8 +69,6 @@ void message_free(struct message *m)
         return;
     if (m->gm)
         g_object_unref(m->gm);
-    if (m->head)
-        g_object_unref(m->head);
     header_block_free(&m->fields);
     free(m->leaves);
     free(m->path);
@@ -102,35 +101,41 @@ void *message_gmime(struct message *m, char *why, size_t whylen)
 #define HEAD_SCAN_MAX (256 * 1024)
 
 /*
- * Where the header block of the spooled message ends: the offset just
- * past its empty line, or -1 when there is none within HEAD_SCAN_MAX.
+ * Read the header block of the spooled message, up to and including its
+ * empty line, into *block: its length, or -1 when there is none within
+ * HEAD_SCAN_MAX (or the file cannot be read).
  */
-static int64_t header_block_end(int fd)
+static int64_t header_block_read(int fd, char **block)
 {
-    char buf[8192];
-    int64_t at = 0;
+    size_t cap = 8192, at = 0;
+    char *buf = xmalloc(cap);
     int last = '\n', before = 0; /* the two bytes before buf[i] */
     while (at < HEAD_SCAN_MAX) {
-        ssize_t n = pread(fd, buf, sizeof buf, (off_t)at);
+        if (at == cap)
+            buf = xrealloc(buf, cap *= 2);
+        ssize_t n = pread(fd, buf + at, cap - at, (off_t)at);
         if (n <= 0)
-            return -1;
-        for (ssize_t i = 0; i < n; i++) {
+            break;
+        for (size_t i = at; i < at + (size_t)n; i++) {
             int c = (unsigned char)buf[i];
             /* "\n\n", or "\n\r\n"; a message may start with its empty line */
-            if (c == '\n' && (last == '\n' || (last == '\r' && before == '\n')))
-                return at + i + 1;
+            if (c == '\n' && (last == '\n' || (last == '\r' && before == '\n'))) {
+                *block = buf;
+                return (int64_t)i + 1;
+            }
             before = last;
             last = c;
         }
-        at += n;
+        at += (size_t)n;
     }
+    free(buf);
     return -1;
 }
 
 /*
  * The header block split into fields without GMime (headers.c): what
  * header reads and the plain-text footer need. 1, or 0 when the block is
- * not regular enough (or too long) and GMime must parse it.
+ * not regular enough (or too long) and GMime must parse the message.
  */
 static int message_fields(struct message *m)
 {
@@ -140,14 +145,11 @@ static int message_fields(struct message *m)
     int fd = open(m->path, O_RDONLY | O_CLOEXEC);
     if (fd == -1)
         return 0;
-    int64_t end = header_block_end(fd);
-    char *block = end > 0 ? xmalloc((size_t)end) : NULL;
-    int ok = block && pread(fd, block, (size_t)end, 0) == (ssize_t)end;
+    char *block = NULL;
+    int64_t end = header_block_read(fd, &block);
     close(fd);
-    if (!ok) {
-        free(block);
+    if (end < 0)
         return 0;
-    }
     if (header_block_split(&m->fields, block, (size_t)end) == -1) {
         header_block_free(&m->fields);
         return 0;
@@ -155,42 +157,6 @@ static int message_fields(struct message *m)
     m->fields_state = 1;
     m->body_offset = end;
     return 1;
-}
-
-/*
- * The message's header block alone, parsed by GMime: what header reads
- * need, at about a third of the cost of parsing (and later freeing) the
- * whole MIME tree, which only parts() and a footer on anything but plain
- * text need. body_offset is set when GMime ended the header block where
- * the empty line is, so that the body can be taken as raw bytes.
- */
-static GMimeMessage *message_head(struct message *m, char *why, size_t whylen)
-{
-    if (m->gm || m->head)
-        return m->gm ? m->gm : m->head;
-    int fd = open(m->path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
-        snprintf(why, whylen, "cannot open the spooled message: %s",
-                 strerror(errno));
-        return NULL;
-    }
-    int64_t end = header_block_end(fd);
-    if (end < 0) {
-        close(fd);
-        return message_gmime(m, why, whylen);
-    }
-    GMimeStream *stream = g_mime_stream_fs_new_with_bounds(fd, 0, end);
-    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-    m->head = g_mime_parser_construct_message(parser, NULL);
-    int64_t headers_end = g_mime_parser_get_headers_end(parser);
-    g_object_unref(parser);
-    g_object_unref(stream); /* closes fd */
-    if (m->head == NULL)
-        return message_gmime(m, why, whylen);
-    m->body_offset = headers_end >= 0 && headers_end <= end &&
-                             end - headers_end <= 2 ? end : -1;
-    return m->head;
 }
 
 /* The raw body of the spooled message (body_offset known): 0 or -1. */
@@ -257,15 +223,9 @@ static struct message *check_message(lua_State *L, int idx, enum need need)
     struct message *m = ud->run->message;
     if ((need == NEED_ALL && message_gmime(m, why, sizeof why) == NULL) ||
         (need == NEED_HEADERS && !message_fields(m) &&
-         message_head(m, why, sizeof why) == NULL))
+         message_gmime(m, why, sizeof why) == NULL))
         luaL_error(L, "%s", why);
     return m;
-}
-
-/* The parsed message header reads use: the whole one if it is there. */
-static GMimeMessage *head_of(const struct message *m)
-{
-    return m->gm ? m->gm : m->head;
 }
 
 /* Push s as valid UTF-8 (invalid bytes replaced). */
@@ -311,7 +271,7 @@ static int headers_each(const struct message *m, const char *name,
         return seen;
     }
     GMimeHeader **fields;
-    int count = gmime_top_fields(head_of(m), &fields);
+    int count = gmime_top_fields(m->gm, &fields);
     for (int i = 0; i < count; i++) {
         if (g_ascii_strcasecmp(g_mime_header_get_name(fields[i]), name) != 0)
             continue;
