@@ -119,6 +119,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MEMBER_GET] = "SELECT address, role, name, moderated, delivery, "
                       "bounce_score, last_bounce FROM members "
                       "WHERE list_id = ?1 AND address = ?2 AND role = ?3",
+    [ST_MEMBER_ROLES] = "SELECT address, role, name, moderated, delivery, "
+                        "bounce_score, last_bounce FROM members "
+                        "WHERE list_id = ?1 AND address = ?2",
     [ST_MEMBER_EACH] = "SELECT address, role, name, moderated, delivery, "
                        "bounce_score, last_bounce FROM members "
                        "WHERE list_id = ?1 ORDER BY address, role",

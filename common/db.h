@@ -89,6 +89,27 @@ int lists_each(struct db *db, int (*fn)(const struct list_info *, void *),
  */
 void db_request_begin(struct db *db);
 
+/*
+ * Where the database stands: PRAGMA data_version moves with every commit
+ * of another connection (mlm-ctl, another worker), the connection's total
+ * changes with its own. Data read under one stamp stays good while the
+ * stamp is the same (db_cache.c; the worker's Lua side keeps list settings
+ * the same way).
+ */
+struct db_stamp {
+    int64_t version;
+    int64_t own;
+};
+
+/* The stamp now; 0 or -1 with why. */
+int db_stamp_now(struct db *db, struct db_stamp *out, char *why,
+                 size_t whylen);
+static inline int db_stamp_same(const struct db_stamp *a,
+                                const struct db_stamp *b)
+{
+    return a->version == b->version && a->own == b->own;
+}
+
 /* --- settings ---------------------------------------------------------- */
 
 enum setting_type { SET_ENUM, SET_TEXT, SET_MULTILINE, SET_COUNT, SET_ADDRESS,
@@ -162,6 +183,13 @@ int member_remove(struct db *db, const struct list_info *list,
 int member_set(struct db *db, const struct list_info *list, const char *address,
                const char *role, const char *key, const char *value, char *why,
                size_t whylen);
+/*
+ * Every role address holds in list, one query: the number found (0 to 3,
+ * into out[]), or -1.
+ */
+int member_roles(struct db *db, const struct list_info *list,
+                 const char *address, struct member_info out[3], char *why,
+                 size_t whylen);
 /* 0 found, DB_NOT_FOUND, -1. */
 int member_get(struct db *db, const struct list_info *list, const char *address,
                const char *role, struct member_info *out, char *why,

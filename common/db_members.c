@@ -179,6 +179,27 @@ int member_get(struct db *db, const struct list_info *list, const char *address,
                              : db_fail(db, "member lookup", why, whylen);
 }
 
+int member_roles(struct db *db, const struct list_info *list,
+                 const char *address, struct member_info out[3], char *why,
+                 size_t whylen)
+{
+    char norm[ADDRESS_MAX + 1];
+    if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
+        return 0; /* nobody can hold an invalid address */
+    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_ROLES, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_text(st, 2, norm, -1, SQLITE_STATIC);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 3)
+        member_from_row(st, &out[n++]);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(db, "member lookup", why, whylen);
+    return n;
+}
+
 int members_each(struct db *db, const struct list_info *list, const char *role,
                  int (*fn)(const struct member_info *, void *), void *arg,
                  char *why, size_t whylen)

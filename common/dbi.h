@@ -23,6 +23,7 @@ enum stmt_id {
     ST_MEMBER_ADD,
     ST_MEMBER_REMOVE,
     ST_MEMBER_GET,
+    ST_MEMBER_ROLES,
     ST_MEMBER_EACH,
     ST_MEMBER_EACH_ROLE,
     ST_MEMBER_SET_MODERATED,
@@ -52,17 +53,6 @@ enum stmt_id {
     ST_COMMIT,
     ST_ROLLBACK,
     ST_COUNT
-};
-
-/*
- * Where the database stands: PRAGMA data_version moves with every commit
- * of another connection (mlm-ctl, another worker), the connection's total
- * changes with its own. Data read under one stamp stays good while the
- * stamp is the same (db_cache.c).
- */
-struct db_stamp {
-    int64_t version;
-    int64_t own;
 };
 
 /*
@@ -110,14 +100,6 @@ struct db {
     unsigned patterns_next;
 };
 
-/* The stamp now; 0 or -1 with why. */
-int db_stamp_now(struct db *db, struct db_stamp *out, char *why,
-                 size_t whylen);
-static inline int db_stamp_same(const struct db_stamp *a,
-                                const struct db_stamp *b)
-{
-    return a->version == b->version && a->own == b->own;
-}
 /* address_resolve's memory: 1 and *kind, *list filled when known. */
 int resolve_cached(struct db *db, const char *norm, const struct db_stamp *now,
                    enum address_kind *kind, struct list_info *list);

@@ -8,6 +8,8 @@
  *   list.address .name .domain  and every setting by name (list.posting)
  *   list:member(addr [, role])  the membership as a table, or nil
  *   list:roles(addr)            {member = true, owner = true, ...} or nil
+ *   list:memberships(addr)      {member = <membership>, ...} or nil: every
+ *                               role in one query
  *   list:recipients()           iterator over the addresses that get posts
  *   list:add_recipients(ctx)    add them all to the message's envelope (in
  *                               C: no Lua string per member); the count
@@ -150,24 +152,25 @@ static void stored_add(const char *key, const char *value, void *arg)
 }
 
 /*
- * The list object's settings as stored (defaults are not stored), read in
- * one query the first time a policy reads any setting, then kept in the
- * object's user value: a post reads about a dozen settings, and one query
- * each was a sixth of the worker's work. The object lives for one request,
- * so a change made meanwhile with mlm-ctl applies from the next request.
+ * A list's fields: address, name, domain, id and every setting but the
+ * pattern ones, typed (counts as integers, defaults filled in), read in
+ * one query. A post reads about a dozen; one query each was a sixth of
+ * the worker's work, and one query per list object still a twentieth.
+ * So the tables are kept in the registry (FIELDS_KEY) for as long as the
+ * database stamp holds, at most FIELDS_KEPT lists, and a list object keeps
+ * its table in its user value for the rest of its request.
  */
-static void push_stored_settings(lua_State *L, int list_idx)
+static const char FIELDS_KEY[] = "mlm.list_fields";
+#define FIELDS_KEPT 64
+enum { FIELDS_VERSION = -1, FIELDS_OWN = -2, FIELDS_COUNT = -3 };
+
+static void push_new_fields(lua_State *L, const struct list_info *list)
 {
-    list_idx = lua_absindex(L, list_idx);
-    if (lua_getiuservalue(L, list_idx, 1) == LUA_TTABLE)
-        return;
-    lua_pop(L, 1);
     struct stored_settings ss = {.n = 0};
     char why[512];
-    int rc = settings_each(lua_db(L), lua_touserdata(L, list_idx), stored_add,
-                           &ss, why, sizeof why);
+    int rc = settings_each(lua_db(L), list, stored_add, &ss, why, sizeof why);
     /* Copied first: a Lua error while pushing must not leave a query open. */
-    lua_createtable(L, 0, ss.n);
+    lua_createtable(L, 0, 32);
     for (int i = 0; i < ss.n; i++) {
         lua_pushstring(L, ss.value[i]);
         free(ss.value[i]);
@@ -175,6 +178,81 @@ static void push_stored_settings(lua_State *L, int list_idx)
     }
     if (rc == -1)
         luaL_error(L, "%s", why);
+    for (const struct setting_def *d = list_settings; d->key; d++) {
+        if (d->type == SET_PATTERNS)
+            continue;
+        if (lua_getfield(L, -1, d->key) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            lua_pushstring(L, d->dflt);
+        }
+        if (d->type == SET_COUNT) {
+            long long count = strtoll(lua_tostring(L, -1), NULL, 10);
+            lua_pop(L, 1);
+            lua_pushinteger(L, count);
+        }
+        lua_setfield(L, -2, d->key);
+    }
+    lua_pushstring(L, list->address);
+    lua_setfield(L, -2, "address");
+    lua_pushstring(L, list->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, list->domain);
+    lua_setfield(L, -2, "domain");
+    lua_pushinteger(L, list->id);
+    lua_setfield(L, -2, "id");
+}
+
+/* The registry's table of kept fields, emptied when the stamp moved. */
+static void push_fields_kept(lua_State *L)
+{
+    struct db_stamp now;
+    char why[512];
+    if (db_stamp_now(lua_db(L), &now, why, sizeof why) == -1)
+        luaL_error(L, "%s", why);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, FIELDS_KEY) == LUA_TTABLE) {
+        lua_rawgeti(L, -1, FIELDS_VERSION);
+        lua_rawgeti(L, -2, FIELDS_OWN);
+        lua_rawgeti(L, -3, FIELDS_COUNT);
+        int same = lua_tointeger(L, -3) == now.version &&
+                   lua_tointeger(L, -2) == now.own &&
+                   lua_tointeger(L, -1) < FIELDS_KEPT;
+        lua_pop(L, 3);
+        if (same)
+            return;
+    }
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 8);
+    lua_pushinteger(L, now.version);
+    lua_rawseti(L, -2, FIELDS_VERSION);
+    lua_pushinteger(L, now.own);
+    lua_rawseti(L, -2, FIELDS_OWN);
+    lua_pushinteger(L, 0);
+    lua_rawseti(L, -2, FIELDS_COUNT);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, FIELDS_KEY);
+}
+
+/* Push the fields table of the list object at list_idx. */
+static void push_list_fields(lua_State *L, int list_idx)
+{
+    list_idx = lua_absindex(L, list_idx);
+    if (lua_getiuservalue(L, list_idx, 1) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
+    const struct list_info *list = lua_touserdata(L, list_idx);
+    push_fields_kept(L);
+    if (lua_rawgeti(L, -1, list->id) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        push_new_fields(L, list);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, list->id);
+        lua_rawgeti(L, -2, FIELDS_COUNT);
+        lua_Integer count = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        lua_pushinteger(L, count + 1);
+        lua_rawseti(L, -3, FIELDS_COUNT);
+    }
+    lua_remove(L, -2);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, list_idx, 1);
 }
@@ -194,27 +272,6 @@ static void push_patterns(lua_State *L, struct list_info *list,
         lua_pushstring(L, tok);
         lua_rawseti(L, -2, ++n);
     }
-}
-
-/* A setting of the list at list_idx, typed: counts as integers. */
-static int push_setting(lua_State *L, int list_idx, const struct setting_def *d)
-{
-    if (d->type == SET_PATTERNS) {
-        push_patterns(L, lua_touserdata(L, list_idx), d);
-        return 1;
-    }
-    push_stored_settings(L, list_idx);
-    if (lua_getfield(L, -1, d->key) != LUA_TSTRING) {
-        lua_pop(L, 1);
-        lua_pushstring(L, d->dflt);
-    }
-    lua_remove(L, -2);
-    if (d->type == SET_COUNT) {
-        long long count = strtoll(lua_tostring(L, -1), NULL, 10);
-        lua_pop(L, 1);
-        lua_pushinteger(L, count);
-    }
-    return 1;
 }
 
 static void push_member(lua_State *L, const struct member_info *m)
@@ -255,29 +312,37 @@ static int l_member(lua_State *L)
     return 1;
 }
 
-static int l_roles(lua_State *L)
+/*
+ * The roles address holds, from one query: the table on top gets, for each,
+ * role = true (as_tables 0) or role = its membership table (as_tables 1).
+ * Pushes nil instead when it holds none.
+ */
+static int push_roles(lua_State *L, int as_tables)
 {
-    static const char *const roles[] = {"member", "moderator", "owner"};
     struct list_info *list = check_list(L, 1);
     const char *address = luaL_checkstring(L, 2);
+    struct member_info held[3];
     char why[512];
-    int found = 0;
-    lua_newtable(L);
-    for (int i = 0; i < 3; i++) {
-        int rc = member_get(lua_db(L), list, address, roles[i], NULL, why,
-                            sizeof why);
-        if (rc == -1)
-            return luaL_error(L, "%s", why);
-        if (rc == 0) {
-            lua_pushboolean(L, 1);
-            lua_setfield(L, -2, roles[i]);
-            found = 1;
-        }
-    }
-    if (!found)
+    int n = member_roles(lua_db(L), list, address, held, why, sizeof why);
+    if (n == -1)
+        return luaL_error(L, "%s", why);
+    if (n == 0) {
         lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, n);
+    for (int i = 0; i < n; i++) {
+        if (as_tables)
+            push_member(L, &held[i]);
+        else
+            lua_pushboolean(L, 1);
+        lua_setfield(L, -2, held[i].role);
+    }
     return 1;
 }
+
+static int l_roles(lua_State *L) { return push_roles(L, 0); }
+static int l_memberships(lua_State *L) { return push_roles(L, 1); }
 
 static int pattern_check(lua_State *L, const char *kind)
 {
@@ -612,27 +677,27 @@ static int l_take_token(lua_State *L)
     return 3;
 }
 
+/* list.field or list:method: methods first (see ctx_index), then fields. */
 static int list_index(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
-    const char *key = luaL_checkstring(L, 2);
-    const struct setting_def *setting;
-    lua_pushvalue(L, 2); /* methods first: see ctx_index */
+    lua_settop(L, 2);
+    lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
         return 1;
     lua_pop(L, 1);
-    if (strcmp(key, "address") == 0)
-        lua_pushstring(L, list->address);
-    else if (strcmp(key, "name") == 0)
-        lua_pushstring(L, list->name);
-    else if (strcmp(key, "domain") == 0)
-        lua_pushstring(L, list->domain);
-    else if (strcmp(key, "id") == 0)
-        lua_pushinteger(L, list->id);
-    else if ((setting = setting_find(key)) != NULL)
-        push_setting(L, 1, setting);
-    else
-        lua_pushnil(L);
+    push_list_fields(L, 1);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TNIL)
+        return 1;
+    const struct setting_def *d;
+    if (lua_type(L, 2) == LUA_TSTRING &&
+        (d = setting_find(lua_tostring(L, 2))) != NULL &&
+        d->type == SET_PATTERNS) {
+        push_patterns(L, list, d);
+        return 1;
+    }
+    lua_pushnil(L);
     return 1;
 }
 
@@ -653,6 +718,7 @@ void lists_register(lua_State *L, int module_idx)
     static const luaL_Reg methods[] = {
         {"member", l_member},
         {"roles", l_roles},
+        {"memberships", l_memberships},
         {"recipients", l_recipients},
         {"add_recipients", l_add_recipients},
         {"members", l_members},

@@ -75,6 +75,12 @@ struct message *message_new(const char *path, uint64_t size);
 void message_free(struct message *m);
 void message_push(lua_State *L, struct stage_run *run);
 void message_register(lua_State *L);
+/*
+ * How many top-level headers called name the message of run (end of
+ * message) arrived with; a Lua error when it cannot be read.
+ */
+int message_count_headers(lua_State *L, struct stage_run *run,
+                          const char *name);
 /* The parsed message (GMimeMessage *), or NULL with why. */
 void *message_gmime(struct message *m, char *why, size_t whylen);
 /*

@@ -315,6 +315,30 @@ static int l_headers(lua_State *L)
     return 1;
 }
 
+static int count_only(lua_State *L, const char *raw, int n)
+{
+    (void)L, (void)raw, (void)n;
+    return 1;
+}
+
+/* The message of a run at end of message, made on first use. */
+static struct message *run_message(struct stage_run *run)
+{
+    if (run->message == NULL)
+        run->message = message_new(run->req->spool_path, run->req->size);
+    return run->message;
+}
+
+int message_count_headers(lua_State *L, struct stage_run *run,
+                          const char *name)
+{
+    struct message *m = run_message(run);
+    char why[256];
+    if (!message_fields(m) && message_gmime(m, why, sizeof why) == NULL)
+        luaL_error(L, "%s", why);
+    return headers_each(m, name, count_only, L);
+}
+
 /* Append the mailboxes of list (groups flattened) to the table on top. */
 static void push_mailboxes(lua_State *L, InternetAddressList *list, int depth)
 {
@@ -571,8 +595,7 @@ void message_push(lua_State *L, struct stage_run *run)
         lua_pushnil(L);
         return;
     }
-    if (run->message == NULL)
-        run->message = message_new(run->req->spool_path, run->req->size);
+    run_message(run);
     struct message_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
     ud->run = run;
     udata_setmetatable(L, MESSAGE_MT);

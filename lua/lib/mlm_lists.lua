@@ -19,16 +19,30 @@ local M = {}
 
 local APPROVED_HEADERS = { "Approved", "Approve", "X-Approved", "X-Approve" }
 
--- The posting, owner, request and bounces addresses of a list.
+-- The posting, owner, request and bounces addresses of a list. A list's
+-- name and domain never change, so each list's set is made once per
+-- worker (at most ADDRESSES_KEPT lists are remembered); callers share the
+-- table and must not change it.
+local ADDRESSES_KEPT = 1000
+local addresses_of, addresses_kept = {}, 0
+
 local function addresses(list)
-  local base = list.name .. "@" .. list.domain
-  return {
-    post = base,
-    owner = list.name .. "-owner@" .. list.domain,
-    request = list.name .. "-request@" .. list.domain,
-    bounces = list.name .. "-bounces@" .. list.domain,
-    id = "<" .. list.name .. "." .. list.domain .. ">",
+  local key = list.address
+  local a = addresses_of[key]
+  if a then return a end
+  local name, domain = list.name, list.domain
+  a = {
+    post = name .. "@" .. domain,
+    owner = name .. "-owner@" .. domain,
+    request = name .. "-request@" .. domain,
+    bounces = name .. "-bounces@" .. domain,
+    id = "<" .. name .. "." .. domain .. ">",
   }
+  if addresses_kept >= ADDRESSES_KEPT then
+    addresses_of, addresses_kept = {}, 0
+  end
+  addresses_of[key], addresses_kept = a, addresses_kept + 1
+  return a
 end
 M.addresses = addresses
 
@@ -120,11 +134,19 @@ local function sender_addresses(ctx)
   return out
 end
 
--- The first address holding role, or nil.
-local function find_role(list, candidates, role)
-  for _, a in ipairs(candidates) do
-    local m = list:member(a, role)
-    if m then return m end
+-- Each candidate's memberships (role -> membership), one query each.
+local function memberships(list, candidates)
+  local held = {}
+  for i, a in ipairs(candidates) do
+    held[i] = list:memberships(a) or false
+  end
+  return held
+end
+
+-- The first membership in role among the candidates' memberships, or nil.
+local function find_role(held, role)
+  for _, h in ipairs(held) do
+    if h and h[role] then return h[role] end
   end
   return nil
 end
@@ -233,21 +255,6 @@ local function hold(ctx, list, a, reason)
   return mlm.discard()
 end
 
--- Replace every existing instance of name with one value (or add it).
-local function set_header(ctx, name, value)
-  local n = #ctx.message:headers(name)
-  if n == 0 then
-    ctx:add_header(name, value)
-    return
-  end
-  ctx:change_header(name, value, 1)
-  for i = n, 2, -1 do ctx:delete_header(name, i) end
-end
-
-local function delete_headers(ctx, name)
-  for i = #ctx.message:headers(name), 1, -1 do ctx:delete_header(name, i) end
-end
-
 -- "[dev] hi", not again on "Re: [dev] hi".
 local function prefixed_subject(subject, prefix)
   if subject:find(prefix, 1, true) then
@@ -271,26 +278,26 @@ local function distribute(ctx, list, a, rcpt)
   if prefix ~= "" then
     local subject = prefixed_subject(ctx.message:header("Subject") or "", prefix)
     if subject then
-      set_header(ctx, "Subject", mlm.encode_header(subject))
+      ctx:set_header("Subject", mlm.encode_header(subject))
     end
   end
-  for _, name in ipairs(APPROVED_HEADERS) do delete_headers(ctx, name) end
-  delete_headers(ctx, "X-Mlm-Approved")
+  for _, name in ipairs(APPROVED_HEADERS) do ctx:delete_headers(name) end
+  ctx:delete_headers("X-Mlm-Approved")
 
-  set_header(ctx, "List-Id", a.id)
-  set_header(ctx, "List-Post", "<mailto:" .. a.post .. ">")
-  set_header(ctx, "List-Help", "<mailto:" .. a.request .. "?subject=help>")
-  set_header(ctx, "List-Subscribe",
+  ctx:set_header("List-Id", a.id)
+  ctx:set_header("List-Post", "<mailto:" .. a.post .. ">")
+  ctx:set_header("List-Help", "<mailto:" .. a.request .. "?subject=help>")
+  ctx:set_header("List-Subscribe",
     "<mailto:" .. a.request .. "?subject=subscribe>")
-  set_header(ctx, "List-Unsubscribe",
+  ctx:set_header("List-Unsubscribe",
     "<mailto:" .. a.request .. "?subject=unsubscribe>")
   if list.list_archive ~= "" then
-    set_header(ctx, "List-Archive", "<" .. list.list_archive .. ">")
+    ctx:set_header("List-Archive", "<" .. list.list_archive .. ">")
   end
-  set_header(ctx, "Precedence", "list")
+  ctx:set_header("Precedence", "list")
   ctx:add_header("X-Loop", a.post)
   if list.reply_to == "list" then
-    set_header(ctx, "Reply-To", a.post)
+    ctx:set_header("Reply-To", a.post)
   end
   if list.footer ~= "" then
     ctx:add_footer({ text = list.footer })
@@ -327,9 +334,9 @@ function M.post(ctx, list, rcpt)
     return distribute(ctx, list, a, rcpt)
   end
 
-  local member = find_role(list, candidates, "member")
-  local privileged = find_role(list, candidates, "owner")
-    or find_role(list, candidates, "moderator")
+  local roles = memberships(list, candidates)
+  local member = find_role(roles, "member")
+  local privileged = find_role(roles, "owner") or find_role(roles, "moderator")
   if list.posting == "announce" then
     if privileged then
       return distribute(ctx, list, a, rcpt)

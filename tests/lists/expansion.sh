@@ -2,10 +2,11 @@
 # What a worker remembers between requests follows the database from one
 # post to the next. A worker keeps the recipients of the list it expanded
 # last, the lists addresses named and whether a list has patterns while
-# nothing commits: a member added or removed by mlm-ctl (another
-# connection), by the policy itself (the worker's own connection), a
-# member whose delivery is disabled, a list created or deleted, a banned
-# pattern set or cleared must all show in the very next post.
+# nothing commits, and each list's settings: a member added or removed by
+# mlm-ctl (another connection) or by the policy itself (the worker's own
+# connection), a member whose delivery is disabled, a setting changed, a
+# list created or deleted, a banned pattern set or cleared must all show
+# in the very next post.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
@@ -38,6 +39,12 @@ t_check "a member whose delivery is disabled does not (2)" test "$(added)" = 2
 t_check "a member the policy adds gets that same post (3)" test "$(added 'add eve@example.org')" = 3
 t_check "... and the next (3)" test "$(added)" = 3
 t_check "a member the policy removes does not get that post (2)" test "$(added 'drop eve@example.org')" = 2
+t_check "a setting read with its default (posting members)" test "$(added 'expect posting members')" = 2
+mlm_ctl list set $L subject_prefix '[c1]' >/dev/null
+t_check "a setting changed with mlm-ctl is read by the next post" test "$(added 'expect subject_prefix [c1]')" = 2
+t_check "a setting the policy changes is read in that same post" test "$(added 'set subject_prefix [c2]')" = 2
+t_check "... and by the next" test "$(added 'expect subject_prefix [c2]')" = 2
+t_check "counts read as numbers (max_message_size 0)" test "$(added 'expect max_message_size 0')" = 2
 mlm_stop >/dev/null
 
 # The shipped policy: lists and patterns, one worker again.

@@ -43,6 +43,21 @@ t_check "add_footer: the new body has CRLF line ends only" \
     python3 -c 'import json,sys; b=json.loads(sys.argv[1]); sys.exit(not (b.endswith("\r\n") and "\n" not in b.replace("\r\n", "")))' "$body"
 [ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
 
+out=$(post set-headers)
+t_check "set_header and delete_headers: one change per header that arrived" \
+    test "$(grep '^eom: ' <<<"$out")" = "eom: chgheader 1 X-Multi: only
+eom: chgheader 3 X-Multi: 
+eom: chgheader 2 X-Multi: 
+eom: addheader X-New: new
+eom: chgheader 1 x-one: uno
+eom: chgheader 1 X-Secret: 
+eom: continue"
+[ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
+
+out=$(post set-header-crlf)
+t_check "set_header with CR LF in the value: $MT_FAILURE, nothing applied" \
+    test "$(grep '^eom: ' <<<"$out")" = "eom: $MT_FAILURE"
+
 out=$(post all)
 t_check "all changes at once: sender, recipients and body together" \
     test "$(grep -cE '^eom: (chgfrom|addrcpt|delrcpt|replbody)' <<<"$out")" -eq 5

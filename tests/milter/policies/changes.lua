@@ -39,6 +39,20 @@ function actions.headers(ctx)
   ctx:delete_header("X-Multi", 3)                  -- the 3rd X-Multi
 end
 
+-- One header per name whatever arrived, and every header of a name gone.
+actions["set-headers"] = function(ctx)
+  ctx:set_header("X-Multi", "only")   -- three arrived: 1st changed, 3rd, 2nd deleted
+  ctx:set_header("X-New", "new")      -- none arrived: added
+  ctx:set_header("x-one", "uno")      -- names compare case-insensitively
+  ctx:delete_headers("X-Secret")
+  ctx:delete_headers("X-Absent")      -- none arrived: nothing
+end
+
+actions["set-header-crlf"] = function(ctx)
+  ctx:add_header("X-Before", "1")
+  ctx:set_header("X-New", "a\r\nBcc: victim@example.org") -- a Lua error
+end
+
 function actions.envelope(ctx)
   ctx:delete_recipient("list@lists.test")
   ctx:add_recipient("a@members.test")
