@@ -112,6 +112,8 @@ struct mlm_reply {
     /* reply_decode puts every string in this one block (NULL otherwise) */
     char *arena;
     size_t arena_len, arena_used;
+    /* reply_add_change copies its strings into these blocks */
+    struct reply_block *blocks;
 };
 
 /* A growable byte buffer; frames are built in one. */
