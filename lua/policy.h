@@ -14,6 +14,7 @@
 
 #define LIMIT_MEMORY 1
 #define LIMIT_INSTRUCTIONS 2
+#define UDATA_TYPES_MAX 8
 
 struct policy {
     lua_State *L;
@@ -28,6 +29,10 @@ struct policy {
     int worn_out;           /* too much memory held between requests: the
                                worker should be replaced */
     int in_request;         /* limits are enforced only while set */
+    /* udata.c: each userdata type's metatable, by its name's address */
+    const char *udata_name[UDATA_TYPES_MAX];
+    const void *udata_mt[UDATA_TYPES_MAX];
+    int udata_types;
 };
 
 /*

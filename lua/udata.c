@@ -3,11 +3,14 @@
  *
  * luaL_checkudata finds a metatable by its name in the registry, a string
  * lookup that cost about 500 instructions a call; a list post makes some
- * eighty such checks. Here each metatable is also stored under the address
- * of its name (a static array, so one address per type), and a check is a
- * pointer-keyed lookup and a comparison.
+ * eighty such checks. Here each state's policy (its extra space) keeps the
+ * address of each type's metatable under the address of the type's name
+ * (a static array, so one address per type), and a check compares two
+ * pointers. The metatables are also in the registry under the same
+ * address, for udata_setmetatable and for states without a policy.
  */
 #include "luambind.h"
+#include "policy.h"
 
 #include <lauxlib.h>
 
@@ -17,6 +20,12 @@ int udata_newmetatable(lua_State *L, const char *tname)
         return 0;
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, tname);
+    struct policy *p = policy_of(L);
+    if (p && p->udata_types < UDATA_TYPES_MAX) {
+        /* Kept by the registry for the state's life: the address holds. */
+        p->udata_name[p->udata_types] = tname;
+        p->udata_mt[p->udata_types++] = lua_topointer(L, -1);
+    }
     return 1;
 }
 
@@ -28,19 +37,26 @@ void udata_setmetatable(lua_State *L, const char *tname)
 
 void *udata_test(lua_State *L, int idx, const char *tname)
 {
-    void *p = lua_touserdata(L, idx);
-    if (p == NULL || !lua_getmetatable(L, idx))
+    void *ud = lua_touserdata(L, idx);
+    if (ud == NULL || !lua_getmetatable(L, idx))
         return NULL;
+    const void *mt = lua_topointer(L, -1);
+    struct policy *p = policy_of(L);
+    for (int i = 0; p && i < p->udata_types; i++)
+        if (p->udata_name[i] == tname) {
+            lua_pop(L, 1);
+            return mt == p->udata_mt[i] ? ud : NULL;
+        }
     lua_rawgetp(L, LUA_REGISTRYINDEX, tname);
     int same = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
-    return same ? p : NULL;
+    return same ? ud : NULL;
 }
 
 void *udata_check(lua_State *L, int idx, const char *tname)
 {
-    void *p = udata_test(L, idx, tname);
-    if (p == NULL)
+    void *ud = udata_test(L, idx, tname);
+    if (ud == NULL)
         luaL_typeerror(L, idx, tname);
-    return p;
+    return ud;
 }

@@ -87,6 +87,15 @@ function filter_message(ctx)
   ctx:add_header("X-Seen-From", show(m:addresses("from")))
   ctx:add_header("X-Seen-Cc", show(m:addresses("Cc")))
 
+  -- A method given the wrong kind of object: a Lua error naming both.
+  local function wrong(f)
+    local ok, err = pcall(f)
+    return ok and "no error" or (tostring(err):match("%((.-)%)") or show(err))
+  end
+  ctx:add_header("X-Seen-Wrong-Type",
+                 wrong(function() return m.header(ctx, "Subject") end) .. "|" ..
+                 wrong(function() ctx.add_header(m, "X-A", "1") end))
+
   local parts, texts = {}, {}
   for part in m:parts() do
     parts[#parts + 1] = string.format("%s;%s;%s;%s", show(part.content_type),

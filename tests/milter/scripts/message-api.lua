@@ -52,6 +52,10 @@ do
                 "message:addresses(\"from\") with a quoted display name")
   expect_header(conn, "X-Seen-Cc", "",
                 "message:addresses() of an absent header is empty")
+  expect_header(conn, "X-Seen-Wrong-Type",
+                "mlm.message expected, got mlm.ctx|" ..
+                "mlm.ctx expected, got mlm.message",
+                "a ctx given as the message, a message as the ctx: errors")
   expect_header(conn, "X-Seen-Texts", "Hello.",
                 "a message without MIME is one text part")
   local parts = mt.getheader(conn, "X-Seen-Parts", 0) or ""
