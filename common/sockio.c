@@ -135,7 +135,18 @@ int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
 {
     size_t frame_len = 0;
     buf_reset(in);
+    /*
+     * Wait first: an answer (or a worker's next request) is never there
+     * the moment we ask, and a recv would only say EAGAIN.
+     */
+    int ready = wait_fd(fd, POLLIN, deadline);
     for (;;) {
+        if (ready <= 0) {
+            snprintf(why, whylen, ready == 0 ? "timed out waiting for an answer"
+                                             : "poll: %s",
+                     strerror(errno));
+            return -1;
+        }
         int state = frame_complete(in->data, in->len, &frame_len);
         if (state == -1) {
             snprintf(why, whylen, "frame length out of bounds");
@@ -162,13 +173,7 @@ int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
                      strerror(errno));
             return -1;
         }
-        int ready = wait_fd(fd, POLLIN, deadline);
-        if (ready <= 0) {
-            snprintf(why, whylen, ready == 0 ? "timed out waiting for an answer"
-                                             : "poll: %s",
-                     strerror(errno));
-            return -1;
-        }
+        ready = wait_fd(fd, POLLIN, deadline);
     }
     *payload = in->data + MLM_FRAME_HDR;
     *payload_len = frame_len - MLM_FRAME_HDR;

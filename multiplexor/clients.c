@@ -34,11 +34,18 @@ int fd_flush(int fd, struct mlm_buf *b)
     return 0;
 }
 
+/*
+ * A read that did not fill the room offered took everything the socket
+ * held: stop there rather than ask again for an EAGAIN (poll is level
+ * triggered, so anything arriving later is seen at the next round). Two
+ * system calls fewer per request, of some ten.
+ */
 int fd_fill(int fd, struct mlm_buf *b)
 {
     for (;;) {
         buf_reserve(b, 65536);
-        ssize_t n = recv(fd, b->data + b->len, b->cap - b->len, MSG_DONTWAIT);
+        size_t room = b->cap - b->len;
+        ssize_t n = recv(fd, b->data + b->len, room, MSG_DONTWAIT);
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1 && errno == EAGAIN)
@@ -46,8 +53,9 @@ int fd_fill(int fd, struct mlm_buf *b)
         if (n <= 0)
             return -1;
         b->len += (size_t)n;
-        if (b->len >= MLM_FRAME_HDR + (size_t)MLM_FRAME_MAX)
-            return 0; /* let the caller find the bad frame */
+        if ((size_t)n < room ||
+            b->len >= MLM_FRAME_HDR + (size_t)MLM_FRAME_MAX)
+            return 0; /* the caller finds a bad frame */
     }
 }
 

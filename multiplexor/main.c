@@ -58,7 +58,7 @@ static void signals_read(struct mux *mx, int sfd)
     while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
         switch (si.ssi_signo) {
         case SIGCHLD:
-            workers_reap(mx);
+            workers_reap(mx, 1);
             break;
         case SIGHUP:
             pool_reload(mx, NULL);
@@ -207,7 +207,7 @@ static void loop_once(struct mux *mx, int sfd)
     queue_tick(mx, now);
     pool_tick(mx, now);
     pool_dispatch(mx);
-    workers_reap(mx);
+    workers_reap(mx, 0);
     clients_reap(mx);
 }
 
@@ -273,7 +273,7 @@ int main(int argc, char **argv)
             waitpid(w->pid, NULL, 0);
             w->pid = 0;
         }
-        workers_reap(&mx);
+        workers_reap(&mx, 1);
         pid_t pid = fork();
         if (pid == -1)
             msg_fatal("fork: %s", strerror(errno));

@@ -94,7 +94,7 @@ struct worker *worker_start(struct mux *mx, unsigned generation, int probe);
 void worker_readable(struct mux *mx, struct worker *w);
 void worker_flush(struct mux *mx, struct worker *w);
 void worker_lost(struct mux *mx, struct worker *w, const char *why);
-void workers_reap(struct mux *mx);
+void workers_reap(struct mux *mx, int children_exited);
 void pool_tick(struct mux *mx, int64_t now);
 void pool_dispatch(struct mux *mx);
 int workers_count(struct mux *mx, int state);  /* -1: all alive */

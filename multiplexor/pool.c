@@ -302,12 +302,15 @@ void worker_flush(struct mux *mx, struct worker *w)
         worker_lost(mx, w, "cannot write to the worker");
 }
 
-/* Collect exited children and free workers that are gone. */
-void workers_reap(struct mux *mx)
+/*
+ * Free workers that are gone; collect exited children first when a SIGCHLD
+ * came (children_exited), not at every round of the loop.
+ */
+void workers_reap(struct mux *mx, int children_exited)
 {
     int status;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    while (children_exited && (pid = waitpid(-1, &status, WNOHANG)) > 0) {
         for (struct worker *w = mx->workers; w; w = w->next) {
             if (w->pid != pid)
                 continue;
