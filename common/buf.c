@@ -18,7 +18,7 @@ void buf_free(struct mlm_buf *b)
 
 void buf_reset(struct mlm_buf *b) { b->len = 0; }
 
-void buf_reserve(struct mlm_buf *b, size_t more)
+void buf_grow(struct mlm_buf *b, size_t more)
 {
     if (b->cap - b->len >= more)
         return;
@@ -29,33 +29,10 @@ void buf_reserve(struct mlm_buf *b, size_t more)
     b->cap = cap;
 }
 
-void buf_put_bytes(struct mlm_buf *b, const void *data, size_t len)
-{
-    buf_reserve(b, len);
-    if (len)
-        memcpy(b->data + b->len, data, len);
-    b->len += len;
-}
-
-void buf_put_u8(struct mlm_buf *b, uint8_t v) { buf_put_bytes(b, &v, 1); }
-
-void buf_put_u32(struct mlm_buf *b, uint32_t v)
-{
-    uint8_t be[4] = {v >> 24, v >> 16, v >> 8, v};
-    buf_put_bytes(b, be, 4);
-}
-
 void buf_put_u64(struct mlm_buf *b, uint64_t v)
 {
     buf_put_u32(b, (uint32_t)(v >> 32));
     buf_put_u32(b, (uint32_t)v);
-}
-
-void buf_put_str(struct mlm_buf *b, const char *s)
-{
-    size_t len = s ? strlen(s) : 0;
-    buf_put_u32(b, (uint32_t)len);
-    buf_put_bytes(b, s, len);
 }
 
 /* Drop len bytes from the front (a frame that has been handled). */

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define MLM_PROTO_VERSION 1
 #define MLM_FRAME_HDR 4                    /* the length prefix */
@@ -133,12 +134,55 @@ struct mlm_reader {
 void buf_init(struct mlm_buf *b);
 void buf_free(struct mlm_buf *b);
 void buf_reset(struct mlm_buf *b);
-void buf_reserve(struct mlm_buf *b, size_t more);
-void buf_put_bytes(struct mlm_buf *b, const void *data, size_t len);
-void buf_put_u8(struct mlm_buf *b, uint8_t v);
-void buf_put_u32(struct mlm_buf *b, uint32_t v);
+/* Room for more bytes; buf_grow does the (rare) growing. */
+void buf_grow(struct mlm_buf *b, size_t more);
 void buf_put_u64(struct mlm_buf *b, uint64_t v);
-void buf_put_str(struct mlm_buf *b, const char *s);   /* NULL as "" */
+
+/*
+ * The field writers are inline: a list post's reply is some 500 of them,
+ * and calls through buf_reserve and memcpy for one to four bytes each were
+ * a tenth of encoding it.
+ */
+static inline void buf_reserve(struct mlm_buf *b, size_t more)
+{
+    if (b->cap - b->len < more)
+        buf_grow(b, more);
+}
+
+static inline void buf_put_bytes(struct mlm_buf *b, const void *data,
+                                 size_t len)
+{
+    buf_reserve(b, len);
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+}
+
+static inline void buf_put_u8(struct mlm_buf *b, uint8_t v)
+{
+    buf_reserve(b, 1);
+    b->data[b->len++] = v;
+}
+
+static inline void buf_put_u32(struct mlm_buf *b, uint32_t v)
+{
+    buf_reserve(b, 4);
+    uint8_t *p = b->data + b->len;
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    b->len += 4;
+}
+
+/* NULL as "" */
+static inline void buf_put_str(struct mlm_buf *b, const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    buf_reserve(b, 4 + len);
+    buf_put_u32(b, (uint32_t)len);
+    buf_put_bytes(b, s, len);
+}
 void buf_consume(struct mlm_buf *b, size_t len);
 
 /* Start a frame in an empty buffer; frame_finish() fills in the length. */

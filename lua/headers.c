@@ -41,6 +41,7 @@ static void field_add(struct header_block *hb, uint32_t *cap, char **outp,
     }
     char *out = *outp;
     hb->fields[hb->n].name = out;
+    hb->fields[hb->n].name_len = (size_t)(colon - name);
     memcpy(out, name, (size_t)(colon - name));
     out += colon - name;
     *out++ = '\0';
@@ -116,16 +117,18 @@ const char *header_block_find(const struct header_block *hb, const char *name,
                               int *count)
 {
     const char *first = NULL;
+    size_t len = strlen(name);
     *count = 0;
     for (uint32_t i = 0; i < hb->n; i++)
-        if (name_is(hb->fields[i].name, name) && (*count)++ == 0)
+        if (header_block_named(&hb->fields[i], name, len) && (*count)++ == 0)
             first = hb->fields[i].raw;
     return first;
 }
 
-int header_block_named(const struct header_field *f, const char *name)
+int header_block_named(const struct header_field *f, const char *name,
+                       size_t name_len)
 {
-    return name_is(f->name, name);
+    return f->name_len == name_len && name_is(f->name, name);
 }
 
 int gmime_top_fields(GMimeMessage *m, GMimeHeader ***out)

@@ -12,6 +12,7 @@ struct header_field {
     const char *name;    /* as in the message */
     const char *raw;     /* after the colon, folds and line end kept:
                             GMime's raw value */
+    size_t name_len;     /* lookups compare lengths first */
 };
 
 struct header_block {
@@ -46,6 +47,7 @@ struct _GMimeHeader;
 int gmime_top_fields(struct _GMimeMessage *m, struct _GMimeHeader ***out);
 
 /* Whether field f is called name (ASCII, any case). */
-int header_block_named(const struct header_field *f, const char *name);
+int header_block_named(const struct header_field *f, const char *name,
+                       size_t name_len);
 
 #endif

@@ -264,8 +264,9 @@ static int headers_each(const struct message *m, const char *name,
 {
     int seen = 0;
     if (m->fields_state == 1) {
+        size_t name_len = strlen(name);
         for (uint32_t i = 0; i < m->fields.n; i++)
-            if (header_block_named(&m->fields.fields[i], name) &&
+            if (header_block_named(&m->fields.fields[i], name, name_len) &&
                 !fn(L, m->fields.fields[i].raw, ++seen))
                 break;
         return seen;
