@@ -35,6 +35,7 @@ static const char PART_MT[] = "mlm.part";
 
 struct message {
     char *path;
+    int fd;                    /* the spooled message, opened on first read */
     uint64_t size;
     GMimeMessage *gm;          /* the whole message, parsed */
     struct header_block fields; /* the header block split without GMime */
@@ -60,6 +61,7 @@ struct message *message_new(const char *path, uint64_t size)
     struct message *m = xcalloc(1, sizeof *m);
     m->path = xstrdup(path ? path : "");
     m->size = size;
+    m->fd = -1;
     return m;
 }
 
@@ -69,6 +71,8 @@ void message_free(struct message *m)
         return;
     if (m->gm)
         g_object_unref(m->gm);
+    if (m->fd != -1)
+        close(m->fd);
     header_block_free(&m->fields);
     free(m->leaves);
     free(m->path);
@@ -132,6 +136,14 @@ static int64_t header_block_read(int fd, char **block)
     return -1;
 }
 
+/* The spooled message open for reading (once per request), or -1. */
+static int message_fd(struct message *m)
+{
+    if (m->fd == -1)
+        m->fd = open(m->path, O_RDONLY | O_CLOEXEC);
+    return m->fd;
+}
+
 /*
  * The header block split into fields without GMime (headers.c): what
  * header reads and the plain-text footer need. 1, or 0 when the block is
@@ -142,12 +154,11 @@ static int message_fields(struct message *m)
     if (m->fields_state)
         return m->fields_state == 1;
     m->fields_state = -1;
-    int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+    int fd = message_fd(m);
     if (fd == -1)
         return 0;
     char *block = NULL;
     int64_t end = header_block_read(fd, &block);
-    close(fd);
     if (end < 0)
         return 0;
     if (header_block_split(&m->fields, block, (size_t)end) == -1) {
@@ -160,9 +171,9 @@ static int message_fields(struct message *m)
 }
 
 /* The raw body of the spooled message (body_offset known): 0 or -1. */
-static int read_body(const struct message *m, uint8_t **body, size_t *len)
+static int read_body(struct message *m, uint8_t **body, size_t *len)
 {
-    int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+    int fd = message_fd(m);
     if (fd == -1)
         return -1;
     size_t cap = m->size > (uint64_t)m->body_offset
@@ -176,7 +187,6 @@ static int read_body(const struct message *m, uint8_t **body, size_t *len)
         if (n == cap)
             buf = xrealloc(buf, cap *= 2);
     }
-    close(fd);
     if (got == -1) {
         free(buf);
         return -1;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "mime_write.h"
 
@@ -141,14 +142,18 @@ static int ends_at_end_boundary(GMimeObject *top)
 }
 
 /*
- * Cut the body file to what was written (it may hold a longer body of an
- * earlier transaction) and close it; -1 with why when anything failed.
+ * Cut the body file to what was written when it held a longer body of an
+ * earlier transaction (only then: on ext4 a truncate to the same length
+ * still costs a journal update), and close it; -1 with why when anything
+ * failed.
  */
 static int body_file_close(int fd, const char *path, int failed, int saved,
                            char *why, size_t whylen)
 {
     off_t end = failed ? 0 : lseek(fd, 0, SEEK_CUR);
-    if (!failed && (end == -1 || ftruncate(fd, end) == -1))
+    struct stat st;
+    if (!failed && (end == -1 || fstat(fd, &st) == -1 ||
+                    (st.st_size > end && ftruncate(fd, end) == -1)))
         failed = 1, saved = errno;
     if (close(fd) == -1 && !failed)
         failed = 1, saved = errno;
