@@ -31,13 +31,20 @@ local function addresses(list)
   local a = addresses_of[key]
   if a then return a end
   local name, domain = list.name, list.domain
+  local request = name .. "-request@" .. domain
   a = {
     post = name .. "@" .. domain,
     owner = name .. "-owner@" .. domain,
-    request = name .. "-request@" .. domain,
+    request = request,
     bounces = name .. "-bounces@" .. domain,
     id = "<" .. name .. "." .. domain .. ">",
+    -- the RFC 2369 header values, the same for every post
+    list_post = "<mailto:" .. name .. "@" .. domain .. ">",
+    list_help = "<mailto:" .. request .. "?subject=help>",
+    list_subscribe = "<mailto:" .. request .. "?subject=subscribe>",
+    list_unsubscribe = "<mailto:" .. request .. "?subject=unsubscribe>",
   }
+  a.id_lower, a.post_lower = a.id:lower(), a.post:lower()
   if addresses_kept >= ADDRESSES_KEPT then
     addresses_of, addresses_kept = {}, 0
   end
@@ -117,18 +124,23 @@ local function list_target(ctx)
   return nil
 end
 
+local SENDER_HEADERS = { "From", "Sender", "Reply-To" }
+
 -- Every address the post claims to come from.
 local function sender_addresses(ctx)
   local msg = ctx.message
   local seen, out = {}, {}
   local function add(a)
-    if a and a ~= "" and not seen[a:lower()] then
-      seen[a:lower()] = true
-      out[#out + 1] = a
+    if a and a ~= "" then
+      local key = a:lower()
+      if not seen[key] then
+        seen[key] = true
+        out[#out + 1] = a
+      end
     end
   end
   add(ctx.sender)
-  for _, h in ipairs({ "From", "Sender", "Reply-To" }) do
+  for _, h in ipairs(SENDER_HEADERS) do
     for _, a in ipairs(msg:addresses(h)) do add(a) end
   end
   return out
@@ -172,23 +184,20 @@ end
 local function is_loop(ctx, list, a)
   local msg = ctx.message
   for _, v in ipairs(msg:headers("List-Id")) do
-    if v:lower():find(a.id:lower(), 1, true) then return true end
+    if v:lower():find(a.id_lower, 1, true) then return true end
   end
   for _, v in ipairs(msg:headers("X-Loop")) do
-    if v:lower():find(a.post:lower(), 1, true) then return true end
+    if v:lower():find(a.post_lower, 1, true) then return true end
   end
   return false
 end
 
-local function administrivia(ctx)
-  local subject = (ctx.message:header("Subject") or ""):lower()
-  subject = subject:gsub("^%s+", ""):gsub("%s+$", "")
-  for _, word in ipairs({ "subscribe", "unsubscribe", "help" }) do
-    if subject == word or subject:find("^" .. word .. "%s") then
-      return true
-    end
-  end
-  return false
+local ADMINISTRIVIA = { subscribe = true, unsubscribe = true, help = true }
+
+-- A subject that is a request command ("subscribe", "help me", ...).
+local function administrivia(subject)
+  local word, rest = subject:lower():match("^%s*(%a+)(.*)$")
+  return ADMINISTRIVIA[word] == true and (rest == "" or rest:find("^%s") ~= nil)
 end
 
 -- Send a notice to the moderators (and owners) of list; errors are logged,
@@ -285,12 +294,10 @@ local function distribute(ctx, list, a, rcpt)
   ctx:delete_headers("X-Mlm-Approved")
 
   ctx:set_header("List-Id", a.id)
-  ctx:set_header("List-Post", "<mailto:" .. a.post .. ">")
-  ctx:set_header("List-Help", "<mailto:" .. a.request .. "?subject=help>")
-  ctx:set_header("List-Subscribe",
-    "<mailto:" .. a.request .. "?subject=subscribe>")
-  ctx:set_header("List-Unsubscribe",
-    "<mailto:" .. a.request .. "?subject=unsubscribe>")
+  ctx:set_header("List-Post", a.list_post)
+  ctx:set_header("List-Help", a.list_help)
+  ctx:set_header("List-Subscribe", a.list_subscribe)
+  ctx:set_header("List-Unsubscribe", a.list_unsubscribe)
   if list.list_archive ~= "" then
     ctx:set_header("List-Archive", "<" .. list.list_archive .. ">")
   end
@@ -367,7 +374,7 @@ function M.post(ctx, list, rcpt)
     return hold(ctx, list, a, "post from a moderated member")
       or distribute(ctx, list, a, rcpt)
   end
-  if administrivia(ctx) then
+  if administrivia(ctx.message:header("Subject") or "") then
     return mlm.reject("Send subscribe, unsubscribe and help requests to "
       .. a.request .. ", not to the list", "550", "5.7.1")
   end

@@ -167,6 +167,10 @@ t_check "no held post was delivered" test "$(pf_deliveries)" -eq 0
 
 send alice@example.org $L --header "Subject: subscribe" --body "x"
 expect_reply "administrivia to the posting address refused with a hint" 'dev-request@lists\.example'
+send alice@example.org $L --header "Subject:   Unsubscribe me please" --body "x"
+expect_reply "... also with spaces, capitals and more words" 'dev-request@lists\.example'
+send alice@example.org $L --header "Subject: subscribers: help!" --body "x"
+expect_reply "a subject that only starts like a command is a post" '^250 '
 
 # --- special addresses ------------------------------------------------------
 pf_sink_clear
