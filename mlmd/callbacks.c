@@ -39,7 +39,8 @@ struct conn {
 };
 
 /* Macros handed to the policy as ctx.macros, when the MTA sent them. */
-static const char *const macro_names[] = {
+#define MACROS_MAX 14
+static const char *const macro_names[MACROS_MAX + 1] = {
     "i", "j", "_", "{daemon_name}", "{daemon_addr}", "{client_addr}",
     "{client_name}", "{client_port}", "{auth_type}", "{auth_authen}",
     "{tls_version}", "{cipher}", "{mail_addr}", "{rcpt_addr}", NULL};
@@ -110,11 +111,18 @@ static void request_fill(SMFICTX *ctx, struct conn *c,
         req->recipients = c->msg->recipients;
         req->esmtp_args = c->msg->esmtp_args;
     }
+    /*
+     * The macros are borrowed, not copied: libmilter keeps them for the
+     * callback, and the request lives no longer (each thread serves one
+     * connection, one request at a time).
+     */
+    static __thread char *macros[2 * MACROS_MAX];
+    req->macros.v = macros;
     for (int i = 0; macro_names[i]; i++) {
-        const char *v = smfi_getsymval(ctx, (char *)macro_names[i]);
+        char *v = smfi_getsymval(ctx, (char *)macro_names[i]);
         if (v) {
-            strv_push(&req->macros, macro_names[i]);
-            strv_push(&req->macros, v);
+            macros[req->macros.n++] = (char *)macro_names[i];
+            macros[req->macros.n++] = v;
         }
     }
 }
@@ -177,8 +185,7 @@ static sfsistat ask(SMFICTX *ctx, struct conn *c, struct mlm_request *req,
      */
     if (big)
         malloc_trim(0);
-    strv_free(&req->macros); /* the only part the request owns */
-    return st;
+    return st; /* the request owns nothing: its macros are borrowed */
 }
 
 static int wants(struct conn *c, enum mlm_stage stage)
