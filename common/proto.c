@@ -76,17 +76,49 @@ static void strv_encode(struct mlm_buf *b, const struct mlm_strv *sv)
         buf_put_str(b, sv->v[i]);
 }
 
-static void strv_decode(struct mlm_reader *r, struct mlm_strv *sv)
+/*
+ * A decoded request lives in one block, as a reply does: a frame of len
+ * bytes holds at most len bytes of strings with their NULs, and each list
+ * entry takes at least 4 frame bytes for an 8-byte pointer, so 3 * len
+ * (and room to align each list) always fits. One allocation per request
+ * instead of one per string: a worker decodes a request for every stage.
+ */
+static char *request_str(struct mlm_reader *r, struct mlm_request *req)
+{
+    uint32_t len = reader_u32(r);
+    if (r->bad || len > MLM_STR_MAX || len > r->left ||
+        len + 1 > req->arena_len - req->arena_used ||
+        memchr(r->p, '\0', len) != NULL) {
+        r->bad = 1;
+        return NULL;
+    }
+    char *s = memcpy(req->arena + req->arena_used, r->p, len);
+    s[len] = '\0';
+    r->p += len;
+    r->left -= len;
+    req->arena_used += (size_t)len + 1;
+    return s;
+}
+
+static void request_strv(struct mlm_reader *r, struct mlm_request *req,
+                         struct mlm_strv *sv)
 {
     uint32_t n = reader_u32(r);
     /* Each entry takes at least its 4-byte length: a cheap early bound. */
-    if (n > MLM_LIST_MAX || (size_t)n * 4 > r->left) {
+    if (r->bad || n > MLM_LIST_MAX || (size_t)n * 4 > r->left) {
         r->bad = 1;
         return;
     }
-    sv->v = xcalloc(n ? n : 1, sizeof *sv->v);
+    size_t at = (req->arena_used + 7) & ~(size_t)7;
+    size_t need = (n ? n : 1) * sizeof *sv->v;
+    if (at > req->arena_len || need > req->arena_len - at) {
+        r->bad = 1;
+        return;
+    }
+    sv->v = (char **)(void *)(req->arena + at);
+    req->arena_used = at + need;
     for (uint32_t i = 0; i < n && !r->bad; i++) {
-        sv->v[i] = reader_str(r);
+        sv->v[i] = request_str(r, req);
         if (sv->v[i])
             sv->n = i + 1;
     }
@@ -122,17 +154,19 @@ int request_decode(struct mlm_request *req, const uint8_t *payload,
         return -1;
     }
     req->stage = sub;
-    req->qid = reader_str(&r);
-    req->hostip = reader_str(&r);
-    req->hostname = reader_str(&r);
-    req->helo = reader_str(&r);
-    req->sender = reader_str(&r);
-    req->recipient = reader_str(&r);
-    req->spool_path = reader_str(&r);
+    req->arena_len = 3 * len + 64;
+    req->arena = xmalloc(req->arena_len);
+    req->qid = request_str(&r, req);
+    req->hostip = request_str(&r, req);
+    req->hostname = request_str(&r, req);
+    req->helo = request_str(&r, req);
+    req->sender = request_str(&r, req);
+    req->recipient = request_str(&r, req);
+    req->spool_path = request_str(&r, req);
     req->size = reader_u64(&r);
-    strv_decode(&r, &req->recipients);
-    strv_decode(&r, &req->esmtp_args);
-    strv_decode(&r, &req->macros);
+    request_strv(&r, req, &req->recipients);
+    request_strv(&r, req, &req->esmtp_args);
+    request_strv(&r, req, &req->macros);
     if (reader_end(&r) == -1 || req->macros.n % 2) {
         snprintf(why, whylen, "malformed request frame");
         request_free(req);
@@ -143,6 +177,11 @@ int request_decode(struct mlm_request *req, const uint8_t *payload,
 
 void request_free(struct mlm_request *req)
 {
+    if (req->arena) { /* decoded: everything is in the block */
+        free(req->arena);
+        memset(req, 0, sizeof *req);
+        return;
+    }
     free(req->qid);
     free(req->hostip);
     free(req->hostname);

@@ -93,6 +93,9 @@ struct mlm_request {
     struct mlm_strv recipients;
     struct mlm_strv esmtp_args;
     struct mlm_strv macros;   /* name, value, name, value, ... */
+    /* request_decode puts every string and list in this block */
+    char *arena;
+    size_t arena_len, arena_used;
 };
 
 struct mlm_change {
