@@ -83,21 +83,30 @@ static void strv_encode(struct mlm_buf *b, const struct mlm_strv *sv)
  * (and room to align each list) always fits. One allocation per request
  * instead of one per string: a worker decodes a request for every stage.
  */
-static char *request_str(struct mlm_reader *r, struct mlm_request *req)
+/*
+ * A string of the frame copied into arena at *used, with its NUL; NULL
+ * (and r->bad) when the frame or the arena cannot hold it.
+ */
+static char *arena_copy(struct mlm_reader *r, char *arena, size_t arena_len,
+                        size_t *used)
 {
     uint32_t len = reader_u32(r);
     if (r->bad || len > MLM_STR_MAX || len > r->left ||
-        len + 1 > req->arena_len - req->arena_used ||
-        memchr(r->p, '\0', len) != NULL) {
+        len + 1 > arena_len - *used || memchr(r->p, '\0', len) != NULL) {
         r->bad = 1;
         return NULL;
     }
-    char *s = memcpy(req->arena + req->arena_used, r->p, len);
+    char *s = memcpy(arena + *used, r->p, len);
     s[len] = '\0';
     r->p += len;
     r->left -= len;
-    req->arena_used += (size_t)len + 1;
+    *used += (size_t)len + 1;
     return s;
+}
+
+static char *request_str(struct mlm_reader *r, struct mlm_request *req)
+{
+    return arena_copy(r, req->arena, req->arena_len, &req->arena_used);
 }
 
 static void request_strv(struct mlm_reader *r, struct mlm_request *req,
@@ -269,33 +278,19 @@ void reply_encode(struct mlm_buf *b, const struct mlm_reply *rep)
     frame_finish(b);
 }
 
-/* Empty optional strings travel as ""; in memory they are NULL. */
 /*
- * A string of the frame, copied into the reply's arena with its NUL; NULL
- * for "" when empty_is_null. A frame of len bytes holds at most len bytes
- * of strings and length prefixes, so an arena of len bytes always fits:
- * one allocation per reply instead of two per change (a list post's reply
- * holds one change per recipient).
+ * A string of the frame in the reply's arena; NULL for "" when
+ * empty_is_null (empty optional strings travel as "", in memory they are
+ * NULL). A frame of len bytes holds at most len bytes of strings and
+ * length prefixes, so an arena of len bytes always fits: one allocation
+ * per reply instead of two per change (a list post's reply holds one
+ * change per recipient).
  */
 static char *arena_str(struct mlm_reader *r, struct mlm_reply *rep,
                        int empty_is_null)
 {
-    uint32_t len = reader_u32(r);
-    if (r->bad || len > MLM_STR_MAX || len > r->left ||
-        len + 1 > rep->arena_len - rep->arena_used ||
-        memchr(r->p, '\0', len) != NULL) {
-        r->bad = 1;
-        return NULL;
-    }
-    char *s = rep->arena + rep->arena_used;
-    memcpy(s, r->p, len);
-    s[len] = '\0';
-    r->p += len;
-    r->left -= len;
-    if (len == 0 && empty_is_null)
-        return NULL;
-    rep->arena_used += (size_t)len + 1;
-    return s;
+    char *s = arena_copy(r, rep->arena, rep->arena_len, &rep->arena_used);
+    return s && *s == '\0' && empty_is_null ? NULL : s;
 }
 
 static int change_decode(struct mlm_reader *r, struct mlm_reply *rep)
