@@ -111,6 +111,48 @@ static void test_reply_roundtrip(void)
     buf_free(&b);
 }
 
+/*
+ * A big reply: its strings span many blocks, one of them longer than a
+ * block; every change must come back as it went out, in order.
+ */
+static void test_big_reply(void)
+{
+    struct mlm_reply in, out;
+    struct mlm_buf b;
+    char why[256], addr[64];
+    static char long_value[16001];
+    memset(long_value, 'v', sizeof long_value - 1);
+    reply_init(&in, ACT_CONTINUE);
+    reply_add_change(&in, CHG_DELETE_RCPT, NULL, "big@lists.example", 0);
+    for (int i = 0; i < 20000; i++) {
+        snprintf(addr, sizeof addr, "member%d@d%d.example", i, i % 97);
+        reply_add_change(&in, CHG_ADD_RCPT, NULL, addr, 0);
+        if (i == 10000)
+            reply_add_change(&in, CHG_ADD_HEADER, "X-Long", long_value, 0);
+    }
+    buf_init(&b);
+    reply_encode(&b, &in);
+    CHECK(reply_decode(&out, b.data + 4, b.len - 4, why, sizeof why) == 0,
+          "decode big reply: %s", why);
+    CHECK(out.nchanges == in.nchanges, "big reply: %u changes back, %u sent",
+          out.nchanges, in.nchanges);
+    int same = out.nchanges == in.nchanges;
+    for (uint32_t i = 0; same && i < out.nchanges; i++)
+        same = out.changes[i].kind == in.changes[i].kind &&
+               strcmp(out.changes[i].value, in.changes[i].value) == 0 &&
+               (in.changes[i].name == NULL
+                    ? out.changes[i].name == NULL
+                    : strcmp(out.changes[i].name, in.changes[i].name) == 0);
+    CHECK(same, "big reply: every change as sent, in order");
+    CHECK(strlen(in.changes[10002].value) == 16000,
+          "the long value kept whole in the worker's blocks");
+    CHECK(reply_validate(&out, why, sizeof why) == 0, "big reply valid: %s",
+          why);
+    reply_free(&in);
+    reply_free(&out);
+    buf_free(&b);
+}
+
 static void test_bad_frames(void)
 {
     char why[256];
@@ -228,6 +270,7 @@ int main(void)
 {
     test_request_roundtrip();
     test_reply_roundtrip();
+    test_big_reply();
     test_bad_frames();
     test_validation();
     printf("%d checks, %d failed\n", checks, failures);
