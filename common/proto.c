@@ -217,6 +217,7 @@ void reply_init(struct mlm_reply *rep, enum mlm_action action)
  * of the worker's work.
  */
 #define REPLY_BLOCK_MIN 8192
+#define REPLY_BLOCK_MAX (16 * REPLY_BLOCK_MIN)
 
 struct reply_block {
     struct reply_block *next;
@@ -229,9 +230,12 @@ static char *reply_strdup(struct mlm_reply *rep, const char *s)
     size_t len = strlen(s) + 1;
     struct reply_block *b = rep->blocks;
     if (b == NULL || b->cap - b->used < len) {
-        size_t cap = len > REPLY_BLOCK_MIN ? len : REPLY_BLOCK_MIN;
-        if (b && b->cap * 2 > cap && b->cap < 16 * REPLY_BLOCK_MIN)
-            cap = b->cap * 2; /* big replies: fewer, larger blocks */
+        /* Big replies: each block twice the last, up to REPLY_BLOCK_MAX. */
+        size_t cap = REPLY_BLOCK_MIN;
+        if (b)
+            cap = b->cap * 2 < REPLY_BLOCK_MAX ? b->cap * 2 : REPLY_BLOCK_MAX;
+        if (cap < len)
+            cap = len;
         b = xmalloc(sizeof *b + cap);
         b->next = rep->blocks;
         b->cap = cap;
