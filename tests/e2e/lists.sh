@@ -165,6 +165,19 @@ ctl list set $L posting members
 settle
 t_check "no held post was delivered" test "$(pf_deliveries)" -eq 0
 
+# posting = announce: the owners and moderators only (found with
+# list:memberships, every role of an address in one query).
+ctl list set $L posting announce
+send alice@example.org $L --header "Subject: member on announce" --body "x"
+expect_reply "announce list: a member's post refused 550 5.7.1" '^550 5\.7\.1 .*Only the owners and moderators'
+send mod@example.org $L --header "Subject: announcement" --body "x"
+expect_reply "announce list: a moderator (not a member) posts: 250" '^250 '
+settle
+t_check "the announcement went to the members (got: $(delivered))" \
+    test "$(delivered)" = "alice@example.org bob@example.org carol@example.org "
+ctl list set $L posting members
+pf_sink_clear
+
 send alice@example.org $L --header "Subject: subscribe" --body "x"
 expect_reply "administrivia to the posting address refused with a hint" 'dev-request@lists\.example'
 send alice@example.org $L --header "Subject:   Unsubscribe me please" --body "x"
