@@ -77,13 +77,6 @@ static void strv_encode(struct mlm_buf *b, const struct mlm_strv *sv)
 }
 
 /*
- * A decoded request lives in one block, as a reply does: a frame of len
- * bytes holds at most len bytes of strings with their NULs, and each list
- * entry takes at least 4 frame bytes for an 8-byte pointer, so 3 * len
- * (and room to align each list) always fits. One allocation per request
- * instead of one per string: a worker decodes a request for every stage.
- */
-/*
  * A string of the frame copied into arena at *used, with its NUL; NULL
  * (and r->bad) when the frame or the arena cannot hold it.
  */
@@ -104,6 +97,13 @@ static char *arena_copy(struct mlm_reader *r, char *arena, size_t arena_len,
     return s;
 }
 
+/*
+ * A decoded request lives in one block, as a reply does: a frame of len
+ * bytes holds at most len bytes of strings with their NULs, and each list
+ * entry takes at least 4 frame bytes for an 8-byte pointer, so 3 * len
+ * (and room to align each list) always fits. One allocation per request
+ * instead of one per string: a worker decodes a request for every stage.
+ */
 static char *request_str(struct mlm_reader *r, struct mlm_request *req)
 {
     return arena_copy(r, req->arena, req->arena_len, &req->arena_used);

@@ -72,6 +72,8 @@ int reply_from_lua(lua_State *L, int idx, struct mlm_reply *rep, char *why,
 
 /* message.c */
 struct message *message_new(const char *path, uint64_t size);
+/* The message of a run at end of message, made on first use. */
+struct message *run_message(struct stage_run *run);
 void message_free(struct message *m);
 void message_push(lua_State *L, struct stage_run *run);
 void message_register(lua_State *L);

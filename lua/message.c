@@ -223,19 +223,25 @@ int message_footer_plain(struct message *m, const char *text,
 /* What a Lua call on a message needs parsed. */
 enum need { NEED_NOTHING, NEED_HEADERS, NEED_ALL };
 
-/* The message behind a userdata argument, parsed as needed, or a Lua error. */
-static struct message *check_message(lua_State *L, int idx, enum need need)
+/* m parsed as far as need asks, or a Lua error. */
+static struct message *message_need(lua_State *L, struct message *m,
+                                    enum need need)
 {
-    struct message_ud *ud = udata_check(L, idx, MESSAGE_MT);
     char why[256];
-    if (ud->run == NULL || ud->run->message == NULL)
-        luaL_error(L, "message used after its request ended");
-    struct message *m = ud->run->message;
     if ((need == NEED_ALL && message_gmime(m, why, sizeof why) == NULL) ||
         (need == NEED_HEADERS && !message_fields(m) &&
          message_gmime(m, why, sizeof why) == NULL))
         luaL_error(L, "%s", why);
     return m;
+}
+
+/* The message behind a userdata argument, parsed as needed, or a Lua error. */
+static struct message *check_message(lua_State *L, int idx, enum need need)
+{
+    struct message_ud *ud = udata_check(L, idx, MESSAGE_MT);
+    if (ud->run == NULL || ud->run->message == NULL)
+        luaL_error(L, "message used after its request ended");
+    return message_need(L, ud->run->message, need);
 }
 
 /* Push s as valid UTF-8 (invalid bytes replaced). */
@@ -332,8 +338,7 @@ static int count_only(lua_State *L, const char *raw, int n)
     return 1;
 }
 
-/* The message of a run at end of message, made on first use. */
-static struct message *run_message(struct stage_run *run)
+struct message *run_message(struct stage_run *run)
 {
     if (run->message == NULL)
         run->message = message_new(run->req->spool_path, run->req->size);
@@ -343,10 +348,7 @@ static struct message *run_message(struct stage_run *run)
 int message_count_headers(lua_State *L, struct stage_run *run,
                           const char *name)
 {
-    struct message *m = run_message(run);
-    char why[256];
-    if (!message_fields(m) && message_gmime(m, why, sizeof why) == NULL)
-        luaL_error(L, "%s", why);
+    struct message *m = message_need(L, run_message(run), NEED_HEADERS);
     return headers_each(m, name, count_only, L);
 }
 

@@ -24,14 +24,12 @@
 /* Render ctx:add_footer into a body file; 0 or -1 with why. */
 static int footer_render(struct stage_run *run, char *why, size_t whylen)
 {
-    if (run->message == NULL)
-        run->message = message_new(run->req->spool_path, run->req->size);
+    struct message *m = run_message(run);
     char path[4200];
     snprintf(path, sizeof path, "%s.body", run->req->spool_path);
-    int rc = message_footer_plain(run->message, run->footer_text, path, why,
-                                  whylen);
+    int rc = message_footer_plain(m, run->footer_text, path, why, whylen);
     if (rc == 0) {
-        GMimeMessage *gm = message_gmime(run->message, why, whylen);
+        GMimeMessage *gm = message_gmime(m, why, whylen);
         if (gm == NULL)
             return -1;
         rc = footer_apply(gm, run->footer_text, run->footer_html, path,

@@ -31,15 +31,15 @@ local function addresses(list)
   local a = addresses_of[key]
   if a then return a end
   local name, domain = list.name, list.domain
-  local request = name .. "-request@" .. domain
+  local post, request = name .. "@" .. domain, name .. "-request@" .. domain
   a = {
-    post = name .. "@" .. domain,
+    post = post,
     owner = name .. "-owner@" .. domain,
     request = request,
     bounces = name .. "-bounces@" .. domain,
     id = "<" .. name .. "." .. domain .. ">",
     -- the RFC 2369 header values, the same for every post
-    list_post = "<mailto:" .. name .. "@" .. domain .. ">",
+    list_post = "<mailto:" .. post .. ">",
     list_help = "<mailto:" .. request .. "?subject=help>",
     list_subscribe = "<mailto:" .. request .. "?subject=subscribe>",
     list_unsubscribe = "<mailto:" .. request .. "?subject=unsubscribe>",
