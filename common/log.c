@@ -28,22 +28,46 @@ void log_open(const char *progname, int to_stderr)
 void log_set_debug(int enabled) { log_debug_on = enabled; }
 int log_debug_enabled(void) { return log_debug_on; }
 
-/* Format one line, neutralise control characters, send it to the sink. */
-static void log_emit(int priority, const char *label, const char *fmt,
-                     va_list ap)
+/* Replace what could break a log line; tabs and newlines become spaces. */
+static void neutralise(char *text)
 {
-    char line[2048];
-    vsnprintf(line, sizeof line, fmt, ap);
-    for (unsigned char *p = (unsigned char *)line; *p; p++)
+    for (unsigned char *p = (unsigned char *)text; *p; p++)
         if (*p == '\t' || *p == '\n')
             *p = ' ';
         else if (*p < 0x20 || *p == 0x7f)
             *p = '?';
-    if (log_to_stderr)
-        fprintf(stderr, "%s[%ld]: %s%s\n", log_progname, (long)getpid(),
-                label, line);
-    else
+}
+
+/*
+ * Format one line, neutralise control characters, send it to the sink.
+ * On stderr the line is built whole and written with one write(2), so
+ * lines from concurrent threads or processes never interleave.
+ */
+static void log_emit(int priority, const char *label, const char *fmt,
+                     va_list ap)
+{
+    char line[2048];
+    if (!log_to_stderr) {
+        vsnprintf(line, sizeof line, fmt, ap);
+        neutralise(line);
         syslog(priority, "%s%s", label, line);
+        return;
+    }
+    int head = snprintf(line, sizeof line, "%s[%ld]: %s", log_progname,
+                        (long)getpid(), label);
+    if (head < 0 || (size_t)head >= sizeof line / 2)
+        head = 0;
+    int body = vsnprintf(line + head, sizeof line - (size_t)head - 1, fmt, ap);
+    neutralise(line + head);
+    size_t len = (size_t)head;
+    if (body > 0)
+        len += (size_t)body < sizeof line - (size_t)head - 1
+                   ? (size_t)body
+                   : sizeof line - (size_t)head - 2;
+    line[len++] = '\n';
+    if (write(2, line, len) == -1) {
+        /* nowhere left to report it */
+    }
 }
 
 #define LOG_BODY(prio, label)                                                  \

@@ -27,6 +27,7 @@ struct msg {
     struct mlm_strv recipients;     /* accepted so far, without brackets */
     struct spool spool;
     int spooling;                   /* a spool file was opened */
+    struct macro_cache macros;      /* TLS, AUTH, MAIL FROM */
 };
 
 struct conn {
@@ -35,15 +36,9 @@ struct conn {
     char *helo;
     uint32_t stages;                /* the policy's stages, at negotiation */
     unsigned long protocol;         /* SMFIP_* flags agreed with the MTA */
+    struct macro_cache macros;      /* the client's and server's identity */
     struct msg *msg;
 };
-
-/* Macros handed to the policy as ctx.macros, when the MTA sent them. */
-#define MACROS_MAX 14
-static const char *const macro_names[MACROS_MAX + 1] = {
-    "i", "j", "_", "{daemon_name}", "{daemon_addr}", "{client_addr}",
-    "{client_name}", "{client_port}", "{auth_type}", "{auth_authen}",
-    "{tls_version}", "{cipher}", "{mail_addr}", "{rcpt_addr}", NULL};
 
 static struct conn *conn_get(SMFICTX *ctx)
 {
@@ -66,6 +61,7 @@ static void msg_free(struct msg *m)
     free(m->sender);
     strv_free(&m->esmtp_args);
     strv_free(&m->recipients);
+    macro_cache_clear(&m->macros);
     free(m);
 }
 
@@ -111,23 +107,14 @@ static void request_fill(SMFICTX *ctx, struct conn *c,
         req->recipients = c->msg->recipients;
         req->esmtp_args = c->msg->esmtp_args;
     }
-    /*
-     * The macros are borrowed, not copied: libmilter keeps them for the
-     * callback, and the request lives no longer (each thread serves one
-     * connection, one request at a time).
-     */
-    static __thread char *macros[2 * MACROS_MAX];
-    req->macros.v = macros;
-    for (int i = 0; macro_names[i]; i++) {
-        char *v = smfi_getsymval(ctx, (char *)macro_names[i]);
-        if (v) {
-            macros[req->macros.n++] = (char *)macro_names[i];
-            macros[req->macros.n++] = v;
-        }
+    struct macro_scopes scopes = {&c->macros, NULL, NULL};
+    if (c->msg) {
+        scopes.msg = &c->msg->macros;
+        scopes.qid = c->msg->qid; /* set by msg_qid when the MTA sent it */
     }
+    macros_fill(ctx, &scopes, stage, &req->macros);
 }
 
-/* Ask about one stage and turn the answer into a milter status. */
 /*
  * One info line per decision: every end of message, and any earlier stage
  * that did more than continue. Nothing per recipient added (a list post
@@ -161,7 +148,10 @@ static void spool_note_reply(struct spool *sp, const struct mlm_reply *rep)
     sp->in_doubt = rep->action == ACT_FAILED;
 }
 
-/* One request; sp is the message's spool at end of message, else NULL. */
+/*
+ * Ask about one stage and turn the answer into a milter status; sp is the
+ * message's spool at end of message, else NULL.
+ */
 static sfsistat ask(SMFICTX *ctx, struct conn *c, struct mlm_request *req,
                     struct spool *sp)
 {
@@ -235,6 +225,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
                   sizeof ip);
     free(c->hostip);
     free(c->hostname);
+    macro_cache_clear(&c->macros); /* a new connection's macros follow */
     c->hostip = xstrdup(ip);
     c->hostname = xstrdup(hostname ? hostname : "");
     if (!wants(c, STAGE_RELAY))
@@ -378,6 +369,7 @@ static sfsistat cb_close(SMFICTX *ctx)
     free(c->hostip);
     free(c->hostname);
     free(c->helo);
+    macro_cache_clear(&c->macros);
     free(c);
     smfi_setpriv(ctx, NULL);
     return SMFIS_CONTINUE;

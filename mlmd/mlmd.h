@@ -28,6 +28,23 @@ int mx_ask(const struct mlm_request *req, struct mlm_reply *rep, char *why,
 uint32_t mx_stage_mask(void);
 void mx_shutdown(void);
 
+/* --- macros.c: ctx.macros, each read once per connection, message or RCPT --- */
+#define MACROS_CONN 7        /* j, _, {daemon_*}, {client_*} */
+#define MACROS_MSG 5         /* {auth_type}, {auth_authen}, TLS, {mail_addr} */
+#define MACROS_SCOPE_MAX 7   /* the larger of the two */
+struct macro_cache {
+    char *value[MACROS_SCOPE_MAX]; /* copies; NULL: the MTA did not send it */
+    int filled;
+};
+struct macro_scopes {
+    struct macro_cache *conn;
+    struct macro_cache *msg;       /* NULL before MAIL */
+    const char *qid;               /* "i", when known */
+};
+void macros_fill(SMFICTX *ctx, const struct macro_scopes *scopes,
+                 enum mlm_stage stage, struct mlm_strv *out);
+void macro_cache_clear(struct macro_cache *cache);
+
 /* --- spool.c: one file per transaction under spool_dir, reused --- */
 struct spool {
     FILE *fp;

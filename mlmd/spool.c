@@ -115,11 +115,16 @@ int spool_open(struct spool *sp, const char *dir, const char *qid)
     return -1;
 }
 
+/*
+ * A spool file belongs to one transaction, so to one thread, at a time
+ * (the pool hands it over under its mutex): stdio's per-call lock is not
+ * needed.
+ */
 static void spool_write(struct spool *sp, const void *data, size_t len)
 {
     if (sp->fp == NULL || sp->failed)
         return;
-    if (fwrite(data, 1, len, sp->fp) != len) {
+    if (fwrite_unlocked(data, 1, len, sp->fp) != len) {
         msg_error("spool %s: write failed: %s", sp->path, strerror(errno));
         sp->failed = 1;
         return;
@@ -157,7 +162,7 @@ int spool_finish(struct spool *sp)
     if (sp->fp == NULL || sp->failed)
         return -1;
     /* A reused file may hold a longer message: cut its tail (size > 0). */
-    if (fflush(sp->fp) == EOF ||
+    if (fflush_unlocked(sp->fp) == EOF ||
         (sp->file_size > sp->size &&
          ftruncate(fileno(sp->fp), (off_t)sp->size) == -1)) {
         msg_error("spool %s: %s", sp->path, strerror(errno));

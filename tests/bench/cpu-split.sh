@@ -5,6 +5,10 @@
 # mlm-bench run of N posts (list of 100 members, c=16, 4,000-byte body).
 #
 #   tests/bench/cpu-split.sh [extra mlm.conf lines...]     (N=4000 default)
+#   WORKLOAD=decisions tests/bench/cpu-split.sh
+#
+# WORKLOAD=decisions: the decisions-only policy (MAIL, RCPT and end of
+# message asked, nothing changed) next to the null milter continuing.
 #
 # Shows which process a change moved; run-bench.sh gives the ratios.
 set -u
@@ -14,14 +18,20 @@ BENCH=$top_builddir/tests/bench/mlm-bench
 NULL=$top_builddir/tests/bench/null-milter
 N=${N:-4000}
 T=list100@lists.test
-mlm_start "$top_srcdir/lua/policy.lua" "worker_max_requests = 100000" "$@" || exit 1
+WORKLOAD=${WORKLOAD:-list}
+POLICY=$top_srcdir/lua/policy.lua NULL_ARGS=(-a 100)
+[ "$WORKLOAD" = decisions ] &&
+    POLICY=$here/policies/decisions.lua T=member@lists.test NULL_ARGS=()
+mlm_start "$POLICY" "worker_max_requests = 100000" "$@" || exit 1
 trap 'kill $null_pid 2>/dev/null; mlm_stop >/dev/null' EXIT
-mlm_ctl list create $T --prefix "[bench]" >/dev/null
-mlm_ctl list set $T footer $'-- \nfooter' >/dev/null
-awk 'BEGIN { print "sender@bench.test"
-    for (i = 1; i < 100; i++) printf "member%d@d%d.bench.test\n", i, i % 100 }' \
-    >"$MLM_DIR/members.txt"
-mlm_ctl member import $T "$MLM_DIR/members.txt" >/dev/null
+if [ "$WORKLOAD" = list ]; then
+    mlm_ctl list create $T --prefix "[bench]" >/dev/null
+    mlm_ctl list set $T footer $'-- \nfooter' >/dev/null
+    awk 'BEGIN { print "sender@bench.test"
+        for (i = 1; i < 100; i++) printf "member%d@d%d.bench.test\n", i, i % 100 }' \
+        >"$MLM_DIR/members.txt"
+    mlm_ctl member import $T "$MLM_DIR/members.txt" >/dev/null
+fi
 
 ticks() { # user and system clock ticks of the PIDs, summed
     for p; do awk '{ print $14, $15 }' "/proc/$p/stat"; done |
@@ -36,13 +46,13 @@ measure() { # NAME SOCKET PID...
     rate=$("$BENCH" -s "$sock" -n "$N" -c 16 -m 4000 -t $T |
         sed -n 's/^RESULT .*tx_per_s=\([0-9.]*\).*/\1/p')
     read -r u1 s1 <<<"$(ticks "$@")"
-    printf '%-12s %8s tx/s  user %4d us/post  system %4d us/post\n' "$name" \
+    printf '%-12s %8s tx/s  user %4d us/tx  system %4d us/tx\n' "$name" \
         "$rate" $(((u1 - u0) * 1000000 / hz / N)) $(((s1 - s0) * 1000000 / hz / N))
 }
-"$NULL" -p "unix:$MLM_DIR/null.sock" -a 100 >/dev/null 2>&1 &
+"$NULL" -p "unix:$MLM_DIR/null.sock" "${NULL_ARGS[@]}" >/dev/null 2>&1 &
 null_pid=$!
 mlm_wait_socket "$MLM_DIR/null.sock"
-measure null-a100 "unix:$MLM_DIR/null.sock" $null_pid
+measure "null ${NULL_ARGS[*]}" "unix:$MLM_DIR/null.sock" $null_pid
 measure mlmd "$MLM_MILTER" "$MLM_MLMD_PID"
 measure multiplexor "$MLM_MILTER" "$MLM_MUX_PID"
 # shellcheck disable=SC2046

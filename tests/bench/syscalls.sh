@@ -4,25 +4,33 @@
 # of N posts (list of 100 members, c=16, 4,000-byte body). Divide a count
 # by N for calls per post (a worker's by the posts it served: two requests
 # each). Needs strace; run as root. Shows which process a change moved.
+# WORKLOAD=decisions runs the decisions-only policy instead (three
+# requests a transaction: MAIL, RCPT, end of message; nothing changed).
 #
-#   tests/bench/syscalls.sh            (N=1000 default)
+#   tests/bench/syscalls.sh                      (N=1000 default)
+#   WORKLOAD=decisions tests/bench/syscalls.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 BENCH=$top_builddir/tests/bench/mlm-bench
 N=${N:-1000}
 T=list100@lists.test
+WORKLOAD=${WORKLOAD:-list}
+POLICY=$top_srcdir/lua/policy.lua
+[ "$WORKLOAD" = decisions ] && POLICY=$here/policies/decisions.lua T=member@lists.test
 command -v strace >/dev/null || { echo "syscalls.sh: strace is needed" >&2; exit 2; }
-mlm_start "$top_srcdir/lua/policy.lua" "worker_max_requests = 100000" \
+mlm_start "$POLICY" "worker_max_requests = 100000" \
     "workers_min = 2" "workers_max = 2" || exit 1
 out=$(mktemp -d /tmp/mlm-syscalls.XXXXXX)
 trap 'mlm_stop >/dev/null; rm -rf "$out"' EXIT
-mlm_ctl list create $T --prefix "[bench]" >/dev/null
-mlm_ctl list set $T footer $'-- \nfooter' >/dev/null
-awk 'BEGIN { print "sender@bench.test"
-    for (i = 1; i < 100; i++) printf "member%d@d%d.bench.test\n", i, i % 100 }' \
-    >"$MLM_DIR/members.txt"
-mlm_ctl member import $T "$MLM_DIR/members.txt" >/dev/null
+if [ "$WORKLOAD" = list ]; then
+    mlm_ctl list create $T --prefix "[bench]" >/dev/null
+    mlm_ctl list set $T footer $'-- \nfooter' >/dev/null
+    awk 'BEGIN { print "sender@bench.test"
+        for (i = 1; i < 100; i++) printf "member%d@d%d.bench.test\n", i, i % 100 }' \
+        >"$MLM_DIR/members.txt"
+    mlm_ctl member import $T "$MLM_DIR/members.txt" >/dev/null
+fi
 "$BENCH" -s "$MLM_MILTER" -n 300 -c 16 -m 4000 -t $T >/dev/null # warm up
 pids="$MLM_MLMD_PID $MLM_MUX_PID $(pgrep -P "$MLM_MUX_PID" | tr '\n' ' ')"
 for p in $pids; do
@@ -34,6 +42,6 @@ sleep 1
 pkill -INT -f "strace -c -f -p" 2>/dev/null
 sleep 1
 for p in $pids; do
-    echo "== $(cat "/proc/$p/comm" 2>/dev/null) (pid $p), $N posts"
+    echo "== $(cat "/proc/$p/comm" 2>/dev/null) (pid $p), $N transactions ($WORKLOAD)"
     sed -n '3,16p' "$out/$p.txt"
 done
