@@ -129,6 +129,9 @@ int frame_write(int fd, const struct mlm_buf *buf, int64_t deadline,
     return 0;
 }
 
+/* Room for a small frame whole (a request or a short reply). */
+#define FRAME_READ_MIN 4096
+
 int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
                const uint8_t **payload, size_t *payload_len, char *why,
                size_t whylen)
@@ -154,12 +157,18 @@ int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
         }
         if (state == 1)
             break;
-        /* Read only what this frame still needs: frames never overlap. */
+        /*
+         * Read what fits, not only what the frame still needs: a small
+         * frame then takes one recv instead of two (its header, then its
+         * payload). Every peer of frame_read sends one frame and waits for
+         * the answer, so bytes past the frame are a broken peer (below).
+         */
         size_t want = in->len < MLM_FRAME_HDR
                           ? MLM_FRAME_HDR - in->len
                           : MLM_FRAME_HDR + frame_payload_len(in->data) -
                                 in->len;
-        buf_reserve(in, want);
+        buf_reserve(in, want > FRAME_READ_MIN ? want : FRAME_READ_MIN);
+        want = in->cap - in->len;
         ssize_t n = recv(fd, in->data + in->len, want, MSG_DONTWAIT);
         if (n > 0) {
             in->len += (size_t)n;
@@ -174,6 +183,11 @@ int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
             return -1;
         }
         ready = wait_fd(fd, POLLIN, deadline);
+    }
+    if (in->len > frame_len) {
+        snprintf(why, whylen, "%zu unexpected bytes after a frame",
+                 in->len - frame_len);
+        return -1;
     }
     *payload = in->data + MLM_FRAME_HDR;
     *payload_len = frame_len - MLM_FRAME_HDR;

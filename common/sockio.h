@@ -30,7 +30,9 @@ int frame_write(int fd, const struct mlm_buf *buf, int64_t deadline,
 
 /*
  * Read one whole frame into in (reset first). On success *payload and
- * *payload_len point into in. 0, or -1 with why (timeout, EOF, bad length).
+ * *payload_len point into in. 0, or -1 with why (timeout, EOF, bad length,
+ * bytes after the frame: the peer must wait for an answer before it sends
+ * again).
  */
 int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
                const uint8_t **payload, size_t *payload_len, char *why,

@@ -161,6 +161,7 @@ int mx_ask(const struct mlm_request *req, struct mlm_reply *rep, char *why,
 {
     struct mlm_buf out;
     buf_init(&out);
+    buf_reserve(&out, 2048); /* most requests: one allocation, no regrowth */
     request_encode(&out, req);
     reply_init(rep, ACT_FAILED);
     int rc = -1;

@@ -3,11 +3,15 @@
  * truncated, oversized, garbage and wrong-version frames.
  */
 #include "proto.h"
+#include "sockio.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int failures, checks;
 
@@ -226,6 +230,69 @@ static void test_bad_frames(void)
     buf_free(&b);
 }
 
+/*
+ * frame_read over a socket: a frame whole in one read, a big frame over
+ * many, and bytes after a frame refused (a peer must wait for the answer).
+ */
+static void test_frame_io(void)
+{
+    int sv[2];
+    char why[256];
+    const uint8_t *payload;
+    size_t len;
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+    struct mlm_buf out, in;
+    buf_init(&out);
+    buf_init(&in);
+    frame_begin(&out, MSG_HELLO, 7);
+    buf_put_str(&out, "hello");
+    frame_finish(&out);
+    int64_t deadline = now_ms() + 5000;
+    CHECK(frame_write(sv[0], &out, deadline, why, sizeof why) == 0, "write");
+    CHECK(frame_read(sv[1], &in, deadline, &payload, &len, why, sizeof why) ==
+                  0 &&
+              len == out.len - MLM_FRAME_HDR && payload[1] == MSG_HELLO,
+          "one small frame read back: %s", why);
+
+    /* Two frames sent without waiting: the second is a broken peer. */
+    CHECK(frame_write(sv[0], &out, deadline, why, sizeof why) == 0 &&
+              frame_write(sv[0], &out, deadline, why, sizeof why) == 0,
+          "write two");
+    why[0] = '\0';
+    CHECK(frame_read(sv[1], &in, deadline, &payload, &len, why, sizeof why) ==
+                  -1 &&
+              strstr(why, "unexpected bytes after a frame") != NULL,
+          "bytes after a frame not refused: %s", why);
+    close(sv[0]);
+    close(sv[1]);
+
+    /* A frame larger than one read and than the socket's buffer. */
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+    buf_reset(&out);
+    frame_begin(&out, MSG_HELLO, 0);
+    char *big = xmalloc(300000);
+    memset(big, 'x', 299999);
+    big[299999] = '\0';
+    buf_put_str(&out, big);
+    frame_finish(&out);
+    pid_t child = fork();
+    if (child == 0) {
+        frame_write(sv[0], &out, now_ms() + 5000, why, sizeof why);
+        _exit(0);
+    }
+    CHECK(frame_read(sv[1], &in, now_ms() + 5000, &payload, &len, why,
+                     sizeof why) == 0 &&
+              len == out.len - MLM_FRAME_HDR &&
+              memcmp(payload, out.data + MLM_FRAME_HDR, len) == 0,
+          "big frame read back whole: %s", why);
+    waitpid(child, NULL, 0);
+    close(sv[0]);
+    close(sv[1]);
+    free(big);
+    buf_free(&out);
+    buf_free(&in);
+}
+
 static void test_validation(void)
 {
     struct mlm_reply rep;
@@ -272,6 +339,7 @@ int main(void)
     test_reply_roundtrip();
     test_big_reply();
     test_bad_frames();
+    test_frame_io();
     test_validation();
     printf("%d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
