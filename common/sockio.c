@@ -139,10 +139,12 @@ int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
     size_t frame_len = 0;
     buf_reset(in);
     /*
-     * Wait first: an answer (or a worker's next request) is never there
-     * the moment we ask, and a recv would only say EAGAIN.
+     * Wait first: an answer is never there the moment we ask, and a recv
+     * would only say EAGAIN. Without a deadline (a worker waiting for its
+     * next request) a blocking recv does the waiting: one call, not two.
      */
-    int ready = wait_fd(fd, POLLIN, deadline);
+    int blocking = deadline == DEADLINE_NONE;
+    int ready = blocking ? 1 : wait_fd(fd, POLLIN, deadline);
     for (;;) {
         if (ready <= 0) {
             snprintf(why, whylen, ready == 0 ? "timed out waiting for an answer"
@@ -169,7 +171,8 @@ int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
                                 in->len;
         buf_reserve(in, want > FRAME_READ_MIN ? want : FRAME_READ_MIN);
         want = in->cap - in->len;
-        ssize_t n = recv(fd, in->data + in->len, want, MSG_DONTWAIT);
+        ssize_t n = recv(fd, in->data + in->len, want,
+                         blocking ? 0 : MSG_DONTWAIT);
         if (n > 0) {
             in->len += (size_t)n;
             continue;

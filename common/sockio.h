@@ -34,6 +34,8 @@ int frame_write(int fd, const struct mlm_buf *buf, int64_t deadline,
  * bytes after the frame: the peer must wait for an answer before it sends
  * again).
  */
+/* A deadline that never comes: frame_read then blocks in recv. */
+#define DEADLINE_NONE INT64_MAX
 int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
                const uint8_t **payload, size_t *payload_len, char *why,
                size_t whylen);

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #define MX_FD 0
-#define FOREVER ((int64_t)1 << 62)
 
 static void send_frame(struct mlm_buf *out)
 {
@@ -41,7 +40,7 @@ static void serve(struct policy *pol, const struct mlm_config *cfg)
         const uint8_t *payload;
         size_t len;
         char why[2048];
-        if (frame_read(MX_FD, &in, now_ms() + FOREVER / 2, &payload, &len,
+        if (frame_read(MX_FD, &in, DEADLINE_NONE, &payload, &len,
                        why, sizeof why) == -1) {
             msg_debug("leaving: %s", why);
             break;
