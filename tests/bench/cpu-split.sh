@@ -17,21 +17,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 BENCH=$top_builddir/tests/bench/mlm-bench
 NULL=$top_builddir/tests/bench/null-milter
 N=${N:-4000}
-T=list100@lists.test
-WORKLOAD=${WORKLOAD:-list}
-POLICY=$top_srcdir/lua/policy.lua NULL_ARGS=(-a 100)
-[ "$WORKLOAD" = decisions ] &&
-    POLICY=$here/policies/decisions.lua T=member@lists.test NULL_ARGS=()
+. "$here/bench-lib.sh"
+bench_workload || exit 2
+NULL_ARGS=(-a 100)
+[ "$WORKLOAD" = decisions ] && NULL_ARGS=()
 mlm_start "$POLICY" "worker_max_requests = 100000" "$@" || exit 1
 trap 'kill $null_pid 2>/dev/null; mlm_stop >/dev/null' EXIT
-if [ "$WORKLOAD" = list ]; then
-    mlm_ctl list create $T --prefix "[bench]" >/dev/null
-    mlm_ctl list set $T footer $'-- \nfooter' >/dev/null
-    awk 'BEGIN { print "sender@bench.test"
-        for (i = 1; i < 100; i++) printf "member%d@d%d.bench.test\n", i, i % 100 }' \
-        >"$MLM_DIR/members.txt"
-    mlm_ctl member import $T "$MLM_DIR/members.txt" >/dev/null
-fi
+if [ "$WORKLOAD" = list ]; then bench_lists_setup "$MLM_DIR" 100 || exit 1; fi
 
 ticks() { # user and system clock ticks of the PIDs, summed
     for p; do awk '{ print $14, $15 }' "/proc/$p/stat"; done |
@@ -41,9 +33,9 @@ measure() { # NAME SOCKET PID...
     local name=$1 sock=$2 u0 s0 u1 s1 rate hz
     shift 2
     hz=$(getconf CLK_TCK)
-    "$BENCH" -s "$sock" -n 500 -c 16 -m 4000 -t $T >/dev/null # warm up
+    "$BENCH" -s "$sock" -n 500 -c 16 -m 4000 -t $TARGET >/dev/null # warm up
     read -r u0 s0 <<<"$(ticks "$@")"
-    rate=$("$BENCH" -s "$sock" -n "$N" -c 16 -m 4000 -t $T |
+    rate=$("$BENCH" -s "$sock" -n "$N" -c 16 -m 4000 -t $TARGET |
         sed -n 's/^RESULT .*tx_per_s=\([0-9.]*\).*/\1/p')
     read -r u1 s1 <<<"$(ticks "$@")"
     printf '%-12s %8s tx/s  user %4d us/tx  system %4d us/tx\n' "$name" \

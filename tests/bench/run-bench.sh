@@ -104,6 +104,7 @@ for f in "$BENCH" "$NULLM" "$top_builddir/mlmd/mlmd" "$top_builddir/lua/mlm-work
 done
 . "$top_srcdir/tests/lib/mlm.sh"
 . "$top_srcdir/tests/lib/postfix.sh"
+. "$top_srcdir/tests/bench/bench-lib.sh"
 DECISIONS=$here/policies/decisions.lua
 LISTPOL=$top_srcdir/lua/policy.lua
 MDFILTER=$here/mimedefang/mimedefang-filter
@@ -341,18 +342,7 @@ md_start() {
 }
 
 # mlm_lists_setup: the bench lists in the running mlm instance.
-LIST_FOOTER=$'-- \nlist100 footer: to unsubscribe, write to the -request address'
-mlm_lists_setup() { # SIZES...
-    local n
-    for n in "$@"; do
-        mlm_ctl list create "list$n@lists.test" --prefix "[bench]" >/dev/null || return 1
-        mlm_ctl list set "list$n@lists.test" footer "$LIST_FOOTER" >/dev/null || return 1
-        awk -v n="$n" 'BEGIN { print "sender@bench.test"
-            for (i = 1; i < n; i++) printf "member%d@d%d.bench.test\n", i, i % 100 }' \
-            >"$TMP/members$n.txt"
-        mlm_ctl member import "list$n@lists.test" "$TMP/members$n.txt" >/dev/null || return 1
-    done
-}
+mlm_lists_setup() { bench_lists_setup "$TMP" "$@"; } # SIZES...
 
 mlm_workers() { pgrep -P "$MLM_MUX_PID" 2>/dev/null; }
 
@@ -441,7 +431,7 @@ if want big && mlm_start "$LISTPOL" "${MLM_POOL[@]}" && mlm_lists_setup 100; the
     run_bench "$MLM_MILTER" 200 4 -t list100@lists.test >/dev/null # warm up
     say "(d) mlm, $BENCH_BIG_POSTS posts to a list of $BENCH_BIG_MEMBERS members"
     mlm_ctl list create big@lists.test --prefix "[big]" >/dev/null
-    mlm_ctl list set big@lists.test footer "$LIST_FOOTER" >/dev/null
+    mlm_ctl list set big@lists.test footer "$BENCH_FOOTER" >/dev/null
     awk -v n="$BENCH_BIG_MEMBERS" 'BEGIN { print "sender@bench.test"
         for (i = 1; i < n; i++) printf "member%d@d%d.bench.test\n", i, i % 100 }' \
         >"$TMP/big.txt"

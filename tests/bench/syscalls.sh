@@ -14,30 +14,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 BENCH=$top_builddir/tests/bench/mlm-bench
 N=${N:-1000}
-T=list100@lists.test
-WORKLOAD=${WORKLOAD:-list}
-POLICY=$top_srcdir/lua/policy.lua
-[ "$WORKLOAD" = decisions ] && POLICY=$here/policies/decisions.lua T=member@lists.test
+. "$here/bench-lib.sh"
+bench_workload || exit 2
 command -v strace >/dev/null || { echo "syscalls.sh: strace is needed" >&2; exit 2; }
 mlm_start "$POLICY" "worker_max_requests = 100000" \
     "workers_min = 2" "workers_max = 2" || exit 1
 out=$(mktemp -d /tmp/mlm-syscalls.XXXXXX)
 trap 'mlm_stop >/dev/null; rm -rf "$out"' EXIT
-if [ "$WORKLOAD" = list ]; then
-    mlm_ctl list create $T --prefix "[bench]" >/dev/null
-    mlm_ctl list set $T footer $'-- \nfooter' >/dev/null
-    awk 'BEGIN { print "sender@bench.test"
-        for (i = 1; i < 100; i++) printf "member%d@d%d.bench.test\n", i, i % 100 }' \
-        >"$MLM_DIR/members.txt"
-    mlm_ctl member import $T "$MLM_DIR/members.txt" >/dev/null
-fi
-"$BENCH" -s "$MLM_MILTER" -n 300 -c 16 -m 4000 -t $T >/dev/null # warm up
+if [ "$WORKLOAD" = list ]; then bench_lists_setup "$MLM_DIR" 100 || exit 1; fi
+"$BENCH" -s "$MLM_MILTER" -n 300 -c 16 -m 4000 -t $TARGET >/dev/null # warm up
 pids="$MLM_MLMD_PID $MLM_MUX_PID $(pgrep -P "$MLM_MUX_PID" | tr '\n' ' ')"
 for p in $pids; do
     strace -c -f -p "$p" -o "$out/$p.txt" 2>/dev/null &
 done
 sleep 1
-"$BENCH" -s "$MLM_MILTER" -n "$N" -c 16 -m 4000 -t $T | grep '^RESULT' |
+"$BENCH" -s "$MLM_MILTER" -n "$N" -c 16 -m 4000 -t $TARGET | grep '^RESULT' |
     grep -o 'tx_per_s=[0-9.]*'
 pkill -INT -f "strace -c -f -p" 2>/dev/null
 sleep 1
