@@ -47,7 +47,7 @@
 #   BENCH_RSS_TX=10000 [3000]  transactions of the RSS run (-c 200)
 #   BENCH_PF_MESSAGES=2000 [300]  messages per Postfix run
 #   BENCH_PF_SESSIONS=16       smtp-source -s
-#   BENCH_PF_REPEAT=1          rounds of the Postfix figures (median)
+#   BENCH_PF_REPEAT=3 [1]      rounds of the Postfix figures (median)
 #   BENCH_PROFILE_TX=200 [50]  list posts under callgrind
 #   BENCH_MD_WORKERS="2 4" ["2"]  MIMEDefang pool sizes
 #   BENCH_MLM_CONFIG=""        extra mlm.conf lines (one a line) for every mlm
@@ -78,11 +78,11 @@ done
 if [ "$quick" = 1 ]; then
     : "${BENCH_SECONDS:=1}" "${BENCH_CONC:=16}" "${BENCH_RSS_TX:=3000}"
     : "${BENCH_PF_MESSAGES:=300}" "${BENCH_PROFILE_TX:=50}" "${BENCH_MD_WORKERS:=2}"
-    : "${BENCH_REPEAT:=1}"
+    : "${BENCH_REPEAT:=1}" "${BENCH_PF_REPEAT:=1}"
 fi
 : "${BENCH_SECONDS:=3}" "${BENCH_CONC:=1 4 16}" "${BENCH_MSG_SIZE:=4000}"
 : "${BENCH_BIG_MEMBERS:=100000}" "${BENCH_RSS_TX:=10000}" "${BENCH_BIG_POSTS:=3}"
-: "${BENCH_PF_MESSAGES:=2000}" "${BENCH_PF_SESSIONS:=16}" "${BENCH_PF_REPEAT:=1}"
+: "${BENCH_PF_MESSAGES:=2000}" "${BENCH_PF_SESSIONS:=16}" "${BENCH_PF_REPEAT:=3}"
 : "${BENCH_PROFILE_TX:=200}" "${BENCH_MD_WORKERS:=2 4}" "${BENCH_REPEAT:=3}"
 read -r -a CONC <<<"$BENCH_CONC"
 MLM_EXTRA=() # BENCH_MLM_CONFIG: extra mlm.conf lines for every mlm started
@@ -122,6 +122,19 @@ fmt() { [ -n "${1:-}" ] && printf "%.${2:-0}f" "$1" || printf 'n/a'; }
 # ratio A B: A/B as a percentage, or empty.
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a != "" && b > 0) printf "%.1f", 100 * a / b }'; }
 # verdict OK-EXPRESSION (awk, on numbers already substituted): PASS, MISS, n/a.
+# paired ARRAY A B ROUNDS [SUFFIX]: the median over the rounds of
+# ARRAY[A#r SUFFIX] / ARRAY[B#r SUFFIX] as a percentage, or empty. Each
+# round runs the two back to back, so their own ratio cancels most of the
+# load that moves between rounds (the medians of each apart do not).
+paired() {
+    local -n pa=$1
+    local r
+    for ((r = 1; r <= $4; r++)); do
+        ratio "${pa[$2#$r${5:-}]:-}" "${pa[$3#$r${5:-}]:-}"
+        echo
+    done | grep . | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR) printf "%.1f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
 verdict() { [ -z "${2:-}" ] && { echo "n/a"; return; }
     awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
 kb() { awk -v k="${1:-}" 'BEGIN { if (k != "") printf "%.1f", k / 1024 }'; } # kB -> MB
@@ -841,6 +854,13 @@ report() {
     a=${R[mlmdec@c$CMAX.tx_per_s]:-} b=${R[null@c$CMAX.tx_per_s]:-}
     x=$(ratio "$a" "$b")
     echo "| decisions: mlm ≥ 50% of (a) null-milter tx/s | $(fmt "$x" 1)% ($(fmt "$a") / $(fmt "$b")) | $(verdict "$x >= 50" "$x") |"
+    pairedref() { # ARRAY A B ROUNDS [SUFFIX]: the paired median, for reference
+        local p
+        [ "$4" -gt 1 ] && p=$(paired "$@") && [ -n "$p" ] &&
+            echo "| (for reference) the same, median of each round's own ratio ($4 rounds) | $(fmt "$p" 1)% | - |"
+        return 0
+    }
+    pairedref R "mlmdec@c$CMAX" "null@c$CMAX" "$BENCH_REPEAT" .tx_per_s
     cpuref() { # LABEL MLM-KEY BASE-KEY: the CPU cost ratio, for reference
         local m=${R[$2@c$CMAX.cpu_ms_tx]:-} n=${R[$3@c$CMAX.cpu_ms_tx]:-}
         [ -n "$m" ] && [ -n "$n" ] &&
@@ -859,6 +879,7 @@ report() {
         a=${R[mlmlist$N@c$CMAX.tx_per_s]:-} b=${R[nullA$N@c$CMAX.tx_per_s]:-}
         x=$(ratio "$a" "$b")
         echo "| list posts, $N members: mlm ≥ 60% of (b) -a $N | $(fmt "$x" 1)% ($(fmt "$a") / $(fmt "$b")) | $(verdict "$x >= 60" "$x") |"
+        pairedref R "mlmlist$N@c$CMAX" "nullA$N@c$CMAX" "$BENCH_REPEAT" .tx_per_s
         cpuref "list posts, $N members" "mlmlist$N" "nullA$N"
         for c in "${CONC[@]}"; do
             [ "$c" = "$CMAX" ] && continue
@@ -874,6 +895,7 @@ report() {
         a=${PF[mlmdec]:-} b=${PF[null]:-}
         x=$(ratio "$a" "$b")
         echo "| Postfix + mlm (decisions) ≥ 90% of Postfix + (a) | $(fmt "$x" 1)% ($(fmt "$a" 1) / $(fmt "$b" 1)) | $(verdict "$x >= 90" "$x") |"
+        pairedref PF mlmdec null "$BENCH_PF_REPEAT"
         a=${PF[mlmlist]:-} b=${PF[nullA100]:-}
         x=$(ratio "$a" "$b")
         echo "| (for reference) Postfix + mlm (list of 100) / Postfix + (b) -a 100 | $(fmt "$x" 1)% | - |"
