@@ -281,6 +281,7 @@ void clients_reap(struct mux *mx)
             c->worker->client = NULL; /* the reply will be dropped */
         else if (c->pending)
             queue_remove(mx, c);
+        watch_forget(&c->watch, c->fd);
         close(c->fd);
         buf_free(&c->in);
         buf_free(&c->out);

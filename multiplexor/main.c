@@ -1,8 +1,9 @@
 /*
  * main.c - mlm-multiplexor: options, sockets, privileges and the event
- * loop. One thread; poll() over the request socket, the control socket,
- * every client and every worker, plus a signalfd for SIGCHLD, SIGHUP
- * (reload) and SIGTERM/SIGINT (stop after answering what is in flight).
+ * loop. One thread; epoll (watch.c) over the request socket, the control
+ * socket, every client and every worker, plus a signalfd for SIGCHLD,
+ * SIGHUP (reload) and SIGTERM/SIGINT (stop after answering what is in
+ * flight).
  */
 #include <config.h>
 #include "mux.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -125,83 +127,86 @@ static void policy_check_at_start(struct mux *mx, int sfd)
         msg_fatal("policy %s did not load; not starting", mx->cfg->policy);
 }
 
-/* Build the poll set: listeners, signals, clients, workers. */
-static size_t poll_build(struct mux *mx, int sfd, struct pollfd **pfds,
-                         size_t *cap, void ***owners)
+/* What an epoll event's data says: a fixed fd, or a client or a worker. */
+enum { TAG_SIGNALS = 1, TAG_MX_LISTEN, TAG_CTL_LISTEN };
+#define TAG_WORKER_BIT 1u /* set on a worker's address; clients' are bare */
+#define EVENTS_MAX 64
+
+/*
+ * Bring the epoll set up to date: new clients and workers join, a client
+ * with output waiting asks for EPOLLOUT, a closing one for nothing more
+ * (EPOLLHUP and EPOLLERR still come), the request socket leaves when the
+ * multiplexor stops taking requests.
+ */
+static void watch_update(struct mux *mx, int sfd)
 {
-    size_t n = 0, need = 3;
-    for (struct client *c = mx->clients; c; c = c->next)
-        need++;
-    for (struct worker *w = mx->workers; w; w = w->next)
-        need++;
-    if (need > *cap) {
-        *cap = need * 2;
-        *pfds = xrealloc(*pfds, *cap * sizeof **pfds);
-        *owners = xrealloc(*owners, *cap * sizeof **owners);
+    static struct watch sig_watch, mx_watch, ctl_watch;
+    watch_sync(&sig_watch, sfd, EPOLLIN, TAG_SIGNALS);
+    watch_sync(&ctl_watch, mx->ctl_listen_fd, EPOLLIN, TAG_CTL_LISTEN);
+    if (mx->stopping)
+        watch_forget(&mx_watch, mx->mx_listen_fd);
+    else
+        watch_sync(&mx_watch, mx->mx_listen_fd, EPOLLIN, TAG_MX_LISTEN);
+    for (struct client *c = mx->clients; c; c = c->next) {
+        uint32_t want = (c->closing ? 0 : EPOLLIN) | (c->out.len ? EPOLLOUT : 0);
+        if (watch_sync(&c->watch, c->fd, want, (uintptr_t)c) == -1)
+            c->closing = 1, c->out.len = 0;
     }
-    (*pfds)[n] = (struct pollfd){sfd, POLLIN, 0};
-    (*owners)[n++] = NULL;
-    if (!mx->stopping) {
-        (*pfds)[n] = (struct pollfd){mx->mx_listen_fd, POLLIN, 0};
-        (*owners)[n++] = NULL;
+    for (struct worker *w = mx->workers; w; w = w->next) {
+        uint32_t want = EPOLLIN | (w->out.len ? EPOLLOUT : 0);
+        if (watch_sync(&w->watch, w->fd, want,
+                       (uintptr_t)w | TAG_WORKER_BIT) == -1)
+            worker_lost(mx, w, "cannot watch its socket");
     }
-    (*pfds)[n] = (struct pollfd){mx->ctl_listen_fd, POLLIN, 0};
-    (*owners)[n++] = NULL;
-    return n;
+}
+
+static void worker_event(struct mux *mx, struct worker *w, uint32_t events)
+{
+    if (w->fd == -1)
+        return;
+    if (events & EPOLLOUT)
+        worker_flush(mx, w);
+    if (w->fd != -1 && events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        worker_readable(mx, w);
+}
+
+static void client_event(struct mux *mx, struct client *c, uint32_t events)
+{
+    if (events & EPOLLOUT)
+        client_flush(mx, c);
+    if (!c->closing && events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        client_readable(mx, c);
+    else if (events & (EPOLLHUP | EPOLLERR))
+        c->closing = 1, c->out.len = 0;
 }
 
 static void loop_once(struct mux *mx, int sfd)
 {
-    static struct pollfd *pfds;
-    static void **owners;
-    static size_t cap;
-    size_t fixed = poll_build(mx, sfd, &pfds, &cap, &owners), n = fixed;
-    for (struct client *c = mx->clients; c; c = c->next) {
-        pfds[n] = (struct pollfd){c->fd,
-                                  (short)(c->closing ? 0 : POLLIN) |
-                                      (short)(c->out.len ? POLLOUT : 0),
-                                  0};
-        owners[n++] = c;
-    }
-    size_t first_worker = n;
-    for (struct worker *w = mx->workers; w; w = w->next) {
-        if (w->fd == -1)
-            continue;
-        pfds[n] = (struct pollfd){w->fd,
-                                  (short)(POLLIN | (w->out.len ? POLLOUT : 0)),
-                                  0};
-        owners[n++] = w;
-    }
-    if (poll(pfds, n, TICK_MS) == -1 && errno != EINTR)
-        msg_fatal("poll: %s", strerror(errno));
-    /* Workers first: replies free workers for the requests read below. */
-    for (size_t i = first_worker; i < n; i++) {
-        struct worker *w = owners[i];
-        if (w->fd == -1 || !pfds[i].revents)
-            continue;
-        if (pfds[i].revents & POLLOUT)
-            worker_flush(mx, w);
-        if (w->fd != -1 && pfds[i].revents & (POLLIN | POLLHUP | POLLERR))
-            worker_readable(mx, w);
-    }
-    for (size_t i = fixed; i < first_worker; i++) {
-        struct client *c = owners[i];
-        if (pfds[i].revents & POLLOUT)
-            client_flush(mx, c);
-        if (!c->closing && pfds[i].revents & (POLLIN | POLLHUP | POLLERR))
-            client_readable(mx, c);
-        else if (pfds[i].revents & (POLLHUP | POLLERR))
-            c->closing = 1, c->out.len = 0;
-    }
-    for (size_t i = 0; i < fixed; i++) {
-        if (!pfds[i].revents)
-            continue;
-        if (pfds[i].fd == sfd)
+    struct epoll_event ev[EVENTS_MAX];
+    watch_update(mx, sfd);
+    int n = watch_wait(ev, EVENTS_MAX, TICK_MS);
+    /*
+     * Workers first: replies free workers for the requests read below.
+     * Clients and workers are freed only by the reaping at the end, so
+     * every address in this batch stays valid.
+     */
+    for (int i = 0; i < n; i++)
+        if (ev[i].data.u64 > TAG_CTL_LISTEN && ev[i].data.u64 & TAG_WORKER_BIT)
+            worker_event(mx,
+                         (struct worker *)(uintptr_t)(ev[i].data.u64 &
+                                                      ~(uint64_t)TAG_WORKER_BIT),
+                         ev[i].events);
+    for (int i = 0; i < n; i++)
+        if (ev[i].data.u64 > TAG_CTL_LISTEN && !(ev[i].data.u64 & TAG_WORKER_BIT))
+            client_event(mx, (struct client *)(uintptr_t)ev[i].data.u64,
+                         ev[i].events);
+    for (int i = 0; i < n; i++) {
+        if (ev[i].data.u64 == TAG_SIGNALS)
             signals_read(mx, sfd);
-        else
-            client_accept(mx, pfds[i].fd, pfds[i].fd == mx->ctl_listen_fd
-                                              ? CLIENT_CTL
-                                              : CLIENT_MLMD);
+        else if (ev[i].data.u64 == TAG_MX_LISTEN && !mx->stopping)
+            client_accept(mx, mx->mx_listen_fd, CLIENT_MLMD);
+        else if (ev[i].data.u64 == TAG_CTL_LISTEN)
+            client_accept(mx, mx->ctl_listen_fd, CLIENT_CTL);
     }
     int64_t now = now_ms();
     queue_tick(mx, now);
@@ -281,6 +286,7 @@ int main(int argc, char **argv)
             _exit(0);
         setsid();
     }
+    watch_open(); /* after the fork: the daemon's own epoll set */
     msg_info("mlm-multiplexor %s serving on %s, policy %s", PACKAGE_VERSION,
              cfg.mx_socket, cfg.policy);
 

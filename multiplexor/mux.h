@@ -27,6 +27,12 @@ enum worker_state {
 
 struct client;
 
+/* An fd's place in the event loop's epoll set (watch.c). */
+struct watch {
+    int on;                      /* in the set */
+    uint32_t events;             /* EPOLLIN, EPOLLOUT as registered */
+};
+
 struct worker {
     int id;
     pid_t pid;
@@ -43,6 +49,7 @@ struct worker {
     uint8_t stage;
     struct mlm_buf in;
     struct mlm_buf out;
+    struct watch watch;
     struct worker *next;
 };
 
@@ -61,6 +68,7 @@ struct client {
     struct worker *worker;
     int closing;                 /* close once out is flushed */
     int reload_waiting;          /* ctl: answer when the reload ends */
+    struct watch watch;
     struct client *queue_next;
     struct client *next;
 };
@@ -88,6 +96,13 @@ struct mux {
     int64_t stop_deadline_ms;
     int64_t started_ms;
 };
+
+/* watch.c: the epoll set; an fd leaves it (watch_forget) before close */
+struct epoll_event;
+void watch_open(void);
+int watch_sync(struct watch *wt, int fd, uint32_t events, uint64_t tag);
+void watch_forget(struct watch *wt, int fd);
+int watch_wait(struct epoll_event *events, int max, int timeout_ms);
 
 /* pool.c */
 struct worker *worker_start(struct mux *mx, unsigned generation, int probe);

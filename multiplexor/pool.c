@@ -119,6 +119,7 @@ int workers_count(struct mux *mx, int state)
 static void worker_retire(struct worker *w)
 {
     if (w->fd != -1) {
+        watch_forget(&w->watch, w->fd);
         close(w->fd);
         w->fd = -1;
     }
