@@ -28,14 +28,15 @@ int unix_listen(const char *path, mode_t mode, char *why, size_t whylen);
 int frame_write(int fd, const struct mlm_buf *buf, int64_t deadline,
                 char *why, size_t whylen);
 
+/* A deadline that never comes: frame_read then blocks in recv. */
+#define DEADLINE_NONE INT64_MAX
+
 /*
  * Read one whole frame into in (reset first). On success *payload and
  * *payload_len point into in. 0, or -1 with why (timeout, EOF, bad length,
  * bytes after the frame: the peer must wait for an answer before it sends
  * again).
  */
-/* A deadline that never comes: frame_read then blocks in recv. */
-#define DEADLINE_NONE INT64_MAX
 int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
                const uint8_t **payload, size_t *payload_len, char *why,
                size_t whylen);

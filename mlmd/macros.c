@@ -31,6 +31,9 @@ static const char *const msg_names[MACROS_MSG] = {
     "{auth_type}", "{auth_authen}", "{tls_version}", "{cipher}",
     "{mail_addr}"};
 
+_Static_assert(MACROS_CONN <= MACROS_SCOPE_MAX && MACROS_MSG <= MACROS_SCOPE_MAX,
+               "a macro cache holds either scope");
+
 /* name and value pairs of ctx.macros: "i", the scoped ones, {rcpt_addr} */
 #define MACRO_PAIRS_MAX (2 * (1 + MACROS_CONN + MACROS_MSG + 1))
 

@@ -187,8 +187,9 @@ static void loop_once(struct mux *mx, int sfd)
     int n = watch_wait(ev, EVENTS_MAX, TICK_MS);
     /*
      * Workers first: replies free workers for the requests read below.
-     * Clients and workers are freed only by the reaping at the end, so
-     * every address in this batch stays valid.
+     * Clients and workers are freed only by reaping, which runs after
+     * their events (SIGCHLD comes in the last pass), so every address in
+     * this batch stays valid while it is used.
      */
     for (int i = 0; i < n; i++)
         if (ev[i].data.u64 > TAG_CTL_LISTEN && ev[i].data.u64 & TAG_WORKER_BIT)
