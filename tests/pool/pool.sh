@@ -108,11 +108,12 @@ t_check "served after the timeout" test "$(result continue "$tmp/b7")" = 20
 mlm_stop >/dev/null
 
 # --- queue overflow answers failure_action ------------------------------------
-# The one worker is made busy first (3 s), then 8 more requests come: 2
-# wait in the queue, the rest must be refused at once. (Firing all at the
-# same moment depended on how fast libmilter's thread pool grows on a
-# loaded machine: once it fed the requests in a few at a time, and the
-# queue never filled.)
+# The one worker is made busy first (8 s of CPU), then 8 more requests
+# come: 2 wait in the queue, the rest must be refused at once. (Firing all
+# at the same moment depended on how fast libmilter's thread pool grows on
+# a loaded machine: once it fed the requests in a few at a time, and the
+# queue never filled. A busy time of 3 s was once too short for the same
+# reason, under ASan in a loaded CI run.)
 mlm_start "$tmp/policy.lua" "lua_instruction_limit = 0" "workers_min = 1" \
     "workers_max = 1" "queue_max = 2" "queue_timeout = 30" || exit 1
 bench "$tmp/b8a" -n 1 -f slower@pool.test &
