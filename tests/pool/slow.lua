@@ -11,7 +11,7 @@ function filter_sender(ctx)
   if s == "slow@pool.test" then
     spin(1.0)
   elseif s == "slower@pool.test" then
-    spin(8.0)
+    spin(3.0)
   elseif s == "loop@pool.test" then
     while true do end
   elseif s == "hang@pool.test" then
