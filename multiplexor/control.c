@@ -44,6 +44,14 @@ static char *status_render(struct mux *mx, int64_t now)
         if (w->state == W_BUSY || (w->state == W_RETIRING && w->client))
             snprintf(job, sizeof job, "%s for %lld ms", stage_name(w->stage),
                      (long long)(now - w->state_since_ms));
+        char note[48] = "";
+        if (w->generation != mx->generation)
+            snprintf(note, sizeof note, " (%s)", w->reload_probe
+                                                     ? "reload probe"
+                                                     : "old generation");
+        else if (w->replaces_id)
+            snprintf(note, sizeof note, " (to replace worker %d)",
+                     w->replaces_id);
         if (cap - len < 256)
             s = xrealloc(s, cap *= 2);
         len += (size_t)snprintf(s + len, cap - len,
@@ -51,9 +59,7 @@ static char *status_render(struct mux *mx, int64_t now)
                                 (long)w->pid, worker_state_name(w->state),
                                 w->requests,
                                 (long long)((now - w->started_ms) / 1000), job,
-                                w->generation == mx->generation ? "" :
-                                w->reload_probe ? " (reload probe)"
-                                                : " (old generation)");
+                                note);
         total++;
         busy += w->state == W_BUSY;
         idle += w->state == W_IDLE;

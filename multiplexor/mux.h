@@ -45,6 +45,8 @@ struct worker {
     int64_t state_since_ms;
     int64_t kill_at_ms;          /* SIGKILL after SIGTERM, 0 when not due */
     int reload_probe;            /* started to check a new policy */
+    int successor_id;            /* started to take over from this one */
+    int replaces_id;             /* the worker this one takes over from */
     struct client *client;       /* the request being served */
     uint8_t stage;
     struct mlm_buf in;

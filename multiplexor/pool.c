@@ -25,6 +25,8 @@
 
 #define KILL_GRACE_MS 2000
 #define START_BACKOFF_MAX_MS 30000
+/* a successor starts this fraction of worker_max_requests ahead */
+#define SUCCESSOR_LEAD_DIV 10
 
 static const char *const state_names[] = {"starting", "idle", "busy",
                                           "retiring", "dead"};
@@ -194,10 +196,64 @@ void pool_dispatch(struct mux *mx)
         worker_send(mx, w, queue_pop(mx));
 }
 
+static struct worker *worker_by_id(struct mux *mx, int id)
+{
+    for (struct worker *w = mx->workers; w; w = w->next)
+        if (w->id == id)
+            return w;
+    return NULL;
+}
+
+static int starting_count(struct mux *mx)
+{
+    int n = 0;
+    for (struct worker *w = mx->workers; w; w = w->next)
+        n += w->state == W_STARTING && !w->reload_probe;
+    return n;
+}
+
+/*
+ * A worker near worker_max_requests gets its successor started while it
+ * still serves, and leaves when the successor is ready (or at the limit,
+ * whichever comes first). Replacing it only after it left would take a
+ * worker out of the pool for the successor's start, milliseconds of
+ * contended CPU in which requests queue. One successor starts at a time;
+ * with a limit under SUCCESSOR_LEAD_DIV there is no head start.
+ */
+static void successor_start(struct mux *mx, struct worker *w)
+{
+    unsigned limit = (unsigned)mx->cfg->worker_max_requests;
+    unsigned lead = limit / SUCCESSOR_LEAD_DIV;
+    if (lead == 0 || w->successor_id || w->requests + lead < limit ||
+        mx->stopping || w->generation != mx->generation ||
+        now_ms() < mx->next_start_ms || starting_count(mx) > 0)
+        return;
+    struct worker *s = worker_start(mx, w->generation, 0);
+    if (s == NULL)
+        return;
+    s->replaces_id = w->id;
+    w->successor_id = s->id;
+}
+
+/* The successor is ready: its predecessor leaves, now or after its request. */
+static void predecessor_leave(struct mux *mx, struct worker *s)
+{
+    struct worker *w = worker_by_id(mx, s->replaces_id);
+    s->replaces_id = 0;
+    if (w == NULL || w->successor_id != s->id)
+        return;
+    if (w->state == W_IDLE)
+        worker_retire(w);
+    else if (w->state == W_BUSY)
+        worker_set_state(w, W_RETIRING);
+}
+
 static void worker_ready(struct mux *mx, struct worker *w, uint32_t stages)
 {
     w->stages = stages;
     mx->start_failures = 0;
+    if (w->replaces_id)
+        predecessor_leave(mx, w);
     if (w->reload_probe) {
         w->reload_probe = 0;
         mx->generation = w->generation;
@@ -244,6 +300,7 @@ static void worker_reply(struct mux *mx, struct worker *w, uint8_t *frame,
         return;
     }
     worker_set_state(w, W_IDLE);
+    successor_start(mx, w);
 }
 
 static void worker_frame(struct mux *mx, struct worker *w, uint8_t *frame,
@@ -334,14 +391,6 @@ void workers_reap(struct mux *mx, int children_exited)
             pp = &w->next;
         }
     }
-}
-
-static int starting_count(struct mux *mx)
-{
-    int n = 0;
-    for (struct worker *w = mx->workers; w; w = w->next)
-        n += w->state == W_STARTING && !w->reload_probe;
-    return n;
 }
 
 /* Keep the pool between workers_min and workers_max, enforce timeouts. */

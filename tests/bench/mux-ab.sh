@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # tests/bench/mux-ab.sh - two mlm-multiplexor binaries side by side: the
 # built one and OTHER (for example one built from an earlier commit), each
-# run twice in turn (A B A B) on the decisions policy with 4 workers that
-# are never replaced; prints tx/s, RCPT p99 and the multiplexor's own CPU
-# per transaction. C sets the concurrency (16), N the transactions (10000).
+# run twice in turn (A B A B) on the decisions policy with 4 workers;
+# prints tx/s, RCPT p99 and the multiplexor's own CPU per transaction.
+# C sets the concurrency (16), N the transactions (10000), R the workers'
+# worker_max_requests (1000000: never replaced, to see the event loop
+# alone; 1000, DESIGN's default, to see worker replacement).
 #
 #   tests/bench/mux-ab.sh OTHER-BINARY
 #   C=128 tests/bench/mux-ab.sh /tmp/old/multiplexor/mlm-multiplexor
+#   R=1000 tests/bench/mux-ab.sh /tmp/old/multiplexor/mlm-multiplexor
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 BENCH=$top_builddir/tests/bench/mlm-bench
 other=${1:?usage: mux-ab.sh OTHER-MULTIPLEXOR-BINARY}
 built=$MUX_BIN
-C=${C:-16} N=${N:-10000}
+C=${C:-16} N=${N:-10000} R=${R:-1000000}
 hz=$(getconf CLK_TCK)
 for bin in "$other" "$built" "$other" "$built"; do
     MUX_BIN=$bin
     mlm_start "$here/policies/decisions.lua" "workers_min = 4" "workers_max = 4" \
-        "worker_max_requests = 1000000" >/dev/null || exit 1
+        "worker_max_requests = $R" >/dev/null || exit 1
     "$BENCH" -s "$MLM_MILTER" -n 2000 -c "$C" -m 4000 >/dev/null # warm up
     read -r u0 s0 < <(awk '{ print $14, $15 }' "/proc/$MLM_MUX_PID/stat")
     r=$("$BENCH" -s "$MLM_MILTER" -n "$N" -c "$C" -m 4000 | grep '^RESULT' |

@@ -17,7 +17,7 @@
 : "${top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 MLMD_BIN=$top_builddir/mlmd/mlmd
-MUX_BIN=$top_builddir/multiplexor/mlm-multiplexor
+MUX_BIN=${MUX_BIN:-$top_builddir/multiplexor/mlm-multiplexor}
 WORKER_BIN=$top_builddir/lua/mlm-worker
 CTL_BIN=$top_builddir/ctl/mlm-ctl
 

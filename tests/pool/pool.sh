@@ -158,6 +158,39 @@ t_check "SIGTERM: the multiplexor exited" bash -c "! kill -0 $MLM_MUX_PID 2>/dev
 MLM_MUX_PID=
 mlm_stop >/dev/null
 
+# --- worker_max_requests: a worker is replaced after that many ---------------
+# Each transaction is 3 requests (sender, recipient, message). With a limit
+# of 4 there is no head start: 30 requests in turn take 8 workers.
+mlm_start "$tmp/policy.lua" "lua_instruction_limit = 0" "workers_min = 1" \
+    "workers_max = 1" "worker_max_requests = 4" || exit 1
+bench "$tmp/b10" -n 10
+t_check "worker_max_requests 4: 10 transactions continued" test "$(result continue "$tmp/b10")" = 10
+t_check "worker_max_requests 4: 30 requests took 8 workers (got $(json_get "j['workers']['started']"))" \
+    test "$(json_get "j['workers']['started']")" = 8
+mlm_stop >/dev/null
+# With a limit of 20 the successor starts 2 requests ahead (a tenth) and
+# takes over when it is ready: after 18 requests the first worker leaves
+# without reaching 20, and its successor serves, never more than 1 worker.
+mlm_start "$tmp/policy.lua" "lua_instruction_limit = 0" "workers_min = 1" \
+    "workers_max = 1" "worker_max_requests = 20" || exit 1
+first=$(mlm_ctl status | awk '$1 == "1" { print $2 }')
+bench "$tmp/b11" -n 6
+for i in $(seq 100); do
+    mlm_ctl status >"$tmp/st11"
+    grep -q '^total: 1 workers, 0 busy, 1 idle; 0 requests' "$tmp/st11" && break
+    sleep 0.1
+done
+t_check "successor: took over after 18 of 20 requests ($(tail -1 "$tmp/st11"))" \
+    grep -q '^total: 1 workers, 0 busy, 1 idle; 0 requests' "$tmp/st11"
+t_check "successor: it is worker 2, the second started" \
+    test "$(awk '$3 == "idle" { print $1 }' "$tmp/st11"):$(json_get "j['workers']['started']")" = 2:2
+t_check "successor: the first worker's pid seen ($first)" test -n "$first"
+t_check "successor: its predecessor exited" \
+    bash -c "for i in \$(seq 50); do kill -0 '$first' 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+bench "$tmp/b12" -n 2
+t_check "successor: serves (continue $(result continue "$tmp/b12") of 2)" test "$(result continue "$tmp/b12")" = 2
+mlm_stop >/dev/null
+
 # --- a policy that cannot load stops start-up with a clear error -----------
 printf 'error("broken at load")\n' >"$tmp/broken.lua"
 MLM_DIR=$tmp/start; mkdir -p "$MLM_DIR"; MLM_CONF=$MLM_DIR/mlm.conf
