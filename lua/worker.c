@@ -5,7 +5,8 @@
  * once, says MSG_READY (with the stages the policy defines) or
  * MSG_LOAD_ERROR, then answers one MSG_REQUEST at a time until the
  * multiplexor closes the socket. Its stdout is not the socket: print() in a
- * policy goes to the log.
+ * policy goes to the log. With -Z it is the multiplexor's fork server
+ * (zygote.c), and each worker it forks goes on from there.
  */
 #include <config.h>
 #include "mlmconf.h"
@@ -13,6 +14,7 @@
 #include "policy.h"
 #include "luambind.h"
 #include "sockio.h"
+#include "zygote.h"
 
 #include <gmime/gmime.h>
 #include <signal.h>
@@ -73,29 +75,38 @@ int main(int argc, char **argv)
     static struct mlm_config cfg;
     const char *config_path = config_default_path;
     const char *policy_path = NULL;
-    int foreground = 0, explicit_config = 0, opt;
+    int foreground = 0, explicit_config = 0, zygote = 0, opt;
     char why[2048];
 
-    while ((opt = getopt(argc, argv, "C:P:fdhV")) != -1) {
+    while ((opt = getopt(argc, argv, "C:P:fdhVZ")) != -1) {
         switch (opt) {
         case 'C': config_path = optarg; explicit_config = 1; break;
         case 'P': policy_path = optarg; break;
         case 'f': foreground = 1; break;
         case 'd': log_set_debug(1); break;
         case 'V': printf("mlm-worker %s\n", PACKAGE_VERSION); return 0;
+        case 'Z': zygote = 1; break;
         case 'h':
-            printf("usage: mlm-worker [-f] [-d] [-C FILE] [-P POLICY]\n"
+            printf("usage: mlm-worker [-f] [-d] [-Z] [-C FILE] [-P POLICY]\n"
                    "Runs the policy for mlm-multiplexor, which starts it "
                    "with its socket on fd 0.\n");
             return 0;
         default:
-            fprintf(stderr, "usage: mlm-worker [-f] [-d] [-C FILE] [-P POLICY]"
+            fprintf(stderr, "usage: mlm-worker [-f] [-d] [-Z] [-C FILE] [-P POLICY]"
                             " (started by mlm-multiplexor)\n");
             return 2;
         }
     }
     log_open("mlm-worker", foreground);
     signal(SIGPIPE, SIG_IGN);
+    if (zygote) {
+        if (zygote_serve() == -1)
+            return 0; /* the multiplexor closed the zygote's socket */
+        /* A worker now: ps should not show it as the fork server. */
+        for (int i = 1; i < argc; i++)
+            if (strcmp(argv[i], "-Z") == 0)
+                memset(argv[i], 0, 2);
+    }
     config_defaults(&cfg);
     if (config_load(&cfg, config_path, explicit_config, why, sizeof why) == -1)
         msg_fatal("%s", why);

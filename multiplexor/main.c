@@ -211,6 +211,7 @@ static void loop_once(struct mux *mx, int sfd)
     }
     int64_t now = now_ms();
     queue_tick(mx, now);
+    zygote_tick(mx, now);
     pool_tick(mx, now);
     pool_dispatch(mx);
     workers_reap(mx, 0);
@@ -239,6 +240,8 @@ int main(int argc, char **argv)
     char why[512];
 
     mx.config_path = config_default_path;
+    mx.zygote_fd = -1;
+    mx.zygote_next_ms = -1; /* none until zygote_init */
     while ((opt = getopt_long(argc, argv, "C:fdhV", long_options, NULL)) != -1) {
         switch (opt) {
         case 'C': mx.config_path = optarg; mx.explicit_config = 1; break;
@@ -288,6 +291,7 @@ int main(int argc, char **argv)
         setsid();
     }
     watch_open(); /* after the fork: the daemon's own epoll set */
+    zygote_init(&mx);
     msg_info("mlm-multiplexor %s serving on %s, policy %s", PACKAGE_VERSION,
              cfg.mx_socket, cfg.policy);
 

@@ -94,6 +94,11 @@ struct mux {
     int next_worker_id;
     int64_t next_start_ms;       /* pacing after failed starts */
     int start_failures;
+    int zygote_fd;               /* the worker fork server, -1: none */
+    pid_t zygote_pid;
+    int64_t zygote_next_ms;      /* when to start it, -1: never */
+    int zygote_failures;
+    unsigned long long zygote_forks; /* workers it started */
     int stopping;
     int64_t stop_deadline_ms;
     int64_t started_ms;
@@ -118,6 +123,19 @@ int workers_count(struct mux *mx, int state);  /* -1: all alive */
 void pool_reload(struct mux *mx, struct client *requester);
 void pool_stop(struct mux *mx);
 const char *worker_state_name(enum worker_state s);
+
+/* Fork and exec mlm-worker (with -Z: the fork server) on a new socketpair,
+ * a worker through the fork server when there is one. The pid, and *sock
+ * the multiplexor's end; -1 on failure. */
+pid_t worker_spawn(struct mux *mx, int zygote, int *sock);
+
+/* zygote.c: the worker fork server */
+void zygote_init(struct mux *mx);
+void zygote_tick(struct mux *mx, int64_t now);
+pid_t zygote_spawn(struct mux *mx, int worker_sock);  /* -1: exec it */
+int zygote_exited(struct mux *mx, pid_t pid);         /* 1: it was */
+void zygote_restart(struct mux *mx);
+void zygote_stop(struct mux *mx);
 
 /* clients.c */
 void client_accept(struct mux *mx, int listen_fd, enum client_kind kind);

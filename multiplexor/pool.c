@@ -43,14 +43,14 @@ static void worker_set_state(struct worker *w, enum worker_state state)
 const char *worker_state_name(enum worker_state s) { return state_names[s]; }
 
 /* The child side of a fork: fd 0 is the socket, then exec the worker. */
-static void worker_exec(struct mux *mx, int sock)
+static void worker_exec(struct mux *mx, int sock, int zygote)
 {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (dup2(sock, 0) == -1 || dup2(2, 1) == -1)
         _exit(127);
-    const char *argv[8];
+    const char *argv[9];
     int argc = 0;
     argv[argc++] = mx->cfg->worker_program;
     if (mx->explicit_config) {
@@ -63,6 +63,8 @@ static void worker_exec(struct mux *mx, int sock)
         argv[argc++] = "-f";
     if (mx->debug)
         argv[argc++] = "-d";
+    if (zygote)
+        argv[argc++] = "-Z";
     argv[argc] = NULL;
     execv(argv[0], (char *const *)argv);
     fprintf(stderr, "mlm-worker: cannot run %s: %s\n", argv[0],
@@ -70,30 +72,42 @@ static void worker_exec(struct mux *mx, int sock)
     _exit(127);
 }
 
-struct worker *worker_start(struct mux *mx, unsigned generation, int probe)
+pid_t worker_spawn(struct mux *mx, int zygote, int *sock)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
         msg_error("socketpair: %s", strerror(errno));
-        return NULL;
+        return -1;
     }
-    pid_t pid = fork();
+    pid_t pid = zygote ? -1 : zygote_spawn(mx, sv[1]);
+    if (pid == -1)
+        pid = fork();
     if (pid == -1) {
         msg_error("fork: %s", strerror(errno));
         close(sv[0]);
         close(sv[1]);
-        return NULL;
+        return -1;
     }
     if (pid == 0) {
         close(sv[0]);
-        worker_exec(mx, sv[1]);
+        worker_exec(mx, sv[1], zygote);
     }
     close(sv[1]);
-    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    *sock = sv[0];
+    return pid;
+}
+
+struct worker *worker_start(struct mux *mx, unsigned generation, int probe)
+{
+    int sock;
+    pid_t pid = worker_spawn(mx, 0, &sock);
+    if (pid == -1)
+        return NULL;
+    fcntl(sock, F_SETFL, O_NONBLOCK);
     struct worker *w = xcalloc(1, sizeof *w);
     w->id = ++mx->next_worker_id;
     w->pid = pid;
-    w->fd = sv[0];
+    w->fd = sock;
     w->generation = generation;
     w->reload_probe = probe;
     w->started_ms = now_ms();
@@ -369,6 +383,8 @@ void workers_reap(struct mux *mx, int children_exited)
     int status;
     pid_t pid;
     while (children_exited && (pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (zygote_exited(mx, pid))
+            continue;
         for (struct worker *w = mx->workers; w; w = w->next) {
             if (w->pid != pid)
                 continue;
@@ -447,6 +463,7 @@ void pool_reload(struct mux *mx, struct client *requester)
         }
     if (requester)
         requester->reload_waiting = 1;
+    zygote_restart(mx); /* a new mlm-worker binary takes effect */
     msg_info("reload: checking policy %s", mx->cfg->policy);
     if (worker_start(mx, ++mx->last_generation, 1) == NULL) {
         if (requester) {
@@ -458,6 +475,7 @@ void pool_reload(struct mux *mx, struct client *requester)
 
 void pool_stop(struct mux *mx)
 {
+    zygote_stop(mx);
     for (struct worker *w = mx->workers; w; w = w->next)
         if (w->state == W_IDLE || w->state == W_STARTING)
             worker_retire(w);

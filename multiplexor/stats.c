@@ -182,10 +182,10 @@ static void render_json(struct out *o, struct mux *mx, int64_t now)
     }
     out_printf(o, "}, \"workers\": {\"total\": %d, \"idle\": %d, "
                   "\"busy\": %d, \"starting\": %d, \"started\": %llu, "
-                  "\"exited\": %llu, \"generation\": %u}",
+                  "\"forked\": %llu, \"exited\": %llu, \"generation\": %u}",
                workers_count(mx, -1), workers_count(mx, W_IDLE),
                workers_count(mx, W_BUSY), workers_count(mx, W_STARTING),
-               (unsigned long long)workers_started,
+               (unsigned long long)workers_started, mx->zygote_forks,
                (unsigned long long)workers_exited, mx->generation);
     out_printf(o, ", \"queue\": {\"depth\": %d, \"max\": %d}",
                mx->queue_len, mx->cfg->queue_max);
@@ -259,11 +259,13 @@ static void render_text(struct out *o, struct mux *mx, int64_t now)
     }
     text_block(o, "total", since_start);
     out_printf(o, "workers: %d (idle %d, busy %d, starting %d); started %llu, "
-                  "exited %llu; generation %u\nqueue: %d waiting (max %d)\n",
+                  "exited %llu (%llu started by the fork server); "
+                  "generation %u\nqueue: %d waiting (max %d)\n",
                workers_count(mx, -1), workers_count(mx, W_IDLE),
                workers_count(mx, W_BUSY), workers_count(mx, W_STARTING),
                (unsigned long long)workers_started,
-               (unsigned long long)workers_exited, mx->generation,
+               (unsigned long long)workers_exited, mx->zygote_forks,
+               mx->generation,
                mx->queue_len, mx->cfg->queue_max);
 }
 

@@ -1,0 +1,14 @@
+/*
+ * zygote.h - mlm-worker's fork server mode (-Z), see zygote.c.
+ */
+#ifndef MLM_ZYGOTE_H
+#define MLM_ZYGOTE_H
+
+/*
+ * Serve fork requests on fd 0 until the multiplexor closes it. Returns 0 in
+ * each forked worker (its own socket now on fd 0; carry on as a worker),
+ * and -1 in the zygote when the multiplexor is gone (exit then).
+ */
+int zygote_serve(void);
+
+#endif

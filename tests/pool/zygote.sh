@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The worker fork server (mlm-worker -Z): workers it forks are the
+# multiplexor's children and are reaped and counted; killed or stopped, it
+# costs no request (the pool execs workers until it is back) and comes
+# back; a reload starts a new one.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+BENCH=$top_builddir/tests/bench/mlm-bench
+tmp=$(mktemp -d /tmp/mlm-zygote.XXXXXX)
+trap 'mlm_stop >/dev/null; rm -rf "$tmp"' EXIT
+
+result() { # KEY FILE -> value from the RESULT line
+    sed -n 's/^RESULT //p' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+bench() { # OUTFILE ARGS...
+    local out=$1
+    shift
+    "$BENCH" -s "$MLM_MILTER" "$@" >"$out" 2>&1
+}
+json_get() { # EXPR  (python expression over j = stats --json)
+    mlm_ctl stats --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"
+}
+zygote_pid() { # the multiplexor's child with -Z, or nothing
+    ps -o pid=,args= --ppid "$MLM_MUX_PID" | awk '$NF == "-Z" { print $1 }'
+}
+wait_zygote() { # [NOT-PID] -> its pid, once one (other than NOT-PID) runs
+    local z i
+    for i in $(seq 100); do
+        z=$(zygote_pid)
+        [ -n "$z" ] && [ "$z" != "${1:-}" ] && { echo "$z"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+# Every worker in status is a child of the multiplexor, not of the zygote.
+workers_are_mux_children() {
+    local pid
+    for pid in $(mlm_ctl status | awk '$1 ~ /^[0-9]+$/ { print $2 }'); do
+        [ "$(ps -o ppid= -p "$pid" | tr -d ' ')" = "$MLM_MUX_PID" ] || return 1
+    done
+}
+
+cp "$here/slow.lua" "$tmp/policy.lua"
+# 3 requests a transaction, a worker replaced every 5: many starts.
+mlm_start "$tmp/policy.lua" "lua_instruction_limit = 0" "workers_min = 2" \
+    "workers_max = 2" "worker_max_requests = 5" || exit 1
+z1=$(wait_zygote)
+t_check "the fork server runs as the multiplexor's child (pid $z1)" test -n "$z1"
+bench "$tmp/b1" -c 2 -n 100
+t_check "100 transactions through forked workers: all continued" \
+    test "$(result continue "$tmp/b1")" = 100
+t_check "workers were replaced (started $(json_get "j['workers']['started']") >= 60)" \
+    test "$(json_get "j['workers']['started']")" -ge 60
+t_check "all but the workers started before it were forked by it (started $(json_get "j['workers']['started']"), forked $(json_get "j['workers']['forked']"))" \
+    test "$(json_get "j['workers']['started'] - j['workers']['forked']")" -le 2
+t_check "stats names them" bash -c "'$CTL_BIN' -C '$MLM_CONF' stats | grep -q 'started by the fork server'"
+t_check "workers forked by it are the multiplexor's children" workers_are_mux_children
+t_check "forked workers show no -Z" \
+    bash -c "ps -o args= --ppid $MLM_MUX_PID | grep -c -- '-Z\$' | grep -qx 1"
+sleep 0.5
+t_check "every worker that left was reaped and counted (started - exited = 2)" \
+    test "$(json_get "j['workers']['started'] - j['workers']['exited']")" = 2
+t_check "no zombie children" \
+    bash -c "! ps -o stat= --ppid $MLM_MUX_PID | grep -q Z"
+t_check "the same fork server served them all" test "$(zygote_pid)" = "$z1"
+
+# --- killed: the pool goes on with exec, then it comes back -----------------
+kill -9 "$z1"
+bench "$tmp/b2" -c 2 -n 30
+t_check "fork server killed: 30 transactions all continued" \
+    test "$(result continue "$tmp/b2")" = 30
+t_check "fork server killed: logged" grep -q "worker fork server: exited" "$MLM_DIR/mux.log"
+z2=$(wait_zygote "$z1")
+t_check "fork server killed: a new one runs ($z2)" test -n "$z2"
+f0=$(json_get "j['workers']['forked']")
+bench "$tmp/b3" -c 2 -n 30
+t_check "through the new one: 30 continued" test "$(result continue "$tmp/b3")" = 30
+t_check "the new one forks workers (forked $f0 -> $(json_get "j['workers']['forked']"))" \
+    test "$(json_get "j['workers']['forked']")" -gt "$f0"
+
+# --- stopped: no answer within a second, the request does not wait longer --
+kill -STOP "$z2"
+bench "$tmp/b4" -c 2 -n 30
+t_check "fork server stopped: 30 transactions all continued, no error" \
+    test "$(result continue "$tmp/b4"):$(result errors "$tmp/b4")" = 30:0
+t_check "fork server stopped: logged as no answer" grep -q "worker fork server: no answer" "$MLM_DIR/mux.log"
+t_check "fork server stopped: it was killed" \
+    bash -c "for i in \$(seq 50); do kill -0 $z2 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+z3=$(wait_zygote "$z2")
+t_check "fork server stopped: a new one runs ($z3)" test -n "$z3"
+
+# --- a reload starts a new fork server --------------------------------------
+mlm_ctl reload >/dev/null
+t_check "reload: accepted" test $? = 0
+z4=$(wait_zygote "$z3")
+t_check "reload: a new fork server ($z4, was $z3)" test -n "$z4"
+t_check "reload: the old one left" \
+    bash -c "for i in \$(seq 50); do kill -0 $z3 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+bench "$tmp/b5" -c 2 -n 30
+t_check "after the reload: 30 continued" test "$(result continue "$tmp/b5")" = 30
+t_check "workers are still the multiplexor's children" workers_are_mux_children
+mlm_stop >/dev/null
+t_check "stopped: the fork server left with the multiplexor" \
+    bash -c "for i in \$(seq 50); do kill -0 $z4 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+
+t_done
