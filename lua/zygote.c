@@ -5,7 +5,8 @@
  * policy is even read: the kernel maps, and the dynamic loader relocates,
  * some twenty shared libraries (GMime brings GIO, gpgme and more). The
  * zygote pays that once. The multiplexor sends it one byte with a socket
- * attached (SCM_RIGHTS); the zygote forks, and the child carries on in
+ * attached (SCM_RIGHTS) once the zygote's first word (0) said it is
+ * ready; the zygote forks, and the child carries on in
  * main() as a freshly started worker with that socket on fd 0: it reads
  * the configuration, loads the policy and says READY as any worker does.
  *
@@ -57,7 +58,7 @@ static int request_read(void)
     return fd;
 }
 
-/* The answer to one request: the worker's pid, or -1 when it failed. */
+/* A word to the multiplexor: 0 ready, a worker's pid, or -1 (fork failed). */
 static void answer(int32_t pid)
 {
     ssize_t put;
@@ -86,6 +87,7 @@ static void middle_fork(int worker_fd)
 int zygote_serve(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    answer(0); /* ready */
     for (;;) {
         int worker_fd = request_read();
         if (worker_fd == -1)

@@ -96,6 +96,7 @@ struct mux {
     int start_failures;
     int zygote_fd;               /* the worker fork server, -1: none */
     pid_t zygote_pid;
+    int zygote_ready;            /* its first word came */
     int64_t zygote_next_ms;      /* when to start it, -1: never */
     int zygote_failures;
     unsigned long long zygote_forks; /* workers it started */

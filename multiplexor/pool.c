@@ -72,16 +72,34 @@ static void worker_exec(struct mux *mx, int sock, int zygote)
     _exit(127);
 }
 
-pid_t worker_spawn(struct mux *mx, int zygote, int *sock)
+static int pair_open(int sv[2])
 {
-    int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
         msg_error("socketpair: %s", strerror(errno));
         return -1;
     }
-    pid_t pid = zygote ? -1 : zygote_spawn(mx, sv[1]);
-    if (pid == -1)
-        pid = fork();
+    return 0;
+}
+
+/*
+ * Through the fork server first. A pair it was sent and failed on is not
+ * reused: its worker may exist all the same.
+ */
+pid_t worker_spawn(struct mux *mx, int zygote, int *sock)
+{
+    int sv[2];
+    if (!zygote && mx->zygote_fd != -1 && pair_open(sv) == 0) {
+        pid_t pid = zygote_spawn(mx, sv[1]);
+        close(sv[1]);
+        if (pid > 0) {
+            *sock = sv[0];
+            return pid;
+        }
+        close(sv[0]);
+    }
+    if (pair_open(sv) == -1)
+        return -1;
+    pid_t pid = fork();
     if (pid == -1) {
         msg_error("fork: %s", strerror(errno));
         close(sv[0]);

@@ -12,8 +12,8 @@
  *
  * The zygote is a helper, never a dependency: when it is not there (not
  * started yet, restarting after a failure, no child subreaper) or does not
- * answer within ZYGOTE_ANSWER_MS, the pool forks and execs the worker as
- * before. Workers it forks are re-parented to the multiplexor (a child
+ * answer within ZYGOTE_ANSWER_MS, or has not said it is ready yet, the
+ * pool forks and execs the worker as before. Workers it forks are re-parented to the multiplexor (a child
  * subreaper), so they are reaped and counted like any other. A reload
  * restarts it, so a new mlm-worker binary takes effect.
  */
@@ -29,7 +29,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ZYGOTE_ANSWER_MS 1000
+/* It answers in well under a millisecond; the loop waits no longer than this. */
+#define ZYGOTE_ANSWER_MS 200
 #define ZYGOTE_BACKOFF_MAX_MS 60000
 
 /* In the process that stays (after the daemon's fork: not inherited). */
@@ -51,6 +52,7 @@ static void zygote_forget(struct mux *mx, int kill_it)
     if (kill_it && mx->zygote_pid > 0)
         kill(mx->zygote_pid, SIGKILL);
     mx->zygote_fd = -1;
+    mx->zygote_ready = 0;
     mx->zygote_pid = 0; /* reaped later as a child the pool does not know */
 }
 
@@ -130,9 +132,29 @@ static pid_t answer_read(struct mux *mx)
     }
 }
 
+/*
+ * Its first word says it is ready to fork. Until it came, workers are
+ * executed: the loop never waits for the fork server's own start.
+ */
+static int zygote_is_ready(struct mux *mx)
+{
+    if (mx->zygote_ready)
+        return 1;
+    int32_t word;
+    ssize_t got = recv(mx->zygote_fd, &word, sizeof word, MSG_DONTWAIT);
+    if (got == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return 0;
+    if (got != (ssize_t)sizeof word || word != 0) {
+        zygote_lost(mx, got == 0 ? "exited while starting" : "bad first word");
+        return 0;
+    }
+    mx->zygote_ready = 1;
+    return 1;
+}
+
 pid_t zygote_spawn(struct mux *mx, int worker_sock)
 {
-    if (mx->zygote_fd == -1)
+    if (mx->zygote_fd == -1 || !zygote_is_ready(mx))
         return -1;
     if (request_send(mx->zygote_fd, worker_sock) == -1) {
         zygote_lost(mx, "cannot write to it");
