@@ -121,6 +121,8 @@ void workers_reap(struct mux *mx, int children_exited);
 void pool_tick(struct mux *mx, int64_t now);
 void pool_dispatch(struct mux *mx);
 int workers_count(struct mux *mx, int state);  /* -1: all alive */
+/* The pause after the nth failure in a row: first_ms doubled, up to max_ms. */
+int64_t backoff_ms(int failures, int64_t first_ms, int64_t max_ms);
 void pool_reload(struct mux *mx, struct client *requester);
 void pool_stop(struct mux *mx);
 const char *worker_state_name(enum worker_state s);

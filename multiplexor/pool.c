@@ -138,6 +138,12 @@ struct worker *worker_start(struct mux *mx, unsigned generation, int probe)
     return w;
 }
 
+int64_t backoff_ms(int failures, int64_t first_ms, int64_t max_ms)
+{
+    int64_t pause = first_ms << (failures < 7 ? failures : 7);
+    return pause < max_ms ? pause : max_ms;
+}
+
 int workers_count(struct mux *mx, int state)
 {
     int n = 0;
@@ -188,14 +194,9 @@ void worker_lost(struct mux *mx, struct worker *w, const char *why)
     }
     if (w->state == W_STARTING && w->reload_probe)
         reload_answer(mx, 0, why);
-    if (w->state == W_STARTING) {
-        mx->start_failures++;
-        int64_t backoff = 250LL << (mx->start_failures < 7
-                                        ? mx->start_failures : 7);
-        if (backoff > START_BACKOFF_MAX_MS)
-            backoff = START_BACKOFF_MAX_MS;
-        mx->next_start_ms = now_ms() + backoff;
-    }
+    if (w->state == W_STARTING)
+        mx->next_start_ms = now_ms() + backoff_ms(++mx->start_failures, 250,
+                                                  START_BACKOFF_MAX_MS);
     if (w->state != W_DEAD)
         msg_warn("worker %d (pid %ld) lost: %s", w->id, (long)w->pid, why);
     worker_retire(w);

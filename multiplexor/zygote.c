@@ -61,12 +61,8 @@ static void zygote_lost(struct mux *mx, const char *why)
     msg_warn("worker fork server: %s; starting workers with exec until it "
              "is back", why);
     zygote_forget(mx, 1);
-    mx->zygote_failures++;
-    int64_t backoff = 1000LL << (mx->zygote_failures < 7
-                                     ? mx->zygote_failures : 7);
-    if (backoff > ZYGOTE_BACKOFF_MAX_MS)
-        backoff = ZYGOTE_BACKOFF_MAX_MS;
-    mx->zygote_next_ms = now_ms() + backoff;
+    mx->zygote_next_ms = now_ms() + backoff_ms(++mx->zygote_failures, 1000,
+                                               ZYGOTE_BACKOFF_MAX_MS);
 }
 
 void zygote_tick(struct mux *mx, int64_t now)

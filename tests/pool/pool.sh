@@ -2,25 +2,12 @@
 # The worker pool never loses a request: reload under load, a broken
 # policy's reload refused, kill -9 of a busy worker, request_timeout,
 # queue overflow, statistics equal to the traffic, SIGTERM with requests
-# in flight, and a policy that cannot load stopping start-up.
+# in flight, worker_max_requests (and the successor started ahead), and a
+# policy that cannot load stopping start-up.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
-BENCH=$top_builddir/tests/bench/mlm-bench
-trap 'mlm_stop >/dev/null' EXIT
-
-result() { # KEY FILE -> value from the RESULT line
-    sed -n 's/^RESULT //p' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
-bench() { # OUTFILE ARGS...
-    local out=$1
-    shift
-    "$BENCH" -s "$MLM_MILTER" "$@" >"$out" 2>&1
-}
-json_get() { # EXPR  (python expression over j = stats --json)
-    mlm_ctl stats --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"
-}
-
+. "$here/pool-lib.sh"
 tmp=$(mktemp -d /tmp/mlm-pool.XXXXXX)
 trap 'mlm_stop >/dev/null; rm -rf "$tmp"' EXIT
 cp "$here/slow.lua" "$tmp/policy.lua"

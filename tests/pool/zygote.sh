@@ -6,21 +6,10 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
-BENCH=$top_builddir/tests/bench/mlm-bench
+. "$here/pool-lib.sh"
 tmp=$(mktemp -d /tmp/mlm-zygote.XXXXXX)
 trap 'mlm_stop >/dev/null; rm -rf "$tmp"' EXIT
 
-result() { # KEY FILE -> value from the RESULT line
-    sed -n 's/^RESULT //p' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
-bench() { # OUTFILE ARGS...
-    local out=$1
-    shift
-    "$BENCH" -s "$MLM_MILTER" "$@" >"$out" 2>&1
-}
-json_get() { # EXPR  (python expression over j = stats --json)
-    mlm_ctl stats --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"
-}
 zygote_pid() { # the multiplexor's child with -Z, or nothing
     ps -o pid=,args= --ppid "$MLM_MUX_PID" | awk '$NF == "-Z" { print $1 }'
 }
