@@ -53,6 +53,13 @@ t_check "every worker that left was reaped and counted (started - exited = 2)" \
 t_check "no zombie children" \
     bash -c "! ps -o stat= --ppid $MLM_MUX_PID | grep -q Z"
 t_check "the same fork server served them all" test "$(zygote_pid)" = "$z1"
+# A descriptor kept per worker start would show as about 60 more here.
+fds0=$(ls "/proc/$MLM_MUX_PID/fd" | wc -l)
+bench "$tmp/b1b" -c 2 -n 100
+sleep 0.5
+fds1=$(ls "/proc/$MLM_MUX_PID/fd" | wc -l)
+t_check "no descriptor leaks over 60 more starts ($fds0 -> $fds1 in the multiplexor)" \
+    test $((fds1 - fds0)) -lt 10
 
 # --- killed: the pool goes on with exec, then it comes back -----------------
 kill -9 "$z1"
