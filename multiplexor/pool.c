@@ -273,8 +273,8 @@ static void predecessor_leave(struct mux *mx, struct worker *s)
 {
     struct worker *w = worker_by_id(mx, s->replaces_id);
     s->replaces_id = 0;
-    if (w == NULL || w->successor_id != s->id)
-        return;
+    if (w == NULL)
+        return; /* it left at the limit before this one was ready */
     if (w->state == W_IDLE)
         worker_retire(w);
     else if (w->state == W_BUSY)

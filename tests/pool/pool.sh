@@ -177,6 +177,28 @@ t_check "successor: its predecessor exited" \
 bench "$tmp/b12" -n 2
 t_check "successor: serves (continue $(result continue "$tmp/b12") of 2)" test "$(result continue "$tmp/b12")" = 2
 mlm_stop >/dev/null
+# A successor that is slow to load (the policy on disk now spins 2 s at
+# load): status shows it; its predecessor serves on meanwhile, up to the
+# limit and not past it, and the request after the limit waits for the
+# successor rather than failing.
+cp "$tmp/policy.lua" "$tmp/slowload.lua"
+mlm_start "$tmp/slowload.lua" "lua_instruction_limit = 0" "workers_min = 1" \
+    "workers_max = 1" "worker_max_requests = 20" || exit 1
+first=$(mlm_ctl status | awk '$1 == "1" { print $2 }')
+echo 'spin(2.0)' >>"$tmp/slowload.lua"
+bench "$tmp/b13" -n 6
+mlm_ctl status >"$tmp/st13"
+t_check "slow successor: shown as starting, to replace worker 1 ($(grep -c starting "$tmp/st13") starting)" \
+    grep -Eq '^2 +[0-9]+ +starting .*\(to replace worker 1\)' "$tmp/st13"
+t_check "slow successor: worker 1 still serving, 18 requests" \
+    grep -Eq '^1 +[0-9]+ +idle +18 ' "$tmp/st13"
+bench "$tmp/b14" -n 1
+t_check "slow successor: the transaction across the limit continued" \
+    test "$(result continue "$tmp/b14"):$(result errors "$tmp/b14")" = 1:0
+mlm_ctl status >"$tmp/st14"
+t_check "slow successor: worker 1 left at the limit (pid $first), worker 2 served the rest" \
+    bash -c "! kill -0 '$first' 2>/dev/null && grep -Eq '^2 +[0-9]+ +idle +1 ' '$tmp/st14'"
+mlm_stop >/dev/null
 
 # --- a policy that cannot load stops start-up with a clear error -----------
 printf 'error("broken at load")\n' >"$tmp/broken.lua"
