@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define MX_FD 0
@@ -128,12 +129,16 @@ int main(int argc, char **argv)
         msg_error("policy %s did not load: %s", cfg.policy, why);
         return 1;
     }
+    zygote_worker_loaded();
     frame_begin(&out, MSG_READY, 0);
     buf_put_u32(&out, pol.stages);
     frame_finish(&out);
     send_frame(&out);
     buf_free(&out);
     serve(&pol, &cfg);
+    /* Freeing and unmapping it all is nobody's wait: yield to the workers
+     * serving. */
+    setpriority(PRIO_PROCESS, 0, 19);
     policy_close(&pol);
     lists_shutdown();
     g_mime_shutdown();

@@ -11,4 +11,10 @@
  */
 int zygote_serve(void);
 
+/*
+ * In a worker, its policy loaded: back to the priority the zygote started
+ * with, from the lowest it forked it at. Nothing in an executed worker.
+ */
+void zygote_worker_loaded(void);
+
 #endif

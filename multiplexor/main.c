@@ -128,7 +128,7 @@ static void policy_check_at_start(struct mux *mx, int sfd)
 }
 
 /* What an epoll event's data says: a fixed fd, or a client or a worker. */
-enum { TAG_SIGNALS = 1, TAG_MX_LISTEN, TAG_CTL_LISTEN };
+enum { TAG_SIGNALS = 1, TAG_MX_LISTEN, TAG_CTL_LISTEN, TAG_ZYGOTE, TAG_LAST };
 #define TAG_WORKER_BIT 1u /* set on a worker's address; clients' are bare */
 #define EVENTS_MAX 64
 
@@ -147,6 +147,7 @@ static void watch_update(struct mux *mx, int sfd)
         watch_forget(&mx_watch, mx->mx_listen_fd);
     else
         watch_sync(&mx_watch, mx->mx_listen_fd, EPOLLIN, TAG_MX_LISTEN);
+    watch_sync(&mx->zygote_watch, mx->zygote_fd, EPOLLIN, TAG_ZYGOTE);
     for (struct client *c = mx->clients; c; c = c->next) {
         uint32_t want = (c->closing ? 0 : EPOLLIN) | (c->out.len ? EPOLLOUT : 0);
         if (watch_sync(&c->watch, c->fd, want, (uintptr_t)c) == -1)
@@ -192,13 +193,13 @@ static void loop_once(struct mux *mx, int sfd)
      * this batch stays valid while it is used.
      */
     for (int i = 0; i < n; i++)
-        if (ev[i].data.u64 > TAG_CTL_LISTEN && ev[i].data.u64 & TAG_WORKER_BIT)
+        if (ev[i].data.u64 >= TAG_LAST && ev[i].data.u64 & TAG_WORKER_BIT)
             worker_event(mx,
                          (struct worker *)(uintptr_t)(ev[i].data.u64 &
                                                       ~(uint64_t)TAG_WORKER_BIT),
                          ev[i].events);
     for (int i = 0; i < n; i++)
-        if (ev[i].data.u64 > TAG_CTL_LISTEN && !(ev[i].data.u64 & TAG_WORKER_BIT))
+        if (ev[i].data.u64 >= TAG_LAST && !(ev[i].data.u64 & TAG_WORKER_BIT))
             client_event(mx, (struct client *)(uintptr_t)ev[i].data.u64,
                          ev[i].events);
     for (int i = 0; i < n; i++) {
@@ -208,6 +209,8 @@ static void loop_once(struct mux *mx, int sfd)
             client_accept(mx, mx->mx_listen_fd, CLIENT_MLMD);
         else if (ev[i].data.u64 == TAG_CTL_LISTEN)
             client_accept(mx, mx->ctl_listen_fd, CLIENT_CTL);
+        else if (ev[i].data.u64 == TAG_ZYGOTE)
+            zygote_readable(mx);
     }
     int64_t now = now_ms();
     queue_tick(mx, now);
@@ -268,6 +271,7 @@ int main(int argc, char **argv)
     mx.mx_listen_fd = listen_owned(cfg.mx_socket, &cfg);
     mx.ctl_listen_fd = listen_owned(cfg.ctl_socket, &cfg);
     spool_dir_prepare(&cfg);
+    zygote_nice_allow();
     privileges_drop(cfg.user);
     mx.own_uid = geteuid();
 

@@ -27,6 +27,9 @@ enum worker_state {
 
 struct client;
 
+/* Fork requests the fork server may have in hand; more are executed. */
+#define ZYGOTE_OWES_MAX 16
+
 /* An fd's place in the event loop's epoll set (watch.c). */
 struct watch {
     int on;                      /* in the set */
@@ -47,6 +50,8 @@ struct worker {
     int reload_probe;            /* started to check a new policy */
     int successor_id;            /* started to take over from this one */
     int replaces_id;             /* the worker this one takes over from */
+    int pid_owed;                /* the fork server has yet to tell its pid */
+    int pid_unknown;             /* it never did (lost): counted when freed */
     struct client *client;       /* the request being served */
     uint8_t stage;
     struct mlm_buf in;
@@ -97,6 +102,17 @@ struct mux {
     int zygote_fd;               /* the worker fork server, -1: none */
     pid_t zygote_pid;
     int zygote_ready;            /* its first word came */
+    struct watch zygote_watch;
+    struct zygote_ask {          /* workers whose pid it owes, oldest first */
+        int worker_id;
+        int64_t asked_ms;
+    } zygote_owes[ZYGOTE_OWES_MAX];
+    int zygote_owes_n;
+    uint8_t zygote_in[64];       /* its answers: 32-bit words */
+    size_t zygote_in_len;
+    pid_t zygote_reaped[ZYGOTE_OWES_MAX]; /* children reaped before their
+                                             pid came: a ring */
+    unsigned zygote_reaped_next;
     int64_t zygote_next_ms;      /* when to start it, -1: never */
     int zygote_failures;
     unsigned long long zygote_forks; /* workers it started */
@@ -121,21 +137,28 @@ void workers_reap(struct mux *mx, int children_exited);
 void pool_tick(struct mux *mx, int64_t now);
 void pool_dispatch(struct mux *mx);
 int workers_count(struct mux *mx, int state);  /* -1: all alive */
+struct worker *worker_find(struct mux *mx, int id);
 /* The pause after the nth failure in a row: first_ms doubled, up to max_ms. */
 int64_t backoff_ms(int failures, int64_t first_ms, int64_t max_ms);
 void pool_reload(struct mux *mx, struct client *requester);
 void pool_stop(struct mux *mx);
 const char *worker_state_name(enum worker_state s);
 
-/* Fork and exec mlm-worker (with -Z: the fork server) on a new socketpair,
- * a worker through the fork server when there is one. The pid, and *sock
- * the multiplexor's end; -1 on failure. */
+/* Fork and exec mlm-worker (with -Z: the fork server) on a new socketpair.
+ * The pid, and *sock the multiplexor's end; -1 on failure. */
 pid_t worker_spawn(struct mux *mx, int zygote, int *sock);
+int pair_open(int sv[2]);
 
 /* zygote.c: the worker fork server */
+void zygote_nice_allow(void);     /* as root, before privileges go */
 void zygote_init(struct mux *mx);
 void zygote_tick(struct mux *mx, int64_t now);
-pid_t zygote_spawn(struct mux *mx, int worker_sock);  /* -1: exec it */
+/* Ask it for worker worker_id: 0 and *sock (its pid comes later, see
+ * zygote_readable), or -1: exec it. */
+int zygote_spawn(struct mux *mx, int worker_id, int *sock);
+void zygote_readable(struct mux *mx);
+/* A child that no worker has as its pid: maybe one whose pid is owed. */
+void zygote_reaped_unknown(struct mux *mx, pid_t pid);
 int zygote_exited(struct mux *mx, pid_t pid);         /* 1: it was */
 void zygote_restart(struct mux *mx);
 void zygote_stop(struct mux *mx);

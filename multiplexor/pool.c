@@ -72,7 +72,7 @@ static void worker_exec(struct mux *mx, int sock, int zygote)
     _exit(127);
 }
 
-static int pair_open(int sv[2])
+int pair_open(int sv[2])
 {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
         msg_error("socketpair: %s", strerror(errno));
@@ -81,22 +81,9 @@ static int pair_open(int sv[2])
     return 0;
 }
 
-/*
- * Through the fork server first. A pair it was sent and failed on is not
- * reused: its worker may exist all the same.
- */
 pid_t worker_spawn(struct mux *mx, int zygote, int *sock)
 {
     int sv[2];
-    if (!zygote && mx->zygote_fd != -1 && pair_open(sv) == 0) {
-        pid_t pid = zygote_spawn(mx, sv[1]);
-        close(sv[1]);
-        if (pid > 0) {
-            *sock = sv[0];
-            return pid;
-        }
-        close(sv[0]);
-    }
     if (pair_open(sv) == -1)
         return -1;
     pid_t pid = fork();
@@ -115,16 +102,23 @@ pid_t worker_spawn(struct mux *mx, int zygote, int *sock)
     return pid;
 }
 
+/*
+ * Through the fork server first. Its answer, the pid, comes later
+ * (zygote_readable): the event loop does not wait for a fork on a machine
+ * whose CPUs are busy with the requests it should be relaying.
+ */
 struct worker *worker_start(struct mux *mx, unsigned generation, int probe)
 {
     int sock;
-    pid_t pid = worker_spawn(mx, 0, &sock);
-    if (pid == -1)
+    pid_t pid = 0;
+    if (zygote_spawn(mx, mx->next_worker_id + 1, &sock) == -1 &&
+        (pid = worker_spawn(mx, 0, &sock)) == -1)
         return NULL;
     fcntl(sock, F_SETFL, O_NONBLOCK);
     struct worker *w = xcalloc(1, sizeof *w);
     w->id = ++mx->next_worker_id;
     w->pid = pid;
+    w->pid_owed = pid == 0;
     w->fd = sock;
     w->generation = generation;
     w->reload_probe = probe;
@@ -133,8 +127,8 @@ struct worker *worker_start(struct mux *mx, unsigned generation, int probe)
     w->next = mx->workers;
     mx->workers = w;
     stats_worker_started();
-    msg_debug("worker %d started, pid %ld, generation %u", w->id, (long)pid,
-              generation);
+    msg_debug("worker %d started, %s, generation %u", w->id,
+              pid ? "executed" : "through the fork server", generation);
     return w;
 }
 
@@ -169,7 +163,8 @@ static void worker_retire(struct worker *w)
 static void worker_kill(struct worker *w, const char *why)
 {
     msg_warn("worker %d (pid %ld): %s: killing it", w->id, (long)w->pid, why);
-    kill(w->pid, SIGTERM);
+    if (w->pid > 0) /* else its fork server never told: it goes at EOF */
+        kill(w->pid, SIGTERM);
     w->kill_at_ms = now_ms() + KILL_GRACE_MS;
     worker_retire(w);
 }
@@ -229,7 +224,7 @@ void pool_dispatch(struct mux *mx)
         worker_send(mx, w, queue_pop(mx));
 }
 
-static struct worker *worker_by_id(struct mux *mx, int id)
+struct worker *worker_find(struct mux *mx, int id)
 {
     for (struct worker *w = mx->workers; w; w = w->next)
         if (w->id == id)
@@ -271,7 +266,7 @@ static void successor_start(struct mux *mx, struct worker *w)
 /* The successor is ready: its predecessor leaves, now or after its request. */
 static void predecessor_leave(struct mux *mx, struct worker *s)
 {
-    struct worker *w = worker_by_id(mx, s->replaces_id);
+    struct worker *w = worker_find(mx, s->replaces_id);
     s->replaces_id = 0;
     if (w == NULL)
         return; /* it left at the limit before this one was ready */
@@ -404,20 +399,26 @@ void workers_reap(struct mux *mx, int children_exited)
     while (children_exited && (pid = waitpid(-1, &status, WNOHANG)) > 0) {
         if (zygote_exited(mx, pid))
             continue;
+        int known = 0;
         for (struct worker *w = mx->workers; w; w = w->next) {
             if (w->pid != pid)
                 continue;
+            known = 1;
             if (w->state != W_DEAD)
                 worker_lost(mx, w, WIFSIGNALED(status) ? "killed by a signal"
                                                        : "exited");
             w->pid = 0;
             stats_worker_exited();
         }
+        if (!known)
+            zygote_reaped_unknown(mx, pid);
     }
     struct worker **pp = &mx->workers;
     while (*pp) {
         struct worker *w = *pp;
-        if (w->state == W_DEAD && w->pid == 0) {
+        if (w->state == W_DEAD && w->pid == 0 && !w->pid_owed) {
+            if (w->pid_unknown)
+                stats_worker_exited(); /* not reaped by pid: counted here */
             *pp = w->next;
             buf_free(&w->in);
             buf_free(&w->out);
