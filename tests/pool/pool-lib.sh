@@ -14,3 +14,16 @@ bench() { # OUTFILE ARGS...
 json_get() { # EXPR  (python expression over j = stats --json)
     mlm_ctl stats --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"
 }
+nice_of() { # PID -> its nice value
+    ps -o ni= -p "$1" | tr -d ' '
+}
+# The nice value workers forked by the fork server load at: 19, unless
+# they could not come back from it here (RLIMIT_NICE), then the
+# multiplexor's own.
+loading_nice() {
+    if grep -q "could not come back" "$MLM_DIR/mux.log"; then
+        nice_of "$MLM_MUX_PID"
+    else
+        echo 19
+    fi
+}

@@ -192,12 +192,22 @@ t_check "slow successor: shown as starting, to replace worker 1 ($(grep -c start
     grep -Eq '^2 +[0-9]+ +starting .*\(to replace worker 1\)' "$tmp/st13"
 t_check "slow successor: worker 1 still serving, 18 requests" \
     grep -Eq '^1 +[0-9]+ +idle +18 ' "$tmp/st13"
+succ=
+for i in $(seq 20); do # its pid, once the fork server told it
+    succ=$(mlm_ctl status | awk '$1 == "2" && $2 > 0 { print $2 }')
+    [ -n "$succ" ] && break
+    sleep 0.05
+done
+t_check "slow successor: forked by the fork server, it loads at nice $(loading_nice) (pid $succ at $(nice_of "$succ"))" \
+    test "$(json_get "j['workers']['forked']"):$(nice_of "$succ")" = "1:$(loading_nice)"
 bench "$tmp/b14" -n 1
 t_check "slow successor: the transaction across the limit continued" \
     test "$(result continue "$tmp/b14"):$(result errors "$tmp/b14")" = 1:0
 mlm_ctl status >"$tmp/st14"
 t_check "slow successor: worker 1 left at the limit (pid $first), worker 2 served the rest" \
     bash -c "! kill -0 '$first' 2>/dev/null && grep -Eq '^2 +[0-9]+ +idle +1 ' '$tmp/st14'"
+t_check "slow successor: serving, it is back at the multiplexor's nice ($(nice_of "$MLM_MUX_PID")), pid $succ at $(nice_of "$succ")" \
+    test "$(nice_of "$succ")" = "$(nice_of "$MLM_MUX_PID")"
 mlm_stop >/dev/null
 
 # --- a policy that cannot load stops start-up with a clear error -----------

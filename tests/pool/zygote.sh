@@ -31,6 +31,10 @@ workers_are_mux_children() {
 }
 
 cp "$here/slow.lua" "$tmp/policy.lua"
+# Each worker's first math.random, to see that forked workers do not share
+# one sequence (Lua seeds it from the time and an address).
+echo 'function init() print("first random " .. math.random(1, 1000000000)) end' \
+    >>"$tmp/policy.lua"
 # 3 requests a transaction, a worker replaced every 5: many starts.
 mlm_start "$tmp/policy.lua" "lua_instruction_limit = 0" "workers_min = 2" \
     "workers_max = 2" "worker_max_requests = 5" || exit 1
@@ -53,6 +57,15 @@ t_check "every worker that left was reaped and counted (started - exited = 2)" \
 t_check "no zombie children" \
     bash -c "! ps -o stat= --ppid $MLM_MUX_PID | grep -q Z"
 t_check "the same fork server served them all" test "$(zygote_pid)" = "$z1"
+randoms=$(grep -o 'first random [0-9]*' "$MLM_DIR/mux.log" | awk '{ print $3 }')
+t_check "each worker its own math.random ($(echo "$randoms" | sort -u | wc -l) different first numbers from $(echo "$randoms" | wc -l) workers)" \
+    test "$(echo "$randoms" | sort -u | wc -l)" = "$(echo "$randoms" | wc -l)" -a \
+    "$(echo "$randoms" | wc -l)" -ge 60
+t_check "the fork server runs at nice $(loading_nice) (at $(nice_of "$z1"))" \
+    test "$(nice_of "$z1")" = "$(loading_nice)"
+t_check "the workers it forked serve at the multiplexor's nice ($(nice_of "$MLM_MUX_PID"))" \
+    bash -c "for p in \$('$CTL_BIN' -C '$MLM_CONF' status | awk '\$1 ~ /^[0-9]+\$/ { print \$2 }'); do
+                 test \"\$(ps -o ni= -p \$p | tr -d ' ')\" = '$(nice_of "$MLM_MUX_PID")' || exit 1; done"
 # A descriptor kept per worker start would show as about 60 more here.
 fds0=$(ls "/proc/$MLM_MUX_PID/fd" | wc -l)
 bench "$tmp/b1b" -c 2 -n 100
