@@ -3,6 +3,8 @@
 # built one and OTHER (for example one built from an earlier commit), each
 # run twice in turn (A B A B) on the decisions policy with 4 workers;
 # prints tx/s, RCPT p99 and the multiplexor's own CPU per transaction.
+# With OTHER-WORKER, OTHER runs with that mlm-worker (and the fork server
+# it brings), the built one with the built mlm-worker.
 # C sets the concurrency (16), N the transactions (10000), R the workers'
 # worker_max_requests (1000000: never replaced, to see the event loop
 # alone; 1000, DESIGN's default, to see worker replacement).
@@ -10,16 +12,22 @@
 #   tests/bench/mux-ab.sh OTHER-BINARY
 #   C=128 tests/bench/mux-ab.sh /tmp/old/multiplexor/mlm-multiplexor
 #   R=1000 tests/bench/mux-ab.sh /tmp/old/multiplexor/mlm-multiplexor
+#   R=1000 tests/bench/mux-ab.sh /tmp/old/multiplexor/mlm-multiplexor \
+#       /tmp/old/lua/mlm-worker
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 BENCH=$top_builddir/tests/bench/mlm-bench
-other=${1:?usage: mux-ab.sh OTHER-MULTIPLEXOR-BINARY}
+other=${1:?usage: mux-ab.sh OTHER-MULTIPLEXOR-BINARY [OTHER-WORKER-BINARY]}
+other_worker=${2:-$WORKER_BIN}
 built=$MUX_BIN
+built_worker=$WORKER_BIN
 C=${C:-16} N=${N:-10000} R=${R:-1000000}
 hz=$(getconf CLK_TCK)
 for bin in "$other" "$built" "$other" "$built"; do
     MUX_BIN=$bin
+    WORKER_BIN=$built_worker
+    [ "$bin" = "$other" ] && WORKER_BIN=$other_worker
     mlm_start "$here/policies/decisions.lua" "workers_min = 4" "workers_max = 4" \
         "worker_max_requests = $R" >/dev/null || exit 1
     "$BENCH" -s "$MLM_MILTER" -n 2000 -c "$C" -m 4000 >/dev/null # warm up
