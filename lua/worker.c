@@ -124,6 +124,7 @@ int main(int argc, char **argv)
                     why, sizeof why) == -1) {
         frame_begin(&out, MSG_LOAD_ERROR, 0);
         buf_put_str(&out, why);
+        buf_put_u32(&out, (uint32_t)getpid());
         frame_finish(&out);
         send_frame(&out);
         msg_error("policy %s did not load: %s", cfg.policy, why);
@@ -132,6 +133,9 @@ int main(int argc, char **argv)
     zygote_worker_loaded();
     frame_begin(&out, MSG_READY, 0);
     buf_put_u32(&out, pol.stages);
+    /* Its pid, for a multiplexor that has not learned it from the fork
+     * server: a worker it cannot name it cannot kill. */
+    buf_put_u32(&out, (uint32_t)getpid());
     frame_finish(&out);
     send_frame(&out);
     buf_free(&out);

@@ -131,7 +131,9 @@ static void answer(int32_t pid)
  * A child of the zygote's parent (CLONE_PARENT). glibc has no wrapper for
  * clone3. What its fork() does besides the system call (atfork handlers,
  * locks reset in the child) is for processes with threads, and the
- * zygote has one thread and holds no lock while it waits; the thread id
+ * zygote has one thread and holds no lock while it waits. It must stay
+ * so: nothing may start a thread in it (g_mime_init and the policy come
+ * after the fork, in the worker). The thread id
  * glibc keeps stays the zygote's in the child, which only tags the owner
  * of a recursive mutex within the process (raise() asks the kernel).
  * exit_signal must be 0 with CLONE_PARENT: the child's is the zygote's,

@@ -51,7 +51,8 @@ struct worker {
     int successor_id;            /* started to take over from this one */
     int replaces_id;             /* the worker this one takes over from */
     int pid_owed;                /* the fork server has yet to tell its pid */
-    int pid_unknown;             /* it never did (lost): counted when freed */
+    int pid_unknown;             /* nobody did (lost): counted when freed */
+    int reaped;                  /* exited and collected: pid 0 for good */
     struct client *client;       /* the request being served */
     uint8_t stage;
     struct mlm_buf in;
@@ -159,6 +160,8 @@ int zygote_spawn(struct mux *mx, int worker_id, int *sock);
 void zygote_readable(struct mux *mx);
 /* A child that no worker has as its pid: maybe one whose pid is owed. */
 void zygote_reaped_unknown(struct mux *mx, pid_t pid);
+/* The pid a worker told itself (READY, LOAD_ERROR), unless known. */
+void worker_pid_told(struct worker *w, pid_t pid);
 int zygote_exited(struct mux *mx, pid_t pid);         /* 1: it was */
 void zygote_restart(struct mux *mx);
 void zygote_stop(struct mux *mx);

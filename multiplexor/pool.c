@@ -224,6 +224,14 @@ void pool_dispatch(struct mux *mx)
         worker_send(mx, w, queue_pop(mx));
 }
 
+void worker_pid_told(struct worker *w, pid_t pid)
+{
+    if (w->pid != 0 || w->reaped || pid <= 0)
+        return;
+    w->pid = pid;
+    w->pid_unknown = 0;
+}
+
 struct worker *worker_find(struct mux *mx, int id)
 {
     for (struct worker *w = mx->workers; w; w = w->next)
@@ -343,9 +351,12 @@ static void worker_frame(struct mux *mx, struct worker *w, uint8_t *frame,
         return;
     }
     if (type == MSG_READY && w->state == W_STARTING) {
-        worker_ready(mx, w, reader_u32(&r));
+        uint32_t stages = reader_u32(&r);
+        worker_pid_told(w, (pid_t)reader_u32(&r));
+        worker_ready(mx, w, stages);
     } else if (type == MSG_LOAD_ERROR && w->state == W_STARTING) {
         char *text = reader_str(&r);
+        worker_pid_told(w, (pid_t)reader_u32(&r));
         worker_load_failed(mx, w, text ? text : "?");
         free(text);
     } else if (type == MSG_REPLY && w->client != NULL) {
@@ -408,6 +419,7 @@ void workers_reap(struct mux *mx, int children_exited)
                 worker_lost(mx, w, WIFSIGNALED(status) ? "killed by a signal"
                                                        : "exited");
             w->pid = 0;
+            w->reaped = 1;
             stats_worker_exited();
         }
         if (!known)

@@ -45,6 +45,8 @@
  * busy loops on them as well. One that takes longer is taken for hung.
  */
 #define ZYGOTE_ANSWER_MS 1000
+/* At a reload or stop, the loop waits this long for answers still owed. */
+#define ZYGOTE_DRAIN_MS 100
 #define ZYGOTE_BACKOFF_MAX_MS 60000
 
 /*
@@ -74,11 +76,17 @@ void zygote_nice_allow(void)
 void zygote_init(struct mux *mx)
 {
     /* For a zygote that cannot fork workers as the multiplexor's own
-     * children and forks twice instead (lua/zygote.c). */
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
-        msg_warn("no child subreaper: %s", strerror(errno));
+     * children and forks twice instead (lua/zygote.c): without it they
+     * would go to init, never reaped here. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {
+        msg_warn("no child subreaper (%s): workers are started without the "
+                 "fork server", strerror(errno));
+        return;
+    }
     mx->zygote_next_ms = 0;
 }
+
+static void reaped_clear(struct mux *mx);
 
 /*
  * Workers whose pid it still owes when it is gone: they live or leave by
@@ -92,10 +100,13 @@ static void owed_forget(struct mux *mx)
         if (w == NULL)
             continue;
         w->pid_owed = 0;
-        w->pid_unknown = 1;
-        msg_warn("worker %d: its fork server did not say its pid", w->id);
+        w->pid_unknown = w->pid == 0 && !w->reaped;
+        if (w->pid_unknown)
+            msg_warn("worker %d: its fork server did not say its pid; it "
+                     "will, when it is ready", w->id);
     }
     mx->zygote_owes_n = 0;
+    reaped_clear(mx);
 }
 
 static int answers_take(struct mux *mx);
@@ -120,7 +131,8 @@ static void answers_drain(struct mux *mx, int wait_ms)
 static void zygote_forget(struct mux *mx, int kill_it)
 {
     if (mx->zygote_fd != -1) {
-        answers_drain(mx, kill_it ? 0 : ZYGOTE_ANSWER_MS);
+        answers_drain(mx, kill_it ? 0 : ZYGOTE_DRAIN_MS);
+        kill_it |= mx->zygote_owes_n > 0; /* hung: it would fork unnamed */
         watch_forget(&mx->zygote_watch, mx->zygote_fd);
         close(mx->zygote_fd);
     }
@@ -193,7 +205,15 @@ static int request_send(int zygote_fd, int worker_sock)
  */
 void zygote_reaped_unknown(struct mux *mx, pid_t pid)
 {
-    mx->zygote_reaped[mx->zygote_reaped_next++ % ZYGOTE_OWES_MAX] = pid;
+    if (mx->zygote_owes_n > 0) /* else it cannot be a worker's: ignored */
+        mx->zygote_reaped[mx->zygote_reaped_next++ % ZYGOTE_OWES_MAX] = pid;
+}
+
+/* Nothing owed, nothing to remember: a pid kept longer could come back. */
+static void reaped_clear(struct mux *mx)
+{
+    memset(mx->zygote_reaped, 0, sizeof mx->zygote_reaped);
+    mx->zygote_reaped_next = 0;
 }
 
 static int reaped_before(struct mux *mx, pid_t pid)
@@ -230,14 +250,22 @@ static int answer(struct mux *mx, int32_t word)
     if (word > 0) {
         mx->zygote_failures = 0;
         mx->zygote_forks++;
-        if (reaped_before(mx, (pid_t)word))
-            stats_worker_exited(); /* pid stays 0: freed once lost */
-        else
-            w->pid = (pid_t)word;
+        if (reaped_before(mx, (pid_t)word)) {
+            w->reaped = 1; /* pid stays 0: freed once lost */
+            stats_worker_exited();
+        } else if (!w->reaped && w->pid == 0) {
+            w->pid = (pid_t)word; /* unless its READY told it already */
+            w->pid_unknown = 0;
+        }
         msg_debug("worker %d is pid %ld", w->id, (long)word);
-    } else if (w->state != W_DEAD) {
-        worker_lost(mx, w, "the fork server could not fork it");
+    } else {
+        stats_worker_exited(); /* never was */
+        w->reaped = 1;
+        if (w->state != W_DEAD)
+            worker_lost(mx, w, "the fork server could not fork it");
     }
+    if (mx->zygote_owes_n == 0)
+        reaped_clear(mx);
     return 0;
 }
 

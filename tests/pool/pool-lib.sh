@@ -27,3 +27,15 @@ loading_nice() {
         echo 19
     fi
 }
+zygote_pid() { # the multiplexor's child with -Z, or nothing
+    ps -o pid=,args= --ppid "$MLM_MUX_PID" | awk '$NF == "-Z" { print $1 }'
+}
+wait_zygote() { # [NOT-PID] -> its pid, once one (other than NOT-PID) runs
+    local z i
+    for i in $(seq 100); do
+        z=$(zygote_pid)
+        [ -n "$z" ] && [ "$z" != "${1:-}" ] && { echo "$z"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}

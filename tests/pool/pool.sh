@@ -69,7 +69,7 @@ cp "$tmp/good.lua" "$tmp/policy.lua"
 bpid=$!
 busy=
 for i in $(seq 50); do
-    busy=$(mlm_ctl status | awk '$3 == "busy" {print $2; exit}')
+    busy=$(mlm_ctl status | awk '$3 == "busy" && $2 > 0 {print $2; exit}')
     [ -n "$busy" ] && break
     sleep 0.1
 done
@@ -185,6 +185,10 @@ cp "$tmp/policy.lua" "$tmp/slowload.lua"
 mlm_start "$tmp/slowload.lua" "lua_instruction_limit = 0" "workers_min = 1" \
     "workers_max = 1" "worker_max_requests = 20" || exit 1
 first=$(mlm_ctl status | awk '$1 == "1" { print $2 }')
+# The successor is to come from the fork server: once it runs, its
+# first word (ready) follows within milliseconds.
+wait_zygote >/dev/null
+sleep 0.5
 echo 'spin(2.0)' >>"$tmp/slowload.lua"
 bench "$tmp/b13" -n 6
 mlm_ctl status >"$tmp/st13"

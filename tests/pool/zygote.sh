@@ -10,22 +10,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/mlm-zygote.XXXXXX)
 trap 'mlm_stop >/dev/null; rm -rf "$tmp"' EXIT
 
-zygote_pid() { # the multiplexor's child with -Z, or nothing
-    ps -o pid=,args= --ppid "$MLM_MUX_PID" | awk '$NF == "-Z" { print $1 }'
-}
-wait_zygote() { # [NOT-PID] -> its pid, once one (other than NOT-PID) runs
-    local z i
-    for i in $(seq 100); do
-        z=$(zygote_pid)
-        [ -n "$z" ] && [ "$z" != "${1:-}" ] && { echo "$z"; return 0; }
-        sleep 0.1
-    done
-    return 1
-}
 # Every worker in status is a child of the multiplexor, not of the zygote.
 workers_are_mux_children() {
     local pid
-    for pid in $(mlm_ctl status | awk '$1 ~ /^[0-9]+$/ { print $2 }'); do
+    for pid in $(mlm_ctl status | awk '$1 ~ /^[0-9]+$/ && $2 > 0 { print $2 }'); do
         [ "$(ps -o ppid= -p "$pid" | tr -d ' ')" = "$MLM_MUX_PID" ] || return 1
     done
 }
@@ -64,7 +52,7 @@ t_check "each worker its own math.random ($(echo "$randoms" | sort -u | wc -l) d
 t_check "the fork server runs at nice $(loading_nice) (at $(nice_of "$z1"))" \
     test "$(nice_of "$z1")" = "$(loading_nice)"
 t_check "the workers it forked serve at the multiplexor's nice ($(nice_of "$MLM_MUX_PID"))" \
-    bash -c "for p in \$('$CTL_BIN' -C '$MLM_CONF' status | awk '\$1 ~ /^[0-9]+\$/ { print \$2 }'); do
+    bash -c "for p in \$('$CTL_BIN' -C '$MLM_CONF' status | awk '\$1 ~ /^[0-9]+\$/ && \$3 != \"starting\" { print \$2 }'); do
                  test \"\$(ps -o ni= -p \$p | tr -d ' ')\" = '$(nice_of "$MLM_MUX_PID")' || exit 1; done"
 # A descriptor kept per worker start would show as about 60 more here.
 fds0=$(ls "/proc/$MLM_MUX_PID/fd" | wc -l)
