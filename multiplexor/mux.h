@@ -139,6 +139,8 @@ void pool_tick(struct mux *mx, int64_t now);
 void pool_dispatch(struct mux *mx);
 int workers_count(struct mux *mx, int state);  /* -1: all alive */
 struct worker *worker_find(struct mux *mx, int id);
+/* The pid a worker told itself (READY, LOAD_ERROR), unless known. */
+void worker_pid_told(struct worker *w, pid_t pid);
 /* The pause after the nth failure in a row: first_ms doubled, up to max_ms. */
 int64_t backoff_ms(int failures, int64_t first_ms, int64_t max_ms);
 void pool_reload(struct mux *mx, struct client *requester);
@@ -160,8 +162,6 @@ int zygote_spawn(struct mux *mx, int worker_id, int *sock);
 void zygote_readable(struct mux *mx);
 /* A child that no worker has as its pid: maybe one whose pid is owed. */
 void zygote_reaped_unknown(struct mux *mx, pid_t pid);
-/* The pid a worker told itself (READY, LOAD_ERROR), unless known. */
-void worker_pid_told(struct worker *w, pid_t pid);
 int zygote_exited(struct mux *mx, pid_t pid);         /* 1: it was */
 void zygote_restart(struct mux *mx);
 void zygote_stop(struct mux *mx);
