@@ -7,17 +7,21 @@
 #   * every key of common/config.c's key table is in mlm.conf(5) and in
 #     examples/mlm.conf, and examples/mlm.conf with every line uncommented
 #     is a valid configuration;
-#   * every mlm-ctl command of DESIGN.md's contract (when DESIGN.md is at
-#     hand) and of ctl/mlm-ctl.c's command table is in mlm-ctl(8);
+#   * every mlm-ctl command of the contract (the "mlm-ctl commands" block
+#     of doc/ARCHITECTURE.md) and of ctl/mlm-ctl.c's command table is in
+#     mlm-ctl(8);
 #   * every list setting of common/db_lists.c is in mlm-lua(7) and in
 #     mlm-ctl(8);
 #   * every Lua function and field the bindings in lua/*.c register is in
 #     mlm-lua(7);
-#   * every example policy loads (mlm-ctl check), when mlm-ctl is built.
+#   * every example policy loads (mlm-ctl check), when mlm-ctl is built;
+#   * doc/ARCHITECTURE.md's source map names every source file of the
+#     programs, and doc/PROTOCOL.md every message type of common/proto.h
+#     and every control verb of multiplexor/control.c.
 #
-# One "ok" or "FAIL" line per check; exit 0 only when all pass, 77 (skip)
-# without man(1). Environment: top_srcdir, top_builddir (set by make
-# check), DESIGN_MD (the contract, if it lives elsewhere).
+# Everything read lives in the source or build tree. One "ok" or "FAIL"
+# line per check; exit 0 only when all pass, 77 (skip) without man(1).
+# Environment: top_srcdir, top_builddir (set by make check).
 set -u
 export LC_ALL=C.UTF-8 MANWIDTH=80
 
@@ -130,12 +134,14 @@ all_in "examples/mlm.conf shows every key" \
 
 ctl_text=$(page_text mlm-ctl.8)
 
-# The command words of the contract's mlm-ctl block: "mlm-ctl list
-# show|delete ADDRESS" gives "list show" and "list delete".
-design_commands() {
+# The command words of the contract's mlm-ctl block (the fenced block of
+# the "mlm-ctl commands" section): "mlm-ctl list show|delete ADDRESS" gives
+# "list show" and "list delete".
+contract_commands() {
     awk '
+    /^#/ && !inblock { insection = ($0 ~ /^#+ mlm-ctl commands/) }
     /^```/ { inblock = !inblock; next }
-    inblock && /^mlm-ctl / {
+    insection && inblock && /^mlm-ctl / {
         n = split($0, segs, ";")
         for (s = 1; s <= n; s++) {
             seg = segs[s]
@@ -157,32 +163,22 @@ design_commands() {
     }' "$1" | sort -u
 }
 
-design=""
-for candidate in "${DESIGN_MD:-}" "$top_srcdir/DESIGN.md" \
-    "$top_srcdir/../shared/DESIGN.md" /work/shared/DESIGN.md; do
-    if [ -n "$candidate" ] && [ -f "$candidate" ]; then
-        design=$candidate
-        break
-    fi
+architecture=$top_srcdir/doc/ARCHITECTURE.md
+cmds=()
+[ -f "$architecture" ] && mapfile -t cmds < <(contract_commands "$architecture")
+missing=()
+for cmd in "${cmds[@]}"; do
+    case " $ctl_text " in
+    *" $cmd "* | *" $cmd,"* | *" $cmd."*) ;;
+    *) missing+=("'$cmd'") ;;
+    esac
 done
-if [ -n "$design" ]; then
-    mapfile -t cmds < <(design_commands "$design")
-    missing=()
-    for cmd in "${cmds[@]}"; do
-        case " $ctl_text " in
-        *" $cmd "* | *" $cmd,"* | *" $cmd."*) ;;
-        *) missing+=("'$cmd'") ;;
-        esac
-    done
-    if [ ${#cmds[@]} -eq 0 ]; then
-        fail "mlm-ctl(8): no commands found in $design"
-    elif [ ${#missing[@]} -gt 0 ]; then
-        fail "mlm-ctl(8) documents every command of $design: missing ${missing[*]}"
-    else
-        ok "mlm-ctl(8) documents every command of $design (${#cmds[@]} checked)"
-    fi
+if [ ${#cmds[@]} -eq 0 ]; then
+    fail "mlm-ctl(8): no contract commands found in doc/ARCHITECTURE.md"
+elif [ ${#missing[@]} -gt 0 ]; then
+    fail "mlm-ctl(8) documents every contract command of doc/ARCHITECTURE.md: missing ${missing[*]}"
 else
-    echo "skip: DESIGN.md not found (set DESIGN_MD): contract commands not checked"
+    ok "mlm-ctl(8) documents every contract command of doc/ARCHITECTURE.md (${#cmds[@]} checked)"
 fi
 
 mapfile -t table < <(sed -n \
@@ -227,7 +223,45 @@ mapfile -t api < <(cat "$top_srcdir"/lua/mlmlib.c "$top_srcdir"/lua/ctx.c \
 all_in "mlm-lua(7) documents every Lua function and field of lua/*.c" \
     "$lua_text" "${api[@]}"
 
-# --- 6. the examples -------------------------------------------------------
+# --- 6. the developer documents --------------------------------------------
+
+# Every source file of the programs and of their libraries, by its path
+# from the top of the tree, is named in the source map.
+sources=()
+for f in "$top_srcdir"/common/*.[ch] "$top_srcdir"/mlmd/*.[ch] \
+    "$top_srcdir"/multiplexor/*.[ch] "$top_srcdir"/ctl/*.[ch] \
+    "$top_srcdir"/lua/*.[ch] "$top_srcdir"/lua/*.lua "$top_srcdir"/lua/lib/*.lua; do
+    [ -f "$f" ] && sources+=("${f#"$top_srcdir"/}")
+done
+arch_text=$(tr -s ' \t\n' '   ' <"$architecture" 2>/dev/null)
+missing=()
+for f in "${sources[@]}"; do
+    case " $arch_text " in
+    *"\`$f\`"*) ;;
+    *) missing+=("$f") ;;
+    esac
+done
+if [ ${#sources[@]} -eq 0 ]; then
+    fail "doc/ARCHITECTURE.md: found no source files to check"
+elif [ ${#missing[@]} -gt 0 ]; then
+    fail "doc/ARCHITECTURE.md's source map names every source file: missing ${missing[*]}"
+else
+    ok "doc/ARCHITECTURE.md's source map names every source file (${#sources[@]} checked)"
+fi
+
+# Every message type of the request protocol (MSG_HELLO is HELLO there)
+# and every control verb the multiplexor answers.
+mapfile -t msg_types < <(sed -n '/^enum mlm_msg_type/,/^};/s/^[[:space:]]*MSG_\([A-Z_]*\).*/\1/p' \
+    "$top_srcdir/common/proto.h")
+mapfile -t verbs < <(sed -n 's/.*strcmp(cmd, "\([a-z_]*\)").*/\1/p' \
+    "$top_srcdir/multiplexor/control.c")
+protocol_text=$(tr -s ' \t\n' '   ' <"$top_srcdir/doc/PROTOCOL.md" 2>/dev/null)
+all_in "doc/PROTOCOL.md names every message type of common/proto.h" \
+    "$protocol_text" "${msg_types[@]}"
+all_in "doc/PROTOCOL.md names every control verb of multiplexor/control.c" \
+    "$protocol_text" "${verbs[@]}"
+
+# --- 7. the examples -------------------------------------------------------
 
 ctl=$top_builddir/ctl/mlm-ctl
 if [ -x "$ctl" ]; then
