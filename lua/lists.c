@@ -15,7 +15,7 @@
  *                               C: no Lua string per member); the count
  *   list:members([role])        iterator over membership tables
  *   list:accepts_nonmember(a)   a's address or @domain is accept_nonmembers
- *   list:is_banned(a)           ... is banned
+ *   list:is_banned(a)           ... is banned (both by address_key)
  *   list:hold(ctx, reason)      store the post for the moderators: its id
  *   list:held(id)               a held message's state, or nil
  *   list:held_retry(ctx)        the held post this one retries, or nil

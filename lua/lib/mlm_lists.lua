@@ -524,6 +524,7 @@ end
 -- that forged reports cannot switch members off unnoticed (as Mailman 3
 -- does). One notice each per member disabled; errors are logged only.
 local function notify_disabled(ctx, list, a, address, status)
+  status = status:sub(1, 16) -- from the report: a few digits and dots
   local owners = {}
   for m in list:members("owner") do owners[#owners + 1] = m.address end
   local notices = {
@@ -605,8 +606,7 @@ end
 local function request_mail(ctx, a, to, subject, lines)
   local allowed, why = mlm.reply_quota(to)
   if not allowed then
-    log("info", ctx, "%s: no reply \"%s\" sent: %s", a.post, subject,
-      why or "not an address")
+    log("info", ctx, "%s: no reply sent: %s", a.post, why or "not an address")
     return
   end
   local text = table.concat({
