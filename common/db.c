@@ -12,6 +12,15 @@
 #define BUSY_TIMEOUT_MS 10000
 
 /*
+ * A stored pattern in the address_key form, in SQL: "local"@domain
+ * unquoted (not ""@domain), all lower-cased.
+ */
+#define PATTERN_KEY_SQL                                                     \
+    "lower(CASE WHEN pattern LIKE '\"%\"@%' AND pattern NOT LIKE '\"\"@%' " \
+    "THEN substr(pattern, 2, instr(pattern, '\"@') - 2) || "               \
+    "substr(pattern, instr(pattern, '\"@') + 1) ELSE pattern END)"
+
+/*
  * Each entry migrates from version i to i + 1. Never edit a released
  * entry: add a new one.
  */
@@ -86,6 +95,22 @@ static const char *const migrations[] = {
      * '' for posts held before: they follow the list's setting.
      */
     "ALTER TABLE held ADD COLUMN hold_mode TEXT NOT NULL DEFAULT '';",
+    /*
+     * 2 -> 3: patterns are kept in the address_key form (lower-case, a
+     * quoted local part unquoted) so that a lookup by key finds them; a
+     * pattern that becomes a duplicate of another is dropped.
+     */
+    "UPDATE OR IGNORE patterns SET pattern = " PATTERN_KEY_SQL ";"
+    "DELETE FROM patterns WHERE pattern <> " PATTERN_KEY_SQL ";",
+    /*
+     * 3 -> 4: the replies NAME-request@ sent, by address_key, for the
+     * limit per address across all lists (reply_quota_take).
+     */
+    "CREATE TABLE replies ("
+    "  address TEXT NOT NULL,"
+    "  sent INTEGER NOT NULL);"
+    "CREATE INDEX replies_address ON replies (address, sent);"
+    "CREATE INDEX replies_sent ON replies (sent);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -189,6 +214,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "WHERE t.token = ?1 AND t.expires >= "
                      "strftime('%s', 'now')",
     [ST_TOKEN_DELETE] = "DELETE FROM tokens WHERE token = ?1",
+    [ST_REPLY_PURGE] = "DELETE FROM replies WHERE sent <= ?1",
+    [ST_REPLY_COUNT] = "SELECT count(*) FROM replies WHERE address = ?1",
+    [ST_REPLY_ADD] = "INSERT INTO replies (address, sent) VALUES (?1, ?2)",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_INIT] = "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",

@@ -47,6 +47,16 @@ void db_rollback(struct db *db);
 int address_normalise(const char *addr, char *out, size_t outlen, char *why,
                       size_t whylen);
 
+/*
+ * The form in which addresses are compared where their spelling must not
+ * matter (banned and accept_nonmembers patterns, the reply limit): the
+ * address normalised, the quotes of a quoted local part removed, and all
+ * of it lower-cased, so "Spammer"@Example.ORG and spammer@example.org are
+ * one key. Not an address to send to. 0 or -1 with why.
+ */
+int address_key(const char *addr, char *out, size_t outlen, char *why,
+                size_t whylen);
+
 /* --- lists ------------------------------------------------------------- */
 
 struct list_info {
@@ -147,7 +157,10 @@ int settings_each(struct db *db, const struct list_info *list,
                   void (*fn)(const char *key, const char *value, void *),
                   void *arg, char *why, size_t whylen);
 
-/* Whether address matches one of the list's patterns of kind. 1/0/-1. */
+/*
+ * Whether address matches one of the list's patterns of kind, compared in
+ * the address_key form (patterns are stored in it). 1/0/-1.
+ */
 int pattern_match(struct db *db, const struct list_info *list,
                   const char *kind, const char *address, char *why,
                   size_t whylen);
@@ -299,6 +312,20 @@ int token_create(struct db *db, const struct list_info *list,
 int token_take(struct db *db, const char *token, struct list_info *list,
                char *address, size_t addresslen, char *action,
                size_t actionlen, char *why, size_t whylen);
+
+/* --- the reply limit of NAME-request@ ----------------------------------- */
+
+#define REPLY_LIMIT 5       /* replies to one address ... */
+#define REPLY_WINDOW 3600   /* ... per this many seconds, all lists together */
+
+/*
+ * Take one reply to address from its quota: 1 when the reply may be sent
+ * (and is counted), 0 with why when REPLY_LIMIT replies went to the same
+ * address_key within the last REPLY_WINDOW seconds (or address is none),
+ * -1 on failure.
+ */
+int reply_quota_take(struct db *db, const char *address, char *why,
+                     size_t whylen);
 
 /* --- approvals ---------------------------------------------------------- */
 

@@ -78,6 +78,26 @@ int address_normalise(const char *addr, char *out, size_t outlen, char *why,
     return 0;
 }
 
+int address_key(const char *addr, char *out, size_t outlen, char *why,
+                size_t whylen)
+{
+    if (address_normalise(addr, out, outlen, why, whylen) == -1)
+        return -1;
+    char *at = strrchr(out, '@');
+    if (out[0] == '"' && at - out >= 2 && at[-1] == '"') {
+        /* "local"@domain: the quotes go, the rest moves two to the left */
+        memmove(out, out + 1, (size_t)(at - out) - 2);
+        memmove(at - 2, at, strlen(at) + 1);
+    }
+    for (char *p = out; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (out[0] == '@') {
+        snprintf(why, whylen, "bad address '%.100s'", addr);
+        return -1;
+    }
+    return 0;
+}
+
 /*
  * Split a normalised address at its last '@'. List names are ours, and
  * compare case-insensitively as MTAs compare local mailboxes: lower-cased.
@@ -364,10 +384,10 @@ static int patterns_set(struct db *db, const struct list_info *list,
         if (tok[0] == '@') {
             char probe[ADDRESS_MAX + 3];
             snprintf(probe, sizeof probe, "x%s", tok);
-            rc = address_normalise(probe, norm, sizeof norm, why, whylen);
+            rc = address_key(probe, norm, sizeof norm, why, whylen);
             memmove(norm, norm + 1, strlen(norm)); /* drop the probe "x" */
         } else {
-            rc = address_normalise(tok, norm, sizeof norm, why, whylen);
+            rc = address_key(tok, norm, sizeof norm, why, whylen);
         }
         if (rc == 0 && (st = db_stmt(db, ST_PATTERN_ADD, why, whylen))) {
             sqlite3_bind_int64(st, 1, list->id);
@@ -486,7 +506,7 @@ int pattern_match(struct db *db, const struct list_info *list,
                   size_t whylen)
 {
     char norm[ADDRESS_MAX + 1];
-    if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
+    if (address_key(address, norm, sizeof norm, why, whylen) == -1)
         return 0;
     int64_t count = pattern_count(db, list, kind, why, whylen);
     if (count <= 0) /* most lists have none: no query per post */

@@ -15,7 +15,7 @@
  *                               C: no Lua string per member); the count
  *   list:members([role])        iterator over membership tables
  *   list:accepts_nonmember(a)   a's address or @domain is accept_nonmembers
- *   list:is_banned(a)           ... is banned
+ *   list:is_banned(a)           ... is banned (both by address_key)
  *   list:hold(ctx, reason)      store the post for the moderators: its id
  *   list:held(id)               a held message's state, or nil
  *   list:held_retry(ctx)        the held post this one retries, or nil
@@ -26,6 +26,9 @@
  *   list:token(addr, action)    a confirmation token, or nil and why
  *                               (one per address and list an hour)
  *   mlm.take_token(token)       list, address, action, once; or nil
+ *   mlm.reply_quota(address)    true when NAME-request@ may send address
+ *                               one more reply (it is counted), or false
+ *                               and why: REPLY_LIMIT an hour, all lists
  *   mlm.db:exec(sql, ...)       admins' own SQL, bound parameters only
  *   mlm.db:rows(sql, ...)       iterator over result rows (tables)
  *
@@ -677,6 +680,20 @@ static int l_take_token(lua_State *L)
     return 3;
 }
 
+static int l_reply_quota(lua_State *L)
+{
+    const char *address = luaL_checkstring(L, 1);
+    char why[512];
+    int rc = reply_quota_take(lua_db(L), address, why, sizeof why);
+    if (rc == -1)
+        return luaL_error(L, "%s", why);
+    lua_pushboolean(L, rc);
+    if (rc == 1)
+        return 1;
+    lua_pushstring(L, why);
+    return 2;
+}
+
 /* list.field or list:method: methods first (see ctx_index), then fields. */
 static int list_index(lua_State *L)
 {
@@ -759,6 +776,8 @@ void lists_register(lua_State *L, int module_idx)
     lua_setfield(L, module_idx, "resolve");
     lua_pushcfunction(L, l_take_token);
     lua_setfield(L, module_idx, "take_token");
+    lua_pushcfunction(L, l_reply_quota);
+    lua_setfield(L, module_idx, "reply_quota");
     luaL_newlib(L, db_methods);
     lua_setfield(L, module_idx, "db");
 }

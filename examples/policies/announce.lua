@@ -63,7 +63,7 @@ end
 -- Text from the message, made fit for an SMTP reply: printable ASCII only,
 -- and short (a hostile file name must not turn a refusal into an error).
 local function reply_safe(text)
-  return (text:gsub("[^%w%.%-_/ ]", "?"):sub(1, 60))
+  return (text:sub(1, 60):gsub("[^%w%.%-_/ ]", "?"))
 end
 
 -- RCPT: the shipped checks (unknown lists, lonely list addresses, ...).

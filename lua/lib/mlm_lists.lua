@@ -57,6 +57,101 @@ local function log(level, ctx, fmt, ...)
   mlm.log(level, string.format("%s: " .. fmt, ctx.qid or "NOQUEUE", ...))
 end
 
+-- ------------------------------------------------------- remote text ---
+--
+-- Lua's pattern matcher is C code: the instruction limit does not stop it,
+-- and an unanchored pattern that can backtrack (such as "%s+$") is
+-- quadratic in a run of what it matches. So every pattern the shipped
+-- policy runs on text from the mail is anchored or cannot backtrack, and
+-- runs on an input cut to a bound first: each costs time linear in at most
+-- the bound. These helpers are M.text, for tests and for policies.
+
+-- Bytes of a header (Subject) or of a body that are searched for a request
+-- command or a subject prefix; a command and its token are a few words.
+local COMMAND_TEXT_MAX = 1000
+-- Bytes of the first text/plain part read for the first non-blank line.
+local BODY_SCAN_MAX = 4096
+
+-- s without leading and trailing white space, in linear time: each
+-- find("%S") tries one character at each position.
+local function trim(s)
+  local first = s:find("%S")
+  if not first then return "" end
+  return s:sub(first, #s + 1 - s:reverse():find("%S"))
+end
+
+-- The first non-blank line of text (its first BODY_SCAN_MAX bytes),
+-- trimmed and cut to COMMAND_TEXT_MAX bytes, or "".
+local function first_line(text)
+  for line in text:sub(1, BODY_SCAN_MAX):gmatch("[^\r\n]+") do
+    line = trim(line)
+    if line ~= "" then return line:sub(1, COMMAND_TEXT_MAX) end
+  end
+  return ""
+end
+
+local TOKEN_LENGTH = 32 -- hex digits of a confirmation token
+
+-- The token of the first "confirm TOKEN" in text, or nil. A plain find of
+-- "confirm", then one anchored match after it: no two attempts scan the
+-- same characters.
+local function confirm_token(text)
+  text = text:sub(1, COMMAND_TEXT_MAX):lower()
+  local init = 1
+  while true do
+    local _, e = text:find("confirm", init, true)
+    if not e then return nil end
+    local token = text:match("^%s+(%x+)", e + 1)
+    if token and #token == TOKEN_LENGTH then return token end
+    init = e + 1
+  end
+end
+
+local REPLY_PREFIXES = { re = true, aw = true, sv = true, fw = true,
+  fwd = true, antw = true, wg = true, tr = true, vs = true }
+
+-- The first word of text, lower-case, after "Re:" and the like; or nil.
+local function first_word(text)
+  text = text:sub(1, COMMAND_TEXT_MAX):lower()
+  local pos = 1
+  for _ = 1, 10 do
+    local word, e = text:match("^%s*(%a+)()", pos)
+    if not word then return nil end
+    if not (REPLY_PREFIXES[word] and text:find("^:", e)) then
+      return word
+    end
+    pos = e + 1
+  end
+  return nil
+end
+
+-- Whether the List-Id value names the list whose id (lower-case) is id.
+local function list_id_is(value, id)
+  return value:sub(1, COMMAND_TEXT_MAX):lower():find(id, 1, true) ~= nil
+end
+
+-- Whether an X-Loop value is the address (lower-case) as a whole: trimmed,
+-- one pair of <> removed, compared case-insensitively.
+local function x_loop_is(value, address)
+  if #value > COMMAND_TEXT_MAX then return false end
+  value = trim(value):lower()
+  if value:sub(1, 1) == "<" and value:sub(-1) == ">" then
+    value = trim(value:sub(2, -2))
+  end
+  return value == address
+end
+
+M.text = {
+  trim = trim,
+  first_line = first_line,
+  confirm_token = confirm_token,
+  first_word = first_word,
+  list_id_is = list_id_is,
+  x_loop_is = x_loop_is,
+  COMMAND_TEXT_MAX = COMMAND_TEXT_MAX,
+  BODY_SCAN_MAX = BODY_SCAN_MAX,
+}
+
 -- ---------------------------------------------------------------- RCPT ---
 
 -- Whether any recipient accepted so far is one of our lists' addresses.
@@ -184,10 +279,10 @@ end
 local function is_loop(ctx, list, a)
   local msg = ctx.message
   for _, v in ipairs(msg:headers("List-Id")) do
-    if v:lower():find(a.id_lower, 1, true) then return true end
+    if list_id_is(v, a.id_lower) then return true end
   end
   for _, v in ipairs(msg:headers("X-Loop")) do
-    if v:lower():find(a.post_lower, 1, true) then return true end
+    if x_loop_is(v, a.post_lower) then return true end
   end
   return false
 end
@@ -196,8 +291,9 @@ local ADMINISTRIVIA = { subscribe = true, unsubscribe = true, help = true }
 
 -- A subject that is a request command ("subscribe", "help me", ...).
 local function administrivia(subject)
-  local word, rest = subject:lower():match("^%s*(%a+)(.*)$")
-  return ADMINISTRIVIA[word] == true and (rest == "" or rest:find("^%s") ~= nil)
+  local word, e = subject:sub(1, COMMAND_TEXT_MAX):lower():match("^%s*(%a+)()")
+  return ADMINISTRIVIA[word] == true
+    and (e > #subject or subject:find("^%s", e) ~= nil)
 end
 
 -- Send a notice to the moderators (and owners) of list; errors are logged,
@@ -266,7 +362,7 @@ end
 
 -- "[dev] hi", not again on "Re: [dev] hi".
 local function prefixed_subject(subject, prefix)
-  if subject:find(prefix, 1, true) then
+  if subject:sub(1, COMMAND_TEXT_MAX + #prefix):find(prefix, 1, true) then
     return nil
   end
   if subject == "" then
@@ -424,6 +520,55 @@ local function dsn_recipients(text)
   return out
 end
 
+-- Tell a member whose delivery bounces just disabled, and the owners, so
+-- that forged reports cannot switch members off unnoticed (as Mailman 3
+-- does). One notice each per member disabled; errors are logged only.
+local function notify_disabled(ctx, list, a, address, status)
+  status = status:sub(1, 16) -- from the report: a few digits and dots
+  local owners = {}
+  for m in list:members("owner") do owners[#owners + 1] = m.address end
+  local notices = {
+    { to = { address }, subject = "Your delivery from " .. a.post
+        .. " is disabled", lines = {
+      "Mail from " .. a.post .. " to " .. address .. " bounced (" .. status
+        .. ") too often, so the list stopped sending to you.",
+      "",
+      "If you still want the list's mail, write to the owners at "
+        .. a.owner .. " to have your delivery enabled again." } },
+    { to = owners, subject = a.post .. ": delivery to " .. address
+        .. " disabled by bounces", lines = {
+      "Delivery to the member " .. address .. " was disabled: its bounce",
+      "score reached bounce_threshold (last status " .. status .. ").",
+      "The member was told. If the reports were not genuine, enable it with:",
+      "",
+      "  mlm-ctl member set " .. a.post .. " " .. address
+        .. " delivery enabled" } },
+  }
+  for _, n in ipairs(notices) do
+    if #n.to > 0 then
+      local text = table.concat({
+        "From: " .. a.owner,
+        "To: " .. table.concat(n.to, ", "),
+        "Subject: " .. mlm.encode_header(n.subject),
+        "Auto-Submitted: auto-generated",
+        "Precedence: bulk",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=UTF-8",
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        table.concat(n.lines, "\r\n"),
+        "",
+      }, "\r\n")
+      local ok, err = pcall(mlm.sendmail, a.bounces, n.to, text)
+      if not ok then
+        log("warning", ctx, "%s: could not tell %s of the disabled delivery "
+          .. "of %s: %s", a.post, table.concat(n.to, ", "), address,
+          tostring(err))
+      end
+    end
+  end
+end
+
 -- NAME-bounces@: delivery status notifications score the members.
 function M.bounces(ctx, list, rcpt)
   local a = addresses(list)
@@ -449,13 +594,21 @@ function M.bounces(ctx, list, rcpt)
         log("info", ctx, "%s: bounce %s for %s, score %d%s", a.post, r.status,
           r.address, score, disabled and ", delivery disabled" or "")
       end
+      if disabled then notify_disabled(ctx, list, a, r.address, r.status) end
     end
   end
   return mlm.discard()
 end
 
--- Mail from the list's -request address, through the MTA.
-local function request_mail(a, to, subject, lines)
+-- Mail from the list's -request address, through the MTA, when the reply
+-- limit allows it (mlm.reply_quota: at most 5 replies to one address an
+-- hour, whatever the list and the kind of reply); else only logged.
+local function request_mail(ctx, a, to, subject, lines)
+  local allowed, why = mlm.reply_quota(to)
+  if not allowed then
+    log("info", ctx, "%s: no reply sent: %s", a.post, why or "not an address")
+    return
+  end
   local text = table.concat({
     "From: " .. a.request,
     "To: " .. to,
@@ -484,14 +637,11 @@ local function from_robot(ctx)
   return msg:header("List-Id") ~= nil
 end
 
+-- The first non-blank line of the first text/plain part (see first_line).
 local function first_body_line(ctx)
   for part in ctx.message:parts() do
     if part.content_type == "text/plain" then
-      for line in (part:text() or ""):gmatch("[^\r\n]+") do
-        line = line:gsub("^%s+", ""):gsub("%s+$", "")
-        if line ~= "" then return line end
-      end
-      return ""
+      return first_line(part:text() or "")
     end
   end
   return ""
@@ -502,17 +652,22 @@ local COMMANDS = { subscribe = "subscribe", join = "subscribe",
 
 -- The command of a -request mail: "confirm TOKEN" (also in "Re: ..."), or
 -- subscribe, unsubscribe, help as the first word of the subject or of the
--- first body line.
+-- first body line; "invalid" for a confirm without a token of the token's
+-- form (nothing answers it); else help.
 local function request_command(ctx)
   local subject = ctx.message:header("Subject") or ""
   local body = first_body_line(ctx)
   for _, text in ipairs({ subject, body }) do
-    local token = text:lower():match("confirm%s+(%x+)")
+    local token = confirm_token(text)
     if token then return "confirm", token end
   end
-  for _, text in ipairs({ subject, body }) do
-    local command = COMMANDS[text:lower():match("^%s*(%a+)") or ""]
+  local words = { first_word(subject), first_word(body) }
+  for i = 1, 2 do
+    local command = COMMANDS[words[i] or ""]
     if command then return command end
+  end
+  if words[1] == "confirm" or words[2] == "confirm" then
+    return "invalid"
   end
   return "help"
 end
@@ -520,36 +675,41 @@ end
 local function request_confirm(ctx, a, token)
   local list, address, action = mlm.take_token(token)
   if not list then
-    request_mail(a, ctx.sender, "Your confirmation for " .. a.post, {
+    request_mail(ctx, a, ctx.sender, "Your confirmation for " .. a.post, {
       "The confirmation code you sent is unknown or has expired.",
       "Send 'subscribe' or 'unsubscribe' to " .. a.request .. " again." })
     return
   end
   local b = addresses(list)
   if action == "subscribe" then
+    if list:is_banned(address) then
+      log("info", ctx, "%s: %s is banned: not subscribed", b.post, address)
+      return
+    end
     list:add_member(address)
     log("info", ctx, "%s: %s subscribed (confirmed)", b.post, address)
-    request_mail(b, address, "Welcome to " .. b.post, {
+    request_mail(ctx, b, address, "Welcome to " .. b.post, {
       "You are now subscribed to " .. b.post .. ".",
       "To post, write to " .. b.post .. ".",
       "To leave, send 'unsubscribe' to " .. b.request .. "." })
   elseif action == "unsubscribe" then
     list:remove_member(address)
     log("info", ctx, "%s: %s unsubscribed (confirmed)", b.post, address)
-    request_mail(b, address, "You have left " .. b.post, {
+    request_mail(ctx, b, address, "You have left " .. b.post, {
       "You are no longer subscribed to " .. b.post .. "." })
   end
 end
 
 -- A token mailed to the sender; a reply quoting it confirms. One a list
--- and address an hour: mlm cannot be made to flood an address.
+-- and address an hour, and the reply limit over all: mlm cannot be made to
+-- flood an address.
 local function request_token(ctx, list, a, action)
   local token, why = list:token(ctx.sender, action)
   if not token then
     log("info", ctx, "%s: no %s confirmation sent: %s", a.post, action, why)
     return
   end
-  request_mail(a, ctx.sender, "confirm " .. token, {
+  request_mail(ctx, a, ctx.sender, "confirm " .. token, {
     "Someone, probably you, asked to " .. action .. " " .. ctx.sender
       .. (action == "subscribe" and " to " or " from ") .. a.post .. ".",
     "",
@@ -568,10 +728,15 @@ function M.request(ctx, list, rcpt)
     return mlm.discard()
   end
   local command, token = request_command(ctx)
-  if command == "confirm" then
+  if command == "invalid" then
+    log("info", ctx, "%s: invalid request from %s: not answered", a.post,
+      ctx.sender)
+  elseif command == "confirm" then
     request_confirm(ctx, a, token)
   elseif command == "subscribe" then
-    if list:member(ctx.sender) then
+    if list:is_banned(ctx.sender) then
+      log("info", ctx, "%s: %s is banned: no subscription", a.post, ctx.sender)
+    elseif list:member(ctx.sender) then
       log("info", ctx, "%s: %s is already a member", a.post, ctx.sender)
     else
       request_token(ctx, list, a, "subscribe")
@@ -581,8 +746,8 @@ function M.request(ctx, list, rcpt)
     if list:member(ctx.sender) then
       request_token(ctx, list, a, "unsubscribe")
     end
-  elseif list:token(ctx.sender, "help") then -- the rate limit
-    request_mail(a, ctx.sender, "Help for " .. a.post, {
+  else
+    request_mail(ctx, a, ctx.sender, "Help for " .. a.post, {
       "This is " .. a.request .. ", the robot of " .. a.post .. ".",
       "",
       "Send one of these words as the subject (or the first line):",
