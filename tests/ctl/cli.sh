@@ -10,6 +10,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 
+umask 022 # an administrator's: the files mlm makes must be 0600 all the same
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlm-ctl-test.XXXXXX")
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 conf=$tmp/mlm.conf
@@ -130,6 +131,21 @@ run 1 "status without a multiplexor: one line on stderr" status
 # --- lists ------------------------------------------------------------------
 run 0 "lists on a new database" lists
 [ -z "$OUT" ] && t_ok "no lists: no output" || t_fail "no lists: output '$OUT'"
+t_check "a new database is 0600 under umask 022 (got $(stat -c %a "$db"))" \
+    test "$(stat -c %a "$db")" = 600
+# A database, -wal and -shm that others may read (made before): 0600 once
+# opened. Another connection keeps the -wal and -shm files in place.
+chmod 644 "$db"
+{ printf 'PRAGMA journal_mode = WAL;\nSELECT count(*) FROM lists;\n'; sleep 3; } |
+    sqlite3 "$db" >/dev/null &
+holder=$!
+for ((i = 0; i < 50; i++)); do [ -e "$db-shm" ] && break; sleep 0.1; done
+chmod 644 "$db-wal" "$db-shm" 2>/dev/null
+run 0 "lists on a database others may read" lists
+modes=$(stat -c %a "$db" "$db-wal" "$db-shm" 2>&1 | tr '\n' ' ')
+t_check "the database, -wal and -shm made 0600 on open (got $modes)" \
+    test "$modes" = "600 600 600 "
+wait "$holder"
 run 0 "list create with posting, owners and prefix" \
     list create dev@Example.ORG --posting open --owner boss@example.org \
     --owner deputy@example.org --prefix "[dev]"
@@ -325,6 +341,10 @@ fi
     t_ok "held approve: recorded as approved by alice" ||
     t_fail "held approve: recorded $(sql "SELECT state || ' ' || decided_by FROM held WHERE id = $h1")"
 run 1 "held approve: not pending any more" held approve "$h1"
+t_check "the secret file was made, 0600 under umask 022 (got $(stat -c %a "$tmp/secret" 2>&1))" \
+    test "$(stat -c %a "$tmp/secret" 2>&1)" = 600
+[ "$(sql "SELECT count(*) FROM meta")" = 0 ] && t_ok "no secret in the database" ||
+    t_fail "the meta table holds: $(sql "SELECT key FROM meta")"
 h4=$(held w@example.net "'deferred'" non-member 10 "'Subject: 4' || char(10, 10) || 'four' || char(10)")
 run 0 "hold_mode defer" list set $L hold_mode defer
 rm -f "$tmp/sent.msg"
@@ -394,11 +414,14 @@ sqlite3 "$old" "ALTER TABLE held DROP COLUMN distributed_at; ALTER TABLE held DR
     VALUES (7, 'a@example.net', 'kept', 'test', 0, 'Subject: kept
 
 x
-');"
+');
+    INSERT INTO meta (key, value) VALUES ('approval_secret', 'abc');"
 sed "s|^database = .*|database = $old|" "$conf" >"$tmp/old.conf"
 out=$("$CTL_BIN" -C "$tmp/old.conf" held old@lists.example 2>&1)
 t_check "schema 1 migrated on open: its held post kept ($out)" grep -q kept <<<"$out"
 t_check "... at schema 3, with hold_mode '' for it" \
     test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "3,,"
+t_check "... and the secret of the database row deleted" \
+    test "$(sqlite3 "$old" "SELECT count(*) FROM meta")" = 0
 
 t_done
