@@ -351,7 +351,8 @@ const char *approval_result_name(enum approval_result r);
 /*
  * Check value, a mark found on raw (the message of a transaction from
  * sender to list). When good, the held post's one distribution is claimed
- * (held_claim) and *held_id set. The result, or -1 with why.
+ * (held_claim). *held_id is set when good or used. The result, or -1 with
+ * why.
  */
 int approval_check(struct db *db, const char *secret_file,
                    const struct list_info *list, const char *value,

@@ -139,11 +139,13 @@ int approval_check(struct db *db, const char *secret_file,
         return APPROVAL_EXPIRED;
     if (strcmp(h.state, "approved") != 0)
         return APPROVAL_UNDECIDED;
+    if (h.distributed_at != 0) {
+        *held_id = id;
+        return APPROVAL_USED;
+    }
+    *held_id = id;
     rc = held_claim(db, id, why, whylen);
     if (rc == DB_NOT_FOUND)
         return APPROVAL_USED;
-    if (rc != 0)
-        return -1;
-    *held_id = id;
-    return APPROVAL_GOOD;
+    return rc == 0 ? APPROVAL_GOOD : -1;
 }

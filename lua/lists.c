@@ -73,6 +73,7 @@ void lists_shutdown(void)
 
 void lists_request_begin(void)
 {
+    held_request_begin();
     if (worker_db)
         db_request_begin(worker_db);
 }

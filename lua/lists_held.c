@@ -7,7 +7,9 @@
  * each claim that one distribution when they find an approved post not
  * yet distributed (held_claim: one UPDATE, so of two concurrent retries
  * one wins); the post is then shown as "distributed", and later retries
- * and marks of it are duplicates.
+ * and marks of it are duplicates. Within the request that claimed it the
+ * post stays "approved" (a policy may check a mark, then hand the message
+ * to the shipped policy, which checks it again).
  */
 #include "luambind.h"
 #include "db.h"
@@ -22,11 +24,17 @@
 #include <string.h>
 
 static char *secret_path;
+static int64_t claimed_now; /* the held post this request claimed, or 0 */
 
 void held_configure(const char *secret_file)
 {
     free(secret_path);
     secret_path = secret_file ? xstrdup(secret_file) : NULL;
+}
+
+void held_request_begin(void)
+{
+    claimed_now = 0;
 }
 
 /* The spooled message of a ctx: raw bytes (caller frees). */
@@ -107,10 +115,14 @@ int list_hold(lua_State *L)
     return 1;
 }
 
-/* The state a policy sees: "distributed" for an approved post sent once. */
+/*
+ * The state a policy sees: "distributed" for an approved post sent once,
+ * by another request than this one.
+ */
 static const char *held_state(const struct held_info *h)
 {
-    if (strcmp(h->state, "approved") == 0 && h->distributed_at != 0)
+    if (strcmp(h->state, "approved") == 0 && h->distributed_at != 0 &&
+        h->id != claimed_now)
         return "distributed";
     return h->state;
 }
@@ -175,7 +187,9 @@ int list_held_retry(lua_State *L)
     if (rc == 0 && strcmp(h.state, "approved") == 0 && h.distributed_at == 0) {
         struct list_info owner;
         int claim = held_claim(db, h.id, why, sizeof why);
-        if (claim == DB_NOT_FOUND) /* distributed or reopened meanwhile */
+        if (claim == 0)
+            claimed_now = h.id;
+        else if (claim == DB_NOT_FOUND) /* distributed or reopened meanwhile */
             claim = held_get(db, h.id, &owner, &h, NULL, NULL, why,
                              sizeof why);
         if (claim == -1)
@@ -216,7 +230,9 @@ int list_approved(lua_State *L)
     g_free(raw);
     if (rc == -1)
         return luaL_error(L, "%s", why);
-    if (rc == APPROVAL_GOOD) {
+    if (rc == APPROVAL_GOOD)
+        claimed_now = id;
+    if (rc == APPROVAL_GOOD || (rc == APPROVAL_USED && id == claimed_now)) {
         lua_pushinteger(L, id);
         return 1;
     }

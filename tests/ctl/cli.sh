@@ -345,6 +345,34 @@ t_check "the secret file was made, 0600 under umask 022 (got $(stat -c %a "$tmp/
     test "$(stat -c %a "$tmp/secret" 2>&1)" = 600
 [ "$(sql "SELECT count(*) FROM meta")" = 0 ] && t_ok "no secret in the database" ||
     t_fail "the meta table holds: $(sql "SELECT key FROM meta")"
+# The re-injected post through the policy (try): a policy that checks the
+# mark itself and then hands over to the shipped one distributes it; the
+# same post again is a duplicate, dropped.
+cat >"$tmp/twice.lua" <<'EOF'
+local mlm = require "mlm"
+local lists = require "mlm_lists"
+filter_recipient = lists.filter_recipient
+function filter_message(ctx)
+  local list = mlm.list("dev@example.org")
+  local id, why = list:approved(ctx.message:header("X-Mlm-Approved") or "")
+  mlm.log("info", "own check: " .. tostring(id or why))
+  return lists.filter_message(ctx)
+end
+EOF
+cp "$tmp/sent.msg" "$tmp/approved.msg"
+try_approved() { ctl try --from dev-bounces@example.org --to $L --policy "$tmp/twice.lua" "$1" 2>&1; }
+OUT=$(try_approved "$tmp/approved.msg")
+has "try: the approved post with its mark is distributed, checked twice" '^result: accepted'
+has "try: the policy's own check saw the mark good" 'own check: [0-9]+$'
+OUT=$(try_approved "$tmp/approved.msg")
+has "try: the same post again is dropped as a duplicate" '^result: discarded'
+has "try: ... its mark is used" 'own check: used'
+sed 's/^Subject: hi/Subject: pay this/' "$tmp/approved.msg" >"$tmp/other.msg"
+OUT=$(try_approved "$tmp/other.msg")
+has "try: the mark on another message is invalid" 'own check: invalid'
+hasnt "try: ... and that message is not distributed" '^result: accepted'
+sql "DELETE FROM held WHERE subject = 'pay this'" # held anew: not for below
+
 h4=$(held w@example.net "'deferred'" non-member 10 "'Subject: 4' || char(10, 10) || 'four' || char(10)")
 run 0 "hold_mode defer" list set $L hold_mode defer
 rm -f "$tmp/sent.msg"
