@@ -326,10 +326,10 @@ static int db_migrate(struct db *db, char *why, size_t whylen)
 }
 
 /*
- * The database file (with create, made DB_FILE_MODE when missing: an
- * empty file is an empty SQLite database) or one of its -wal and -shm
- * files: when it exists, is ours and others may read it, made
- * DB_FILE_MODE. Files of another user are left as they are (root running
+ * The database file (with create, made when missing: an empty file is an
+ * empty SQLite database) or one of its -wal and -shm files: when it exists
+ * and is ours, made DB_FILE_MODE whatever the umask or an older version
+ * made it. Files of another user are left as they are (root running
  * mlm-ctl with an empty `user`). 0, or -1 with why.
  */
 static int db_file_private(const char *path, int create, char *why,
@@ -349,8 +349,8 @@ static int db_file_private(const char *path, int create, char *why,
         snprintf(why, whylen, "database %s: %s", path, strerror(errno));
         rc = -1;
     } else if (S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-               (st.st_mode & 077) != 0 &&
-               fchmod(fd, st.st_mode & 0700) == -1) {
+               (st.st_mode & 0777) != DB_FILE_MODE &&
+               fchmod(fd, DB_FILE_MODE) == -1) {
         snprintf(why, whylen, "database %s: cannot make it %04o: %s", path,
                  DB_FILE_MODE, strerror(errno));
         rc = -1;

@@ -340,11 +340,28 @@ fi
 [ "$(sql "SELECT state || ' ' || decided_by FROM held WHERE id = $h1")" = "approved alice" ] &&
     t_ok "held approve: recorded as approved by alice" ||
     t_fail "held approve: recorded $(sql "SELECT state || ' ' || decided_by FROM held WHERE id = $h1")"
+cp "$tmp/sent.msg" "$tmp/approved1.msg"
 run 1 "held approve: not pending any more" held approve "$h1"
 t_check "the secret file was made, 0600 under umask 022 (got $(stat -c %a "$tmp/secret" 2>&1))" \
     test "$(stat -c %a "$tmp/secret" 2>&1)" = 600
 [ "$(sql "SELECT count(*) FROM meta")" = 0 ] && t_ok "no secret in the database" ||
     t_fail "the meta table holds: $(sql "SELECT key FROM meta")"
+# A secret file others may read is made 0600 (it is ours); one of the
+# wrong size is refused, and the post stays pending.
+h5=$(held v@example.net "'five'" non-member 5 "'Subject: 5' || char(13, 10, 13, 10) || 'five' || char(13, 10)")
+chmod 644 "$tmp/secret"
+cp "$tmp/secret" "$tmp/secret.good"
+head -c 16 "$tmp/secret.good" >"$tmp/secret"
+run 1 "held approve: a secret file of the wrong size is refused" held approve "$h5"
+[ "$(sql "SELECT state FROM held WHERE id = $h5")" = pending ] &&
+    t_ok "held approve: refused for its secret, the post stays pending" ||
+    t_fail "held approve: state $(sql "SELECT state FROM held WHERE id = $h5") after a refused secret"
+cp "$tmp/secret.good" "$tmp/secret"
+chmod 644 "$tmp/secret"
+run 0 "held approve with a secret file others may read" held approve "$h5"
+t_check "... which is made 0600 (got $(stat -c %a "$tmp/secret"))" \
+    test "$(stat -c %a "$tmp/secret")" = 600
+
 # The re-injected post through the policy (try): a policy that checks the
 # mark itself and then hands over to the shipped one distributes it; the
 # same post again is a duplicate, dropped.
@@ -359,7 +376,7 @@ function filter_message(ctx)
   return lists.filter_message(ctx)
 end
 EOF
-cp "$tmp/sent.msg" "$tmp/approved.msg"
+cp "$tmp/approved1.msg" "$tmp/approved.msg"
 try_approved() { ctl try --from dev-bounces@example.org --to $L --policy "$tmp/twice.lua" "$1" 2>&1; }
 OUT=$(try_approved "$tmp/approved.msg")
 has "try: the approved post with its mark is distributed, checked twice" '^result: accepted'
