@@ -330,33 +330,51 @@ static int db_migrate(struct db *db, char *why, size_t whylen)
  * empty SQLite database) or one of its -wal and -shm files: when it exists
  * and is ours, made DB_FILE_MODE whatever the umask or an older version
  * made it. Files of another user are left as they are (root running
- * mlm-ctl with an empty `user`). 0, or -1 with why.
+ * mlm-ctl with an empty `user`). By path only: closing a descriptor of a
+ * file SQLite has open in this process would drop its POSIX locks on it
+ * (the -shm file's are the WAL's locks). 0, or -1 with why.
  */
 static int db_file_private(const char *path, int create, char *why,
                            size_t whylen)
 {
-    int fd = create ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, DB_FILE_MODE)
-                    : open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd == -1) {
-        if (!create && errno == ENOENT)
-            return 0;
-        snprintf(why, whylen, "database %s: %s", path, strerror(errno));
-        return -1;
-    }
     struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) == -1) {
-        snprintf(why, whylen, "database %s: %s", path, strerror(errno));
-        rc = -1;
-    } else if (S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-               (st.st_mode & 0777) != DB_FILE_MODE &&
-               fchmod(fd, DB_FILE_MODE) == -1) {
+    if (lstat(path, &st) == -1) {
+        if (errno != ENOENT) {
+            snprintf(why, whylen, "database %s: %s", path, strerror(errno));
+            return -1;
+        }
+        if (!create)
+            return 0;
+        /* Missing, so no connection of ours has it open. */
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+                      O_CLOEXEC, DB_FILE_MODE);
+        if (fd == -1 && errno != EEXIST) {
+            snprintf(why, whylen, "database %s: %s", path, strerror(errno));
+            return -1;
+        }
+        if (fd != -1) {
+            int rc = fchmod(fd, DB_FILE_MODE); /* against an odd umask */
+            close(fd);
+            if (rc == -1) {
+                snprintf(why, whylen, "database %s: %s", path,
+                         strerror(errno));
+                return -1;
+            }
+            return 0;
+        }
+        if (lstat(path, &st) == -1) { /* made by another meanwhile */
+            snprintf(why, whylen, "database %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    if (S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+        (st.st_mode & 0777) != DB_FILE_MODE &&
+        chmod(path, DB_FILE_MODE) == -1) {
         snprintf(why, whylen, "database %s: cannot make it %04o: %s", path,
                  DB_FILE_MODE, strerror(errno));
-        rc = -1;
+        return -1;
     }
-    close(fd);
-    return rc;
+    return 0;
 }
 
 /* The -wal and -shm files beside the database, made private like it. */
