@@ -51,6 +51,7 @@ static const struct key_def key_defs[] = {
     {"ctl_socket", KEY_STRING, OFF(ctl_socket), "/run/mlm/ctl.sock"},
     {"spool_dir", KEY_STRING, OFF(spool_dir), "/var/spool/mlm"},
     {"database", KEY_STRING, OFF(database), "/var/lib/mlm/mlm.db"},
+    {"secret_file", KEY_STRING, OFF(secret_file), "/var/lib/mlm/secret"},
     {"policy", KEY_STRING, OFF(policy), MLM_SYSCONFDIR "/mlm/policy.lua"},
     {"lua_path", KEY_STRING, OFF(lua_path), MLM_LUADIR},
     {"worker_program", KEY_STRING, OFF(worker_program), MLM_WORKER},

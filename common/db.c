@@ -5,11 +5,18 @@
 #include "dbi.h"
 #include "xmalloc.h"
 
+#include <glib.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 10000
+#define DB_FILE_MODE 0600
 
 /*
  * A stored pattern in the address_key form, in SQL: "local"@domain
@@ -111,6 +118,19 @@ static const char *const migrations[] = {
     "  sent INTEGER NOT NULL);"
     "CREATE INDEX replies_address ON replies (address, sent);"
     "CREATE INDEX replies_sent ON replies (sent);",
+     * 4 -> 5: an approved post is distributed once (distributed_at: when;
+     * NULL: not yet), and the approval secret left the database for
+     * secret_file. Posts approved before are taken as distributed when
+     * they were re-injected (hold_mode queue: their marks were of the old
+     * kind, no longer valid) or approved more than five days ago (no MTA
+     * retries that long); a post approved under defer since may still be
+     * distributed once, by its sender's retry.
+     */
+    "ALTER TABLE held ADD COLUMN distributed_at INTEGER;"
+    "UPDATE held SET distributed_at = COALESCE(decided_at, received) "
+    "  WHERE state = 'approved' AND (hold_mode = 'queue' OR "
+    "  COALESCE(decided_at, 0) < strftime('%s', 'now') - 5 * 86400);"
+    "DELETE FROM meta WHERE key = 'approval_secret';",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -188,21 +208,28 @@ static const char *const stmt_sql[ST_COUNT] = {
                     "?7, ?8)",
     [ST_HELD_GET] = "SELECT h.id, h.sender, h.subject, h.reason, h.received, "
                     "h.state, h.decided_by, h.message_id, h.digest, "
-                    "h.message, l.id, l.name, l.domain, h.hold_mode "
+                    "h.distributed_at, h.message, l.id, l.name, l.domain, "
+                    "h.hold_mode "
                     "FROM held h "
                     "JOIN lists l ON l.id = h.list_id WHERE h.id = ?1",
     [ST_HELD_DECIDE] = "UPDATE held SET state = ?2, decided_by = ?3, "
                        "decided_at = strftime('%s', 'now') "
                        "WHERE id = ?1 AND state = 'pending'",
     [ST_HELD_EACH] = "SELECT id, sender, subject, reason, received, state, "
-                     "decided_by, message_id, digest FROM held "
+                     "decided_by, message_id, digest, distributed_at "
+                     "FROM held "
                      "WHERE list_id = ?1 AND state = ?2 ORDER BY id",
     [ST_HELD_RETRY] = "SELECT id, sender, subject, reason, received, state, "
-                      "decided_by, message_id, digest FROM held "
+                      "decided_by, message_id, digest, distributed_at, "
+                      "message FROM held "
                       "WHERE list_id = ?1 AND message_id = ?2 AND digest = ?3 "
-                      "ORDER BY id DESC LIMIT 1",
+                      "AND sender = ?4 ORDER BY id DESC LIMIT ?5",
     [ST_HELD_REOPEN] = "UPDATE held SET state = 'pending', decided_by = '', "
-                       "decided_at = NULL WHERE id = ?1 AND state = ?2",
+                       "decided_at = NULL, distributed_at = NULL "
+                       "WHERE id = ?1 AND state = ?2",
+    [ST_HELD_CLAIM] = "UPDATE held SET distributed_at = strftime('%s', "
+                      "'now') WHERE id = ?1 AND state = 'approved' "
+                      "AND distributed_at IS NULL",
     [ST_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires < strftime('%s', "
                        "'now')",
     [ST_TOKEN_RECENT] = "SELECT count(*) FROM tokens WHERE list_id = ?1 "
@@ -325,8 +352,76 @@ static int db_migrate(struct db *db, char *why, size_t whylen)
     }
 }
 
+/*
+ * The database file (with create, made when missing: an empty file is an
+ * empty SQLite database) or one of its -wal and -shm files: when it exists
+ * and is ours, made DB_FILE_MODE whatever the umask or an older version
+ * made it. Files of another user are left as they are (root running
+ * mlm-ctl with an empty `user`). By path only: closing a descriptor of a
+ * file SQLite has open in this process would drop its POSIX locks on it
+ * (the -shm file's are the WAL's locks). 0, or -1 with why.
+ */
+static int db_file_private(const char *path, int create, char *why,
+                           size_t whylen)
+{
+    struct stat st;
+    if (lstat(path, &st) == -1) {
+        if (errno != ENOENT) {
+            snprintf(why, whylen, "database %s: %s", path, strerror(errno));
+            return -1;
+        }
+        if (!create)
+            return 0;
+        /* Missing, so no connection of ours has it open. */
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+                      O_CLOEXEC, DB_FILE_MODE);
+        if (fd == -1 && errno != EEXIST) {
+            snprintf(why, whylen, "database %s: %s", path, strerror(errno));
+            return -1;
+        }
+        if (fd != -1) {
+            int rc = fchmod(fd, DB_FILE_MODE); /* against an odd umask */
+            close(fd);
+            if (rc == -1) {
+                snprintf(why, whylen, "database %s: %s", path,
+                         strerror(errno));
+                return -1;
+            }
+            return 0;
+        }
+        if (lstat(path, &st) == -1) { /* made by another meanwhile */
+            snprintf(why, whylen, "database %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    if (S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+        (st.st_mode & 0777) != DB_FILE_MODE &&
+        chmod(path, DB_FILE_MODE) == -1) {
+        snprintf(why, whylen, "database %s: cannot make it %04o: %s", path,
+                 DB_FILE_MODE, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The -wal and -shm files beside the database, made private like it. */
+static int db_sidecars_private(const char *path, char *why, size_t whylen)
+{
+    static const char *const suffixes[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < 2; i++) {
+        char *side = g_strconcat(path, suffixes[i], NULL);
+        int rc = db_file_private(side, 0, why, whylen);
+        g_free(side);
+        if (rc == -1)
+            return -1;
+    }
+    return 0;
+}
+
 struct db *db_open(const char *path, char *why, size_t whylen)
 {
+    if (db_file_private(path, 1, why, whylen) == -1)
+        return NULL;
     struct db *db = xcalloc(1, sizeof *db);
     int rc = sqlite3_open_v2(path, &db->sql,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -345,6 +440,10 @@ struct db *db_open(const char *path, char *why, size_t whylen)
                 reason, sizeof reason) == -1 ||
         db_migrate(db, reason, sizeof reason) == -1) {
         snprintf(why, whylen, "%s: %s", path, reason);
+        db_close(db);
+        return NULL;
+    }
+    if (db_sidecars_private(path, why, whylen) == -1) {
         db_close(db);
         return NULL;
     }

@@ -268,6 +268,7 @@ struct held_info {
     char message_id[512];
     char digest[80];
     char hold_mode[8];    /* queue|defer when held; "" if held before v2 */
+    int64_t distributed_at; /* approved and distributed then; 0: not yet */
 };
 
 /* Store a held message (raw bytes); returns the id (> 0) or -1. */
@@ -289,10 +290,24 @@ int held_reopen(struct db *db, int64_t id, const char *state, char *why,
 int held_each(struct db *db, const struct list_info *list, const char *state,
               int (*fn)(const struct held_info *, void *), void *arg,
               char *why, size_t whylen);
-/* A held post by Message-ID and body digest (hold_mode = defer retries). */
+/*
+ * The held post that raw (the message of a new transaction from sender)
+ * retries under hold_mode defer: the newest post of list with the same
+ * envelope sender, Message-ID, body and key headers (msgdigest.h; the
+ * headers either has), among the HELD_RETRY_CANDIDATES newest with that
+ * sender, Message-ID and body. 0, DB_NOT_FOUND or -1.
+ */
+#define HELD_RETRY_CANDIDATES 16
 int held_find_retry(struct db *db, const struct list_info *list,
-                    const char *message_id, const char *digest,
-                    struct held_info *out, char *why, size_t whylen);
+                    const char *sender, const char *message_id,
+                    const char *raw, size_t rawlen, struct held_info *out,
+                    char *why, size_t whylen);
+/*
+ * Claim the one distribution of an approved post: 0 when this call got
+ * it, DB_NOT_FOUND when the post is not approved or was distributed
+ * already (by a concurrent retry too: the claim is one UPDATE), or -1.
+ */
+int held_claim(struct db *db, int64_t id, char *why, size_t whylen);
 
 /* --- confirmation tokens ------------------------------------------------ */
 
@@ -330,16 +345,45 @@ int reply_quota_take(struct db *db, const char *address, char *why,
 /* --- approvals ---------------------------------------------------------- */
 
 /*
- * The mark mlm-ctl puts on an approved post it re-injects, and the policy
- * verifies and strips: "LIST ID HMAC", where HMAC is HMAC-SHA256 over
- * "LIST ID" with a random per-installation secret kept in the database.
- * No sender can forge it without the secret.
+ * The mark mlm-ctl puts on an approved post it re-injects (hold_mode
+ * queue), and the policy checks and strips: "LIST ID EXPIRES MAC". MAC is
+ * the installation secret's HMAC (secret.h, purpose "mlm approval") over
+ * the list, the held id, EXPIRES (unix time), the re-injection's envelope
+ * sender (lower case) and the digests of the post's body and of the key
+ * headers the held post has (msgdigest.h). A mark is good for that message
+ * from that sender, to that list, until EXPIRES, and once.
  */
 #define APPROVAL_HEADER "X-Mlm-Approved"
-int approval_mark(struct db *db, const char *list_address, int64_t held_id,
-                  char *out, size_t outlen, char *why, size_t whylen);
-/* 1 when value is a valid mark for list_address (*held_id set), 0 if not. */
-int approval_verify(struct db *db, const char *list_address, const char *value,
-                    int64_t *held_id, char *why, size_t whylen);
+#define APPROVAL_LIFETIME (5 * 24 * 3600) /* an MTA's queue lifetime */
+
+/* The mark for held post held_id (raw: its stored message); -1 with why. */
+int approval_mark(const char *secret_file, const struct list_info *list,
+                  int64_t held_id, int64_t expires, const char *sender,
+                  const void *raw, size_t rawlen, char *out, size_t outlen,
+                  char *why, size_t whylen);
+
+enum approval_result {
+    APPROVAL_GOOD,        /* approved, and this message distributes it */
+    APPROVAL_INVALID,     /* no mark of this list for this message and
+                             sender, or no such held post */
+    APPROVAL_EXPIRED,     /* a true mark, past its time */
+    APPROVAL_USED,        /* a true mark of a post distributed already:
+                             this message is a duplicate */
+    APPROVAL_UNDECIDED,   /* a true mark, the post no longer approved */
+};
+
+/* The word for a result, as list:approved() returns it. */
+const char *approval_result_name(enum approval_result r);
+
+/*
+ * Check value, a mark found on raw (the message of a transaction from
+ * sender to list). When good, the held post's one distribution is claimed
+ * (held_claim). *held_id is set when good or used. The result, or -1 with
+ * why.
+ */
+int approval_check(struct db *db, const char *secret_file,
+                   const struct list_info *list, const char *value,
+                   const char *sender, const char *raw, size_t rawlen,
+                   int64_t *held_id, char *why, size_t whylen);
 
 #endif

@@ -1,13 +1,22 @@
 /*
- * db_approve.c - the unforgeable mark on approved, re-injected posts (see
- * db.h). The secret is created once, at first use, from /dev/urandom.
+ * db_approve.c - the mark on approved, re-injected posts (see db.h): made
+ * by mlm-ctl, checked against the held post and claimed once by the
+ * policy. Also random_hex, for confirmation tokens.
  */
 #include "dbi.h"
+#include "msgdigest.h"
+#include "secret.h"
 
+#include <errno.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define APPROVAL_PURPOSE "mlm approval"
 
 int random_hex(char *out, size_t outlen, size_t len, char *why, size_t whylen)
 {
@@ -16,95 +25,127 @@ int random_hex(char *out, size_t outlen, size_t len, char *why, size_t whylen)
         snprintf(why, whylen, "random_hex: bad length");
         return -1;
     }
-    FILE *fp = fopen("/dev/urandom", "rb");
-    if (fp == NULL || fread(raw, 1, len, fp) != len) {
-        if (fp)
-            fclose(fp);
-        snprintf(why, whylen, "cannot read /dev/urandom");
-        return -1;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = getrandom(raw + got, len - got, 0);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1) {
+            snprintf(why, whylen, "getrandom: %s", strerror(errno));
+            return -1;
+        }
+        got += (size_t)n;
     }
-    fclose(fp);
     for (size_t i = 0; i < len; i++)
         snprintf(out + 2 * i, 3, "%02x", raw[i]);
     return 0;
 }
 
-static int secret_get(struct db *db, char *out, size_t outlen, char *why,
-                      size_t whylen)
+/*
+ * The MAC of a mark. mask: the key headers the held post has (the MTA may
+ * add others, Message-ID or To, to the re-injected copy); the body without
+ * its trailing empty lines (a submission program may add some).
+ */
+static void approval_mac(const struct secret *s, const char *list_address,
+                         int64_t held_id, int64_t expires, const char *sender,
+                         const char *raw, size_t rawlen, unsigned mask,
+                         char out[SECRET_MAC_HEX + 1])
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        sqlite3_stmt *st = db_stmt(db, ST_META_GET, why, whylen);
-        if (st == NULL)
-            return -1;
-        sqlite3_bind_text(st, 1, "approval_secret", -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            db_column_copy(st, 0, out, outlen);
-        sqlite3_reset(st);
-        if (rc == SQLITE_ROW)
-            return 0;
-        if (rc != SQLITE_DONE)
-            return db_fail(db, "secret", why, whylen);
-        char hex[65];
-        if (random_hex(hex, sizeof hex, 32, why, whylen) == -1)
-            return -1;
-        st = db_stmt(db, ST_META_INIT, why, whylen);
-        if (st == NULL)
-            return -1;
-        sqlite3_bind_text(st, 1, "approval_secret", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, hex, -1, SQLITE_TRANSIENT);
-        if (db_step_done(db, st, "secret", why, whylen) == -1)
-            return -1;
+    char body[MSGDIGEST_HEX + 1], headers[MSGDIGEST_HEX + 1];
+    message_body_digest_relaxed(raw, rawlen, body);
+    message_header_digest(raw, rawlen, mask, headers);
+    gchar *who = g_ascii_strdown(sender, -1);
+    gchar *lst = g_ascii_strdown(list_address, -1);
+    gchar *text = g_strdup_printf("%s\n%lld\n%lld\n%s\n%s\n%s", lst,
+                                  (long long)held_id, (long long)expires, who,
+                                  body, headers);
+    secret_mac(s, APPROVAL_PURPOSE, text, strlen(text), out);
+    g_free(text);
+    g_free(lst);
+    g_free(who);
+}
+
+int approval_mark(const char *secret_file, const struct list_info *list,
+                  int64_t held_id, int64_t expires, const char *sender,
+                  const void *raw, size_t rawlen, char *out, size_t outlen,
+                  char *why, size_t whylen)
+{
+    struct secret s;
+    char mac[SECRET_MAC_HEX + 1];
+    if (secret_load(secret_file, &s, why, whylen) == -1)
+        return -1;
+    approval_mac(&s, list->address, held_id, expires, sender, raw, rawlen,
+                 message_header_mask(raw, rawlen), mac);
+    secret_wipe(&s);
+    snprintf(out, outlen, "%s %lld %lld %s", list->address,
+             (long long)held_id, (long long)expires, mac);
+    return 0;
+}
+
+const char *approval_result_name(enum approval_result r)
+{
+    switch (r) {
+    case APPROVAL_GOOD:
+        return "good";
+    case APPROVAL_EXPIRED:
+        return "expired";
+    case APPROVAL_USED:
+        return "used";
+    case APPROVAL_UNDECIDED:
+        return "not approved";
+    case APPROVAL_INVALID:
+        break;
     }
-    snprintf(why, whylen, "no approval secret");
-    return -1;
+    return "invalid";
 }
 
-static int approval_hmac(struct db *db, const char *list_address,
-                         int64_t held_id, char *out, size_t outlen, char *why,
-                         size_t whylen)
+int approval_check(struct db *db, const char *secret_file,
+                   const struct list_info *list, const char *value,
+                   const char *sender, const char *raw, size_t rawlen,
+                   int64_t *held_id, char *why, size_t whylen)
 {
-    char secret[128], text[512];
-    if (secret_get(db, secret, sizeof secret, why, whylen) == -1)
-        return -1;
-    snprintf(text, sizeof text, "%s %lld", list_address, (long long)held_id);
-    gchar *mac = g_compute_hmac_for_string(G_CHECKSUM_SHA256,
-                                           (const guchar *)secret,
-                                           strlen(secret), text, -1);
-    snprintf(out, outlen, "%s", mac);
-    g_free(mac);
-    return 0;
-}
+    char address[400], mac[SECRET_MAC_HEX + 2], expect[SECRET_MAC_HEX + 1];
+    long long id, expires;
+    int end = 0;
+    if (sscanf(value, " %399s %lld %lld %65s %n", address, &id, &expires,
+               mac, &end) != 4 || value[end] != '\0' ||
+        strlen(mac) != SECRET_MAC_HEX || id <= 0 ||
+        strcasecmp(address, list->address) != 0)
+        return APPROVAL_INVALID;
 
-int approval_mark(struct db *db, const char *list_address, int64_t held_id,
-                  char *out, size_t outlen, char *why, size_t whylen)
-{
-    char mac[80];
-    if (approval_hmac(db, list_address, held_id, mac, sizeof mac, why,
-                      whylen) == -1)
+    struct list_info owner;
+    struct held_info h;
+    void *stored = NULL;
+    size_t storedlen = 0;
+    int rc = held_get(db, id, &owner, &h, &stored, &storedlen, why, whylen);
+    if (rc == DB_NOT_FOUND)
+        return APPROVAL_INVALID;
+    if (rc != 0)
         return -1;
-    snprintf(out, outlen, "%s %lld %s", list_address, (long long)held_id, mac);
-    return 0;
-}
+    unsigned mask = message_header_mask(stored, storedlen);
+    free(stored);
+    if (owner.id != list->id)
+        return APPROVAL_INVALID;
 
-int approval_verify(struct db *db, const char *list_address, const char *value,
-                    int64_t *held_id, char *why, size_t whylen)
-{
-    char list[400], mac[80], expect[80];
-    long long id;
-    if (sscanf(value, " %399s %lld %79s", list, &id, mac) != 3 ||
-        strcasecmp(list, list_address) != 0)
-        return 0;
-    if (approval_hmac(db, list_address, id, expect, sizeof expect, why,
-                      whylen) == -1)
+    struct secret s;
+    if (secret_load(secret_file, &s, why, whylen) == -1)
         return -1;
-    /* Constant-time comparison: the mark is a secret-derived value. */
-    size_t n = strlen(expect);
-    unsigned char diff = strlen(mac) != n;
-    for (size_t i = 0; i < n && mac[i]; i++)
-        diff |= (unsigned char)(mac[i] ^ expect[i]);
-    if (diff)
-        return 0;
+    approval_mac(&s, list->address, id, expires, sender, raw, rawlen, mask,
+                 expect);
+    secret_wipe(&s);
+    if (!secret_equal(mac, expect))
+        return APPROVAL_INVALID;
+    if (expires < (long long)time(NULL))
+        return APPROVAL_EXPIRED;
+    if (strcmp(h.state, "approved") != 0)
+        return APPROVAL_UNDECIDED;
+    if (h.distributed_at != 0) {
+        *held_id = id;
+        return APPROVAL_USED;
+    }
     *held_id = id;
-    return 1;
+    rc = held_claim(db, id, why, whylen);
+    if (rc == DB_NOT_FOUND)
+        return APPROVAL_USED;
+    return rc == 0 ? APPROVAL_GOOD : -1;
 }

@@ -2,6 +2,7 @@
  * db_held.c - the moderation queue (held messages) and the bounce log.
  */
 #include "dbi.h"
+#include "msgdigest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ static void held_row(sqlite3_stmt *st, struct held_info *h)
     db_column_copy(st, 6, h->decided_by, sizeof h->decided_by);
     db_column_copy(st, 7, h->message_id, sizeof h->message_id);
     db_column_copy(st, 8, h->digest, sizeof h->digest);
+    h->distributed_at = sqlite3_column_int64(st, 9);
     h->hold_mode[0] = '\0'; /* only held_get reads it */
 }
 
@@ -53,20 +55,20 @@ int held_get(struct db *db, int64_t id, struct list_info *list,
     if (rc == SQLITE_ROW) {
         held_row(st, out);
         if (raw) {
-            *rawlen = (size_t)sqlite3_column_bytes(st, 9);
+            *rawlen = (size_t)sqlite3_column_bytes(st, 10);
             *raw = malloc(*rawlen + 1);
             if (*raw == NULL) {
                 sqlite3_reset(st);
                 snprintf(why, whylen, "out of memory");
                 return -1;
             }
-            memcpy(*raw, sqlite3_column_blob(st, 9), *rawlen);
+            memcpy(*raw, sqlite3_column_blob(st, 10), *rawlen);
             ((char *)*raw)[*rawlen] = '\0';
         }
-        list->id = sqlite3_column_int64(st, 10);
-        db_column_copy(st, 11, list->name, sizeof list->name);
-        db_column_copy(st, 12, list->domain, sizeof list->domain);
-        db_column_copy(st, 13, out->hold_mode, sizeof out->hold_mode);
+        list->id = sqlite3_column_int64(st, 11);
+        db_column_copy(st, 12, list->name, sizeof list->name);
+        db_column_copy(st, 13, list->domain, sizeof list->domain);
+        db_column_copy(st, 14, out->hold_mode, sizeof out->hold_mode);
         snprintf(list->address, sizeof list->address, "%s@%s", list->name,
                  list->domain);
     }
@@ -138,23 +140,62 @@ int held_each(struct db *db, const struct list_info *list, const char *state,
                ? 0 : db_fail(db, "held", why, whylen);
 }
 
-int held_find_retry(struct db *db, const struct list_info *list,
-                    const char *message_id, const char *digest,
-                    struct held_info *out, char *why, size_t whylen)
+/*
+ * Whether a stored post and a new message agree in their key headers:
+ * those either has, so that a header added or changed on the way tells
+ * them apart.
+ */
+static int same_key_headers(const void *stored, size_t storedlen,
+                            const char *raw, size_t rawlen, unsigned mask)
 {
+    char a[MSGDIGEST_HEX + 1], b[MSGDIGEST_HEX + 1];
+    mask |= message_header_mask(stored, storedlen);
+    message_header_digest(stored, storedlen, mask, a);
+    message_header_digest(raw, rawlen, mask, b);
+    return strcmp(a, b) == 0;
+}
+
+int held_find_retry(struct db *db, const struct list_info *list,
+                    const char *sender, const char *message_id,
+                    const char *raw, size_t rawlen, struct held_info *out,
+                    char *why, size_t whylen)
+{
+    char digest[MSGDIGEST_HEX + 1];
+    message_body_digest(raw, rawlen, digest);
+    unsigned mask = message_header_mask(raw, rawlen);
     sqlite3_stmt *st = db_stmt(db, ST_HELD_RETRY, why, whylen);
     if (st == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, list->id);
     sqlite3_bind_text(st, 2, message_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, digest, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        held_row(st, out);
+    sqlite3_bind_text(st, 4, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, HELD_RETRY_CANDIDATES);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *stored = sqlite3_column_blob(st, 10);
+        size_t storedlen = (size_t)sqlite3_column_bytes(st, 10);
+        if (same_key_headers(stored ? stored : "", storedlen, raw, rawlen,
+                             mask)) {
+            held_row(st, out);
+            break;
+        }
+    }
     sqlite3_reset(st);
     if (rc == SQLITE_ROW)
         return 0;
     return rc == SQLITE_DONE ? DB_NOT_FOUND : db_fail(db, "held", why, whylen);
+}
+
+int held_claim(struct db *db, int64_t id, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_HELD_CLAIM, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    if (db_step_done(db, st, "held claim", why, whylen) == -1)
+        return -1;
+    return sqlite3_changes(db->sql) == 1 ? 0 : DB_NOT_FOUND;
 }
 
 int bounces_each(struct db *db, const struct list_info *list, int limit,

@@ -42,6 +42,7 @@ enum stmt_id {
     ST_HELD_EACH,
     ST_HELD_RETRY,
     ST_HELD_REOPEN,
+    ST_HELD_CLAIM,
     ST_TOKEN_PURGE,
     ST_TOKEN_RECENT,
     ST_TOKEN_ADD,

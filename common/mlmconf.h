@@ -18,6 +18,7 @@ struct mlm_config {
     char *ctl_socket;
     char *spool_dir;
     char *database;
+    char *secret_file;         /* the installation secret (secret.h) */
     char *policy;
     char *lua_path;            /* directory of the shipped Lua library */
     char *worker_program;      /* the mlm-worker binary the pool starts */

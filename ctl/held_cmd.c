@@ -10,8 +10,9 @@
  * Otherwise approving records the decision first and then re-injects the
  * post through cfg.sendmail to the list's own address, with the list's
  * -bounces address as envelope sender and an X-Mlm-Approved mark (see
- * db.h) as its first header, so the list policy distributes it like any
- * accepted post. The decision is committed before injection because the
+ * db.h: bound to this message and sender, good once, for
+ * APPROVAL_LIFETIME) as its first header, so the list policy distributes
+ * it like any accepted post. The decision is committed before injection because the
  * MTA may run the policy on the re-injected post before sendmail returns,
  * and the policy must then see the post approved. If injection fails the
  * decision is undone (the post is pending again) and mlm-ctl exits 1.
@@ -214,20 +215,18 @@ static void decider(const struct ctl_args *a, char *out, size_t outlen)
         snprintf(out, outlen, "%s", pw ? pw->pw_name : "mlm-ctl");
 }
 
-/* Re-inject an approved post; 0 or -1 with why. */
+/* Re-inject an approved post from sender; 0 or -1 with why. */
 static int held_inject(struct ctl_env *env, const struct list_info *list,
-                       const char *mark, const char *raw, size_t rawlen,
-                       char *why, size_t whylen)
+                       const char *sender, const char *mark, const char *raw,
+                       size_t rawlen, char *why, size_t whylen)
 {
-    char header[1024], bounces[600];
+    char header[1024];
     size_t first = strcspn(raw, "\n");
     /* The mark's line ends as the stored message's lines do. */
     const char *eol = first < rawlen && first > 0 && raw[first - 1] == '\r'
                           ? "\r\n" : "\n";
     snprintf(header, sizeof header, "%s: %s%s", APPROVAL_HEADER, mark, eol);
-    snprintf(bounces, sizeof bounces, "%s-bounces@%s", list->name,
-             list->domain);
-    const char *extra[] = {"-f", bounces, list->address, NULL};
+    const char *extra[] = {"-f", sender, list->address, NULL};
     return inject_message(env->cfg.sendmail, extra, header, raw, rawlen,
                           INJECT_TIMEOUT_S, why, whylen);
 }
@@ -332,7 +331,7 @@ int cmd_held_decide(struct ctl_env *env, struct ctl_args *a)
     void *raw = NULL;
     size_t rawlen = 0;
     int64_t id;
-    char who[128], why[1024], mark[600], mode[32] = "";
+    char who[128], why[1024], mark[700], mode[32] = "", bounces[600];
     decider(a, who, sizeof who);
     if (strpbrk(who, "\r\n"))
         return ctl_fail("--by may not hold CR or LF");
@@ -349,16 +348,22 @@ int cmd_held_decide(struct ctl_env *env, struct ctl_args *a)
                                     sizeof mode, why, sizeof why) == -1)
         rc = ctl_fail("%s", why);
     inject = approve && rc == EXIT_OK && strcmp(mode, "defer") != 0;
-    /* The mark first: it may create the secret, which must be committed
-     * before a policy checks the mark. */
-    if (inject && approval_mark(env->db, list.address, id, mark, sizeof mark,
-                                why, sizeof why) == -1)
+    /* The mark first: it may create the secret file, which must exist
+     * before a policy checks the mark. It is good for this message from
+     * the -bounces address, once, for APPROVAL_LIFETIME. */
+    snprintf(bounces, sizeof bounces, "%s-bounces@%s", list.name,
+             list.domain);
+    if (inject && approval_mark(env->cfg.secret_file, &list, id,
+                                (int64_t)time(NULL) + APPROVAL_LIFETIME,
+                                bounces, raw, rawlen, mark, sizeof mark, why,
+                                sizeof why) == -1)
         rc = ctl_fail("%s", why);
     if (rc == EXIT_OK &&
         held_decide(env->db, id, state, who, why, sizeof why) != 0)
         rc = ctl_fail("%s", why);
     if (rc == EXIT_OK && inject &&
-        held_inject(env, &list, mark, raw, rawlen, why, sizeof why) == -1) {
+        held_inject(env, &list, bounces, mark, raw, rawlen, why,
+                    sizeof why) == -1) {
         char undo[512];
         if (held_reopen(env->db, id, "approved", undo, sizeof undo) != 0)
             rc = ctl_fail("held message %lld: re-injection failed (%s), and "

@@ -58,6 +58,23 @@ void ctx_detach_all(lua_State *L)
     lua_pop(L, 1);
 }
 
+struct stage_run *ctx_current(lua_State *L)
+{
+    struct stage_run *run = NULL;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, LIVE_KEY) == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n && run == NULL; i++) {
+            lua_rawgeti(L, -1, i);
+            struct stage_run **runp = lua_touserdata(L, -1);
+            if (runp)
+                run = *runp;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return run;
+}
+
 /* The live run behind a ctx argument, or a Lua error. */
 struct stage_run *ctx_run(lua_State *L, int idx)
 {

@@ -19,7 +19,11 @@
  *   list:hold(ctx, reason)      store the post for the moderators: its id
  *   list:held(id)               a held message's state, or nil
  *   list:held_retry(ctx)        the held post this one retries, or nil
- *   list:approved(value)        the held id an X-Mlm-Approved value proves
+ *                               (an approved one is claimed: see
+ *                               lists_held.c)
+ *   list:approved(value [, ctx])  the held id an X-Mlm-Approved value on
+ *                               this message proves (claimed), or nil
+ *                               and why
  *   list:record_bounce(addr, status [, diagnostic])  new score, disabled
  *   list:add_member(addr [, role [, name]])   true, or nil and why
  *   list:remove_member(addr [, role])         true, or nil and why
@@ -60,6 +64,7 @@ void mlm_lua_configure(const struct mlm_config *cfg)
 {
     free(database_path);
     database_path = xstrdup(cfg->database);
+    held_configure(cfg->secret_file);
     sendmail_configure(cfg->sendmail);
 }
 
@@ -71,6 +76,7 @@ void lists_shutdown(void)
 
 void lists_request_begin(void)
 {
+    held_request_begin();
     if (worker_db)
         db_request_begin(worker_db);
 }

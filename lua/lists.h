@@ -15,6 +15,10 @@ struct db *lua_db(lua_State *L);
 struct list_info *check_list(lua_State *L, int idx);
 
 /* lists_held.c: list:hold, list:held, list:held_retry, list:approved. */
+/* Where the installation secret is (secret_file); once, at start-up. */
+void held_configure(const char *secret_file);
+/* A new request: no held post is claimed by it yet. */
+void held_request_begin(void);
 int list_hold(lua_State *L);
 int list_held(lua_State *L);
 int list_held_retry(lua_State *L);

@@ -1,16 +1,41 @@
 /*
  * lists_held.c - the moderation queue from Lua: list:hold(ctx, reason),
- * list:held(id), list:held_retry(ctx) and list:approved(value) (see
- * lists.c for the whole list API).
+ * list:held(id), list:held_retry(ctx) and list:approved(value [, ctx])
+ * (see lists.c for the whole list API).
+ *
+ * An approved post is distributed once. list:held_retry and list:approved
+ * each claim that one distribution when they find an approved post not
+ * yet distributed (held_claim: one UPDATE, so of two concurrent retries
+ * one wins); the post is then shown as "distributed", and later retries
+ * and marks of it are duplicates. Within the request that claimed it the
+ * post stays "approved" (a policy may check a mark, then hand the message
+ * to the shipped policy, which checks it again).
  */
 #include "luambind.h"
 #include "db.h"
 #include "lists.h"
+#include "msgdigest.h"
+#include "xmalloc.h"
 
 #include <glib.h>
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static char *secret_path;
+static int64_t claimed_now; /* the held post this request claimed, or 0 */
+
+void held_configure(const char *secret_file)
+{
+    free(secret_path);
+    secret_path = secret_file ? xstrdup(secret_file) : NULL;
+}
+
+void held_request_begin(void)
+{
+    claimed_now = 0;
+}
 
 /* The spooled message of a ctx: raw bytes (caller frees). */
 static char *spool_slurp(lua_State *L, const char *path, size_t *len)
@@ -26,18 +51,6 @@ static char *spool_slurp(lua_State *L, const char *path, size_t *len)
     }
     *len = n;
     return data;
-}
-
-/* SHA-256 of the body (everything after the first empty line). */
-static void body_digest(const char *raw, size_t len, char *out, size_t outlen)
-{
-    const char *body = g_strstr_len(raw, (gssize)len, "\r\n\r\n");
-    size_t skip = body ? (size_t)(body - raw) + 4 : len;
-    gchar *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
-                                             (const guchar *)raw + skip,
-                                             len - skip);
-    snprintf(out, outlen, "%s", hex);
-    g_free(hex);
 }
 
 /* The first value of a header in the message on ctx, as a string or "". */
@@ -72,7 +85,7 @@ static void held_fill(lua_State *L, struct held_info *h, const char *raw,
              run->req->sender ? run->req->sender : "");
     message_header(L, 2, "Subject", h->subject, sizeof h->subject);
     message_header(L, 2, "Message-ID", h->message_id, sizeof h->message_id);
-    body_digest(raw, len, h->digest, sizeof h->digest);
+    message_body_digest(raw, len, h->digest);
 }
 
 int list_hold(lua_State *L)
@@ -102,12 +115,24 @@ int list_hold(lua_State *L)
     return 1;
 }
 
+/*
+ * The state a policy sees: "distributed" for an approved post sent once,
+ * by another request than this one.
+ */
+static const char *held_state(const struct held_info *h)
+{
+    if (strcmp(h->state, "approved") == 0 && h->distributed_at != 0 &&
+        h->id != claimed_now)
+        return "distributed";
+    return h->state;
+}
+
 static void push_held(lua_State *L, const struct held_info *h)
 {
     lua_createtable(L, 0, 8);
     lua_pushinteger(L, h->id);
     lua_setfield(L, -2, "id");
-    lua_pushstring(L, h->state);
+    lua_pushstring(L, held_state(h));
     lua_setfield(L, -2, "state");
     lua_pushstring(L, h->sender);
     lua_setfield(L, -2, "sender");
@@ -138,6 +163,12 @@ int list_held(lua_State *L)
     return 1;
 }
 
+/*
+ * The held post this message retries (same envelope sender, Message-ID,
+ * body and key headers: held_find_retry). An approved one not yet
+ * distributed is claimed here and returned as "approved": the caller
+ * distributes this message. Every later retry sees "distributed".
+ */
 int list_held_retry(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
@@ -149,9 +180,21 @@ int list_held_retry(lua_State *L)
     struct held_info probe, h;
     char why[512];
     held_fill(L, &probe, raw, len);
+    struct db *db = lua_db(L);
+    int rc = held_find_retry(db, list, probe.sender, probe.message_id, raw,
+                             len, &h, why, sizeof why);
     g_free(raw);
-    int rc = held_find_retry(lua_db(L), list, probe.message_id, probe.digest,
-                             &h, why, sizeof why);
+    if (rc == 0 && strcmp(h.state, "approved") == 0 && h.distributed_at == 0) {
+        struct list_info owner;
+        int claim = held_claim(db, h.id, why, sizeof why);
+        if (claim == 0)
+            claimed_now = h.id;
+        else if (claim == DB_NOT_FOUND) /* distributed or reopened meanwhile */
+            claim = held_get(db, h.id, &owner, &h, NULL, NULL, why,
+                             sizeof why);
+        if (claim == -1)
+            return luaL_error(L, "%s", why);
+    }
     if (rc == -1)
         return luaL_error(L, "%s", why);
     if (rc != 0)
@@ -161,19 +204,39 @@ int list_held_retry(lua_State *L)
     return 1;
 }
 
+/*
+ * list:approved(value [, ctx]): the held id when value is a good mark for
+ * this message (approval_check; the distribution is claimed), else nil
+ * and why: "invalid", "expired", "used" (a duplicate of a post already
+ * distributed) or "not approved". Without ctx, the request in progress.
+ */
 int list_approved(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
     const char *value = luaL_checkstring(L, 2);
-    int64_t id;
+    struct stage_run *run = lua_isnoneornil(L, 3) ? ctx_current(L)
+                                                  : ctx_run(L, 3);
+    if (run == NULL || run->req->stage != STAGE_MESSAGE ||
+        run->req->spool_path == NULL)
+        return luaL_error(L, "list:approved() needs the message "
+                          "(filter_message)");
+    size_t len;
+    char *raw = spool_slurp(L, run->req->spool_path, &len);
+    int64_t id = 0;
     char why[512];
-    int rc = approval_verify(lua_db(L), list->address, value, &id, why,
-                             sizeof why);
+    int rc = approval_check(lua_db(L), secret_path, list, value,
+                            run->req->sender ? run->req->sender : "", raw,
+                            len, &id, why, sizeof why);
+    g_free(raw);
     if (rc == -1)
         return luaL_error(L, "%s", why);
-    if (rc == 1)
+    if (rc == APPROVAL_GOOD)
+        claimed_now = id;
+    if (rc == APPROVAL_GOOD || (rc == APPROVAL_USED && id == claimed_now)) {
         lua_pushinteger(L, id);
-    else
-        lua_pushnil(L);
-    return 1;
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_pushstring(L, approval_result_name(rc));
+    return 2;
 }

@@ -41,6 +41,12 @@ int mlm_print(lua_State *L);
 
 /* The live run behind a ctx argument, or a Lua error. */
 struct stage_run *ctx_run(lua_State *L, int idx);
+/*
+ * The run of the request in progress (the one whose ctx or message
+ * objects are live), or NULL: for list methods a policy may call without
+ * its ctx.
+ */
+struct stage_run *ctx_current(lua_State *L);
 
 /* lists.c: mlm.list, mlm.resolve, mlm.db and list objects. */
 struct mlm_config;

@@ -76,7 +76,7 @@ function filter_message(ctx)
     -- A post a moderator approved with `mlm-ctl held approve` (during an
     -- emergency hold, say) is not refused now: the decision is taken.
     local mark = ctx.message:header("X-Mlm-Approved")
-    local approved = mark and list:approved(mark)
+    local approved = mark and list:approved(mark, ctx)
     local part = not approved and first_attachment(ctx.message)
     if part then
       local what = part.filename and ("the file " .. part.filename)

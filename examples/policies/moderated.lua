@@ -129,6 +129,8 @@ local function hold(ctx, list, address)
     if held and held.state == "approved" then
       remember_poster(list, address)
       return nil
+    elseif held and held.state == "distributed" then
+      return mlm.discard()  -- a duplicate of a post the members have
     elseif held and held.state == "pending" then
       return mlm.tempfail("Your post to " .. list.address
         .. " is awaiting moderator approval", "450", "4.7.1")
@@ -152,7 +154,7 @@ function filter_message(ctx)
     local address, privileged = posting_member(ctx, list)
     if address and not privileged then
       local mark = ctx.message:header("X-Mlm-Approved")
-      if mark and list:approved(mark) then
+      if mark and list:approved(mark, ctx) then
         -- A moderator approved this post: the member is known from now on.
         remember_poster(list, address)
       elseif not has_posted(list, address) then

@@ -258,7 +258,9 @@ local function find_role(held, role)
   return nil
 end
 
--- Approved: password header, or the unforgeable mark of mlm-ctl approve.
+-- Approved: password header, or the mark of mlm-ctl approve (good for the
+-- one message it was made for, once). Returns "password" or "moderator";
+-- or nil and, for a mark of a post distributed already, the held id.
 local function approval(ctx, list)
   local msg = ctx.message
   local password = list.approve_password
@@ -270,8 +272,16 @@ local function approval(ctx, list)
     end
   end
   local mark = msg:header("X-Mlm-Approved")
-  if mark and list:approved(mark) then
-    return "moderator"
+  if mark then
+    local id, why = list:approved(mark, ctx)
+    if id then
+      return "moderator"
+    end
+    log("info", ctx, "%s: X-Mlm-Approved mark not taken: %s", list.address,
+      why)
+    if why == "used" then
+      return nil, mark:match("^%s*%S+%s+(%d+)")
+    end
   end
   return nil
 end
@@ -337,10 +347,17 @@ end
 -- a moderator decides (hold_mode defer; the sender's MTA retries).
 local function hold(ctx, list, a, reason)
   if list.hold_mode == "defer" then
+    -- A retry: same envelope sender, Message-ID, body and key headers.
     local held = list:held_retry(ctx)
     if held and held.state == "approved" then
       log("info", ctx, "%s: retry of approved held post %d", a.post, held.id)
-      return nil -- go on and distribute
+      return nil -- go on and distribute (this retry only: it is claimed)
+    elseif held and held.state == "distributed" then
+      -- 250, not a bounce: an MTA retrying after a lost 250 is no sender
+      -- of anything new, and the post did reach the members.
+      log("info", ctx, "%s: retry of held post %d, distributed already: "
+        .. "discarded as a duplicate", a.post, held.id)
+      return mlm.discard()
     elseif held and held.state ~= "pending" then
       return mlm.reject("Your post to " .. a.post .. " was not approved by "
         .. "its moderators", "550", "5.7.1")
@@ -413,7 +430,12 @@ end
 -- Mailman 3's posting chain, with SMTP answers instead of bounces.
 function M.post(ctx, list, rcpt)
   local a = addresses(list)
-  local approved = approval(ctx, list)
+  local approved, duplicate = approval(ctx, list)
+  if duplicate then
+    log("info", ctx, "%s: approved post %s distributed already: discarded "
+      .. "as a duplicate", a.post, duplicate)
+    return mlm.discard()
+  end
 
   if list.emergency == "yes" and not approved then
     return hold(ctx, list, a, "emergency hold") or distribute(ctx, list, a, rcpt)

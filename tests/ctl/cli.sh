@@ -10,6 +10,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 
+umask 022 # an administrator's: the files mlm makes must be 0600 all the same
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlm-ctl-test.XXXXXX")
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 conf=$tmp/mlm.conf
@@ -32,6 +33,7 @@ EOF
 chmod +x "$tmp/sendmail"
 cat >"$conf" <<EOF
 database = $db
+secret_file = $tmp/secret
 user =
 ctl_socket = $tmp/no-such.sock
 sendmail = $tmp/sendmail -i
@@ -129,6 +131,21 @@ run 1 "status without a multiplexor: one line on stderr" status
 # --- lists ------------------------------------------------------------------
 run 0 "lists on a new database" lists
 [ -z "$OUT" ] && t_ok "no lists: no output" || t_fail "no lists: output '$OUT'"
+t_check "a new database is 0600 under umask 022 (got $(stat -c %a "$db"))" \
+    test "$(stat -c %a "$db")" = 600
+# A database, -wal and -shm that others may read (made before): 0600 once
+# opened. Another connection keeps the -wal and -shm files in place.
+chmod 644 "$db"
+{ printf 'PRAGMA journal_mode = WAL;\nSELECT count(*) FROM lists;\n'; sleep 3; } |
+    sqlite3 "$db" >/dev/null &
+holder=$!
+for ((i = 0; i < 50; i++)); do [ -e "$db-shm" ] && break; sleep 0.1; done
+chmod 644 "$db-wal" "$db-shm" 2>/dev/null
+run 0 "lists on a database others may read" lists
+modes=$(stat -c %a "$db" "$db-wal" "$db-shm" 2>&1 | tr '\n' ' ')
+t_check "the database, -wal and -shm made 0600 on open (got $modes)" \
+    test "$modes" = "600 600 600 "
+wait "$holder"
 run 0 "list create with posting, owners and prefix" \
     list create dev@Example.ORG --posting open --owner boss@example.org \
     --owner deputy@example.org --prefix "[dev]"
@@ -305,7 +322,7 @@ grep -q 'pending again' <<<"$ERR" && t_ok "held approve: a failed injection says
     t_fail "held approve: state $(sql "SELECT state FROM held WHERE id = $h1") after a failed injection"
 rm -f "$tmp/sent.msg" "$tmp/sent.args"
 run 0 "held approve" held approve "$h1" --by alice
-if head -n 1 "$tmp/sent.msg" 2>/dev/null | grep -qE "^X-Mlm-Approved: $L $h1 [0-9a-f]{64}"$'\r$'; then
+if head -n 1 "$tmp/sent.msg" 2>/dev/null | grep -qE "^X-Mlm-Approved: $L $h1 [0-9]{10,} [0-9a-f]{64}"$'\r$'; then
     t_ok "held approve: X-Mlm-Approved is the first header"
 else
     t_fail "held approve: first line sent: $(head -n 1 "$tmp/sent.msg" 2>/dev/null | cat -A)"
@@ -323,7 +340,56 @@ fi
 [ "$(sql "SELECT state || ' ' || decided_by FROM held WHERE id = $h1")" = "approved alice" ] &&
     t_ok "held approve: recorded as approved by alice" ||
     t_fail "held approve: recorded $(sql "SELECT state || ' ' || decided_by FROM held WHERE id = $h1")"
+cp "$tmp/sent.msg" "$tmp/approved1.msg"
 run 1 "held approve: not pending any more" held approve "$h1"
+t_check "the secret file was made, 0600 under umask 022 (got $(stat -c %a "$tmp/secret" 2>&1))" \
+    test "$(stat -c %a "$tmp/secret" 2>&1)" = 600
+[ "$(sql "SELECT count(*) FROM meta")" = 0 ] && t_ok "no secret in the database" ||
+    t_fail "the meta table holds: $(sql "SELECT key FROM meta")"
+# A secret file others may read is made 0600 (it is ours); one of the
+# wrong size is refused, and the post stays pending.
+h5=$(held v@example.net "'five'" non-member 5 "'Subject: 5' || char(13, 10, 13, 10) || 'five' || char(13, 10)")
+chmod 644 "$tmp/secret"
+cp "$tmp/secret" "$tmp/secret.good"
+head -c 16 "$tmp/secret.good" >"$tmp/secret"
+run 1 "held approve: a secret file of the wrong size is refused" held approve "$h5"
+[ "$(sql "SELECT state FROM held WHERE id = $h5")" = pending ] &&
+    t_ok "held approve: refused for its secret, the post stays pending" ||
+    t_fail "held approve: state $(sql "SELECT state FROM held WHERE id = $h5") after a refused secret"
+cp "$tmp/secret.good" "$tmp/secret"
+chmod 644 "$tmp/secret"
+run 0 "held approve with a secret file others may read" held approve "$h5"
+t_check "... which is made 0600 (got $(stat -c %a "$tmp/secret"))" \
+    test "$(stat -c %a "$tmp/secret")" = 600
+
+# The re-injected post through the policy (try): a policy that checks the
+# mark itself and then hands over to the shipped one distributes it; the
+# same post again is a duplicate, dropped.
+cat >"$tmp/twice.lua" <<'EOF'
+local mlm = require "mlm"
+local lists = require "mlm_lists"
+filter_recipient = lists.filter_recipient
+function filter_message(ctx)
+  local list = mlm.list("dev@example.org")
+  local id, why = list:approved(ctx.message:header("X-Mlm-Approved") or "")
+  mlm.log("info", "own check: " .. tostring(id or why))
+  return lists.filter_message(ctx)
+end
+EOF
+cp "$tmp/approved1.msg" "$tmp/approved.msg"
+try_approved() { ctl try --from dev-bounces@example.org --to $L --policy "$tmp/twice.lua" "$1" 2>&1; }
+OUT=$(try_approved "$tmp/approved.msg")
+has "try: the approved post with its mark is distributed, checked twice" '^result: accepted'
+has "try: the policy's own check saw the mark good" 'own check: [0-9]+$'
+OUT=$(try_approved "$tmp/approved.msg")
+has "try: the same post again is dropped as a duplicate" '^result: discarded'
+has "try: ... its mark is used" 'own check: used'
+sed 's/^Subject: hi/Subject: pay this/' "$tmp/approved.msg" >"$tmp/other.msg"
+OUT=$(try_approved "$tmp/other.msg")
+has "try: the mark on another message is invalid" 'own check: invalid'
+hasnt "try: ... and that message is not distributed" '^result: accepted'
+sql "DELETE FROM held WHERE subject = 'pay this'" # held anew: not for below
+
 h4=$(held w@example.net "'deferred'" non-member 10 "'Subject: 4' || char(10, 10) || 'four' || char(10)")
 run 0 "hold_mode defer" list set $L hold_mode defer
 rm -f "$tmp/sent.msg"
@@ -387,7 +453,7 @@ hasnt "lists: the deleted list is gone" "^$L "
 old=$tmp/old.db
 sqlite3 "$db" .schema | grep -v '^CREATE TABLE sqlite_' >"$tmp/schema.sql"
 sqlite3 "$old" <"$tmp/schema.sql"
-sqlite3 "$old" "ALTER TABLE held DROP COLUMN hold_mode; DROP TABLE replies;
+sqlite3 "$old" "ALTER TABLE held DROP COLUMN distributed_at; ALTER TABLE held DROP COLUMN hold_mode; DROP TABLE replies;
     PRAGMA user_version = 1;
     INSERT INTO lists (id, name, domain, created) VALUES (7, 'old', 'lists.example', 0);
     INSERT INTO patterns (list_id, kind, pattern) VALUES (7, 'banned', '\"Spammer\"@example.org'),
@@ -396,15 +462,18 @@ sqlite3 "$old" "ALTER TABLE held DROP COLUMN hold_mode; DROP TABLE replies;
     VALUES (7, 'a@example.net', 'kept', 'test', 0, 'Subject: kept
 
 x
-');"
+');
+    INSERT INTO meta (key, value) VALUES ('approval_secret', 'abc');"
 sed "s|^database = .*|database = $old|" "$conf" >"$tmp/old.conf"
 out=$("$CTL_BIN" -C "$tmp/old.conf" held old@lists.example 2>&1)
 t_check "schema 1 migrated on open: its held post kept ($out)" grep -q kept <<<"$out"
-t_check "... at schema 4, with hold_mode '' for it" \
-    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "4,,"
+t_check "... at schema 5, with hold_mode '' for it" \
+    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "5,,"
 out=$(sqlite3 "$old" "SELECT pattern FROM patterns ORDER BY pattern" | tr '\n' ' ')
 t_check "... banned patterns unquoted and lower-cased, duplicates merged ($out)" \
     test "$out" = "@spam.example spammer@example.org "
 t_check "... the reply limit's table made" sqlite3 "$old" "SELECT count(*) FROM replies"
+t_check "... and the secret of the database row deleted" \
+    test "$(sqlite3 "$old" "SELECT count(*) FROM meta")" = 0
 
 t_done

@@ -61,6 +61,7 @@ end
 EOF
 cat >"$conf" <<EOF
 database = $tmp/mlm.db
+secret_file = $tmp/secret
 user =
 policy = $tmp/policy.lua
 lua_path = $top_srcdir/lua/lib

@@ -256,11 +256,34 @@ expect_reply "hold_mode=defer: 450 4.7.1" '^450 4\.7\.1 '
 send stranger@example.net $L --data "$msg"
 expect_reply "retry while pending: 450 4.7.1 again" '^450 4\.7\.1 '
 id=$(mlm_ctl held $L | awk '/deferred/ {print $1; exit}')
+# The server's last reply of the transaction (before QUIT's 221).
+final_reply() { # DESCRIPTION ERE
+    local last
+    last=$(sed -n 's/^<[-~*]* *//p' "$PF_SEND_LOG" | grep -v '^221 ' | tail -1)
+    if grep -Eq -- "$2" <<<"$last"; then t_ok "$1"; else t_fail "$1: got $last"; fi
+}
 if [ -n "$id" ] && mlm_ctl held approve "$id" >/dev/null; then
+    # A stranger replays the approved post's Message-ID and body with
+    # another From and Subject, or the same bytes from another envelope
+    # sender: a new post for the moderators, never the approved one.
+    phish=$(printf '%s\r\n' 'From: "Director" <director@example.com>' "To: $L" "Subject: urgent: pay this invoice" "Message-ID: <defer-1@example.net>" "" "please")
+    send stranger@example.net $L --data "$phish"
+    final_reply "defer replay with another From and Subject: held (450), not distributed" '^450 4\.7\.1 '
+    send other@example.net $L --data "$msg"
+    final_reply "defer replay from another envelope sender: held (450)" '^450 4\.7\.1 '
+    settle
+    t_check "no replay reached the members (got: $(delivered))" test -z "$(delivered)"
     send stranger@example.net $L --data "$msg"
-    expect_reply "retry after approval accepted" '^250 '
+    final_reply "retry after approval accepted" '^250 '
     settle
     t_check "approved deferred post delivered to the members" test "$(delivered)" = "alice@example.org bob@example.org carol@example.org "
+    pf_sink_clear
+    send stranger@example.net $L --data "$msg"
+    final_reply "a second retry of a distributed post: 250 (a duplicate, no bounce)" '^250 '
+    send stranger@example.net $L --data "$phish"
+    final_reply "the replay after distribution: still held (450)" '^450 4\.7\.1 '
+    settle
+    t_check "a second retry is not distributed again (got: $(delivered))" test -z "$(delivered)"
 else
     t_fail "deferred post not found in the held list or not approved"
 fi

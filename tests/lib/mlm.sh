@@ -56,6 +56,7 @@ mlm_write_conf() { # POLICY [extra lines...]
         echo "ctl_socket = $MLM_DIR/ctl.sock"
         echo "spool_dir = $MLM_DIR/spool"
         echo "database = $MLM_DIR/mlm.db"
+        echo "secret_file = $MLM_DIR/secret"
         echo "policy = $policy"
         echo "lua_path = $top_srcdir/lua/lib"
         echo "worker_program = $WORKER_BIN"
