@@ -191,6 +191,24 @@ local function others(found)
       return require(name)
     end)
   end
+  -- The policy's SQL reaches no other file (TMPDIR: the test's).
+  local okm, mlm = pcall(require, "mlm")
+  local dir = os.getenv("TMPDIR") or "/tmp"
+  if okm and mlm.db then
+    attempt("sql-attach", function()
+      return mlm.db:exec("ATTACH DATABASE ? AS probe", dir .. "/attached.db")
+    end)
+    attempt("sql-vacuum-into", function()
+      return mlm.db:exec("VACUUM INTO ?", dir .. "/vacuumed.db")
+    end)
+    attempt("sql-load-extension", function()
+      for row in mlm.db:rows("SELECT load_extension('libc.so.6') AS r") do
+      end
+      return true
+    end)
+  else
+    found[#found + 1] = "probe: no mlm.db"
+  end
   for _, opt in next, {"stop", "setpause", "setstepmul", "incremental",
                        "generational"} do
     attempt("collectgarbage-" .. opt, function()

@@ -3,7 +3,7 @@
 # (sandbox-probe.lua) that tries every way to reach a removed function:
 # globals, require, package.loaded and preload, metatables, load with an
 # environment, coroutines, the registry, binary chunks, C modules, module
-# names outside lua_path, collectgarbage options. Both mlm-ctl check (the
+# names outside lua_path, collectgarbage options, SQL that attaches a file. Both mlm-ctl check (the
 # policy's top level) and mlm-ctl try (a request, as a worker runs it)
 # must find none, and so must a real mlm-worker behind mlmd. And check runs a policy as a worker would: under the
 # worker's limits, as the daemons' user.
@@ -66,9 +66,14 @@ else
     t_fail "worker: mlm did not start with the probe policy"
 fi
 
+for f in attached.db vacuumed.db; do
+    if [ -e "$tmp/t/$f" ]; then t_fail "the policy's SQL wrote $f"
+    else t_ok "the policy's SQL wrote no $f"; fi
+done
+
 # The probe is not blind: with os.execute put back in the globals (the
 # hole this test is for), it names it.
-sed 's/^local REMOVED = {/os = { execute = function() end }\n&/' \
+sed 's/^local REMOVED = {/os.execute = function() end\n&/' \
     "$here/sandbox-probe.lua" >"$tmp/leaky.lua"
 out=$(ctl check "$tmp/leaky.lua" 2>&1)
 if [ $? -eq 1 ] && grep -q 'sandbox: reachable: .*global:os\.execute' <<<"$out"; then
