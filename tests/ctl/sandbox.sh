@@ -3,10 +3,11 @@
 # (sandbox-probe.lua) that tries every way to reach a removed function:
 # globals, require, package.loaded and preload, metatables, load with an
 # environment, coroutines, the registry, binary chunks, C modules, module
-# names outside lua_path, collectgarbage options, SQL that attaches a file. Both mlm-ctl check (the
-# policy's top level) and mlm-ctl try (a request, as a worker runs it)
-# must find none, and so must a real mlm-worker behind mlmd. And check runs a policy as a worker would: under the
-# worker's limits, as the daemons' user.
+# names outside lua_path, collectgarbage options, SQL that attaches a
+# file. mlm-ctl check (the policy's top level), mlm-ctl try (a request)
+# and a real mlm-worker behind mlmd must all find none. check runs a
+# policy as a worker would: under the worker's limits, as the daemons'
+# user. And a reload's error quoting hostile text is shown escaped.
 #
 # Environment: top_builddir (defaults to this repository), KEEP_TMP.
 set -u
@@ -51,7 +52,8 @@ else
 fi
 
 # A real worker, behind the multiplexor and mlmd, runs the same probe.
-if mlm_start "$here/sandbox-probe.lua" "lua_instruction_limit = 5000000"; then
+cp "$here/sandbox-probe.lua" "$tmp/policy.lua"
+if mlm_start "$tmp/policy.lua" "lua_instruction_limit = 5000000"; then
     out=$(python3 "$top_srcdir/tests/milter/scripts/milter-client.py" \
         "$MLM_MILTER" mail '<a@example.net>' rcpt '<dev@example.org>' \
         header Subject probe eoh body $'Hi.\r\n' eom 2>&1)
@@ -60,6 +62,19 @@ if mlm_start "$here/sandbox-probe.lua" "lua_instruction_limit = 5000000"; then
         t_ok "worker: no removed function reachable in a request ($tried attempts)"
     else
         t_fail "worker: $(tr '\n' '|' <<<"$out")"
+    fi
+    # A reload whose error quotes hostile text (a policy's error may quote
+    # the database or a message): mlm-ctl shows it escaped.
+    printf 'error("bad \\27[2J \\194\\155 \\155 \\226\\128\\174 end")\n' \
+        >"$tmp/policy.lua"
+    mlm_ctl reload >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    err=$(cat "$tmp/err")
+    if [ "$rc" -eq 1 ] && LC_ALL=C grep -q 'bad \\x1b\[2J \\u{9b} \\x9b \\u{202e} end' "$tmp/err" &&
+        ! LC_ALL=C grep -q $'[\x1b\x9b]\|\xe2\x80\xae' "$tmp/err"; then
+        t_ok "reload: a policy's error is shown escaped"
+    else
+        t_fail "reload: exit $rc: $(od -c "$tmp/err" | head -5)"
     fi
     mlm_stop
 else
