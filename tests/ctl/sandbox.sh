@@ -97,6 +97,23 @@ else
     t_fail "the probe missed os.execute put in the globals: $out"
 fi
 
+# check and try give a policy a few of mlm-ctl's environment variables,
+# not a shell's secrets.
+printf 'error("env: " .. tostring(os.getenv("MLM_TEST_SECRET")) .. " " .. tostring(os.getenv("PATH") ~= nil))\n' \
+    >"$tmp/env.lua"
+out=$(MLM_TEST_SECRET=s3cret ctl check "$tmp/env.lua" 2>&1)
+if grep -q 'env: nil true$' <<<"$out"; then
+    t_ok "check: the policy sees PATH but not another variable of the caller"
+else
+    t_fail "check: os.getenv: $out"
+fi
+out=$(MLM_TEST_SECRET=s3cret ctl try --policy "$tmp/env.lua" "$tmp/post.eml" 2>&1)
+if grep -q 'env: nil true$' <<<"$out"; then
+    t_ok "try: the policy sees PATH but not another variable of the caller"
+else
+    t_fail "try: os.getenv: $out"
+fi
+
 # check runs a policy's top level under the worker's limits.
 printf 'while true do end\n' >"$tmp/loop.lua"
 out=$(ctl check "$tmp/loop.lua" 2>&1)
