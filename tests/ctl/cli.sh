@@ -230,6 +230,14 @@ has "members: roles are listed separately" '^bob@example\.org +moderator +enable
 has "members: the owner from list create" '^boss@example\.org +owner '
 aligned "members: aligned columns"
 no_control "members: no raw control characters from a stored name"
+# A name from a subscriber's mail may hold C1 controls, raw 8-bit bytes
+# and bidi overrides: escaped too.
+sql "UPDATE members SET name = 'Eve ' || char(155) || CAST(X'9b' AS TEXT) || char(8238) || 'gpj.exe'
+     WHERE address = 'odd@example.org'"
+run 0 "members: a name with C1, a raw 8-bit byte and a bidi override" members $L
+no_control "members: no raw C1, 8-bit byte or bidi override from a stored name"
+has "members: the name, escaped" 'Eve \\u\{9b\}\\x9b\\u\{202e\}gpj\.exe$'
+sql "UPDATE members SET name = 'He said \"hi\" \\ ' || char(27) || '[2J' WHERE address = 'odd@example.org'"
 run 0 "members --role member" members $L --role member
 hasnt "members --role member: no owners" ' owner '
 [ "$(wc -l <<<"$OUT")" -eq 3 ] && t_ok "members --role member: one member a line" ||
