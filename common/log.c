@@ -3,7 +3,9 @@
  *
  * Messages are single lines: any CR, LF or other control character in a
  * formatted message (it may carry an SMTP client's data) is replaced by '?'
- * so a hostile address cannot forge extra log lines.
+ * so a hostile address cannot forge extra log lines; so are C1 controls
+ * (U+0080..U+009F), bidi overrides and isolates, and bytes that are not
+ * UTF-8 (a raw 8-bit CSI), which a terminal showing the log would obey.
  */
 #include "log.h"
 
@@ -28,14 +30,51 @@ void log_open(const char *progname, int to_stderr)
 void log_set_debug(int enabled) { log_debug_on = enabled; }
 int log_debug_enabled(void) { return log_debug_on; }
 
-/* Replace what could break a log line; tabs and newlines become spaces. */
+/* The code point of the UTF-8 sequence at p and its length, or -1. */
+static long utf8_at(const unsigned char *p, size_t *len)
+{
+    size_t need;
+    long cp, min;
+    if (*p >= 0xc2 && *p <= 0xdf)
+        need = 1, cp = *p & 0x1f, min = 0x80;
+    else if (*p >= 0xe0 && *p <= 0xef)
+        need = 2, cp = *p & 0x0f, min = 0x800;
+    else if (*p >= 0xf0 && *p <= 0xf4)
+        need = 3, cp = *p & 0x07, min = 0x10000;
+    else
+        return -1;
+    for (size_t i = 1; i <= need; i++) { /* a NUL stops this too */
+        if ((p[i] & 0xc0) != 0x80)
+            return -1;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return -1;
+    *len = need + 1;
+    return cp;
+}
+
+/* Replace what could break a log line or act on a terminal, in place, a
+ * '?' a byte; tabs and newlines become spaces. */
 static void neutralise(char *text)
 {
-    for (unsigned char *p = (unsigned char *)text; *p; p++)
-        if (*p == '\t' || *p == '\n')
+    unsigned char *p = (unsigned char *)text;
+    while (*p) {
+        size_t len = 1;
+        if (*p == '\t' || *p == '\n') {
             *p = ' ';
-        else if (*p < 0x20 || *p == 0x7f)
+        } else if (*p < 0x20 || *p == 0x7f) {
             *p = '?';
+        } else if (*p >= 0x80) {
+            long cp = utf8_at(p, &len);
+            if (cp < 0)
+                len = 1;
+            if (cp < 0 || cp <= 0x9f || (cp >= 0x202a && cp <= 0x202e) ||
+                (cp >= 0x2066 && cp <= 0x2069))
+                memset(p, '?', len);
+        }
+        p += len;
+    }
 }
 
 /*

@@ -78,10 +78,16 @@ int ctl_list(struct ctl_env *env, const char *address,
 /* A held message id: 1..INT64_MAX, decimal. 0 or -1. */
 int parse_id(const char *s, int64_t *id);
 
-/* out.c: output that is safe for a terminal and for scripts. */
-/* s with every control character (C0, DEL, C1) and invalid UTF-8 byte
- * replaced by '?', and at most max characters (0: no limit), "..." marking
- * a cut. Owned by the caller. */
+/* out.c: output that is safe for a terminal and for scripts. Text from
+ * mail, from the database or from the daemons is printed only through
+ * these. */
+#define TEXT_LINES 1 /* keep TAB and LF (CRLF becomes LF): a multi-line text */
+/* The n bytes at s with what a terminal could act on shown as escapes:
+ * C0 (but TAB and LF with TEXT_LINES), DEL and bytes that are not UTF-8
+ * as \xNN, C1 controls and bidi overrides/isolates as \u{N}; at most max
+ * characters (0: no limit), "..." marking a cut. Owned by the caller. */
+char *safe_textn(const char *s, size_t n, size_t max, int flags);
+/* safe_textn() of a string, as one line. */
 char *safe_text(const char *s, size_t max);
 /* Characters (code points) in a UTF-8 string. */
 size_t text_width(const char *s);
@@ -94,9 +100,11 @@ void columns_print(FILE *fp, char **cells, size_t ncols,
 void age_format(time_t when, time_t now, char *out, size_t outlen);
 /* "2026-11-21T23:47:00Z". */
 void time_format(time_t when, char *out, size_t outlen);
-/* Copy text to fp turning CRLF into LF and other control characters
- * (but TAB and LF) into '?'. */
+/* Print len bytes of text (a message: any bytes) with TEXT_LINES
+ * escaping, ending with a newline. */
 void put_message(FILE *fp, const char *text, size_t len);
+/* put_message() of a string. */
+void put_lines(FILE *fp, const char *text);
 
 /* A streaming JSON writer: valid JSON whatever the stored data holds. */
 struct json {

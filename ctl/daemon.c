@@ -42,12 +42,13 @@ static int ctl_call(struct ctl_env *env, const char *cmd, const char *arg)
         if (type != MSG_CTL_REPLY || reader_end(&r) == -1) {
             fprintf(stderr, "mlm-ctl: malformed answer\n");
         } else if (ok) {
-            fputs(text, stdout);
-            if (*text && text[strlen(text) - 1] != '\n')
-                putchar('\n');
+            /* The answer quotes policy errors and worker state: text a
+             * policy, and through it a sender, may have written. */
+            if (*text)
+                put_lines(stdout, text);
             rc = EXIT_OK;
         } else {
-            fprintf(stderr, "mlm-ctl: %s: %s\n", cmd, text);
+            ctl_fail("%s: %s", cmd, text);
         }
         free(text);
     } else {

@@ -2,15 +2,22 @@
  * out.c - mlm-ctl's output: text safe for a terminal, aligned columns,
  * ages and dates, and a small streaming JSON writer.
  *
- * Stored data (subjects, names, diagnostics) comes from strangers. Nothing
- * of it reaches a terminal raw: control characters (C0, DEL, and the C1
- * range some terminals obey) and bytes that are not UTF-8 become '?'. JSON
- * escapes control characters and replaces invalid UTF-8 with U+FFFD, so
- * the output always parses.
+ * Stored data (subjects, names, diagnostics, held messages) and whatever a
+ * policy or the daemons answer come from strangers. Everything mlm-ctl
+ * prints of it goes through safe_textn() (safe_text, put_message), which
+ * lets printable UTF-8 through and shows all a terminal could act on as a
+ * visible escape: C0 controls, DEL and bytes that are not UTF-8 (a raw
+ * 8-bit CSI, 0x9b, too) as \xNN; C1 controls (U+0080..U+009F) and the
+ * bidi embeddings, overrides and isolates (U+202A..U+202E,
+ * U+2066..U+2069) as \u{N}. A backslash is not doubled: the escapes are
+ * for reading, not for decoding back. JSON escapes the same code points
+ * as \u00XX / \u202E and replaces invalid UTF-8 with U+FFFD, so the
+ * output always parses.
  */
 #include "ctl.h"
 #include "xmalloc.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -53,36 +60,66 @@ static int is_control(long cp)
     return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
 }
 
-char *safe_text(const char *s, size_t max)
+/* Bidi embeddings, overrides and isolates: they reorder what follows. */
+static int is_bidi_control(long cp)
 {
-    size_t n = strlen(s), chars = 0;
-    char *out = xmalloc(n + 4), *q = out;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        size_t len;
-        if (max && chars == max) {
-            strcpy(q, "...");
-            return out;
-        }
+    return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+char *safe_textn(const char *s, size_t n, size_t max, int flags)
+{
+    /* The longest escape is 4 bytes a byte in ("\xNN"): room for all of
+     * it, and "..." and the NUL. */
+    char *out = xmalloc(n * 4 + 4), *q = out;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    size_t chars = 0;
+    while (p < end) {
+        size_t len = 1, shown = 0; /* shown: characters it takes; 0: as many
+                                       as its bytes */
+        char esc[24];
         if (*p >= 0x20 && *p < 0x7f) { /* the common case: printable ASCII */
-            *q++ = (char)*p++;
-            chars++;
+            esc[0] = (char)*p;
+            esc[1] = '\0';
+        } else if ((flags & TEXT_LINES) && (*p == '\n' || *p == '\t')) {
+            esc[0] = (char)*p;
+            esc[1] = '\0';
+        } else if ((flags & TEXT_LINES) && *p == '\r' && p + 1 < end &&
+                   p[1] == '\n') {
+            p++; /* CRLF shown as LF */
             continue;
-        }
-        long cp = utf8_decode(p, n - (size_t)(p - (const unsigned char *)s),
-                              &len);
-        if (cp < 0 || is_control(cp)) {
-            *q++ = '?';
-            p += cp < 0 ? 1 : len;
         } else {
-            memcpy(q, p, len);
-            q += len;
-            p += len;
+            long cp = utf8_decode(p, (size_t)(end - p), &len);
+            if (cp < 0 || cp < 0x80) { /* invalid UTF-8, C0, DEL */
+                len = 1;
+                snprintf(esc, sizeof esc, "\\x%02x", *p);
+            } else if (is_control(cp) || is_bidi_control(cp)) {
+                snprintf(esc, sizeof esc, "\\u{%lx}", cp);
+            } else {
+                memcpy(esc, p, len);
+                esc[len] = '\0';
+                shown = 1;
+            }
         }
-        chars++;
+        size_t elen = strlen(esc);
+        if (shown == 0)
+            shown = elen;
+        if (max && chars + shown > max) {
+            memcpy(q, "...", 3);
+            q += 3;
+            break;
+        }
+        memcpy(q, esc, elen);
+        q += elen;
+        chars += shown;
+        p += len;
     }
     *q = '\0';
     return out;
+}
+
+char *safe_text(const char *s, size_t max)
+{
+    return safe_textn(s, strlen(s), max, 0);
 }
 
 size_t text_width(const char *s)
@@ -141,16 +178,17 @@ void time_format(time_t when, char *out, size_t outlen)
 
 void put_message(FILE *fp, const char *text, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)text;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = p[i];
-        if (c == '\r' && i + 1 < len && p[i + 1] == '\n')
-            continue;
-        putc(c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f) ? c : '?',
-             fp);
-    }
-    if (len && p[len - 1] != '\n')
+    char *safe = safe_textn(text, len, 0, TEXT_LINES);
+    size_t n = strlen(safe);
+    fputs(safe, fp);
+    if (n == 0 || safe[n - 1] != '\n')
         putc('\n', fp);
+    free(safe);
+}
+
+void put_lines(FILE *fp, const char *text)
+{
+    put_message(fp, text, strlen(text));
 }
 
 /* --- JSON ------------------------------------------------------------------ */
@@ -194,7 +232,7 @@ static void json_quote(FILE *fp, const char *s, size_t n)
             fputs("\\r", fp);
         else if (cp == '\t')
             fputs("\\t", fp);
-        else if (is_control(cp))
+        else if (is_control(cp) || is_bidi_control(cp))
             fprintf(fp, "\\u%04lx", cp);
         else
             fwrite(p, 1, len, fp);

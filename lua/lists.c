@@ -81,6 +81,11 @@ void lists_request_begin(void)
         db_request_begin(worker_db);
 }
 
+/*
+ * The database, opened on first use. A policy's own SQL (mlm.db) may not
+ * reach any other file: no ATTACH, no VACUUM INTO (both attach), no
+ * load_extension().
+ */
 struct db *lua_db(lua_State *L)
 {
     char why[512];
@@ -90,6 +95,9 @@ struct db *lua_db(lua_State *L)
         worker_db = db_open(database_path, why, sizeof why);
         if (worker_db == NULL)
             luaL_error(L, "%s", why);
+        sqlite3 *h = db_handle(worker_db);
+        sqlite3_limit(h, SQLITE_LIMIT_ATTACHED, 0);
+        sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
     }
     return worker_db;
 }

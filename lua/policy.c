@@ -3,10 +3,14 @@
  *
  * The sandbox: only the base, string, table, math, utf8 and coroutine
  * libraries and a trimmed os (time, clock, date, difftime, getenv); no io,
- * no dofile/loadfile, load() for text only, require() only from the
- * shipped library directory. Memory is capped by a counting allocator, CPU
- * by an instruction-count hook that, once over the limit, fires on every
- * instruction so a pcall in the policy cannot swallow it.
+ * no debug, no package table, no dofile/loadfile, no string.dump,
+ * collectgarbage for collect/count/step/isrunning only, load() for text
+ * only. require() is our own: it returns the libraries above as the
+ * policy sees them (never the full ones Lua keeps in the registry), "mlm",
+ * and text files from the shipped library directory; never a C module.
+ * Memory is capped by a counting allocator, CPU by an instruction-count
+ * hook that, once over the limit, fires on every instruction so a pcall
+ * in the policy cannot swallow it.
  */
 #include "policy.h"
 #include "luambind.h"
@@ -89,18 +93,123 @@ static int safe_load(lua_State *L)
     return lua_gettop(L);
 }
 
-static void sandbox_os(lua_State *L)
+/* Replace the global lib by a table holding only its functions in keep. */
+static void sandbox_trim(lua_State *L, const char *lib,
+                         const char *const *keep)
 {
-    static const char *const keep[] = {"time", "clock", "date", "difftime",
-                                       "getenv", NULL};
-    luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
+    lua_getglobal(L, lib);
     lua_newtable(L);
     for (int i = 0; keep[i]; i++) {
         lua_getfield(L, -2, keep[i]);
         lua_setfield(L, -2, keep[i]);
     }
-    lua_setglobal(L, LUA_OSLIBNAME);
+    lua_setglobal(L, lib);
     lua_pop(L, 1);
+}
+
+/* collectgarbage() without the options that stop or retune the collector:
+ * a policy that stopped it would fill lua_memory_limit for every request. */
+static int safe_collectgarbage(lua_State *L)
+{
+    static const char *const allowed[] = {"collect", "count", "step",
+                                          "isrunning", NULL};
+    const char *opt = luaL_optstring(L, 1, "collect");
+    for (int i = 0; allowed[i]; i++)
+        if (strcmp(opt, allowed[i]) == 0) {
+            lua_pushvalue(L, lua_upvalueindex(1));
+            lua_insert(L, 1);
+            lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+            return lua_gettop(L);
+        }
+    return luaL_error(L, "collectgarbage(\"%s\") is not allowed in a policy",
+                      opt);
+}
+
+/*
+ * A module name require() accepts: letters, digits, '_' and '-', with
+ * single dots between parts (a dot is a subdirectory). Nothing that could
+ * name a file outside lua_dir.
+ */
+static int module_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 128 || name[0] == '.' || name[n - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (c == '.' ? name[i + 1] == '.'
+                     : !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * require(name) in the sandbox. Upvalues: 1 the modules loaded so far (the
+ * sandbox's libraries to start with), 2 the functions that open built-in
+ * modules on first use ("mlm"), 3 lua_dir. Otherwise lua_dir/NAME.lua,
+ * loaded as text and run once with (name, path) like Lua's own require;
+ * its result (true when it returns nothing) is kept for the next call.
+ */
+static int sandbox_require(lua_State *L)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    lua_settop(L, 1);
+    if (strlen(name) != len)
+        return luaL_error(L, "module name with a NUL byte");
+    lua_getfield(L, lua_upvalueindex(1), name);
+    if (lua_toboolean(L, -1))
+        return 1;
+    lua_pop(L, 1);
+    if (lua_getfield(L, lua_upvalueindex(2), name) == LUA_TFUNCTION) {
+        lua_pushvalue(L, 1);
+        lua_call(L, 1, 1);
+    } else {
+        lua_pop(L, 1);
+        if (!module_name_ok(name))
+            return luaL_error(L, "module '%s' not found: not a module name",
+                              name);
+        luaL_gsub(L, name, ".", "/");
+        const char *path = lua_pushfstring(L, "%s/%s.lua",
+                                           lua_tostring(L, lua_upvalueindex(3)),
+                                           lua_tostring(L, -1));
+        int rc = luaL_loadfilex(L, path, "t");
+        if (rc == LUA_ERRFILE)
+            return luaL_error(L, "module '%s' not found in lua_path", name);
+        if (rc != LUA_OK)
+            return lua_error(L);
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, -3); /* the path */
+        lua_call(L, 2, 1);
+    }
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, lua_upvalueindex(1), name);
+    return 1;
+}
+
+/* The require() above, knowing the sandbox's libraries as their globals. */
+static void sandbox_require_open(lua_State *L, const char *lua_dir)
+{
+    static const char *const libs[] = {
+        LUA_GNAME,      LUA_COLIBNAME,   LUA_TABLIBNAME, LUA_STRLIBNAME,
+        LUA_MATHLIBNAME, LUA_UTF8LIBNAME, LUA_OSLIBNAME,  NULL};
+    lua_newtable(L);
+    for (int i = 0; libs[i]; i++) {
+        lua_getglobal(L, libs[i]);
+        lua_setfield(L, -2, libs[i]);
+    }
+    lua_newtable(L);
+    lua_pushcfunction(L, luaopen_mlm);
+    lua_setfield(L, -2, "mlm");
+    lua_pushstring(L, lua_dir);
+    lua_pushcclosure(L, sandbox_require, 3);
+    lua_setglobal(L, "require");
 }
 
 /*
@@ -126,16 +235,26 @@ static void random_seed(lua_State *L)
 static void sandbox_open(lua_State *L, const char *lua_dir)
 {
     static const luaL_Reg libs[] = {
-        {LUA_GNAME, luaopen_base},        {LUA_LOADLIBNAME, luaopen_package},
+        {LUA_GNAME, luaopen_base},          {LUA_OSLIBNAME, luaopen_os},
         {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
-        {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},
-        {LUA_UTF8LIBNAME, luaopen_utf8},  {NULL, NULL}};
+        {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
+        {LUA_UTF8LIBNAME, luaopen_utf8},    {NULL, NULL}};
+    static const char *const os_kept[] = {"time", "clock", "date",
+                                          "difftime", "getenv", NULL};
     for (const luaL_Reg *lib = libs; lib->func; lib++) {
         luaL_requiref(L, lib->name, lib->func, 1);
         lua_pop(L, 1);
     }
-    sandbox_os(L);
+    /* The registry's LOADED table keeps the full os: only our require()
+     * below is given to policies, and it never looks there. */
+    sandbox_trim(L, LUA_OSLIBNAME, os_kept);
     random_seed(L);
+
+    /* string.dump is also reachable as ("").dump: the same table. */
+    lua_getglobal(L, LUA_STRLIBNAME);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
     lua_pushcfunction(L, mlm_print);
     lua_setglobal(L, "print");
     lua_pushnil(L);
@@ -145,25 +264,10 @@ static void sandbox_open(lua_State *L, const char *lua_dir)
     lua_getglobal(L, "load");
     lua_pushcclosure(L, safe_load, 1);
     lua_setglobal(L, "load");
-
-    /* require: the shipped library only, and no C modules. */
-    lua_getglobal(L, LUA_LOADLIBNAME);
-    lua_pushfstring(L, "%s/?.lua", lua_dir);
-    lua_setfield(L, -2, "path");
-    lua_pushliteral(L, "");
-    lua_setfield(L, -2, "cpath");
-    lua_getfield(L, -1, "searchers"); /* drop the C searchers (3 and 4) */
-    lua_pushnil(L);
-    lua_rawseti(L, -2, 4);
-    lua_pushnil(L);
-    lua_rawseti(L, -2, 3);
-    lua_pop(L, 1);
-    lua_getfield(L, -1, "preload");
-    lua_pushcfunction(L, luaopen_mlm);
-    lua_setfield(L, -2, "mlm");
-    lua_pop(L, 2);
-    lua_pushnil(L);
-    lua_setglobal(L, "package"); /* no package.loadlib from policies */
+    lua_getglobal(L, "collectgarbage");
+    lua_pushcclosure(L, safe_collectgarbage, 1);
+    lua_setglobal(L, "collectgarbage");
+    sandbox_require_open(L, lua_dir);
 }
 
 /* Message handler: the error with a traceback, for the log. */

@@ -96,10 +96,26 @@ aligned() {
     n=$(awk 'NF > 1 { match($0, /^[^ ]+ +/); print RLENGTH }' <<<"$OUT" | sort -u | wc -l)
     if [ "$n" -eq 1 ]; then t_ok "$1"; else t_fail "$1 (columns not aligned: $(tr '\n' '|' <<<"$OUT"))"; fi
 }
-# no_control DESCRIPTION: OUT holds no ESC, CR or other control character.
+# no_control DESCRIPTION: the output (stdout and stderr) is valid UTF-8
+# and holds no control character a terminal acts on: no C0 but TAB and LF,
+# no DEL, no C1 (U+0080..U+009F, nor raw 8-bit bytes: they are not UTF-8),
+# no bidi embedding, override or isolate.
 no_control() {
-    if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$tmp/out"; then
-        t_fail "$1 (raw control characters in the output)"
+    local bad
+    bad=$(cat "$tmp/out" "$tmp/err" | python3 -c '
+import re, sys
+data = sys.stdin.buffer.read()
+try:
+    text = data.decode("utf-8")
+except UnicodeDecodeError as e:
+    print("not UTF-8 at byte %d: %r" % (e.start, data[max(0, e.start - 10):e.start + 10]))
+    sys.exit()
+m = re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text)
+if m:
+    print("U+%04X in %r" % (ord(m.group()), text[max(0, m.start() - 20):m.end() + 10]))
+')
+    if [ -n "$bad" ]; then
+        t_fail "$1 (raw control character: $bad)"
     else
         t_ok "$1"
     fi
@@ -231,6 +247,14 @@ has "members: roles are listed separately" '^bob@example\.org +moderator +enable
 has "members: the owner from list create" '^boss@example\.org +owner '
 aligned "members: aligned columns"
 no_control "members: no raw control characters from a stored name"
+# A name from a subscriber's mail may hold C1 controls, raw 8-bit bytes
+# and bidi overrides: escaped too.
+sql "UPDATE members SET name = 'Eve ' || char(155) || CAST(X'9b' AS TEXT) || char(8238) || 'gpj.exe'
+     WHERE address = 'odd@example.org'"
+run 0 "members: a name with C1, a raw 8-bit byte and a bidi override" members $L
+no_control "members: no raw C1, 8-bit byte or bidi override from a stored name"
+has "members: the name, escaped" 'Eve \\u\{9b\}\\x9b\\u\{202e\}gpj\.exe$'
+sql "UPDATE members SET name = 'He said \"hi\" \\ ' || char(27) || '[2J' WHERE address = 'odd@example.org'"
 run 0 "members --role member" members $L --role member
 hasnt "members --role member: no owners" ' owner '
 [ "$(wc -l <<<"$OUT")" -eq 3 ] && t_ok "members --role member: one member a line" ||
@@ -291,7 +315,7 @@ h1=$(held x@example.net "'Hello ' || char(27) || '[31mred' || char(13) || ' \"wo
 h2=$(held y@example.net "'second'" moderated 60 "'Subject: 2' || char(10, 10) || 'two' || char(10)")
 h3=$(held z@example.net "'third'" moderated 30 "'Subject: 3' || char(10, 10) || 'three' || char(10)")
 run 0 "held LIST" held $L
-has "held: id first, then sender, subject, reason, age" "^$h1 +x@example\.net +Hello \?\[31mred\? \"world\" +non-member +2h$"
+has "held: id first, then sender, subject, reason, age" "^$h1 +x@example\.net +Hello \\\\x1b\[31mred\\\\x0d \"world\" +non-member +2h$"
 # Stored 60 s before "now"; a loaded machine may take a few seconds more
 # to list it.
 has "held: the second message" "^$h2 +y@example\.net +second +moderated +(6[0-9]s|1m)$"
@@ -415,12 +439,49 @@ has "held --state rejected: the rejected post" "^$h2 +y@example\.net"
 run 0 "held --state discarded --json" held $L --state discarded --json
 json "held --json: decided_by" 'd[0]["decided_by"] == "bob" and d[0]["state"] == "discarded"'
 
+# A stranger's post made to attack the admin's terminal: ESC [ 2 J (clear),
+# OSC 52 (set the clipboard), CSI as U+009B and as the raw byte 0x9b,
+# U+202E (right-to-left override) and U+2066 (isolate), in the sender, the
+# subject and the body. Each is shown escaped; JSON escapes them too.
+hostile_sql() { # the text, as SQL; $1 says where it is
+    printf "'%s ' || char(27) || '[2J ' || char(27) || ']52;c;ZWNobyBoaQ==' || char(7) || ' ' || char(155) || ' ' || CAST(X'9b' AS TEXT) || ' ' || char(8238) || 'txt.exe ' || char(8294) || 'end'" "$1"
+}
+h4=$(sql "INSERT INTO held (list_id, sender, subject, reason, received, message)
+     VALUES ($lid, $(hostile_sql sender), $(hostile_sql subject), 'non-member',
+             strftime('%s', 'now'),
+             CAST('Subject: x' || char(13, 10, 13, 10) || $(hostile_sql body) ||
+                  char(13, 10) AS BLOB));
+     SELECT last_insert_rowid();")
+escaped='\\x1b\[2J \\x1b\]52;c;ZWNobyBoaQ==\\x07 \\u\{9b\} \\x9b \\u\{202e\}txt\.exe \\u\{2066\}end'
+run 0 "held: a hostile post" held $L
+no_control "held: no raw controls, C1 or bidi overrides from a hostile post"
+has "held: the hostile sender and subject (cut), escaped" \
+    "^$h4 +sender $escaped +subject \\\\x1b\[2J \\\\x1b\]52;c;[^ ]* [^ ]* [^ ]* \.\.\. +non-member"
+run 0 "held show: a hostile post" held show "$h4"
+no_control "held show: no raw controls, C1 or bidi overrides from a hostile post"
+has "held show: the sender, escaped" "^sender +sender $escaped$"
+has "held show: the subject, escaped" "^subject +subject $escaped$"
+has "held show: the body, escaped" "^body $escaped$"
+run 0 "held --json: a hostile post" held $L --json
+no_control "held --json: no raw controls, C1 or bidi overrides"
+has "held --json: ESC, BEL, U+009B, U+202E, U+2066 as \\u escapes" \
+    '"subject":"subject \\u001b\[2J \\u001b\]52;c;ZWNobyBoaQ==\\u0007 \\u009b \\ufffd \\u202e'
+json "held --json: the subject decodes to the stored text" \
+    'd[-1]["subject"] == "subject \x1b[2J \x1b]52;c;ZWNobyBoaQ==\x07 \x9b \ufffd \u202etxt.exe \u2066end"'
+run 0 "held show --json: a hostile post" held show "$h4" --json
+no_control "held show --json: no raw controls, C1 or bidi overrides"
+json "held show --json: the body escaped, decodes to the text" \
+    '"body \x1b[2J \x1b]52;c;ZWNobyBoaQ==\x07 \x9b \ufffd \u202etxt.exe \u2066end" in d["message"]'
+run 0 "held discard: the hostile post" held discard "$h4"
+run 1 "held show: an error quoting a hostile id is escaped" held show $'1\x1b[2J\xc2\x9b'
+no_control "an error message: no raw controls"
+
 # --- bounces ----------------------------------------------------------------
 sql "INSERT INTO bounces (list_id, address, status, diagnostic, scored, received) VALUES
      ($lid, 'one@example.org', '5.1.1', '550 5.1.1 user unknown' || char(27) || '[0m', 1, strftime('%s', 'now') - 100),
      ($lid, 'two@example.org', '4.2.2', 'mailbox full', 0, strftime('%s', 'now'))"
 run 0 "bounces" bounces $L
-has "bounces: address, status, scored, when, diagnostic" '^one@example\.org +5\.1\.1 +scored +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +550 5\.1\.1 user unknown\?\[0m$'
+has "bounces: address, status, scored, when, diagnostic" '^one@example\.org +5\.1\.1 +scored +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +550 5\.1\.1 user unknown\\x1b\[0m$'
 has "bounces: newest first" '^two@example\.org +4\.2\.2 +- '
 aligned "bounces: aligned columns"
 no_control "bounces: no raw ESC from a diagnostic"

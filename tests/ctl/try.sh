@@ -200,4 +200,48 @@ grep -q 'broken.lua' <<<"$ERR" && t_ok "the load error names the policy" || t_fa
 printf 'Subject: nobody\n\nx\n' >"$tmp/norcpt.eml"
 try 1 "try: no recipient anywhere" "$tmp/norcpt.eml"
 
+# A stranger's message made to attack the admin's terminal: ESC [ 2 J,
+# OSC 52, U+009B, the raw byte 0x9b, U+202E in its Subject and its body; the
+# policy logs the subject (stderr) and quotes it in a tempfail reply. Every
+# line try prints shows them escaped (the resulting message too: try's
+# output is for reading, even through a pipe).
+hostile=$'\e[2J \e]52;c;ZWNobyBoaQ==\a \xc2\x9b \x9b \xe2\x80\xaetxt.exe'
+printf 'From: a@example.net\nTo: dev@example.org\nSubject: s %s\n\nb %s\n' \
+    "$hostile" "$hostile" >"$tmp/hostile.eml"
+cat >"$tmp/echo.lua" <<'EOF'
+local mlm = require "mlm"
+function filter_message(ctx)
+  local subject = ctx.message:header("Subject") or ""
+  print("the subject: " .. subject)
+  if subject:find("tempfail", 1, true) then return mlm.tempfail((subject:gsub("%c", ""))) end
+end
+EOF
+try 0 "try: a hostile message" --policy "$tmp/echo.lua" "$tmp/hostile.eml"
+escaped='\\x1b\[2J \\x1b\]52;c;ZWNobyBoaQ==\\x07 \\u\{9b\} \\x9b \\u\{202e\}txt\.exe'
+has "try: the hostile subject, escaped" "Subject: s $escaped"
+has "try: the hostile body, escaped" "b $escaped"
+# no_raw: stdout and stderr are UTF-8 with no control a terminal acts on.
+no_raw() {
+    local bad
+    bad=$(cat "$tmp/out" "$tmp/err" | python3 -c '
+import re, sys
+data = sys.stdin.buffer.read()
+try:
+    text = data.decode("utf-8")
+except UnicodeDecodeError as e:
+    sys.exit("not UTF-8: %r" % data[max(0, e.start - 10):e.start + 10])
+m = re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text)
+if m:
+    sys.exit("U+%04X in %r" % (ord(m.group()), text[max(0, m.start() - 20):m.end() + 10]))
+' 2>&1)
+    if [ -z "$bad" ]; then t_ok "$1"; else t_fail "$1 ($bad)"; fi
+}
+no_raw "try: no raw controls, C1 or bidi overrides on stdout or stderr"
+grep -q 'the subject: s ' "$tmp/err" && t_ok "try: the policy's log line is on stderr" ||
+    t_fail "try: no log line on stderr: $(cat "$tmp/err")"
+sed -i 's/^Subject: s /Subject: tempfail /' "$tmp/hostile.eml"
+try 1 "try: a reply quoting the hostile subject" --policy "$tmp/echo.lua" "$tmp/hostile.eml"
+has "try: the reply, escaped" "message: tempfail 451 4\.[0-9]\.[0-9] tempfail \[2J \]52;c;ZWNobyBoaQ== \\\\u\{9b\} \\\\(x9b|u\{9b\}) \\\\u\{202e\}txt\.exe"
+no_raw "try: a hostile reply: no raw controls, C1 or bidi overrides"
+
 t_done

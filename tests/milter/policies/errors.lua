@@ -70,7 +70,8 @@ local sender_failures = {
     return mlm.reject(io_lib and "require io worked" or "no io")
   end,
   ["bytecode@sender.test"] = function()
-    local f = load(string.dump(function() return 1 end))
+    -- There is no string.dump either: a precompiled chunk's header.
+    local f = load("\27Lua\84\0\25\147\13\10\26\10", "=bytecode")
     if f then return mlm.reject("bytecode was loaded") end
     error("no bytecode") -- LINE:bytecode
   end,
