@@ -118,6 +118,7 @@ static const char *const migrations[] = {
     "  sent INTEGER NOT NULL);"
     "CREATE INDEX replies_address ON replies (address, sent);"
     "CREATE INDEX replies_sent ON replies (sent);",
+    /*
      * 4 -> 5: an approved post is distributed once (distributed_at: when;
      * NULL: not yet), and the approval secret left the database for
      * secret_file. Posts approved before are taken as distributed when
