@@ -19,9 +19,10 @@ trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
 SENT=$tmp/sent
 mkdir "$SENT"
-export FAKE_SENDMAIL_DIR=$SENT
+# mlm-ctl try gives a policy (and so sendmail) only PATH, TZ, LANG, LC_*
+# and TMPDIR of its environment: the directory goes on the command line.
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
-    "sendmail = $here/../lib/fake-sendmail.sh"
+    "sendmail = /usr/bin/env FAKE_SENDMAIL_DIR=$SENT $here/../lib/fake-sendmail.sh"
 L=dev@lists.example R=dev-request@lists.example
 ctl() { mlm_ctl "$@" >/dev/null || t_fail "mlm-ctl $*"; }
 ctl list create $L --owner owner@example.org

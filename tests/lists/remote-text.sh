@@ -21,9 +21,8 @@ tmp=$(mktemp -d /tmp/mlm-remote-text.XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
 mkdir "$tmp/sent"
-export FAKE_SENDMAIL_DIR=$tmp/sent
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
-    "sendmail = $here/../lib/fake-sendmail.sh"
+    "sendmail = /usr/bin/env FAKE_SENDMAIL_DIR=$tmp/sent $here/../lib/fake-sendmail.sh"
 L=dev@lists.example
 mlm_ctl list create $L --owner owner@example.org >/dev/null
 mlm_ctl member add $L alice@example.org >/dev/null
