@@ -91,16 +91,21 @@ mlm_start "$top_srcdir/lua/policy.lua" "sendmail = $here/../lib/fake-sendmail.sh
 export FAKE_SENDMAIL_DIR=$tmp
 mlm_ctl list create dev@lists.example >/dev/null
 mlm_ctl list set dev@lists.example nonmember_action hold >/dev/null
-python3 - "$MLM_DIR/mlm.db" <<'PY' &
+# The lock holder says when it holds the lock: the post must not start
+# before (on a loaded machine python3 alone takes longer than any fixed
+# sleep).
+python3 - "$MLM_DIR/mlm.db" "$tmp/locked" <<'PY' &
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("BEGIN EXCLUSIVE")
 db.execute("INSERT INTO meta (key, value) VALUES ('lock-test', 'x')")
+open(sys.argv[2], "w").close()
 time.sleep(14)
 db.execute("ROLLBACK")
 PY
 lock_pid=$!
-sleep 0.5
+for _ in $(seq 300); do [ -e "$tmp/locked" ] && break; sleep 0.1; done
+t_check "the lock holder holds the database's lock" test -e "$tmp/locked"
 "$BENCH" -s "$MLM_MILTER" -n 1 -t dev@lists.example -f stranger@example.net -T 60 >"$tmp/b7" 2>&1
 t_check "database locked past busy_timeout: the post is answered tempfail, not lost" \
     test "$(result tempfail "$tmp/b7")" = 1
