@@ -40,7 +40,7 @@ struct mlm_config {
 /* SYSCONFDIR/mlm/mlm.conf, fixed at build time. */
 extern const char *const config_default_path;
 
-/* Fill cfg with the defaults of DESIGN.md. */
+/* Fill cfg with the defaults of the contract (doc/ARCHITECTURE.md). */
 void config_defaults(struct mlm_config *cfg);
 
 /*

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <time.h>
 
-/* Exit statuses of DESIGN.md. */
+/* Exit statuses of the contract: 0 done, 1 refused or failed, 2 bad usage. */
 #define EXIT_OK 0
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2

@@ -117,19 +117,21 @@ static void request_fill(SMFICTX *ctx, struct conn *c,
 
 /*
  * One info line per decision: every end of message, and any earlier stage
- * that did more than continue. Nothing per recipient added (a list post
- * to 100,000 members is one line); failures are logged by apply.c.
+ * that did more than continue; with -d the other answers too, as debug
+ * lines. Nothing per recipient added (a list post to 100,000 members is
+ * one line); why a request failed is logged where it failed.
  */
 static void decision_log(const struct mlm_request *req,
                          const struct mlm_reply *rep, int64_t started_us)
 {
-    if (rep->action == ACT_FAILED ||
-        (rep->action == ACT_CONTINUE && req->stage != STAGE_MESSAGE))
+    int quiet = rep->action == ACT_FAILED ||
+                (rep->action == ACT_CONTINUE && req->stage != STAGE_MESSAGE);
+    if (quiet && !log_debug_enabled())
         return;
     unsigned added = 0;
     for (uint32_t i = 0; i < rep->nchanges; i++)
         added += rep->changes[i].kind == CHG_ADD_RCPT;
-    msg_info("%s: %s: from=<%s> rcpt=%s nrcpt=%u action=%s%s%s%s%s "
+    (quiet ? msg_debug : msg_info)("%s: %s: from=<%s> rcpt=%s nrcpt=%u action=%s%s%s%s%s "
              "changes=%u added=%u reason=\"%s\" ms=%.1f",
              req->qid ? req->qid : "NOQUEUE", stage_name(req->stage),
              req->sender ? req->sender : "",

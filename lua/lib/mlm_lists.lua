@@ -1,7 +1,7 @@
 -- mlm_lists.lua - the list policy that ships with mlm.
 --
--- Every decision is made in the SMTP session (DESIGN.md, "SMTP behaviour of
--- the shipped list policy"): unknown lists and lonely-list violations at
+-- Every decision is made in the SMTP session (README.md, "Lists", and
+-- doc/ARCHITECTURE.md, "Where the contract is implemented"): unknown lists and lonely-list violations at
 -- RCPT, everything about the post at end of message, in the order of
 -- Mailman 3's posting chain. The default policy.lua only wires these
 -- functions in, so an admin can wrap or replace any stage:

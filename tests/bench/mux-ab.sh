@@ -7,7 +7,7 @@
 # it brings), the built one with the built mlm-worker.
 # C sets the concurrency (16), N the transactions (10000), R the workers'
 # worker_max_requests (1000000: never replaced, to see the event loop
-# alone; 1000, DESIGN's default, to see worker replacement).
+# alone; 1000, the default, to see worker replacement).
 #
 #   tests/bench/mux-ab.sh OTHER-BINARY
 #   C=128 tests/bench/mux-ab.sh /tmp/old/multiplexor/mlm-multiplexor

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shipped list policy end to end: swaks -> private Postfix -> mlmd ->
 # multiplexor -> lua/policy.lua + mlm_lists.lua, deliveries captured by
-# smtp-sink. One check (or more) per row of DESIGN.md's "SMTP behaviour of
+# smtp-sink. One check (or more) per row of the contract's "SMTP behaviour of
 # the shipped list policy" table, with the replies the client sees and the
 # envelopes and headers of what was delivered.
 set -u

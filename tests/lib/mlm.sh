@@ -79,7 +79,7 @@ mlm_start_mux() {
 mlm_start_mlmd() {
     rm -f "$MLM_DIR/milter.sock"
     # shellcheck disable=SC2086
-    ${MLM_WRAPPER:-} "$MLMD_BIN" -f -C "$MLM_CONF" -p "$MLM_MILTER" \
+    ${MLM_WRAPPER:-} "$MLMD_BIN" -f ${MLMD_FLAGS:-} -C "$MLM_CONF" -p "$MLM_MILTER" \
         >>"$MLM_DIR/mlmd.log" 2>&1 &
     MLM_MLMD_PID=$!
     mlm_wait_socket "$MLM_DIR/milter.sock"

@@ -80,6 +80,15 @@ t_check "only the recipients the MTA kept are in ctx.recipients" \
 # mlm.accept() at RCPT accepts the message: the MTA sends nothing more.
 want_reply "RCPT accept" "rcpt <accept@lists.test>: accept" \
     mail '<continue@sender.test>' rcpt '<accept@lists.test>'
+# A plain continue at MAIL is logged only with mlmd -d, as a debug line.
+t_check "without -d: no line for a plain continue at MAIL" \
+    sh -c '! grep -q "sender: from=<continue@sender.test> .*action=continue" "$1"' _ "$MLM_DIR/mlmd.log"
+kill "$MLM_MLMD_PID"; wait "$MLM_MLMD_PID" 2>/dev/null
+MLMD_FLAGS=-d mlm_start_mlmd
+want_reply "mlmd -d: MAIL continue" "mail <continue@sender.test>: continue" \
+    mail '<continue@sender.test>'
+t_check "mlmd -d: a debug line for the plain continue" \
+    grep -q "sender: from=<continue@sender.test> .*action=continue" "$MLM_DIR/mlmd.log"
 t_check "the daemons stop cleanly (spool empty, no memory error report)" \
     mlm_stop
 
