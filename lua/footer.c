@@ -219,7 +219,9 @@ static void put_html_refs(struct mlm_buf *b, const char *utf8)
 
 /*
  * The text footer for a format=flowed part (RFC 3676): no trailing spaces
- * (they would join lines) and lines space-stuffed where needed.
+ * (they would join lines) and lines space-stuffed where needed. The
+ * signature separator "-- " keeps its space (section 4.3: it is never a
+ * flowed line).
  */
 static char *flowed_footer(const char *text)
 {
@@ -228,7 +230,8 @@ static char *flowed_footer(const char *text)
     for (const char *p = text;;) {
         size_t n = strcspn(p, "\n");
         size_t keep = n;
-        while (keep && p[keep - 1] == ' ')
+        int separator = n == 3 && strncmp(p, "-- ", 3) == 0;
+        while (keep && p[keep - 1] == ' ' && !separator)
             keep--;
         if (*p == ' ' || *p == '>' || strncmp(p, "From ", 5) == 0)
             buf_put_u8(&b, ' ');
