@@ -77,6 +77,36 @@ int header_value_valid(const char *value)
 }
 
 /*
+ * A header value as the worker hands it to mlmd (header_fold): like
+ * header_value_valid, but folded: each LF followed by a space or tab and
+ * some text, no line over 998 octets once the MTA puts "Name: " before
+ * the first. The limit on length does not count the folds.
+ */
+int header_value_folded_valid(const char *name, const char *value)
+{
+    if (value == NULL || name == NULL)
+        return 0;
+    size_t col = strlen(name) + 2, folds = 0, len = 0;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++, len++) {
+        if (*p == '\n') {
+            const unsigned char *q = p + 1;
+            if (*q != ' ' && *q != '\t')
+                return 0;
+            while (*q == ' ' || *q == '\t')
+                q++;
+            if (*q == '\0' || *q == '\n')
+                return 0; /* a line of blanks only */
+            folds++;
+            col = 0;
+            continue;
+        }
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f || ++col > 998)
+            return 0;
+    }
+    return len - folds <= HEADER_VALUE_MAX;
+}
+
+/*
  * An envelope address as mlmd hands it to the MTA inside <...>. One pass:
  * it runs for every recipient of every post, in the worker and in mlmd.
  */
@@ -122,7 +152,8 @@ int reply_validate(const struct mlm_reply *rep, char *why, size_t whylen)
         switch (c->kind) {
         case CHG_ADD_HEADER:
         case CHG_CHANGE_HEADER:
-            ok = header_name_valid(c->name) && header_value_valid(c->value);
+            ok = header_name_valid(c->name) &&
+                 header_value_folded_valid(c->name, c->value);
             break;
         case CHG_DELETE_HEADER:
             ok = header_name_valid(c->name);

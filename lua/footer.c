@@ -713,10 +713,12 @@ int footer_apply(GMimeMessage *msg, const char *text, const char *html,
             rc = 0;
         }
     if (rc == 1)
-        for (int i = 0; i < run.nchg; i++)
-            reply_add_change(rep, run.chg[i].kind, run.chg[i].name,
-                             run.chg[i].value,
+        for (int i = 0; i < run.nchg; i++) {
+            char *folded = header_fold(run.chg[i].name, run.chg[i].value);
+            reply_add_change(rep, run.chg[i].kind, run.chg[i].name, folded,
                              run.chg[i].kind == CHG_CHANGE_HEADER ? 1 : 0);
+            free(folded);
+        }
 out:
     for (int i = 0; i < run.nchg; i++)
         free(run.chg[i].value);
