@@ -69,7 +69,8 @@ int header_name_valid(const char *name)
     return 1;
 }
 
-/* No CR, LF or other control character: mlm never folds for the MTA. */
+/* A value as a policy gives it: no CR, LF or other control character (mlm
+ * folds it itself, header_fold). */
 int header_value_valid(const char *value)
 {
     return value && strlen(value) <= HEADER_VALUE_MAX &&
