@@ -246,7 +246,7 @@ int smtp_code_valid(const char *code, char klass);
 int smtp_dsn_valid(const char *dsn, char klass);
 int header_name_valid(const char *name);
 int header_value_valid(const char *value);
-int header_value_folded_valid(const char *name, const char *value);
+int header_value_folded_valid(const char *value);
 
 /*
  * value (valid by header_value_valid) folded for a field called name:

@@ -79,15 +79,15 @@ int header_value_valid(const char *value)
 
 /*
  * A header value as the worker hands it to mlmd (header_fold): like
- * header_value_valid, but folded: each LF followed by a space or tab and
- * some text, no line over 998 octets once the MTA puts "Name: " before
- * the first. The limit on length does not count the folds.
+ * header_value_valid, but each LF must be a fold: followed by a space or
+ * tab and then some text. Line lengths are the worker's to keep (Postfix
+ * cuts a longer line itself). The limit on length does not count folds.
  */
-int header_value_folded_valid(const char *name, const char *value)
+int header_value_folded_valid(const char *value)
 {
-    if (value == NULL || name == NULL)
+    if (value == NULL)
         return 0;
-    size_t col = strlen(name) + 2, folds = 0, len = 0;
+    size_t folds = 0, len = 0;
     for (const unsigned char *p = (const unsigned char *)value; *p; p++, len++) {
         if (*p == '\n') {
             const unsigned char *q = p + 1;
@@ -98,10 +98,9 @@ int header_value_folded_valid(const char *name, const char *value)
             if (*q == '\0' || *q == '\n')
                 return 0; /* a line of blanks only */
             folds++;
-            col = 0;
             continue;
         }
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7f || ++col > 998)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
             return 0;
     }
     return len - folds <= HEADER_VALUE_MAX;
@@ -154,7 +153,7 @@ int reply_validate(const struct mlm_reply *rep, char *why, size_t whylen)
         case CHG_ADD_HEADER:
         case CHG_CHANGE_HEADER:
             ok = header_name_valid(c->name) &&
-                 header_value_folded_valid(c->name, c->value);
+                 header_value_folded_valid(c->value);
             break;
         case CHG_DELETE_HEADER:
             ok = header_name_valid(c->name);
