@@ -80,27 +80,40 @@ static void word_decode(int enc, const char *s, size_t len, struct mlm_buf *out)
 }
 
 /*
+ * Longest charset and encoded word looked for: RFC 2047 allows 75
+ * characters, some mailers write longer ones. The bounds keep decoding
+ * linear however many "=?" a hostile header holds.
+ */
+#define CHARSET_MAX 64
+#define WORD_MAX 1000
+
+/*
  * An encoded word at s (which starts with "=?"): its length, with the
  * charset, encoding and text found; 0 when s does not start one.
  */
 static size_t word_parse(const char *s, const char **charset, size_t *cslen,
                          int *enc, const char **text, size_t *textlen)
 {
-    const char *p = s + 2, *q = strchr(p, '?');
-    if (q == NULL || q == p)
-        return 0;
-    for (const char *c = p; c < q; c++)
-        if (*c <= ' ' || *c >= 0x7f || *c == '=')
+    const char *p = s + 2, *q = p;
+    while (*q && *q != '?' && q - p < CHARSET_MAX) {
+        if (*q <= ' ' || *q >= 0x7f || *q == '=')
             return 0;
+        q++;
+    }
+    if (*q != '?' || q == p)
+        return 0;
     if ((q[1] != 'B' && q[1] != 'b' && q[1] != 'Q' && q[1] != 'q') ||
         q[2] != '?')
         return 0;
-    const char *t = q + 3, *end = strstr(t, "?=");
-    if (end == NULL)
-        return 0;
-    for (const char *c = t; c < end; c++)
-        if (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\n')
+    const char *t = q + 3, *end = t;
+    while (*end && !(end[0] == '?' && end[1] == '=')) {
+        if (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n' ||
+            end - s >= WORD_MAX)
             return 0;
+        end++;
+    }
+    if (*end == '\0')
+        return 0;
     const char *star = memchr(p, '*', (size_t)(q - p)); /* RFC 2231 language */
     *charset = p;
     *cslen = (size_t)((star ? star : q) - p);
