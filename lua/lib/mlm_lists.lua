@@ -274,6 +274,7 @@ end
 -- encoded word of its own when it is not ASCII, holding the space when
 -- an encoded word follows (whitespace between two encoded words is not
 -- text).
+local SUBJECT_MAX = 16000
 local function prefixed_subject(ctx, prefix)
   local subject = ctx.message:header("Subject") or ""
   if subject:find(prefix, 1, true) then
@@ -282,6 +283,13 @@ local function prefixed_subject(ctx, prefix)
   local raw = ctx.message:raw_header("Subject") or ""
   if raw == "" then
     return mlm.encode_header(prefix)
+  end
+  if #raw > SUBJECT_MAX then
+    return nil -- no header value may be that long: leave it as it came
+  end
+  if raw:find("[\0-\8\10-\31\127]") then
+    -- control characters may not go into a header as they are: encoded
+    return mlm.encode_header(prefix .. " " .. subject)
   end
   if not prefix:find("[\128-\255%c]") then
     return prefix .. " " .. raw
