@@ -246,6 +246,15 @@ int smtp_code_valid(const char *code, char klass);
 int smtp_dsn_valid(const char *dsn, char klass);
 int header_name_valid(const char *name);
 int header_value_valid(const char *value);
+int header_value_folded_valid(const char *value);
+
+/*
+ * value (valid by header_value_valid) folded for a field called name:
+ * LF and the blank that follows it inserted before a blank so that lines
+ * keep to 78 octets where the words allow; a word that would make a line
+ * over 998 octets is cut (there a space is added). Owned by the caller.
+ */
+char *header_fold(const char *name, const char *value);
 int address_valid(const char *addr);
 int reply_text_valid(const char *text);
 

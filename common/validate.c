@@ -69,11 +69,41 @@ int header_name_valid(const char *name)
     return 1;
 }
 
-/* No CR, LF or other control character: mlm never folds for the MTA. */
+/* A value as a policy gives it: no CR, LF or other control character (mlm
+ * folds it itself, header_fold). */
 int header_value_valid(const char *value)
 {
     return value && strlen(value) <= HEADER_VALUE_MAX &&
            !has_control(value, 1);
+}
+
+/*
+ * A header value as the worker hands it to mlmd (header_fold): like
+ * header_value_valid, but each LF must be a fold: followed by a space or
+ * tab and then some text. Line lengths are the worker's to keep (Postfix
+ * cuts a longer line itself). The limit on length does not count folds.
+ */
+int header_value_folded_valid(const char *value)
+{
+    if (value == NULL)
+        return 0;
+    size_t folds = 0, len = 0;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++, len++) {
+        if (*p == '\n') {
+            const unsigned char *q = p + 1;
+            if (*q != ' ' && *q != '\t')
+                return 0;
+            while (*q == ' ' || *q == '\t')
+                q++;
+            if (*q == '\0' || *q == '\n')
+                return 0; /* a line of blanks only */
+            folds++;
+            continue;
+        }
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return 0;
+    }
+    return len - folds <= HEADER_VALUE_MAX;
 }
 
 /*
@@ -122,7 +152,8 @@ int reply_validate(const struct mlm_reply *rep, char *why, size_t whylen)
         switch (c->kind) {
         case CHG_ADD_HEADER:
         case CHG_CHANGE_HEADER:
-            ok = header_name_valid(c->name) && header_value_valid(c->value);
+            ok = header_name_valid(c->name) &&
+                 header_value_folded_valid(c->value);
             break;
         case CHG_DELETE_HEADER:
             ok = header_name_valid(c->name);

@@ -21,8 +21,9 @@ struct try_message {
     size_t bodylen;
 };
 
-/* A file's bytes as mlmd spools them: CRLF line ends, no mbox From line.
- * Owned by the caller. */
+/* A file's bytes as mlmd spools them from Postfix: CRLF line ends, no mbox
+ * From line, the header block split from the body where Postfix splits it
+ * and written as mlmd writes it. Owned by the caller. */
 char *wire_form(const char *data, size_t len, size_t *outlen);
 void try_message_parse(const char *wire, size_t len, struct try_message *m);
 /* The raw value of the first header called name, or NULL. */

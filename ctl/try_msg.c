@@ -13,6 +13,91 @@
 #include <string.h>
 #include <strings.h>
 
+/* Where Postfix's is_header() sees a header line: the label's length, or 0. */
+static size_t header_label(const char *line, size_t len)
+{
+    size_t label = 0, i = 0;
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c == ':')
+            return label;
+        if (c == ' ' || c == '\t') {
+            if (label == 0)
+                return 0;
+            continue;
+        }
+        if (c < 0x21 || c > 0x7e || label != i)
+            return 0; /* a control, 8-bit or a label with a space inside */
+        label++;
+    }
+    return 0;
+}
+
+/* Append len bytes to the growing buffer *out of capacity *cap at *at. */
+static void out_put(char **out, size_t *cap, size_t *at, const char *data,
+                    size_t len)
+{
+    if (*at + len + 1 > *cap) {
+        while (*at + len + 1 > *cap)
+            *cap *= 2;
+        *out = xrealloc(*out, *cap);
+    }
+    memcpy(*out + *at, data, len);
+    *at += len;
+}
+
+/*
+ * The header block as Postfix hands it to mlmd and mlmd spools it: the
+ * block ends at an empty line (dropped) or at the first line that is
+ * neither a header nor a continuation line (it starts the body); each
+ * header becomes "Name: value" with the value's leading blanks skipped and
+ * its continuation lines kept; then the empty line and the body as is.
+ */
+static char *spool_form(const char *wire, size_t len, size_t *outlen)
+{
+    size_t cap = len + 64, at = 0;
+    char *out = xmalloc(cap);
+    const char *p = wire, *end = wire + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl + 1 : end;
+        size_t line_len = (size_t)(eol - p);
+        size_t text_len = line_len;
+        while (text_len && (p[text_len - 1] == '\n' || p[text_len - 1] == '\r'))
+            text_len--;
+        if (text_len == 0 && nl) { /* the empty line */
+            p = eol;
+            break;
+        }
+        size_t label = header_label(p, text_len);
+        if (label == 0)
+            break; /* the body starts here */
+        const char *value = memchr(p, ':', text_len) + 1;
+        while (value < p + text_len && (*value == ' ' || *value == '\t'))
+            value++;
+        out_put(&out, &cap, &at, p, label);
+        out_put(&out, &cap, &at, ": ", 2);
+        out_put(&out, &cap, &at, value, (size_t)(p + text_len - value));
+        out_put(&out, &cap, &at, "\r\n", 2);
+        p = eol;
+        while (p < end && (*p == ' ' || *p == '\t')) { /* continuation lines */
+            nl = memchr(p, '\n', (size_t)(end - p));
+            eol = nl ? nl + 1 : end;
+            text_len = (size_t)(eol - p);
+            while (text_len && (p[text_len - 1] == '\n' || p[text_len - 1] == '\r'))
+                text_len--;
+            out_put(&out, &cap, &at, p, text_len);
+            out_put(&out, &cap, &at, "\r\n", 2);
+            p = eol;
+        }
+    }
+    out_put(&out, &cap, &at, "\r\n", 2);
+    out_put(&out, &cap, &at, p, (size_t)(end - p));
+    out[at] = '\0';
+    *outlen = at;
+    return out;
+}
+
 char *wire_form(const char *data, size_t len, size_t *outlen)
 {
     /* An mbox "From " line is not part of the message. */
@@ -25,14 +110,15 @@ char *wire_form(const char *data, size_t len, size_t *outlen)
     size_t lf = 0;
     for (size_t i = 0; i < len; i++)
         lf += data[i] == '\n';
-    char *out = xmalloc(len + lf + 1), *q = out;
+    char *crlf = xmalloc(len + lf + 1), *q = crlf;
     for (size_t i = 0; i < len; i++) {
         if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
             *q++ = '\r';
         *q++ = data[i];
     }
     *q = '\0';
-    *outlen = (size_t)(q - out);
+    char *out = spool_form(crlf, (size_t)(q - crlf), outlen);
+    free(crlf);
     return out;
 }
 
@@ -119,7 +205,9 @@ void try_message_apply(struct try_message *m, const struct mlm_change *c)
         i = header_find(m, c->name, c->index ? c->index : 1);
         if (i < 0) {
             header_push(m, xstrdup(c->name), value_with_space(c->value));
-        } else {
+        } else { /* the MTA writes the name as the change spells it */
+            free(m->h[i].name);
+            m->h[i].name = xstrdup(c->name);
             free(m->h[i].value);
             m->h[i].value = value_with_space(c->value);
         }

@@ -128,12 +128,21 @@ static uint32_t check_index(lua_State *L, int idx)
     return (uint32_t)index;
 }
 
+/* A header change, its value folded as the MTA will write it (header_fold). */
+static void header_change(struct stage_run *run, enum mlm_change_kind kind,
+                          const char *name, const char *value, uint32_t index)
+{
+    char *folded = header_fold(name, value);
+    reply_add_change(run->rep, kind, name, folded, index);
+    free(folded);
+}
+
 static int l_add_header(lua_State *L)
 {
     struct stage_run *run = ctx_changes(L);
     const char *name = check_header_name(L, 2);
     const char *value = check_header_value(L, 3);
-    reply_add_change(run->rep, CHG_ADD_HEADER, name, value, 0);
+    header_change(run, CHG_ADD_HEADER, name, value, 0);
     return 0;
 }
 
@@ -142,8 +151,7 @@ static int l_change_header(lua_State *L)
     struct stage_run *run = ctx_changes(L);
     const char *name = check_header_name(L, 2);
     const char *value = check_header_value(L, 3);
-    reply_add_change(run->rep, CHG_CHANGE_HEADER, name, value,
-                     check_index(L, 4));
+    header_change(run, CHG_CHANGE_HEADER, name, value, check_index(L, 4));
     return 0;
 }
 
@@ -177,10 +185,10 @@ static int l_set_header(lua_State *L)
     const char *value = check_header_value(L, 3);
     int n = check_count(L, message_count_headers(L, run, name), name);
     if (n == 0) {
-        reply_add_change(run->rep, CHG_ADD_HEADER, name, value, 0);
+        header_change(run, CHG_ADD_HEADER, name, value, 0);
         return 0;
     }
-    reply_add_change(run->rep, CHG_CHANGE_HEADER, name, value, 1);
+    header_change(run, CHG_CHANGE_HEADER, name, value, 1);
     for (int i = n; i >= 2; i--)
         reply_add_change(run->rep, CHG_DELETE_HEADER, name, NULL,
                          (uint32_t)i);

@@ -219,7 +219,9 @@ static void put_html_refs(struct mlm_buf *b, const char *utf8)
 
 /*
  * The text footer for a format=flowed part (RFC 3676): no trailing spaces
- * (they would join lines) and lines space-stuffed where needed.
+ * (they would join lines) and lines space-stuffed where needed. The
+ * signature separator "-- " keeps its space (section 4.3: it is never a
+ * flowed line).
  */
 static char *flowed_footer(const char *text)
 {
@@ -228,7 +230,8 @@ static char *flowed_footer(const char *text)
     for (const char *p = text;;) {
         size_t n = strcspn(p, "\n");
         size_t keep = n;
-        while (keep && p[keep - 1] == ' ')
+        int separator = n == 3 && strncmp(p, "-- ", 3) == 0;
+        while (keep && p[keep - 1] == ' ' && !separator)
             keep--;
         if (*p == ' ' || *p == '>' || strncmp(p, "From ", 5) == 0)
             buf_put_u8(&b, ' ');
@@ -710,10 +713,12 @@ int footer_apply(GMimeMessage *msg, const char *text, const char *html,
             rc = 0;
         }
     if (rc == 1)
-        for (int i = 0; i < run.nchg; i++)
-            reply_add_change(rep, run.chg[i].kind, run.chg[i].name,
-                             run.chg[i].value,
+        for (int i = 0; i < run.nchg; i++) {
+            char *folded = header_fold(run.chg[i].name, run.chg[i].value);
+            reply_add_change(rep, run.chg[i].kind, run.chg[i].name, folded,
                              run.chg[i].kind == CHG_CHANGE_HEADER ? 1 : 0);
+            free(folded);
+        }
 out:
     for (int i = 0; i < run.nchg; i++)
         free(run.chg[i].value);

@@ -26,7 +26,7 @@
  * or overwritten and cut to length: mlmd reuses body files). Changes the top-level header block needs (Content-Type
  * charset, Content-Transfer-Encoding, and MIME-Version when the message has
  * none) are appended to rep: CHG_CHANGE_HEADER index 1 for a field that is
- * there, CHG_ADD_HEADER for one that is not; values unfolded, no CR or LF.
+ * there, CHG_ADD_HEADER for one that is not; values folded (header_fold).
  * No other header is touched.
  *
  * Returns 1 when a footer was added, 0 when the message has no place for

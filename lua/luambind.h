@@ -98,6 +98,13 @@ void *message_gmime(struct message *m, char *why, size_t whylen);
 int message_footer_plain(struct message *m, const char *text,
                          const char *out_path, char *why, size_t whylen);
 
+/*
+ * Whether the body of m, written back from its parse (top: the top-level
+ * part of message_gmime's message, unchanged), is byte for byte the body
+ * received; 0 also when the body cannot be read.
+ */
+int message_body_reproducible(struct message *m, void *top);
+
 int policy_pcall(lua_State *L, int nargs, int nresults, char *why,
                  size_t whylen);
 

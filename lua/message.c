@@ -7,6 +7,7 @@
  *
  *   message:header(name)     first value, RFC 2047-decoded to UTF-8, or nil
  *   message:headers(name)    every value, same decoding
+ *   message:raw_header(name) first value unfolded, not decoded, or nil
  *   message:addresses(name)  the addr-specs of every such header
  *   message.size             bytes, as received
  *   message:parts()          iterator over MIME leaves; each part has
@@ -18,6 +19,8 @@
 #include "luambind.h"
 #include "footer.h"
 #include "headers.h"
+#include "mime_write.h"
+#include "rfc2047.h"
 #include "xmalloc.h"
 
 #include <errno.h>
@@ -220,6 +223,17 @@ int message_footer_plain(struct message *m, const char *text,
     return rc;
 }
 
+int message_body_reproducible(struct message *m, void *top)
+{
+    uint8_t *body;
+    size_t len;
+    if (!message_fields(m) || read_body(m, &body, &len) == -1)
+        return 0; /* what cannot be compared is not taken as reproduced */
+    int same = mime_write_reproduces(top, body, len);
+    free(body);
+    return same;
+}
+
 /* What a Lua call on a message needs parsed. */
 enum need { NEED_NOTHING, NEED_HEADERS, NEED_ALL };
 
@@ -256,17 +270,41 @@ static void push_utf8(lua_State *L, const char *s, size_t len)
     g_free(valid);
 }
 
-/* A header's value unfolded and RFC 2047-decoded. */
-static void push_header_value(lua_State *L, const char *raw)
+/*
+ * A raw value unfolded (RFC 5322 2.2.3: the line ends go, the blanks stay),
+ * without its leading blanks and final line end. Owned by the caller.
+ */
+static char *value_unfold(const char *raw)
 {
-    char *unfolded = g_mime_utils_header_unfold(raw ? raw : "");
-    char *decoded = g_mime_utils_header_decode_text(NULL, unfolded);
-    const char *v = decoded ? decoded : unfolded;
+    const char *v = raw ? raw : "";
     while (*v == ' ' || *v == '\t')
         v++;
-    push_utf8(L, v, strlen(v));
-    g_free(decoded);
-    g_free(unfolded);
+    char *out = xmalloc(strlen(v) + 1), *q = out;
+    for (; *v; v++)
+        if (*v != '\r' && *v != '\n')
+            *q++ = *v;
+    while (q > out && (q[-1] == ' ' || q[-1] == '\t'))
+        q--;
+    *q = '\0';
+    return out;
+}
+
+/* A header's value unfolded and RFC 2047-decoded (rfc2047.c, not GMime). */
+static void push_header_value(lua_State *L, const char *raw)
+{
+    char *unfolded = value_unfold(raw);
+    char *decoded = rfc2047_decode(unfolded);
+    push_utf8(L, decoded, strlen(decoded));
+    free(decoded);
+    free(unfolded);
+}
+
+/* A header's value unfolded, not decoded: the bytes as received. */
+static void push_raw_value(lua_State *L, const char *raw)
+{
+    char *unfolded = value_unfold(raw);
+    lua_pushstring(L, unfolded);
+    free(unfolded);
 }
 
 /*
@@ -307,6 +345,13 @@ static int push_first(lua_State *L, const char *raw, int n)
     return 0;
 }
 
+static int push_first_raw(lua_State *L, const char *raw, int n)
+{
+    (void)n;
+    push_raw_value(L, raw);
+    return 0;
+}
+
 static int push_into_table(lua_State *L, const char *raw, int n)
 {
     push_header_value(L, raw);
@@ -319,6 +364,15 @@ static int l_header(lua_State *L)
     struct message *m = check_message(L, 1, NEED_HEADERS);
     const char *name = luaL_checkstring(L, 2);
     if (headers_each(m, name, push_first, L) == 0)
+        lua_pushnil(L);
+    return 1;
+}
+
+static int l_raw_header(lua_State *L)
+{
+    struct message *m = check_message(L, 1, NEED_HEADERS);
+    const char *name = luaL_checkstring(L, 2);
+    if (headers_each(m, name, push_first_raw, L) == 0)
         lua_pushnil(L);
     return 1;
 }
@@ -573,6 +627,7 @@ void message_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {{"header", l_header},
                                        {"headers", l_headers},
+                                       {"raw_header", l_raw_header},
                                        {"addresses", l_addresses},
                                        {"parts", l_parts},
                                        {NULL, NULL}};

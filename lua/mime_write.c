@@ -269,6 +269,27 @@ int mime_write_body(GMimeObject *top, const char *path, char *why,
 }
 
 
+int mime_write_reproduces(GMimeObject *top, const uint8_t *body, size_t len)
+{
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GMimeStream *crlf = g_mime_stream_filter_new(mem);
+    GMimeFilter *filter = g_mime_filter_unix2dos_new(FALSE);
+    g_mime_stream_filter_add(GMIME_STREAM_FILTER(crlf), filter);
+    g_object_unref(filter);
+    GMimeFormatOptions *opts = g_mime_format_options_new();
+    g_mime_format_options_set_newline_format(opts, GMIME_NEWLINE_FORMAT_UNIX);
+    int failed = write_content(top, opts, crlf, 0) == -1 ||
+                 (ends_at_end_boundary(top) && put(crlf, "\n") == -1) ||
+                 g_mime_stream_flush(crlf) == -1;
+    g_mime_format_options_free(opts);
+    GByteArray *out = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    int same = !failed && out && out->len == len &&
+               (len == 0 || memcmp(out->data, body, len) == 0);
+    g_object_unref(crlf);
+    g_object_unref(mem);
+    return same;
+}
+
 int mime_write_text(const char *path, const void *data, size_t len, char *why,
                     size_t whylen)
 {

@@ -7,6 +7,7 @@
 
 #include <gmime/gmime.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Write the content of top (no headers) with CRLF line ends to path: a
@@ -15,6 +16,14 @@
  */
 int mime_write_body(GMimeObject *top, const char *path, char *why,
                     size_t whylen);
+
+/*
+ * Whether writing top unchanged gives back the body it was parsed from
+ * (len bytes, CRLF). Not when the parser dropped or moved bytes (a part
+ * whose header block has no empty line after it, text after a boundary):
+ * then a footer must not be added through this writer.
+ */
+int mime_write_reproduces(GMimeObject *top, const uint8_t *body, size_t len);
 
 /* The same for len bytes of text: bare LFs become CRLF. 0 or -1. */
 int mime_write_text(const char *path, const void *data, size_t len, char *why,

@@ -6,6 +6,7 @@
  */
 #include "luambind.h"
 #include "mlmconf.h"
+#include "rfc2047.h"
 #include "xmalloc.h"
 
 #include <errno.h>
@@ -127,13 +128,25 @@ static int l_sendmail(lua_State *L)
     return 1;
 }
 
-/* RFC 2047-encode text for a header value when it is not plain ASCII. */
+/* RFC 2047-encode text for a header value where it is not plain ASCII. */
 static int l_encode_header(lua_State *L)
 {
-    const char *text = luaL_checkstring(L, 1);
-    char *encoded = g_mime_utils_header_encode_text(NULL, text, "UTF-8");
-    lua_pushstring(L, encoded ? encoded : text);
-    g_free(encoded);
+    char *encoded = rfc2047_encode(luaL_checkstring(L, 1));
+    lua_pushstring(L, encoded);
+    free(encoded);
+    return 1;
+}
+
+/* text as encoded words, even when it is ASCII (a prefix before others). */
+static int l_encode_word(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    struct mlm_buf out;
+    buf_init(&out);
+    rfc2047_encode_words(text, len, &out);
+    lua_pushlstring(L, out.len ? (const char *)out.data : "", out.len);
+    buf_free(&out);
     return 1;
 }
 
@@ -144,4 +157,6 @@ void sendmail_register(lua_State *L, int module_idx)
     lua_setfield(L, module_idx, "sendmail");
     lua_pushcfunction(L, l_encode_header);
     lua_setfield(L, module_idx, "encode_header");
+    lua_pushcfunction(L, l_encode_word);
+    lua_setfield(L, module_idx, "encode_word");
 }

@@ -32,6 +32,14 @@ static int footer_render(struct stage_run *run, char *why, size_t whylen)
         GMimeMessage *gm = message_gmime(m, why, whylen);
         if (gm == NULL)
             return -1;
+        GMimeObject *top = g_mime_message_get_mime_part(gm);
+        /* a part the writer cannot give back as it came: no footer */
+        if (top == NULL || !message_body_reproducible(m, top)) {
+            msg_info("%s: no footer: the message's MIME structure is not "
+                     "one mlm can write back unchanged", run->req->qid ?
+                     run->req->qid : "NOQUEUE");
+            return 0;
+        }
         rc = footer_apply(gm, run->footer_text, run->footer_html, path,
                           run->rep, why, whylen);
     }

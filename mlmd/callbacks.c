@@ -27,6 +27,7 @@ struct msg {
     struct mlm_strv recipients;     /* accepted so far, without brackets */
     struct spool spool;
     int spooling;                   /* a spool file was opened */
+    int headers_ended;              /* its empty line after the headers */
     struct macro_cache macros;      /* TLS, AUTH, MAIL FROM */
 };
 
@@ -293,16 +294,36 @@ static sfsistat no_reply(struct conn *c, unsigned long flag)
     return c->protocol & flag ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/*
+ * The spool opens at the first event that carries message content: a
+ * header, the end of the headers or a body chunk. A message with no header
+ * field starts at its end of headers (or, from an MTA that skips that
+ * event, at its first body chunk), so nothing it sends is dropped.
+ */
+static void spool_start(SMFICTX *ctx, struct msg *m)
+{
+    if (m->spooling)
+        return;
+    m->spooling = 1;
+    spool_open(&m->spool, mlmd_cfg->spool_dir, msg_qid(ctx, m));
+}
+
+static void spool_end_headers(SMFICTX *ctx, struct msg *m)
+{
+    spool_start(ctx, m);
+    if (!m->headers_ended) {
+        m->headers_ended = 1;
+        spool_end_of_headers(&m->spool);
+    }
+}
+
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 {
     struct conn *c = conn_get(ctx);
     struct msg *m = msg_get(ctx);
     if (!wants(c, STAGE_MESSAGE))
         return no_reply(c, SMFIP_NR_HDR);
-    if (!m->spooling) {
-        m->spooling = 1;
-        spool_open(&m->spool, mlmd_cfg->spool_dir, msg_qid(ctx, m));
-    }
+    spool_start(ctx, m);
     spool_header(&m->spool, name ? name : "", value ? value : "");
     return no_reply(c, SMFIP_NR_HDR);
 }
@@ -311,8 +332,8 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 {
     struct conn *c = conn_get(ctx);
     struct msg *m = msg_get(ctx);
-    if (m->spooling)
-        spool_end_of_headers(&m->spool);
+    if (wants(c, STAGE_MESSAGE))
+        spool_end_headers(ctx, m);
     return no_reply(c, SMFIP_NR_EOH);
 }
 
@@ -320,8 +341,10 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 {
     struct conn *c = conn_get(ctx);
     struct msg *m = msg_get(ctx);
-    if (m->spooling)
+    if (wants(c, STAGE_MESSAGE)) {
+        spool_end_headers(ctx, m);
         spool_body(&m->spool, data, len);
+    }
     return no_reply(c, SMFIP_NR_BODY);
 }
 
@@ -331,11 +354,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
     struct msg *m = msg_get(ctx);
     sfsistat st = SMFIS_CONTINUE;
     if (wants(c, STAGE_MESSAGE)) {
-        if (!m->spooling) { /* a message without headers */
-            m->spooling = 1;
-            spool_open(&m->spool, mlmd_cfg->spool_dir, msg_qid(ctx, m));
-            spool_end_of_headers(&m->spool);
-        }
+        spool_end_headers(ctx, m); /* an empty message: no other event */
         if (spool_finish(&m->spool) == -1) {
             st = apply_failure(ctx, msg_qid(ctx, m), STAGE_MESSAGE,
                                "the message could not be spooled");

@@ -18,6 +18,9 @@ local mlm = require "mlm"
 local M = {}
 
 local APPROVED_HEADERS = { "Approved", "Approve", "X-Approved", "X-Approve" }
+-- RFC 2369, 2919 and 5064 fields the list does not set itself: an
+-- incoming post's are another list's and go.
+local FOREIGN_LIST_HEADERS = { "Archived-At", "List-Unsubscribe-Post" }
 
 -- The posting, owner, request and bounces addresses of a list. A list's
 -- name and domain never change, so each list's set is made once per
@@ -43,6 +46,7 @@ local function addresses(list)
     list_help = "<mailto:" .. request .. "?subject=help>",
     list_subscribe = "<mailto:" .. request .. "?subject=subscribe>",
     list_unsubscribe = "<mailto:" .. request .. "?subject=unsubscribe>",
+    list_owner = "<mailto:" .. name .. "-owner@" .. domain .. ">",
   }
   a.id_lower, a.post_lower = a.id:lower(), a.post:lower()
   if addresses_kept >= ADDRESSES_KEPT then
@@ -377,15 +381,36 @@ local function hold(ctx, list, a, reason)
   return mlm.discard()
 end
 
--- "[dev] hi", not again on "Re: [dev] hi".
-local function prefixed_subject(subject, prefix)
+-- The Subject with the prefix in front, or nil when it has it already
+-- ("[dev] hi", not again on "Re: [dev] hi"). The prefix goes before the
+-- original bytes, which are never decoded and encoded again: as an
+-- encoded word of its own when it is not ASCII, holding the space when
+-- an encoded word follows (whitespace between two encoded words is not
+-- text).
+local SUBJECT_MAX = 16000
+local function prefixed_subject(ctx, prefix)
+  local subject = ctx.message:header("Subject") or ""
   if subject:sub(1, COMMAND_TEXT_MAX + #prefix):find(prefix, 1, true) then
     return nil
   end
-  if subject == "" then
-    return prefix
+  local raw = ctx.message:raw_header("Subject") or ""
+  if raw == "" then
+    return mlm.encode_header(prefix)
   end
-  return prefix .. " " .. subject
+  if #raw > SUBJECT_MAX then
+    return nil -- no header value may be that long: leave it as it came
+  end
+  if raw:find("[\0-\8\10-\31\127]") then
+    -- control characters may not go into a header as they are: encoded
+    return mlm.encode_header(prefix .. " " .. subject)
+  end
+  if not prefix:find("[\128-\255%c]") then
+    return prefix .. " " .. raw
+  end
+  if raw:find("^=%?") then
+    return mlm.encode_word(prefix .. " ") .. " " .. raw
+  end
+  return mlm.encode_word(prefix) .. " " .. raw
 end
 
 local function distribute(ctx, list, a, rcpt)
@@ -398,21 +423,28 @@ local function distribute(ctx, list, a, rcpt)
 
   local prefix = list.subject_prefix
   if prefix ~= "" then
-    local subject = prefixed_subject(ctx.message:header("Subject") or "", prefix)
+    local subject = prefixed_subject(ctx, prefix)
     if subject then
-      ctx:set_header("Subject", mlm.encode_header(subject))
+      ctx:set_header("Subject", subject)
     end
   end
   for _, name in ipairs(APPROVED_HEADERS) do ctx:delete_headers(name) end
   ctx:delete_headers("X-Mlm-Approved")
 
+  -- Our RFC 2369/2919 fields only: those of another list the post passed
+  -- through go (List-Archive, Archived-At, ...), ours replace any others.
+  for _, name in ipairs(FOREIGN_LIST_HEADERS) do ctx:delete_headers(name) end
   ctx:set_header("List-Id", a.id)
-  ctx:set_header("List-Post", a.list_post)
+  -- RFC 2369 3.4: "NO" where the list takes no posts from members
+  ctx:set_header("List-Post", list.posting == "announce" and "NO" or a.list_post)
   ctx:set_header("List-Help", a.list_help)
   ctx:set_header("List-Subscribe", a.list_subscribe)
   ctx:set_header("List-Unsubscribe", a.list_unsubscribe)
+  ctx:set_header("List-Owner", a.list_owner)
   if list.list_archive ~= "" then
     ctx:set_header("List-Archive", "<" .. list.list_archive .. ">")
+  else
+    ctx:delete_headers("List-Archive")
   end
   ctx:set_header("Precedence", "list")
   ctx:add_header("X-Loop", a.post)

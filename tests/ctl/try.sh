@@ -156,6 +156,32 @@ has "change: replace_body" 'change: replace_body \([0-9]+ bytes\)'
 has "the footer is in the body" 'The dev list'
 [ -z "$(ls -A "$tmp/t")" ] && t_ok "the footer's body file is removed" || t_fail "left in TMPDIR: $(ls -A "$tmp/t")"
 
+# What mlmd would send: the header block split where Postfix splits it.
+printf 'This first line is no header field\nso the message has none.\n' >"$tmp/nohdr.eml"
+try 0 "try: a message with no header field is accepted, as mlmd accepts it" \
+    --from alice@example.net --to dev@example.org "$tmp/nohdr.eml"
+if [ "$(sed '1,/^$/d' <<<"$OUT" | sed '1,/^$/d')" = "This first line is no header field
+so the message has none." ]; then
+    t_ok "no header field: the whole text is the body"
+else
+    t_fail "no header field: $(tr '\n' '|' <<<"$OUT")"
+fi
+printf 'From: alice@example.net\nTo: dev@example.org\nSubject:hi\nno colon here\nSecond: body line\n' >"$tmp/noblank.eml"
+try 0 "try: headers with no empty line before the body" "$tmp/noblank.eml"
+if [ "$(sed '1,/^$/d' <<<"$OUT" | sed -n '/^$/,$p')" = "
+no colon here
+Second: body line" ]; then
+    t_ok "the body starts at the first line that is no header field"
+else
+    t_fail "split: $(sed '1,/^$/d' <<<"$OUT" | tr '\n' '|')"
+fi
+has "a header as mlmd spools it (a space after the colon)" 'Subject: \[dev\] hi'
+printf 'From: alice@example.net\nTo: dev@example.org\nSUBJECT: shouting\n\nx\n' >"$tmp/case.eml"
+try 0 "try: a header name in other case" "$tmp/case.eml"
+has "a changed header has the spelling of the change, as Postfix writes it" \
+    'Subject: \[dev\] shouting'
+hasnt "the incoming spelling is gone" '^SUBJECT:'
+
 # Refusals end the transaction as an MTA would.
 try 1 "try: refused at connect" --client 192.0.2.66 "$tmp/post.eml"
 has "relay: the reject" 'relay: reject 554 5\.7\.1 You are not welcome here'

@@ -54,6 +54,19 @@ t_check "a shorter new body after a longer one holds only itself" \
 t_check "the new-body file lives beside its spool file" \
     test "$(find "$MLM_DIR/spool" -name '*.body' | wc -l)" = 1
 
+# A message with no header field: its body is spooled from the end of the
+# headers on (the spool used to open at the first header, dropping it all).
+nohdr=$(mt_client mail '<poster@example.net>' rcpt '<list@lists.test>' \
+    eoh body $'A body with no header field\r\nand a second line\r\n' eom 2>&1)
+t_check "a message without header fields keeps its body (48 bytes read)" \
+    grep -qx 'eom: 550 5\.7\.1 body 48' <<<"$nohdr"
+[ "$T_FAILED" -eq 0 ] || echo "# got: $nohdr"
+nohdr=$(mt_client mail '<poster@example.net>' rcpt '<list@lists.test>' \
+    body $'Only body chunks\r\n' eom 2>&1)
+t_check "... also when the MTA sends body chunks without an end of headers" \
+    grep -qx 'eom: 550 5\.7\.1 body 18' <<<"$nohdr"
+[ "$T_FAILED" -eq 0 ] || echo "# got: $nohdr"
+
 # Idle files go after SPOOL_IDLE_SECONDS (60), checked every 30 s.
 for ((i = 0; i < 100 && $(spool_files) > 0; i++)); do sleep 1; done
 t_check "idle spool files are removed within 100 s (waited $i s)" test "$(spool_files)" = 0

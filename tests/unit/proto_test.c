@@ -334,6 +334,69 @@ static void test_validation(void)
     reply_free(&rep);
 }
 
+/* The longest line of a folded value, the first counting "Name: ". */
+static size_t longest_line(const char *name, const char *folded)
+{
+    size_t longest = 0, col = strlen(name) + 2;
+    for (const char *p = folded;; p++) {
+        if (*p == '\n' || *p == '\0') {
+            longest = col > longest ? col : longest;
+            if (*p == '\0')
+                return longest;
+            col = 0;
+        } else {
+            col++;
+        }
+    }
+}
+
+/* Folded back: every LF removed (RFC 5322 2.2.3). */
+static int unfolds_to(const char *folded, const char *value)
+{
+    const char *v = value;
+    for (const char *p = folded; *p; p++) {
+        if (*p == '\n')
+            continue;
+        if (*p != *v++)
+            return 0;
+    }
+    return *v == '\0';
+}
+
+static void test_header_fold(void)
+{
+    static char words[3000], token[2000];
+    size_t n = 0;
+    for (int i = 0; n + 8 < sizeof words - 1; i++)
+        n += (size_t)snprintf(words + n, sizeof words - n, "w%d ", i);
+    words[n - 1] = '\0';
+    char *f = header_fold("Subject", words);
+    CHECK(longest_line("Subject", f) <= 78, "words folded at 78 (longest %zu)",
+          longest_line("Subject", f));
+    CHECK(unfolds_to(f, words), "a fold only adds line ends");
+    CHECK(header_value_folded_valid(f), "mlmd takes the folded value");
+    free(f);
+
+    memset(token, 'x', sizeof token - 1);
+    f = header_fold("X-Token", token);
+    CHECK(longest_line("X-Token", f) <= 998,
+          "a word too long for a line is cut at 998 (longest %zu)",
+          longest_line("X-Token", f));
+    CHECK(header_value_folded_valid(f), "mlmd takes the cut value");
+    free(f);
+
+    f = header_fold("List-Id", "<dev.example.org>");
+    CHECK(strcmp(f, "<dev.example.org>") == 0, "a short value stays as it is");
+    free(f);
+
+    CHECK(header_value_folded_valid("a\n b") && header_value_folded_valid("a\n\tb"),
+          "a fold is a line end and a blank");
+    CHECK(!header_value_folded_valid("a\nb"), "a line end without a blank is refused");
+    CHECK(!header_value_folded_valid("a\r\n b"), "CR is refused");
+    CHECK(!header_value_folded_valid("a\n \n b") && !header_value_folded_valid("a\n "),
+          "a line of blanks only is refused");
+}
+
 int main(void)
 {
     test_request_roundtrip();
@@ -342,6 +405,7 @@ int main(void)
     test_bad_frames();
     test_frame_io();
     test_validation();
+    test_header_fold();
     printf("%d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

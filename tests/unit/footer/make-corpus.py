@@ -416,3 +416,12 @@ write("text-attachment-first", hdr("text-attachment-first", "attachment first") 
       "--t--\n",
       "# a text/plain attachment never takes the footer; the inline text does\n" +
       footer_lines(ASCII_FOOTER) + "rc: 1\nplain: 2\n")
+
+# format=flowed with a signature separator in the footer: "-- " keeps its
+# space (RFC 3676 4.3)
+write("flowed-signature", hdr("flowed-signature", "flowed signature") +
+      "Content-Type: text/plain; charset=utf-8; format=flowed\n"
+      "Content-Transfer-Encoding: 8bit\n\n"
+      "A flowed paragraph.\n",
+      "# format=flowed: the footer's \"-- \" separator is sent as it is\n" +
+      footer_lines(["-- "] + ASCII_FOOTER) + "rc: 1\nplain: 1\n")

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# tests/ctl/fidelity.sh - a post reaches members with nothing lost or
+# mangled. Messages of the shapes that lost or mangled text
+# (tests/ctl/fidelity/) and CPython's email test messages
+# (tests/corpus/cpython-email/) go through `mlm-ctl try` with the shipped
+# list policy, once with an ASCII and once with a non-ASCII subject prefix;
+# fidelity-check.py compares each output with its input (text of every part
+# kept, signed parts byte-identical, header lines within 998 octets and
+# folded at 78, encoded words within 75, the prefix once before the
+# original Subject, the footer once, only the list's own List-* fields).
+# Then message:header() decodes the cases of GMime issue #133 right,
+# mlm.encode_header() makes words of at most 75 characters, and an
+# announce list says List-Post: NO.
+#
+# Environment: top_builddir (defaults to this repository), KEEP_TMP.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+
+command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlm-fidelity-test.XXXXXX")
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
+mkdir "$tmp/t"
+export TMPDIR=$tmp/t
+conf=$tmp/mlm.conf
+cat >"$conf" <<EOF
+database = $tmp/mlm.db
+user =
+policy = $top_srcdir/lua/policy.lua
+lua_path = $top_srcdir/lua/lib
+EOF
+ctl() { "$CTL_BIN" -C "$conf" "$@"; }
+CHECK="python3 $here/fidelity-check.py"
+L=dev@example.org
+ctl list create $L --posting open >/dev/null || t_fail "list create"
+ctl list set $L footer $'-- \ndev list' >/dev/null || t_fail "list set footer"
+
+# run_corpus PREFIX FILE...: one check per message.
+run_corpus() {
+    local prefix=$1 f name
+    shift
+    ctl list set $L subject_prefix "$prefix" >/dev/null || t_fail "set prefix"
+    for f in "$@"; do
+        name=${f#"$top_srcdir"/tests/}
+        if ! ctl try --from alice@example.net --to $L "$f" >"$tmp/out" 2>"$tmp/err"; then
+            t_fail "$prefix $name: try failed: $(tr '\n' '|' <"$tmp/err")"
+            continue
+        fi
+        if $CHECK "$f" "$tmp/out" "$prefix" "dev list" "<mailto:$L>" >"$tmp/problems"; then
+            t_ok "$prefix $name"
+        else
+            t_fail "$prefix $name: $(tr '\n' '|' <"$tmp/problems")"
+        fi
+    done
+}
+
+shapes=("$here"/fidelity/*.eml)
+cpython=("$top_srcdir"/tests/corpus/cpython-email/msg_*.txt)
+run_corpus "[dev]" "${shapes[@]}" "${cpython[@]}"
+run_corpus "[dév]" "${shapes[@]}" "${cpython[@]}"
+
+# Shapes the checker does not see on its own.
+ctl try "$here/fidelity/flowed.eml" >"$tmp/out" 2>/dev/null
+t_check "format=flowed: the footer's \"-- \" keeps its space" grep -qx -- '-- ' "$tmp/out"
+ctl try "$here/fidelity/part-without-empty-line.eml" >"$tmp/out" 2>/dev/null
+t_check "a part with no empty line after its headers keeps its first line" \
+    grep -qx 'first line of text right after the headers' "$tmp/out"
+ctl try "$here/fidelity/thunderbird-subject.eml" >"$tmp/out" 2>/dev/null
+t_check "a non-ASCII prefix is an encoded word of its own, the original words follow as they came" \
+    grep -qx 'Subject: =?UTF-8?B?W2TDqXZdIA==?=' "$tmp/out"
+t_check "... the original's first encoded word unchanged on the next line" \
+    grep -qx ' =?UTF-8?B?w4RsdGVyZSBOYWNocmljaHQgbWl0IHNlaHIgbGFuZ2VtIEJldHJlZmYgdW5k?=' "$tmp/out"
+t_check "List-Owner is ours" grep -qx 'List-Owner: <mailto:dev-owner@example.org>' "$tmp/out"
+
+# message:header() decodes encoded words itself (GMime 3.2.13 issue #133).
+cat >"$tmp/decode.lua" <<'EOF'
+local mlm = require "mlm"
+function filter_message(ctx)
+  local s = ctx.message:header("Subject") or ""
+  ctx:add_header("X-Decoded", s)
+  ctx:add_header("X-Encoded", mlm.encode_header(s))
+end
+EOF
+# decoded SUBJECT WANT DESCRIPTION
+decoded() {
+    printf 'From: a@example.net\nTo: dev@example.org\nSubject: %s\n\nx\n' "$1" >"$tmp/dec.eml"
+    ctl try --policy "$tmp/decode.lua" "$tmp/dec.eml" >"$tmp/out" 2>"$tmp/err"
+    local got
+    got=$(sed -n '/^X-Decoded: /,/^[^ \t]/p' "$tmp/out" | sed '$d' | tr -d '\n')
+    got=${got#X-Decoded: }
+    if [ "$got" = "$2" ]; then t_ok "message:header: $3"
+    else t_fail "message:header: $3: got '$got', want '$2'"; fi
+}
+decoded '=?UTF-8?B?SGVsbG8=?= =?UTF-8?B?IHdvcmxk?=' 'Hello world' \
+    "adjacent B words, the first ending in padding (gmime #133)"
+decoded '=?iso-8859-1?q?Jobbans=F6kan?= - duktig =?iso-8859-1?q?researcher=2Fomv=E4rldsbevakare=2Fomv=E4rldsan?= =?us-ascii?q?alytiker?=' \
+    'Jobbansökan - duktig researcher/omvärldsbevakare/omvärldsanalytiker' \
+    "Q words in two charsets, text between them kept (gmime's own test)"
+decoded '=?UTF-8?B?ww==?= =?UTF-8?B?hGx0ZXI=?=' 'Älter' \
+    "a UTF-8 character split over two padded B words"
+decoded 'Re: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus =?UTF-8?B?TcO8bmNoZW4=?=' \
+    'Re: Grüße aus München' "text and words mixed, the spaces around words kept"
+decoded '=?utf-8?q?a?=  =?utf-8?q?b?= c' 'ab c' "whitespace between two words is not text"
+decoded '=?x-no-such-charset?q?abc?= d' 'abc d' "an unknown charset keeps its bytes"
+decoded 'no =?words here' 'no =?words here' "an unfinished word is text"
+
+long=$(printf 'Ünïcödé %.0s' $(seq 40))
+long=${long% }
+printf 'From: a@example.net\nTo: dev@example.org\nSubject: %s\n\nx\n' "$long" >"$tmp/dec.eml"
+ctl try --policy "$tmp/decode.lua" "$tmp/dec.eml" >"$tmp/out" 2>/dev/null
+python3 - "$tmp/out" "$long" >"$tmp/problems" <<'EOF'
+import email, email.policy, re, sys
+out = open(sys.argv[1], "rb").read()
+msg = out[out.find(b"\n\n") + 2:]
+block = msg[:msg.find(b"\n\n")]
+m = re.search(rb"^X-Encoded:(.*(?:\n[ \t].*)*)", block, re.M)
+value = m.group(1)
+for w in re.findall(rb"=\?[^?]+\?[bBqQ]\?[^?]*\?=", value):
+    if len(w) > 75:
+        print("a word of", len(w))
+for i, line in enumerate((b"X-Encoded:" + value).split(b"\n")):
+    # the first word follows the name: no fold can shorten that line
+    if len(line) > 78 and not (i == 0 and len(line.split()) == 2):
+        print("a line of", len(line))
+p = email.message_from_bytes(b"X-Encoded:" + value + b"\n\n", policy=email.policy.default)
+if str(p["X-Encoded"]) != sys.argv[2]:
+    print("decodes to", str(p["X-Encoded"]))
+EOF
+t_check "mlm.encode_header: words of at most 75, folded at 78, decoding to the text" \
+    test ! -s "$tmp/problems"
+[ -s "$tmp/problems" ] && sed 's/^/# /' "$tmp/problems"
+
+# An announce list takes no posts from members: List-Post: NO.
+A=news@example.org
+ctl list create $A --posting announce >/dev/null || t_fail "announce list create"
+ctl member add $A mod@example.net --role moderator >/dev/null || t_fail "moderator add"
+ctl try --from mod@example.net --to $A "$here/fidelity/foreign-list.eml" >"$tmp/out" 2>"$tmp/err"
+t_check "announce list: List-Post: NO (RFC 2369 3.4)" grep -qx 'List-Post: NO' "$tmp/out"
+t_check "... and the post passes the checker" $CHECK "$here/fidelity/foreign-list.eml" \
+    "$tmp/out" "" "dev list" "NO"
+
+t_done
