@@ -267,7 +267,7 @@ grep -q 'the subject: s ' "$tmp/err" && t_ok "try: the policy's log line is on s
     t_fail "try: no log line on stderr: $(cat "$tmp/err")"
 sed -i 's/^Subject: s /Subject: tempfail /' "$tmp/hostile.eml"
 try 1 "try: a reply quoting the hostile subject" --policy "$tmp/echo.lua" "$tmp/hostile.eml"
-has "try: the reply, escaped" "message: tempfail 451 4\.[0-9]\.[0-9] tempfail \[2J \]52;c;ZWNobyBoaQ== \\\\u\{9b\} \\\\(x9b|u\{9b\}) \\\\u\{202e\}txt\.exe"
+has "try: the reply, escaped" "message: tempfail 451 4\.[0-9]\.[0-9] tempfail \[2J \]52;c;ZWNobyBoaQ== \\\\u\{9b\} (\\\\x9b|\\\\u\{9b\}|�) \\\\u\{202e\}txt\.exe"
 no_raw "try: a hostile reply: no raw controls, C1 or bidi overrides"
 
 t_done
