@@ -57,7 +57,7 @@ void mlm_lua_configure(const struct mlm_config *cfg)
 {
     free(database_path);
     database_path = xstrdup(cfg->database);
-    sendmail_configure(cfg->sendmail);
+    sendmail_configure(cfg->sendmail, cfg->request_timeout);
 }
 
 void lists_shutdown(void)

@@ -53,7 +53,8 @@ void lists_request_begin(void);
 void lists_shutdown(void);
 
 /* sendmail.c: mlm.sendmail and mlm.encode_header. */
-void sendmail_configure(const char *command);
+/* The command, and request_timeout: its deadline is half of that. */
+void sendmail_configure(const char *command, int request_timeout);
 void sendmail_register(lua_State *L, int module_idx);
 
 /* Push a new ctx for run. */

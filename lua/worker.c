@@ -16,6 +16,7 @@
 #include "sockio.h"
 #include "zygote.h"
 
+#include <errno.h>
 #include <gmime/gmime.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,40 @@
 #include <unistd.h>
 
 #define MX_FD 0
+
+/* AddressSanitizer reserves terabytes of address space for its shadow. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ADDRESS_SPACE_RESERVED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ADDRESS_SPACE_RESERVED 1
+#endif
+#endif
+
+/*
+ * worker_memory_limit as RLIMIT_AS, before the policy loads: whatever
+ * allocates (Lua, GMime, SQLite), no request takes the worker past it. An
+ * allocation over it fails: a Lua error, or the worker's death (GLib
+ * aborts), and in both cases the request gets failure_action.
+ */
+static void memory_limit_set(long bytes)
+{
+    if (bytes <= 0)
+        return;
+#ifdef ADDRESS_SPACE_RESERVED
+    msg_warn("worker_memory_limit ignored: built with AddressSanitizer");
+#else
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == -1)
+        return;
+    rlim_t want = (rlim_t)bytes;
+    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+        want = rl.rlim_max;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_AS, &rl) == -1)
+        msg_warn("worker_memory_limit: setrlimit: %s", strerror(errno));
+#endif
+}
 
 static void send_frame(struct mlm_buf *out)
 {
@@ -113,6 +148,7 @@ int main(int argc, char **argv)
         msg_fatal("%s", why);
     if (policy_path)
         config_set(&cfg, "policy", policy_path, why, sizeof why);
+    memory_limit_set(cfg.worker_memory_limit);
     g_mime_init();
     mlm_lua_configure(&cfg);
 
