@@ -73,12 +73,18 @@ int policy_run(struct policy *p, const struct mlm_request *req,
 {
     struct stage_run run = {.req = req, .rep = rep};
     int rc = 0;
-    (void)spool_dir;
     reply_init(rep, ACT_CONTINUE);
     lua_settop(p->L, 0);
     if (lua_getglobal(p->L, stage_function(req->stage)) != LUA_TFUNCTION) {
         lua_pop(p->L, 1);
         return 0; /* nothing to ask: continue */
+    }
+    if (req->stage == STAGE_MESSAGE &&
+        spool_path_check(req->spool_path, spool_dir, why, whylen) == -1) {
+        lua_pop(p->L, 1);
+        reply_init(rep, ACT_FAILED);
+        rep->text = first_line(why);
+        return -1;
     }
     p->insn_count = 0;
     p->limit_hit = 0;

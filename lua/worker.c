@@ -14,6 +14,7 @@
 #include "policy.h"
 #include "luambind.h"
 #include "sockio.h"
+#include "xmalloc.h"
 #include "zygote.h"
 
 #include <errno.h>
@@ -85,10 +86,13 @@ static void serve(struct policy *pol, const struct mlm_config *cfg)
         }
         struct mlm_request req;
         struct mlm_reply rep;
-        if (request_decode(&req, payload, len, why, sizeof why) == -1)
-            msg_fatal("bad request from the multiplexor: %s", why);
-        if (policy_run(pol, &req, &rep, cfg->spool_dir, why, sizeof why) ==
-            -1)
+        if (request_decode(&req, payload, len, why, sizeof why) == -1) {
+            /* The multiplexor checks frames; answer rather than die. */
+            msg_error("bad request from the multiplexor: %s", why);
+            reply_init(&rep, ACT_FAILED);
+            rep.text = xstrdup("malformed request");
+        } else if (policy_run(pol, &req, &rep, cfg->spool_dir, why,
+                              sizeof why) == -1)
             msg_error("%s: %s failed: %s", req.qid && *req.qid ? req.qid
                                                                 : "NOQUEUE",
                       stage_function(req.stage), why);
