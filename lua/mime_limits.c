@@ -13,10 +13,13 @@
  * shape of the tree, so that what it counts is never less than what GMime
  * would build:
  *   - an entity's headers end at an empty line, at a boundary line of any
- *     enclosing multipart, or at the end of the file; the last
- *     Content-Type field counts, parsed by GMime itself (RFC 2231
- *     parameters and all); without one, a child of multipart/digest is
- *     message/rfc822, anything else text/plain;
+ *     enclosing multipart (the entity is then what its headers say, and
+ *     the line is matched again), or at the end of the file; the last
+ *     Content-Type field counts, read by GMime's own functions as its
+ *     parser reads it (the type from the raw field; the boundary from the
+ *     field unfolded, RFC 2047 words decoded, RFC 2231 parameters and
+ *     all); without one, a child of multipart/digest is message/rfc822,
+ *     anything else text/plain;
  *   - a boundary line is "--" BOUNDARY, or "--" BOUNDARY "--" for the
  *     end, followed by nothing but blanks, for the boundary of any open
  *     multipart, the innermost first; it closes everything inside that
@@ -170,26 +173,40 @@ static int subtype_is_message(const char *subtype)
 static int entity_body(struct scan *sc)
 {
     sc->in_headers = 0;
-    int multipart = 0, message = 0, digest = 0;
+    int multipart = 0, message = sc->in_digest, digest = 0;
     const char *boundary = NULL;
-    GMimeContentType *ct = NULL;
+    GMimeContentType *shape = NULL, *params = NULL;
     if (sc->have_content_type) {
+        /*
+         * Read twice, as GMime does: its parser takes the type from the
+         * raw field, the boundary from the field unfolded and RFC 2047
+         * decoded.
+         */
         sc->content_type[sc->content_type_len] = '\0';
-        ct = g_mime_content_type_parse(NULL, sc->content_type);
+        shape = g_mime_content_type_parse(NULL, sc->content_type);
+        char *unfolded = g_mime_utils_header_unfold(sc->content_type);
+        char *decoded = g_mime_utils_header_decode_text(NULL, unfolded);
+        params = g_mime_content_type_parse(NULL, decoded ? decoded : unfolded);
+        g_free(decoded);
+        g_free(unfolded);
     }
-    if (ct) {
-        const char *type = g_mime_content_type_get_media_type(ct);
-        const char *subtype = g_mime_content_type_get_media_subtype(ct);
+    if (shape) {
+        const char *type = g_mime_content_type_get_media_type(shape);
+        const char *subtype = g_mime_content_type_get_media_subtype(shape);
         type = type ? type : "text";
         subtype = subtype ? subtype : "plain";
         multipart = strcasecmp(type, "multipart") == 0;
         digest = multipart && strcasecmp(subtype, "digest") == 0;
-        message = strcasecmp(type, "message") == 0 &&
-                  subtype_is_message(subtype);
-        boundary = g_mime_content_type_get_parameter(ct, "boundary");
-    } else {
-        message = sc->in_digest;
+        /* What GMime could not parse it takes for the default (in a
+         * digest: a message); the parse here calls that octet-stream. */
+        message = (strcasecmp(type, "message") == 0 &&
+                   subtype_is_message(subtype)) ||
+                  (sc->in_digest &&
+                   g_mime_content_type_is_type(shape, "application",
+                                               "octet-stream"));
     }
+    if (params)
+        boundary = g_mime_content_type_get_parameter(params, "boundary");
     int rc = 0;
     if (multipart && boundary) {
         if (sc->nopen == sc->capopen) {
@@ -205,18 +222,22 @@ static int entity_body(struct scan *sc)
     } else if (message) {
         rc = entity_begin(sc, sc->depth + 1, 0);
     }
-    if (ct)
-        g_object_unref(ct);
+    if (shape)
+        g_object_unref(shape);
+    if (params)
+        g_object_unref(params);
     return rc;
 }
 
-/* A header line (not the empty one): keep what belongs to Content-Type. */
+/*
+ * A header line (not the empty one): keep what belongs to Content-Type,
+ * byte for byte as GMime keeps the field (after the colon, each line with
+ * its line end).
+ */
 static void header_line(struct scan *sc)
 {
     const char *l = sc->line;
     size_t len = sc->line_len;
-    if (len > 0 && l[len - 1] == '\r')
-        len--;
     if (len > 0 && (l[0] == ' ' || l[0] == '\t')) {
         if (!sc->in_content_type)
             return; /* folded, of another field */
@@ -234,12 +255,12 @@ static void header_line(struct scan *sc)
         len -= (size_t)(colon + 1 - l);
         l = colon + 1;
     }
-    if (sc->content_type_len > 0 && sc->content_type_len < FIELD_KEEP)
-        sc->content_type[sc->content_type_len++] = '\n';
     size_t room = FIELD_KEEP - sc->content_type_len;
     size_t take = len < room ? len : room;
     memcpy(sc->content_type + sc->content_type_len, l, take);
     sc->content_type_len += take;
+    if (sc->content_type_len < FIELD_KEEP)
+        sc->content_type[sc->content_type_len++] = '\n';
 }
 
 /* One whole line in sc->line: 0, or 1 past a limit. */
@@ -247,6 +268,15 @@ static int line_done(struct scan *sc)
 {
     int end;
     long at = boundary_line(sc, &end);
+    if (at >= 0 && sc->in_headers) {
+        /* Headers ended by a boundary line: GMime still makes the entity
+         * what they say, a multipart maybe, whose own boundary the line
+         * may be; so the line is matched again. */
+        int rc = entity_body(sc);
+        if (rc)
+            return rc;
+        at = boundary_line(sc, &end);
+    }
     if (at >= 0) {
         if (end) {
             boundaries_pop(sc, (size_t)at);

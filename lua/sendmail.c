@@ -108,7 +108,7 @@ static int run_sendmail(const char **argv, const char *msg, size_t len,
                         char *why, size_t whylen)
 {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) == -1) {
+    if (pipe(fds) == -1) {
         snprintf(why, whylen, "pipe: %s", strerror(errno));
         return -1;
     }
@@ -122,6 +122,8 @@ static int run_sendmail(const char **argv, const char *msg, size_t len,
     if (pid == 0) {
         setpgid(0, 0); /* its own group: a timeout kills what it started */
         dup2(fds[0], 0);
+        close(fds[0]);
+        close(fds[1]);
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull != -1)
             dup2(devnull, 1);
