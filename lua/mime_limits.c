@@ -49,6 +49,11 @@
 /* Bytes of a line kept: room for "--" BOUNDARY "--" of the longest kept. */
 #define LINE_KEEP (FIELD_KEEP + 64)
 #define READ_CHUNK 65536
+/*
+ * Multiparts open at once, whatever mime_max_depth says: GMime nests no
+ * deeper than 1024, and each line is compared with each open boundary.
+ */
+#define OPEN_MAX 1024
 
 static long max_parts = 10000, max_depth = 100;
 
@@ -208,7 +213,11 @@ static int entity_body(struct scan *sc)
     if (params)
         boundary = g_mime_content_type_get_parameter(params, "boundary");
     int rc = 0;
-    if (multipart && boundary) {
+    if (multipart && boundary && sc->nopen >= OPEN_MAX) {
+        snprintf(sc->why, sc->whylen,
+                 "MIME parts nested deeper than %d", OPEN_MAX);
+        rc = 1;
+    } else if (multipart && boundary) {
         if (sc->nopen == sc->capopen) {
             sc->capopen = sc->capopen ? sc->capopen * 2 : 8;
             sc->open = xrealloc(sc->open, sc->capopen * sizeof *sc->open);
