@@ -262,11 +262,21 @@ static void client_frame(struct mux *mx, struct client *c, const uint8_t *frame,
         error_answer(mx, c, "unexpected message type on this socket");
 }
 
+/* A control command is a word and an argument: no frame needs more. */
+#define CTL_FRAME_MAX 65536
+
 void client_readable(struct mux *mx, struct client *c)
 {
     if (fd_fill(c->fd, &c->in) == -1) {
         c->closing = 1;
         c->out.len = 0;
+        return;
+    }
+    /* Anyone in the socket's group reaches ctl_socket: no 64 MB frames. */
+    if (c->kind == CLIENT_CTL && c->in.len >= MLM_FRAME_HDR &&
+        frame_payload_len(c->in.data) > CTL_FRAME_MAX) {
+        error_answer(mx, c, "control frame too long");
+        c->in.len = 0;
         return;
     }
     size_t frame_len;

@@ -3,6 +3,8 @@
 
     mx-client.py SOCKET request STAGE SENDER [SPOOL_PATH]
         one request; prints "reply ACTION TEXT", "error TEXT" or "closed"
+    mx-client.py SOCKET bigctl
+        a control frame that claims 32 MB, 4 KB of it sent; prints the answer
     mx-client.py SOCKET junk
         malformed request frames, each on its own connection; prints one
         line per frame: "error TEXT", "reply ..." or "closed"
@@ -51,7 +53,7 @@ def recv_exact(sock, n):
 
 def exchange(path, data):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(30)
+    sock.settimeout(10)
     sock.connect(path)
     try:
         sock.sendall(data)
@@ -99,6 +101,12 @@ def main():
         spool = sys.argv[5] if len(sys.argv) > 5 else ""
         try:
             print(exchange(path, request(stage, sender, spool)))
+        except OSError as e:
+            print("closed (%s)" % e)
+    elif mode == "bigctl":
+        data = struct.pack(">I", 32 << 20) + bytes([VERSION, 8, 0, 0]) + b"x" * 4096
+        try:
+            print(exchange(path, data))
         except OSError as e:
             print("closed (%s)" % e)
     elif mode == "junk":

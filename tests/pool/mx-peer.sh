@@ -4,7 +4,7 @@
 # outside spool_dir (directly, through "..", through a symbolic link) fails
 # the request unread; malformed request frames are answered and closed by
 # the multiplexor and cost no worker. On ctl_socket, another uid may read
-# status but not reload.
+# status but not reload, and may not send a frame longer than a command.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
@@ -65,6 +65,9 @@ t_check "ctl_socket: uid nobody may read status" \
     bash -c '"$@" status | grep -q "^total:"' _ setpriv --reuid=nobody --regid=nogroup --clear-groups "$CTL_BIN" -C "$MLM_CONF"
 out=$(as_nobody "$CTL_BIN" -C "$MLM_CONF" reload 2>&1)
 t_check "ctl_socket: uid nobody may not reload ($out)" grep -q "permission denied" <<<"$out"
+out=$(as_nobody /usr/bin/python3 - "$MLM_DIR/ctl.sock" bigctl <"$here/mx-client.py" 2>&1)
+t_check "ctl_socket: a frame claiming 32 MB is refused at once ($out)" \
+    test "$out" = "error control frame too long"
 bench "$tmp/b1" -n 5
 t_check "mlmd (same uid) is served throughout (the policy rejects: $(result reject "$tmp/b1") of 5)" \
     test "$(result reject "$tmp/b1")" = 5
