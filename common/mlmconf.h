@@ -36,6 +36,7 @@ struct mlm_config {
     long worker_memory_limit;  /* bytes of address space (RLIMIT_AS), 0 none */
     long mime_max_parts;       /* MIME entities in one message, 0 no limit */
     long mime_max_depth;       /* multipart/message nesting, 0 no limit */
+    long mime_max_headers;     /* header fields, all parts, 0 no limit */
     enum failure_action failure_action;
 };
 

@@ -86,7 +86,7 @@ int message_count_headers(lua_State *L, struct stage_run *run,
                           const char *name);
 /*
  * The parsed message (GMimeMessage *), or NULL with why. A message over
- * mime_max_parts or mime_max_depth is not parsed: NULL, and
+ * mime_max_parts, mime_max_depth or mime_max_headers is not parsed: NULL, and
  * message_mime_refusal says why from then on.
  */
 void *message_gmime(struct message *m, char *why, size_t whylen);
@@ -94,10 +94,11 @@ void *message_gmime(struct message *m, char *why, size_t whylen);
 const char *message_mime_refusal(const struct message *m);
 
 /* mime_limits.c: the MIME structure counted before GMime builds it. */
-void mime_limits_configure(long max_parts, long max_depth);
+void mime_limits_configure(long max_parts, long max_depth, long max_headers);
 /*
- * Count the parts and the nesting of the message in path, in constant
- * memory: 0 within the limits, 1 past one (why says which), -1 unreadable.
+ * Count the parts, their nesting and their header fields in the message
+ * in path, in constant memory: 0 within the limits, 1 past one (why says
+ * which), -1 unreadable.
  */
 int mime_limits_check(const char *path, char *why, size_t whylen);
 /*

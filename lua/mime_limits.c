@@ -1,10 +1,11 @@
 /*
  * mime_limits.c - the MIME structure of a spooled message counted before
- * GMime builds it: mime_max_parts and mime_max_depth.
+ * GMime builds it: mime_max_parts, mime_max_depth and mime_max_headers.
  *
  * GMime builds the whole tree in memory, outside the Lua allocator's
- * limit, at some kilobytes per part: ten megabytes of empty parts were
- * two gigabytes of tree. So message.c asks here first, and a message over
+ * limit, at some kilobytes per part and some hundred bytes per header
+ * field: ten megabytes of empty parts were two gigabytes of tree, ten
+ * megabytes of header lines in one part 840 MB. So message.c asks here first, and a message over
  * a limit is never handed to GMime.
  *
  * The scan reads the file once, line by line, in constant memory (one
@@ -28,7 +29,9 @@
  *     follow at once (an encoded one is counted as if it did: more, never
  *     less).
  * Parts are counted as entities: the message, each entity after a
- * boundary line (empty ones too), each enclosed message. Depth is the
+ * boundary line (empty ones too), each enclosed message. Header fields
+ * are counted as the lines that start one (not folded), in every entity,
+ * invalid ones too. Depth is the
  * number of multipart and message containers around an entity: a plain
  * message is 0, a part of a multipart/mixed 1.
  */
@@ -55,12 +58,13 @@
  */
 #define OPEN_MAX 1024
 
-static long max_parts = 10000, max_depth = 100;
+static long max_parts = 10000, max_depth = 100, max_headers = 50000;
 
-void mime_limits_configure(long parts, long depth)
+void mime_limits_configure(long parts, long depth, long headers)
 {
     max_parts = parts;
     max_depth = depth;
+    max_headers = headers;
 }
 
 struct boundary {
@@ -73,6 +77,7 @@ struct boundary {
 
 struct scan {
     long parts;
+    long fields;                  /* header fields, all entities */
     struct boundary *open;        /* the stack, innermost last */
     size_t nopen, capopen;
     int in_headers;
@@ -239,18 +244,24 @@ static int entity_body(struct scan *sc)
 }
 
 /*
- * A header line (not the empty one): keep what belongs to Content-Type,
- * byte for byte as GMime keeps the field (after the colon, each line with
- * its line end).
+ * A header line (not the empty one): count the fields, and keep what
+ * belongs to Content-Type, byte for byte as GMime keeps the field (after
+ * the colon, each line with its line end). 0, or 1 past mime_max_headers.
  */
-static void header_line(struct scan *sc)
+static int header_line(struct scan *sc)
 {
     const char *l = sc->line;
     size_t len = sc->line_len;
     if (len > 0 && (l[0] == ' ' || l[0] == '\t')) {
         if (!sc->in_content_type)
-            return; /* folded, of another field */
+            return 0; /* folded, of another field */
     } else {
+        if (max_headers > 0 && ++sc->fields > max_headers) {
+            snprintf(sc->why, sc->whylen,
+                     "more than %ld header fields (mime_max_headers)",
+                     max_headers);
+            return 1;
+        }
         const char *colon = memchr(l, ':', len);
         size_t name_len = colon ? (size_t)(colon - l) : 0;
         while (name_len > 0 && (l[name_len - 1] == ' ' || l[name_len - 1] == '\t'))
@@ -258,7 +269,7 @@ static void header_line(struct scan *sc)
         sc->in_content_type = colon && name_len == 12 &&
                               strncasecmp(l, "Content-Type", 12) == 0;
         if (!sc->in_content_type)
-            return;
+            return 0;
         sc->have_content_type = 1; /* the last one counts, as in GMime */
         sc->content_type_len = 0;
         len -= (size_t)(colon + 1 - l);
@@ -270,6 +281,7 @@ static void header_line(struct scan *sc)
     sc->content_type_len += take;
     if (sc->content_type_len < FIELD_KEEP)
         sc->content_type[sc->content_type_len++] = '\n';
+    return 0;
 }
 
 /* One whole line in sc->line: 0, or 1 past a limit. */
@@ -299,8 +311,7 @@ static int line_done(struct scan *sc)
         return 0;
     if (sc->line_len == 0 || (sc->line_len == 1 && sc->line[0] == '\r'))
         return entity_body(sc);
-    header_line(sc);
-    return 0;
+    return header_line(sc);
 }
 
 /* Add bytes of the current line (no newline among them). */
@@ -321,7 +332,7 @@ static void line_add(struct scan *sc, const char *p, size_t n)
 
 int mime_limits_check(const char *path, char *why, size_t whylen)
 {
-    if (max_parts <= 0 && max_depth <= 0)
+    if (max_parts <= 0 && max_depth <= 0 && max_headers <= 0)
         return 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd == -1) {

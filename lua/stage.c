@@ -57,7 +57,7 @@ static void reply_discard(struct mlm_reply *rep, enum mlm_action action)
 }
 
 /*
- * The message went past mime_max_parts or mime_max_depth when something
+ * The message went past a MIME limit (mime_limits.c) when something
  * needed its MIME tree: it is refused whatever the policy made of the
  * error (a permanent property of the message: 552 5.3.4, as for a size
  * limit).

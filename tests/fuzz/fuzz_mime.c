@@ -71,16 +71,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     g_object_unref(s);
 
     char why[256];
-    mime_limits_configure(parts, deepest);
+    mime_limits_configure(parts, deepest, 0);
     FUZZ_CHECK(mime_limits_check(path, why, sizeof why) != -1, "%s", why);
     if (parts > 1) {
-        mime_limits_configure(parts - 1, 0);
+        mime_limits_configure(parts - 1, 0, 0);
         FUZZ_CHECK(mime_limits_check(path, why, sizeof why) == 1,
                    "GMime built %ld parts, the scan stayed within %ld",
                    parts, parts - 1);
     }
     if (deepest > 1) {
-        mime_limits_configure(0, deepest - 1);
+        mime_limits_configure(0, deepest - 1, 0);
         FUZZ_CHECK(mime_limits_check(path, why, sizeof why) == 1,
                    "GMime nested %ld deep, the scan stayed within %ld",
                    deepest, deepest - 1);

@@ -6,7 +6,8 @@ mlmd's milter socket to a worker running tests/hostile/mime.lua.
 
 Prints the final reply and the X-Parts header the policy added, if any:
 "<reply> | X-Parts: N". Cases: empty-parts, deep-multipart, deep-message,
-digest-deep, rfc2231-parts, many-parts-ok, deep-ok, dashes-ok, caught.
+digest-deep, rfc2231-parts, header-flood, many-parts-ok, headers-ok,
+deep-ok, dashes-ok, caught.
 """
 import importlib.util
 import os
@@ -108,6 +109,12 @@ def case(name):
     if name == "dashes-ok":  # a patch: 20,000 lines that start with --
         headers = [(b"From", b"a@example.org"), (b"Subject", b"patch")]
         return headers, b"--- a/x.lua\r\n+++ b/x.lua\r\n" + b"--- old comment\r\n" * 20000
+    if name == "header-flood":  # some 10 MB of header lines in one part
+        return multipart(b'boundary="B"', b"--B\r\n" + b"X: y\r\n" * 1700000 +
+                         b"\r\nbody\r\n--B--\r\n")
+    if name == "headers-ok":  # 2,000 parts of 5 fields each
+        return multipart(b'boundary="B"', (b"--B\r\nContent-Type: text/plain\r\n"
+                         b"X-A: 1\r\nX-B: 2\r\nX-C: 3\r\nX-D: 4\r\n\r\nx\r\n") * 2000 + b"--B--\r\n")
     if name == "caught":
         return multipart(b'boundary="B"', b"--B\r\n\r\n" * 20000 + b"--B--\r\n")
     raise SystemExit("unknown case " + name)

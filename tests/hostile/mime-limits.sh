@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# MIME structure past mime_max_parts or mime_max_depth is refused 552
-# 5.3.4 before GMime builds it, and the worker's memory stays bounded: the
-# 10 MB mail of 1.4 million empty parts that took a worker to 1.9 GB,
+# MIME structure past mime_max_parts, mime_max_depth or mime_max_headers
+# is refused 552 5.3.4 before GMime builds it, and the worker's memory
+# stays bounded: the 10 MB mail of 1.4 million empty parts that took a
+# worker to 1.9 GB, 10 MB of header lines in one part (840 MB),
 # nesting past the limit through multipart, message/rfc822 and
 # multipart/digest, a boundary in RFC 2231 pieces. Mail within the limits
 # (1,000 parts, 50 deep, a patch full of "--" lines) is not touched.
@@ -29,6 +30,15 @@ for c in deep-multipart deep-message digest-deep; do
     t_check "$c 150 deep: refused 552 5.3.4 naming mime_max_depth ($out)" \
         bash -c '[[ "$1" == "552 5.3.4 "*"(mime_max_depth)"* ]]' _ "$out"
 done
+out=$(run header-flood)
+t_check "1.7 million header lines in one part: refused 552 5.3.4 naming mime_max_headers ($out)" \
+    bash -c '[[ "$1" == "552 5.3.4 "*"more than 50000 header fields (mime_max_headers)"* ]]' _ "$out"
+hwm=$(hwm_kb "$pid")
+t_check "header lines: the worker's peak RSS stayed under 200 MB (VmHWM ${hwm} kB)" \
+    test "${hwm:-999999}" -lt 204800
+out=$(run headers-ok)
+t_check "2,000 parts of 5 header fields: within the limits ($out)" \
+    bash -c '[[ "$1" == "continue | X-Parts: 2000" ]]' _ "$out"
 out=$(run rfc2231-parts)
 t_check "20,000 parts under an RFC 2231 boundary: refused ($out)" \
     bash -c '[[ "$1" == "552 5.3.4 "*"(mime_max_parts)"* ]]' _ "$out"
