@@ -95,6 +95,18 @@ char *reader_str(struct mlm_reader *r)
     return s;
 }
 
+void reader_skip_str(struct mlm_reader *r)
+{
+    uint32_t len = reader_u32(r);
+    if (r->bad || len > MLM_STR_MAX || len > r->left ||
+        memchr(r->p, '\0', len) != NULL) {
+        r->bad = 1;
+        return;
+    }
+    r->p += len;
+    r->left -= len;
+}
+
 int reader_end(struct mlm_reader *r) { return r->bad || r->left ? -1 : 0; }
 
 void strv_push(struct mlm_strv *sv, const char *s)

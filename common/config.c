@@ -68,6 +68,10 @@ static const struct key_def key_defs[] = {
     {"lua_instruction_limit", KEY_LIMIT, OFF(lua_instruction_limit),
      "100000000"},
     {"lua_memory_limit", KEY_BYTES, OFF(lua_memory_limit), "256M"},
+    {"worker_memory_limit", KEY_BYTES, OFF(worker_memory_limit), "1G"},
+    {"mime_max_parts", KEY_LIMIT, OFF(mime_max_parts), "10000"},
+    {"mime_max_depth", KEY_LIMIT, OFF(mime_max_depth), "100"},
+    {"mime_max_headers", KEY_LIMIT, OFF(mime_max_headers), "50000"},
     {"failure_action", KEY_FAILURE, OFF(failure_action), "tempfail"},
 };
 

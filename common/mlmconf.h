@@ -34,6 +34,10 @@ struct mlm_config {
     int queue_timeout;         /* seconds */
     long lua_instruction_limit;
     long lua_memory_limit;     /* bytes */
+    long worker_memory_limit;  /* bytes of address space (RLIMIT_AS), 0 none */
+    long mime_max_parts;       /* MIME entities in one message, 0 no limit */
+    long mime_max_depth;       /* multipart/message nesting, 0 no limit */
+    long mime_max_headers;     /* header fields, all parts, 0 no limit */
     enum failure_action failure_action;
 };
 

@@ -184,6 +184,43 @@ int request_decode(struct mlm_request *req, const uint8_t *payload,
     return 0;
 }
 
+static void strv_check(struct mlm_reader *r, uint32_t *count)
+{
+    uint32_t n = reader_u32(r);
+    if (r->bad || n > MLM_LIST_MAX || (size_t)n * 4 > r->left) {
+        r->bad = 1;
+        return;
+    }
+    for (uint32_t i = 0; i < n && !r->bad; i++)
+        reader_skip_str(r);
+    *count = n;
+}
+
+int request_check(const uint8_t *payload, size_t len, char *why,
+                  size_t whylen)
+{
+    struct mlm_reader r;
+    uint8_t type, sub;
+    if (payload_open(&r, payload, len, &type, &sub, why, whylen) == -1)
+        return -1;
+    if (type != MSG_REQUEST || sub >= STAGE_COUNT) {
+        snprintf(why, whylen, "not a request (type %u, stage %u)", type, sub);
+        return -1;
+    }
+    for (int i = 0; i < 7; i++) /* qid ... spool_path */
+        reader_skip_str(&r);
+    reader_u64(&r);
+    uint32_t n, macros = 0;
+    strv_check(&r, &n);
+    strv_check(&r, &n);
+    strv_check(&r, &macros);
+    if (reader_end(&r) == -1 || macros % 2) {
+        snprintf(why, whylen, "malformed request frame");
+        return -1;
+    }
+    return 0;
+}
+
 void request_free(struct mlm_request *req)
 {
     if (req->arena) { /* decoded: everything is in the block */

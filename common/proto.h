@@ -15,7 +15,9 @@
  * bytes, no NUL inside). Every length and count is bounded and checked on
  * read, and a decoder must consume the payload exactly (reader_end()).
  * The multiplexor relays requests and replies between mlmd and a worker
- * without decoding them: it only reads the fixed header.
+ * without decoding them: it reads the fixed header, and walks a request's
+ * fields (request_check) so that a malformed one is refused at the socket
+ * and never reaches a worker.
  */
 #ifndef MLM_PROTO_H
 #define MLM_PROTO_H
@@ -213,6 +215,7 @@ uint8_t reader_u8(struct mlm_reader *r);
 uint32_t reader_u32(struct mlm_reader *r);
 uint64_t reader_u64(struct mlm_reader *r);
 char *reader_str(struct mlm_reader *r);     /* owned; NULL when bad */
+void reader_skip_str(struct mlm_reader *r); /* checked as reader_str */
 int reader_end(struct mlm_reader *r);       /* 0 when all consumed */
 
 void strv_push(struct mlm_strv *sv, const char *s);
@@ -222,6 +225,13 @@ void strv_free(struct mlm_strv *sv);
 void request_encode(struct mlm_buf *b, const struct mlm_request *req);
 int request_decode(struct mlm_request *req, const uint8_t *payload,
                    size_t len, char *why, size_t whylen);
+/*
+ * Whether request_decode would take the payload, without allocating: what
+ * the multiplexor checks before it relays a frame to a worker. 0, or -1
+ * with why.
+ */
+int request_check(const uint8_t *payload, size_t len, char *why,
+                  size_t whylen);
 void request_free(struct mlm_request *req);
 
 /* Replies. */

@@ -65,7 +65,9 @@ void mlm_lua_configure(const struct mlm_config *cfg)
     free(database_path);
     database_path = xstrdup(cfg->database);
     held_configure(cfg->secret_file);
-    sendmail_configure(cfg->sendmail);
+    sendmail_configure(cfg->sendmail, cfg->request_timeout);
+    mime_limits_configure(cfg->mime_max_parts, cfg->mime_max_depth,
+                          cfg->mime_max_headers);
 }
 
 void lists_shutdown(void)

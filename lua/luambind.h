@@ -59,7 +59,8 @@ void lists_request_begin(void);
 void lists_shutdown(void);
 
 /* sendmail.c: mlm.sendmail and mlm.encode_header. */
-void sendmail_configure(const char *command);
+/* The command, and request_timeout: its deadline is half of that. */
+void sendmail_configure(const char *command, int request_timeout);
 void sendmail_register(lua_State *L, int module_idx);
 
 /* Push a new ctx for run. */
@@ -89,8 +90,23 @@ void message_register(lua_State *L);
  */
 int message_count_headers(lua_State *L, struct stage_run *run,
                           const char *name);
-/* The parsed message (GMimeMessage *), or NULL with why. */
+/*
+ * The parsed message (GMimeMessage *), or NULL with why. A message over
+ * mime_max_parts, mime_max_depth or mime_max_headers is not parsed: NULL, and
+ * message_mime_refusal says why from then on.
+ */
 void *message_gmime(struct message *m, char *why, size_t whylen);
+/* Why the message's MIME structure was refused, or NULL. */
+const char *message_mime_refusal(const struct message *m);
+
+/* mime_limits.c: the MIME structure counted before GMime builds it. */
+void mime_limits_configure(long max_parts, long max_depth, long max_headers);
+/*
+ * Count the parts, their nesting and their header fields in the message
+ * in path, in constant memory: 0 within the limits, 1 past one (why says
+ * which), -1 unreadable.
+ */
+int mime_limits_check(const char *path, char *why, size_t whylen);
 /*
  * Add a text footer without parsing the whole message when it is one plain
  * text part (footer_apply_plain): 1 written, 0 use footer_apply, -1 error.

@@ -47,6 +47,7 @@ struct message {
     GMimeObject **leaves;
     uint32_t nleaves;
     int leaves_done;
+    char *mime_refused;        /* past a MIME limit: why (mime_limits.c) */
 };
 
 /* Userdata: both start with the run pointer (see ctx_detach_all). */
@@ -78,6 +79,7 @@ void message_free(struct message *m)
         close(m->fd);
     header_block_free(&m->fields);
     free(m->leaves);
+    free(m->mime_refused);
     free(m->path);
     free(m);
 }
@@ -86,6 +88,15 @@ void *message_gmime(struct message *m, char *why, size_t whylen)
 {
     if (m->gm)
         return m->gm;
+    if (m->mime_refused) {
+        snprintf(why, whylen, "%s", m->mime_refused);
+        return NULL;
+    }
+    int over = mime_limits_check(m->path, why, whylen);
+    if (over == 1)
+        m->mime_refused = xstrdup(why);
+    if (over != 0)
+        return NULL;
     GError *err = NULL;
     GMimeStream *stream = g_mime_stream_fs_open(m->path, O_RDONLY, 0, &err);
     if (stream == NULL) {
@@ -102,6 +113,11 @@ void *message_gmime(struct message *m, char *why, size_t whylen)
     if (m->gm == NULL)
         snprintf(why, whylen, "the message could not be parsed");
     return m->gm;
+}
+
+const char *message_mime_refusal(const struct message *m)
+{
+    return m->mime_refused;
 }
 
 /* Header blocks longer than this are parsed with the whole message. */

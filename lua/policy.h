@@ -46,13 +46,22 @@ int policy_load(struct policy *p, const char *path, const char *lua_dir,
 /*
  * Run the stage function for req. Fills rep with the decision and any
  * changes; a Lua error, a bad return value or a limit gives ACT_FAILED with
- * the reason in rep->text and in why. Returns 0 or -1.
+ * the reason in rep->text and in why. At the message stage the spooled
+ * message must be in spool_dir (spool_path_check), or the request fails
+ * before the policy runs. Returns 0 or -1.
  */
 int policy_run(struct policy *p, const struct mlm_request *req,
                struct mlm_reply *rep, const char *spool_dir, char *why,
                size_t whylen);
 
 void policy_close(struct policy *p);
+
+/*
+ * spool_check.c: whether path is a regular file (not a symbolic link)
+ * directly in spool_dir, both resolved. 0, or -1 with why.
+ */
+int spool_path_check(const char *path, const char *spool_dir, char *why,
+                     size_t whylen);
 
 /* The policy behind a lua_State (kept in its extra space). */
 struct policy *policy_of(lua_State *L);

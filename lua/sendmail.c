@@ -3,6 +3,11 @@
  * generates (confirmations, notices to moderators, owner forwards) is
  * handed to the MTA through the configured `sendmail` command, never sent
  * by mlm itself. Also mlm.encode_header(text) for headers a policy builds.
+ *
+ * The command gets a deadline, half of request_timeout: a sendmail that
+ * does not read its input or does not exit by then is killed (its whole
+ * process group) and the call fails with a Lua error, so the request ends
+ * before the multiplexor would kill the worker for it.
  */
 #include "luambind.h"
 #include "mlmconf.h"
@@ -13,19 +18,82 @@
 #include <fcntl.h>
 #include <gmime/gmime.h>
 #include <lauxlib.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *sendmail_command;
+static int64_t sendmail_timeout_ms = 15000;
 
-void sendmail_configure(const char *command)
+void sendmail_configure(const char *command, int request_timeout)
 {
     free(sendmail_command);
     sendmail_command = xstrdup(command);
+    sendmail_timeout_ms = request_timeout > 1 ? request_timeout * 500LL : 500;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Write msg to fd (non-blocking) before deadline: 0, or -1. */
+static int write_until(int fd, const char *msg, size_t len, int64_t deadline)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, msg + off, len - off);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && errno != EAGAIN)
+            return -1;
+        int64_t left = deadline - monotonic_ms();
+        if (left <= 0)
+            return -1;
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        if (poll(&pfd, 1, (int)left) == -1 && errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * Wait for pid until deadline: its status, or -1 after killing its
+ * process group (it timed out). Polls with a growing pause; sendmail
+ * usually exits within milliseconds.
+ */
+static int wait_until(pid_t pid, int64_t deadline)
+{
+    int status;
+    long pause_us = 1000;
+    for (;;) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid)
+            return status;
+        if (got == -1 && errno != EINTR)
+            return -1;
+        if (monotonic_ms() >= deadline) {
+            kill(-pid, SIGKILL);
+            while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+                ;
+            return -1;
+        }
+        struct timespec ts = {0, pause_us * 1000};
+        nanosleep(&ts, NULL);
+        if (pause_us < 50000)
+            pause_us *= 2;
+    }
 }
 
 /* An address safe on a command line: valid, and not an option. */
@@ -36,18 +104,24 @@ static const char *check_arg_address(lua_State *L, const char *addr)
     return addr;
 }
 
-static int run_sendmail(const char **argv, const char *msg, size_t len)
+/* Run argv with msg on its stdin, within the deadline: 0, or -1 with why. */
+static int run_sendmail(const char **argv, const char *msg, size_t len,
+                        char *why, size_t whylen)
 {
     int fds[2];
-    if (pipe(fds) == -1)
+    if (pipe(fds) == -1) {
+        snprintf(why, whylen, "pipe: %s", strerror(errno));
         return -1;
+    }
     pid_t pid = fork();
     if (pid == -1) {
+        snprintf(why, whylen, "fork: %s", strerror(errno));
         close(fds[0]);
         close(fds[1]);
         return -1;
     }
     if (pid == 0) {
+        setpgid(0, 0); /* its own group: a timeout kills what it started */
         dup2(fds[0], 0);
         close(fds[0]);
         close(fds[1]);
@@ -57,24 +131,30 @@ static int run_sendmail(const char **argv, const char *msg, size_t len)
         execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
+    setpgid(pid, pid); /* either side may run first */
     close(fds[0]);
+    int64_t deadline = monotonic_ms() + sendmail_timeout_ms;
     void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fds[1], msg + off, len - off);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
+    fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    int written = write_until(fds[1], msg, len, deadline);
     close(fds[1]);
     signal(SIGPIPE, old);
-    int status;
-    while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-        ;
-    return off == len && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0
-                                                                       : -1;
+    int status = wait_until(pid, deadline);
+    if (status == -1) {
+        snprintf(why, whylen, "did not finish within %lld ms: killed",
+                 (long long)sendmail_timeout_ms);
+        return -1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(why, whylen, "exited with status %d",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        return -1;
+    }
+    if (written == -1) {
+        snprintf(why, whylen, "did not read the whole message");
+        return -1;
+    }
+    return 0;
 }
 
 /* Recipients are limited only by what a command line can hold. */
@@ -119,11 +199,13 @@ static int l_sendmail(lua_State *L)
     if (!lua_istable(L, 2))
         argv[argc++] = lua_tostring(L, 2);
     argv[argc] = NULL;
-    int rc = run_sendmail(argv, msg, len);
+    char why[128];
+    int rc = run_sendmail(argv, msg, len, why, sizeof why);
     free(argv);
     free(copy);
     if (rc == -1)
-        return luaL_error(L, "sendmail (%s) failed", sendmail_command);
+        return luaL_error(L, "sendmail (%s) failed: %s", sendmail_command,
+                          why);
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -54,6 +54,36 @@ static char *first_line(const char *s)
     return xstrndup(s, strcspn(s, "\n"));
 }
 
+/* Drop the changes, and the body file a footer may have written. */
+static void reply_discard(struct mlm_reply *rep, enum mlm_action action)
+{
+    for (uint32_t i = 0; i < rep->nchanges; i++)
+        if (rep->changes[i].kind == CHG_REPLACE_BODY)
+            unlink(rep->changes[i].value);
+    reply_free(rep);
+    reply_init(rep, action);
+}
+
+/*
+ * The message went past a MIME limit (mime_limits.c) when something
+ * needed its MIME tree: it is refused whatever the policy made of the
+ * error (a permanent property of the message: 552 5.3.4, as for a size
+ * limit).
+ */
+static void mime_refuse(const struct mlm_request *req, struct mlm_reply *rep,
+                        const char *refusal)
+{
+    msg_warn("%s: message refused: %s", req->qid && *req->qid ? req->qid
+                                                                : "NOQUEUE",
+             refusal);
+    reply_discard(rep, ACT_REJECT);
+    rep->code = xstrdup("552");
+    rep->dsn = xstrdup("5.3.4");
+    char text[256];
+    snprintf(text, sizeof text, "Message refused: %s", refusal);
+    rep->text = xstrdup(text);
+}
+
 static void run_end(struct policy *p, struct stage_run *run)
 {
     p->in_request = 0;
@@ -81,12 +111,18 @@ int policy_run(struct policy *p, const struct mlm_request *req,
 {
     struct stage_run run = {.req = req, .rep = rep};
     int rc = 0;
-    (void)spool_dir;
     reply_init(rep, ACT_CONTINUE);
     lua_settop(p->L, 0);
     if (lua_getglobal(p->L, stage_function(req->stage)) != LUA_TFUNCTION) {
         lua_pop(p->L, 1);
         return 0; /* nothing to ask: continue */
+    }
+    if (req->stage == STAGE_MESSAGE &&
+        spool_path_check(req->spool_path, spool_dir, why, whylen) == -1) {
+        lua_pop(p->L, 1);
+        reply_init(rep, ACT_FAILED);
+        rep->text = first_line(why);
+        return -1;
     }
     p->insn_count = 0;
     p->limit_hit = 0;
@@ -117,13 +153,16 @@ int policy_run(struct policy *p, const struct mlm_request *req,
     }
     if (rc == 0 && run.footer_set && rep->action <= ACT_ACCEPT)
         rc = footer_render(&run, why, whylen);
+    const char *refusal = run.message ? message_mime_refusal(run.message)
+                                      : NULL;
+    int refused = refusal != NULL;
+    if (refused)
+        mime_refuse(req, rep, refusal);
     run_end(p, &run);
+    if (refused)
+        return 0;
     if (rc == -1) {
-        for (uint32_t i = 0; i < rep->nchanges; i++)
-            if (rep->changes[i].kind == CHG_REPLACE_BODY)
-                unlink(rep->changes[i].value);
-        reply_free(rep);
-        reply_init(rep, ACT_FAILED);
+        reply_discard(rep, ACT_FAILED);
         rep->text = first_line(why);
     }
     return rc;

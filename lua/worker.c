@@ -14,8 +14,10 @@
 #include "policy.h"
 #include "luambind.h"
 #include "sockio.h"
+#include "xmalloc.h"
 #include "zygote.h"
 
+#include <errno.h>
 #include <gmime/gmime.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +27,40 @@
 #include <unistd.h>
 
 #define MX_FD 0
+
+/* AddressSanitizer reserves terabytes of address space for its shadow. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ADDRESS_SPACE_RESERVED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ADDRESS_SPACE_RESERVED 1
+#endif
+#endif
+
+/*
+ * worker_memory_limit as RLIMIT_AS, before the policy loads: whatever
+ * allocates (Lua, GMime, SQLite), no request takes the worker past it. An
+ * allocation over it fails: a Lua error, or the worker's death (GLib
+ * aborts), and in both cases the request gets failure_action.
+ */
+static void memory_limit_set(long bytes)
+{
+    if (bytes <= 0)
+        return;
+#ifdef ADDRESS_SPACE_RESERVED
+    msg_warn("worker_memory_limit ignored: built with AddressSanitizer");
+#else
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == -1)
+        return;
+    rlim_t want = (rlim_t)bytes;
+    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+        want = rl.rlim_max;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_AS, &rl) == -1)
+        msg_warn("worker_memory_limit: setrlimit: %s", strerror(errno));
+#endif
+}
 
 static void send_frame(struct mlm_buf *out)
 {
@@ -50,10 +86,13 @@ static void serve(struct policy *pol, const struct mlm_config *cfg)
         }
         struct mlm_request req;
         struct mlm_reply rep;
-        if (request_decode(&req, payload, len, why, sizeof why) == -1)
-            msg_fatal("bad request from the multiplexor: %s", why);
-        if (policy_run(pol, &req, &rep, cfg->spool_dir, why, sizeof why) ==
-            -1)
+        if (request_decode(&req, payload, len, why, sizeof why) == -1) {
+            /* The multiplexor checks frames; answer rather than die. */
+            msg_error("bad request from the multiplexor: %s", why);
+            reply_init(&rep, ACT_FAILED);
+            rep.text = xstrdup("malformed request");
+        } else if (policy_run(pol, &req, &rep, cfg->spool_dir, why,
+                              sizeof why) == -1)
             msg_error("%s: %s failed: %s", req.qid && *req.qid ? req.qid
                                                                 : "NOQUEUE",
                       stage_function(req.stage), why);
@@ -113,6 +152,7 @@ int main(int argc, char **argv)
         msg_fatal("%s", why);
     if (policy_path)
         config_set(&cfg, "policy", policy_path, why, sizeof why);
+    memory_limit_set(cfg.worker_memory_limit);
     g_mime_init();
     mlm_lua_configure(&cfg);
 

@@ -67,14 +67,29 @@ void client_accept(struct mux *mx, int listen_fd, enum client_kind kind)
             msg_warn("accept: %s", strerror(errno));
         return;
     }
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    uid_t uid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0
+                    ? cred.uid
+                    : (uid_t)-1;
+    /*
+     * Requests carry a spool path and get answers about lists and members:
+     * they are for mlmd, which runs as the daemons' user (or root). The
+     * socket's group is not enough.
+     */
+    if (kind == CLIENT_MLMD && uid != 0 && uid != mx->own_uid) {
+        static int64_t warned_ms; /* a flood of them logs once a second */
+        if (now_ms() - warned_ms >= 1000 && (warned_ms = now_ms()))
+            msg_warn("%s: connection from uid %ld refused: only root and the "
+                     "daemons' user (uid %ld) may send requests",
+                     mx->cfg->mx_socket, (long)uid, (long)mx->own_uid);
+        close(fd);
+        return;
+    }
     struct client *c = xcalloc(1, sizeof *c);
     c->fd = fd;
     c->kind = kind;
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    c->uid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0
-                 ? cred.uid
-                 : (uid_t)-1;
+    c->uid = uid;
     c->next = mx->clients;
     mx->clients = c;
 }
@@ -192,8 +207,16 @@ static void error_answer(struct mux *mx, struct client *c, const char *why)
 static void request_accept(struct mux *mx, struct client *c,
                            const uint8_t *frame, size_t len, uint8_t stage)
 {
-    if (c->pending || stage >= STAGE_COUNT) {
+    char why[256];
+    if (c->pending) {
         error_answer(mx, c, "protocol error: second request in flight");
+        return;
+    }
+    /* A frame no worker could decode is refused here, at no worker's cost. */
+    if (request_check(frame + MLM_FRAME_HDR, len - MLM_FRAME_HDR, why,
+                      sizeof why) == -1) {
+        msg_warn("client (uid %ld): %s: closing", (long)c->uid, why);
+        error_answer(mx, c, why);
         return;
     }
     buf_reset(&c->request);
@@ -239,11 +262,21 @@ static void client_frame(struct mux *mx, struct client *c, const uint8_t *frame,
         error_answer(mx, c, "unexpected message type on this socket");
 }
 
+/* A control command is a word and an argument: no frame needs more. */
+#define CTL_FRAME_MAX 65536
+
 void client_readable(struct mux *mx, struct client *c)
 {
     if (fd_fill(c->fd, &c->in) == -1) {
         c->closing = 1;
         c->out.len = 0;
+        return;
+    }
+    /* Anyone in the socket's group reaches ctl_socket: no 64 MB frames. */
+    if (c->kind == CLIENT_CTL && c->in.len >= MLM_FRAME_HDR &&
+        frame_payload_len(c->in.data) > CTL_FRAME_MAX) {
+        error_answer(mx, c, "control frame too long");
+        c->in.len = 0;
         return;
     }
     size_t frame_len;

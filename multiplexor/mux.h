@@ -46,6 +46,7 @@ struct worker {
     unsigned requests;
     int64_t started_ms;
     int64_t state_since_ms;
+    int64_t request_since_ms;    /* when its current request was sent */
     int64_t kill_at_ms;          /* SIGKILL after SIGTERM, 0 when not due */
     int reload_probe;            /* started to check a new policy */
     int successor_id;            /* started to take over from this one */

@@ -203,6 +203,7 @@ static void worker_send(struct mux *mx, struct worker *w, struct client *c)
     c->worker = w;
     w->stage = c->stage;
     w->requests++;
+    w->request_since_ms = now_ms();
     worker_set_state(w, W_BUSY);
     buf_put_bytes(&w->out, c->request.data, c->request.len);
     if (fd_flush(w->fd, &w->out) == -1)
@@ -451,11 +452,15 @@ void pool_tick(struct mux *mx, int64_t now)
             kill(w->pid, SIGKILL);
             w->kill_at_ms = 0;
         } else if ((w->state == W_BUSY || w->state == W_RETIRING) &&
-                   w->client &&
-                   now - w->state_since_ms > (int64_t)cfg->request_timeout *
-                                                 1000) {
-            worker_lost(mx, w, "request_timeout reached");
-            worker_kill(w, "request_timeout reached");
+                   now - w->request_since_ms >
+                       (int64_t)cfg->request_timeout * 1000) {
+            /* With or without a client: one that gave up waiting
+             * (decision_timeout) leaves the worker running all the same. */
+            const char *why = w->client ? "request_timeout reached"
+                                        : "request_timeout reached (its "
+                                          "client had stopped waiting)";
+            worker_lost(mx, w, why);
+            worker_kill(w, why);
         } else if (w->state == W_STARTING &&
                    now - w->state_since_ms > (int64_t)cfg->request_timeout *
                                                  1000) {

@@ -163,6 +163,10 @@ if [ "$(id -u)" -eq 0 ]; then
     out=$(setpriv --reuid=mlmpeer --regid=mlmpeer --init-groups "$CTL_BIN" -C "$MLM_CONF" reload 2>&1)
     t_check "reload refused to another user (SO_PEERCRED): $out" grep -q "permission denied" <<<"$out"
     t_check "reload allowed to root" mlm_ctl reload
+    out=$(setpriv --reuid=mlmpeer --regid=mlmpeer --init-groups /usr/bin/python3 - \
+        "$MLM_DIR/mx.sock" request 2 a@b.test <"$here/../pool/mx-client.py" 2>&1)
+    t_check "mx_socket: a member of the daemon's group is refused all the same ($out)" \
+        bash -c '[[ "$1" == closed* ]]' _ "$out"
     "$BENCH" -s "$MLM_MILTER" -n 5 >"$tmp/b6" 2>&1
     t_check "serving as mlmtest" test "$(result continue "$tmp/b6")" = 5
     KEEP_TMP=1 mlm_stop >/dev/null

@@ -40,7 +40,11 @@ static void try_request(const uint8_t *payload, size_t len)
 {
     struct mlm_request req;
     char why[256];
-    if (request_decode(&req, payload, len, why, sizeof why) == -1) {
+    int checked = request_check(payload, len, why, sizeof why);
+    int decoded = request_decode(&req, payload, len, why, sizeof why);
+    FUZZ_CHECK(checked == decoded, "request_check says %d, request_decode %d",
+               checked, decoded);
+    if (decoded == -1) {
         FUZZ_CHECK(req.qid == NULL && req.spool_path == NULL &&
                        req.recipients.v == NULL && req.macros.v == NULL,
                    "failed request_decode left fields set");

@@ -16,6 +16,17 @@ function filter_sender(ctx)
     while true do end
   elseif s == "hang@pool.test" then
     spin(3600)
+  elseif s == "sendmail@pool.test" then
+    -- the configured sendmail may hang: the call must fail, not block
+    local ok, err = pcall(mlm.sendmail, "", "rcpt@pool.test",
+                          "Subject: t\r\n\r\nt\r\n")
+    if not ok and tostring(err):find("did not finish", 1, true) then
+      return mlm.reject("sendmail timed out", "550", "5.7.1")
+    end
+  elseif s == "hog@pool.test" then
+    -- 600 MB, past a worker_memory_limit (lua_memory_limit = 0)
+    local big = string.rep("x", 600 * 1024 * 1024)
+    if #big > 0 then return mlm.continue() end
   end
   return mlm.continue()
 end

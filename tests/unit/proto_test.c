@@ -58,6 +58,8 @@ static void test_request_roundtrip(void)
           "frame_complete on a whole frame");
     CHECK(request_decode(&out, b.data + 4, b.len - 4, why, sizeof why) == 0,
           "decode: %s", why);
+    CHECK(request_check(b.data + 4, b.len - 4, why, sizeof why) == 0,
+          "request_check takes what decodes: %s", why);
     CHECK(out.stage == STAGE_MESSAGE, "stage");
     CHECK(strcmp(out.qid, "4ABC12") == 0, "qid");
     CHECK(strcmp(out.sender, "") == 0, "null sender stays empty");
@@ -72,6 +74,8 @@ static void test_request_roundtrip(void)
         struct mlm_request t;
         CHECK(request_decode(&t, b.data + 4, cut, why, sizeof why) == -1,
               "truncated at %zu accepted", cut);
+        CHECK(request_check(b.data + 4, cut, why, sizeof why) == -1,
+              "request_check: truncated at %zu accepted", cut);
     }
     /* Trailing garbage is refused too. */
     request_free(&out);
@@ -79,6 +83,8 @@ static void test_request_roundtrip(void)
     CHECK(request_decode(&out, b.data + 4, b.len - 4, why, sizeof why) == -1 ||
               (request_free(&out), 0),
           "trailing byte accepted");
+    CHECK(request_check(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "request_check: trailing byte accepted");
     request_free(&in);
     buf_free(&b);
 }
@@ -222,7 +228,15 @@ static void test_bad_frames(void)
             junk[i] = (uint8_t)rand();
         if (n > 0)
             junk[0] = MLM_PROTO_VERSION;
-        if (request_decode(&req, junk, n, why, sizeof why) == 0)
+        if (n > 2 && round % 2) { /* a request's body of junk */
+            junk[1] = MSG_REQUEST;
+            junk[2] = (uint8_t)(rand() % STAGE_COUNT);
+        }
+        int checked = request_check(junk, n, why, sizeof why);
+        int decoded = request_decode(&req, junk, n, why, sizeof why);
+        CHECK(checked == decoded, "request_check (%d) and request_decode "
+              "(%d) disagree on junk of round %d", checked, decoded, round);
+        if (decoded == 0)
             request_free(&req);
         if (reply_decode(&rep, junk, n, why, sizeof why) == 0)
             reply_free(&rep);
