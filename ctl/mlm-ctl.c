@@ -85,6 +85,9 @@ static const struct command commands[] = {
     {"bounces", NULL, cmd_bounces, "LIST [--limit N] [--json]",
      "recent bounces, newest first: address, status, scored, when, "
      "diagnostic"},
+    {"bounces", "parse", cmd_bounces_parse, "FILE.eml [--json]",
+     "what NAME-bounces@ reads from one bounce (format, addresses, status, "
+     "action, verdict), through the worker's Lua code; changes nothing"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
