@@ -7,7 +7,7 @@
  * small policy written to a temporary directory calls it and hands the
  * result back as X-Mlm-Bounce header additions, one "KEY VALUE" each
  * ("format", "verdict", then per recipient "address" followed by its
- * "original", "status", "action", "verdict", "diagnostic"), which are
+ * "final", "status", "action", "verdict", "diagnostic"), which are
  * printed here as text or JSON.
  */
 #include "ctl.h"
@@ -38,7 +38,7 @@ static const char PARSE_POLICY[] =
     "  put(\"verdict\", r.verdict)\n"
     "  for _, x in ipairs(r.recipients) do\n"
     "    put(\"address\", x.address)\n"
-    "    put(\"original\", x.original)\n"
+    "    put(\"final\", x.final)\n"
     "    put(\"status\", x.status)\n"
     "    put(\"action\", x.action)\n"
     "    put(\"verdict\", x.verdict)\n"

@@ -5,8 +5,11 @@
 --   local r = bounce.parse(ctx.message)
 --   r.format      "rfc3464", "arf", "exim", "qmail", ... or "none"
 --   r.verdict     the verdict of the whole mail (see VERDICTS)
---   r.recipients  { {address=, original=, status=, action=, diagnostic=,
---                    verdict=}, ... } in the order reported
+--   r.recipients  { {address=, final=, status=, action=, diagnostic=,
+--                    verdict=}, ... } in the order reported; address is
+--                    the Original-Recipient when the report gives one of
+--                    type rfc822, final then the Final-Recipient if it
+--                    differs (the caller tries the one that is a member)
 --
 -- Verdicts: "failure" (permanent, 5.x.x other than 5.7.x: scores),
 -- "policy" (5.7.x: refused for policy or spam; recorded, never scored),
@@ -57,7 +60,10 @@ local function clean_address(s)
   s = s:match("^[^%s<>\"'(),;%[%]]+") or ""
   s = s:gsub("[%.:,;]+$", "")
   local l, d = s:match("^([^@]+)@([%w%-%.]+)$")
-  if not l or not d:find("%.%a") or d:find("%.%.") then return nil end
+  if not l or not d:find("%.%a") or d:find("%.%.") or l:find("%.%.")
+      or l:find("^%.") or l:find("%.$") then
+    return nil
+  end
   if l:find("[%c]") or l:find("=%x%x") then
     -- quoted-printable leftovers in the local part
     l = l:gsub("=(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
@@ -128,7 +134,7 @@ local function add(r, seen, address, fields)
   local status = fields.status or "5.0.0"
   local entry = {
     address = address,
-    original = fields.original,
+    final = fields.final,
     status = status,
     action = fields.action or "failed",
     diagnostic = (fields.diagnostic or ""):sub(1, FIELD_MAX),
@@ -210,7 +216,7 @@ local function read_dsn(r, seen, text)
         action = ({ ["5"] = "failed", ["4"] = "delayed" })[status:sub(1, 1)]
           or "delivered"
       end
-      add(r, seen, address, { original = original and final ~= original
+      add(r, seen, address, { final = original and final ~= original
         and final or nil, status = status, action = action,
         diagnostic = trim(diagnostic) })
     end
@@ -265,7 +271,7 @@ local ORIGINAL_STARTS = {
   "included is a copy of the message header", "message text follows",
   "----- transcript of session follows -----", "old message:",
   "end of message", "original message attached", "-- the header",
-  "message removed",
+  "message removed", "session transcript", "header of the source mail",
 }
 
 local function original_starts(lower)
@@ -301,12 +307,25 @@ local function header_line(lower)
     or lower:find("^%s*reply%-to:") or lower:find("^%s*return%-path:")
     or lower:find("^%s*received:") or lower:find("^%s*for <")
     or lower:find("^%s*message%-id:") or lower:find("^%s*subject:")
-    or lower:find("^>")
+    or lower:find("^>%s*[%w%-]+:") or lower:find("mail from:", 1, true)
+    or lower:find("^%s*delivered%-to:")
 end
 
 -- The status a text line gives (x.y.z or an SMTP code), if any.
 local function line_status(line)
   return status_of(" " .. line .. " ")
+end
+
+-- The status given on line i or the lines after it, up to a blank line
+-- (at most 8 lines): "550-5.7.1 ..." under an Exim address.
+local function status_near(t, i)
+  for k = i, math.min(i + 8, #t.lines) do
+    local line = t.lines[k]
+    if k > i and not line:find("%S") then break end
+    local st = line_status(k == i and line:gsub("[^%s]+@[^%s]+", "") or line)
+    if st then return st end
+  end
+  return nil
 end
 
 local DETECTORS = {}
@@ -408,6 +427,74 @@ detector("aol", function(t)
   return out
 end)
 
+-- qmail-style notices that show the original's To: line ("I wasn't able
+-- to deliver the following message ... To: ADDRESS").
+detector("qmail-to", function(t)
+  local out, on = {}, false
+  for i, lower in ipairs(t.lower) do
+    if not on then
+      on = lower:find("able to deliver the following message", 1, true)
+    elseif lower:find("below this line is a copy", 1, true) then
+      break
+    else
+      found(out, clean_address(t.lines[i]:match("^To:%s*(%S+)")))
+    end
+  end
+  return out
+end)
+
+-- "... an email SENDER addressed to email address : / -- ADDRESS".
+detector("dash-list", function(t)
+  local out, on = {}, false
+  for i, lower in ipairs(t.lower) do
+    if not on then
+      on = lower:find("delivery failure notification", 1, true)
+    elseif lower:find("could not be delivered", 1, true) then
+      break
+    else
+      found(out, clean_address(t.lines[i]:match("^%-%-%s+(%S+@%S+)")))
+    end
+  end
+  return out
+end)
+
+-- LLNL's postmaster: "which your message was addressed, ADDRESS, did
+-- not exactly match".
+detector("llnl", function(t)
+  local out = {}
+  for i, lower in ipairs(t.lower) do
+    if original_starts(lower) then break end
+    if lower:find("did not exactly match", 1, true) then
+      found(out, clean_address(t.lines[i]:match(",%s*([^%s,]+@[^%s,]+),")))
+    end
+  end
+  return out
+end)
+
+-- Yale's mailer: user names without a domain under "Message not delivered
+-- to the following:", up to "Error Detail"; both of Yale's mail domains
+-- are reported for each.
+detector("yale", function(t)
+  local from = (t.msg:header("From") or ""):lower()
+  if not from:find("mailer%-daemon@[%w%.%-]*yale%.edu") then return nil end
+  local out, on = {}, false
+  for i, lower in ipairs(t.lower) do
+    if not on then
+      on = lower:find("message not delivered to the following", 1, true)
+    elseif lower:find("error detail", 1, true) then
+      break
+    else
+      local name = t.lines[i]:match("^%s+([%w%._][%w%._%-]*)%s")
+        or t.lines[i]:match("^%s+([%w%._][%w%._%-]*)$")
+      if name then
+        found(out, clean_address(name .. "@yale.edu"))
+        found(out, clean_address(name .. "@cs.yale.edu"))
+      end
+    end
+  end
+  return out
+end)
+
 -- Phrases that introduce the failed addresses in free text.
 local FAILURE_INTROS = {
   "failed recipients", "failed addresses", "could not be delivered",
@@ -422,6 +509,9 @@ local FAILURE_INTROS = {
   "did not reach", "not delivered to", "non-delivery", "non delivery",
   "failed to deliver", "intended recipient", "rejected", "bounced",
   "not listed in", "there is no user", "no such user here",
+  "fatal error", "delivery problems", "no longer valid",
+  "has not been delivered", "following recipients", "following addresses",
+  "following address", "following recipient",
   "returned to sender", "error-for:", "failed recipient",
   "was automatically rejected", "the following address failed",
   "following recipient(s) could not be reached", "not be reached",
@@ -436,7 +526,10 @@ local FAILURE_INTROS = {
 detector("text", function(t)
   local out, on = {}, false
   for i, lower in ipairs(t.lower) do
-    if original_starts(lower) and (on or i > 1) then break end
+    if (original_starts(lower) or lower:find("^received: ")) and (on or i > 1)
+    then
+      break
+    end
     if not on then
       for _, p in ipairs(FAILURE_INTROS) do
         if lower:find(p, 1, true) then on = true break end
@@ -446,7 +539,7 @@ detector("text", function(t)
       for _, a in ipairs(line_addresses(t.lines[i])) do
         local l = a:lower()
         if not (l:find("^postmaster@") or l:find("^mailer%-daemon@")) then
-          found(out, a, { status = line_status(t.lines[i]),
+          found(out, a, { status = status_near(t, i),
             diagnostic = trim(t.lines[i]) })
         end
       end
@@ -463,18 +556,32 @@ local DELAY_PHRASES = {
   "still trying", "still being retried", "will be retried",
   "temporary failure", "temporarily", "will try again",
   "not been able to deliver", "is being retried",
+  "will continue to be made", "attempts will continue",
 }
+
+-- Phrases that make a bounce permanent whatever else it says.
+local PERMANENT_PHRASES = {
+  "permanent", "fatal", "user unknown", "unknown user", "no such user",
+  "does not exist", "not going to try again", "given up", "giving up",
+}
+
+local function any_phrase(lower, phrases)
+  for _, p in ipairs(phrases) do
+    if lower:find(p, 1, true) then return true end
+  end
+  return false
+end
 
 local function is_warning(t)
   local subject = (t.msg:header("Subject") or ""):sub(1, 300):lower()
-  if subject:find("warning") or subject:find("delay") then return true end
-  for n, lower in ipairs(t.lower) do
-    if n > 40 then break end
-    for _, p in ipairs(DELAY_PHRASES) do
-      if lower:find(p, 1, true) then return true end
-    end
+  if any_phrase(subject, PERMANENT_PHRASES) then return false end
+  local warned = subject:find("warning") or subject:find("delay")
+  for _, lower in ipairs(t.lower) do
+    if original_starts(lower) then break end
+    if any_phrase(lower, PERMANENT_PHRASES) then return false end
+    warned = warned or any_phrase(lower, DELAY_PHRASES)
   end
-  return false
+  return warned
 end
 
 -- The human-readable text: the top-level text parts (HTML reduced to its

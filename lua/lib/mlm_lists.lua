@@ -14,6 +14,7 @@
 -- the envelope, never in Lua globals (stages may run in different workers).
 
 local mlm = require "mlm"
+local bounce = require "mlm_bounce"
 
 local M = {}
 
@@ -402,54 +403,39 @@ function M.owner(ctx, list, rcpt)
   return mlm.continue()
 end
 
--- The per-recipient blocks of an RFC 3464 report's delivery-status text.
-local function dsn_recipients(text)
-  local out = {}
-  text = text:gsub("\r\n", "\n"):gsub("\n[ \t]+", " ")
-  for block in (text .. "\n\n"):gmatch("(.-)\n\n") do
-    local fields = {}
-    for name, value in ("\n" .. block):gmatch("\n([%w%-]+):[ \t]*([^\n]*)") do
-      fields[name:lower()] = value
-    end
-    local rcpt = fields["final-recipient"] or fields["original-recipient"]
-    if rcpt and fields["action"] then
-      out[#out + 1] = {
-        address = (rcpt:match(";%s*<?([^>%s]+)>?") or rcpt):gsub("^<", ""),
-        action = fields["action"]:lower():gsub("%s", ""),
-        status = (fields["status"] or ""):match("%d%.%d+%.%d+") or "",
-        diagnostic = fields["diagnostic-code"] or "",
-      }
-    end
-  end
-  return out
-end
-
--- NAME-bounces@: delivery status notifications score the members.
+-- NAME-bounces@: bounces score the members (mlm_bounce reads them). Only
+-- permanent failures score; 5.7.x refusals are recorded unscored; delays,
+-- delivery successes, auto-replies and complaints are logged and dropped;
+-- mail that is none of these goes to the owners, never silently lost.
 function M.bounces(ctx, list, rcpt)
   local a = addresses(list)
-  local report
-  for part in ctx.message:parts() do
-    if part.content_type == "message/delivery-status"
-        or part.content_type == "message/global-delivery-status" then
-      report = (part:text() or ""):sub(1, 65536) -- bounded: hostile reports
-      break
-    end
-  end
-  if not report then
-    -- Not a report: kept for the owners, never silently lost.
-    log("info", ctx, "%s: mail to %s is not a delivery report: forwarded to "
-      .. "the owners", a.post, a.bounces)
+  local r = bounce.parse(ctx.message)
+  if r.verdict == "none" then
+    log("info", ctx, "%s: mail to %s is not a bounce mlm understands: "
+      .. "forwarded to the owners", a.post, a.bounces)
     return M.owner(ctx, list, rcpt)
   end
-  for _, r in ipairs(dsn_recipients(report)) do
-    if r.action == "failed" and r.status:sub(1, 1) == "5" then
-      local score, disabled = list:record_bounce(r.address, r.status,
-        r.diagnostic:sub(1, 400))
-      if score then
-        log("info", ctx, "%s: bounce %s for %s, score %d%s", a.post, r.status,
-          r.address, score, disabled and ", delivery disabled" or "")
+  for _, x in ipairs(r.recipients) do
+    if bounce.RECORDED[x.verdict] then
+      local address = x.address
+      local score, disabled = list:record_bounce(address, x.status,
+        x.diagnostic)
+      if not score and x.final then
+        address = x.final
+        score, disabled = list:record_bounce(address, x.status, x.diagnostic)
       end
+      if score then
+        log("info", ctx, "%s: bounce %s (%s, %s) for %s, score %d%s", a.post,
+          x.status, x.verdict, r.format, address, score,
+          disabled and ", delivery disabled" or "")
+      end
+    else
+      log("info", ctx, "%s: %s report (%s) for %s: not scored", a.post,
+        x.verdict, r.format, x.address)
     end
+  end
+  if #r.recipients == 0 then
+    log("info", ctx, "%s: %s to %s: not scored", a.post, r.verdict, a.bounces)
   end
   return mlm.discard()
 end
