@@ -46,4 +46,69 @@ t_check "5.7.x report: not scored" test "$(score gina@example.org)" = 0
 printf 'From: someone@example.net\r\nTo: dev-bounces@lists.example\r\nSubject: hello?\r\n\r\nnot a report\r\n' >"$tmp/plain.eml"
 mlm_ctl try --from someone@example.net --to dev-bounces@lists.example "$tmp/plain.eml" >"$tmp/plain.out" 2>&1
 t_check "mail to -bounces that is no report goes to the owners" grep -q "owner@example.org" "$tmp/plain.out"
+
+# Text bounces (no RFC 3464 report), Original-Recipient, and what never
+# scores: auto-replies, ARF complaints.
+corpus=$here/../bounces/corpus
+for m in userx@example.de hank@example.org ivy@example.org; do
+    mlm_ctl member add $L $m >/dev/null
+done
+mlm_ctl try --from '' --to dev-bounces@lists.example "$corpus/qmail_01.txt" >"$tmp/qmail.out" 2>&1
+t_check "qmail text bounce: not delivered" grep -q "^result: discarded" "$tmp/qmail.out"
+t_check "qmail text bounce: the member scored (got $(score userx@example.de))" test "$(score userx@example.de)" = 1
+b=DSNBOUNDARY
+printf 'From: MAILER-DAEMON@mx.example.net\r\nTo: dev-bounces@lists.example\r\nSubject: Undelivered Mail\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=%s\r\n\r\n--%s\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\nOriginal-Recipient: rfc822;hank@example.org\r\nFinal-Recipient: rfc822;hank.alias@mbox.example.net\r\nAction: failed (bad destination)\r\nDiagnostic-Code: smtp; 550 5.1.1 no such user\r\n\r\n--%s--\r\n' $b $b $b $b >"$tmp/orcpt.eml"
+mlm_ctl try --from '' --to dev-bounces@lists.example "$tmp/orcpt.eml" >"$tmp/orcpt.out" 2>&1
+t_check "Original-Recipient names the member; Action 'failed (...)', status from Diagnostic-Code: scored (got $(score hank@example.org))" test "$(score hank@example.org)" = 1
+printf 'From: ivy@example.org\r\nTo: dev-bounces@lists.example\r\nSubject: Out of office: back Monday\r\nAuto-Submitted: auto-replied\r\n\r\nI am away; user unknown jokes aside, ivy@example.org is not here.\r\n' >"$tmp/vacation.eml"
+mlm_ctl try --from ivy@example.org --to dev-bounces@lists.example "$tmp/vacation.eml" >"$tmp/vacation.out" 2>&1
+t_check "auto-reply: not scored" test "$(score ivy@example.org)" = 0
+t_check "auto-reply: dropped, not sent to the owners" grep -q "^result: discarded" "$tmp/vacation.out"
+printf 'From: fbl@isp.example\r\nTo: dev-bounces@lists.example\r\nSubject: complaint\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=%s\r\n\r\n--%s\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report; the mailbox does not exist? no: spam.\r\n--%s\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\nOriginal-Rcpt-To: ivy@example.org\r\n\r\n--%s--\r\n' $b $b $b $b >"$tmp/arf.eml"
+mlm_ctl try --from fbl@isp.example --to dev-bounces@lists.example "$tmp/arf.eml" >"$tmp/arf.out" 2>&1
+t_check "ARF complaint: not scored" test "$(score ivy@example.org)" = 0
+t_check "ARF complaint: dropped" grep -q "^result: discarded" "$tmp/arf.out"
+"$CTL_BIN" -C "$MLM_CONF" bounces parse "$tmp/arf.eml" >"$tmp/arf.parse"
+t_check "ARF complaint: parse says complaint" grep -q "^verdict: complaint" "$tmp/arf.parse"
+"$CTL_BIN" -C "$MLM_CONF" bounces parse --json "$tmp/orcpt.eml" >"$tmp/orcpt.json"
+t_check "bounces parse --json: format, address, final, status, verdict" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+x = r["recipients"][0]
+assert r["format"] == "rfc3464" and r["verdict"] == "failure", r
+assert x["address"] == "hank@example.org" and x["final"] == "hank.alias@mbox.example.net", x
+assert x["status"] == "5.1.1" and x["action"] == "failed", x' "$tmp/orcpt.json"
+
+# Hostile bounces through the worker's Lua: bounded time and memory,
+# answered (discarded or forwarded), never a failure.
+hostile() { # NAME: time one try, check its answer
+    local start=$SECONDS
+    mlm_ctl try --from '' --to dev-bounces@lists.example "$tmp/$1.eml" >"$tmp/$1.out" 2>&1
+    local took=$((SECONDS - start))
+    t_check "$1: answered, not failed ($(grep -m1 '^result' "$tmp/$1.out"))" grep -q "^result: discarded\|^change: add_recipient" "$tmp/$1.out"
+    t_check "$1: bounded time (${took}s, bound 30s)" test "$took" -le 30
+}
+{
+    printf 'From: MAILER-DAEMON@x.example\r\nTo: dev-bounces@lists.example\r\nSubject: failure notice\r\n\r\nHi. This is the qmail-send program at x.example.\r\n\r\n'
+    head -c 10000000 /dev/zero | tr '\0' '<'
+    printf '\r\n'
+} >"$tmp/ten-mb.eml"
+hostile ten-mb
+{
+    printf 'From: MAILER-DAEMON@x.example\r\nTo: dev-bounces@lists.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; boundary=%s\r\n\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n' $b $b
+    for ((i = 0; i < 10000; i++)); do
+        printf '\r\nFinal-Recipient: rfc822; u%d@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n' $i
+    done
+    printf '\r\n--%s--\r\n' $b
+} >"$tmp/many-blocks.eml"
+hostile many-blocks
+{
+    printf 'From: MAILER-DAEMON@x.example\r\nTo: dev-bounces@lists.example\r\nMIME-Version: 1.0\r\n'
+    for ((i = 0; i < 100; i++)); do
+        printf 'Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\nContent-Type: message/rfc822\r\n\r\nMIME-Version: 1.0\r\n' $i $i
+    done
+    printf 'Content-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; bob@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n'
+    for ((i = 99; i >= 0; i--)); do printf '\r\n--b%d--\r\n' $i; done
+} >"$tmp/deep.eml"
+hostile deep
 t_done
