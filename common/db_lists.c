@@ -239,6 +239,17 @@ static int resolve_normalised(struct db *db, const char *norm,
     }
     if (rc == -1)
         return -1;
+    /* NAME-bounces+ANYTHING and NAME-request+ANYTHING are those
+       addresses (VERP returns, probes, commands); no other role takes a
+       '+' detail. */
+    char *plus = strchr(name, '+');
+    if (plus) {
+        *plus = '\0';
+        size_t bl = strlen(name);
+        if (!((bl > 8 && strcmp(name + bl - 8, "-bounces") == 0) ||
+              (bl > 8 && strcmp(name + bl - 8, "-request") == 0)))
+            *plus = '+';
+    }
     size_t nl = strlen(name);
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
         size_t sl = strlen(roles[i].suffix);

@@ -79,6 +79,15 @@ assert r["format"] == "rfc3464" and r["verdict"] == "failure", r
 assert x["address"] == "hank@example.org" and x["final"] == "hank.alias@mbox.example.net", x
 assert x["status"] == "5.1.1" and x["action"] == "failed", x' "$tmp/orcpt.json"
 
+# NAME-bounces+ANYTHING@ (VERP, probes) is the -bounces address at RCPT.
+sed 's/^To: .*/To: dev-bounces+probe-abc@lists.example/' "$corpus/qmail_02.txt" >"$tmp/plus.eml"
+mlm_ctl member add $L userx@example.com >/dev/null
+mlm_ctl try --from '' --to dev-bounces+probe-abc@lists.example "$tmp/plus.eml" >"$tmp/plus.out" 2>&1
+t_check "dev-bounces+probe-abc@ accepted and read as a bounce" grep -q "^result: discarded" "$tmp/plus.out"
+t_check "dev-bounces+probe-abc@: the member scored (got $(score userx@example.com))" test "$(score userx@example.com)" = 1
+mlm_ctl try --from someone@example.net --to dev-owner+x@lists.example "$tmp/plain.eml" >"$tmp/ownerplus.out" 2>&1
+t_check "dev-owner+x@ is still unknown (refused)" grep -q "refused" "$tmp/ownerplus.out"
+
 # Hostile bounces through the worker's Lua: bounded time and memory,
 # answered (discarded or forwarded), never a failure.
 hostile() { # NAME: time one try, check its answer
