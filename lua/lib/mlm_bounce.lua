@@ -674,6 +674,27 @@ function M.parse(msg)
   return r
 end
 
+-- Every reader on one text with no message around it (tests/fuzz/fuzz_dsn):
+-- the report reader, then each detector and the warning test as if the
+-- text were the human-readable part. The recipients, as parse gives them.
+function M.read_text(text)
+  text = text:sub(1, TEXT_MAX)
+  local r, seen = { recipients = {} }, {}
+  read_dsn(r, seen, text)
+  local stub = { header = function() return nil end,
+    headers = function() return {} end }
+  local t = { msg = stub, lines = lines_of(text), lower = {} }
+  for i, line in ipairs(t.lines) do t.lower[i] = line:lower() end
+  local warning = is_warning(t)
+  for _, d in ipairs(DETECTORS) do
+    for _, g in ipairs(d.fn(t) or {}) do
+      if warning then g[2].action = "delayed" end
+      add(r, seen, g[1], g[2])
+    end
+  end
+  return r.recipients
+end
+
 -- The verdicts that count against a member, and those only recorded.
 M.SCORES = { failure = true }
 M.RECORDED = { failure = true, policy = true }
