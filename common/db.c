@@ -86,6 +86,13 @@ static const char *const migrations[] = {
      * '' for posts held before: they follow the list's setting.
      */
     "ALTER TABLE held ADD COLUMN hold_mode TEXT NOT NULL DEFAULT '';",
+    /*
+     * 2 -> 3: a member's last recorded bounce (scored or not), for
+     * mlm-ctl bounces LIST --members: its status and diagnostic.
+     */
+    "ALTER TABLE members ADD COLUMN last_status TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE members ADD COLUMN last_diagnostic TEXT NOT NULL "
+    "DEFAULT '';",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -144,6 +151,15 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "last_bounce = ?4, delivery = ?5 "
                          "WHERE list_id = ?1 AND address = ?2 "
                          "AND role = 'member'",
+    [ST_MEMBER_BOUNCE_LAST] = "UPDATE members SET last_status = ?3, "
+                              "last_diagnostic = ?4 WHERE list_id = ?1 "
+                              "AND address = ?2 AND role = 'member'",
+    [ST_MEMBER_BOUNCES] = "SELECT address, bounce_score, delivery, "
+                          "last_bounce, last_status, last_diagnostic "
+                          "FROM members WHERE list_id = ?1 "
+                          "AND role = 'member' AND (bounce_score > 0 "
+                          "OR last_status != '') "
+                          "ORDER BY bounce_score DESC, address",
     [ST_MEMBER_COUNT] = "SELECT count(*) FROM members WHERE list_id = ?1 "
                         "AND role = ?2",
     [ST_MEMBER_RECIPIENTS] = "SELECT address FROM members WHERE list_id = ?1 "

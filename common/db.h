@@ -237,6 +237,22 @@ struct bounce_info {
     int64_t received;
 };
 
+/* A member's bounce state: score, delivery and the last recorded bounce. */
+struct bounce_member {
+    char address[400];
+    int score;
+    char delivery[32];
+    char last_bounce[16];  /* YYYY-MM-DD of the last scored bounce, or "" */
+    char last_status[32];  /* of the last recorded bounce, or "" */
+    char last_diagnostic[512];
+};
+
+/* The members of a list with a bounce score or a recorded bounce, highest
+   score first. */
+int bounce_members_each(struct db *db, const struct list_info *list,
+                        int (*fn)(const struct bounce_member *, void *),
+                        void *arg, char *why, size_t whylen);
+
 /* The most recent bounces of a list, newest first, at most limit. */
 int bounces_each(struct db *db, const struct list_info *list, int limit,
                  int (*fn)(const struct bounce_info *, void *), void *arg,

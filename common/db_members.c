@@ -382,6 +382,18 @@ int bounce_record(struct db *db, const struct list_info *list,
     } else if (rc == 0) {
         rc = -1;
     }
+    if (rc == 0) {
+        st = db_stmt(db, ST_MEMBER_BOUNCE_LAST, why, whylen);
+        rc = st ? 0 : -1;
+        if (st) {
+            sqlite3_bind_int64(st, 1, list->id);
+            sqlite3_bind_text(st, 2, m.address, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 4, diagnostic ? diagnostic : "", -1,
+                              SQLITE_STATIC);
+            rc = db_step_done(db, st, "bounce", why, whylen);
+        }
+    }
     if (rc == 0 && scored &&
         setting_get(db, list, "bounce_threshold", threshold, sizeof threshold,
                     why, whylen) == 0) {

@@ -43,6 +43,21 @@ t_check "delayed report: not delivered" grep -q "^result: discarded" "$tmp/delay
 try spamfilter.eml
 t_check "5.7.x report: recorded" bash -c "'$CTL_BIN' -C '$MLM_CONF' bounces $L | grep -q gina@example.org"
 t_check "5.7.x report: not scored" test "$(score gina@example.org)" = 0
+mlm_ctl bounces $L --members >"$tmp/members.out"
+t_check "bounces --members: carol with score 2, disabled, last status 5.1.1" \
+    grep -q "^carol@example.org  *2  *disabled-by-bounces  *[0-9-]*  *5.1.1 " "$tmp/members.out"
+t_check "bounces --members: gina's unscored 5.7.x is her last status" \
+    grep -q "^gina@example.org  *0  *enabled  *-  *5.7.1 " "$tmp/members.out"
+t_check "bounces --members: members without bounces left out" \
+    bash -c "! grep -q '^frank@example.org' '$tmp/members.out'"
+mlm_ctl bounces $L --members --json >"$tmp/members.json"
+t_check "bounces --members --json: score, delivery, last status and diagnostic" python3 -c '
+import json, sys
+rows = {r["address"]: r for r in json.load(open(sys.argv[1]))}
+c = rows["carol@example.org"]
+assert c["score"] == 2 and c["delivery"] == "disabled-by-bounces", c
+assert c["last_status"] == "5.1.1" and c["last_diagnostic"], c
+assert c["last_bounce"], c' "$tmp/members.json"
 printf 'From: someone@example.net\r\nTo: dev-bounces@lists.example\r\nSubject: hello?\r\n\r\nnot a report\r\n' >"$tmp/plain.eml"
 mlm_ctl try --from someone@example.net --to dev-bounces@lists.example "$tmp/plain.eml" >"$tmp/plain.out" 2>&1
 t_check "mail to -bounces that is no report goes to the owners" grep -q "owner@example.org" "$tmp/plain.out"
