@@ -39,6 +39,7 @@ local LINE_MAX = 400         -- bytes of one line scanned
 local RECIPIENTS_MAX = 200   -- recipients taken from one bounce
 local PARTS_MAX = 100        -- parts looked at
 local FIELD_MAX = 400        -- bytes of one report field kept
+local REPORTS_MAX = 4        -- delivery-status parts read
 M.RECIPIENTS_MAX = RECIPIENTS_MAX
 
 -- ------------------------------------------------------------ helpers ---
@@ -58,7 +59,9 @@ local function clean_address(s)
   if not s or #s > 254 then return nil end
   s = s:gsub("^[%s<\"'(%[]+", ""):gsub("^mailto:", "")
   s = s:match("^[^%s<>\"'(),;%[%]]+") or ""
-  s = s:gsub("[%.:,;]+$", "")
+  local e = #s
+  while e > 0 and (".:,;"):find(s:sub(e, e), 1, true) do e = e - 1 end
+  s = s:sub(1, e)
   local l, d = s:match("^([^@]+)@([%w%-%.]+)$")
   if not l or not d:find("%.%a") or d:find("%.%.") or l:find("%.%.")
       or l:find("^%.") or l:find("%.$") then
@@ -281,16 +284,24 @@ local function original_starts(lower)
   return false
 end
 
--- Every address on a line: <a@b> forms first, else bare a@b words.
+-- Every address on a line: <a@b> forms first, else bare a@b words. Linear:
+-- each '<' scan stops at the next '<', and a bare word is read around each
+-- '@' with anchored patterns on at most 64 bytes before and 255 after.
+local BARE_LOCAL = "^[^%s<>\"'(),;:%[%]@]+"
 local function line_addresses(line)
   local out = {}
-  for a in line:gmatch("<([^<>%s]+@[^<>%s]+)>") do
+  for a in line:gmatch("<([^<>%s@]+@[^<>%s]+)>") do
     out[#out + 1] = clean_address(a)
   end
-  if #out == 0 then
-    for a in line:gmatch("[^%s<>\"'(),;:%[%]]+@[%w%-%.]+") do
-      out[#out + 1] = clean_address(a)
-    end
+  if #out > 0 then return out end
+  local pos = 1
+  while #out < 8 do
+    local at = line:find("@", pos, true)
+    if not at then break end
+    local l = line:sub(math.max(1, at - 64), at - 1):reverse():match(BARE_LOCAL)
+    local d = line:sub(at + 1, at + 255):match("^[%w%-%.]+")
+    if l and d then out[#out + 1] = clean_address(l:reverse() .. "@" .. d) end
+    pos = at + 1
   end
   return out
 end
@@ -400,8 +411,7 @@ detector("smtp32", function(t)
       or lower:find("unknown user[^:]*:") or lower:find("delivery userid[^:]*:")
       or lower:find("undeliverable +to ")
     if tail then
-      local rest = t.lines[i]:sub(tail):match("[:o]%s*([^%s:]+@%S+)")
-      found(out, clean_address(rest))
+      found(out, line_addresses(t.lines[i]:sub(tail))[1])
     end
   end
   return out
@@ -587,19 +597,21 @@ end
 -- The human-readable text: the top-level text parts (HTML reduced to its
 -- text), before any attached message.
 local function readable_text(msg)
-  local texts, n = {}, 0
+  local texts, n, size = {}, 0, 0
   for part in msg:parts() do
     n = n + 1
-    if n > PARTS_MAX then break end
+    if n > PARTS_MAX or size >= TEXT_MAX then break end
     local ct = part.content_type
     if ct == "text/plain" or ct == "text/html" then
-      local s = part:text(TEXT_MAX) or ""
+      local s = part:text(TEXT_MAX - size) or ""
       if ct == "text/html" then
-        s = s:gsub("<[Bb][Rr][^>]*>", "\n"):gsub("<[Pp][ >][^>]*>", "\n")
+        -- [^<>]* and not [^>]*: a scan ends at the next '<' (linear)
+        s = s:gsub("<[Bb][Rr][^<>]*>", "\n"):gsub("<[Pp][ >][^<>]*>", "\n")
           :gsub("</?[%a][^<>]*>", ""):gsub("&lt;", "<"):gsub("&gt;", ">")
           :gsub("&nbsp;", " "):gsub("&amp;", "&")
       end
       texts[#texts + 1] = s
+      size = size + #s
     end
     if ct == "message/rfc822" then break end
   end
@@ -635,8 +647,11 @@ function M.parse(msg)
     end
   end
   table.sort(reports, function(a, b) return a.depth < b.depth end)
-  for _, rep in ipairs(reports) do
-    if rep.depth > reports[1].depth and #r.recipients > 0 then break end
+  for k, rep in ipairs(reports) do
+    if k > REPORTS_MAX or #r.recipients >= RECIPIENTS_MAX
+        or rep.depth > reports[1].depth and #r.recipients > 0 then
+      break
+    end
     read_dsn(r, seen, rep.part:text(TEXT_MAX) or "")
   end
   if #r.recipients > 0 then
