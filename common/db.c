@@ -88,11 +88,24 @@ static const char *const migrations[] = {
     "ALTER TABLE held ADD COLUMN hold_mode TEXT NOT NULL DEFAULT '';",
     /*
      * 2 -> 3: a member's last recorded bounce (scored or not), for
-     * mlm-ctl bounces LIST --members: its status and diagnostic.
+     * mlm-ctl bounces LIST --members: its status and diagnostic; and the
+     * mail to NAME-bounces@ that was no bounce mlm understands, waiting
+     * for the owners' hourly digest (lua/lib/mlm_bounce_digest.lua).
      */
     "ALTER TABLE members ADD COLUMN last_status TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE members ADD COLUMN last_diagnostic TEXT NOT NULL "
-    "DEFAULT '';",
+    "DEFAULT '';"
+    "CREATE TABLE bounce_unrecognised ("
+    "  id INTEGER PRIMARY KEY,"
+    "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
+    "  received INTEGER NOT NULL,"
+    "  sender TEXT NOT NULL,"
+    "  from_header TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  summary TEXT NOT NULL);"
+    "CREATE INDEX bounce_unrecognised_list ON bounce_unrecognised "
+    "(list_id, id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))

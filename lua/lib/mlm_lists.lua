@@ -15,6 +15,7 @@
 
 local mlm = require "mlm"
 local bounce = require "mlm_bounce"
+local bounce_digest = require "mlm_bounce_digest"
 
 local M = {}
 
@@ -406,14 +407,19 @@ end
 -- NAME-bounces@: bounces score the members (mlm_bounce reads them). Only
 -- permanent failures score; 5.7.x refusals are recorded unscored; delays,
 -- delivery successes, auto-replies and complaints are logged and dropped;
--- mail that is none of these goes to the owners, never silently lost.
+-- mail that is none of these reaches the owners in an hourly digest with
+-- the null sender (mlm_bounce_digest), never silently lost.
 function M.bounces(ctx, list, rcpt)
   local a = addresses(list)
   local r = bounce.parse(ctx.message)
   if r.verdict == "none" then
-    log("info", ctx, "%s: mail to %s is not a bounce mlm understands: "
-      .. "forwarded to the owners", a.post, a.bounces)
-    return M.owner(ctx, list, rcpt)
+    local sent, noted = bounce_digest.add(ctx, list, a)
+    log("info", ctx, "%s: mail to %s is not a bounce mlm understands: %s%s",
+      a.post, a.bounces, noted and "kept for the owners' digest"
+        or "not kept (the owners' digest is full)",
+      sent > 0 and string.format("; digest of %d sent to the owners", sent)
+        or "")
+    return mlm.discard()
   end
   for _, x in ipairs(r.recipients) do
     if bounce.RECORDED[x.verdict] then

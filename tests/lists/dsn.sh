@@ -10,7 +10,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/mlm-dsn.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
-mlm_write_conf "$top_srcdir/lua/policy.lua"
+mlm_write_conf "$top_srcdir/lua/policy.lua" "sendmail = $here/../lib/fake-sendmail.sh"
+export FAKE_SENDMAIL_DIR=$tmp/sent
+mkdir -p "$FAKE_SENDMAIL_DIR"
 L=dev@lists.example
 mlm_ctl list create $L --owner owner@example.org >/dev/null
 mlm_ctl list set $L bounce_threshold 2 >/dev/null
@@ -60,7 +62,21 @@ assert c["last_status"] == "5.1.1" and c["last_diagnostic"], c
 assert c["last_bounce"], c' "$tmp/members.json"
 printf 'From: someone@example.net\r\nTo: dev-bounces@lists.example\r\nSubject: hello?\r\n\r\nnot a report\r\n' >"$tmp/plain.eml"
 mlm_ctl try --from someone@example.net --to dev-bounces@lists.example "$tmp/plain.eml" >"$tmp/plain.out" 2>&1
-t_check "mail to -bounces that is no report goes to the owners" grep -q "owner@example.org" "$tmp/plain.out"
+t_check "mail to -bounces that is no bounce: dropped (250), not forwarded" grep -q "^result: discarded" "$tmp/plain.out"
+digests() { grep -l "^Subject: Unrecognised mail to dev-bounces@lists.example" "$FAKE_SENDMAIL_DIR"/sent.* 2>/dev/null; }
+t_check "... the owners get a digest at once (the first this hour)" test "$(digests | wc -l)" = 1
+d=$(digests | head -1)
+t_check "... with the null sender, to the owners" grep -q "^ARGS: .*-f <> .*owner@example.org" "$d"
+t_check "... naming the mail's sender and subject" bash -c "grep -q 'someone@example.net' '$d' && grep -q 'Subject: hello?' '$d'"
+sed 's/hello?/second one/' "$tmp/plain.eml" >"$tmp/plain2.eml"
+mlm_ctl try --from someone@example.net --to dev-bounces@lists.example "$tmp/plain2.eml" >/dev/null 2>&1
+t_check "a second one within the hour: no second digest" test "$(digests | wc -l)" = 1
+sqlite3 "$tmp/mlm.db" "UPDATE meta SET value = value - 3601 WHERE key LIKE 'bounce-digest:%'"
+sed 's/hello?/third one/' "$tmp/plain.eml" >"$tmp/plain3.eml"
+mlm_ctl try --from someone@example.net --to dev-bounces@lists.example "$tmp/plain3.eml" >/dev/null 2>&1
+t_check "an hour later the next one sends the digest of both waiting" test "$(digests | wc -l)" = 2
+d2=$(grep -l "third one" $(digests))
+t_check "... which holds the second and the third" bash -c "grep -q 'second one' '$d2' && grep -q '2 mails came' '$d2'"
 
 # Text bounces (no RFC 3464 report), Original-Recipient, and what never
 # scores: auto-replies, ARF complaints.
