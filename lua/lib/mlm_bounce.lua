@@ -235,11 +235,22 @@ local AUTOREPLY_SUBJECTS = {
   "r\195\169ponse automatique", "absence", "on leave", "away from my mail",
 }
 
+-- Subjects of bounces, which often quote the subject of the post
+-- ("Undeliverable: Out of office plans"): never taken for auto-replies.
+local BOUNCE_SUBJECTS = {
+  "undeliver", "delivery", "failure", "failed", "returned mail",
+  "returning message", "not delivered", "mail error", "rejected",
+  "mail system error",
+}
+
 local function is_autoreply(msg)
   for _, h in ipairs({ "X-Autoreply", "X-Autorespond", "X-Vacation" }) do
     if msg:header(h) then return true end
   end
   local subject = (msg:header("Subject") or ""):sub(1, 300):lower()
+  for _, s in ipairs(BOUNCE_SUBJECTS) do
+    if subject:find(s, 1, true) then return false end
+  end
   for _, s in ipairs(AUTOREPLY_SUBJECTS) do
     if subject:find(s, 1, true) then return true end
   end

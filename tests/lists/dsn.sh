@@ -95,6 +95,10 @@ printf 'From: ivy@example.org\r\nTo: dev-bounces@lists.example\r\nSubject: Out o
 mlm_ctl try --from ivy@example.org --to dev-bounces@lists.example "$tmp/vacation.eml" >"$tmp/vacation.out" 2>&1
 t_check "auto-reply: not scored" test "$(score ivy@example.org)" = 0
 t_check "auto-reply: dropped, not sent to the owners" grep -q "^result: discarded" "$tmp/vacation.out"
+sed 's/^Subject: .*/Subject: Undeliverable: Out of office plans/' "$corpus/simple_05.txt" >"$tmp/ooo-bounce.eml"
+mlm_ctl member add $L userx@example.net >/dev/null
+mlm_ctl try --from '' --to dev-bounces@lists.example "$tmp/ooo-bounce.eml" >/dev/null 2>&1
+t_check "a bounce quoting a vacation-like subject is still a bounce: scored (got $(score userx@example.net))" test "$(score userx@example.net)" = 1
 printf 'From: fbl@isp.example\r\nTo: dev-bounces@lists.example\r\nSubject: complaint\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=%s\r\n\r\n--%s\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report; the mailbox does not exist? no: spam.\r\n--%s\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\nOriginal-Rcpt-To: ivy@example.org\r\n\r\n--%s--\r\n' $b $b $b $b >"$tmp/arf.eml"
 mlm_ctl try --from fbl@isp.example --to dev-bounces@lists.example "$tmp/arf.eml" >"$tmp/arf.out" 2>&1
 t_check "ARF complaint: not scored" test "$(score ivy@example.org)" = 0
