@@ -88,13 +88,16 @@ static const char *const migrations[] = {
     "ALTER TABLE held ADD COLUMN hold_mode TEXT NOT NULL DEFAULT '';",
     /*
      * 2 -> 3: a member's last recorded bounce (scored or not), for
-     * mlm-ctl bounces LIST --members: its status and diagnostic; and the
+     * mlm-ctl bounces LIST --members: its status and diagnostic; the
+     * probe sent before disabling a member (its token and time); and the
      * mail to NAME-bounces@ that was no bounce mlm understands, waiting
      * for the owners' hourly digest (lua/lib/mlm_bounce_digest.lua).
      */
     "ALTER TABLE members ADD COLUMN last_status TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE members ADD COLUMN last_diagnostic TEXT NOT NULL "
     "DEFAULT '';"
+    "ALTER TABLE members ADD COLUMN probe_token TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE members ADD COLUMN probe_sent INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE bounce_unrecognised ("
     "  id INTEGER PRIMARY KEY,"
     "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
@@ -167,8 +170,17 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MEMBER_BOUNCE_LAST] = "UPDATE members SET last_status = ?3, "
                               "last_diagnostic = ?4 WHERE list_id = ?1 "
                               "AND address = ?2 AND role = 'member'",
+    [ST_MEMBER_PROBE_GET] = "SELECT probe_token, probe_sent FROM members "
+                            "WHERE list_id = ?1 AND address = ?2 "
+                            "AND role = 'member'",
+    [ST_MEMBER_PROBE_SET] = "UPDATE members SET probe_token = ?3, "
+                            "probe_sent = ?4 WHERE list_id = ?1 "
+                            "AND address = ?2 AND role = 'member'",
+    [ST_MEMBER_PROBE_FIND] = "SELECT address FROM members WHERE list_id = ?1 "
+                             "AND probe_token = ?2 AND role = 'member'",
     [ST_MEMBER_BOUNCES] = "SELECT address, bounce_score, delivery, "
-                          "last_bounce, last_status, last_diagnostic "
+                          "last_bounce, last_status, last_diagnostic, "
+                          "probe_sent "
                           "FROM members WHERE list_id = ?1 "
                           "AND role = 'member' AND (bounce_score > 0 "
                           "OR last_status != '') "

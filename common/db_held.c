@@ -174,6 +174,7 @@ int bounce_members_each(struct db *db, const struct list_info *list,
         db_column_copy(st, 3, b.last_bounce, sizeof b.last_bounce);
         db_column_copy(st, 4, b.last_status, sizeof b.last_status);
         db_column_copy(st, 5, b.last_diagnostic, sizeof b.last_diagnostic);
+        b.probe_sent = sqlite3_column_int64(st, 6);
         if (fn(&b, arg) != 0)
             break;
     }

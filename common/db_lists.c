@@ -25,6 +25,9 @@ const struct setting_def list_settings[] = {
     {"max_message_size", SET_COUNT, "0", NULL, "bytes; 0 for no limit", 0},
     {"bounce_threshold", SET_COUNT, "5", NULL,
      "bounce score that disables a member's delivery", 0},
+    {"bounce_probe_wait", SET_COUNT, "7", NULL,
+     "days a probe waits for its bounce before the score starts again; "
+     "0: disable at bounce_threshold without a probe", 0},
     {"early_reject", SET_ENUM, "none", "none|envelope",
      "refuse non-member envelope senders at RCPT", 0},
     {"hold_mode", SET_ENUM, "queue", "queue|defer",

@@ -2,7 +2,8 @@
  * bounces_cmd.c - mlm-ctl bounces LIST: the bounce log of a list, newest
  * first, as the -bounces@ address recorded it (bounce_record in common);
  * with --members, one member a line instead: score, delivery, the day of
- * the last scored bounce, the last recorded status and diagnostic.
+ * the last scored bounce, the probe out (when it went), the last recorded
+ * status and diagnostic.
  */
 #include "ctl.h"
 #include "db.h"
@@ -41,13 +42,13 @@ static int collect_member(const struct bounce_member *b, void *arg)
     return 0;
 }
 
-#define MEMBER_COLS 6
+#define MEMBER_COLS 7
 
 static int bounce_members(struct ctl_env *env, const struct list_info *list,
                           int json)
 {
     struct member_walk w = {NULL, 0};
-    char why[512], score[16];
+    char why[512], score[16], probe[40];
     if (bounce_members_each(env->db, list, collect_member, &w, why,
                             sizeof why) == -1) {
         free(w.v);
@@ -66,6 +67,12 @@ static int bounce_members(struct ctl_env *env, const struct list_info *list,
             json_str(&j, "last_bounce", b->last_bounce);
             json_str(&j, "last_status", b->last_status);
             json_str(&j, "last_diagnostic", b->last_diagnostic);
+            if (b->probe_sent) {
+                time_format((time_t)b->probe_sent, probe, sizeof probe);
+                json_str(&j, "probe_sent", probe);
+            } else {
+                json_str(&j, "probe_sent", "");
+            }
             json_close(&j, '}');
         }
         json_close(&j, ']');
@@ -82,8 +89,16 @@ static int bounce_members(struct ctl_env *env, const struct list_info *list,
         rows[i][1] = xstrdup(score);
         rows[i][2] = safe_text(b->delivery, 0);
         rows[i][3] = xstrdup(*b->last_bounce ? b->last_bounce : "-");
-        rows[i][4] = safe_text(*b->last_status ? b->last_status : "-", 0);
-        rows[i][5] = safe_text(b->last_diagnostic, 0);
+        if (b->probe_sent) {
+            char when[32];
+            time_format((time_t)b->probe_sent, when, sizeof when);
+            snprintf(probe, sizeof probe, "probe:%s", when);
+        } else {
+            snprintf(probe, sizeof probe, "-");
+        }
+        rows[i][4] = xstrdup(probe);
+        rows[i][5] = safe_text(*b->last_status ? b->last_status : "-", 0);
+        rows[i][6] = safe_text(b->last_diagnostic, 0);
         for (int c = 0; c < MEMBER_COLS; c++)
             if (text_width(rows[i][c]) > widths[c])
                 widths[c] = text_width(rows[i][c]);

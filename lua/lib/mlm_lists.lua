@@ -16,6 +16,7 @@
 local mlm = require "mlm"
 local bounce = require "mlm_bounce"
 local bounce_digest = require "mlm_bounce_digest"
+local bounce_probe = require "mlm_bounce_probe"
 
 local M = {}
 
@@ -408,10 +409,21 @@ end
 -- permanent failures score; 5.7.x refusals are recorded unscored; delays,
 -- delivery successes, auto-replies and complaints are logged and dropped;
 -- mail that is none of these reaches the owners in an hourly digest with
--- the null sender (mlm_bounce_digest), never silently lost.
+-- the null sender (mlm_bounce_digest), never silently lost. A member at
+-- bounce_threshold gets a probe (mlm_bounce_probe); a failure or an
+-- unreadable mail to NAME-bounces+probe-TOKEN@ disables that member.
 function M.bounces(ctx, list, rcpt)
   local a = addresses(list)
   local r = bounce.parse(ctx.message)
+  local token = bounce_probe.token_of(rcpt)
+  if token and (r.verdict == "failure" or r.verdict == "none") then
+    local address, disabled = list:probe_bounced(token)
+    if address then
+      log("info", ctx, "%s: the probe to %s bounced (%s)%s", a.post, address,
+        r.format, disabled and ", delivery disabled" or "")
+      return mlm.discard()
+    end
+  end
   if r.verdict == "none" then
     local sent, noted = bounce_digest.add(ctx, list, a)
     log("info", ctx, "%s: mail to %s is not a bounce mlm understands: %s%s",
@@ -424,16 +436,22 @@ function M.bounces(ctx, list, rcpt)
   for _, x in ipairs(r.recipients) do
     if bounce.RECORDED[x.verdict] then
       local address = x.address
-      local score, disabled = list:record_bounce(address, x.status,
+      local score, disabled, probe = list:record_bounce(address, x.status,
         x.diagnostic)
       if not score and x.final then
         address = x.final
-        score, disabled = list:record_bounce(address, x.status, x.diagnostic)
+        score, disabled, probe = list:record_bounce(address, x.status,
+          x.diagnostic)
       end
       if score then
         log("info", ctx, "%s: bounce %s (%s, %s) for %s, score %d%s", a.post,
           x.status, x.verdict, r.format, address, score,
           disabled and ", delivery disabled" or "")
+      end
+      if probe then
+        local ok, err = pcall(bounce_probe.send, list, a, address)
+        log(ok and "info" or "warning", ctx, "%s: probe to %s %s", a.post,
+          address, ok and "sent" or ("not sent: " .. tostring(err)))
       end
     else
       log("info", ctx, "%s: %s report (%s) for %s: not scored", a.post,

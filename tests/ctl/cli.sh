@@ -390,6 +390,8 @@ sqlite3 "$old" <"$tmp/schema.sql"
 sqlite3 "$old" "ALTER TABLE held DROP COLUMN hold_mode;
     ALTER TABLE members DROP COLUMN last_status;
     ALTER TABLE members DROP COLUMN last_diagnostic;
+    ALTER TABLE members DROP COLUMN probe_token;
+    ALTER TABLE members DROP COLUMN probe_sent;
     DROP TABLE bounce_unrecognised; PRAGMA user_version = 1;
     INSERT INTO lists (id, name, domain, created) VALUES (7, 'old', 'lists.example', 0);
     INSERT INTO held (list_id, sender, subject, reason, received, message)
@@ -403,6 +405,6 @@ t_check "schema 1 migrated on open: its held post kept ($out)" grep -q kept <<<"
 t_check "... at schema 3, with hold_mode '' for it" \
     test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "3,,"
 t_check "... and the members' last bounce status and diagnostic columns, the digest table" \
-    sqlite3 "$old" "SELECT last_status, last_diagnostic FROM members; SELECT count(*) FROM bounce_unrecognised"
+    sqlite3 "$old" "SELECT last_status, last_diagnostic, probe_token, probe_sent FROM members; SELECT count(*) FROM bounce_unrecognised"
 
 t_done

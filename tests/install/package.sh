@@ -148,7 +148,8 @@ for f in /usr/sbin/mlmd /usr/sbin/mlm-multiplexor /usr/bin/mlm-ctl \
     t_check "$f is an executable" test -x "$f"
 done
 for f in /usr/share/mlm/lua/mlm_lists.lua /usr/share/mlm/lua/mlm_bounce.lua \
-    /usr/share/mlm/lua/mlm_bounce_digest.lua /etc/mlm/mlm.conf /etc/mlm/policy.lua \
+    /usr/share/mlm/lua/mlm_bounce_digest.lua \
+    /usr/share/mlm/lua/mlm_bounce_probe.lua /etc/mlm/mlm.conf /etc/mlm/policy.lua \
     /usr/lib/tmpfiles.d/mlm.conf /usr/lib/sysusers.d/mlm.conf \
     /usr/share/bash-completion/completions/mlm-ctl \
     /usr/share/doc/mlm/examples/postfix-main.cf.snippet; do

@@ -37,8 +37,41 @@ t_check "delivery still enabled below the threshold" test "$(delivery carol@exam
 sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'carol@example.org'"
 try postfix.eml
 t_check "a report on another day scores again" test "$(score carol@example.org)" = 2
-t_check "at bounce_threshold delivery becomes disabled-by-bounces" \
+t_check "at bounce_threshold delivery stays enabled: a probe goes out first" \
+    test "$(delivery carol@example.org)" = enabled
+probe=$(grep -l "^ARGS: -f dev-bounces+probe-[0-9a-f]*@lists.example carol@example.org" "$FAKE_SENDMAIL_DIR"/sent.* 2>/dev/null | head -1)
+t_check "... the probe: sent to carol from dev-bounces+probe-TOKEN@" test -n "$probe"
+token=$(sed -n '1s/^ARGS: -f dev-bounces+probe-\([0-9a-f]*\)@.*/\1/p' "$probe" 2>/dev/null)
+mlm_ctl try --from '' --to dev-bounces+probe-ffff0000@lists.example "$here/dsn/postfix.eml" >/dev/null 2>&1
+t_check "a bounce to a probe address with a wrong token disables no one" \
+    test "$(delivery carol@example.org)" = enabled
+mlm_ctl try --from '' --to "dev-bounces+probe-$token@lists.example" "$here/dsn/postfix.eml" >"$tmp/probe.out" 2>&1
+t_check "the probe's bounce disables carol (disabled-by-bounces)" \
     test "$(delivery carol@example.org)" = disabled-by-bounces
+t_check "... and is not delivered" grep -q "^result: discarded" "$tmp/probe.out"
+# An unbounced probe: after bounce_probe_wait days the score starts again.
+mlm_ctl member add $L kim@example.org >/dev/null
+sed 's/carol@example.org/kim@example.org/g' "$here/dsn/postfix.eml" >"$tmp/kim.eml"
+mlm_ctl try --from '' --to dev-bounces@lists.example "$tmp/kim.eml" >/dev/null 2>&1
+sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'kim@example.org'"
+mlm_ctl try --from '' --to dev-bounces@lists.example "$tmp/kim.eml" >/dev/null 2>&1
+t_check "kim at the threshold: probed, still enabled" \
+    bash -c "test '$(delivery kim@example.org)' = enabled && grep -q 'probe-[0-9a-f]*@lists.example kim@example.org' '$FAKE_SENDMAIL_DIR'/sent.*"
+mlm_ctl bounces $L --members >"$tmp/kim.members"
+t_check "bounces --members: kim's probe out, with its time" \
+    grep -q "^kim@example.org  *2  *enabled  *[0-9-]*  *probe:20[0-9-]*T" "$tmp/kim.members"
+sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01', probe_sent = probe_sent - 8 * 86400 WHERE address = 'kim@example.org'"
+mlm_ctl try --from '' --to dev-bounces@lists.example "$tmp/kim.eml" >/dev/null 2>&1
+t_check "a probe unbounced for bounce_probe_wait days: the score starts again (got $(score kim@example.org))" \
+    test "$(score kim@example.org)" = 1
+t_check "... and delivery stays enabled" test "$(delivery kim@example.org)" = enabled
+# bounce_probe_wait 0: disabled at the threshold, no probe.
+mlm_ctl list set $L bounce_probe_wait 0 >/dev/null
+sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'kim@example.org'"
+mlm_ctl try --from '' --to dev-bounces@lists.example "$tmp/kim.eml" >/dev/null 2>&1
+t_check "bounce_probe_wait 0: disabled at bounce_threshold without a probe" \
+    test "$(delivery kim@example.org)" = disabled-by-bounces
+mlm_ctl list set $L bounce_probe_wait 7 >/dev/null
 try delayed.eml
 t_check "delayed 4.x.x report: not scored" test "$(score frank@example.org)" = 0
 t_check "delayed report: not delivered" grep -q "^result: discarded" "$tmp/delayed.eml.out"
@@ -46,10 +79,10 @@ try spamfilter.eml
 t_check "5.7.x report: recorded" bash -c "'$CTL_BIN' -C '$MLM_CONF' bounces $L | grep -q gina@example.org"
 t_check "5.7.x report: not scored" test "$(score gina@example.org)" = 0
 mlm_ctl bounces $L --members >"$tmp/members.out"
-t_check "bounces --members: carol with score 2, disabled, last status 5.1.1" \
-    grep -q "^carol@example.org  *2  *disabled-by-bounces  *[0-9-]*  *5.1.1 " "$tmp/members.out"
+t_check "bounces --members: carol with score 2, disabled, no probe out, last status 5.1.1" \
+    grep -q "^carol@example.org  *2  *disabled-by-bounces  *[0-9-]*  *-  *5.1.1 " "$tmp/members.out"
 t_check "bounces --members: gina's unscored 5.7.x is her last status" \
-    grep -q "^gina@example.org  *0  *enabled  *-  *5.7.1 " "$tmp/members.out"
+    grep -q "^gina@example.org  *0  *enabled  *-  *-  *5.7.1 " "$tmp/members.out"
 t_check "bounces --members: members without bounces left out" \
     bash -c "! grep -q '^frank@example.org' '$tmp/members.out'"
 mlm_ctl bounces $L --members --json >"$tmp/members.json"
