@@ -643,12 +643,19 @@ function M.parse(msg)
     if ct == "message/feedback-report" and part.depth == 0 then
       local text = part:text(TEXT_MAX) or ""
       r.format = "arf"
+      local kind, rcpts = "abuse", {}
       for _, line in ipairs(lines_of(text)) do
-        local v = line:match("^[Oo]riginal%-[Rr]cpt%-[Tt]o:%s*(.*)")
-        if v then
-          add(r, seen, clean_address(v) or v:sub(1, 100),
-            { verdict = "complaint", action = "complaint", status = "" })
+        local name, v = line:match("^([%w%-]+):%s*(.*)")
+        name = name and name:lower()
+        if name == "feedback-type" then
+          kind = v:match("^[%w%-]+") or kind
+        elseif name == "original-rcpt-to" then
+          rcpts[#rcpts + 1] = clean_address(v)
         end
+      end
+      for _, address in ipairs(rcpts) do
+        add(r, seen, address, { verdict = "complaint", action = "complaint",
+          status = "", diagnostic = "ARF " .. kind .. " report" })
       end
       r.verdict = "complaint"
       return r
@@ -721,8 +728,9 @@ function M.read_text(text)
   return r.recipients
 end
 
--- The verdicts that count against a member, and those only recorded.
+-- The verdicts that count against a member, and those recorded in the
+-- bounce log (a complaint with the status "complaint", never scored).
 M.SCORES = { failure = true }
-M.RECORDED = { failure = true, policy = true }
+M.RECORDED = { failure = true, policy = true, complaint = true }
 
 return M

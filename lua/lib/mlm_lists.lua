@@ -436,11 +436,12 @@ function M.bounces(ctx, list, rcpt)
   for _, x in ipairs(r.recipients) do
     if bounce.RECORDED[x.verdict] then
       local address = x.address
-      local score, disabled, probe = list:record_bounce(address, x.status,
+      local status = x.status ~= "" and x.status or x.verdict
+      local score, disabled, probe = list:record_bounce(address, status,
         x.diagnostic)
       if not score and x.final then
         address = x.final
-        score, disabled, probe = list:record_bounce(address, x.status,
+        score, disabled, probe = list:record_bounce(address, status,
           x.diagnostic)
       end
       if score then

@@ -136,6 +136,8 @@ printf 'From: fbl@isp.example\r\nTo: dev-bounces@lists.example\r\nSubject: compl
 mlm_ctl try --from fbl@isp.example --to dev-bounces@lists.example "$tmp/arf.eml" >"$tmp/arf.out" 2>&1
 t_check "ARF complaint: not scored" test "$(score ivy@example.org)" = 0
 t_check "ARF complaint: dropped" grep -q "^result: discarded" "$tmp/arf.out"
+t_check "ARF complaint: recorded as a complaint in the bounce log" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' bounces $L | grep '^ivy@example.org' | grep -q 'complaint  *-  .*ARF abuse report'"
 "$CTL_BIN" -C "$MLM_CONF" bounces parse "$tmp/arf.eml" >"$tmp/arf.parse"
 t_check "ARF complaint: parse says complaint" grep -q "^verdict: complaint" "$tmp/arf.parse"
 "$CTL_BIN" -C "$MLM_CONF" bounces parse --json "$tmp/orcpt.eml" >"$tmp/orcpt.json"
