@@ -62,7 +62,7 @@ local function clean_address(s)
   local e = #s
   while e > 0 and (".:,;"):find(s:sub(e, e), 1, true) do e = e - 1 end
   s = s:sub(1, e)
-  local l, d = s:match("^([^@]+)@([%w%-%.]+)$")
+  local l, d = s:match("^([^@]+)@([%w%-%.\128-\255]+)$")
   if not l or not d:find("%.%a") or d:find("%.%.") or l:find("%.%.")
       or l:find("^%.") or l:find("%.$") then
     return nil
@@ -157,7 +157,8 @@ local function typed_address(value)
   if not kind then addr, kind = value, "rfc822" end
   addr = trim(addr:sub(1, 300))
   if kind:lower() == "utf-8" then
-    addr = addr:gsub("\\[Xx]%+(%x+)", function(h)
+    -- RFC 6533 utf-8-addr-unitext: raw UTF-8, and \x{HEX} escapes
+    addr = addr:gsub("\\[Xx]{(%x%x?%x?%x?%x?%x?)}", function(h)
       local n = tonumber(h, 16)
       return n and n < 0x110000 and utf8.char(n) or ""
     end)

@@ -158,6 +158,34 @@ t_check "dev-bounces+probe-abc@: the member scored (got $(score userx@example.co
 mlm_ctl try --from someone@example.net --to dev-owner+x@lists.example "$tmp/plain.eml" >"$tmp/ownerplus.out" 2>&1
 t_check "dev-owner+x@ is still unknown (refused)" grep -q "refused" "$tmp/ownerplus.out"
 
+# RFC 3464/6533 details, as `mlm-ctl bounces parse` reads them (no database).
+report() { # FILE FIELDS...: a multipart/report with one delivery-status part
+    local f=$1 ct=$2
+    shift 2
+    {
+        printf 'From: MAILER-DAEMON@mx.example.net\r\nTo: dev-bounces@lists.example\r\nSubject: report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nreport\r\n--R\r\nContent-Type: %s\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n' "$ct"
+        printf '%s\r\n' "$@"
+        printf '\r\n--R--\r\n'
+    } >"$tmp/$f"
+    "$CTL_BIN" -C "$MLM_CONF" bounces parse "$tmp/$f" >"$tmp/$f.parse" 2>&1
+}
+report utf8.eml message/global-delivery-status 'Final-Recipient: utf-8; j\x{E9}r\x{F4}me@example.org' 'Action: failed' 'Status: 5.1.1'
+t_check "global-delivery-status, utf-8 address type with \\x{} escapes" \
+    grep -q "^address: jérôme@example.org" "$tmp/utf8.eml.parse"
+report diag57.eml message/delivery-status 'Final-Recipient: rfc822; x@example.org' 'Action: failed' 'Status: 5.0.0' 'Diagnostic-Code: smtp; 550 5.7.1 message refused as spam'
+t_check "5.7.x only in the diagnostic: verdict policy (not scored)" \
+    grep -q "^  verdict: policy" "$tmp/diag57.eml.parse"
+report expired.eml message/delivery-status 'Final-Recipient: rfc822; x@example.org' 'Action: failed' 'Status: 4.4.7'
+t_check "Action failed with a 4.x.x status (given up): a delay, never scored" \
+    grep -q "^  verdict: delay" "$tmp/expired.eml.parse"
+report success.eml message/delivery-status 'Final-Recipient: rfc822; x@example.org' 'Action: delivered' 'Status: 2.0.0'
+t_check "a delivery success report: verdict success" grep -q "^verdict: success" "$tmp/success.eml.parse"
+report twoblocks.eml message/delivery-status 'Final-Recipient: rfc822; a@example.org' 'Action: failed' 'Status: 5.1.1' 'Final-Recipient: rfc822; b@example.org' 'Action: delayed' 'Status: 4.2.2'
+t_check "two recipient blocks without a blank line between them" \
+    bash -c "grep -q '^address: a@example.org' '$tmp/twoblocks.eml.parse' && grep -q '^address: b@example.org' '$tmp/twoblocks.eml.parse' && grep -c '^  verdict: ' '$tmp/twoblocks.eml.parse' | grep -qx 2"
+"$CTL_BIN" -C "$MLM_CONF" bounces parse - <"$tmp/success.eml" >"$tmp/stdin.parse" 2>&1
+t_check "bounces parse - reads standard input" cmp -s "$tmp/stdin.parse" "$tmp/success.eml.parse"
+
 # Hostile bounces through the worker's Lua: bounded time and memory,
 # answered (discarded or forwarded), never a failure.
 hostile() { # NAME [BOUND]: time one try, check its answer
