@@ -414,7 +414,13 @@ end
 -- unreadable mail to NAME-bounces+probe-TOKEN@ disables that member.
 function M.bounces(ctx, list, rcpt)
   local a = addresses(list)
-  local r = bounce.parse(ctx.message)
+  local ok, r = pcall(bounce.parse, ctx.message)
+  if not ok then
+    -- a parser error must not bounce the bounce: kept for the owners
+    log("warning", ctx, "%s: the bounce reader failed: %s", a.post,
+      tostring(r))
+    r = { format = "none", verdict = "none", recipients = {} }
+  end
   local token = bounce_probe.token_of(rcpt)
   if token and (r.verdict == "failure" or r.verdict == "none") then
     local address, disabled = list:probe_bounced(token)
