@@ -157,6 +157,9 @@ t_check "dev-bounces+probe-abc@ accepted and read as a bounce" grep -q "^result:
 t_check "dev-bounces+probe-abc@: the member scored (got $(score userx@example.com))" test "$(score userx@example.com)" = 1
 mlm_ctl try --from someone@example.net --to dev-owner+x@lists.example "$tmp/plain.eml" >"$tmp/ownerplus.out" 2>&1
 t_check "dev-owner+x@ is still unknown (refused)" grep -q "refused" "$tmp/ownerplus.out"
+mlm_ctl try --from someone@example.net --to dev-request+x@lists.example "$tmp/plain.eml" >"$tmp/requestplus.out" 2>&1
+t_check "dev-request+x@ is accepted at RCPT like dev-request@" \
+    grep -q "^recipient dev-request+x@lists.example: continue" "$tmp/requestplus.out"
 
 # RFC 3464/6533 details, as `mlm-ctl bounces parse` reads them (no database).
 report() { # FILE FIELDS...: a multipart/report with one delivery-status part
