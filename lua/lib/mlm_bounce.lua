@@ -579,6 +579,8 @@ local DELAY_PHRASES = {
   "temporary failure", "temporarily", "will try again",
   "not been able to deliver", "is being retried",
   "will continue to be made", "attempts will continue",
+  "has been postponed", "will continue to try", "will continue to attempt",
+  "not yet been delivered",
 }
 
 -- Phrases that make a bounce permanent whatever else it says.
@@ -605,6 +607,26 @@ local function is_warning(t)
   end
   return warned
 end
+
+-- Delay warnings that name their addresses without a failure phrase
+-- ("has not yet been delivered", "has been postponed"): every address of
+-- the text before the quoted original, as delays (never scored).
+detector("warning", function(t)
+  if not is_warning(t) then return nil end
+  local out = {}
+  for i, lower in ipairs(t.lower) do
+    if i > 1 and original_starts(lower) then break end
+    if not header_line(lower) then
+      for _, a in ipairs(line_addresses(t.lines[i])) do
+        local l = a:lower()
+        if not (l:find("^postmaster@") or l:find("^mailer%-daemon@")) then
+          found(out, a, { action = "delayed", status = "4.0.0" })
+        end
+      end
+    end
+  end
+  return out
+end)
 
 -- The human-readable text: the top-level text parts (HTML reduced to its
 -- text), before any attached message.
