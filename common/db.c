@@ -132,6 +132,29 @@ static const char *const migrations[] = {
     "  WHERE state = 'approved' AND (hold_mode = 'queue' OR "
     "  COALESCE(decided_at, 0) < strftime('%s', 'now') - 5 * 86400);"
     "DELETE FROM meta WHERE key = 'approval_secret';",
+    /*
+     * 5 -> 6: a member's last recorded bounce (scored or not), for
+     * mlm-ctl bounces LIST --members: its status and diagnostic; the
+     * probe sent before disabling a member (its token and time); and the
+     * mail to NAME-bounces@ that was no bounce mlm understands, waiting
+     * for the owners' hourly digest (lua/lib/mlm_bounce_digest.lua).
+     */
+    "ALTER TABLE members ADD COLUMN last_status TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE members ADD COLUMN last_diagnostic TEXT NOT NULL "
+    "DEFAULT '';"
+    "ALTER TABLE members ADD COLUMN probe_token TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE members ADD COLUMN probe_sent INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE bounce_unrecognised ("
+    "  id INTEGER PRIMARY KEY,"
+    "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
+    "  received INTEGER NOT NULL,"
+    "  sender TEXT NOT NULL,"
+    "  from_header TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  summary TEXT NOT NULL);"
+    "CREATE INDEX bounce_unrecognised_list ON bounce_unrecognised "
+    "(list_id, id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -190,6 +213,24 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "last_bounce = ?4, delivery = ?5 "
                          "WHERE list_id = ?1 AND address = ?2 "
                          "AND role = 'member'",
+    [ST_MEMBER_BOUNCE_LAST] = "UPDATE members SET last_status = ?3, "
+                              "last_diagnostic = ?4 WHERE list_id = ?1 "
+                              "AND address = ?2 AND role = 'member'",
+    [ST_MEMBER_PROBE_GET] = "SELECT probe_token, probe_sent FROM members "
+                            "WHERE list_id = ?1 AND address = ?2 "
+                            "AND role = 'member'",
+    [ST_MEMBER_PROBE_SET] = "UPDATE members SET probe_token = ?3, "
+                            "probe_sent = ?4 WHERE list_id = ?1 "
+                            "AND address = ?2 AND role = 'member'",
+    [ST_MEMBER_PROBE_FIND] = "SELECT address FROM members WHERE list_id = ?1 "
+                             "AND probe_token = ?2 AND role = 'member'",
+    [ST_MEMBER_BOUNCES] = "SELECT address, bounce_score, delivery, "
+                          "last_bounce, last_status, last_diagnostic, "
+                          "probe_sent "
+                          "FROM members WHERE list_id = ?1 "
+                          "AND role = 'member' AND (bounce_score > 0 "
+                          "OR last_status != '') "
+                          "ORDER BY bounce_score DESC, address",
     [ST_MEMBER_COUNT] = "SELECT count(*) FROM members WHERE list_id = ?1 "
                         "AND role = ?2",
     [ST_MEMBER_RECIPIENTS] = "SELECT address FROM members WHERE list_id = ?1 "

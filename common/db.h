@@ -233,14 +233,36 @@ int members_import(struct db *db, const struct list_info *list, FILE *fp,
 /*
  * A bounce for address: recorded; scored (at most once a day) unless
  * status is 5.7.x or not permanent. Returns the new score, or DB_NOT_FOUND
- * when the address is not a member. *disabled is set when the score
- * reached the list's bounce_threshold and delivery became
- * disabled-by-bounces.
+ * when the address is not a member. When the score reaches the list's
+ * bounce_threshold: with bounce_probe_wait 0, delivery becomes
+ * disabled-by-bounces and *disabled is set; else, unless a probe is out,
+ * *probe is set (the caller sends one with probe_start) and delivery
+ * stays. A probe out for bounce_probe_wait days without a bounce of its
+ * own is over: the score starts again from 0 before this bounce counts.
  */
 int bounce_record(struct db *db, const struct list_info *list,
                   const char *address, const char *status,
-                  const char *diagnostic, int *disabled, char *why,
-                  size_t whylen);
+                  const char *diagnostic, int *disabled, int *probe,
+                  char *why, size_t whylen);
+
+/*
+ * A probe for a member: a new random single-use token (PROBE_TOKEN_LEN hex
+ * digits) stored with the time. 0, DB_NOT_FOUND (no such member) or -1.
+ */
+#define PROBE_TOKEN_LEN 24
+int probe_start(struct db *db, const struct list_info *list,
+                const char *address, char *token, size_t tokenlen, char *why,
+                size_t whylen);
+
+/*
+ * A bounce of the probe with this token: the token is used up and the
+ * member's delivery becomes disabled-by-bounces (*disabled set when it was
+ * enabled). The member's address in address. 0, DB_NOT_FOUND (no probe
+ * has this token) or -1.
+ */
+int probe_bounced(struct db *db, const struct list_info *list,
+                  const char *token, char *address, size_t addresslen,
+                  int *disabled, char *why, size_t whylen);
 
 struct bounce_info {
     char address[400];
@@ -249,6 +271,23 @@ struct bounce_info {
     int scored;
     int64_t received;
 };
+
+/* A member's bounce state: score, delivery and the last recorded bounce. */
+struct bounce_member {
+    char address[400];
+    int score;
+    char delivery[32];
+    char last_bounce[16];  /* YYYY-MM-DD of the last scored bounce, or "" */
+    char last_status[32];  /* of the last recorded bounce, or "" */
+    char last_diagnostic[512];
+    int64_t probe_sent;    /* Unix time of the probe out, or 0 */
+};
+
+/* The members of a list with a bounce score or a recorded bounce, highest
+   score first. */
+int bounce_members_each(struct db *db, const struct list_info *list,
+                        int (*fn)(const struct bounce_member *, void *),
+                        void *arg, char *why, size_t whylen);
 
 /* The most recent bounces of a list, newest first, at most limit. */
 int bounces_each(struct db *db, const struct list_info *list, int limit,

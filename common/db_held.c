@@ -198,6 +198,32 @@ int held_claim(struct db *db, int64_t id, char *why, size_t whylen)
     return sqlite3_changes(db->sql) == 1 ? 0 : DB_NOT_FOUND;
 }
 
+int bounce_members_each(struct db *db, const struct list_info *list,
+                        int (*fn)(const struct bounce_member *, void *),
+                        void *arg, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_BOUNCES, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct bounce_member b;
+        db_column_copy(st, 0, b.address, sizeof b.address);
+        b.score = sqlite3_column_int(st, 1);
+        db_column_copy(st, 2, b.delivery, sizeof b.delivery);
+        db_column_copy(st, 3, b.last_bounce, sizeof b.last_bounce);
+        db_column_copy(st, 4, b.last_status, sizeof b.last_status);
+        db_column_copy(st, 5, b.last_diagnostic, sizeof b.last_diagnostic);
+        b.probe_sent = sqlite3_column_int64(st, 6);
+        if (fn(&b, arg) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0 : db_fail(db, "bounces", why, whylen);
+}
+
 int bounces_each(struct db *db, const struct list_info *list, int limit,
                  int (*fn)(const struct bounce_info *, void *), void *arg,
                  char *why, size_t whylen)

@@ -25,6 +25,9 @@ const struct setting_def list_settings[] = {
     {"max_message_size", SET_COUNT, "0", NULL, "bytes; 0 for no limit", 0},
     {"bounce_threshold", SET_COUNT, "5", NULL,
      "bounce score that disables a member's delivery", 0},
+    {"bounce_probe_wait", SET_COUNT, "7", NULL,
+     "days a probe waits for its bounce before the score starts again; "
+     "0: disable at bounce_threshold without a probe", 0},
     {"early_reject", SET_ENUM, "none", "none|envelope",
      "refuse non-member envelope senders at RCPT", 0},
     {"hold_mode", SET_ENUM, "queue", "queue|defer",
@@ -259,6 +262,17 @@ static int resolve_normalised(struct db *db, const char *norm,
     }
     if (rc == -1)
         return -1;
+    /* NAME-bounces+ANYTHING and NAME-request+ANYTHING are those
+       addresses (VERP returns, probes, commands); no other role takes a
+       '+' detail. */
+    char *plus = strchr(name, '+');
+    if (plus) {
+        *plus = '\0';
+        size_t bl = strlen(name);
+        if (!((bl > 8 && strcmp(name + bl - 8, "-bounces") == 0) ||
+              (bl > 8 && strcmp(name + bl - 8, "-request") == 0)))
+            *plus = '+';
+    }
     size_t nl = strlen(name);
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
         size_t sl = strlen(roles[i].suffix);

@@ -354,20 +354,103 @@ static int status_scores(const char *status)
     return status[0] == '5' && strncmp(status, "5.7.", 4) != 0;
 }
 
+/* A member's probe: its token ("" when none is out) and when it went. */
+static int probe_get(struct db *db, const struct list_info *list,
+                     const char *address, char *token, size_t tokenlen,
+                     int64_t *sent, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_PROBE_GET, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *token = '\0';
+    *sent = 0;
+    if (rc == SQLITE_ROW) {
+        db_column_copy(st, 0, token, tokenlen);
+        *sent = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW    ? 0
+           : rc == SQLITE_DONE ? DB_NOT_FOUND
+                               : db_fail(db, "probe", why, whylen);
+}
+
+static int probe_set(struct db *db, const struct list_info *list,
+                     const char *address, const char *token, int64_t sent,
+                     char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_PROBE_SET, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, sent);
+    return db_step_done(db, st, "probe", why, whylen);
+}
+
+static int member_bounce_set(struct db *db, const struct list_info *list,
+                             const struct member_info *m, const char *day,
+                             const char *delivery, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_BOUNCE, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_text(st, 2, m->address, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, m->bounce_score);
+    sqlite3_bind_text(st, 4, day, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, delivery, -1, SQLITE_STATIC);
+    return db_step_done(db, st, "bounce score", why, whylen);
+}
+
+static int setting_int(struct db *db, const struct list_info *list,
+                       const char *key, int *value, char *why, size_t whylen)
+{
+    char text[32];
+    if (setting_get(db, list, key, text, sizeof text, why, whylen) == -1)
+        return -1;
+    *value = atoi(text);
+    return 0;
+}
+
 int bounce_record(struct db *db, const struct list_info *list,
                   const char *address, const char *status,
-                  const char *diagnostic, int *disabled, char *why,
-                  size_t whylen)
+                  const char *diagnostic, int *disabled, int *probe,
+                  char *why, size_t whylen)
 {
     struct member_info m;
-    char today[16], threshold[32];
+    char today[16], token[PROBE_TOKEN_LEN + 8];
+    int64_t sent = 0;
+    int limit = 0, wait_days = 0;
     time_t now = time(NULL);
     struct tm tm;
     strftime(today, sizeof today, "%Y-%m-%d", gmtime_r(&now, &tm));
-    *disabled = 0;
+    *disabled = *probe = 0;
     if (db_begin(db, why, whylen) == -1)
         return -1;
     int rc = member_get(db, list, address, "member", &m, why, whylen);
+    if (rc == 0)
+        rc = probe_get(db, list, m.address, token, sizeof token, &sent, why,
+                       whylen);
+    if (rc == 0)
+        rc = setting_int(db, list, "bounce_threshold", &limit, why, whylen);
+    if (rc == 0)
+        rc = setting_int(db, list, "bounce_probe_wait", &wait_days, why,
+                         whylen);
+    /* A probe that went unbounced for bounce_probe_wait days: the member
+       is reachable, the score starts again. */
+    if (rc == 0 && *token && strcmp(m.delivery, "enabled") == 0 &&
+        (int64_t)now - sent >= (int64_t)wait_days * 86400) {
+        m.bounce_score = 0;
+        m.last_bounce[0] = '\0';
+        *token = '\0';
+        rc = probe_set(db, list, m.address, "", 0, why, whylen);
+        if (rc == 0)
+            rc = member_bounce_set(db, list, &m, "", m.delivery, why, whylen);
+    }
     int scored = rc == 0 && status_scores(status) &&
                  strcmp(m.last_bounce, today) != 0;
     sqlite3_stmt *st = rc == 0 ? db_stmt(db, ST_BOUNCE_ADD, why, whylen) : NULL;
@@ -382,27 +465,31 @@ int bounce_record(struct db *db, const struct list_info *list,
     } else if (rc == 0) {
         rc = -1;
     }
-    if (rc == 0 && scored &&
-        setting_get(db, list, "bounce_threshold", threshold, sizeof threshold,
-                    why, whylen) == 0) {
-        m.bounce_score++;
-        int limit = atoi(threshold);
-        const char *delivery = m.delivery;
-        if (limit > 0 && m.bounce_score >= limit &&
-            strcmp(m.delivery, "enabled") == 0) {
-            delivery = "disabled-by-bounces";
-            *disabled = 1;
-        }
-        st = db_stmt(db, ST_MEMBER_BOUNCE, why, whylen);
+    if (rc == 0) {
+        st = db_stmt(db, ST_MEMBER_BOUNCE_LAST, why, whylen);
         rc = st ? 0 : -1;
         if (st) {
             sqlite3_bind_int64(st, 1, list->id);
             sqlite3_bind_text(st, 2, m.address, -1, SQLITE_STATIC);
-            sqlite3_bind_int(st, 3, m.bounce_score);
-            sqlite3_bind_text(st, 4, today, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 5, delivery, -1, SQLITE_STATIC);
-            rc = db_step_done(db, st, "bounce score", why, whylen);
+            sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 4, diagnostic ? diagnostic : "", -1,
+                              SQLITE_STATIC);
+            rc = db_step_done(db, st, "bounce", why, whylen);
         }
+    }
+    if (rc == 0 && scored) {
+        m.bounce_score++;
+        const char *delivery = m.delivery;
+        if (limit > 0 && m.bounce_score >= limit &&
+            strcmp(m.delivery, "enabled") == 0) {
+            if (wait_days <= 0) {
+                delivery = "disabled-by-bounces";
+                *disabled = 1;
+            } else if (*token == '\0') {
+                *probe = 1;
+            }
+        }
+        rc = member_bounce_set(db, list, &m, today, delivery, why, whylen);
     }
     if (rc != 0) {
         db_rollback(db);
@@ -413,4 +500,75 @@ int bounce_record(struct db *db, const struct list_info *list,
         return -1;
     }
     return m.bounce_score;
+}
+
+int probe_start(struct db *db, const struct list_info *list,
+                const char *address, char *token, size_t tokenlen, char *why,
+                size_t whylen)
+{
+    struct member_info m;
+    if (random_hex(token, tokenlen, PROBE_TOKEN_LEN / 2, why, whylen) == -1)
+        return -1;
+    if (db_begin(db, why, whylen) == -1)
+        return -1;
+    int rc = member_get(db, list, address, "member", &m, why, whylen);
+    if (rc == 0)
+        rc = probe_set(db, list, m.address, token, (int64_t)time(NULL), why,
+                       whylen);
+    if (rc != 0) {
+        db_rollback(db);
+        return rc;
+    }
+    if (db_commit(db, why, whylen) == -1) {
+        db_rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
+int probe_bounced(struct db *db, const struct list_info *list,
+                  const char *token, char *address, size_t addresslen,
+                  int *disabled, char *why, size_t whylen)
+{
+    struct member_info m;
+    *disabled = 0;
+    if (*token == '\0')
+        return DB_NOT_FOUND;
+    if (db_begin(db, why, whylen) == -1)
+        return -1;
+    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_PROBE_FIND, why, whylen);
+    int rc = st ? 0 : -1;
+    if (st) {
+        sqlite3_bind_int64(st, 1, list->id);
+        sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            db_column_copy(st, 0, address, addresslen);
+        sqlite3_reset(st);
+        rc = step == SQLITE_ROW    ? 0
+             : step == SQLITE_DONE ? DB_NOT_FOUND
+                                   : db_fail(db, "probe", why, whylen);
+    }
+    if (rc == 0)
+        rc = member_get(db, list, address, "member", &m, why, whylen);
+    if (rc == 0)
+        rc = probe_set(db, list, m.address, "", 0, why, whylen);
+    if (rc == 0 && strcmp(m.delivery, "enabled") == 0) {
+        char today[16];
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(today, sizeof today, "%Y-%m-%d", gmtime_r(&now, &tm));
+        rc = member_bounce_set(db, list, &m, today, "disabled-by-bounces", why,
+                               whylen);
+        *disabled = rc == 0;
+    }
+    if (rc != 0) {
+        db_rollback(db);
+        return rc;
+    }
+    if (db_commit(db, why, whylen) == -1) {
+        db_rollback(db);
+        return -1;
+    }
+    return 0;
 }

@@ -167,5 +167,6 @@ int cmd_held_decide(struct ctl_env *env, struct ctl_args *a);
 
 /* bounces_cmd.c */
 int cmd_bounces(struct ctl_env *env, struct ctl_args *a);
+int cmd_bounces_parse(struct ctl_env *env, struct ctl_args *a);
 
 #endif

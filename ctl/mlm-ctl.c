@@ -82,9 +82,13 @@ static const struct command commands[] = {
      "refuse a held post (the list policy may tell the sender)"},
     {"held", "discard", cmd_held_decide, "ID [--by WHO]",
      "drop a held post silently"},
-    {"bounces", NULL, cmd_bounces, "LIST [--limit N] [--json]",
+    {"bounces", NULL, cmd_bounces, "LIST [--members] [--limit N] [--json]",
      "recent bounces, newest first: address, status, scored, when, "
-     "diagnostic"},
+     "diagnostic; with --members one member a line: score, delivery, day "
+     "of the last scored bounce, last status and diagnostic"},
+    {"bounces", "parse", cmd_bounces_parse, "FILE.eml [--json]",
+     "what NAME-bounces@ reads from one bounce (format, addresses, status, "
+     "action, verdict), through the worker's Lua code; changes nothing"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

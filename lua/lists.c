@@ -24,7 +24,10 @@
  *   list:approved(value [, ctx])  the held id an X-Mlm-Approved value on
  *                               this message proves (claimed), or nil
  *                               and why
- *   list:record_bounce(addr, status [, diagnostic])  new score, disabled
+ *   list:record_bounce(addr, status [, diagnostic])  new score, disabled,
+ *                               probe (send one: list:start_probe)
+ *   list:start_probe(addr)      a new probe token for the member, or nil
+ *   list:probe_bounced(token)   address, disabled; nil for no such probe
  *   list:add_member(addr [, role [, name]])   true, or nil and why
  *   list:remove_member(addr [, role])         true, or nil and why
  *   list:token(addr, action)    a confirmation token, or nil and why
@@ -604,10 +607,10 @@ static int l_record_bounce(lua_State *L)
     const char *address = luaL_checkstring(L, 2);
     const char *status = luaL_checkstring(L, 3);
     const char *diagnostic = luaL_optstring(L, 4, "");
-    int disabled;
+    int disabled, probe;
     char why[512];
     int score = bounce_record(lua_db(L), list, address, status, diagnostic,
-                              &disabled, why, sizeof why);
+                              &disabled, &probe, why, sizeof why);
     if (score == -1)
         return luaL_error(L, "%s", why);
     if (score == DB_NOT_FOUND) {
@@ -615,6 +618,42 @@ static int l_record_bounce(lua_State *L)
         return 1;
     }
     lua_pushinteger(L, score);
+    lua_pushboolean(L, disabled);
+    lua_pushboolean(L, probe);
+    return 3;
+}
+
+static int l_start_probe(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *address = luaL_checkstring(L, 2);
+    char token[PROBE_TOKEN_LEN + 8], why[512];
+    int rc = probe_start(lua_db(L), list, address, token, sizeof token, why,
+                         sizeof why);
+    if (rc == -1)
+        return luaL_error(L, "%s", why);
+    if (rc == DB_NOT_FOUND)
+        lua_pushnil(L);
+    else
+        lua_pushstring(L, token);
+    return 1;
+}
+
+static int l_probe_bounced(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *token = luaL_checkstring(L, 2);
+    char address[400], why[512]; /* member_info.address */
+    int disabled;
+    int rc = probe_bounced(lua_db(L), list, token, address, sizeof address,
+                           &disabled, why, sizeof why);
+    if (rc == -1)
+        return luaL_error(L, "%s", why);
+    if (rc == DB_NOT_FOUND) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushstring(L, address);
     lua_pushboolean(L, disabled);
     return 2;
 }
@@ -762,6 +801,8 @@ void lists_register(lua_State *L, int module_idx)
         {"held_retry", list_held_retry},
         {"approved", list_approved},
         {"record_bounce", l_record_bounce},
+        {"start_probe", l_start_probe},
+        {"probe_bounced", l_probe_bounced},
         {"add_member", l_add_member},
         {"remove_member", l_remove_member},
         {"token", l_token},

@@ -10,8 +10,11 @@
  *   message:raw_header(name) first value unfolded, not decoded, or nil
  *   message:addresses(name)  the addr-specs of every such header
  *   message.size             bytes, as received
- *   message:parts()          iterator over MIME leaves; each part has
- *                            content_type, filename, charset, size, :text()
+ *   message:parts([nested])  iterator over MIME leaves; each part has
+ *                            content_type, filename, charset, size, depth,
+ *                            :text([max]); nested also visits the leaves
+ *                            of attached messages (message/rfc822), at most
+ *                            NEST_MAX deep, depth counting the enclosures
  *
  * Header names compare case-insensitively. Text handed to Lua is valid
  * UTF-8 whatever the message holds (invalid bytes are replaced).
@@ -32,6 +35,7 @@
 #include <unistd.h>
 
 #define PARTS_MAX 10000
+#define NEST_MAX 8
 
 static const char MESSAGE_MT[] = "mlm.message";
 static const char PART_MT[] = "mlm.part";
@@ -44,9 +48,12 @@ struct message {
     struct header_block fields; /* the header block split without GMime */
     int fields_state;          /* 0 not tried, 1 split, -1 GMime must */
     int64_t body_offset;       /* where the body starts, once split */
-    GMimeObject **leaves;
-    uint32_t nleaves;
-    int leaves_done;
+    struct leaves {
+        GMimeObject **v;
+        uint8_t *depth;        /* message/rfc822 enclosures of each */
+        uint32_t n;
+        int done;
+    } top, nested;             /* parts(), parts(true) */
     char *mime_refused;        /* past a MIME limit: why (mime_limits.c) */
 };
 
@@ -58,6 +65,7 @@ struct message_ud {
 struct part_ud {
     struct stage_run *run;
     uint32_t index;
+    int nested;                /* an index into m->nested, else m->top */
 };
 
 struct message *message_new(const char *path, uint64_t size)
@@ -78,7 +86,10 @@ void message_free(struct message *m)
     if (m->fd != -1)
         close(m->fd);
     header_block_free(&m->fields);
-    free(m->leaves);
+    free(m->top.v);
+    free(m->top.depth);
+    free(m->nested.v);
+    free(m->nested.depth);
     free(m->mime_refused);
     free(m->path);
     free(m);
@@ -464,30 +475,83 @@ static int l_addresses(lua_State *L)
     return 1;
 }
 
-static void collect_leaf(GMimeObject *parent, GMimeObject *part, gpointer data)
+static void leaf_add(struct leaves *l, GMimeObject *part, int depth)
 {
-    struct message *m = data;
-    (void)parent;
-    if (GMIME_IS_MULTIPART(part) || m->nleaves >= PARTS_MAX)
+    if (l->n >= PARTS_MAX)
         return;
-    if ((m->nleaves & (m->nleaves - 1)) == 0)
-        m->leaves = xrealloc(m->leaves, (m->nleaves ? m->nleaves * 2 : 1) *
-                                            sizeof *m->leaves);
-    m->leaves[m->nleaves++] = part;
+    if ((l->n & (l->n - 1)) == 0) {
+        size_t cap = l->n ? (size_t)l->n * 2 : 1;
+        l->v = xrealloc(l->v, cap * sizeof *l->v);
+        l->depth = xrealloc(l->depth, cap * sizeof *l->depth);
+    }
+    l->v[l->n] = part;
+    l->depth[l->n++] = (uint8_t)depth;
 }
 
-static void message_leaves(struct message *m)
+static void leaves_walk(struct leaves *l, GMimeObject *obj, int depth,
+                        int nested);
+
+/* A leaf, then with nested the leaves of the message it attaches. */
+static void leaf_visit(struct leaves *l, GMimeObject *leaf, int depth,
+                       int nested)
 {
-    if (m->leaves_done)
+    leaf_add(l, leaf, depth);
+    if (!nested || depth >= NEST_MAX || !GMIME_IS_MESSAGE_PART(leaf))
         return;
-    m->leaves_done = 1;
-    GMimeObject *body = g_mime_message_get_mime_part(m->gm);
-    if (body == NULL)
+    GMimeMessage *inner =
+        g_mime_message_part_get_message(GMIME_MESSAGE_PART(leaf));
+    if (inner)
+        leaves_walk(l, g_mime_message_get_mime_part(inner), depth + 1,
+                    nested);
+}
+
+/*
+ * The leaves under obj, depth first (GMime has parsed everything; this
+ * only walks). Multiparts are walked with an explicit stack of
+ * MULTIPART_DEPTH_MAX levels, GMime's own nesting limit, so every part
+ * GMime built is visited (mime_max_depth refuses deep mail before this);
+ * the recursion per attached message stops at NEST_MAX, so the C stack is
+ * bounded whatever the message (the stack here is 12 KB).
+ */
+#define MULTIPART_DEPTH_MAX 1024
+static void leaves_walk(struct leaves *l, GMimeObject *obj, int depth,
+                        int nested)
+{
+    GMimeMultipart *mp[MULTIPART_DEPTH_MAX];
+    int next[MULTIPART_DEPTH_MAX];
+    int sp = 0;
+    if (obj == NULL)
         return;
-    if (GMIME_IS_MULTIPART(body))
-        g_mime_multipart_foreach(GMIME_MULTIPART(body), collect_leaf, m);
-    else
-        collect_leaf(NULL, body, m);
+    if (!GMIME_IS_MULTIPART(obj)) {
+        leaf_visit(l, obj, depth, nested);
+        return;
+    }
+    mp[sp] = GMIME_MULTIPART(obj);
+    next[sp++] = 0;
+    while (sp > 0 && l->n < PARTS_MAX) {
+        GMimeMultipart *cur = mp[sp - 1];
+        if (next[sp - 1] >= g_mime_multipart_get_count(cur)) {
+            sp--;
+            continue;
+        }
+        GMimeObject *child = g_mime_multipart_get_part(cur, next[sp - 1]++);
+        if (!GMIME_IS_MULTIPART(child)) {
+            leaf_visit(l, child, depth, nested);
+        } else if (sp < MULTIPART_DEPTH_MAX) {
+            mp[sp] = GMIME_MULTIPART(child);
+            next[sp++] = 0;
+        }
+    }
+}
+
+static struct leaves *message_leaves(struct message *m, int nested)
+{
+    struct leaves *l = nested ? &m->nested : &m->top;
+    if (l->done)
+        return l;
+    l->done = 1;
+    leaves_walk(l, g_mime_message_get_mime_part(m->gm), 0, nested);
+    return l;
 }
 
 static GMimeObject *check_part(lua_State *L, int idx)
@@ -496,9 +560,10 @@ static GMimeObject *check_part(lua_State *L, int idx)
     if (ud->run == NULL || ud->run->message == NULL)
         luaL_error(L, "part used after its request ended");
     struct message *m = ud->run->message;
-    if (ud->index >= m->nleaves)
+    const struct leaves *l = ud->nested ? &m->nested : &m->top;
+    if (ud->index >= l->n)
         luaL_error(L, "no such part");
-    return m->leaves[ud->index];
+    return l->v[ud->index];
 }
 
 /* The decoded content of a leaf part, optionally converted to UTF-8. */
@@ -537,22 +602,37 @@ static GByteArray *part_content(GMimeObject *obj, int to_utf8)
     return bytes;
 }
 
+/* The report parts a bounce parser reads as text, besides the text type. */
+static int report_type(GMimeContentType *ct)
+{
+    static const char *const subtypes[] = {
+        "delivery-status", "global-delivery-status", "feedback-report",
+        "disposition-notification", "global-disposition-notification",
+        "rfc822-headers", "global-headers"};
+    for (size_t i = 0; i < sizeof subtypes / sizeof subtypes[0]; i++)
+        if (g_mime_content_type_is_type(ct, "message", subtypes[i]))
+            return 1;
+    return 0;
+}
+
+/* part:text([max]): at most max bytes of the decoded content. */
 static int l_part_text(lua_State *L)
 {
     GMimeObject *obj = check_part(L, 1);
+    lua_Integer max = luaL_optinteger(L, 2, -1);
     GMimeContentType *ct = g_mime_object_get_content_type(obj);
-    /* Text, and the text-like report parts a bounce parser must read. */
     if (ct == NULL ||
         (g_ascii_strcasecmp(g_mime_content_type_get_media_type(ct), "text") !=
              0 &&
-         !g_mime_content_type_is_type(ct, "message", "delivery-status") &&
-         !g_mime_content_type_is_type(ct, "message",
-                                      "global-delivery-status"))) {
+         !report_type(ct))) {
         lua_pushnil(L);
         return 1;
     }
     GByteArray *bytes = part_content(obj, 1);
-    push_utf8(L, (const char *)bytes->data, bytes->len);
+    size_t len = bytes->len;
+    if (max >= 0 && (lua_Unsigned)max < len)
+        len = (size_t)max;
+    push_utf8(L, (const char *)bytes->data, len);
     g_byte_array_unref(bytes);
     return 1;
 }
@@ -589,6 +669,11 @@ static int part_index(lua_State *L)
         GByteArray *bytes = part_content(obj, 0);
         lua_pushinteger(L, (lua_Integer)bytes->len);
         g_byte_array_unref(bytes);
+    } else if (strcmp(key, "depth") == 0) {
+        struct part_ud *ud = lua_touserdata(L, 1);
+        struct message *m = ud->run->message;
+        lua_pushinteger(L, ud->nested ? m->nested.depth[ud->index]
+                                      : m->top.depth[ud->index]);
     } else if (strcmp(key, "text") == 0) {
         lua_pushcfunction(L, l_part_text);
     } else {
@@ -597,30 +682,35 @@ static int part_index(lua_State *L)
     return 1;
 }
 
-static void part_push(lua_State *L, struct stage_run *run, uint32_t index);
+static void part_push(lua_State *L, struct stage_run *run, uint32_t index,
+                      int nested);
 
-/* for part in message:parts() do ... end */
+/* for part in message:parts([nested]) do ... end */
 static int parts_next(lua_State *L)
 {
     struct message_ud *ud = lua_touserdata(L, lua_upvalueindex(1));
     lua_Integer i = lua_tointeger(L, lua_upvalueindex(2));
+    int nested = lua_toboolean(L, lua_upvalueindex(3));
     if (ud->run == NULL || ud->run->message == NULL)
         return luaL_error(L, "message used after its request ended");
-    if ((uint32_t)i >= ud->run->message->nleaves)
+    struct message *m = ud->run->message;
+    if ((uint32_t)i >= (nested ? m->nested.n : m->top.n))
         return 0;
     lua_pushinteger(L, i + 1);
     lua_replace(L, lua_upvalueindex(2));
-    part_push(L, ud->run, (uint32_t)i);
+    part_push(L, ud->run, (uint32_t)i, nested);
     return 1;
 }
 
 static int l_parts(lua_State *L)
 {
     struct message *m = check_message(L, 1, NEED_ALL);
-    message_leaves(m);
+    int nested = lua_toboolean(L, 2);
+    message_leaves(m, nested);
     lua_pushvalue(L, 1);
     lua_pushinteger(L, 0);
-    lua_pushcclosure(L, parts_next, 2);
+    lua_pushboolean(L, nested);
+    lua_pushcclosure(L, parts_next, 3);
     return 1;
 }
 
@@ -664,11 +754,13 @@ void message_register(lua_State *L)
     lua_pop(L, 1);
 }
 
-static void part_push(lua_State *L, struct stage_run *run, uint32_t index)
+static void part_push(lua_State *L, struct stage_run *run, uint32_t index,
+                      int nested)
 {
     struct part_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
     ud->run = run;
     ud->index = index;
+    ud->nested = nested;
     udata_setmetatable(L, PART_MT);
     live_track(L, -1);
 }

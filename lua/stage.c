@@ -66,9 +66,11 @@ static void reply_discard(struct mlm_reply *rep, enum mlm_action action)
 
 /*
  * The message went past a MIME limit (mime_limits.c) when something
- * needed its MIME tree: it is refused whatever the policy made of the
- * error (a permanent property of the message: 552 5.3.4, as for a size
- * limit).
+ * needed its MIME tree: it is refused (a permanent property of the
+ * message: 552 5.3.4, as for a size limit) whatever the policy made of
+ * the error, unless the policy itself discarded or rejected it (nothing
+ * is delivered then either: NAME-bounces@ drops a hostile "bounce" with
+ * 250, as it drops every mail it cannot read).
  */
 static void mime_refuse(const struct mlm_request *req, struct mlm_reply *rep,
                         const char *refusal)
@@ -155,9 +157,15 @@ int policy_run(struct policy *p, const struct mlm_request *req,
         rc = footer_render(&run, why, whylen);
     const char *refusal = run.message ? message_mime_refusal(run.message)
                                       : NULL;
-    int refused = refusal != NULL;
+    int refused = refusal != NULL &&
+                  !(rc == 0 && (rep->action == ACT_DISCARD ||
+                                rep->action == ACT_REJECT));
     if (refused)
         mime_refuse(req, rep, refusal);
+    else if (refusal)
+        msg_info("%s: past a MIME limit (%s): the policy's %s stands",
+                 req->qid && *req->qid ? req->qid : "NOQUEUE", refusal,
+                 action_name(rep->action));
     run_end(p, &run);
     if (refused)
         return 0;

@@ -14,6 +14,9 @@
 -- the envelope, never in Lua globals (stages may run in different workers).
 
 local mlm = require "mlm"
+local bounce = require "mlm_bounce"
+local bounce_digest = require "mlm_bounce_digest"
+local bounce_probe = require "mlm_bounce_probe"
 
 local M = {}
 
@@ -552,28 +555,6 @@ function M.owner(ctx, list, rcpt)
   return mlm.continue()
 end
 
--- The per-recipient blocks of an RFC 3464 report's delivery-status text.
-local function dsn_recipients(text)
-  local out = {}
-  text = text:gsub("\r\n", "\n"):gsub("\n[ \t]+", " ")
-  for block in (text .. "\n\n"):gmatch("(.-)\n\n") do
-    local fields = {}
-    for name, value in ("\n" .. block):gmatch("\n([%w%-]+):[ \t]*([^\n]*)") do
-      fields[name:lower()] = value
-    end
-    local rcpt = fields["final-recipient"] or fields["original-recipient"]
-    if rcpt and fields["action"] then
-      out[#out + 1] = {
-        address = (rcpt:match(";%s*<?([^>%s]+)>?") or rcpt):gsub("^<", ""),
-        action = fields["action"]:lower():gsub("%s", ""),
-        status = (fields["status"] or ""):match("%d%.%d+%.%d+") or "",
-        diagnostic = fields["diagnostic-code"] or "",
-      }
-    end
-  end
-  return out
-end
-
 -- Tell a member whose delivery bounces just disabled, and the owners, so
 -- that forged reports cannot switch members off unnoticed (as Mailman 3
 -- does). One notice each per member disabled; errors are logged only.
@@ -623,33 +604,74 @@ local function notify_disabled(ctx, list, a, address, status)
   end
 end
 
--- NAME-bounces@: delivery status notifications score the members.
+-- NAME-bounces@: bounces score the members (mlm_bounce reads them). Only
+-- permanent failures score; 5.7.x refusals are recorded unscored; delays,
+-- delivery successes, auto-replies and complaints are logged and dropped;
+-- mail that is none of these reaches the owners in an hourly digest with
+-- the null sender (mlm_bounce_digest), never silently lost. A member at
+-- bounce_threshold gets a probe (mlm_bounce_probe); a failure or an
+-- unreadable mail to NAME-bounces+probe-TOKEN@ disables that member.
 function M.bounces(ctx, list, rcpt)
   local a = addresses(list)
-  local report
-  for part in ctx.message:parts() do
-    if part.content_type == "message/delivery-status"
-        or part.content_type == "message/global-delivery-status" then
-      report = (part:text() or ""):sub(1, 65536) -- bounded: hostile reports
-      break
+  local ok, r = pcall(bounce.parse, ctx.message)
+  if not ok then
+    -- a parser error must not bounce the bounce: kept for the owners
+    log("warning", ctx, "%s: the bounce reader failed: %s", a.post,
+      tostring(r))
+    r = { format = "none", verdict = "none", recipients = {} }
+  end
+  local token = bounce_probe.token_of(rcpt)
+  if token and (r.verdict == "failure" or r.verdict == "none") then
+    local address, disabled = list:probe_bounced(token)
+    if disabled then
+      local first = r.recipients[1]
+      local status = first and first.status ~= "" and first.status or "probe"
+      notify_disabled(ctx, list, a, address, status)
+    end
+    if address then
+      log("info", ctx, "%s: the probe to %s bounced (%s)%s", a.post, address,
+        r.format, disabled and ", delivery disabled" or "")
+      return mlm.discard()
     end
   end
-  if not report then
-    -- Not a report: kept for the owners, never silently lost.
-    log("info", ctx, "%s: mail to %s is not a delivery report: forwarded to "
-      .. "the owners", a.post, a.bounces)
-    return M.owner(ctx, list, rcpt)
+  if r.verdict == "none" then
+    local sent, noted = bounce_digest.add(ctx, list, a)
+    log("info", ctx, "%s: mail to %s is not a bounce mlm understands: %s%s",
+      a.post, a.bounces, noted and "kept for the owners' digest"
+        or "not kept (the owners' digest is full)",
+      sent > 0 and string.format("; digest of %d sent to the owners", sent)
+        or "")
+    return mlm.discard()
   end
-  for _, r in ipairs(dsn_recipients(report)) do
-    if r.action == "failed" and r.status:sub(1, 1) == "5" then
-      local score, disabled = list:record_bounce(r.address, r.status,
-        r.diagnostic:sub(1, 400))
-      if score then
-        log("info", ctx, "%s: bounce %s for %s, score %d%s", a.post, r.status,
-          r.address, score, disabled and ", delivery disabled" or "")
+  for _, x in ipairs(r.recipients) do
+    if bounce.RECORDED[x.verdict] then
+      local address = x.address
+      local status = x.status ~= "" and x.status or x.verdict
+      local score, disabled, probe = list:record_bounce(address, status,
+        x.diagnostic)
+      if not score and x.final then
+        address = x.final
+        score, disabled, probe = list:record_bounce(address, status,
+          x.diagnostic)
       end
-      if disabled then notify_disabled(ctx, list, a, r.address, r.status) end
+      if disabled then notify_disabled(ctx, list, a, address, status) end
+      if score then
+        log("info", ctx, "%s: bounce %s (%s, %s) for %s, score %d%s", a.post,
+          x.status, x.verdict, r.format, address, score,
+          disabled and ", delivery disabled" or "")
+      end
+      if probe then
+        local ok, err = pcall(bounce_probe.send, list, a, address)
+        log(ok and "info" or "warning", ctx, "%s: probe to %s %s", a.post,
+          address, ok and "sent" or ("not sent: " .. tostring(err)))
+      end
+    else
+      log("info", ctx, "%s: %s report (%s) for %s: not scored", a.post,
+        x.verdict, r.format, x.address)
     end
+  end
+  if #r.recipients == 0 then
+    log("info", ctx, "%s: %s to %s: not scored", a.post, r.verdict, a.bounces)
   end
   return mlm.discard()
 end

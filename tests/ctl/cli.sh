@@ -514,8 +514,13 @@ hasnt "lists: the deleted list is gone" "^$L "
 old=$tmp/old.db
 sqlite3 "$db" .schema | grep -v '^CREATE TABLE sqlite_' >"$tmp/schema.sql"
 sqlite3 "$old" <"$tmp/schema.sql"
-sqlite3 "$old" "ALTER TABLE held DROP COLUMN distributed_at; ALTER TABLE held DROP COLUMN hold_mode; DROP TABLE replies;
-    PRAGMA user_version = 1;
+sqlite3 "$old" "ALTER TABLE held DROP COLUMN distributed_at; ALTER TABLE held DROP COLUMN hold_mode;
+    DROP TABLE replies;
+    ALTER TABLE members DROP COLUMN last_status;
+    ALTER TABLE members DROP COLUMN last_diagnostic;
+    ALTER TABLE members DROP COLUMN probe_token;
+    ALTER TABLE members DROP COLUMN probe_sent;
+    DROP TABLE bounce_unrecognised; PRAGMA user_version = 1;
     INSERT INTO lists (id, name, domain, created) VALUES (7, 'old', 'lists.example', 0);
     INSERT INTO patterns (list_id, kind, pattern) VALUES (7, 'banned', '\"Spammer\"@example.org'),
       (7, 'banned', 'SPAMMER@example.org'), (7, 'banned', '@Spam.example');
@@ -528,13 +533,15 @@ x
 sed "s|^database = .*|database = $old|" "$conf" >"$tmp/old.conf"
 out=$("$CTL_BIN" -C "$tmp/old.conf" held old@lists.example 2>&1)
 t_check "schema 1 migrated on open: its held post kept ($out)" grep -q kept <<<"$out"
-t_check "... at schema 5, with hold_mode '' for it" \
-    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "5,,"
+t_check "... at schema 6, with hold_mode '' for it" \
+    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "6,,"
 out=$(sqlite3 "$old" "SELECT pattern FROM patterns ORDER BY pattern" | tr '\n' ' ')
 t_check "... banned patterns unquoted and lower-cased, duplicates merged ($out)" \
     test "$out" = "@spam.example spammer@example.org "
 t_check "... the reply limit's table made" sqlite3 "$old" "SELECT count(*) FROM replies"
 t_check "... and the secret of the database row deleted" \
     test "$(sqlite3 "$old" "SELECT count(*) FROM meta")" = 0
+t_check "... and the members' last bounce status and diagnostic columns, the digest table" \
+    sqlite3 "$old" "SELECT last_status, last_diagnostic, probe_token, probe_sent FROM members; SELECT count(*) FROM bounce_unrecognised"
 
 t_done

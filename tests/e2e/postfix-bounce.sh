@@ -3,7 +3,9 @@
 # domain Postfix refuses (error transport, 5.1.1) makes Postfix send an
 # RFC 3464 report to NAME-bounces@; with non_smtpd_milters and
 # internal_mail_filter_classes = bounce it passes through mlm, which
-# scores the member and does not deliver the report.
+# scores the member and does not deliver the report. A member whose
+# address Postfix rewrites (virtual alias) to an unknown user is named
+# only in the report's Original-Recipient, which mlm reads first.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
@@ -19,9 +21,11 @@ L=dev@lists.example
 mlm_ctl list create $L >/dev/null
 mlm_ctl member add $L alice@example.org >/dev/null
 mlm_ctl member add $L ghost@bad.example >/dev/null
+mlm_ctl member add $L moved@alias.example >/dev/null
 PF_MILTER="inet:127.0.0.1:$MLM_PORT" PF_MAIN_EXTRA="non_smtpd_milters = inet:127.0.0.1:$MLM_PORT
 internal_mail_filter_classes = bounce
-transport_maps = inline:{ { bad.example = error:5.1.1 User unknown } }" pf_setup || exit 1
+transport_maps = inline:{ { bad.example = error:5.1.1 User unknown } }
+virtual_alias_maps = inline:{ { moved@alias.example = nobody@bad.example } }" pf_setup || exit 1
 pf_start || exit 1
 
 pf_send --from alice@example.org --to $L --header "Subject: to all" --body "hi"
@@ -35,6 +39,12 @@ t_check "Postfix's own bounce scored the member ($(mlm_ctl bounces $L | head -1)
     bash -c "'$CTL_BIN' -C '$MLM_CONF' bounces $L | grep ghost@bad.example | grep -q '5\.1\.1'"
 t_check "member's bounce score is 1" \
     bash -c "'$CTL_BIN' -C '$MLM_CONF' members $L | grep '^ghost@bad.example' | grep -qw 1"
+for i in $(seq 50); do
+    mlm_ctl bounces $L | grep -q moved@alias.example && break
+    sleep 0.2
+done
+t_check "the report names the rewritten member only as Original-Recipient: scored ($(mlm_ctl bounces $L | grep moved))" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' members $L | grep '^moved@alias.example' | grep -qw 1"
 sleep 0.5
 rcpts=$(for f in $(pf_sink_files); do pf_rcpts "$f"; done | sort | tr '\n' ' ')
 t_check "only alice's copy reached the sink; the report was not delivered (got: $rcpts)" \

@@ -1,12 +1,11 @@
 /*
- * fuzz_dsn.c - the bounce parser of the shipped list policy: the local
- * function dsn_recipients(text) of lua/lib/mlm_lists.lua, which reads the
- * message/delivery-status text of any mail sent to NAME-bounces@.
+ * fuzz_dsn.c - the bounce parser of the shipped list policy:
+ * lua/lib/mlm_bounce.lua's read_text(text), which runs the RFC 3464 report
+ * reader and every text detector of mail sent to NAME-bounces@ on a text.
  *
- * The function is local to that file, so the Makefile extracts it verbatim
- * (from "local function dsn_recipients" to the first "end" in column 1)
- * into build/dsn_recipients.lua, which returns it; this harness runs it in
- * a plain lua_State on each input. Lua errors are fine (the request fails
+ * The Makefile wraps the module verbatim into build/dsn_recipients.lua,
+ * which returns read_text; this harness runs it in a plain lua_State on
+ * each input. Lua errors are fine (the request fails
  * with failure_action); what must not happen is an explosion: more than
  * INSN_LIMIT VM instructions, more than MEM_LIMIT bytes, or more CPU time
  * than a linear parser needs: MLM_FUZZ_DSN_MAX_MS (default 20) plus 3 ms

@@ -45,6 +45,15 @@ function filter_message(ctx)
     if text ~= nil then utf8_ok(text, "part:text()") end
   end
   prop(n <= 10000, "more than PARTS_MAX parts")
+  local nested = 0
+  for part in m:parts(true) do
+    nested = nested + 1
+    prop(math.type(part.depth) == "integer" and part.depth >= 0
+      and part.depth <= 8, "part.depth")
+    local text = part:text(100)
+    if text ~= nil then utf8_ok(text, "part:text(100)") end
+  end
+  prop(nested >= n and nested <= 10000, "parts(true) count")
   ctx:add_footer{text = "footer ü"}
   return mlm.continue()
 end

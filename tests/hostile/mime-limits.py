@@ -7,7 +7,7 @@ mlmd's milter socket to a worker running tests/hostile/mime.lua.
 Prints the final reply and the X-Parts header the policy added, if any:
 "<reply> | X-Parts: N". Cases: empty-parts, deep-multipart, deep-message,
 digest-deep, rfc2231-parts, header-flood, many-parts-ok, headers-ok,
-deep-ok, dashes-ok, caught.
+deep-ok, dashes-ok, caught, dropped.
 """
 import importlib.util
 import os
@@ -115,13 +115,14 @@ def case(name):
     if name == "headers-ok":  # 2,000 parts of 5 fields each
         return multipart(b'boundary="B"', (b"--B\r\nContent-Type: text/plain\r\n"
                          b"X-A: 1\r\nX-B: 2\r\nX-C: 3\r\nX-D: 4\r\n\r\nx\r\n") * 2000 + b"--B--\r\n")
-    if name == "caught":
+    if name in ("caught", "dropped"):
         return multipart(b'boundary="B"', b"--B\r\n\r\n" * 20000 + b"--B--\r\n")
     raise SystemExit("unknown case " + name)
 
 
 sock, name = sys.argv[1], sys.argv[2]
 headers, body = case(name)
-sender = b"catch@example.org" if name == "caught" else b"a@example.org"
+sender = {"caught": b"catch@example.org",
+          "dropped": b"drop@example.org"}.get(name, b"a@example.org")
 final, parts = transaction(sock, sender, headers, body)
 print("%s | X-Parts: %s" % (final, parts))

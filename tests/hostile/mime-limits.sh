@@ -45,6 +45,9 @@ t_check "20,000 parts under an RFC 2231 boundary: refused ($out)" \
 out=$(run caught)
 t_check "a policy that catches the error still gets the message refused ($out)" \
     bash -c '[[ "$1" == "552 5.3.4 "* && "$1" == *"X-Parts: None" ]]' _ "$out"
+out=$(run dropped)
+t_check "a policy that catches the error and discards: its discard stands ($out)" \
+    bash -c '[[ "$1" == "discard | "* ]]' _ "$out"
 out=$(run many-parts-ok)
 t_check "1,000 parts: within the limit, all seen ($out)" \
     bash -c '[[ "$1" == "continue | X-Parts: 1000" ]]' _ "$out"

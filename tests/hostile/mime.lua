@@ -1,5 +1,6 @@
 -- MIME limit tests: every message's parts are walked (GMime builds the
--- tree); a sender "catch@" catches the error and accepts all the same.
+-- tree); a sender "catch@" catches the error and accepts all the same,
+-- "drop@" catches it and discards the message.
 local mlm = require "mlm"
 
 function filter_message(ctx)
@@ -7,6 +8,10 @@ function filter_message(ctx)
     local n = 0
     for _ in ctx.message:parts() do n = n + 1 end
     return n
+  end
+  if ctx.sender == "drop@example.org" then
+    local ok = pcall(count)
+    return ok and mlm.continue() or mlm.discard()
   end
   if ctx.sender == "catch@example.org" then
     local ok, n = pcall(count)

@@ -109,6 +109,9 @@ rm -f "$tmp/config-seen"
 expect "mlm-ctl -C /tmp/other.conf bounces o" "ops@lists.example"
 t=$(cat "$tmp/config-seen" 2>/dev/null)
 if [ "$t" = /tmp/other.conf ]; then ok "-C FILE passed to mlm-ctl lists"; else fail "-C FILE not passed on (got '$t')"; fi
+expect "mlm-ctl bounces p" "parse"
+expect "mlm-ctl bounces dev@lists.example --m" "--members"
+expect "mlm-ctl bounces parse --j" "--json"
 
 # List settings and their values.
 expect_has "mlm-ctl list set dev@lists.example " posting nonmember_action \

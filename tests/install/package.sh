@@ -147,7 +147,9 @@ for f in /usr/sbin/mlmd /usr/sbin/mlm-multiplexor /usr/bin/mlm-ctl \
     /usr/lib/mlm/mlm-worker; do
     t_check "$f is an executable" test -x "$f"
 done
-for f in /usr/share/mlm/lua/mlm_lists.lua /etc/mlm/mlm.conf /etc/mlm/policy.lua \
+for f in /usr/share/mlm/lua/mlm_lists.lua /usr/share/mlm/lua/mlm_bounce.lua \
+    /usr/share/mlm/lua/mlm_bounce_digest.lua \
+    /usr/share/mlm/lua/mlm_bounce_probe.lua /etc/mlm/mlm.conf /etc/mlm/policy.lua \
     /usr/lib/tmpfiles.d/mlm.conf /usr/lib/sysusers.d/mlm.conf \
     /usr/share/bash-completion/completions/mlm-ctl \
     /usr/share/doc/mlm/examples/postfix-main.cf.snippet; do

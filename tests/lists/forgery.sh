@@ -115,6 +115,7 @@ done
 ctl member add $L carol@example.org
 ctl member add $L bob@example.org
 ctl list set $L bounce_threshold 1
+ctl list set $L bounce_probe_wait 0 # no probe: the report itself disables
 n=$(ls "$SENT" | wc -l)
 mlm_ctl try --from '' --to dev-bounces@lists.example "$here/dsn/postfix.eml" >/dev/null 2>&1
 t_check "a report disabled carol" bash -c "'$CTL_BIN' -C '$MLM_CONF' members $L | grep carol@ | grep -q disabled-by-bounces"
@@ -127,4 +128,20 @@ t_check "two notices, nothing else ($(($(ls "$SENT" | wc -l) - n)))" test "$(ls 
 sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'carol@example.org'"
 mlm_ctl try --from '' --to dev-bounces@lists.example "$here/dsn/postfix.eml" >/dev/null 2>&1
 t_check "a member already disabled is not told again" test "$(ls "$SENT" | wc -l)" -eq $((n + 2))
+
+# With probes (the default), the probe's bounce disables: told likewise.
+ctl member set $L carol@example.org delivery enabled
+ctl list set $L bounce_probe_wait 7
+sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01', bounce_score = 0 WHERE address = 'carol@example.org'"
+n=$(ls "$SENT" | wc -l)
+mlm_ctl try --from '' --to dev-bounces@lists.example "$here/dsn/postfix.eml" >/dev/null 2>&1
+probe=$(grep -h -o '^ARGS: -f dev-bounces+probe-[0-9a-f]*@lists.example carol@example.org' "$SENT"/sent.* | head -1 |
+    sed 's/^ARGS: -f \([^ ]*\) .*/\1/')
+t_check "with probes: the report sends carol a probe ($probe), delivery stays on" \
+    bash -c "[ -n '$probe' ] && '$CTL_BIN' -C '$MLM_CONF' members $L | grep carol@ | grep -q enabled"
+mlm_ctl try --from '' --to "$probe" "$here/dsn/postfix.eml" >/dev/null 2>&1
+t_check "the probe's bounce disables carol" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' members $L | grep carol@ | grep -q disabled-by-bounces"
+t_check "... and carol and the owners are told (probe and two notices: $(($(ls "$SENT" | wc -l) - n)))" \
+    test "$(ls "$SENT" | wc -l)" -eq $((n + 3))
 t_done

@@ -106,4 +106,11 @@ function filter_message(ctx)
   end
   ctx:add_header("X-Seen-Parts", table.concat(parts, "|"))
   ctx:add_header("X-Seen-Texts", table.concat(texts, "|"))
+  local nested = {}
+  for part in m:parts(true) do
+    nested[#nested + 1] = part.content_type .. ":" .. show(part.depth)
+  end
+  ctx:add_header("X-Seen-Nested", table.concat(nested, "|"))
+  local first = m:parts()()
+  ctx:add_header("X-Seen-Text-Max", show(first and first:text(5)))
 end

@@ -145,6 +145,51 @@ do
   mt.disconnect(conn)
 end
 
+-- 4b. An attached message: one leaf for parts(), its own leaves (with
+-- their depth) for parts(true); part:text(max) cuts the text.
+do
+  local body = table.concat({
+    "--o",
+    "Content-Type: text/plain",
+    "",
+    "outer text",
+    "--o",
+    "Content-Type: message/rfc822",
+    "",
+    "Subject: inner",
+    "MIME-Version: 1.0",
+    "Content-Type: multipart/mixed; boundary=\"i\"",
+    "",
+    "--i",
+    "Content-Type: message/delivery-status",
+    "",
+    "Final-Recipient: rfc822; a@example.org",
+    "--i",
+    "Content-Type: text/html",
+    "",
+    "<p>x</p>",
+    "--i--",
+    "--o--",
+    "",
+  }, "\r\n")
+  local conn = transaction{headers = {
+    {"Subject", "nested"}, {"MIME-Version", "1.0"},
+    {"Content-Type", "multipart/mixed; boundary=\"o\""}}, body = body}
+  expect_reply(conn, SMFIR_CONTINUE, "attached message: EOM continue")
+  local parts = mt.getheader(conn, "X-Seen-Parts", 0) or ""
+  check("parts(): the attached message is one leaf (got " .. parts .. ")",
+        select(2, parts:gsub("|", "")) == 1
+          and parts:find("message/rfc822", 1, true) ~= nil)
+  expect_header(conn, "X-Seen-Nested",
+                "text/plain:0|message/rfc822:0|message/delivery-status:1|" ..
+                "text/html:1",
+                "parts(true): the attached message's leaves follow it, " ..
+                "depth 1")
+  expect_header(conn, "X-Seen-Text-Max", "outer",
+                "part:text(5): the first 5 bytes")
+  mt.disconnect(conn)
+end
+
 -- 5. A ctx (and its message, part, iterator) kept for a later request.
 do
   local conn = transaction{headers = {{"Subject", "keep"}}}

@@ -1,0 +1,759 @@
+-- mlm_bounce.lua - what a bounce says: which addresses failed, how, and
+-- whether that should count against them.
+--
+--   local bounce = require "mlm_bounce"
+--   local r = bounce.parse(ctx.message)
+--   r.format      "rfc3464", "arf", "exim", "qmail", ... or "none"
+--   r.verdict     the verdict of the whole mail (see VERDICTS)
+--   r.recipients  { {address=, final=, status=, action=, diagnostic=,
+--                    verdict=}, ... } in the order reported; address is
+--                    the Original-Recipient when the report gives one of
+--                    type rfc822, final then the Final-Recipient if it
+--                    differs (the caller tries the one that is a member)
+--
+-- Verdicts: "failure" (permanent, 5.x.x other than 5.7.x: scores),
+-- "policy" (5.7.x: refused for policy or spam; recorded, never scored),
+-- "delay" (4.x.x, delayed: never scored), "success" (delivered, relayed,
+-- expanded), "autoreply" (vacation and other robots), "complaint" (an ARF
+-- feedback report), "none" (nothing understood).
+--
+-- The order: an ARF report (message/feedback-report); else RFC 3464/6533
+-- reports (message/delivery-status, message/global-delivery-status), the
+-- outermost first, also inside attached messages; else the auto-reply
+-- marks; else the detectors of DETECTORS in order, first match wins. An
+-- address is only ever taken from the part that reports it: report fields,
+-- or the human-readable text of the top-level message before the quoted
+-- original, never from an attached original.
+--
+-- Hostile input: every text is cut to TEXT_MAX bytes, LINES_MAX lines of
+-- LINE_MAX bytes, and at most RECIPIENTS_MAX recipients and PARTS_MAX parts
+-- are looked at, before any pattern runs; patterns have no unbounded
+-- backtracking (Lua's matcher runs in C, out of reach of the instruction
+-- limit).
+
+local M = {}
+
+local TEXT_MAX = 65536       -- bytes of one part read
+local LINES_MAX = 2000       -- lines of human-readable text scanned
+local LINE_MAX = 400         -- bytes of one line scanned
+local RECIPIENTS_MAX = 200   -- recipients taken from one bounce
+local PARTS_MAX = 100        -- parts looked at
+local FIELD_MAX = 400        -- bytes of one report field kept
+local REPORTS_MAX = 4        -- delivery-status parts read
+M.RECIPIENTS_MAX = RECIPIENTS_MAX
+
+-- ------------------------------------------------------------ helpers ---
+
+local function trim(s)
+  -- linear: no %s*$ over unbounded text (callers pass short strings)
+  local a = s:find("%S")
+  if not a then return "" end
+  local b = #s
+  while b > a and s:find("^%s", b) do b = b - 1 end
+  return s:sub(a, b)
+end
+
+-- An addr-spec worth reporting: one @, a dotted domain, no spaces or
+-- brackets; trailing punctuation removed. nil when it is none.
+local function clean_address(s)
+  if not s or #s > 254 then return nil end
+  s = s:gsub("^[%s<\"'(%[]+", ""):gsub("^mailto:", "")
+  s = s:match("^[^%s<>\"'(),;%[%]]+") or ""
+  local e = #s
+  while e > 0 and (".:,;"):find(s:sub(e, e), 1, true) do e = e - 1 end
+  s = s:sub(1, e)
+  local l, d = s:match("^([^@]+)@([%w%-%.\128-\255]+)$")
+  if not l or not d:find("%.%a") or d:find("%.%.") or l:find("%.%.")
+      or l:find("^%.") or l:find("%.$") then
+    return nil
+  end
+  if l:find("[%c]") or l:find("=%x%x") then
+    -- quoted-printable leftovers in the local part
+    l = l:gsub("=(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+    if l:find("[%c%s]") then return nil end
+  end
+  return l .. "@" .. d
+end
+M.clean_address = clean_address
+
+-- The lines of a text, each cut to LINE_MAX, at most LINES_MAX.
+local function lines_of(text)
+  local out, n, pos, len = {}, 0, 1, #text
+  while pos <= len and n < LINES_MAX do
+    local nl = text:find("\n", pos, true) or len + 1
+    local line = text:sub(pos, math.min(nl - 1, pos + LINE_MAX - 1))
+    n = n + 1
+    out[n] = (line:gsub("\r", ""))
+    pos = nl + 1
+  end
+  return out
+end
+
+local function status_of(text)
+  if not text then return nil end
+  local s = text:match("^%s*([245]%.%d%d?%d?%.%d%d?%d?)")
+    or text:match("[^%d%.]([245]%.%d%d?%d?%.%d%d?%d?)[^%d%.]")
+    or text:match("[^%d%.]([245]%.%d%d?%d?%.%d%d?%d?)$")
+  if s then return s end
+  local code = text:match("^%s*([245])%d%d[%s%-]") or text:match("[^%d]([245])[0-5]%d[ %-]")
+  if code then return code .. ".0.0" end
+  return nil
+end
+M.status_of = status_of
+
+local function verdict_of(action, status, diagnostic)
+  if action == "delayed" then return "delay" end
+  if action == "delivered" or action == "relayed" or action == "expanded" then
+    return "success"
+  end
+  local class = status:sub(1, 1)
+  if class == "2" then return "success" end
+  if class == "4" then return "delay" end
+  if class ~= "5" then return "none" end
+  if status:find("^5%.7%.") or (diagnostic or ""):find("[^%d%.]5%.7%.%d") then
+    return "policy"
+  end
+  return "failure"
+end
+
+local VERDICT_RANK = { failure = 6, policy = 5, delay = 4, success = 3,
+  complaint = 2, autoreply = 1, none = 0 }
+
+local function overall(r)
+  local best = "none"
+  for _, x in ipairs(r.recipients) do
+    if VERDICT_RANK[x.verdict] > VERDICT_RANK[best] then best = x.verdict end
+  end
+  r.verdict = best
+  return r
+end
+
+local function add(r, seen, address, fields)
+  if #r.recipients >= RECIPIENTS_MAX then return end
+  local key = address:lower()
+  if seen[key] then return end
+  seen[key] = true
+  fields = fields or {}
+  local status = fields.status or "5.0.0"
+  local entry = {
+    address = address,
+    final = fields.final,
+    status = status,
+    action = fields.action or "failed",
+    diagnostic = (fields.diagnostic or ""):sub(1, FIELD_MAX),
+  }
+  entry.verdict = fields.verdict
+    or verdict_of(entry.action, status, entry.diagnostic)
+  r.recipients[#r.recipients + 1] = entry
+end
+
+-- ----------------------------------------------------- RFC 3464 / 6533 ---
+
+-- The value of an address-type field: "rfc822; <a@b>" -> "a@b", "rfc822",
+-- or for utf-8 (RFC 6533) and x400 types whatever stands after the ';'.
+local function typed_address(value)
+  if not value then return nil end
+  local kind, addr = value:match("^%s*([%w%-]+)%s*;(.*)$")
+  if not kind then addr, kind = value, "rfc822" end
+  addr = trim(addr:sub(1, 300))
+  if kind:lower() == "utf-8" then
+    -- RFC 6533 utf-8-addr-unitext: raw UTF-8, and \x{HEX} escapes
+    addr = addr:gsub("\\[Xx]{(%x%x?%x?%x?%x?%x?)}", function(h)
+      local n = tonumber(h, 16)
+      return n and n < 0x110000 and utf8.char(n) or ""
+    end)
+  end
+  return clean_address(addr), kind:lower()
+end
+
+-- The per-recipient blocks of a delivery-status text. Lenient: folded
+-- lines, CRLF, blocks without blank lines between them (a new
+-- Final-Recipient starts a block), field names in any case.
+local function dsn_blocks(text)
+  local blocks, cur, last = {}, nil, nil
+  local function close()
+    if cur and (cur["final-recipient"] or cur["original-recipient"]) then
+      blocks[#blocks + 1] = cur
+    end
+    cur, last = nil, nil
+  end
+  for _, line in ipairs(lines_of(text)) do
+    if line:find("^[ \t]") and cur and last then
+      cur[last] = (cur[last] .. " " .. trim(line)):sub(1, FIELD_MAX)
+    elseif not line:find("%S") then
+      close()
+    else
+      local name, value = line:match("^([%w%-]+)[ \t]*:[ \t]*(.*)$")
+      if name then
+        name = name:lower()
+        if (name == "final-recipient" or name == "original-recipient")
+            and cur and cur[name] then
+          close()
+        end
+        cur = cur or {}
+        if not cur[name] then cur[name] = value:sub(1, FIELD_MAX) end
+        last = name
+      end
+    end
+    if #blocks >= RECIPIENTS_MAX then break end
+  end
+  close()
+  return blocks
+end
+
+local function read_dsn(r, seen, text)
+  for _, b in ipairs(dsn_blocks(text)) do
+    local final = typed_address(b["final-recipient"])
+    local original, kind = typed_address(b["original-recipient"])
+    if kind and kind ~= "rfc822" and kind ~= "utf-8" then original = nil end
+    local address = original or final
+    if address then
+      local action = (b["action"] or ""):lower():match("^%s*(%a+)") or ""
+      if action == "failure" or action == "error" then action = "failed" end
+      local diagnostic = b["diagnostic-code"] or ""
+      local st = b["status"] and b["status"]:match("^%s*([245]%.%d+%.%d+)")
+      local status = st or status_of(diagnostic:gsub("^[^;]*;", " ", 1))
+        or (action == "failed" and "5.0.0")
+        or (action == "delayed" and "4.0.0")
+        or (action ~= "" and "2.0.0") or ""
+      if action == "" then
+        action = ({ ["5"] = "failed", ["4"] = "delayed" })[status:sub(1, 1)]
+          or "delivered"
+      end
+      add(r, seen, address, { final = original and final ~= original
+        and final or nil, status = status, action = action,
+        diagnostic = trim(diagnostic) })
+    end
+  end
+end
+
+-- ------------------------------------------------------- auto-replies ---
+
+local AUTOREPLY_SUBJECTS = {
+  "auto reply", "auto-reply", "autoreply", "automatic reply",
+  "auto response", "autoresponse", "auto-response", "out of office",
+  "out of the office", "vacation", "abwesenheit", "automatische antwort",
+  "r\195\169ponse automatique", "absence", "on leave", "away from my mail",
+}
+
+-- Subjects of bounces, which often quote the subject of the post
+-- ("Undeliverable: Out of office plans"): never taken for auto-replies.
+local BOUNCE_SUBJECTS = {
+  "undeliver", "delivery", "failure", "failed", "returned mail",
+  "returning message", "not delivered", "mail error", "rejected",
+  "mail system error",
+}
+
+local function is_autoreply(msg)
+  for _, h in ipairs({ "X-Autoreply", "X-Autorespond", "X-Vacation" }) do
+    if msg:header(h) then return true end
+  end
+  local subject = (msg:header("Subject") or ""):sub(1, 300):lower()
+  for _, s in ipairs(BOUNCE_SUBJECTS) do
+    if subject:find(s, 1, true) then return false end
+  end
+  for _, s in ipairs(AUTOREPLY_SUBJECTS) do
+    if subject:find(s, 1, true) then return true end
+  end
+  return false
+end
+
+local function robot_sender(msg)
+  local from = (msg:header("From") or ""):sub(1, 300):lower()
+  return from:find("mailer%-daemon") or from:find("postmaster")
+    or from:find("mail delivery")
+end
+
+-- ---------------------------------------------------------- detectors ---
+--
+-- Each detector reads the human-readable text (t.lines, t.lower: the lines
+-- and their lower-case forms, t.msg the message) and returns a list of
+-- {address, fields} or nil. Detectors are tried in order; the first that
+-- finds an address decides.
+
+-- The lines where the quoted original starts (lower case, plain find).
+local ORIGINAL_STARTS = {
+  "below this line is a copy of the message",
+  "below the next line is a copy of the message",
+  "original message follows", "original message as received",
+  "returned mail follows", "returned message follows",
+  "start of returned message", "---- returned mail ----",
+  "-------- returned mail --------", "this is a copy of",
+  "a copy of the original message", "copy of the message",
+  "original message headers", "message headers follow",
+  "----- original message -----", "------ this is a copy",
+  "your message reads", "the header of the original message",
+  "included is a copy of the message header", "message text follows",
+  "----- transcript of session follows -----", "old message:",
+  "end of message", "original message attached", "-- the header",
+  "message removed", "session transcript", "header of the source mail",
+}
+
+local function original_starts(lower)
+  for _, s in ipairs(ORIGINAL_STARTS) do
+    if lower:find(s, 1, true) then return true end
+  end
+  return false
+end
+
+-- Every address on a line: <a@b> forms first, else bare a@b words. Linear:
+-- each '<' scan stops at the next '<', and a bare word is read around each
+-- '@' with anchored patterns on at most 64 bytes before and 255 after.
+local BARE_LOCAL = "^[^%s<>\"'(),;:%[%]@]+"
+local function line_addresses(line)
+  local out = {}
+  for a in line:gmatch("<([^<>%s@]+@[^<>%s]+)>") do
+    out[#out + 1] = clean_address(a)
+  end
+  if #out > 0 then return out end
+  local pos = 1
+  while #out < 8 do
+    local at = line:find("@", pos, true)
+    if not at then break end
+    local l = line:sub(math.max(1, at - 64), at - 1):reverse():match(BARE_LOCAL)
+    local d = line:sub(at + 1, at + 255):match("^[%w%-%.]+")
+    if l and d then out[#out + 1] = clean_address(l:reverse() .. "@" .. d) end
+    pos = at + 1
+  end
+  return out
+end
+
+local function found(list, address, fields)
+  if address then list[#list + 1] = { address, fields or {} } end
+  return list
+end
+
+-- Quoted header lines of the original that some bounces show.
+local function header_line(lower)
+  return lower:find("^%s*to:") or lower:find("^%s*from:")
+    or lower:find("^%s*cc:") or lower:find("^%s*sender:")
+    or lower:find("^%s*reply%-to:") or lower:find("^%s*return%-path:")
+    or lower:find("^%s*received:") or lower:find("^%s*for <")
+    or lower:find("^%s*message%-id:") or lower:find("^%s*subject:")
+    or lower:find("^>%s*[%w%-]+:") or lower:find("mail from:", 1, true)
+    or lower:find("^%s*delivered%-to:")
+end
+
+-- The status a text line gives (x.y.z or an SMTP code), if any.
+local function line_status(line)
+  return status_of(" " .. line .. " ")
+end
+
+-- The status given on line i or the lines after it, up to a blank line
+-- (at most 8 lines): "550-5.7.1 ..." under an Exim address.
+local function status_near(t, i)
+  for k = i, math.min(i + 8, #t.lines) do
+    local line = t.lines[k]
+    if k > i and not line:find("%S") then break end
+    local st = line_status(k == i and line:gsub("[^%s]+@[^%s]+", "") or line)
+    if st then return st end
+  end
+  return nil
+end
+
+local DETECTORS = {}
+M.DETECTORS = DETECTORS
+
+local function detector(name, fn)
+  DETECTORS[#DETECTORS + 1] = { name = name, fn = fn }
+end
+
+-- Exim (and others): the X-Failed-Recipients header lists the addresses.
+detector("exim", function(t)
+  local out = {}
+  for _, v in ipairs(t.msg:headers("X-Failed-Recipients") or {}) do
+    for a in v:sub(1, 4000):gmatch("[^%s,<>]+@[^%s,<>]+") do
+      found(out, clean_address(a))
+    end
+  end
+  return out
+end)
+
+-- qmail (QSBMF), Postfix before DSN, Yahoo, mail.ru, sbcglobal and every
+-- mailer that lists "<address>:" at the start of a line followed by the
+-- reason, before the quoted original.
+detector("angle-colon", function(t)
+  local out = {}
+  for i, lower in ipairs(t.lower) do
+    if original_starts(lower) or lower:find("^%-%-%-") and #out > 0 then
+      break
+    end
+    local a = t.lines[i]:match("^%s*<([^<>%s]+)>[^%w]*:")
+      or t.lines[i]:match("^%s*<([^<>%s]+)>%s*%(expanded from")
+    if a then
+      local why = t.lines[i]:match(">:%s*(.*)") or ""
+      local nxt = t.lines[i + 1] or ""
+      if why == "" then why = nxt end
+      found(out, clean_address(a), { status = line_status(why),
+        diagnostic = trim(why) })
+    end
+  end
+  return out
+end)
+
+-- Microsoft Exchange (IMS, 5.5 era) and GroupWise gateways: "did not reach
+-- the following recipient(s):", then "ADDRESS on DATE" or
+-- "...;SMTP=ADDRESS; on DATE", up to the MSEXCH: line.
+detector("exchange", function(t)
+  local out, on = {}, false
+  for i, lower in ipairs(t.lower) do
+    if not on then
+      on = lower:find("did not reach the following recipient", 1, true)
+    elseif lower:find("msexch:", 1, true) or original_starts(lower) then
+      break
+    else
+      local line = t.lines[i]
+      local a = line:match("SMTP=([^;%s]+);") or line:match("^%s*(%S+) on ")
+      found(out, clean_address(a))
+    end
+  end
+  return out
+end)
+
+-- SMTP32 (IMail): one line "Delivery failed N attempts: ADDRESS",
+-- "Invalid final delivery userid: ADDRESS", "User mailbox exceeds
+-- allowed size: ADDRESS", "Unknown user: ADDRESS", "undeliverable to
+-- ADDRESS".
+detector("smtp32", function(t)
+  if not (t.msg:header("X-Mailer") or ""):find("^<SMTP32 v") then return nil end
+  local out = {}
+  for i, lower in ipairs(t.lower) do
+    if original_starts(lower) then break end
+    local tail = lower:find("user mailbox[^:]*:") or lower:find("delivery failed[^:]*:")
+      or lower:find("unknown user[^:]*:") or lower:find("delivery userid[^:]*:")
+      or lower:find("undeliverable +to ")
+    if tail then
+      found(out, line_addresses(t.lines[i]:sub(tail))[1])
+    end
+  end
+  return out
+end)
+
+-- AOL: "Your mail to the following recipients could not be delivered
+-- because ...:" and then one screen name (or address) a line.
+detector("aol", function(t)
+  local from = (t.msg:header("From") or ""):lower()
+  if not from:find("@aol%.com") then return nil end
+  local out, on = {}, false
+  for i, lower in ipairs(t.lower) do
+    if not on then
+      on = lower:find("following recipients could not be delivered", 1, true)
+    elseif lower:find("%S") then
+      local w = trim(t.lines[i])
+      if w:find("%s") then break end
+      found(out, clean_address(w:find("@") and w or (w .. "@aol.com")))
+    elseif #out > 0 then
+      break
+    end
+  end
+  return out
+end)
+
+-- qmail-style notices that show the original's To: line ("I wasn't able
+-- to deliver the following message ... To: ADDRESS").
+detector("qmail-to", function(t)
+  local out, on = {}, false
+  for i, lower in ipairs(t.lower) do
+    if not on then
+      on = lower:find("able to deliver the following message", 1, true)
+    elseif lower:find("below this line is a copy", 1, true) then
+      break
+    else
+      found(out, clean_address(t.lines[i]:match("^To:%s*(%S+)")))
+    end
+  end
+  return out
+end)
+
+-- "... an email SENDER addressed to email address : / -- ADDRESS".
+detector("dash-list", function(t)
+  local out, on = {}, false
+  for i, lower in ipairs(t.lower) do
+    if not on then
+      on = lower:find("delivery failure notification", 1, true)
+    elseif lower:find("could not be delivered", 1, true) then
+      break
+    else
+      found(out, clean_address(t.lines[i]:match("^%-%-%s+(%S+@%S+)")))
+    end
+  end
+  return out
+end)
+
+-- LLNL's postmaster: "which your message was addressed, ADDRESS, did
+-- not exactly match".
+detector("llnl", function(t)
+  local out = {}
+  for i, lower in ipairs(t.lower) do
+    if original_starts(lower) then break end
+    if lower:find("did not exactly match", 1, true) then
+      found(out, clean_address(t.lines[i]:match(",%s*([^%s,]+@[^%s,]+),")))
+    end
+  end
+  return out
+end)
+
+-- Yale's mailer: user names without a domain under "Message not delivered
+-- to the following:", up to "Error Detail"; both of Yale's mail domains
+-- are reported for each.
+detector("yale", function(t)
+  local from = (t.msg:header("From") or ""):lower()
+  if not from:find("mailer%-daemon@[%w%.%-]*yale%.edu") then return nil end
+  local out, on = {}, false
+  for i, lower in ipairs(t.lower) do
+    if not on then
+      on = lower:find("message not delivered to the following", 1, true)
+    elseif lower:find("error detail", 1, true) then
+      break
+    else
+      local name = t.lines[i]:match("^%s+([%w%._][%w%._%-]*)%s")
+        or t.lines[i]:match("^%s+([%w%._][%w%._%-]*)$")
+      if name then
+        found(out, clean_address(name .. "@yale.edu"))
+        found(out, clean_address(name .. "@cs.yale.edu"))
+      end
+    end
+  end
+  return out
+end)
+
+-- Phrases that introduce the failed addresses in free text.
+local FAILURE_INTROS = {
+  "failed recipients", "failed addresses", "could not be delivered",
+  "could not deliver", "couldn't be delivered", "was not delivered",
+  "undeliverable", "unable to deliver", "delivery to the following",
+  "delivery has failed", "delivery failure", "delivery failed",
+  "permanent delivery failure", "permanent error", "user unknown",
+  "unknown user", "no such user", "no such mailbox", "mailbox unavailable",
+  "mailbox is full", "over quota", "does not exist", "doesn't exist",
+  "invalid recipient", "invalid address", "not a valid", "no mailbox",
+  "recipient unknown", "unknown recipient", "address rejected",
+  "did not reach", "not delivered to", "non-delivery", "non delivery",
+  "failed to deliver", "intended recipient", "rejected", "bounced",
+  "not listed in", "there is no user", "no such user here",
+  "fatal error", "delivery problems", "no longer valid",
+  "has not been delivered", "following recipients", "following addresses",
+  "following address", "following recipient",
+  "returned to sender", "error-for:", "failed recipient",
+  "was automatically rejected", "the following address failed",
+  "following recipient(s) could not be reached", "not be reached",
+  "n'existe pas", "inconnu", "sconosciuto", "unbekannt",
+  "\208\189\208\181", -- Russian "не" (not): Yandex/Mail.ru notices
+}
+
+-- The free-text detector ("simple match"): addresses on the lines from the
+-- first failure phrase to the quoted original, leaving out quoted header
+-- lines and the addresses of the bouncing system itself (postmaster,
+-- mailer-daemon).
+detector("text", function(t)
+  local out, on = {}, false
+  for i, lower in ipairs(t.lower) do
+    if (original_starts(lower) or lower:find("^received: ")) and (on or i > 1)
+    then
+      break
+    end
+    if not on then
+      for _, p in ipairs(FAILURE_INTROS) do
+        if lower:find(p, 1, true) then on = true break end
+      end
+    end
+    if on and not header_line(lower) then
+      for _, a in ipairs(line_addresses(t.lines[i])) do
+        local l = a:lower()
+        if not (l:find("^postmaster@") or l:find("^mailer%-daemon@")) then
+          found(out, a, { status = status_near(t, i),
+            diagnostic = trim(t.lines[i]) })
+        end
+      end
+    end
+  end
+  return out
+end)
+
+-- Warnings ("simple warning"): the same addresses, from a text that says
+-- delivery is delayed and still being tried.
+local DELAY_PHRASES = {
+  "has not yet been delivered", "has not been delivered yet",
+  "delayed", "will continue trying", "will keep trying",
+  "still trying", "still being retried", "will be retried",
+  "temporary failure", "temporarily", "will try again",
+  "not been able to deliver", "is being retried",
+  "will continue to be made", "attempts will continue",
+  "has been postponed", "will continue to try", "will continue to attempt",
+  "not yet been delivered",
+}
+
+-- Phrases that make a bounce permanent whatever else it says.
+local PERMANENT_PHRASES = {
+  "permanent", "fatal", "user unknown", "unknown user", "no such user",
+  "does not exist", "not going to try again", "given up", "giving up",
+}
+
+local function any_phrase(lower, phrases)
+  for _, p in ipairs(phrases) do
+    if lower:find(p, 1, true) then return true end
+  end
+  return false
+end
+
+local function is_warning(t)
+  local subject = (t.msg:header("Subject") or ""):sub(1, 300):lower()
+  if any_phrase(subject, PERMANENT_PHRASES) then return false end
+  local warned = subject:find("warning") or subject:find("delay")
+  for _, lower in ipairs(t.lower) do
+    if original_starts(lower) then break end
+    if any_phrase(lower, PERMANENT_PHRASES) then return false end
+    warned = warned or any_phrase(lower, DELAY_PHRASES)
+  end
+  return warned
+end
+
+-- Delay warnings that name their addresses without a failure phrase
+-- ("has not yet been delivered", "has been postponed"): every address of
+-- the text before the quoted original, as delays (never scored).
+detector("warning", function(t)
+  if not is_warning(t) then return nil end
+  local out = {}
+  for i, lower in ipairs(t.lower) do
+    if i > 1 and original_starts(lower) then break end
+    if not header_line(lower) then
+      for _, a in ipairs(line_addresses(t.lines[i])) do
+        local l = a:lower()
+        if not (l:find("^postmaster@") or l:find("^mailer%-daemon@")) then
+          found(out, a, { action = "delayed", status = "4.0.0" })
+        end
+      end
+    end
+  end
+  return out
+end)
+
+-- The human-readable text: the top-level text parts (HTML reduced to its
+-- text), before any attached message.
+local function readable_text(msg)
+  local texts, n, size = {}, 0, 0
+  for part in msg:parts() do
+    n = n + 1
+    if n > PARTS_MAX or size >= TEXT_MAX then break end
+    local ct = part.content_type
+    if ct == "text/plain" or ct == "text/html" then
+      local s = part:text(TEXT_MAX - size) or ""
+      if ct == "text/html" then
+        -- [^<>]* and not [^>]*: a scan ends at the next '<' (linear)
+        s = s:gsub("<[Bb][Rr][^<>]*>", "\n"):gsub("<[Pp][ >][^<>]*>", "\n")
+          :gsub("</?[%a][^<>]*>", ""):gsub("&lt;", "<"):gsub("&gt;", ">")
+          :gsub("&nbsp;", " "):gsub("&amp;", "&")
+      end
+      texts[#texts + 1] = s
+      size = size + #s
+    end
+    if ct == "message/rfc822" then break end
+  end
+  return table.concat(texts, "\n"):sub(1, TEXT_MAX)
+end
+
+-- ------------------------------------------------------------- parse ---
+
+function M.parse(msg)
+  local r, seen = { format = "none", verdict = "none", recipients = {} }, {}
+
+  -- ARF (RFC 5965): a complaint, never a failure.
+  local reports, n = {}, 0
+  for part in msg:parts(true) do
+    n = n + 1
+    if n > PARTS_MAX then break end
+    local ct = part.content_type
+    if ct == "message/feedback-report" and part.depth == 0 then
+      local text = part:text(TEXT_MAX) or ""
+      r.format = "arf"
+      local kind, rcpts = "abuse", {}
+      for _, line in ipairs(lines_of(text)) do
+        local name, v = line:match("^([%w%-]+):%s*(.*)")
+        name = name and name:lower()
+        if name == "feedback-type" then
+          kind = v:match("^[%w%-]+") or kind
+        elseif name == "original-rcpt-to" then
+          rcpts[#rcpts + 1] = clean_address(v)
+        end
+      end
+      for _, address in ipairs(rcpts) do
+        add(r, seen, address, { verdict = "complaint", action = "complaint",
+          status = "", diagnostic = "ARF " .. kind .. " report" })
+      end
+      r.verdict = "complaint"
+      return r
+    elseif ct == "message/delivery-status"
+        or ct == "message/global-delivery-status" then
+      reports[#reports + 1] = { depth = part.depth, part = part }
+    end
+  end
+  table.sort(reports, function(a, b) return a.depth < b.depth end)
+  for k, rep in ipairs(reports) do
+    if k > REPORTS_MAX or #r.recipients >= RECIPIENTS_MAX
+        or rep.depth > reports[1].depth and #r.recipients > 0 then
+      break
+    end
+    read_dsn(r, seen, rep.part:text(TEXT_MAX) or "")
+  end
+  if #r.recipients > 0 then
+    r.format = "rfc3464"
+    return overall(r)
+  end
+
+  if is_autoreply(msg) then
+    r.format, r.verdict = "autoreply", "autoreply"
+    return r
+  end
+
+  local text = readable_text(msg)
+  local t = { msg = msg, lines = lines_of(text), lower = {} }
+  for i, line in ipairs(t.lines) do t.lower[i] = line:lower() end
+  local warning = is_warning(t)
+  for _, d in ipairs(DETECTORS) do
+    local got = d.fn(t)
+    if got and #got > 0 then
+      r.format = d.name
+      for _, g in ipairs(got) do
+        local f = g[2]
+        if warning and not (f.status or ""):find("^5") then
+          f.action, f.status = "delayed", f.status or "4.0.0"
+        end
+        add(r, seen, g[1], f)
+      end
+      return overall(r)
+    end
+  end
+  if (msg:header("Auto-Submitted") or "no"):lower():find("^%s*auto%-replied")
+      and not robot_sender(msg) then
+    r.format, r.verdict = "autoreply", "autoreply"
+  end
+  return r
+end
+
+-- Every reader on one text with no message around it (tests/fuzz/fuzz_dsn):
+-- the report reader, then each detector and the warning test as if the
+-- text were the human-readable part. The recipients, as parse gives them.
+function M.read_text(text)
+  text = text:sub(1, TEXT_MAX)
+  local r, seen = { recipients = {} }, {}
+  read_dsn(r, seen, text)
+  local stub = { header = function() return nil end,
+    headers = function() return {} end }
+  local t = { msg = stub, lines = lines_of(text), lower = {} }
+  for i, line in ipairs(t.lines) do t.lower[i] = line:lower() end
+  local warning = is_warning(t)
+  for _, d in ipairs(DETECTORS) do
+    for _, g in ipairs(d.fn(t) or {}) do
+      if warning then g[2].action = "delayed" end
+      add(r, seen, g[1], g[2])
+    end
+  end
+  return r.recipients
+end
+
+-- The verdicts that count against a member, and those recorded in the
+-- bounce log (a complaint with the status "complaint", never scored).
+M.SCORES = { failure = true }
+M.RECORDED = { failure = true, policy = true, complaint = true }
+
+return M
