@@ -33,8 +33,12 @@ t_check "100 transactions through forked workers: all continued" \
     test "$(result continue "$tmp/b1")" = 100
 t_check "workers were replaced (started $(json_get "j['workers']['started']") >= 60)" \
     test "$(json_get "j['workers']['started']")" -ge 60
-t_check "all but the workers started before it were forked by it (started $(json_get "j['workers']['started']"), forked $(json_get "j['workers']['forked']"))" \
-    test "$(json_get "j['workers']['started'] - j['workers']['forked']")" -le 2
+# A fork server slower than ZYGOTE_ANSWER_MS (a loaded machine, a
+# sanitizer build) is given up for exec until it is back: logged, and then
+# exec'd starts are right.
+lost=$(grep -c "worker fork server: no answer" "$MLM_DIR/mux.log")
+t_check "all but the workers started before it were forked by it (started $(json_get "j['workers']['started']"), forked $(json_get "j['workers']['forked']"), given up $lost times)" \
+    test "$(json_get "j['workers']['started'] - j['workers']['forked']")" -le 2 -o "$lost" -gt 0
 t_check "stats names them" bash -c "'$CTL_BIN' -C '$MLM_CONF' stats | grep -q 'started by the fork server'"
 t_check "workers forked by it are the multiplexor's children" workers_are_mux_children
 t_check "forked workers show no -Z" \
@@ -63,11 +67,15 @@ t_check "no descriptor leaks over 60 more starts ($fds0 -> $fds1 in the multiple
     test $((fds1 - fds0)) -lt 10
 
 # --- killed: the pool goes on with exec, then it comes back -----------------
+lost_before=$(grep -Ec "worker fork server: (exited|cannot write to it|no answer)" "$MLM_DIR/mux.log")
 kill -9 "$z1"
 bench "$tmp/b2" -c 2 -n 30
 t_check "fork server killed: 30 transactions all continued" \
     test "$(result continue "$tmp/b2")" = 30
-t_check "fork server killed: logged" grep -q "worker fork server: exited" "$MLM_DIR/mux.log"
+# The multiplexor learns of the kill by the end of its socket, by a failed
+# write of the next start, or by the missing answer, whichever comes first.
+t_check "fork server killed: logged" \
+    test "$(grep -Ec "worker fork server: (exited|cannot write to it|no answer)" "$MLM_DIR/mux.log")" -gt "$lost_before"
 z2=$(wait_zygote "$z1")
 t_check "fork server killed: a new one runs ($z2)" test -n "$z2"
 f0=$(json_get "j['workers']['forked']")
