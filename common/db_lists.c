@@ -37,6 +37,8 @@ const struct setting_def list_settings[] = {
     {"approve_password", SET_TEXT, "", NULL,
      "password in an Approved: header that approves a post", 1},
     {"emergency", SET_ENUM, "no", "no|yes", "hold every post", 0},
+    {"held_expire", SET_COUNT, "14", NULL,
+     "days a held post waits for a decision before it is discarded", 0},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -259,11 +261,18 @@ static int resolve_normalised(struct db *db, const char *norm,
     }
     if (rc == -1)
         return -1;
+    /* NAME-request+ANYTHING and NAME-bounces+ANYTHING: the detail after
+     * the first + is the policy's (mlm.resolve returns it). */
+    char *plus = strchr(name, '+');
+    if (plus)
+        *plus = '\0';
     size_t nl = strlen(name);
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
         size_t sl = strlen(roles[i].suffix);
         if (nl <= sl || strcmp(name + nl - sl, roles[i].suffix) != 0)
             continue;
+        if (plus && roles[i].kind == ADDR_OWNER)
+            break;
         name[nl - sl] = '\0';
         rc = list_lookup(db, name, domain, list, why, whylen);
         if (rc == 0) {

@@ -127,6 +127,31 @@ static int l_sendmail(lua_State *L)
     return 1;
 }
 
+int sendmail_send(const char *from, const char *to, const char *msg,
+                  size_t len)
+{
+    if (sendmail_command == NULL || !address_valid(from) || from[0] == '-' ||
+        !address_valid(to) || to[0] == '-')
+        return -1;
+    size_t words = 1;
+    for (const char *p = sendmail_command; *p; p++)
+        words += *p == ' ' || *p == '\t';
+    const char **argv = xcalloc(words + 5, sizeof *argv);
+    int argc = 0;
+    char *copy = xstrdup(sendmail_command), *save = NULL;
+    for (char *tok = strtok_r(copy, " \t", &save); tok;
+         tok = strtok_r(NULL, " \t", &save))
+        argv[argc++] = tok;
+    argv[argc++] = "-f";
+    argv[argc++] = from;
+    argv[argc++] = to;
+    argv[argc] = NULL;
+    int rc = run_sendmail(argv, msg, len);
+    free(argv);
+    free(copy);
+    return rc;
+}
+
 /* RFC 2047-encode text for a header value when it is not plain ASCII. */
 static int l_encode_header(lua_State *L)
 {
