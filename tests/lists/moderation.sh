@@ -139,4 +139,31 @@ t_check "nothing decided on posts 3 and 4" test "$(state 3)$(state 4)" = "pendin
 send mod@example.org mod@example.org "$(addr 3 discard mod@example.org)" "discard"
 t_check "a token made before held_expire changed still decides ($RESULT)" decided
 t_check "... post 3 discarded" test "$(state 3)" = "discarded:mod@example.org"
+# --- mlm-ctl held notify: expiry, then one summary per moderator ---------------
+ctl list set $L held_expire 14
+send stranger@example.net stranger@example.net $L "fifth post"
+ctl list set $L held_expire 0
+sleep 2
+rm -f "$SENT"/sent.*
+out=$(mlm_ctl held notify)
+t_check "held notify: post 4 (past held_expire 0) discarded" \
+    test "$(state 4)" = "discarded:held_expire"
+t_check "... and said so ($out)" grep -q "expired held message 4 of $L: discarded" <<<"$out"
+t_check "... post 5 too" test "$(state 5)" = "discarded:held_expire"
+ctl list set $L held_expire 14
+send stranger@example.net stranger@example.net $L "sixth post"
+send stranger@example.net stranger@example.net $L "seventh post"
+rm -f "$SENT"/sent.*
+out=$(mlm_ctl held notify)
+t_check "held notify: one summary per moderator ($(ls "$SENT" | wc -l))" test "$(ls "$SENT" | wc -l)" -eq 1
+sum=$(ls "$SENT"/sent.* 2>/dev/null | head -1)
+t_check "... to the moderator" grep -q '^ARGS: -f dev-bounces@lists.example mod@example.org$' "${sum:-/dev/null}"
+t_check "... listing both pending posts" \
+    test "$(grep -c '^held id: [67]' "${sum:-/dev/null}")" -eq 2
+A7=$(sed -n 's/^  approve *\(dev-request+approve-7-[^ ]*@lists.example\).*/\1/p' "${sum:-/dev/null}" | tr -d '\r')
+send mod@example.org mod@example.org "$A7" "approve"
+t_check "an address from the summary decides ($RESULT)" decided
+t_check "... post 7 approved" test "$(state 7)" = "approved:mod@example.org"
+out=$(mlm_ctl held notify)
+t_check "a second pass: nothing expired, post 6 still pending" test "$(state 6)" = "pending:"
 t_done
