@@ -82,13 +82,16 @@ local function trim(s)
 end
 
 -- The first non-blank body line, printable, cut to REASON_MAX; or "".
+-- Quoted lines ("> ...") and a mail client's attribution ("On ...
+-- wrote:") are no reason.
 local function reason_of(ctx)
   for part in ctx.message:parts() do
     if part.content_type == "text/plain" then
       local text = (part:text() or ""):sub(1, BODY_SCAN_MAX)
       for line in text:gmatch("[^\r\n]+") do
         line = trim(line:gsub("%c", " "))
-        if line ~= "" and not line:find("^>") then
+        if line ~= "" and not line:find("^>")
+            and line:sub(-6):lower() ~= "wrote:" then
           return line:sub(1, REASON_MAX)
         end
       end

@@ -99,7 +99,7 @@ t_check "1,000 commands in a body with a bad token: 550 ($RESULT)" refused
 t_check "nothing decided by bad input" test "$(state 1)$(state 2)" = "pending:pending:"
 
 # --- good replies ----------------------------------------------------------
-printf 'Off topic here, sorry.\n\n> moderated alice\n' >"$tmp/reason"
+printf '> moderated alice\nOn Friday alice wrote:\n\nOff topic here, sorry.\n' >"$tmp/reason"
 before=$(count_sent)
 send mod@example.org mod@example.org "$R2" "Re: reject" "$tmp/reason"
 t_check "reject by reply: 250 (discard) ($RESULT)" decided
