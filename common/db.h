@@ -425,4 +425,48 @@ int approval_check(struct db *db, const char *secret_file,
                    const char *sender, const char *raw, size_t rawlen,
                    int64_t *held_id, char *why, size_t whylen);
 
+/* --- moderation by reply ------------------------------------------------ */
+
+/*
+ * A moderation token, in the address NAME-request+ACTION-TOKEN@DOMAIN of a
+ * held-post notice: "ID-EXPIRES-MAC", MAC the first MODTOKEN_MAC_HEX hex
+ * digits of the secret's HMAC (secret.h, purpose "mlm moderation token")
+ * over the list, the held id, the action (approve|reject|discard), the
+ * moderator's address (lower case) and EXPIRES (unix time: the post's
+ * arrival plus the list's held_expire days). Good for that moderator and
+ * action on that post until EXPIRES, while the post is pending: the
+ * decision it makes is its one use.
+ */
+#define MODTOKEN_MAC_HEX 32
+#define MODTOKEN_MAX 80   /* bytes of the longest token taken */
+
+int modtoken_action_valid(const char *action);
+/* When the held post h of list expires (held_expire); -1 with why. */
+int64_t modtoken_expiry(struct db *db, const struct list_info *list,
+                        const struct held_info *h, char *why, size_t whylen);
+/* The token for moderator to take action on held post held_id; -1. */
+int modtoken_make(struct db *db, const char *secret_file,
+                  const struct list_info *list, int64_t held_id,
+                  const char *action, const char *moderator, char *out,
+                  size_t outlen, char *why, size_t whylen);
+
+enum modtoken_result {
+    MODTOKEN_GOOD,          /* the moderator may decide the pending post */
+    MODTOKEN_INVALID,       /* not a token of this list, post, action and
+                               address */
+    MODTOKEN_EXPIRED,       /* a true token past its time */
+    MODTOKEN_USED,          /* a true token of a post decided already */
+    MODTOKEN_NOT_MODERATOR, /* a true token of one no longer a moderator
+                               or owner */
+};
+const char *modtoken_result_name(enum modtoken_result r);
+/*
+ * Check token for action by moderator (the reply's address) on list; the
+ * result (*held_id set unless invalid), or -1 with why. Nothing changes.
+ */
+int modtoken_check(struct db *db, const char *secret_file,
+                   const struct list_info *list, const char *token,
+                   const char *action, const char *moderator,
+                   int64_t *held_id, char *why, size_t whylen);
+
 #endif

@@ -40,6 +40,8 @@ const struct setting_def list_settings[] = {
     {"approve_password", SET_TEXT, "", NULL,
      "password in an Approved: header that approves a post", 1},
     {"emergency", SET_ENUM, "no", "no|yes", "hold every post", 0},
+    {"held_expire", SET_COUNT, "14", NULL,
+     "days a held post waits for a decision before it is discarded", 0},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -278,6 +280,8 @@ static int resolve_normalised(struct db *db, const char *norm,
         size_t sl = strlen(roles[i].suffix);
         if (nl <= sl || strcmp(name + nl - sl, roles[i].suffix) != 0)
             continue;
+        if (plus && roles[i].kind == ADDR_OWNER)
+            break;
         name[nl - sl] = '\0';
         rc = list_lookup(db, name, domain, list, why, whylen);
         if (rc == 0) {

@@ -164,6 +164,13 @@ int cmd_members(struct ctl_env *env, struct ctl_args *a);
 int cmd_held(struct ctl_env *env, struct ctl_args *a);
 int cmd_held_show(struct ctl_env *env, struct ctl_args *a);
 int cmd_held_decide(struct ctl_env *env, struct ctl_args *a);
+/* One generated notice from LIST-owner@ to to[] through sendmail; a
+ * failure is a warning on stderr. */
+void notice_send(struct ctl_env *env, const struct list_info *list,
+                 char **to, size_t nto, const char *subject,
+                 const char *text);
+/* held_notify.c */
+int cmd_held_notify(struct ctl_env *env, struct ctl_args *a);
 
 /* bounces_cmd.c */
 int cmd_bounces(struct ctl_env *env, struct ctl_args *a);

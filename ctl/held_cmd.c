@@ -247,7 +247,7 @@ static int collect_notice(const struct member_info *m, void *arg)
 }
 
 /* Send one generated notice from LIST-owner@ through sendmail. */
-static void notice_send(struct ctl_env *env, const struct list_info *list,
+void notice_send(struct ctl_env *env, const struct list_info *list,
                         char **to, size_t nto, const char *subject,
                         const char *text)
 {

@@ -152,6 +152,13 @@ static int l_resolve(lua_State *L)
     if (kind == ADDR_UNKNOWN)
         return 1;
     list_push(L, &info);
+    const char *at = strrchr(address, '@');
+    const char *plus = strchr(address, '+');
+    if ((kind == ADDR_REQUEST || kind == ADDR_BOUNCES) && plus && at &&
+        plus < at) {
+        lua_pushlstring(L, plus + 1, (size_t)(at - plus - 1));
+        return 3;
+    }
     return 2;
 }
 
@@ -800,6 +807,8 @@ void lists_register(lua_State *L, int module_idx)
         {"held", list_held},
         {"held_retry", list_held_retry},
         {"approved", list_approved},
+        {"moderation_token", list_moderation_token},
+        {"moderate", list_moderate},
         {"record_bounce", l_record_bounce},
         {"start_probe", l_start_probe},
         {"probe_bounced", l_probe_bounced},

@@ -23,5 +23,13 @@ int list_hold(lua_State *L);
 int list_held(lua_State *L);
 int list_held_retry(lua_State *L);
 int list_approved(lua_State *L);
+/* The configured secret_file (NULL: the default). */
+const char *held_secret_path(void);
+/* A held post as the table list:held returns. */
+void push_held(lua_State *L, const struct held_info *h);
+
+/* lists_moderate.c: list:moderation_token, list:moderate. */
+int list_moderation_token(lua_State *L);
+int list_moderate(lua_State *L);
 
 #endif

@@ -32,6 +32,11 @@ void held_configure(const char *secret_file)
     secret_path = secret_file ? xstrdup(secret_file) : NULL;
 }
 
+const char *held_secret_path(void)
+{
+    return secret_path;
+}
+
 void held_request_begin(void)
 {
     claimed_now = 0;
@@ -127,7 +132,7 @@ static const char *held_state(const struct held_info *h)
     return h->state;
 }
 
-static void push_held(lua_State *L, const struct held_info *h)
+void push_held(lua_State *L, const struct held_info *h)
 {
     lua_createtable(L, 0, 8);
     lua_pushinteger(L, h->id);

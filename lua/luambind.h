@@ -62,6 +62,9 @@ void lists_shutdown(void);
 /* The command, and request_timeout: its deadline is half of that. */
 void sendmail_configure(const char *command, int request_timeout);
 void sendmail_register(lua_State *L, int module_idx);
+/* msg to one recipient through the sendmail command: 0, or -1. */
+int sendmail_send(const char *from, const char *to, const char *msg,
+                  size_t len);
 
 /* Push a new ctx for run. */
 void ctx_push(lua_State *L, struct stage_run *run);

@@ -9,6 +9,7 @@
  * process group) and the call fails with a Lua error, so the request ends
  * before the multiplexor would kill the worker for it.
  */
+#include "log.h"
 #include "luambind.h"
 #include "mlmconf.h"
 #include "rfc2047.h"
@@ -210,7 +211,35 @@ static int l_sendmail(lua_State *L)
     return 1;
 }
 
-/* RFC 2047-encode text for a header value where it is not plain ASCII. */
+int sendmail_send(const char *from, const char *to, const char *msg,
+                  size_t len)
+{
+    if (sendmail_command == NULL || !address_valid(from) || from[0] == '-' ||
+        !address_valid(to) || to[0] == '-')
+        return -1;
+    size_t words = 1;
+    for (const char *p = sendmail_command; *p; p++)
+        words += *p == ' ' || *p == '\t';
+    const char **argv = xcalloc(words + 5, sizeof *argv);
+    int argc = 0;
+    char *copy = xstrdup(sendmail_command), *save = NULL;
+    for (char *tok = strtok_r(copy, " \t", &save); tok;
+         tok = strtok_r(NULL, " \t", &save))
+        argv[argc++] = tok;
+    argv[argc++] = "-f";
+    argv[argc++] = from;
+    argv[argc++] = to;
+    argv[argc] = NULL;
+    char why[256];
+    int rc = run_sendmail(argv, msg, len, why, sizeof why);
+    if (rc != 0)
+        msg_warn("sendmail to %s: %s", to, why);
+    free(argv);
+    free(copy);
+    return rc;
+}
+
+/* RFC 2047-encode text for a header value when it is not plain ASCII. */
 static int l_encode_header(lua_State *L)
 {
     char *encoded = rfc2047_encode(luaL_checkstring(L, 1));

@@ -17,6 +17,7 @@ local mlm = require "mlm"
 local bounce = require "mlm_bounce"
 local bounce_digest = require "mlm_bounce_digest"
 local bounce_probe = require "mlm_bounce_probe"
+local moderation = require "mlm_moderation"
 
 local M = {}
 
@@ -215,12 +216,13 @@ end
 
 -- ---------------------------------------------------------- end of message
 
--- The one list recipient of this transaction (RCPT made sure it is alone).
+-- The one list recipient of this transaction (RCPT made sure it is alone),
+-- and the detail of a NAME-request+DETAIL@ or NAME-bounces+DETAIL@.
 local function list_target(ctx)
   for _, rcpt in ipairs(ctx.recipients) do
-    local kind, list = mlm.resolve(rcpt)
+    local kind, list, detail = mlm.resolve(rcpt)
     if kind and kind ~= "unknown" then
-      return kind, list, rcpt
+      return kind, list, rcpt, detail
     end
   end
   return nil
@@ -313,40 +315,42 @@ local function administrivia(subject)
     and (e > #subject or subject:find("^%s", e) ~= nil)
 end
 
--- Send a notice to the moderators (and owners) of list; errors are logged,
--- never fatal: the post is safely stored whatever happens to the notice.
+-- Send a notice to each moderator (or, without any, each owner) of list,
+-- with the addresses that decide by reply (mlm_moderation); errors are
+-- logged, never fatal: the post is safely stored whatever happens to the
+-- notice.
 local function notify_moderators(ctx, list, a, id, reason)
-  local to = {}
-  for m in list:members("moderator") do to[#to + 1] = m.address end
-  if #to == 0 then
-    for m in list:members("owner") do to[#to + 1] = m.address end
-  end
-  if #to == 0 then return end
   local subject = ctx.message:header("Subject") or "(no subject)"
-  local text = table.concat({
-    "From: " .. a.owner,
-    "To: " .. a.owner,
-    "Subject: " .. mlm.encode_header(a.post .. " post held for approval: "
-      .. subject),
-    "Auto-Submitted: auto-generated",
-    "Precedence: bulk",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=UTF-8",
-    "Content-Transfer-Encoding: 8bit",
-    "",
-    "A post to " .. a.post .. " is held for approval.",
-    "",
-    "  held id: " .. id,
-    "  sender:  " .. (ctx.sender ~= "" and ctx.sender or "<>"),
-    "  reason:  " .. reason,
-    "",
-    "Decide with: mlm-ctl held approve|reject|discard " .. id,
-    "",
-  }, "\r\n")
-  local ok, err = pcall(mlm.sendmail, a.bounces, to, text)
-  if not ok then
-    log("warning", ctx, "could not notify the moderators of %s: %s", a.post,
-      tostring(err))
+  local function notice(to)
+    return table.concat({
+      "From: " .. a.owner,
+      "To: " .. to,
+      "Subject: " .. mlm.encode_header(a.post .. " post held for approval: "
+        .. subject),
+      "Auto-Submitted: auto-generated",
+      "Precedence: bulk",
+      "MIME-Version: 1.0",
+      "Content-Type: text/plain; charset=UTF-8",
+      "Content-Transfer-Encoding: 8bit",
+      "",
+      "A post to " .. a.post .. " is held for approval.",
+      "",
+      "  held id: " .. id,
+      "  sender:  " .. (ctx.sender ~= "" and ctx.sender or "<>"),
+      "  reason:  " .. reason,
+      "",
+      table.concat(moderation.action_lines(list, id, to), "\r\n"),
+      "",
+    }, "\r\n")
+  end
+  for _, to in ipairs(moderation.moderators(list)) do
+    local ok, err = pcall(function()
+      mlm.sendmail(a.bounces, to, notice(to))
+    end)
+    if not ok then
+      log("warning", ctx, "could not notify %s of a post held by %s: %s", to,
+        a.post, tostring(err))
+    end
   end
 end
 
@@ -798,8 +802,11 @@ local function request_token(ctx, list, a, action)
 end
 
 -- NAME-request@: subscribe, unsubscribe (confirmed by a token) and help.
-function M.request(ctx, list, rcpt)
+function M.request(ctx, list, rcpt, detail)
   local a = addresses(list)
+  if detail then
+    return moderation.reply(ctx, list, a, detail)
+  end
   if from_robot(ctx) then
     return mlm.discard()
   end
@@ -837,7 +844,7 @@ function M.request(ctx, list, rcpt)
 end
 
 function M.filter_message(ctx)
-  local kind, list, rcpt = list_target(ctx)
+  local kind, list, rcpt, detail = list_target(ctx)
   if kind == "post" then
     return M.post(ctx, list, rcpt)
   elseif kind == "owner" then
@@ -845,7 +852,7 @@ function M.filter_message(ctx)
   elseif kind == "bounces" then
     return M.bounces(ctx, list, rcpt)
   elseif kind == "request" then
-    return M.request(ctx, list, rcpt)
+    return M.request(ctx, list, rcpt, detail)
   end
   return mlm.continue()
 end

@@ -104,7 +104,7 @@ expect "mlm-ctl members " "dev@lists.example ops@lists.example"
 expect "mlm-ctl list show d" "dev@lists.example"
 expect "mlm-ctl member add " "dev@lists.example ops@lists.example"
 expect "mlm-ctl member add dev@lists.example " ""
-expect "mlm-ctl held " "approve dev@lists.example discard ops@lists.example reject show"
+expect "mlm-ctl held " "approve dev@lists.example discard notify ops@lists.example reject show"
 rm -f "$tmp/config-seen"
 expect "mlm-ctl -C /tmp/other.conf bounces o" "ops@lists.example"
 t=$(cat "$tmp/config-seen" 2>/dev/null)
@@ -123,7 +123,7 @@ expect "mlm-ctl list set dev@lists.example footer " ""
 expect "mlm-ctl member set dev@lists.example a@example.org " "delivery moderated name"
 expect "mlm-ctl member set dev@lists.example a@example.org delivery " "disabled enabled"
 expect "mlm-ctl help " "bounces check held list lists member members reload stats status try"
-expect "mlm-ctl help held " "approve discard reject show"
+expect "mlm-ctl help held " "approve discard notify reject show"
 
 # Files: check takes a .lua policy, try a message.
 mkdir "$tmp/files"
