@@ -68,6 +68,9 @@ static const struct key_def key_defs[] = {
      "100000000"},
     {"lua_memory_limit", KEY_BYTES, OFF(lua_memory_limit), "256M"},
     {"failure_action", KEY_FAILURE, OFF(failure_action), "tempfail"},
+    {"dns_resolver", KEY_STRING, OFF(dns_resolver), ""},
+    {"dns_timeout", KEY_SECONDS, OFF(dns_timeout), "5"},
+    {"authserv_id", KEY_STRING, OFF(authserv_id), ""},
 };
 
 #define NKEYS (sizeof key_defs / sizeof key_defs[0])

@@ -34,6 +34,9 @@ struct mlm_config {
     long lua_instruction_limit;
     long lua_memory_limit;     /* bytes */
     enum failure_action failure_action;
+    char *dns_resolver;        /* "": /etc/resolv.conf; else forwarders */
+    int dns_timeout;           /* seconds for all DNS of one post */
+    char *authserv_id;         /* "": the host name */
 };
 
 /* SYSCONFDIR/mlm/mlm.conf, fixed at build time. */
