@@ -85,6 +85,9 @@ static const struct command commands[] = {
     {"bounces", NULL, cmd_bounces, "LIST [--limit N] [--json]",
      "recent bounces, newest first: address, status, scored, when, "
      "diagnostic"},
+    {"dns", "check", cmd_dns_check, "DOMAIN",
+     "what mlm sees of a domain: organisational domain, DMARC record and "
+     "policy, SPF record"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
