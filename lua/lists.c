@@ -61,6 +61,7 @@ void mlm_lua_configure(const struct mlm_config *cfg)
     free(database_path);
     database_path = xstrdup(cfg->database);
     sendmail_configure(cfg->sendmail);
+    auth_configure(cfg);
 }
 
 void lists_shutdown(void)
