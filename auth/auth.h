@@ -32,6 +32,7 @@ struct auth_result {
     enum auth_status spf;
     char spf_domain[256];             /* MAIL FROM's domain, else HELO */
     enum auth_status dmarc;
+    int aligned;                      /* an aligned DKIM or SPF pass */
     int have_policy;                  /* a DMARC record applies */
     enum dmarc_policy policy;
 };

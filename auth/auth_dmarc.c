@@ -32,6 +32,17 @@ int auth_aligned(const char *a, const char *b, int strict)
            orgdomain(b, ob, sizeof ob) == 0 && strcasecmp(oa, ob) == 0;
 }
 
+/* A passing DKIM signature or SPF check aligned with the From domain. */
+static int aligned_pass(const struct auth_result *res, int strict_dkim,
+                        int strict_spf)
+{
+    for (int i = 0; i < res->n_dkim_domains; i++)
+        if (auth_aligned(res->dkim_domains[i], res->from_domain, strict_dkim))
+            return 1;
+    return res->spf == AUTH_PASS &&
+           auth_aligned(res->spf_domain, res->from_domain, strict_spf);
+}
+
 void auth_check(struct dns *dns, const struct auth_input *in,
                 struct auth_result *res)
 {
@@ -48,7 +59,10 @@ void auth_check(struct dns *dns, const struct auth_input *in,
         return;
     }
     struct dmarc_record rec;
-    switch (dmarc_discover(dns, res->from_domain, &rec)) {
+    enum dmarc_found found = dmarc_discover(dns, res->from_domain, &rec);
+    res->aligned = aligned_pass(res, found == DMARC_FOUND && rec.strict_dkim,
+                                found == DMARC_FOUND && rec.strict_spf);
+    switch (found) {
     case DMARC_NO_RECORD:
         res->dmarc = AUTH_NONE;
         return;
@@ -60,14 +74,7 @@ void auth_check(struct dns *dns, const struct auth_input *in,
     }
     res->have_policy = 1;
     res->policy = rec.policy;
-    for (int i = 0; i < res->n_dkim_domains; i++)
-        if (auth_aligned(res->dkim_domains[i], res->from_domain,
-                         rec.strict_dkim)) {
-            res->dmarc = AUTH_PASS;
-            return;
-        }
-    if (res->spf == AUTH_PASS &&
-        auth_aligned(res->spf_domain, res->from_domain, rec.strict_spf)) {
+    if (res->aligned) {
         res->dmarc = AUTH_PASS;
         return;
     }

@@ -37,6 +37,9 @@ const struct setting_def list_settings[] = {
     {"approve_password", SET_TEXT, "", NULL,
      "password in an Approved: header that approves a post", 1},
     {"emergency", SET_ENUM, "no", "no|yes", "hold every post", 0},
+    {"sender_authentication", SET_ENUM, "dmarc", "off|dmarc|require",
+     "refuse posts failing DMARC (dmarc), and member posts without "
+     "aligned DKIM or SPF (require)", 0},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 

@@ -122,6 +122,8 @@ void auth_push(lua_State *L, struct stage_run *run)
         lua_pushstring(L, dmarc_policy_name(r->policy));
         lua_setfield(L, -2, "policy");
     }
+    lua_pushboolean(L, r->aligned);
+    lua_setfield(L, -2, "aligned");
     lua_createtable(L, r->n_dkim_domains, 0);
     for (int i = 0; i < r->n_dkim_domains; i++) {
         lua_pushstring(L, r->dkim_domains[i]);

@@ -4,9 +4,9 @@
 #
 #   dns_start DIR RECORD...   each RECORD is an unbound local-data string,
 #                             e.g. '_dmarc.a.example. TXT "v=DMARC1; p=reject"';
-#                             every name under the zone "example." that has no
-#                             record answers NXDOMAIN. Sets DNS_PORT and
-#                             DNS_RESOLVER (the dns_resolver value).
+#                             every other name answers NXDOMAIN (the whole
+#                             tree is local). Sets DNS_PORT and DNS_RESOLVER
+#                             (the dns_resolver value).
 #   dns_stop                  stops it (safe in an EXIT trap).
 
 UNBOUND_BIN=${UNBOUND_BIN:-/usr/sbin/unbound}
@@ -29,7 +29,7 @@ dns_start() { # DIR RECORD...
         echo "  use-syslog: no"
         echo "  logfile: \"$dir/unbound.log\""
         echo "  access-control: 127.0.0.0/8 allow"
-        echo "  local-zone: \"example.\" static"
+        echo "  local-zone: \".\" static"
         for rec in "$@"; do
             echo "  local-data: '$rec'"
         done
