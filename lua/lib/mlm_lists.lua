@@ -371,6 +371,23 @@ local function prefixed_subject(subject, prefix)
   return prefix .. " " .. subject
 end
 
+-- One Authentication-Results header (RFC 8601) with ctx.auth's results,
+-- after removing those that claim our authserv-id (forged or from an
+-- earlier pass). Only when the list checks senders: with "off" no lookup.
+local function authentication_results(ctx, list)
+  if list.sender_authentication == "off" then return end
+  local auth = ctx.auth
+  local ours = auth.authserv_id:lower()
+  local values = ctx.message:headers("Authentication-Results")
+  for i = #values, 1, -1 do
+    local id = values[i]:match("^%s*([^%s;]+)")
+    if id and id:lower() == ours then
+      ctx:delete_header("Authentication-Results", i)
+    end
+  end
+  ctx:add_header("Authentication-Results", auth.results)
+end
+
 local function distribute(ctx, list, a, rcpt)
   ctx:delete_recipient(rcpt)
   local n = list:add_recipients(ctx)
@@ -388,6 +405,7 @@ local function distribute(ctx, list, a, rcpt)
   end
   for _, name in ipairs(APPROVED_HEADERS) do ctx:delete_headers(name) end
   ctx:delete_headers("X-Mlm-Approved")
+  authentication_results(ctx, list)
 
   ctx:set_header("List-Id", a.id)
   ctx:set_header("List-Post", a.list_post)

@@ -45,7 +45,8 @@ dns_start "$tmp" \
 
 MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1 MLM_DNS_RESOLVER=$DNS_RESOLVER
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
-    "sendmail = $here/../lib/fake-sendmail.sh" "dns_timeout = 2s"
+    "sendmail = $here/../lib/fake-sendmail.sh" "dns_timeout = 2s" \
+    "authserv_id = mlm.test"
 export FAKE_SENDMAIL_DIR=$tmp/sent
 mkdir "$tmp/sent"
 L=dev@lists.example
@@ -81,6 +82,24 @@ sed -i 's/^body$/altered body/' "$tmp/mail"
 try alice@signed.example
 t_check "the post altered after signing: refused ($(result))" \
     has "550 5.7.26.*signed.example"
+
+# Authentication-Results: ours written once, a forged one claiming our
+# authserv-id removed, another receiver's kept.
+mail alice@signed.example signed.example
+{
+    printf 'Authentication-Results: mlm.test; dkim=pass header.d=forged.example; dmarc=pass\n'
+    printf 'Authentication-Results: other.example; spf=pass\n'
+    cat "$tmp/mail"
+} >"$tmp/mail.ar"
+mv "$tmp/mail.ar" "$tmp/mail"
+try alice@signed.example
+ar=$(grep "^Authentication-Results:" <<<"$(sed -n "/^envelope sender/,\$p" <<<"$OUT")")
+t_check "A-R: one header with our authserv-id, dkim=pass, dmarc=pass" \
+    test "$(grep -c '^Authentication-Results: mlm.test; dkim=pass header.d=signed.example;.* dmarc=pass policy.dmarc=reject header.from=signed.example$' <<<"$ar")" -eq 1
+t_check "A-R: the forged one claiming mlm.test removed" \
+    test "$(grep -c 'forged.example' <<<"$ar")" -eq 0
+t_check "A-R: another receiver's kept" \
+    test "$(grep -c '^Authentication-Results: other.example' <<<"$ar")" -eq 1
 
 mail bob@reject.example
 try bob@reject.example
