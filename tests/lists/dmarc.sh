@@ -41,6 +41,12 @@ dns_start "$tmp" \
     '_dmarc.reject.example. TXT "v=DMARC1; p=reject"' \
     '_dmarc.org.example. TXT "v=DMARC1; p=none; sp=quarantine"' \
     '_dmarc.none.example. TXT "v=DMARC1; p=none"' \
+    '_dmarc.spf.example. TXT "v=DMARC1; p=reject"' \
+    'spf.example. TXT "v=spf1 ip4:192.0.2.1 -all"' \
+    'mail.spf.example. A 192.0.2.7' \
+    'sub.spf.example. TXT "v=spf1 a:mail.spf.example -all"' \
+    '_dmarc.loop.example. TXT "v=DMARC1; p=reject"' \
+    'loop.example. TXT "v=spf1 include:loop.example -all"' \
     || exit 1
 
 MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1 MLM_DNS_RESOLVER=$DNS_RESOLVER
@@ -65,10 +71,10 @@ mail() {
         cp "$tmp/plain" "$tmp/mail"
     fi
 }
-# try FROM [CONF]: the post through the policy; the output in $OUT.
+# try FROM [CONF [CLIENT]]: the post through the policy; the output in $OUT.
 try() {
     OUT=$("$CTL_BIN" -C "${2:-$MLM_CONF}" try --from "$1" --to $L \
-        --client 192.0.2.1 "$tmp/mail" 2>&1)
+        --client "${3:-192.0.2.1}" --helo client.example "$tmp/mail" 2>&1)
 }
 result() { sed -n 's/^result: //p' <<<"$OUT"; }
 has() { grep -q -- "$1" <<<"$OUT"; }
@@ -110,6 +116,24 @@ mail carol@mail.org.example
 try carol@mail.org.example
 t_check "unsigned from a subdomain of sp=quarantine: 550 5.7.26" \
     has "550 5.7.26.*mail.org.example"
+
+# SPF: the envelope sender's domain authorises the client.
+mail ivan@spf.example
+try ivan@spf.example
+t_check "SPF pass aligned with From (p=reject): accepted ($(result))" \
+    test "$(result)" = accepted
+t_check "... Authentication-Results says spf=pass" \
+    has "Authentication-Results: mlm.test; dkim=none; spf=pass smtp.mailfrom=spf.example; dmarc=pass"
+try ivan@spf.example "$MLM_CONF" 192.0.2.99
+t_check "SPF fail from another client: 550 5.7.26" has "550 5.7.26.*spf.example"
+mail ivan@sub.spf.example
+try ivan@sub.spf.example "$MLM_CONF" 192.0.2.7
+t_check "SPF a: mechanism, relaxed alignment with the org domain's record ($(result))" \
+    test "$(result)" = accepted
+mail judy@loop.example
+try judy@loop.example
+t_check "an SPF include loop ends: refused 550, not hung" \
+    has "550 5.7.26.*loop.example"
 
 mail dave@none.example
 try dave@none.example
