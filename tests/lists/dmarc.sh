@@ -107,6 +107,19 @@ t_check "A-R: the forged one claiming mlm.test removed" \
 t_check "A-R: another receiver's kept" \
     test "$(grep -c '^Authentication-Results: other.example' <<<"$ar")" -eq 1
 
+# 50 signatures, each for a selector without a key: only the first 5 are
+# verified (auth_dkim.c: AUTH_DKIM_MAX_SIGS), and the post is
+# refused as unsigned.
+mail bob@reject.example
+for i in $(seq 50); do
+    printf 'DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=reject.example; s=s%d;\n\th=From; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\n' "$i"
+done >"$tmp/sigs"
+cat "$tmp/sigs" "$tmp/mail" >"$tmp/mail.sigs" && mv "$tmp/mail.sigs" "$tmp/mail"
+try bob@reject.example
+t_check "50 signatures: refused 550 5.7.26" has "550 5.7.26.*reject.example"
+t_check "50 signatures: a result, no hang or crash" \
+    test -n "$(result)"
+
 mail bob@reject.example
 try bob@reject.example
 t_check "unsigned from p=reject: 550 5.7.26 naming the domain" \
