@@ -42,6 +42,9 @@ const struct setting_def list_settings[] = {
     {"emergency", SET_ENUM, "no", "no|yes", "hold every post", 0},
     {"held_expire", SET_COUNT, "14", NULL,
      "days a held post waits for a decision before it is discarded", 0},
+    {"sender_authentication", SET_ENUM, "dmarc", "off|dmarc|require",
+     "refuse posts failing DMARC (dmarc), and member posts without "
+     "aligned DKIM or SPF (require)", 0},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 

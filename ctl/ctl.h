@@ -175,5 +175,6 @@ int cmd_held_notify(struct ctl_env *env, struct ctl_args *a);
 /* bounces_cmd.c */
 int cmd_bounces(struct ctl_env *env, struct ctl_args *a);
 int cmd_bounces_parse(struct ctl_env *env, struct ctl_args *a);
+int cmd_dns_check(struct ctl_env *env, struct ctl_args *a);
 
 #endif

@@ -92,6 +92,9 @@ static const struct command commands[] = {
     {"bounces", "parse", cmd_bounces_parse, "FILE.eml [--json]",
      "what NAME-bounces@ reads from one bounce (format, addresses, status, "
      "action, verdict), through the worker's Lua code; changes nothing"},
+    {"dns", "check", cmd_dns_check, "DOMAIN",
+     "what mlm sees of a domain: organisational domain, DMARC record and "
+     "policy, SPF record"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

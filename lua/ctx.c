@@ -304,14 +304,15 @@ static void push_message(lua_State *L, struct stage_run *run)
 /* ctx's fields; their names map to these in the __index upvalue. */
 enum ctx_field {
     F_QID = 1, F_HOSTIP, F_HOSTNAME, F_HELO, F_SENDER, F_RECIPIENT,
-    F_RECIPIENTS, F_ESMTP_ARGS, F_MACROS, F_STAGE, F_MESSAGE
+    F_RECIPIENTS, F_ESMTP_ARGS, F_MACROS, F_STAGE, F_MESSAGE, F_AUTH
 };
 
 static const char *const ctx_field_names[] = {
     [F_QID] = "qid", [F_HOSTIP] = "hostip", [F_HOSTNAME] = "hostname",
     [F_HELO] = "helo", [F_SENDER] = "sender", [F_RECIPIENT] = "recipient",
     [F_RECIPIENTS] = "recipients", [F_ESMTP_ARGS] = "esmtp_args",
-    [F_MACROS] = "macros", [F_STAGE] = "stage", [F_MESSAGE] = "message"};
+    [F_MACROS] = "macros", [F_STAGE] = "stage", [F_MESSAGE] = "message",
+    [F_AUTH] = "auth"};
 
 static void push_field(lua_State *L, struct stage_run *run,
                        enum ctx_field field)
@@ -351,6 +352,9 @@ static void push_field(lua_State *L, struct stage_run *run,
         break;
     case F_MESSAGE:
         push_message(L, run);
+        break;
+    case F_AUTH:
+        auth_push(L, run);
         break;
     }
 }
@@ -400,7 +404,7 @@ void ctx_push(lua_State *L, struct stage_run *run)
             {"quarantine", l_quarantine},
             {NULL, NULL}};
         luaL_newlib(L, methods);
-        for (int f = F_QID; f <= F_MESSAGE; f++) {
+        for (int f = F_QID; f <= F_AUTH; f++) {
             lua_pushinteger(L, f);
             lua_setfield(L, -2, ctx_field_names[f]);
         }

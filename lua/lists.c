@@ -71,6 +71,7 @@ void mlm_lua_configure(const struct mlm_config *cfg)
     sendmail_configure(cfg->sendmail, cfg->request_timeout);
     mime_limits_configure(cfg->mime_max_parts, cfg->mime_max_depth,
                           cfg->mime_max_headers);
+    auth_configure(cfg);
 }
 
 void lists_shutdown(void)

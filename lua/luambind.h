@@ -14,6 +14,7 @@
 #include <lua.h>
 
 struct message;
+struct mlm_config;
 
 /* Everything one filter_* call may read and change. */
 struct stage_run {
@@ -23,9 +24,16 @@ struct stage_run {
     char *footer_text;           /* ctx:add_footer, applied after the call */
     char *footer_html;
     int footer_set;
+    struct auth_result *auth;    /* ctx.auth, computed on first read */
 };
 
 int luaopen_mlm(lua_State *L);
+
+/* auth_lua.c: ctx.auth. */
+struct auth_result;
+void auth_configure(const struct mlm_config *cfg);
+void auth_push(lua_State *L, struct stage_run *run);
+void auth_run_free(struct stage_run *run);
 
 /*
  * udata.c: userdata types found by the address of their name (a static

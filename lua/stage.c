@@ -94,6 +94,7 @@ static void run_end(struct policy *p, struct stage_run *run)
     ctx_detach_all(p->L);
     message_free(run->message);
     free(run->footer_text);
+    auth_run_free(run);
     free(run->footer_html);
     lua_settop(p->L, 0);
     /*

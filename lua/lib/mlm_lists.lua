@@ -420,6 +420,23 @@ local function prefixed_subject(ctx, prefix)
   return mlm.encode_word(prefix) .. " " .. raw
 end
 
+-- One Authentication-Results header (RFC 8601) with ctx.auth's results,
+-- after removing those that claim our authserv-id (forged or from an
+-- earlier pass). Only when the list checks senders: with "off" no lookup.
+local function authentication_results(ctx, list)
+  if list.sender_authentication == "off" then return end
+  local auth = ctx.auth
+  local ours = auth.authserv_id:lower()
+  local values = ctx.message:headers("Authentication-Results")
+  for i = #values, 1, -1 do
+    local id = values[i]:match("^%s*([^%s;]+)")
+    if id and id:lower() == ours then
+      ctx:delete_header("Authentication-Results", i)
+    end
+  end
+  ctx:add_header("Authentication-Results", auth.results)
+end
+
 local function distribute(ctx, list, a, rcpt)
   ctx:delete_recipient(rcpt)
   local n = list:add_recipients(ctx)
@@ -437,6 +454,7 @@ local function distribute(ctx, list, a, rcpt)
   end
   for _, name in ipairs(APPROVED_HEADERS) do ctx:delete_headers(name) end
   ctx:delete_headers("X-Mlm-Approved")
+  authentication_results(ctx, list)
 
   -- Our RFC 2369/2919 fields only: those of another list the post passed
   -- through go (List-Archive, Archived-At, ...), ours replace any others.
@@ -464,6 +482,40 @@ local function distribute(ctx, list, a, rcpt)
   log("info", ctx, "%s: post from %s distributed to %d members", a.post,
     ctx.sender ~= "" and ctx.sender or "<>", n)
   return mlm.continue()
+end
+
+-- sender_authentication: the refusal of a post that fails DMARC for a
+-- From domain asking for reject or quarantine, or (require) of a member
+-- post whose From is not authenticated by an aligned DKIM or SPF pass;
+-- 451 4.7.5 when DNS could not tell. nil: go on.
+local function authentication_refusal(ctx, list, a, is_member)
+  local mode = list.sender_authentication
+  if mode == "off" then return nil end
+  local auth = ctx.auth
+  local domain = auth.from_domain or "the From domain"
+  if auth.dmarc == "temperror" then
+    return mlm.tempfail("Cannot check the DMARC policy of " .. domain
+      .. " now; try again later", "451", "4.7.5")
+  end
+  if auth.dmarc == "fail" and (auth.policy == "reject"
+      or auth.policy == "quarantine") then
+    log("info", ctx, "%s: post from %s fails %s's DMARC policy (%s)", a.post,
+      ctx.sender ~= "" and ctx.sender or "<>", domain, auth.policy)
+    return mlm.reject("The From address of this post is not authenticated "
+      .. "by " .. domain .. " (DMARC p=" .. auth.policy .. ")", "550", "5.7.26")
+  end
+  if mode == "require" and is_member and not auth.aligned then
+    if auth.dkim == "temperror" or auth.spf == "temperror" then
+      return mlm.tempfail("Cannot authenticate the From address of this post "
+        .. "now; try again later", "451", "4.7.5")
+    end
+    log("info", ctx, "%s: member post from %s not authenticated", a.post,
+      ctx.sender ~= "" and ctx.sender or "<>")
+    return mlm.reject("The From address of this post is not authenticated "
+      .. "by " .. domain .. " (no aligned DKIM or SPF pass); " .. a.post
+      .. " requires it", "550", "5.7.26")
+  end
+  return nil
 end
 
 -- Mailman 3's posting chain, with SMTP answers instead of bounces.
@@ -501,6 +553,8 @@ function M.post(ctx, list, rcpt)
   local roles = memberships(list, candidates)
   local member = find_role(roles, "member")
   local privileged = find_role(roles, "owner") or find_role(roles, "moderator")
+  local refusal = authentication_refusal(ctx, list, a, member or privileged)
+  if refusal then return refusal end
   if list.posting == "announce" then
     if privileged then
       return distribute(ctx, list, a, rcpt)

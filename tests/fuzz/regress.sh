@@ -7,7 +7,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-$here/build}
-targets=${*:-proto config address message footer dsn headers mime}
+targets=${*:-proto config address message footer dsn headers mime dmarc}
 logs=$out/regress
 mkdir -p "$logs"
 TMPDIR=$out/tmp

@@ -19,7 +19,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:-${FUZZ_SECONDS:-60}}
 [ $# -gt 0 ] && shift
-targets=${*:-proto config address message footer dsn headers mime}
+targets=${*:-proto config address message footer dsn headers mime dmarc}
 out=${OUT:-$here/build}
 max_crashes=${MAX_CRASHES:-5}
 

@@ -6,6 +6,10 @@
 #       foreground (logs in $MLM_DIR/*.log) and waits for their sockets.
 #       Exports MLM_DIR, MLM_CONF, MLM_MILTER (unix:... socket for
 #       miltertest), MLM_MILTER_INET (inet:PORT@127.0.0.1, for Postfix).
+#       The worker's DNS (dns_resolver) is a private unbound answering
+#       NXDOMAIN for every name (tests/lib/dns.sh), so that a post's DMARC
+#       check never reaches the real DNS; set MLM_DNS_RESOLVER first to
+#       use another (a test's own zone).
 #   mlm_stop       stops both (SIGTERM, then SIGKILL) and removes MLM_DIR
 #                  unless KEEP_TMP is set. Safe in an EXIT trap.
 #   mlm_ctl ARGS   runs mlm-ctl -C $MLM_CONF
@@ -63,6 +67,7 @@ mlm_write_conf() { # POLICY [extra lines...]
         echo "user ="
         echo "workers_min = 2"
         echo "workers_max = 4"
+        [ -n "${MLM_DNS_RESOLVER:-}" ] && echo "dns_resolver = $MLM_DNS_RESOLVER"
         local line
         for line in "$@"; do echo "$line"; done
     } >"$MLM_CONF"
@@ -93,6 +98,12 @@ mlm_start() { # POLICY [extra config lines...]
     MLM_MILTER=unix:$MLM_DIR/milter.sock
     MLM_MILTER_INET=inet:$MLM_PORT@127.0.0.1
     export MLM_DIR MLM_CONF MLM_MILTER MLM_MILTER_INET MLM_PORT
+    if [ -z "${MLM_DNS_RESOLVER:-}" ]; then
+        . "$(dirname "${BASH_SOURCE[0]}")/dns.sh"
+        dns_start "$MLM_DIR" || return 1
+        MLM_DNS_RESOLVER=$DNS_RESOLVER
+        MLM_DNS_OWN=1
+    fi
     mlm_write_conf "$@"
     mlm_start_mux || { mlm_log; return 1; }
     mlm_start_mlmd || { mlm_log; return 1; }
@@ -129,6 +140,10 @@ mlm_stop() {
     mlm_kill "${MLM_MLMD_INET_PID:-}"
     mlm_kill "${MLM_MUX_PID:-}"
     MLM_MLMD_PID= MLM_MLMD_INET_PID= MLM_MUX_PID=
+    if [ -n "${MLM_DNS_OWN:-}" ]; then
+        dns_stop
+        MLM_DNS_OWN= MLM_DNS_RESOLVER=
+    fi
     if [ -n "${MLM_DIR:-}" ] && [ -d "$MLM_DIR" ]; then
         for f in "$MLM_DIR"/*.log; do
             [ -f "$f" ] || continue

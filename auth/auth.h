@@ -1,0 +1,60 @@
+/*
+ * auth.h - sender authentication of one post at end of message: DKIM
+ * (libopendkim), SPF (libspf2) and DMARC (RFC 7489) over the spooled
+ * message, all DNS within the resolver's budget for the post.
+ */
+#ifndef MLM_AUTH_H
+#define MLM_AUTH_H
+
+#include "dmarc_record.h"
+#include "dns.h"
+
+enum auth_status {
+    AUTH_NONE, AUTH_PASS, AUTH_FAIL, AUTH_SOFTFAIL, AUTH_NEUTRAL,
+    AUTH_TEMPERROR, AUTH_PERMERROR,
+};
+
+#define AUTH_DKIM_MAX_SIGS 5      /* signatures verified per post */
+#define AUTH_HEADER_MAX (256 * 1024)   /* header block read for From: */
+
+struct auth_input {
+    const char *spool_path;   /* the whole message */
+    const char *hostip;       /* the client's address, may be NULL */
+    const char *helo;         /* may be NULL */
+    const char *sender;       /* envelope sender, "" for the null sender */
+};
+
+struct auth_result {
+    char from_domain[256];            /* "" when From has not one address */
+    enum auth_status dkim;            /* pass when one signature passed */
+    char dkim_domains[AUTH_DKIM_MAX_SIGS][256];   /* d= of passing ones */
+    int n_dkim_domains;
+    enum auth_status spf;
+    char spf_domain[256];             /* MAIL FROM's domain, else HELO */
+    enum auth_status dmarc;
+    int aligned;                      /* an aligned DKIM or SPF pass */
+    int have_policy;                  /* a DMARC record applies */
+    enum dmarc_policy policy;
+};
+
+const char *auth_status_name(enum auth_status s);
+
+/* The domain of the message's one From address: 0, or -1 when not one. */
+int auth_from_domain(const char *spool_path, char *out, size_t outlen);
+
+/* DKIM over the spooled message. */
+void auth_dkim(struct dns *dns, const char *spool_path,
+               struct auth_result *res);
+
+/* SPF for the client address and envelope sender (HELO for <>). */
+void auth_spf(struct dns *dns, const struct auth_input *in,
+              struct auth_result *res);
+
+/* Everything: From domain, DKIM, SPF, then DMARC on top. */
+void auth_check(struct dns *dns, const struct auth_input *in,
+                struct auth_result *res);
+
+/* Relaxed (same organisational domain) or strict (equal) alignment. */
+int auth_aligned(const char *a, const char *b, int strict);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * auth_lua.c - ctx.auth: the sender authentication of the post, computed
+ * on first read at end of message (a policy that never reads it makes no
+ * DNS lookup) and kept for the rest of the request. The worker's
+ * resolver is opened on first use and lives as long as the worker.
+ */
+#include "auth.h"
+#include "luambind.h"
+#include "mlmconf.h"
+#include "xmalloc.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *dns_forwarders;
+static int dns_timeout_seconds = 5;
+static char authserv_id[256];
+static struct dns *worker_dns;
+static int worker_dns_failed;
+
+void auth_configure(const struct mlm_config *cfg)
+{
+    free(dns_forwarders);
+    dns_forwarders = xstrdup(cfg->dns_resolver ? cfg->dns_resolver : "");
+    dns_timeout_seconds = cfg->dns_timeout > 0 ? cfg->dns_timeout : 5;
+    if (cfg->authserv_id && cfg->authserv_id[0])
+        snprintf(authserv_id, sizeof authserv_id, "%s", cfg->authserv_id);
+    else if (gethostname(authserv_id, sizeof authserv_id) != 0)
+        snprintf(authserv_id, sizeof authserv_id, "localhost");
+    authserv_id[sizeof authserv_id - 1] = '\0';
+}
+
+void auth_run_free(struct stage_run *run)
+{
+    free(run->auth);
+    run->auth = NULL;
+}
+
+/* The Authentication-Results value (RFC 8601) for the results. */
+static void push_results_header(lua_State *L, const struct auth_result *r)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, authserv_id);
+    luaL_addstring(&b, "; dkim=");
+    luaL_addstring(&b, auth_status_name(r->dkim));
+    for (int i = 0; i < r->n_dkim_domains && i < 1; i++) {
+        luaL_addstring(&b, " header.d=");
+        luaL_addstring(&b, r->dkim_domains[i]);
+    }
+    luaL_addstring(&b, "; spf=");
+    luaL_addstring(&b, auth_status_name(r->spf));
+    if (r->spf_domain[0]) {
+        luaL_addstring(&b, " smtp.mailfrom=");
+        luaL_addstring(&b, r->spf_domain);
+    }
+    luaL_addstring(&b, "; dmarc=");
+    luaL_addstring(&b, auth_status_name(r->dmarc));
+    if (r->have_policy) {
+        luaL_addstring(&b, " policy.dmarc=");
+        luaL_addstring(&b, dmarc_policy_name(r->policy));
+    }
+    if (r->from_domain[0]) {
+        luaL_addstring(&b, " header.from=");
+        luaL_addstring(&b, r->from_domain);
+    }
+    luaL_pushresult(&b);
+}
+
+static void compute(struct stage_run *run)
+{
+    const struct mlm_request *req = run->req;
+    struct auth_result *r = xcalloc(1, sizeof *r);
+    run->auth = r;
+    if (worker_dns == NULL && !worker_dns_failed) {
+        char why[256];
+        worker_dns = dns_open(dns_forwarders ? dns_forwarders : "",
+                              dns_timeout_seconds, why, sizeof why);
+        if (worker_dns == NULL) {
+            fprintf(stderr, "mlm-worker: %s\n", why);
+            worker_dns_failed = 1;
+        }
+    }
+    if (worker_dns == NULL) {
+        r->dkim = r->spf = r->dmarc = AUTH_TEMPERROR;
+        auth_from_domain(req->spool_path, r->from_domain,
+                         sizeof r->from_domain);
+        return;
+    }
+    dns_budget_start(worker_dns);
+    struct auth_input in = {.spool_path = req->spool_path,
+                            .hostip = req->hostip,
+                            .helo = req->helo,
+                            .sender = req->sender};
+    auth_check(worker_dns, &in, r);
+}
+
+void auth_push(lua_State *L, struct stage_run *run)
+{
+    if (run->req->stage != STAGE_MESSAGE || run->req->spool_path == NULL) {
+        lua_pushnil(L);
+        return;
+    }
+    if (run->auth == NULL)
+        compute(run);
+    const struct auth_result *r = run->auth;
+    lua_createtable(L, 0, 9);
+    lua_pushstring(L, auth_status_name(r->dkim));
+    lua_setfield(L, -2, "dkim");
+    lua_pushstring(L, auth_status_name(r->spf));
+    lua_setfield(L, -2, "spf");
+    lua_pushstring(L, auth_status_name(r->dmarc));
+    lua_setfield(L, -2, "dmarc");
+    if (r->from_domain[0]) {
+        lua_pushstring(L, r->from_domain);
+        lua_setfield(L, -2, "from_domain");
+    }
+    if (r->have_policy) {
+        lua_pushstring(L, dmarc_policy_name(r->policy));
+        lua_setfield(L, -2, "policy");
+    }
+    lua_pushboolean(L, r->aligned);
+    lua_setfield(L, -2, "aligned");
+    lua_createtable(L, r->n_dkim_domains, 0);
+    for (int i = 0; i < r->n_dkim_domains; i++) {
+        lua_pushstring(L, r->dkim_domains[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "dkim_domains");
+    if (r->spf_domain[0]) {
+        lua_pushstring(L, r->spf_domain);
+        lua_setfield(L, -2, "spf_domain");
+    }
+    lua_pushstring(L, authserv_id);
+    lua_setfield(L, -2, "authserv_id");
+    push_results_header(L, r);
+    lua_setfield(L, -2, "results");
+}

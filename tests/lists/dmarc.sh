@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# tests/lists/dmarc.sh - sender authentication in the shipped list policy,
+# with `mlm-ctl try` against a private DNS server (unbound, local data):
+# posts signed with a real DKIM key (opendkim-genkey, opendkim-testmsg),
+# DMARC records reject, quarantine and none, the organisational-domain
+# fallback, and a DNS server that does not answer.
+#
+#  - aligned DKIM pass from a p=reject domain: accepted, and ctx.auth says
+#    dkim=pass, dmarc=pass, the d= domain;
+#  - the same post altered after signing: 550 5.7.26 naming the domain;
+#  - unsigned posts from p=reject, p=quarantine (found at the
+#    organisational domain): 550 5.7.26; from p=none or no record: accepted;
+#  - DNS down: 451 4.7.5, within dns_timeout;
+#  - require: an unauthenticated member post from a domain without DMARC
+#    is refused 550 5.7.26, a signed one accepted; off: nothing checked.
+#
+# Environment: top_builddir, top_srcdir (set by make check), KEEP_TMP.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+. "$here/../lib/dns.sh"
+command -v opendkim-genkey >/dev/null || PATH=$PATH:/usr/sbin
+tmp=$(mktemp -d /tmp/mlm-dmarc.XXXXXX)
+trap 'dns_stop; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
+
+# A DKIM key for signed.example and for nodmarc.example (selector sel).
+for d in signed.example nodmarc.example; do
+    mkdir "$tmp/$d"
+    opendkim-genkey -D "$tmp/$d" -d "$d" -s sel || exit 1
+done
+# The key record as unbound local-data strings, without h=sha256
+# (opendkim-testmsg signs with rsa-sha1).
+key_record() {
+    grep -o '"[^"]*"' "$tmp/$1/sel.txt" | sed 's/h=sha256; //' | tr '\n' ' '
+}
+
+dns_start "$tmp" \
+    "sel._domainkey.signed.example. TXT $(key_record signed.example)" \
+    "sel._domainkey.nodmarc.example. TXT $(key_record nodmarc.example)" \
+    '_dmarc.signed.example. TXT "v=DMARC1; p=reject"' \
+    '_dmarc.reject.example. TXT "v=DMARC1; p=reject"' \
+    '_dmarc.org.example. TXT "v=DMARC1; p=none; sp=quarantine"' \
+    '_dmarc.none.example. TXT "v=DMARC1; p=none"' \
+    '_dmarc.spf.example. TXT "v=DMARC1; p=reject"' \
+    'spf.example. TXT "v=spf1 ip4:192.0.2.1 -all"' \
+    'mail.spf.example. A 192.0.2.7' \
+    'sub.spf.example. TXT "v=spf1 a:mail.spf.example -all"' \
+    '_dmarc.loop.example. TXT "v=DMARC1; p=reject"' \
+    'loop.example. TXT "v=spf1 include:loop.example -all"' \
+    || exit 1
+
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1 MLM_DNS_RESOLVER=$DNS_RESOLVER
+mlm_write_conf "$top_srcdir/lua/policy.lua" \
+    "sendmail = $here/../lib/fake-sendmail.sh" "dns_timeout = 2s" \
+    "authserv_id = mlm.test"
+export FAKE_SENDMAIL_DIR=$tmp/sent
+mkdir "$tmp/sent"
+L=dev@lists.example
+ctl() { mlm_ctl "$@" >/dev/null || t_fail "mlm-ctl $*"; }
+ctl list create $L --owner owner@lists.example
+ctl list set $L posting open
+
+# mail FROM [SIGNING-DOMAIN]: a post in $tmp/mail, signed when asked.
+mail() {
+    printf 'From: Someone <%s>\nTo: %s\nSubject: hello\nMessage-ID: <%s@x>\nDate: Fri, 4 Dec 2026 12:00:00 +0000\n\nbody\n' \
+        "$1" $L "$RANDOM" >"$tmp/plain"
+    if [ -n "${2:-}" ]; then
+        opendkim-testmsg -d "$2" -k "$tmp/$2/sel.private" -s sel \
+            <"$tmp/plain" >"$tmp/mail" || t_fail "signing"
+    else
+        cp "$tmp/plain" "$tmp/mail"
+    fi
+}
+# try FROM [CONF [CLIENT]]: the post through the policy; the output in $OUT.
+try() {
+    OUT=$("$CTL_BIN" -C "${2:-$MLM_CONF}" try --from "$1" --to $L \
+        --client "${3:-192.0.2.1}" --helo client.example "$tmp/mail" 2>&1)
+}
+result() { sed -n 's/^result: //p' <<<"$OUT"; }
+has() { grep -q -- "$1" <<<"$OUT"; }
+
+mail alice@signed.example signed.example
+try alice@signed.example
+t_check "aligned DKIM pass from a p=reject domain: accepted ($(result))" \
+    test "$(result)" = accepted
+
+sed -i 's/^body$/altered body/' "$tmp/mail"
+try alice@signed.example
+t_check "the post altered after signing: refused ($(result))" \
+    has "550 5.7.26.*signed.example"
+
+# Authentication-Results: ours written once, a forged one claiming our
+# authserv-id removed, another receiver's kept.
+mail alice@signed.example signed.example
+{
+    printf 'Authentication-Results: mlm.test; dkim=pass header.d=forged.example; dmarc=pass\n'
+    printf 'Authentication-Results: other.example; spf=pass\n'
+    cat "$tmp/mail"
+} >"$tmp/mail.ar"
+mv "$tmp/mail.ar" "$tmp/mail"
+try alice@signed.example
+ar=$(grep "^Authentication-Results:" <<<"$(sed -n "/^envelope sender/,\$p" <<<"$OUT")")
+t_check "A-R: one header with our authserv-id, dkim=pass, dmarc=pass" \
+    test "$(grep -c '^Authentication-Results: mlm.test; dkim=pass header.d=signed.example;.* dmarc=pass policy.dmarc=reject header.from=signed.example$' <<<"$ar")" -eq 1
+t_check "A-R: the forged one claiming mlm.test removed" \
+    test "$(grep -c 'forged.example' <<<"$ar")" -eq 0
+t_check "A-R: another receiver's kept" \
+    test "$(grep -c '^Authentication-Results: other.example' <<<"$ar")" -eq 1
+
+# 50 signatures, each for a selector without a key: only the first 5 are
+# verified (auth_dkim.c: AUTH_DKIM_MAX_SIGS), and the post is
+# refused as unsigned.
+mail bob@reject.example
+for i in $(seq 50); do
+    printf 'DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=reject.example; s=s%d;\n\th=From; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\n' "$i"
+done >"$tmp/sigs"
+cat "$tmp/sigs" "$tmp/mail" >"$tmp/mail.sigs" && mv "$tmp/mail.sigs" "$tmp/mail"
+try bob@reject.example
+t_check "50 signatures: refused 550 5.7.26" has "550 5.7.26.*reject.example"
+t_check "50 signatures: a result, no hang or crash" \
+    test -n "$(result)"
+
+mail bob@reject.example
+try bob@reject.example
+t_check "unsigned from p=reject: 550 5.7.26 naming the domain" \
+    has "550 5.7.26.*reject.example"
+
+mail carol@mail.org.example
+try carol@mail.org.example
+t_check "unsigned from a subdomain of sp=quarantine: 550 5.7.26" \
+    has "550 5.7.26.*mail.org.example"
+
+# SPF: the envelope sender's domain authorises the client.
+mail ivan@spf.example
+try ivan@spf.example
+t_check "SPF pass aligned with From (p=reject): accepted ($(result))" \
+    test "$(result)" = accepted
+t_check "... Authentication-Results says spf=pass" \
+    has "Authentication-Results: mlm.test; dkim=none; spf=pass smtp.mailfrom=spf.example; dmarc=pass"
+try ivan@spf.example "$MLM_CONF" 192.0.2.99
+t_check "SPF fail from another client: 550 5.7.26" has "550 5.7.26.*spf.example"
+mail ivan@sub.spf.example
+try ivan@sub.spf.example "$MLM_CONF" 192.0.2.7
+t_check "SPF a: mechanism, relaxed alignment with the org domain's record ($(result))" \
+    test "$(result)" = accepted
+mail judy@loop.example
+try judy@loop.example
+t_check "an SPF include loop ends: refused 550, not hung" \
+    has "550 5.7.26.*loop.example"
+
+mail dave@none.example
+try dave@none.example
+t_check "unsigned from p=none: accepted ($(result))" test "$(result)" = accepted
+
+mail erin@nothing.example
+try erin@nothing.example
+t_check "unsigned, no DMARC record: accepted ($(result))" \
+    test "$(result)" = accepted
+
+# require: member posts must be authenticated even without DMARC.
+ctl list set $L sender_authentication require
+ctl member add $L erin@nothing.example
+ctl member add $L frank@nodmarc.example
+try erin@nothing.example
+t_check "require: unauthenticated member post: 550 5.7.26" \
+    has "550 5.7.26.*requires"
+mail frank@nodmarc.example nodmarc.example
+try frank@nodmarc.example
+t_check "require: member post with an aligned DKIM pass: accepted ($(result))" \
+    test "$(result)" = accepted
+mail grace@nothing.example
+try grace@nothing.example
+t_check "require: a non-member without DMARC is not refused by it ($(result))" \
+    test "$(result)" = accepted
+ctl list set $L sender_authentication off
+mail bob@reject.example
+try bob@reject.example
+t_check "off: unsigned from p=reject accepted ($(result))" \
+    test "$(result)" = accepted
+ctl list set $L sender_authentication dmarc
+
+# DNS down: a resolver that reads and never answers.
+python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1], flush=True); time.sleep(60)' >"$tmp/silent.port" &
+silent_pid=$!
+for _ in $(seq 50); do [ -s "$tmp/silent.port" ] && break; sleep 0.1; done
+sed "s/^dns_resolver = .*/dns_resolver = 127.0.0.1@$(cat "$tmp/silent.port")/" \
+    "$MLM_CONF" >"$tmp/down.conf"
+start=$(date +%s)
+try bob@reject.example "$tmp/down.conf"
+took=$(($(date +%s) - start))
+kill "$silent_pid" 2>/dev/null; wait "$silent_pid" 2>/dev/null
+t_check "DNS down: 451 4.7.5" has "451 4.7.5"
+t_check "DNS down: answered within dns_timeout (took ${took}s, bound 2s + 5)" \
+    test "$took" -le 7
+
+t_done

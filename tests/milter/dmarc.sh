@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Sender authentication through the milter (milter-client.py -> mlmd ->
+# multiplexor -> worker) with the shipped list policy and a private DNS
+# server: a post failing DMARC for a p=reject domain is refused 550 5.7.26
+# at end of message; an SPF-authenticated one is accepted with one
+# Authentication-Results header; a p=none domain's post is accepted; with
+# the DNS server gone, a post whose policy is unknown gets 451 4.7.5.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+. "$here/../lib/dns.sh"
+. "$here/scripts/mt.sh"
+dnsdir=$(mktemp -d /tmp/mlm-dmarc-dns.XXXXXX)
+trap 'dns_stop; rm -rf "$dnsdir"; mlm_stop || exit 1' EXIT
+
+dns_start "$dnsdir" \
+    '_dmarc.reject.example. TXT "v=DMARC1; p=reject"' \
+    'reject.example. TXT "v=spf1 ip4:192.0.2.1 -all"' \
+    '_dmarc.none.example. TXT "v=DMARC1; p=none"' \
+    '_dmarc.later.example. TXT "v=DMARC1; p=reject"' \
+    || exit 1
+MLM_DNS_RESOLVER=$DNS_RESOLVER
+mlm_start "$top_srcdir/lua/policy.lua" "dns_timeout = 3s" \
+    "authserv_id = mx.lists.test" || exit 1
+mlm_ctl list create list@lists.test --owner owner@lists.test >/dev/null
+mlm_ctl list set list@lists.test posting open >/dev/null
+
+# post FROM CLIENT-IP: one post to list@ from FROM (envelope and header).
+post() {
+    mt_client connect client.example "$2" helo client.example \
+        mail "<$1>" rcpt '<list@lists.test>' \
+        header From "Someone <$1>" header Subject hello \
+        header Authentication-Results 'mx.lists.test; dmarc=pass (forged)' \
+        eoh body $'Hello list.\r\n' eom 2>&1
+}
+
+out=$(post bob@reject.example 192.0.2.99)
+t_check "p=reject, SPF fails: 550 5.7.26 at end of message" \
+    grep -q "^eom: 550 5.7.26 .*reject.example" <<<"$out"
+t_check "... and nothing changed" test "$(grep -c '^eom: \(addheader\|chgheader\|addrcpt\)' <<<"$out")" -eq 0
+[ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
+
+out=$(post bob@reject.example 192.0.2.1)
+t_check "p=reject, SPF passes: accepted" grep -qx "eom: continue" <<<"$out"
+t_check "... one Authentication-Results with spf=pass, dmarc=pass" \
+    test "$(grep -c '^eom: addheader Authentication-Results: mx.lists.test; dkim=none; spf=pass smtp.mailfrom=reject.example; dmarc=pass policy.dmarc=reject header.from=reject.example$' <<<"$out")" -eq 1
+t_check "... the forged one claiming mx.lists.test removed" \
+    grep -q '^eom: chgheader 1 Authentication-Results: *$' <<<"$out"
+[ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
+
+out=$(post carol@none.example 192.0.2.99)
+t_check "p=none, unauthenticated: accepted" grep -qx "eom: continue" <<<"$out"
+
+dns_stop
+out=$(post dave@later.example 192.0.2.99)
+t_check "DNS server gone: 451 4.7.5" grep -q "^eom: 451 4.7.5" <<<"$out"
+[ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
+
+t_done
