@@ -54,6 +54,17 @@ mlm_wait_port() { # PORT
 mlm_write_conf() { # POLICY [extra lines...]
     local policy=$1
     shift
+    # No test reaches the machine's resolver: without a resolver of the
+    # test's own, a private one answering NXDOMAIN for every name runs for
+    # as long as the test's shell does.
+    if [ -z "${MLM_DNS_RESOLVER:-}" ]; then
+        . "$(dirname "${BASH_SOURCE[0]}")/dns.sh"
+        dns_start "$MLM_DIR" || return 1
+        MLM_DNS_RESOLVER=$DNS_RESOLVER
+        local dns_pid=$DNS_PID shell_pid=$$
+        (while kill -0 "$shell_pid" 2>/dev/null; do sleep 1; done
+         kill "$dns_pid") >/dev/null 2>&1 </dev/null &
+    fi
     {
         echo "milter_socket = inet:$MLM_PORT@127.0.0.1"
         echo "mx_socket = $MLM_DIR/mx.sock"

@@ -71,10 +71,13 @@ mail() {
         cp "$tmp/plain" "$tmp/mail"
     fi
 }
+# unfold: header lines as one line each (mlm folds what it writes at 78).
+unfold() { sed -e ':a' -e 'N' -e '$!ba' -e 's/\r\{0,1\}\n\([ \t]\)/\1/g'; }
 # try FROM [CONF [CLIENT]]: the post through the policy; the output in $OUT.
 try() {
     OUT=$("$CTL_BIN" -C "${2:-$MLM_CONF}" try --from "$1" --to $L \
-        --client "${3:-192.0.2.1}" --helo client.example "$tmp/mail" 2>&1)
+        --client "${3:-192.0.2.1}" --helo client.example "$tmp/mail" 2>&1 |
+        unfold)
 }
 result() { sed -n 's/^result: //p' <<<"$OUT"; }
 has() { grep -q -- "$1" <<<"$OUT"; }

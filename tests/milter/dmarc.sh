@@ -31,7 +31,8 @@ post() {
         mail "<$1>" rcpt '<list@lists.test>' \
         header From "Someone <$1>" header Subject hello \
         header Authentication-Results 'mx.lists.test; dmarc=pass (forged)' \
-        eoh body $'Hello list.\r\n' eom 2>&1
+        eoh body $'Hello list.\r\n' eom 2>&1 |
+        sed -e ':a' -e 'N' -e '$!ba' -e 's/\n\([ \t]\)/\1/g' # folded values unfolded
 }
 
 out=$(post bob@reject.example 192.0.2.99)
