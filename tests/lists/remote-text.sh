@@ -104,7 +104,8 @@ mail() {
     } >"$1"
 }
 # timed DESCRIPTION TO FILE [RESULT]: mlm-ctl try, cut at 20 s, must end
-# within 10 s with a result (matching the extended regex RESULT if given).
+# within 10 s (or $bound_ms) with a result (matching the extended regex
+# RESULT if given).
 timed() {
     local t0 t1 ms rc
     t0=$(date +%s%N)
@@ -113,7 +114,7 @@ timed() {
     rc=$?
     t1=$(date +%s%N)
     ms=$(((t1 - t0) / 1000000))
-    if [ "$rc" -ne 124 ] && [ "$ms" -lt 10000 ] &&
+    if [ "$rc" -ne 124 ] && [ "$ms" -lt "${bound_ms:-10000}" ] &&
         grep -Eq "^result: ${4:-}" "$tmp/out"; then
         t_ok "$1 (${ms} ms)"
     else
@@ -168,11 +169,11 @@ def message(to, fields, body="x\n"):
     return "\n".join(["From: alice@example.org", "To: " + to] + fields) + "\n\n" + body
 out = ""
 if kind == "charsets":   # TO SIZE: a Subject of words cycling 8 charsets
-    cs = ["iso-8859-1", "iso-8859-2", "koi8-r", "windows-1251", "shift_jis",
-          "euc-kr", "big5", "gb2312"]
+    cs = ["utf-7", "iso-2022-jp", "koi8-r", "big5", "shift_jis", "euc-kr",
+          "gb18030", "cp1251"]
     words, n, i = [], 0, 0
     while n < int(args[1]):
-        w = "=?%s?q?a?=" % cs[i % 8]; i += 1
+        w = "=?%s?Q?x?=" % cs[i % 8]; i += 1
         words.append(w); n += len(w) + 1
     out = message(args[0], [field("Subject", " ".join(words))])
 elif kind == "subjects":  # TO COUNT SIZE PATTERN: COUNT Subject fields
@@ -193,7 +194,9 @@ sys.stdout.write(out)
 EOF
 }
 gen charsets $L 250000 >"$tmp/h1"
-timed "post: a 250 KB Subject of encoded words cycling 8 charsets" $L "$tmp/h1" accepted
+# a converter opened per charset change took 10 s for this; it takes 0.1 s
+bound_ms=3000 timed "post: a 250 KB Subject of encoded words cycling 8 charsets" \
+    $L "$tmp/h1" accepted
 gen subjects $L 40 99000 '=?a?Q?X' >"$tmp/h2"
 timed "post: 40 Subject fields of 99 KB of '=?a?Q?X' (4 MB of headers): refused" \
     $L "$tmp/h2" "rejected at message: 552 5.3.4 .*header field longer than 16384"
