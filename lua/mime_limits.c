@@ -35,7 +35,7 @@
  * number of multipart and message containers around an entity: a plain
  * message is 0, a part of a multipart/mixed 1.
  *
- * Two bounds on single header fields of every entity hold whatever the
+ * Three bounds on the header fields of every entity hold whatever the
  * configuration says, for what GMime does with a field as it builds the
  * tree: a field (its lines and line ends together) longer than
  * MIME_FIELD_MAX is refused, as GMime's search for the end of an encoded
