@@ -262,9 +262,19 @@ int header_value_folded_valid(const char *value);
  * value (valid by header_value_valid) folded for a field called name:
  * LF and the blank that follows it inserted before a blank so that lines
  * keep to 78 octets where the words allow; a word that would make a line
- * over 998 octets is cut (there a space is added). Owned by the caller.
+ * over 998 octets is cut (there a space is added); a run of blanks that
+ * would fill a line by itself becomes one blank. Owned by the caller.
  */
 char *header_fold(const char *name, const char *value);
+/*
+ * A message (len bytes) whose header block has a line over 998 octets
+ * (RFC 5322 2.1.1), with each field holding such a line unfolded and
+ * folded again by header_fold (the field's line ends kept, CRLF or LF);
+ * the other fields and the body byte for byte. NULL when no line is over
+ * (nothing to change). Linear in len. Owned by the caller (free), its
+ * length in *out_len.
+ */
+char *header_block_fold(const char *msg, size_t len, size_t *out_len);
 int address_valid(const char *addr);
 int reply_text_valid(const char *text);
 

@@ -455,9 +455,14 @@ static void push_mailboxes(lua_State *L, InternetAddressList *list, int depth)
     }
 }
 
+/* The mailboxes of one field; a value past the bounds of
+ * address_value_refused yields none (GMime's parser would recurse once per
+ * group). */
 static int push_addresses_of(lua_State *L, const char *raw, int n)
 {
     (void)n;
+    if (address_value_refused(raw))
+        return 1;
     InternetAddressList *list = internet_address_list_parse(NULL, raw);
     if (list) {
         push_mailboxes(L, list, 0);

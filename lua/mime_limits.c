@@ -34,6 +34,17 @@
  * invalid ones too. Depth is the
  * number of multipart and message containers around an entity: a plain
  * message is 0, a part of a multipart/mixed 1.
+ *
+ * Three bounds on the header fields of every entity hold whatever the
+ * configuration says, for what GMime does with a field as it builds the
+ * tree: a field (its lines and line ends together) longer than
+ * MIME_FIELD_MAX is refused, as GMime's search for the end of an encoded
+ * word is quadratic in a field's length; an address field with more than
+ * MIME_GROUPS_MAX group colons is refused, as GMime parses each group
+ * nested in the one before on the C stack; and a message whose header
+ * fields (all entities) hold more than MIME_WORDS_MAX "=?" is refused, as
+ * GMime opens a charset converter for each encoded word it decodes
+ * (microseconds each).
  */
 #include "luambind.h"
 #include "xmalloc.h"
@@ -60,6 +71,48 @@
 
 static long max_parts = 10000, max_depth = 100, max_headers = 50000;
 
+/* Header fields GMime (or msg:addresses) parses as address lists. */
+static const char *const address_fields[] = {
+    "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
+    "Resent-From", "Resent-Sender", "Resent-Reply-To", "Resent-To",
+    "Resent-Cc", "Resent-Bcc", "Mail-Followup-To", "Mail-Reply-To",
+    "Disposition-Notification-To", "Return-Receipt-To",
+};
+
+static int is_address_field(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof address_fields / sizeof *address_fields; i++)
+        if (strlen(address_fields[i]) == len &&
+            strncasecmp(name, address_fields[i], len) == 0)
+            return 1;
+    return 0;
+}
+
+void group_colons_add(struct group_colons *gc, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (gc->escaped)
+            gc->escaped = 0;
+        else if (c == '\\')
+            gc->escaped = 1;
+        else if (c == '"')
+            gc->in_quote = !gc->in_quote;
+        else if (c == ':' && !gc->in_quote)
+            gc->count++;
+    }
+}
+
+int address_value_refused(const char *value)
+{
+    size_t len = strlen(value);
+    if (len > MIME_FIELD_MAX)
+        return 1;
+    struct group_colons gc = {0};
+    group_colons_add(&gc, value, len);
+    return gc.count > MIME_GROUPS_MAX;
+}
+
 void mime_limits_configure(long parts, long depth, long headers)
 {
     max_parts = parts;
@@ -85,10 +138,15 @@ struct scan {
     int in_digest;                /* its parent is multipart/digest */
     int in_content_type;          /* the field being read is Content-Type */
     int have_content_type;
+    int in_address;               /* the field being read is an address */
+    size_t field_len;             /* bytes of the field being read */
+    struct group_colons colons;   /* of the address field being read */
+    long words;                   /* "=?" in header lines, all entities */
     char *content_type;           /* FIELD_KEEP + 1 */
     size_t content_type_len;
     char *line;                   /* LINE_KEEP */
     size_t line_len;
+    size_t line_full_len;         /* with what was cut */
     int line_cut;                 /* longer than LINE_KEEP */
     int tail_blank;               /* what was cut is all blanks */
     char *why;
@@ -132,6 +190,8 @@ static int entity_begin(struct scan *sc, long depth, int in_digest)
     sc->in_content_type = 0;
     sc->have_content_type = 0;
     sc->content_type_len = 0;
+    sc->in_address = 0;
+    sc->field_len = 0;
     return 0;
 }
 
@@ -244,15 +304,49 @@ static int entity_body(struct scan *sc)
 }
 
 /*
- * A header line (not the empty one): count the fields, and keep what
- * belongs to Content-Type, byte for byte as GMime keeps the field (after
- * the colon, each line with its line end). 0, or 1 past mime_max_headers.
+ * A header line (not the empty one), full_len bytes long of which
+ * sc->line holds the first: count the fields, bound each field's length
+ * and an address field's groups, and keep what belongs to Content-Type,
+ * byte for byte as GMime keeps the field (after the colon, each line with
+ * its line end). 0, or 1 past mime_max_headers or a field bound.
  */
-static int header_line(struct scan *sc)
+static int header_line(struct scan *sc, size_t full_len)
 {
     const char *l = sc->line;
     size_t len = sc->line_len;
-    if (len > 0 && (l[0] == ' ' || l[0] == '\t')) {
+    int folded = len > 0 && (l[0] == ' ' || l[0] == '\t');
+    sc->field_len = (folded ? sc->field_len : 0) + full_len + 1;
+    if (sc->field_len > MIME_FIELD_MAX) {
+        snprintf(sc->why, sc->whylen,
+                 "a header field longer than %d bytes", MIME_FIELD_MAX);
+        return 1;
+    }
+    if (!folded) {
+        const char *colon = memchr(l, ':', len);
+        size_t name_len = colon ? (size_t)(colon - l) : 0;
+        while (name_len > 0 && (l[name_len - 1] == ' ' || l[name_len - 1] == '\t'))
+            name_len--;
+        sc->in_address = colon && is_address_field(l, name_len);
+        memset(&sc->colons, 0, sizeof sc->colons);
+        if (sc->in_address)
+            group_colons_add(&sc->colons, colon + 1, len - (size_t)(colon + 1 - l));
+    } else if (sc->in_address) {
+        group_colons_add(&sc->colons, l, len);
+    }
+    for (const char *w = l; (w = memchr(w, '=', len - (size_t)(w - l))) != NULL; w++)
+        if (w + 1 < l + len && w[1] == '?')
+            sc->words++;
+    if (sc->words > MIME_WORDS_MAX) {
+        snprintf(sc->why, sc->whylen,
+                 "more than %d encoded words in header fields", MIME_WORDS_MAX);
+        return 1;
+    }
+    if (sc->in_address && sc->colons.count > MIME_GROUPS_MAX) {
+        snprintf(sc->why, sc->whylen,
+                 "an address field with more than %d groups", MIME_GROUPS_MAX);
+        return 1;
+    }
+    if (folded) {
         if (!sc->in_content_type)
             return 0; /* folded, of another field */
     } else {
@@ -311,7 +405,7 @@ static int line_done(struct scan *sc)
         return 0;
     if (sc->line_len == 0 || (sc->line_len == 1 && sc->line[0] == '\r'))
         return entity_body(sc);
-    return header_line(sc);
+    return header_line(sc, sc->line_full_len);
 }
 
 /* Add bytes of the current line (no newline among them). */
@@ -321,6 +415,7 @@ static void line_add(struct scan *sc, const char *p, size_t n)
     size_t take = n < room ? n : room;
     memcpy(sc->line + sc->line_len, p, take);
     sc->line_len += take;
+    sc->line_full_len += n;
     if (take < n) {
         if (!sc->line_cut)
             sc->tail_blank = 1;
@@ -332,8 +427,6 @@ static void line_add(struct scan *sc, const char *p, size_t n)
 
 int mime_limits_check(const char *path, char *why, size_t whylen)
 {
-    if (max_parts <= 0 && max_depth <= 0 && max_headers <= 0)
-        return 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd == -1) {
         snprintf(why, whylen, "cannot open the spooled message: %s",
@@ -365,6 +458,7 @@ int mime_limits_check(const char *path, char *why, size_t whylen)
                 break;
             rc = line_done(&sc);
             sc.line_len = 0;
+            sc.line_full_len = 0;
             sc.line_cut = 0;
             p = nl + 1;
         }

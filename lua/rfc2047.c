@@ -8,7 +8,8 @@
  * characters (RFC 2047 section 2) that never split a UTF-8 character.
  *
  * Both are linear in the length of their input and allocate at most a
- * small multiple of it.
+ * small multiple of it. Decoding converts at most the first DECODE_MAX
+ * bytes of a value and opens at most CHARSETS_MAX converters per call.
  */
 #include "rfc2047.h"
 #include "xmalloc.h"
@@ -123,21 +124,66 @@ static size_t word_parse(const char *s, const char **charset, size_t *cslen,
     return (size_t)(end + 2 - s);
 }
 
-/* Convert the pending words' bytes from charset to UTF-8 onto out. */
-static void pending_flush(struct mlm_buf *pending, const char *charset,
+/*
+ * Bounds on one decode call. Each distinct charset is opened at most once
+ * (opening a converter may load a module); words in charsets past the
+ * CHARSETS_MAX first ones, and all text past DECODE_MAX bytes of input,
+ * are kept as they are.
+ */
+#define CHARSETS_MAX 4
+#define DECODE_MAX 16384
+
+/* The converters one decode call opened, by charset name. */
+struct charset_cache {
+    int n;
+    char name[CHARSETS_MAX][CHARSET_MAX + 1];
+    iconv_t cd[CHARSETS_MAX]; /* (iconv_t)-1: unknown charset */
+};
+
+/* Charsets whose bytes are UTF-8 already: never converted. */
+static int charset_is_utf8(const char *charset)
+{
+    return g_ascii_strcasecmp(charset, "utf-8") == 0 ||
+           g_ascii_strcasecmp(charset, "us-ascii") == 0;
+}
+
+/*
+ * The cache slot of charset, opening its converter on first sight; -1
+ * when the cache is full with other charsets (the word stays encoded).
+ */
+static int charset_slot(struct charset_cache *cache, const char *charset)
+{
+    for (int i = 0; i < cache->n; i++)
+        if (g_ascii_strcasecmp(cache->name[i], charset) == 0)
+            return i;
+    if (cache->n == CHARSETS_MAX)
+        return -1;
+    int i = cache->n++;
+    snprintf(cache->name[i], sizeof cache->name[i], "%s", charset);
+    cache->cd[i] = charset_is_utf8(charset) ? (iconv_t)-1
+                                            : g_mime_iconv_open("UTF-8", charset);
+    return i;
+}
+
+static void charset_cache_close(struct charset_cache *cache)
+{
+    for (int i = 0; i < cache->n; i++)
+        if (cache->cd[i] != (iconv_t)-1)
+            g_mime_iconv_close(cache->cd[i]);
+}
+
+/* Convert the pending words' bytes with converter cd (or keep them as they
+ * are when cd is (iconv_t)-1) onto out. */
+static void pending_flush(struct mlm_buf *pending, iconv_t cd,
                           struct mlm_buf *out)
 {
     if (pending->len == 0)
         return;
     char *converted = NULL;
-    if (charset && g_ascii_strcasecmp(charset, "utf-8") != 0 &&
-        g_ascii_strcasecmp(charset, "us-ascii") != 0) {
-        iconv_t cd = g_mime_iconv_open("UTF-8", charset);
-        if (cd != (iconv_t)-1) {
-            converted = g_mime_iconv_strndup(cd, (const char *)pending->data,
-                                             pending->len);
-            g_mime_iconv_close(cd);
-        }
+    if (cd != (iconv_t)-1) {
+        iconv(cd, NULL, NULL, NULL, NULL); /* initial shift state */
+        converted = g_mime_iconv_strndup(cd, (const char *)pending->data,
+                                         pending->len);
     }
     if (converted) {
         buf_put_bytes(out, converted, strlen(converted));
@@ -153,43 +199,48 @@ char *rfc2047_decode(const char *text)
     struct mlm_buf out, pending;
     buf_init(&out);
     buf_init(&pending);
-    char charset[64] = "";
+    struct charset_cache cache = { .n = 0 };
+    int slot = -1; /* the pending bytes' charset */
     const char *p = text, *plain = text;
     int after_word = 0; /* only whitespace since the last encoded word */
-    while (*p) {
+    while (*p && p - text < DECODE_MAX) {
         const char *cs, *wt;
         size_t cslen, wtlen, wlen = 0;
-        int enc;
+        int enc, this_slot = -1;
         if (p[0] == '=' && p[1] == '?')
             wlen = word_parse(p, &cs, &cslen, &enc, &wt, &wtlen);
-        if (wlen == 0) {
+        if (wlen) {
+            char this_cs[CHARSET_MAX + 1];
+            snprintf(this_cs, sizeof this_cs, "%.*s", (int)cslen, cs);
+            this_slot = charset_slot(&cache, this_cs);
+        }
+        if (wlen == 0 || this_slot < 0) { /* plain text, or kept as it is */
             if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
                 after_word = 0;
-            p++;
+            p += wlen ? wlen : 1;
             continue;
         }
         /* the text before this word; whitespace between two words goes */
         if (!after_word) {
-            pending_flush(&pending, charset, &out);
+            pending_flush(&pending, slot >= 0 ? cache.cd[slot] : (iconv_t)-1, &out);
             buf_put_bytes(&out, plain, (size_t)(p - plain));
         }
-        char this_cs[64];
-        snprintf(this_cs, sizeof this_cs, "%.*s", (int)cslen, cs);
-        if (g_ascii_strcasecmp(this_cs, charset) != 0) {
-            pending_flush(&pending, charset, &out);
-            snprintf(charset, sizeof charset, "%s", this_cs);
+        if (this_slot != slot) {
+            pending_flush(&pending, slot >= 0 ? cache.cd[slot] : (iconv_t)-1, &out);
+            slot = this_slot;
         }
         word_decode(enc, wt, wtlen, &pending); /* bytes of one charset join */
         p += wlen;
         plain = p;
         after_word = 1;
     }
-    pending_flush(&pending, charset, &out);
-    buf_put_bytes(&out, plain, (size_t)(p - plain));
+    pending_flush(&pending, slot >= 0 ? cache.cd[slot] : (iconv_t)-1, &out);
+    buf_put_bytes(&out, plain, strlen(plain)); /* and the rest past DECODE_MAX */
     buf_put_u8(&out, 0);
     char *r = xstrdup((const char *)out.data);
     buf_free(&out);
     buf_free(&pending);
+    charset_cache_close(&cache);
     return r;
 }
 

@@ -13,7 +13,9 @@
  * adjacent words with only whitespace between them join, the bytes of
  * adjacent words in one charset are converted together. Text outside
  * encoded words is kept as it is. Not necessarily valid UTF-8 (an unknown
- * charset's bytes are kept). Owned by the caller (free).
+ * charset's bytes are kept). Linear: only the first 16 KB of text are
+ * decoded and only words in its first 4 distinct charsets; other words
+ * and the rest are kept as they are. Owned by the caller (free).
  */
 char *rfc2047_decode(const char *text);
 

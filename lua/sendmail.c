@@ -8,6 +8,9 @@
  * does not read its input or does not exit by then is killed (its whole
  * process group) and the call fails with a Lua error, so the request ends
  * before the multiplexor would kill the worker for it.
+ *
+ * A header field of the message with a line over 998 octets (a notice
+ * quoting a long Subject, say) is folded again before it is written.
  */
 #include "log.h"
 #include "luambind.h"
@@ -201,7 +204,11 @@ static int l_sendmail(lua_State *L)
         argv[argc++] = lua_tostring(L, 2);
     argv[argc] = NULL;
     char why[128];
-    int rc = run_sendmail(argv, msg, len, why, sizeof why);
+    size_t folded_len = 0; /* no header line written is over 998 octets */
+    char *folded = header_block_fold(msg, len, &folded_len);
+    int rc = run_sendmail(argv, folded ? folded : msg, folded ? folded_len : len,
+                          why, sizeof why);
+    free(folded);
     free(argv);
     free(copy);
     if (rc == -1)

@@ -399,6 +399,22 @@ static void test_header_fold(void)
     CHECK(header_value_folded_valid(f), "mlmd takes the cut value");
     free(f);
 
+    static char blanks[1600];
+    memset(blanks, ' ', sizeof blanks - 1);
+    blanks[0] = 'a';
+    blanks[sizeof blanks - 2] = 'b';
+    f = header_fold("Subject", blanks);
+    CHECK(longest_line("Subject", f) <= 998 && header_value_folded_valid(f),
+          "a run of 1,600 blanks inside a value: no line of blanks only "
+          "(longest %zu)", longest_line("Subject", f));
+    CHECK(f[0] == 'a' && strchr(f, 'b') != NULL, "its words kept");
+    free(f);
+    blanks[sizeof blanks - 2] = ' ';
+    f = header_fold("Subject", blanks);
+    CHECK(longest_line("Subject", f) <= 998 && header_value_folded_valid(f),
+          "a value ending in 1,600 blanks: no line of blanks only");
+    free(f);
+
     f = header_fold("List-Id", "<dev.example.org>");
     CHECK(strcmp(f, "<dev.example.org>") == 0, "a short value stays as it is");
     free(f);
