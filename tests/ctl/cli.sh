@@ -402,6 +402,11 @@ end
 EOF
 cp "$tmp/approved1.msg" "$tmp/approved.msg"
 try_approved() { ctl try --from dev-bounces@example.org --to $L --policy "$tmp/twice.lua" "$1" 2>&1; }
+sed 's/^Subject: hi\r$/&\nReply-To: thief@example.net\r/' "$tmp/approved.msg" >"$tmp/replyto.msg"
+OUT=$(try_approved "$tmp/replyto.msg")
+has "try: the unused mark on the post with a Reply-To added is invalid" 'own check: invalid'
+hasnt "try: ... and that message is not distributed" '^result: accepted'
+sql "DELETE FROM held WHERE CAST(message AS TEXT) LIKE '%thief@example.net%'"
 OUT=$(try_approved "$tmp/approved.msg")
 has "try: the approved post with its mark is distributed, checked twice" '^result: accepted'
 has "try: the policy's own check saw the mark good" 'own check: [0-9]+$'
