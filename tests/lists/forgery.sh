@@ -7,7 +7,8 @@
 #    lists and kinds of reply, whatever the spelling of the address, its
 #    subaddress (+...) or trailing dots, and
 #    counts them in the database (every try below is a process of its own);
-#    a confirm without a token of the token's form is not answered at all;
+#    a confirm without a token of the token's form, and a mail without a
+#    command word among its first words, are not answered at all;
 #  - banned patterns match whatever the case and quoting of the local part
 #    and trailing dots of the domain,
 #    and a banned address can neither subscribe nor confirm;
@@ -76,6 +77,17 @@ t_check "help from subaddresses and a trailing dot of one mailbox: 5 replies (go
     test "$(sent_to 'victim5(\+[0-9x]+)?@example\.net\.*')" -eq 5
 t_check "the count is in the database" \
     test "$(sqlite3 "$tmp/mlm.db" "SELECT count(*) FROM replies WHERE address = 'victim4@example.net'")" -eq 5
+
+for subject in "buy cheap pills" "" "Re: your invoice" "helpful offer" "subscriber news"; do
+    send junk@example.net $R "$subject" "$subject"
+done
+t_check "mail to -request without a command word: no answer (got $(sent_to junk@example.net))" \
+    test "$(sent_to junk@example.net)" -eq 0
+send person1@example.net $R "Please unsubscribe me"
+send person2@example.net $R "question" "how do I leave this list?"
+send person3@example.net $R "what is this" "help"
+t_check "a command word among the first words: help (got $(sent_to 'person[123]@example.net'))" \
+    test "$(grep -l '^Subject: Help for' "$SENT"/sent.* | xargs -r grep -liE '^To: person[123]@example.net' | wc -l)" -eq 3
 
 send newbie@example.net $R subscribe
 token=$(grep -lh '^To: newbie@example.net' "$SENT"/sent.* | xargs -r sed -n 's/^Subject: confirm \([0-9a-f]*\).*/\1/p')
