@@ -155,6 +155,17 @@ static const char *const migrations[] = {
     "  summary TEXT NOT NULL);"
     "CREATE INDEX bounce_unrecognised_list ON bounce_unrecognised "
     "(list_id, id);",
+    /*
+     * 6 -> 7: addresses are normalised without the trailing dots of their
+     * domain (address_normalise): members and patterns stored with them
+     * lose them; one that becomes a duplicate of another is dropped.
+     */
+    "UPDATE OR IGNORE members SET address = rtrim(address, '.') "
+    "  WHERE address LIKE '%.';"
+    "DELETE FROM members WHERE address LIKE '%.';"
+    "UPDATE OR IGNORE patterns SET pattern = rtrim(pattern, '.') "
+    "  WHERE pattern LIKE '%.';"
+    "DELETE FROM patterns WHERE pattern LIKE '%.';",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))

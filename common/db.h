@@ -40,9 +40,10 @@ void db_rollback(struct db *db);
 /* --- addresses --------------------------------------------------------- */
 
 /*
- * Normalise an address into out: the domain lower-cased, the local part
- * kept as it is. Refuses empty parts, control characters, spaces outside a
- * quoted local part, and more than 254 bytes. 0 or -1 with why.
+ * Normalise an address into out: the domain lower-cased and without
+ * trailing dots (example.com. is example.com), the local part kept as it
+ * is. Refuses empty parts, control characters, spaces outside a quoted
+ * local part, and more than 254 bytes. 0 or -1 with why.
  */
 int address_normalise(const char *addr, char *out, size_t outlen, char *why,
                       size_t whylen);
@@ -56,6 +57,15 @@ int address_normalise(const char *addr, char *out, size_t outlen, char *why,
  */
 int address_key(const char *addr, char *out, size_t outlen, char *why,
                 size_t whylen);
+
+/*
+ * The mailbox an address delivers to, for the reply limit: its
+ * address_key with the local part cut at the first '+' (the usual
+ * subaddress delimiter: victim+1@ and victim+2@ are victim@), unless the
+ * '+' is the local part's first character. 0 or -1 with why.
+ */
+int address_mailbox_key(const char *addr, char *out, size_t outlen,
+                        char *why, size_t whylen);
 
 /* --- lists ------------------------------------------------------------- */
 

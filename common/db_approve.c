@@ -42,9 +42,9 @@ int random_hex(char *out, size_t outlen, size_t len, char *why, size_t whylen)
 }
 
 /*
- * The MAC of a mark. mask: the key headers the held post has (the MTA may
- * add others, Message-ID or To, to the re-injected copy); the body without
- * its trailing empty lines (a submission program may add some).
+ * The MAC of a mark. mask: the key headers it covers (see approval_check);
+ * the body without its trailing empty lines (a submission program may add
+ * some).
  */
 static void approval_mac(const struct secret *s, const char *list_address,
                          int64_t held_id, int64_t expires, const char *sender,
@@ -122,7 +122,15 @@ int approval_check(struct db *db, const char *secret_file,
         return APPROVAL_INVALID;
     if (rc != 0)
         return -1;
-    unsigned mask = message_header_mask(stored, storedlen);
+    /*
+     * The key headers of either message, so that one added to the marked
+     * copy (Reply-To, Cc, Sender) tells it from the post approved; but not
+     * the two an MTA adds to a message that lacks them on re-injection
+     * (Message-ID, To) when the held post had none.
+     */
+    unsigned mask = message_header_mask(stored, storedlen) |
+                    (message_header_mask(raw, rawlen) &
+                     ~(unsigned)(MSGDIGEST_TO | MSGDIGEST_MESSAGE_ID));
     free(stored);
     if (owner.id != list->id)
         return APPROVAL_INVALID;

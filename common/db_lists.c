@@ -80,7 +80,15 @@ int address_normalise(const char *addr, char *out, size_t outlen, char *why,
             return -1;
         }
     }
-    memcpy(out, addr, len + 1);
+    /* a fully qualified domain's root dot names the same domain */
+    while (len > 0 && addr[len - 1] == '.')
+        len--;
+    if (addr + len <= at + 1) {
+        snprintf(why, whylen, "bad domain in '%.100s'", addr);
+        return -1;
+    }
+    memcpy(out, addr, len);
+    out[len] = '\0';
     for (char *p = out + (at - addr); *p; p++)
         *p = (char)tolower((unsigned char)*p);
     return 0;
@@ -103,6 +111,18 @@ int address_key(const char *addr, char *out, size_t outlen, char *why,
         snprintf(why, whylen, "bad address '%.100s'", addr);
         return -1;
     }
+    return 0;
+}
+
+int address_mailbox_key(const char *addr, char *out, size_t outlen,
+                        char *why, size_t whylen)
+{
+    if (address_key(addr, out, outlen, why, whylen) == -1)
+        return -1;
+    char *at = strrchr(out, '@');
+    char *plus = memchr(out, '+', (size_t)(at - out));
+    if (plus != NULL && plus > out)
+        memmove(plus, at, strlen(at) + 1);
     return 0;
 }
 

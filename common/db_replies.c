@@ -1,8 +1,10 @@
 /*
  * db_replies.c - the limit on what NAME-request@ sends to one address:
  * REPLY_LIMIT replies per REPLY_WINDOW seconds, across all lists and all
- * kinds of reply, counted in the database because the stages of one
- * transaction, and the transactions of one sender, run in any worker.
+ * kinds of reply, counted by mailbox (address_mailbox_key: the
+ * subaddresses and spellings of one address share a count), in the
+ * database because the stages of one transaction, and the transactions of
+ * one sender, run in any worker.
  */
 #include "dbi.h"
 
@@ -13,7 +15,7 @@ int reply_quota_take(struct db *db, const char *address, char *why,
                      size_t whylen)
 {
     char key[400];
-    if (address_key(address, key, sizeof key, why, whylen) == -1)
+    if (address_mailbox_key(address, key, sizeof key, why, whylen) == -1)
         return 0; /* nothing is sent to what is not an address */
     int64_t now = (int64_t)time(NULL);
     if (db_begin(db, why, whylen) == -1)

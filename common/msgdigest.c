@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+/* In the order of the mask's bits (MSGDIGEST_TO, MSGDIGEST_MESSAGE_ID). */
 static const char *const key_headers[] = {
     "from", "sender", "reply-to", "to", "cc", "subject", "message-id", "in-reply-to", "references", "mime-version",
     "content-type", "content-transfer-encoding",

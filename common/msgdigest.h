@@ -23,6 +23,9 @@
 
 #define MSGDIGEST_HEX 64
 #define MSGDIGEST_ALL 0xfffu
+/* The bits of To and Message-ID (their places among the key headers). */
+#define MSGDIGEST_TO (1u << 3)
+#define MSGDIGEST_MESSAGE_ID (1u << 6)
 
 /* The key headers present in the message, as a mask. */
 unsigned message_header_mask(const char *raw, size_t len);

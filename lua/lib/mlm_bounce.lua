@@ -296,10 +296,12 @@ local function original_starts(lower)
   return false
 end
 
--- Every address on a line: <a@b> forms first, else bare a@b words. Linear:
--- each '<' scan stops at the next '<', and a bare word is read around each
--- '@' with anchored patterns on at most 64 bytes before and 255 after.
+-- Every address on a line: <a@b> forms first, else bare a@b words (at
+-- most 8, read around the first AT_TRIED '@'). Linear: each '<' scan stops
+-- at the next '<', and a bare word is read around each '@' with anchored
+-- patterns on at most 64 bytes before and 255 after.
 local BARE_LOCAL = "^[^%s<>\"'(),;:%[%]@]+"
+local AT_TRIED = 16
 local function line_addresses(line)
   local out = {}
   for a in line:gmatch("<([^<>%s@]+@[^<>%s]+)>") do
@@ -307,7 +309,8 @@ local function line_addresses(line)
   end
   if #out > 0 then return out end
   local pos = 1
-  while #out < 8 do
+  for _ = 1, AT_TRIED do
+    if #out >= 8 then break end
     local at = line:find("@", pos, true)
     if not at then break end
     local l = line:sub(math.max(1, at - 64), at - 1):reverse():match(BARE_LOCAL)
@@ -318,8 +321,11 @@ local function line_addresses(line)
   return out
 end
 
+-- Note address (with its fields) in list, at most RECIPIENTS_MAX of them.
 local function found(list, address, fields)
-  if address then list[#list + 1] = { address, fields or {} } end
+  if address and #list < RECIPIENTS_MAX then
+    list[#list + 1] = { address, fields or {} }
+  end
   return list
 end
 
@@ -339,13 +345,23 @@ local function line_status(line)
   return status_of(" " .. line .. " ")
 end
 
+-- line without the words that hold an address (a '@' with something on
+-- both sides), so that the digits of an address are not taken for a
+-- status. Linear: "%S+" ends each word at the first blank and never
+-- backtracks.
+local function without_addresses(line)
+  return (line:gsub("%S+", function(word)
+    if word:sub(2, -2):find("@", 1, true) then return "" end
+  end))
+end
+
 -- The status given on line i or the lines after it, up to a blank line
 -- (at most 8 lines): "550-5.7.1 ..." under an Exim address.
 local function status_near(t, i)
   for k = i, math.min(i + 8, #t.lines) do
     local line = t.lines[k]
     if k > i and not line:find("%S") then break end
-    local st = line_status(k == i and line:gsub("[^%s]+@[^%s]+", "") or line)
+    local st = line_status(k == i and without_addresses(line) or line)
     if st then return st end
   end
   return nil
@@ -359,11 +375,19 @@ local function detector(name, fn)
 end
 
 -- Exim (and others): the X-Failed-Recipients header lists the addresses.
+-- At most XFR_HEADERS_MAX such headers and XFR_BYTES_MAX bytes of them
+-- are read; each word (cut at blanks, commas and angle brackets by a
+-- pattern that never backtracks) that holds a '@' is an address.
+local XFR_HEADERS_MAX = 10
+local XFR_BYTES_MAX = 4096
 detector("exim", function(t)
-  local out = {}
-  for _, v in ipairs(t.msg:headers("X-Failed-Recipients") or {}) do
-    for a in v:sub(1, 4000):gmatch("[^%s,<>]+@[^%s,<>]+") do
-      found(out, clean_address(a))
+  local out, left = {}, XFR_BYTES_MAX
+  for k, v in ipairs(t.msg:headers("X-Failed-Recipients") or {}) do
+    if k > XFR_HEADERS_MAX or left <= 0 then break end
+    v = v:sub(1, left)
+    left = left - #v
+    for word in v:gmatch("[^%s,<>]+") do
+      if word:find("@", 1, true) then found(out, clean_address(word)) end
     end
   end
   return out
@@ -391,6 +415,22 @@ detector("angle-colon", function(t)
   return out
 end)
 
+-- The value of the first "SMTP=VALUE;" on line, or nil. Linear: each
+-- "SMTP=" is found by a plain find and its value ends at the first ';' or
+-- blank; the search goes on after that end (an "SMTP=" inside a value
+-- would end at the same place).
+local function smtp_field(line)
+  local pos = 1
+  while true do
+    local s = line:find("SMTP=", pos, true)
+    if not s then return nil end
+    local e = line:find("[;%s]", s + 5)
+    if not e then return nil end
+    if e > s + 5 and line:sub(e, e) == ";" then return line:sub(s + 5, e - 1) end
+    pos = e + 1
+  end
+end
+
 -- Microsoft Exchange (IMS, 5.5 era) and GroupWise gateways: "did not reach
 -- the following recipient(s):", then "ADDRESS on DATE" or
 -- "...;SMTP=ADDRESS; on DATE", up to the MSEXCH: line.
@@ -403,7 +443,7 @@ detector("exchange", function(t)
       break
     else
       local line = t.lines[i]
-      local a = line:match("SMTP=([^;%s]+);") or line:match("^%s*(%S+) on ")
+      local a = smtp_field(line) or line:match("^%s*(%S+) on ")
       found(out, clean_address(a))
     end
   end
@@ -480,6 +520,20 @@ detector("dash-list", function(t)
   return out
 end)
 
+-- The first word between two commas on line (", ADDRESS,") that holds a
+-- '@', or nil. Linear: one anchored match at each comma, and the text
+-- between two commas is read by one match only.
+local function between_commas(line)
+  local pos = 1
+  while true do
+    local c = line:find(",", pos, true)
+    if not c then return nil end
+    local word = line:match("^,%s*([^%s,]+),", c)
+    if word and word:sub(2, -2):find("@", 1, true) then return word end
+    pos = c + 1
+  end
+end
+
 -- LLNL's postmaster: "which your message was addressed, ADDRESS, did
 -- not exactly match".
 detector("llnl", function(t)
@@ -487,7 +541,7 @@ detector("llnl", function(t)
   for i, lower in ipairs(t.lower) do
     if original_starts(lower) then break end
     if lower:find("did not exactly match", 1, true) then
-      found(out, clean_address(t.lines[i]:match(",%s*([^%s,]+@[^%s,]+),")))
+      found(out, clean_address(between_commas(t.lines[i])))
     end
   end
   return out
@@ -558,11 +612,14 @@ detector("text", function(t)
       end
     end
     if on and not header_line(lower) then
+      local status, diagnostic -- of the line, read once for all its addresses
       for _, a in ipairs(line_addresses(t.lines[i])) do
         local l = a:lower()
         if not (l:find("^postmaster@") or l:find("^mailer%-daemon@")) then
-          found(out, a, { status = status_near(t, i),
-            diagnostic = trim(t.lines[i]) })
+          if not diagnostic then
+            status, diagnostic = status_near(t, i), trim(t.lines[i])
+          end
+          found(out, a, { status = status, diagnostic = diagnostic })
         end
       end
     end

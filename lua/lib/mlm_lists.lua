@@ -784,10 +784,27 @@ end
 local COMMANDS = { subscribe = "subscribe", join = "subscribe",
   unsubscribe = "unsubscribe", leave = "unsubscribe", help = "help" }
 
+-- Whether one of the first ASKED_WORDS words of text is a command name
+-- (subscribe, join, unsubscribe, leave, help): a person asking the robot
+-- in their own words ("please unsubscribe me"). Linear: "%a+" never
+-- backtracks, and at most COMMAND_TEXT_MAX bytes are read.
+local ASKED_WORDS = 8
+local function names_a_command(text)
+  local n = 0
+  for word in text:sub(1, COMMAND_TEXT_MAX):lower():gmatch("%a+") do
+    if COMMANDS[word] then return true end
+    n = n + 1
+    if n >= ASKED_WORDS then break end
+  end
+  return false
+end
+
 -- The command of a -request mail: "confirm TOKEN" (also in "Re: ..."), or
 -- subscribe, unsubscribe, help as the first word of the subject or of the
 -- first body line; "invalid" for a confirm without a token of the token's
--- form (nothing answers it); else help.
+-- form; help when a command name is among the first words of either
+-- ("please unsubscribe me"); else "none". Nothing answers "invalid" or
+-- "none": a forged sender gets no mail from a stranger's junk.
 local function request_command(ctx)
   local subject = ctx.message:header("Subject") or ""
   local body = first_body_line(ctx)
@@ -803,7 +820,10 @@ local function request_command(ctx)
   if words[1] == "confirm" or words[2] == "confirm" then
     return "invalid"
   end
-  return "help"
+  if names_a_command(subject) or names_a_command(body) then
+    return "help"
+  end
+  return "none"
 end
 
 local function request_confirm(ctx, a, token)
@@ -865,9 +885,10 @@ function M.request(ctx, list, rcpt, detail)
     return mlm.discard()
   end
   local command, token = request_command(ctx)
-  if command == "invalid" then
-    log("info", ctx, "%s: invalid request from %s: not answered", a.post,
-      ctx.sender)
+  if command == "invalid" or command == "none" then
+    log("info", ctx, "%s: %s from %s: not answered", a.post,
+      command == "invalid" and "a confirm without a valid token"
+        or "no command", ctx.sender)
   elseif command == "confirm" then
     request_confirm(ctx, a, token)
   elseif command == "subscribe" then

@@ -402,6 +402,11 @@ end
 EOF
 cp "$tmp/approved1.msg" "$tmp/approved.msg"
 try_approved() { ctl try --from dev-bounces@example.org --to $L --policy "$tmp/twice.lua" "$1" 2>&1; }
+sed 's/^Subject: hi\r$/&\nReply-To: thief@example.net\r/' "$tmp/approved.msg" >"$tmp/replyto.msg"
+OUT=$(try_approved "$tmp/replyto.msg")
+has "try: the unused mark on the post with a Reply-To added is invalid" 'own check: invalid'
+hasnt "try: ... and that message is not distributed" '^result: accepted'
+sql "DELETE FROM held WHERE CAST(message AS TEXT) LIKE '%thief@example.net%'"
 OUT=$(try_approved "$tmp/approved.msg")
 has "try: the approved post with its mark is distributed, checked twice" '^result: accepted'
 has "try: the policy's own check saw the mark good" 'own check: [0-9]+$'
@@ -523,7 +528,11 @@ sqlite3 "$old" "ALTER TABLE held DROP COLUMN distributed_at; ALTER TABLE held DR
     DROP TABLE bounce_unrecognised; PRAGMA user_version = 1;
     INSERT INTO lists (id, name, domain, created) VALUES (7, 'old', 'lists.example', 0);
     INSERT INTO patterns (list_id, kind, pattern) VALUES (7, 'banned', '\"Spammer\"@example.org'),
-      (7, 'banned', 'SPAMMER@example.org'), (7, 'banned', '@Spam.example');
+      (7, 'banned', 'SPAMMER@example.org'), (7, 'banned', '@Spam.example'),
+      (7, 'banned', 'dot@example.org.'), (7, 'banned', '@Spam.example..');
+    INSERT INTO members (list_id, address, role, created) VALUES
+      (7, 'm@example.org.', 'member', 0), (7, 'n@example.org', 'member', 0),
+      (7, 'n@example.org.', 'member', 0);
     INSERT INTO held (list_id, sender, subject, reason, received, message)
     VALUES (7, 'a@example.net', 'kept', 'test', 0, 'Subject: kept
 
@@ -533,11 +542,14 @@ x
 sed "s|^database = .*|database = $old|" "$conf" >"$tmp/old.conf"
 out=$("$CTL_BIN" -C "$tmp/old.conf" held old@lists.example 2>&1)
 t_check "schema 1 migrated on open: its held post kept ($out)" grep -q kept <<<"$out"
-t_check "... at schema 6, with hold_mode '' for it" \
-    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "6,,"
+t_check "... at schema 7, with hold_mode '' for it" \
+    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "7,,"
 out=$(sqlite3 "$old" "SELECT pattern FROM patterns ORDER BY pattern" | tr '\n' ' ')
-t_check "... banned patterns unquoted and lower-cased, duplicates merged ($out)" \
-    test "$out" = "@spam.example spammer@example.org "
+t_check "... banned patterns unquoted, lower-cased, without trailing dots, duplicates merged ($out)" \
+    test "$out" = "@spam.example dot@example.org spammer@example.org "
+out=$(sqlite3 "$old" "SELECT address FROM members ORDER BY address" | tr '\n' ' ')
+t_check "... members without the domain's trailing dots, duplicates merged ($out)" \
+    test "$out" = "m@example.org n@example.org "
 t_check "... the reply limit's table made" sqlite3 "$old" "SELECT count(*) FROM replies"
 t_check "... and the secret of the database row deleted" \
     test "$(sqlite3 "$old" "SELECT count(*) FROM meta")" = 0

@@ -4,10 +4,13 @@
 # (no daemons; mlm.sendmail goes to tests/lib/fake-sendmail.sh):
 #
 #  - NAME-request@ sends one address at most 5 replies an hour, across all
-#    lists and kinds of reply, whatever the spelling of the address, and
+#    lists and kinds of reply, whatever the spelling of the address, its
+#    subaddress (+...) or trailing dots, and
 #    counts them in the database (every try below is a process of its own);
-#    a confirm without a token of the token's form is not answered at all;
-#  - banned patterns match whatever the case and quoting of the local part,
+#    a confirm without a token of the token's form, and a mail without a
+#    command word among its first words, are not answered at all;
+#  - banned patterns match whatever the case and quoting of the local part
+#    and trailing dots of the domain,
 #    and a banned address can neither subscribe nor confirm;
 #  - X-Loop is a loop only when it names the list's address as a whole;
 #  - a member whose delivery bounces disable is told, and so are the owners.
@@ -65,8 +68,26 @@ for spelling in victim4@example.net Victim4@EXAMPLE.net '"victim4"@example.net';
 done
 t_check "help and subscribe from three spellings of one address: 5 replies (got $(sent_to '"?victim4"?@example.net'))" \
     test "$(sent_to '"?victim4"?@example.net')" -eq 5
+for spelling in victim5+1@example.net victim5+2@example.net \
+    victim5@example.net. Victim5+x@EXAMPLE.NET..; do
+    send "$spelling" $R help
+    send "$spelling" $R help
+done
+t_check "help from subaddresses and a trailing dot of one mailbox: 5 replies (got $(sent_to 'victim5(\+[0-9x]+)?@example\.net\.*'))" \
+    test "$(sent_to 'victim5(\+[0-9x]+)?@example\.net\.*')" -eq 5
 t_check "the count is in the database" \
     test "$(sqlite3 "$tmp/mlm.db" "SELECT count(*) FROM replies WHERE address = 'victim4@example.net'")" -eq 5
+
+for subject in "buy cheap pills" "" "Re: your invoice" "helpful offer" "subscriber news"; do
+    send junk@example.net $R "$subject" "$subject"
+done
+t_check "mail to -request without a command word: no answer (got $(sent_to junk@example.net))" \
+    test "$(sent_to junk@example.net)" -eq 0
+send person1@example.net $R "Please unsubscribe me"
+send person2@example.net $R "question" "how do I leave this list?"
+send person3@example.net $R "what is this" "help"
+t_check "a command word among the first words: help (got $(sent_to 'person[123]@example.net'))" \
+    test "$(grep -l '^Subject: Help for' "$SENT"/sent.* | xargs -r grep -liE '^To: person[123]@example.net' | wc -l)" -eq 3
 
 send newbie@example.net $R subscribe
 token=$(grep -lh '^To: newbie@example.net' "$SENT"/sent.* | xargs -r sed -n 's/^Subject: confirm \([0-9a-f]*\).*/\1/p')
@@ -86,11 +107,15 @@ for spelling in spammer@example.net Spammer@example.net SPAMMER@EXAMPLE.NET \
     send "$spelling" $L hello
     t_check "banned $spelling may not post ($RESULT)" grep -q "may not post" <<<"$RESULT"
 done
+send spammer@example.net. $L hello
+t_check "banned spammer@example.net. (a trailing dot) may not post ($RESULT)" \
+    grep -q "may not post" <<<"$RESULT"
 send friend@example.net $L hello
 t_check "an address not banned posts ($RESULT)" test "$RESULT" = accepted
 n=$(ls "$SENT" | wc -l)
 send '"Spammer"@example.net' $R subscribe
 send SPAMMER@example.net $R subscribe
+send spammer@Example.NET.. $R subscribe
 t_check "a banned address gets no confirmation" test "$(ls "$SENT" | wc -l)" -eq "$n"
 t_check "... and is not subscribed" bash -c "! '$CTL_BIN' -C '$MLM_CONF' members $L | grep -qi spammer"
 send later@example.net $R subscribe

@@ -8,12 +8,13 @@
 #  - each helper of mlm_lists.text (the policy's parsers of remote text) on
 #    1 MB adversarial inputs, timed with os.clock inside the worker's Lua:
 #    each call under 1 s (they take milliseconds; the old pattern took
-#    minutes on 1 MB);
+#    minutes on 1 MB); the same for the bounce reader (mlm_bounce.read_text)
+#    on lines built against each of its patterns;
 #  - whole mails of 200 KB and 1 MB with runs of blanks, tabs and repeated
 #    keywords to NAME-request@, NAME@ and NAME-bounces@ through the shipped
-#    policy: each under 10 s wall time (they take a fraction of a second;
-#    the old code needed about 160 s for the 200 KB mail, so it is cut at
-#    20 s).
+#    policy: each under 10 s wall time, 5 s for bounces (they take a
+#    fraction of a second; the old code needed about 160 s for the 200 KB
+#    mail, so it is cut at 20 s).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
@@ -87,6 +88,68 @@ slow=$(sed -n 's/^change: add_header X-Slow: //p' <<<"$out")
 slowest=$(sed -n 's/^change: add_header X-Slowest: //p' <<<"$out")
 t_check "every helper ran on every 1 MB input ($calls calls; $(grep -m1 -i error <<<"$out"))" \
     test "$calls" = 72
+t_check "each under 1 s of CPU (slowest ${slowest}s; over: $slow)" test "$slow" = none
+
+# --- the bounce reader, inside the worker's Lua -----------------------------
+# mlm_bounce.read_text runs the report reader and every detector on one
+# text (cut to 64 KB: 2,000 lines of 400 bytes). Lines built to make a
+# backtracking pattern quadratic in the line, and many addresses a line
+# (each once re-read for its status), each under 1 s of CPU.
+cat >"$tmp/bounce.lua" <<'EOF'
+local bounce = require "mlm_bounce"
+local MB = 1024 * 1024
+local function run(s, n) return s:rep(n // #s + 1):sub(1, n) end
+local intro = "delivery failed: could not be delivered\n"
+local function lines(s) return intro .. run(s .. "\n", MB) end
+local inputs = {
+  a_run = intro .. run("a", MB),
+  a_lines = lines(run("a", 399)),
+  at_lines = lines(run("@", 399)),
+  a_at = lines(run("a@", 399)),
+  addresses = lines(run("u@example.com ", 399)),
+  angle_addresses = lines(run("<u@example.com>", 399)),
+  angles_and_run = lines(run("<a@b.cc> ", 144) .. run("a", 255)),
+  many_angles = lines(run("<a@b.cc> ", 396)),
+  lt = lines(run("<", 399)),
+  lt_a_at = lines(run("<a@b", 399)),
+  blanks = lines(run(" \t", 399)),
+  dots = lines(run("5.", 399)),
+  codes = lines(run("550 ", 399)),
+  smtp_eq = "did not reach the following recipient\n"
+    .. run(run("SMTP=", 399) .. "\n", MB),
+  llnl_at = lines("did not exactly match," .. run("a@", 377)),
+  dashes_at = lines("-- " .. run("a@", 390)),
+  angle_colon = run("<a>" .. run("-", 390) .. "\n", MB),
+  qp_local = lines(run("=41", 60) .. "@example.com"),
+  warning = "delayed\n" .. run(run("u@example.com ", 399) .. "\n", MB),
+  dsn_fields = run("Final-Recipient: rfc822; " .. run("a", 370) .. "\n", MB),
+  dsn_status = run("Final-Recipient: rfc822; a@b.c\nStatus: 5."
+    .. run("1", 380) .. "\nDiagnostic-Code: smtp; " .. run(";", 300)
+    .. "\n\n", MB),
+  dsn_utf8 = run("Original-Recipient: utf-8; " .. run("\\x{", 120) .. "\n", MB),
+}
+function filter_message(ctx)
+  local slow, n, worst = {}, 0, 0
+  for name, s in pairs(inputs) do
+    local t0 = os.clock()
+    bounce.read_text(s)
+    local t = os.clock() - t0
+    n = n + 1
+    if t > worst then worst = t end
+    if t >= 1 then slow[#slow + 1] = name end
+  end
+  table.sort(slow)
+  ctx:add_header("X-Calls", tostring(n))
+  ctx:add_header("X-Slowest", string.format("%.3f", worst))
+  ctx:add_header("X-Slow", #slow > 0 and table.concat(slow, " ") or "none")
+end
+EOF
+out=$(mlm_ctl try --policy "$tmp/bounce.lua" "$tmp/t.eml" 2>&1)
+calls=$(sed -n 's/^change: add_header X-Calls: //p' <<<"$out")
+slow=$(sed -n 's/^change: add_header X-Slow: //p' <<<"$out")
+slowest=$(sed -n 's/^change: add_header X-Slowest: //p' <<<"$out")
+t_check "the bounce reader ran on every 1 MB input ($calls; $(grep -m1 -i error <<<"$out"))" \
+    test "$calls" = 22
 t_check "each under 1 s of CPU (slowest ${slowest}s; over: $slow)" test "$slow" = none
 
 # --- whole mails through the shipped policy ---------------------------------
@@ -243,4 +306,57 @@ longest=$(for f in "$tmp/sent"/*; do
 t_check "a held post with a 20 KB Subject: a notice sent ($notices)" test "$notices" -ge 1
 t_check "... each header line of it at most 998 octets (longest ${longest:-none})" \
     test "${longest:-99999}" -le 998
+# bounce BODY-FILE FILE [HEADERS-FILE]: a mail to -bounces. Each must end
+# within 5 s (they take about 0.1 s; the old Exim reader took 7-11 s on b2,
+# the old status reader 2-3 s on b3, which the CPU check above catches).
+B=dev-bounces@lists.example
+bounce() {
+    {
+        printf 'From: MAILER-DAEMON@example.org\r\nTo: %s\r\n' $B
+        printf 'Subject: Undelivered Mail\r\n'
+        [ -z "${3:-}" ] || cat "$3"
+        printf '\r\n'
+        cat "$1"
+    } >"$2"
+}
+# lines N TEXT: N lines of TEXT.
+lines() { yes "$2" | head -n "$1" | sed 's/$/\r/'; }
+echo hello >"$tmp/hello"
+a1000=$(blanks 1000 a)
+for _ in $(seq 250); do
+    printf 'X-Failed-Recipients: %s\r\n %s\r\n %s\r\n %s\r\n' \
+        "$a1000" "$a1000" "$a1000" "$a1000"
+done >"$tmp/xfr"
+bounce "$tmp/hello" "$tmp/b2" "$tmp/xfr"
+bound_ms=5000 timed "-bounces: 250 folded X-Failed-Recipients of 4 KB without '@'" $B "$tmp/b2"
+{
+    echo 'The message was undeliverable.'
+    lines 2600 "$(blanks 144 '<a@b.cc> ')$(blanks 255 a)"
+} >"$tmp/body3"
+bounce "$tmp/body3" "$tmp/b3"
+bound_ms=5000 timed "-bounces: 1 MB of lines of 16 addresses and a run without '@'" $B "$tmp/b3"
+{
+    echo 'The message was undeliverable.'
+    lines 2600 "$(blanks 120 'u0@example.com ')$(blanks 279 a)"
+} >"$tmp/body4"
+bounce "$tmp/body4" "$tmp/b4"
+bound_ms=5000 timed "-bounces: 1 MB of lines of 8 bare addresses and a run" $B "$tmp/b4"
+{
+    echo 'did not reach the following recipient'
+    lines 1300 "$(blanks 399 'SMTP=')"
+    lines 1300 "did not exactly match,$(blanks 377 'a@')"
+} >"$tmp/body5"
+bounce "$tmp/body5" "$tmp/b5"
+bound_ms=5000 timed "-bounces: 1 MB of 'SMTP=' and of ',a@a@...' lines" $B "$tmp/b5"
+{
+    printf 'X-Mailer: <SMTP32 v8.0>\r\nMIME-Version: 1.0\r\n'
+    printf 'Content-Type: text/html\r\n'
+} >"$tmp/h6"
+{
+    lines 900 "$(blanks 399 'user mailbox')"
+    lines 900 "$(blanks 399 '<br')"
+    lines 900 "$(blanks 399 '<p ')"
+} >"$tmp/body6"
+bounce "$tmp/body6" "$tmp/b6" "$tmp/h6"
+bound_ms=5000 timed "-bounces: 1 MB of HTML tag starts and SMTP32 phrases" $B "$tmp/b6"
 t_done
