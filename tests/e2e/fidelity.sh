@@ -47,8 +47,10 @@ EOF
 
 # strip_postfix [sink]: stdin without the fields Postfix adds, drops or
 # rewrites (Received, Date, Message-Id, Return-Path, and the address
-# fields it qualifies or adds), with LF line ends; with "sink", also
-# without the line end smtp-sink puts after each message.
+# fields it qualifies or adds), and mlm's Authentication-Results (its
+# DMARC result names the From that Postfix adds to a message without
+# one), with LF line ends; with "sink", also without the line end
+# smtp-sink puts after each message.
 strip_postfix() {
     python3 -c '
 import re, sys
@@ -56,7 +58,7 @@ data = sys.stdin.buffer.read().replace(b"\r\n", b"\n")
 if len(sys.argv) > 1 and data.endswith(b"\n"):
     data = data[:-1]
 head, sep, body = data.partition(b"\n\n")
-added = rb"(?i)(received|date|message-id|return-path|from|to|cc|sender|reply-to):"
+added = rb"(?i)(received|date|message-id|return-path|from|to|cc|sender|reply-to|authentication-results):"
 out, skip = [], False
 for line in head.split(b"\n"):
     if line[:1] in (b" ", b"\t"):
