@@ -55,6 +55,15 @@ enum mlm_stage {
 };
 #define STAGE_BIT(s) (1u << (s))
 
+/*
+ * The flags byte of a MSG_REPLY. From the multiplexor to mlmd it holds the
+ * serving policy's stage mask (STAGE_BIT values). From a worker to the
+ * multiplexor it may carry REPLY_OUTBOX: the worker left generated mail in
+ * the outbox (mlm.sendmail); the multiplexor starts its drainer and
+ * overwrites the byte with the stage mask before relaying.
+ */
+#define REPLY_OUTBOX 0x80u
+
 enum mlm_action {
     ACT_CONTINUE,
     ACT_ACCEPT,
