@@ -56,6 +56,7 @@ static const struct key_def key_defs[] = {
     {"lua_path", KEY_STRING, OFF(lua_path), MLM_LUADIR},
     {"worker_program", KEY_STRING, OFF(worker_program), MLM_WORKER},
     {"sendmail", KEY_STRING, OFF(sendmail), "/usr/sbin/sendmail -i"},
+    {"outbox_retry", KEY_SECONDS, OFF(outbox_retry), "60"},
     {"user", KEY_STRING, OFF(user), "mlm"},
     {"workers_min", KEY_COUNT, OFF(workers_min), "2"},
     {"workers_max", KEY_COUNT, OFF(workers_max), "8"},

@@ -30,6 +30,8 @@ struct mlm_config {
     int worker_idle_timeout;   /* seconds */
     int request_timeout;       /* seconds */
     int decision_timeout;      /* seconds mlmd waits for one answer */
+    int outbox_retry;          /* seconds before generated mail that
+                                  sendmail refused is tried again */
     int queue_max;
     int queue_timeout;         /* seconds */
     long lua_instruction_limit;

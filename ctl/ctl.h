@@ -123,10 +123,8 @@ void json_strn(struct json *j, const char *key, const char *value,
 void json_int(struct json *j, const char *key, long long value);
 void json_bool(struct json *j, const char *key, int value);
 
-/* inject.c: hand a message to cfg.sendmail. */
-int inject_message(const char *command, const char *const *extra,
-                   const char *first_header, const void *raw, size_t rawlen,
-                   int timeout_s, char *why, size_t whylen);
+/* common/inject.c hands a message to cfg.sendmail. */
+#include "inject.h"
 
 /* daemon.c: status, stats, reload (the control socket). */
 int cmd_status(struct ctl_env *env, struct ctl_args *a);

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #define SUBJECT_SHOWN 60
-#define INJECT_TIMEOUT_S 120
+#define INJECT_TIMEOUT_MS 120000
 
 static int state_valid(const char *s)
 {
@@ -228,7 +228,7 @@ static int held_inject(struct ctl_env *env, const struct list_info *list,
     snprintf(header, sizeof header, "%s: %s%s", APPROVAL_HEADER, mark, eol);
     const char *extra[] = {"-f", sender, list->address, NULL};
     return inject_message(env->cfg.sendmail, extra, header, raw, rawlen,
-                          INJECT_TIMEOUT_S, why, whylen);
+                          INJECT_TIMEOUT_MS, why, whylen);
 }
 
 struct notice_to {
@@ -269,7 +269,7 @@ void notice_send(struct ctl_env *env, const struct list_info *list,
              "Content-Transfer-Encoding: 8bit\r\n\r\n%s\r\n",
              owner, owner, subject, text);
     if (inject_message(env->cfg.sendmail, extra, NULL, msg, strlen(msg),
-                       INJECT_TIMEOUT_S, why, sizeof why) == -1)
+                       INJECT_TIMEOUT_MS, why, sizeof why) == -1)
         fprintf(stderr, "mlm-ctl: warning: notice \"%s\" not sent: %s\n",
                 subject, why);
     free(msg);

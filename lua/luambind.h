@@ -69,6 +69,10 @@ void lists_shutdown(void);
 /* sendmail.c: mlm.sendmail and mlm.encode_header. */
 /* The command, and request_timeout: its deadline is half of that. */
 void sendmail_configure(const char *command, int request_timeout);
+/* In a worker: generated mail goes to SPOOL_DIR's outbox (outbox.h). */
+void sendmail_use_outbox(const char *spool_dir);
+/* Whether mail went to the outbox since the last call. */
+int sendmail_outbox_take(void);
 void sendmail_register(lua_State *L, int module_idx);
 /* msg to one recipient through the sendmail command: 0, or -1. */
 int sendmail_send(const char *from, const char *to, const char *msg,

@@ -6,11 +6,14 @@
  * MSG_LOAD_ERROR, then answers one MSG_REQUEST at a time until the
  * multiplexor closes the socket. Its stdout is not the socket: print() in a
  * policy goes to the log. With -Z it is the multiplexor's fork server
- * (zygote.c), and each worker it forks goes on from there.
+ * (zygote.c), and each worker it forks goes on from there. With -O it
+ * hands the outbox to sendmail once and exits (outbox.h): 0 when the
+ * outbox is empty, 1 when mail waits, 2 when it cannot be read.
  */
 #include <config.h>
 #include "mlmconf.h"
 #include "log.h"
+#include "outbox.h"
 #include "policy.h"
 #include "luambind.h"
 #include "sockio.h"
@@ -97,6 +100,8 @@ static void serve(struct policy *pol, const struct mlm_config *cfg)
                                                                 : "NOQUEUE",
                       stage_function(req.stage), why);
         reply_encode(&out, &rep);
+        if (sendmail_outbox_take())
+            out.data[MLM_FRAME_HDR + 3] |= REPLY_OUTBOX;
         send_frame(&out);
         reply_free(&rep);
         request_free(&req);
@@ -115,10 +120,10 @@ int main(int argc, char **argv)
     static struct mlm_config cfg;
     const char *config_path = config_default_path;
     const char *policy_path = NULL;
-    int foreground = 0, explicit_config = 0, zygote = 0, opt;
+    int foreground = 0, explicit_config = 0, zygote = 0, drain = 0, opt;
     char why[2048];
 
-    while ((opt = getopt(argc, argv, "C:P:fdhVZ")) != -1) {
+    while ((opt = getopt(argc, argv, "C:P:fdhVZO")) != -1) {
         switch (opt) {
         case 'C': config_path = optarg; explicit_config = 1; break;
         case 'P': policy_path = optarg; break;
@@ -126,13 +131,15 @@ int main(int argc, char **argv)
         case 'd': log_set_debug(1); break;
         case 'V': printf("mlm-worker %s\n", PACKAGE_VERSION); return 0;
         case 'Z': zygote = 1; break;
+        case 'O': drain = 1; break;
         case 'h':
-            printf("usage: mlm-worker [-f] [-d] [-Z] [-C FILE] [-P POLICY]\n"
+            printf("usage: mlm-worker [-f] [-d] [-Z|-O] [-C FILE] [-P POLICY]\n"
                    "Runs the policy for mlm-multiplexor, which starts it "
-                   "with its socket on fd 0.\n");
+                   "with its socket on fd 0.\n"
+                   "-O: hand the outbox to sendmail once and exit.\n");
             return 0;
         default:
-            fprintf(stderr, "usage: mlm-worker [-f] [-d] [-Z] [-C FILE] [-P POLICY]"
+            fprintf(stderr, "usage: mlm-worker [-f] [-d] [-Z|-O] [-C FILE] [-P POLICY]"
                             " (started by mlm-multiplexor)\n");
             return 2;
         }
@@ -150,11 +157,19 @@ int main(int argc, char **argv)
     config_defaults(&cfg);
     if (config_load(&cfg, config_path, explicit_config, why, sizeof why) == -1)
         msg_fatal("%s", why);
+    if (drain) {
+        int rc = outbox_drain(cfg.spool_dir, cfg.sendmail,
+                              OUTBOX_SEND_TIMEOUT_MS(cfg.decision_timeout),
+                              cfg.outbox_retry);
+        config_free(&cfg);
+        return rc == -1 ? 2 : rc;
+    }
     if (policy_path)
         config_set(&cfg, "policy", policy_path, why, sizeof why);
     memory_limit_set(cfg.worker_memory_limit);
     g_mime_init();
     mlm_lua_configure(&cfg);
+    sendmail_use_outbox(cfg.spool_dir);
 
     struct policy pol;
     struct mlm_buf out;

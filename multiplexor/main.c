@@ -8,6 +8,7 @@
 #include <config.h>
 #include "mux.h"
 #include "log.h"
+#include "outbox.h"
 #include "sockio.h"
 #include "xmalloc.h"
 
@@ -95,8 +96,8 @@ static int listen_owned(const char *path, const struct mlm_config *cfg)
 /* The spool: created if missing, mode 0700, owned by the daemons' user. */
 static void spool_dir_prepare(const struct mlm_config *cfg)
 {
-    uid_t uid;
-    gid_t gid;
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
     if (mkdir(cfg->spool_dir, 0700) == -1 && errno != EEXIST)
         msg_fatal("spool_dir %s: %s", cfg->spool_dir, strerror(errno));
     if (geteuid() == 0 && *cfg->user && user_ids(cfg->user, &uid, &gid) == 0 &&
@@ -104,6 +105,9 @@ static void spool_dir_prepare(const struct mlm_config *cfg)
         msg_fatal("chown %s: %s", cfg->spool_dir, strerror(errno));
     if (chmod(cfg->spool_dir, 0700) == -1)
         msg_fatal("chmod %s: %s", cfg->spool_dir, strerror(errno));
+    char why[512];
+    if (outbox_prepare(cfg->spool_dir, uid, gid, why, sizeof why) == -1)
+        msg_fatal("outbox: %s", why);
 }
 
 /* Load the policy once before serving: a broken policy stops start-up. */
@@ -215,6 +219,7 @@ static void loop_once(struct mux *mx, int sfd)
     int64_t now = now_ms();
     queue_tick(mx, now);
     zygote_tick(mx, now);
+    outbox_tick(mx, now);
     pool_tick(mx, now);
     pool_dispatch(mx);
     workers_reap(mx, 0);

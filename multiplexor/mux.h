@@ -118,6 +118,11 @@ struct mux {
     int64_t zygote_next_ms;      /* when to start it, -1: never */
     int zygote_failures;
     unsigned long long zygote_forks; /* workers it started */
+    pid_t outbox_pid;            /* the outbox drainer running, or 0 */
+    int64_t outbox_since_ms;     /* when it started */
+    int outbox_killed;           /* it outlived its limit and was killed */
+    int outbox_wanted;           /* a worker left mail: drain at once */
+    int64_t outbox_check_ms;     /* when to look for mail waiting */
     int stopping;
     int64_t stop_deadline_ms;
     int64_t started_ms;
@@ -166,6 +171,11 @@ void zygote_reaped_unknown(struct mux *mx, pid_t pid);
 int zygote_exited(struct mux *mx, pid_t pid);         /* 1: it was */
 void zygote_restart(struct mux *mx);
 void zygote_stop(struct mux *mx);
+
+/* outbox.c: the outbox drainer (mlm-worker -O) */
+void outbox_kick(struct mux *mx);       /* a worker left mail in it */
+void outbox_tick(struct mux *mx, int64_t now);
+int outbox_exited(struct mux *mx, pid_t pid, int status); /* 1: it was */
 
 /* clients.c */
 void client_accept(struct mux *mx, int listen_fd, enum client_kind kind);

@@ -360,10 +360,10 @@ static void worker_frame(struct mux *mx, struct worker *w, uint8_t *frame,
         worker_pid_told(w, (pid_t)reader_u32(&r));
         worker_load_failed(mx, w, text ? text : "?");
         free(text);
-    } else if (type == MSG_REPLY && w->client != NULL) {
-        worker_reply(mx, w, frame, len, sub);
     } else if (type == MSG_REPLY) {
-        worker_reply(mx, w, frame, len, sub); /* its client went away */
+        if (frame[MLM_FRAME_HDR + 3] & REPLY_OUTBOX)
+            outbox_kick(mx);
+        worker_reply(mx, w, frame, len, sub); /* its client may be gone */
     } else {
         worker_lost(mx, w, "unexpected frame from the worker");
     }
@@ -409,7 +409,7 @@ void workers_reap(struct mux *mx, int children_exited)
     int status;
     pid_t pid;
     while (children_exited && (pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (zygote_exited(mx, pid))
+        if (zygote_exited(mx, pid) || outbox_exited(mx, pid, status))
             continue;
         int known = 0;
         for (struct worker *w = mx->workers; w; w = w->next) {

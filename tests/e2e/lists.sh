@@ -293,6 +293,7 @@ id=$(mlm_ctl held $L | awk '/deferred2/ {print $1; exit}')
 mlm_ctl held reject "$id" >/dev/null
 send stranger@example.net $L --data "$msg2"
 expect_reply "retry after rejection: 550 5.7.1" '^550 5\.7\.1 '
+mlm_outbox_wait >/dev/null
 t_check "a rejected non-member is never told (no backscatter)" \
     bash -c "! grep -l 'was not accepted' '$FAKE_SENDMAIL_DIR'/sent.* | xargs -r grep -q 'stranger@example.net'"
 # The mode a post was held under decides its approval, not the list's now.

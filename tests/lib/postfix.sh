@@ -632,6 +632,11 @@ pf_queue_count() {
 # pf_wait_queue_empty [TIMEOUT] - wait until the queue holds no message.
 pf_wait_queue_empty() {
     local t=${1:-30} i
+    # Mail an mlm policy sent waits in mlm's outbox before it reaches the
+    # queue: that comes first (tests/lib/mlm.sh).
+    if [ -n "${MLM_DIR:-}" ] && declare -F mlm_outbox_wait >/dev/null; then
+        mlm_outbox_wait || return 1
+    fi
     for ((i = 0; i < t * 10; i++)); do
         [ "$(pf_queue_count)" -eq 0 ] && return 0
         sleep 0.1

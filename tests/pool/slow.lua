@@ -17,11 +17,12 @@ function filter_sender(ctx)
   elseif s == "hang@pool.test" then
     spin(3600)
   elseif s == "sendmail@pool.test" then
-    -- the configured sendmail may hang: the call must fail, not block
-    local ok, err = pcall(mlm.sendmail, "", "rcpt@pool.test",
-                          "Subject: t\r\n\r\nt\r\n")
-    if not ok and tostring(err):find("did not finish", 1, true) then
-      return mlm.reject("sendmail timed out", "550", "5.7.1")
+    -- mail to send: the call returns once it is in the outbox, whatever
+    -- the configured sendmail does
+    local ok = pcall(mlm.sendmail, "", "rcpt@pool.test",
+                     "Subject: t\r\n\r\nt\r\n")
+    if ok then
+      return mlm.reject("queued", "550", "5.7.1")
     end
   elseif s == "hog@pool.test" then
     -- 600 MB, past a worker_memory_limit (lua_memory_limit = 0)

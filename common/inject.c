@@ -1,19 +1,21 @@
 /*
- * inject.c - handing a message to the MTA through cfg.sendmail, as
- * "held approve" does with an approved post.
+ * inject.c - handing a message to the MTA through cfg.sendmail (the
+ * contract is in inject.h).
  *
- * The command is split on blanks (no shell, no quoting), the extra
- * arguments are appended, and the message is written to its standard
- * input while its output is collected for the error message. Everything
- * runs under one deadline; a command still running then is killed.
+ * The message is written to the command's standard input while its output
+ * is collected for the error message. The command runs in a process group
+ * of its own, so that what it starts goes with it at the deadline.
  */
-#include "ctl.h"
+#include "inject.h"
+#include "proto.h"
+#include "sockio.h"
 #include "xmalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -21,13 +23,6 @@
 #include <unistd.h>
 
 #define OUTPUT_KEEP 512
-
-static long long now_ms_ctl(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* argv of command plus extra, NULL-terminated; *copy owns the strings. */
 static char **command_argv(const char *command, const char *const *extra,
@@ -53,6 +48,7 @@ static char **command_argv(const char *command, const char *const *extra,
 
 static void child_run(char **argv, int in, int out)
 {
+    setpgid(0, 0); /* its own group: the deadline kills what it started */
     if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(out, 2) == -1)
         _exit(127);
     signal(SIGPIPE, SIG_DFL);
@@ -61,18 +57,37 @@ static void child_run(char **argv, int in, int out)
     _exit(127);
 }
 
-/* The first line of what the command said, for a one-line reason. */
+/* The first line of what the command said, for a one-line reason: at
+ * most 200 bytes, anything but printable ASCII as '?'. */
 static void first_line(const char *out, char *line, size_t linelen)
 {
-    size_t n = strcspn(out, "\r\n");
-    char *safe = safe_text(out, 0);
-    snprintf(line, linelen, "%.*s", (int)(n < 200 ? n : 200), safe);
-    free(safe);
+    size_t n = strcspn(out, "\r\n"), i;
+    for (i = 0; i < n && i < 200 && i + 1 < linelen; i++)
+        line[i] = out[i] >= 0x20 && out[i] < 0x7f ? out[i] : '?';
+    if (linelen)
+        line[i] = '\0';
+}
+
+const char **inject_args(const char *sender, const char *const *recipients,
+                         size_t n)
+{
+    const char **argv = xcalloc(n + 3, sizeof *argv);
+    argv[0] = "-f";
+    argv[1] = sender && *sender ? sender : "<>";
+    for (size_t i = 0; i < n; i++)
+        argv[2 + i] = recipients[i];
+    return argv;
+}
+
+int inject_address_ok(const char *address)
+{
+    return address_valid(address) && address[0] != '-' &&
+           strpbrk(address, " \t") == NULL;
 }
 
 int inject_message(const char *command, const char *const *extra,
                    const char *first_header, const void *raw, size_t rawlen,
-                   int timeout_s, char *why, size_t whylen)
+                   int64_t timeout_ms, char *why, size_t whylen)
 {
     char *copy, output[OUTPUT_KEEP + 1] = "";
     size_t outlen = 0;
@@ -94,6 +109,8 @@ int inject_message(const char *command, const char *const *extra,
     pid_t pid = fork();
     if (pid == 0)
         child_run(argv, in[0], out[1]);
+    if (pid > 0)
+        setpgid(pid, pid); /* either side may run first */
     close(in[0]);
     close(out[1]);
     if (pid == -1) {
@@ -112,7 +129,7 @@ int inject_message(const char *command, const char *const *extra,
     size_t lens[2] = {first_header ? strlen(first_header) : 0, rawlen};
     size_t part = 0, done = 0;
     int writing = 1, reading = 1, broken = 0, timed_out = 0;
-    long long deadline = now_ms_ctl() + (long long)timeout_s * 1000;
+    int64_t deadline = now_ms() + timeout_ms;
     while (writing || reading) {
         while (writing && part < 2 && done == lens[part]) {
             part++;
@@ -129,7 +146,7 @@ int inject_message(const char *command, const char *const *extra,
             pfd[n++] = (struct pollfd){.fd = out[0], .events = POLLIN};
         if (writing)
             pfd[n++] = (struct pollfd){.fd = in[1], .events = POLLOUT};
-        long long left = deadline - now_ms_ctl();
+        int64_t left = deadline - now_ms();
         if (left <= 0) {
             timed_out = 1;
             break;
@@ -173,22 +190,26 @@ int inject_message(const char *command, const char *const *extra,
 
     int status = 0;
     pid_t got;
+    long pause_us = 1000; /* it usually exits within milliseconds */
     while ((got = waitpid(pid, &status, WNOHANG)) == 0 && !timed_out) {
-        if (now_ms_ctl() >= deadline)
+        if (now_ms() >= deadline) {
             timed_out = 1;
-        else
-            usleep(10000);
+        } else {
+            usleep((useconds_t)pause_us);
+            pause_us = pause_us < 50000 ? pause_us * 2 : pause_us;
+        }
     }
     if (timed_out) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+        kill(-pid, SIGKILL);
+        while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+            ;
     }
     char said[256];
     first_line(output, said, sizeof said);
     int rc = -1;
     if (timed_out)
-        snprintf(why, whylen, "%s did not finish within %d s", argv[0],
-                 timeout_s);
+        snprintf(why, whylen, "%s did not finish within %lld ms: killed",
+                 argv[0], (long long)timeout_ms);
     else if (got == -1)
         snprintf(why, whylen, "%s: %s", argv[0], strerror(errno));
     else if (WIFSIGNALED(status))
