@@ -7,6 +7,7 @@
  * which the 10 s, 1 min and 5 min windows are summed when asked.
  */
 #include "mux.h"
+#include "outbox.h"
 #include "xmalloc.h"
 
 #include <math.h>
@@ -189,6 +190,13 @@ static void render_json(struct out *o, struct mux *mx, int64_t now)
                (unsigned long long)workers_exited, mx->generation);
     out_printf(o, ", \"queue\": {\"depth\": %d, \"max\": %d}",
                mx->queue_len, mx->cfg->queue_max);
+    /* pid 0: none runs; ready: its first word came, it forks workers */
+    out_printf(o, ", \"fork_server\": {\"pid\": %ld, \"ready\": %s}",
+               (long)(mx->zygote_fd != -1 ? mx->zygote_pid : 0),
+               mx->zygote_fd != -1 && mx->zygote_ready ? "true" : "false");
+    out_printf(o, ", \"outbox\": {\"waiting\": %ld, \"failed\": %ld}",
+               outbox_count(mx->cfg->spool_dir, "new"),
+               outbox_count(mx->cfg->spool_dir, "failed"));
     out_printf(o, ", \"uptime_s\": %lld}\n",
                (long long)((now - mx->started_ms) / 1000));
 }

@@ -27,10 +27,11 @@ loading_nice() {
         echo 19
     fi
 }
-zygote_pid() { # the multiplexor's child with -Z, or nothing
-    ps -o pid=,args= --ppid "$MLM_MUX_PID" | awk '$NF == "-Z" { print $1 }'
+zygote_pid() { # the fork server's pid once it is ready, or nothing
+    # (as the multiplexor knows it: a worker just forked still shows -Z)
+    json_get "j['fork_server']['pid'] if j['fork_server']['ready'] else ''"
 }
-wait_zygote() { # [NOT-PID] -> its pid, once one (other than NOT-PID) runs
+wait_zygote() { # [NOT-PID] -> its pid, once one (other than NOT-PID) is ready
     local z i
     for i in $(seq 100); do
         z=$(zygote_pid)

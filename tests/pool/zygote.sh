@@ -27,7 +27,9 @@ echo 'function init() print("first random " .. math.random(1, 1000000000)) end' 
 mlm_start "$tmp/policy.lua" "lua_instruction_limit = 0" "workers_min = 2" \
     "workers_max = 2" "worker_max_requests = 5" || exit 1
 z1=$(wait_zygote)
-t_check "the fork server runs as the multiplexor's child (pid $z1)" test -n "$z1"
+t_check "the fork server runs as the multiplexor's child (pid $z1)" \
+    test -n "$z1" -a "$(ps -o ppid= -p "${z1:-0}" | tr -d ' ')" = "$MLM_MUX_PID"
+s0=$(json_get "j['workers']['started']") f0=$(json_get "j['workers']['forked']")
 bench "$tmp/b1" -c 2 -n 100
 t_check "100 transactions through forked workers: all continued" \
     test "$(result continue "$tmp/b1")" = 100
@@ -35,14 +37,22 @@ t_check "workers were replaced (started $(json_get "j['workers']['started']") >=
     test "$(json_get "j['workers']['started']")" -ge 60
 # A fork server slower than ZYGOTE_ANSWER_MS (a loaded machine, a
 # sanitizer build) is given up for exec until it is back: logged, and then
-# exec'd starts are right.
+# exec'd starts are right. Its pids come after the workers start: counted
+# once no worker is starting.
+for i in $(seq 100); do
+    [ "$(json_get "j['workers']['starting']")" = 0 ] && break
+    sleep 0.1
+done
 lost=$(grep -c "worker fork server: no answer" "$MLM_DIR/mux.log")
-t_check "all but the workers started before it were forked by it (started $(json_get "j['workers']['started']"), forked $(json_get "j['workers']['forked']"), given up $lost times)" \
-    test "$(json_get "j['workers']['started'] - j['workers']['forked']")" -le 2 -o "$lost" -gt 0
+started=$(( $(json_get "j['workers']['started']") - s0 ))
+forked=$(( $(json_get "j['workers']['forked']") - f0 ))
+t_check "every worker started once it was ready was forked by it (started $started, forked $forked, given up $lost times)" \
+    test "$started" = "$forked" -o "$lost" -gt 0
 t_check "stats names them" bash -c "'$CTL_BIN' -C '$MLM_CONF' stats | grep -q 'started by the fork server'"
 t_check "workers forked by it are the multiplexor's children" workers_are_mux_children
+# (a worker shows -Z from its fork until it is out of the fork server's code)
 t_check "forked workers show no -Z" \
-    bash -c "ps -o args= --ppid $MLM_MUX_PID | grep -c -- '-Z\$' | grep -qx 1"
+    bash -c "for i in \$(seq 50); do ps -o args= --ppid $MLM_MUX_PID | grep -c -- '-Z\$' | grep -qx 1 && exit 0; sleep 0.1; done; exit 1"
 sleep 0.5
 t_check "every worker that left was reaped and counted (started - exited = 2)" \
     test "$(json_get "j['workers']['started'] - j['workers']['exited']")" = 2
@@ -73,9 +83,15 @@ bench "$tmp/b2" -c 2 -n 30
 t_check "fork server killed: 30 transactions all continued" \
     test "$(result continue "$tmp/b2")" = 30
 # The multiplexor learns of the kill by the end of its socket, by a failed
-# write of the next start, or by the missing answer, whichever comes first.
-t_check "fork server killed: logged" \
-    test "$(grep -Ec "worker fork server: (exited|cannot write to it|no answer)" "$MLM_DIR/mux.log")" -gt "$lost_before"
+# write of the next start, or by the missing answer, whichever comes first
+# (at nice 19 on a busy machine the killed process may take a while to go).
+lost_after=$lost_before
+for i in $(seq 100); do
+    lost_after=$(grep -Ec "worker fork server: (exited|cannot write to it|no answer)" "$MLM_DIR/mux.log")
+    [ "$lost_after" -gt "$lost_before" ] && break
+    sleep 0.1
+done
+t_check "fork server killed: logged" test "$lost_after" -gt "$lost_before"
 z2=$(wait_zygote "$z1")
 t_check "fork server killed: a new one runs ($z2)" test -n "$z2"
 f0=$(json_get "j['workers']['forked']")
