@@ -346,20 +346,27 @@ static void worker_frame(struct mux *mx, struct worker *w, uint8_t *frame,
     struct mlm_reader r;
     uint8_t type, sub;
     char why[512];
-    if (payload_open(&r, frame + MLM_FRAME_HDR, len - MLM_FRAME_HDR, &type,
-                     &sub, why, sizeof why) == -1) {
+    const uint8_t *payload = frame + MLM_FRAME_HDR;
+    size_t plen = len - MLM_FRAME_HDR;
+    struct mlm_ready ready;
+    struct mlm_load_error failed;
+    if (payload_open(&r, payload, plen, &type, &sub, why, sizeof why) == -1) {
         worker_lost(mx, w, why);
-        return;
-    }
-    if (type == MSG_READY && w->state == W_STARTING) {
-        uint32_t stages = reader_u32(&r);
-        worker_pid_told(w, (pid_t)reader_u32(&r));
-        worker_ready(mx, w, stages);
+    } else if (type == MSG_READY && w->state == W_STARTING) {
+        if (ready_decode(&ready, payload, plen, why, sizeof why) == -1) {
+            worker_lost(mx, w, why);
+            return;
+        }
+        worker_pid_told(w, (pid_t)ready.pid);
+        worker_ready(mx, w, ready.stages);
     } else if (type == MSG_LOAD_ERROR && w->state == W_STARTING) {
-        char *text = reader_str(&r);
-        worker_pid_told(w, (pid_t)reader_u32(&r));
-        worker_load_failed(mx, w, text ? text : "?");
-        free(text);
+        if (load_error_decode(&failed, payload, plen, why, sizeof why) == -1) {
+            worker_lost(mx, w, why);
+            return;
+        }
+        worker_pid_told(w, (pid_t)failed.pid);
+        worker_load_failed(mx, w, failed.reason);
+        load_error_free(&failed);
     } else if (type == MSG_REPLY && w->client != NULL) {
         worker_reply(mx, w, frame, len, sub);
     } else if (type == MSG_REPLY) {

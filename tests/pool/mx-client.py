@@ -16,7 +16,7 @@ import socket
 import struct
 import sys
 
-VERSION, MSG_REQUEST, MSG_REPLY, MSG_ERROR = 1, 3, 4, 7
+VERSION, MSG_REQUEST, MSG_REPLY, MSG_ERROR = 2, 3, 4, 7
 ACTIONS = ["continue", "accept", "reject", "tempfail", "discard", "failed"]
 
 
