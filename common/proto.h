@@ -270,10 +270,18 @@ int reply_decode(struct mlm_reply *rep, const uint8_t *payload, size_t len,
 int reply_validate(const struct mlm_reply *rep, char *why, size_t whylen);
 void reply_free(struct mlm_reply *rep);
 
-/* The flags byte of a reply's payload (at least MLM_PAYLOAD_HDR bytes). */
+/*
+ * The flags byte of a reply's payload (at least MLM_PAYLOAD_HDR bytes),
+ * read and set in place: the multiplexor relays replies undecoded.
+ */
 static inline uint8_t reply_flags(const uint8_t *payload)
 {
     return payload[MLM_PAYLOAD_FLAGS];
+}
+
+static inline void reply_flags_set(uint8_t *payload, uint8_t flags)
+{
+    payload[MLM_PAYLOAD_FLAGS] = flags;
 }
 
 /*

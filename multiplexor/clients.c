@@ -111,7 +111,7 @@ void client_reply(struct mux *mx, struct client *c, const uint8_t *frame,
     struct mlm_buf b = {(uint8_t *)frame, len, len};
     c->pending = 0;
     c->worker = NULL;
-    ((uint8_t *)frame)[MLM_FRAME_HDR + 3] = (uint8_t)mx->stages;
+    reply_flags_set((uint8_t *)frame + MLM_FRAME_HDR, (uint8_t)mx->stages);
     client_send(mx, c, &b);
 }
 
