@@ -5,7 +5,8 @@
  *   CTL_STATS FORMAT   STATS_TEXT | STATS_JSON | STATS_PROMETHEUS
  *   CTL_RELOAD         check the policy in a fresh worker, then switch
  *
- * ctl_decode (common/proto.c) refuses unknown verbs and arguments. *
+ * ctl_decode (common/proto.c) refuses unknown verbs and arguments.
+ *
  * The socket is mode 0660; reload is refused unless the peer (SO_PEERCRED)
  * is root or the daemon's own user.
  */

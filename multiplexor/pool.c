@@ -346,21 +346,24 @@ static void worker_frame(struct mux *mx, struct worker *w, uint8_t *frame,
     struct mlm_reader r;
     uint8_t type, sub;
     char why[512];
-    const uint8_t *payload = frame + MLM_FRAME_HDR;
-    size_t plen = len - MLM_FRAME_HDR;
-    struct mlm_ready ready;
-    struct mlm_load_error failed;
-    if (payload_open(&r, payload, plen, &type, &sub, why, sizeof why) == -1) {
+    if (payload_open(&r, frame + MLM_FRAME_HDR, len - MLM_FRAME_HDR, &type,
+                     &sub, why, sizeof why) == -1) {
         worker_lost(mx, w, why);
-    } else if (type == MSG_READY && w->state == W_STARTING) {
-        if (ready_decode(&ready, payload, plen, why, sizeof why) == -1) {
+        return;
+    }
+    if (type == MSG_READY && w->state == W_STARTING) {
+        struct mlm_ready ready;
+        if (ready_decode(&ready, frame + MLM_FRAME_HDR, len - MLM_FRAME_HDR,
+                         why, sizeof why) == -1) {
             worker_lost(mx, w, why);
             return;
         }
         worker_pid_told(w, (pid_t)ready.pid);
         worker_ready(mx, w, ready.stages);
     } else if (type == MSG_LOAD_ERROR && w->state == W_STARTING) {
-        if (load_error_decode(&failed, payload, plen, why, sizeof why) == -1) {
+        struct mlm_load_error failed;
+        if (load_error_decode(&failed, frame + MLM_FRAME_HDR,
+                              len - MLM_FRAME_HDR, why, sizeof why) == -1) {
             worker_lost(mx, w, why);
             return;
         }
