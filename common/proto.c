@@ -697,21 +697,3 @@ const char *stats_format_name(enum mlm_stats_format format)
     return (unsigned)format < STATS_FORMAT_COUNT ? stats_format_names[format]
                                                  : "?";
 }
-
-static int name_find(const char *const *names, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], name) == 0)
-            return i;
-    return -1;
-}
-
-int ctl_verb_parse(const char *name)
-{
-    return name_find(ctl_verb_names, CTL_VERB_COUNT, name);
-}
-
-int stats_format_parse(const char *name)
-{
-    return name_find(stats_format_names, STATS_FORMAT_COUNT, name);
-}

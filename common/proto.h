@@ -378,15 +378,12 @@ static inline uint8_t payload_type(const uint8_t *payload)
     return payload[1];
 }
 
-/* Names for logs and statistics; "?" out of range. */
+/* Names for logs, statistics and mlm-ctl's messages; "?" out of range. */
 const char *stage_name(enum mlm_stage stage);
 const char *stage_function(enum mlm_stage stage);
 const char *action_name(enum mlm_action action);
 const char *ctl_verb_name(enum mlm_ctl_verb verb);
 const char *stats_format_name(enum mlm_stats_format format);
-/* A name back to its number; -1 when there is no such name. */
-int ctl_verb_parse(const char *name);
-int stats_format_parse(const char *name);
 
 /* Checks shared by the worker (early, as Lua errors) and mlmd (again). */
 int smtp_code_valid(const char *code, char klass);

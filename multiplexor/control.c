@@ -82,6 +82,9 @@ void control_command(struct mux *mx, struct client *c, const uint8_t *payload,
         control_answer(mx, c, 0, why);
         return;
     }
+    msg_debug("control: %s %s from uid %ld", ctl_verb_name(cmd.verb),
+              cmd.verb == CTL_STATS ? stats_format_name(cmd.arg) : "",
+              (long)c->uid);
     switch (cmd.verb) {
     case CTL_STATUS: {
         char *text = status_render(mx, now_ms());

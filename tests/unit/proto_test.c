@@ -670,15 +670,16 @@ static void test_ctl(void)
                   c.verb == (enum mlm_ctl_verb)v && c.arg == arg,
               "ctl %s: round trip: %s", ctl_verb_name(v), why);
         refusals(ctl_verb_name(v), try_ctl, &b, MSG_CTL);
-        CHECK(ctl_verb_parse(ctl_verb_name(v)) == v, "verb %d: its name "
-              "back to it", v);
     }
-    for (int f = 0; f < STATS_FORMAT_COUNT; f++)
-        CHECK(stats_format_parse(stats_format_name(f)) == f,
-              "stats format %d: its name back to it", f);
-    CHECK(ctl_verb_parse("restart") == -1 && ctl_verb_parse("") == -1 &&
-              stats_format_parse("xml") == -1,
-          "unknown names are no verb and no format");
+    /* mlm-ctl's words, which its errors and the multiplexor's log name. */
+    CHECK(strcmp(ctl_verb_name(CTL_STATUS), "status") == 0 &&
+              strcmp(ctl_verb_name(CTL_STATS), "stats") == 0 &&
+              strcmp(ctl_verb_name(CTL_RELOAD), "reload") == 0,
+          "verb names");
+    CHECK(strcmp(stats_format_name(STATS_TEXT), "text") == 0 &&
+              strcmp(stats_format_name(STATS_JSON), "json") == 0 &&
+              strcmp(stats_format_name(STATS_PROMETHEUS), "prometheus") == 0,
+          "stats format names");
     CHECK(strcmp(ctl_verb_name(CTL_VERB_COUNT), "?") == 0 &&
               strcmp(stats_format_name(STATS_FORMAT_COUNT), "?") == 0,
           "names out of range");
