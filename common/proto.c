@@ -1,11 +1,12 @@
 /*
- * proto.c - frames, requests and replies of the mlm request protocol
- * (see proto.h for the wire format). Decoders never trust a length: every
- * field is bounded, arrays are capped, and trailing bytes are an error.
+ * proto.c - frames and messages of the mlm request protocol (see proto.h
+ * for the wire format). Decoders never trust a length: every field is
+ * bounded, arrays are capped, and trailing bytes are an error.
  */
 #include "proto.h"
 #include "xmalloc.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,8 +159,10 @@ int request_decode(struct mlm_request *req, const uint8_t *payload,
     memset(req, 0, sizeof *req);
     if (payload_open(&r, payload, len, &type, &sub, why, whylen) == -1)
         return -1;
-    if (type != MSG_REQUEST || sub >= STAGE_COUNT) {
-        snprintf(why, whylen, "not a request (type %u, stage %u)", type, sub);
+    if (type != MSG_REQUEST || sub >= STAGE_COUNT ||
+        payload[MLM_PAYLOAD_FLAGS] != 0) {
+        snprintf(why, whylen, "not a request (type %u, stage %u, flags %u)",
+                 type, sub, payload[MLM_PAYLOAD_FLAGS]);
         return -1;
     }
     req->stage = sub;
@@ -203,8 +206,10 @@ int request_check(const uint8_t *payload, size_t len, char *why,
     uint8_t type, sub;
     if (payload_open(&r, payload, len, &type, &sub, why, whylen) == -1)
         return -1;
-    if (type != MSG_REQUEST || sub >= STAGE_COUNT) {
-        snprintf(why, whylen, "not a request (type %u, stage %u)", type, sub);
+    if (type != MSG_REQUEST || sub >= STAGE_COUNT ||
+        payload[MLM_PAYLOAD_FLAGS] != 0) {
+        snprintf(why, whylen, "not a request (type %u, stage %u, flags %u)",
+                 type, sub, payload[MLM_PAYLOAD_FLAGS]);
         return -1;
     }
     for (int i = 0; i < 7; i++) /* qid ... spool_path */
@@ -414,6 +419,239 @@ void reply_free(struct mlm_reply *rep)
     rep->arena_len = rep->arena_used = 0;
 }
 
+/*
+ * The other messages: a payload of type want, with sub below sub_limit
+ * and flags 0; *sub set and r placed after the header. 0, or -1 with why.
+ */
+static int message_open(struct mlm_reader *r, const uint8_t *payload,
+                        size_t len, uint8_t want, unsigned sub_limit,
+                        uint8_t *sub, const char *what, char *why,
+                        size_t whylen)
+{
+    uint8_t type;
+    if (payload_open(r, payload, len, &type, sub, why, whylen) == -1)
+        return -1;
+    if (type != want) {
+        snprintf(why, whylen, "not a %s (type %u)", what, type);
+        return -1;
+    }
+    if (*sub >= sub_limit || payload[MLM_PAYLOAD_FLAGS] != 0) {
+        snprintf(why, whylen, "malformed %s (sub %u, flags %u)", what, *sub,
+                 payload[MLM_PAYLOAD_FLAGS]);
+        return -1;
+    }
+    return 0;
+}
+
+/* The end of a decode: every byte read, nothing bad. 0, or -1 with why. */
+static int message_end(struct mlm_reader *r, const char *what, char *why,
+                       size_t whylen)
+{
+    if (reader_end(r) == 0)
+        return 0;
+    snprintf(why, whylen, "malformed %s frame", what);
+    return -1;
+}
+
+/* A pid as a worker says it: a positive pid_t. */
+static int pid_valid(uint32_t pid)
+{
+    return pid > 0 && pid <= INT32_MAX;
+}
+
+void hello_encode(struct mlm_buf *b)
+{
+    frame_begin(b, MSG_HELLO, 0);
+    frame_finish(b);
+}
+
+int hello_decode(const uint8_t *payload, size_t len, char *why,
+                 size_t whylen)
+{
+    struct mlm_reader r;
+    uint8_t sub;
+    if (message_open(&r, payload, len, MSG_HELLO, 1, &sub, "hello", why,
+                     whylen) == -1)
+        return -1;
+    return message_end(&r, "hello", why, whylen);
+}
+
+void hello_ok_encode(struct mlm_buf *b, uint32_t stages, uint32_t generation)
+{
+    frame_begin(b, MSG_HELLO_OK, 0);
+    buf_put_u32(b, stages);
+    buf_put_u32(b, generation);
+    frame_finish(b);
+}
+
+int hello_ok_decode(struct mlm_hello_ok *m, const uint8_t *payload,
+                    size_t len, char *why, size_t whylen)
+{
+    struct mlm_reader r;
+    uint8_t sub;
+    memset(m, 0, sizeof *m);
+    if (message_open(&r, payload, len, MSG_HELLO_OK, 1, &sub, "hello answer",
+                     why, whylen) == -1)
+        return -1;
+    m->stages = reader_u32(&r);
+    m->generation = reader_u32(&r);
+    if (m->stages & ~STAGE_MASK_ALL)
+        r.bad = 1;
+    return message_end(&r, "hello answer", why, whylen);
+}
+
+void ready_encode(struct mlm_buf *b, uint32_t stages, uint32_t pid)
+{
+    frame_begin(b, MSG_READY, 0);
+    buf_put_u32(b, stages);
+    buf_put_u32(b, pid);
+    frame_finish(b);
+}
+
+int ready_decode(struct mlm_ready *m, const uint8_t *payload, size_t len,
+                 char *why, size_t whylen)
+{
+    struct mlm_reader r;
+    uint8_t sub;
+    memset(m, 0, sizeof *m);
+    if (message_open(&r, payload, len, MSG_READY, 1, &sub, "ready", why,
+                     whylen) == -1)
+        return -1;
+    m->stages = reader_u32(&r);
+    m->pid = reader_u32(&r);
+    if ((m->stages & ~STAGE_MASK_ALL) || !pid_valid(m->pid))
+        r.bad = 1;
+    return message_end(&r, "ready", why, whylen);
+}
+
+void load_error_encode(struct mlm_buf *b, const char *reason, uint32_t pid)
+{
+    frame_begin(b, MSG_LOAD_ERROR, 0);
+    buf_put_str(b, reason);
+    buf_put_u32(b, pid);
+    frame_finish(b);
+}
+
+int load_error_decode(struct mlm_load_error *m, const uint8_t *payload,
+                      size_t len, char *why, size_t whylen)
+{
+    struct mlm_reader r;
+    uint8_t sub;
+    memset(m, 0, sizeof *m);
+    if (message_open(&r, payload, len, MSG_LOAD_ERROR, 1, &sub, "load error",
+                     why, whylen) == -1)
+        return -1;
+    m->reason = reader_str(&r);
+    m->pid = reader_u32(&r);
+    if (!pid_valid(m->pid))
+        r.bad = 1;
+    if (message_end(&r, "load error", why, whylen) == -1) {
+        load_error_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+void load_error_free(struct mlm_load_error *m)
+{
+    free(m->reason);
+    m->reason = NULL;
+}
+
+void error_encode(struct mlm_buf *b, const char *reason)
+{
+    frame_begin(b, MSG_ERROR, 0);
+    buf_put_str(b, reason);
+    frame_finish(b);
+}
+
+int error_decode(char **reason, const uint8_t *payload, size_t len,
+                 char *why, size_t whylen)
+{
+    struct mlm_reader r;
+    uint8_t sub;
+    *reason = NULL;
+    if (message_open(&r, payload, len, MSG_ERROR, 1, &sub, "error", why,
+                     whylen) == -1)
+        return -1;
+    *reason = reader_str(&r);
+    if (message_end(&r, "error", why, whylen) == -1) {
+        free(*reason);
+        *reason = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* How many values each verb's argument may take: 0 .. limit - 1. */
+static const uint8_t ctl_arg_limit[CTL_VERB_COUNT] = {
+    [CTL_STATUS] = 1,
+    [CTL_STATS] = STATS_FORMAT_COUNT,
+    [CTL_RELOAD] = 1,
+};
+
+void ctl_encode(struct mlm_buf *b, enum mlm_ctl_verb verb, uint8_t arg)
+{
+    frame_begin(b, MSG_CTL, (uint8_t)verb);
+    buf_put_u8(b, arg);
+    frame_finish(b);
+}
+
+int ctl_decode(struct mlm_ctl *m, const uint8_t *payload, size_t len,
+               char *why, size_t whylen)
+{
+    struct mlm_reader r;
+    uint8_t verb;
+    memset(m, 0, sizeof *m);
+    if (message_open(&r, payload, len, MSG_CTL, UINT8_MAX + 1, &verb,
+                     "control command", why, whylen) == -1)
+        return -1;
+    if (verb >= CTL_VERB_COUNT) {
+        snprintf(why, whylen, "unknown control command %u", verb);
+        return -1;
+    }
+    m->verb = verb;
+    m->arg = reader_u8(&r);
+    if (m->arg >= ctl_arg_limit[verb])
+        r.bad = 1;
+    return message_end(&r, "control command", why, whylen);
+}
+
+void ctl_reply_encode(struct mlm_buf *b, int ok, const char *text)
+{
+    frame_begin(b, MSG_CTL_REPLY, 0);
+    buf_put_u8(b, ok ? 1 : 0);
+    buf_put_str(b, text);
+    frame_finish(b);
+}
+
+int ctl_reply_decode(struct mlm_ctl_reply *m, const uint8_t *payload,
+                     size_t len, char *why, size_t whylen)
+{
+    struct mlm_reader r;
+    uint8_t sub;
+    memset(m, 0, sizeof *m);
+    if (message_open(&r, payload, len, MSG_CTL_REPLY, 1, &sub,
+                     "control answer", why, whylen) == -1)
+        return -1;
+    uint8_t ok = reader_u8(&r);
+    m->ok = ok == 1;
+    m->text = reader_str(&r);
+    if (ok > 1)
+        r.bad = 1;
+    if (message_end(&r, "control answer", why, whylen) == -1) {
+        ctl_reply_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+void ctl_reply_free(struct mlm_ctl_reply *m)
+{
+    free(m->text);
+    m->text = NULL;
+}
+
 static const char *const stage_names[STAGE_COUNT] = {
     "relay", "helo", "sender", "recipient", "message"};
 static const char *const stage_functions[STAGE_COUNT] = {
@@ -435,4 +673,27 @@ const char *stage_function(enum mlm_stage s)
 const char *action_name(enum mlm_action a)
 {
     return (unsigned)a < ACT_COUNT ? action_names[a] : "?";
+}
+
+/* mlm-ctl's command words and --FORMAT options: names users type. */
+static const char *const ctl_verb_names[CTL_VERB_COUNT] = {
+    [CTL_STATUS] = "status",
+    [CTL_STATS] = "stats",
+    [CTL_RELOAD] = "reload",
+};
+static const char *const stats_format_names[STATS_FORMAT_COUNT] = {
+    [STATS_TEXT] = "text",
+    [STATS_JSON] = "json",
+    [STATS_PROMETHEUS] = "prometheus",
+};
+
+const char *ctl_verb_name(enum mlm_ctl_verb verb)
+{
+    return (unsigned)verb < CTL_VERB_COUNT ? ctl_verb_names[verb] : "?";
+}
+
+const char *stats_format_name(enum mlm_stats_format format)
+{
+    return (unsigned)format < STATS_FORMAT_COUNT ? stats_format_names[format]
+                                                 : "?";
 }

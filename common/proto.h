@@ -1,19 +1,25 @@
 /*
  * proto.h - the mlm request protocol, spoken between mlmd, mlm-multiplexor,
  * mlm-worker and mlm-ctl. Every side includes this header; nothing else
- * defines the wire format.
+ * defines the wire format (doc/PROTOCOL.md describes it message by
+ * message). The fork server's channel has its own: zygote_proto.h.
  *
  * A frame is a 4-byte big-endian payload length followed by the payload.
  * The payload starts with a fixed 4-byte header:
  *
  *     [0] version   MLM_PROTO_VERSION; a mismatch is refused, never guessed
  *     [1] type      enum mlm_msg_type
- *     [2] sub       the stage of a request, the action of a reply
- *     [3] flags     reserved, 0
+ *     [2] sub       REQUEST: the stage; REPLY: the action; CTL: the verb;
+ *                   0 in every other message
+ *     [3] flags     REPLY: see "The flags byte of a reply" below; 0 in
+ *                   every other message
  *
  * then typed fields: u8, u32 (big-endian), u64, and strings (u32 length then
  * bytes, no NUL inside). Every length and count is bounded and checked on
- * read, and a decoder must consume the payload exactly (reader_end()).
+ * read. Every message has an encoder (which appends one whole frame to a
+ * buffer) and a decoder below; a decoder refuses another type, a sub or
+ * flags byte out of range, and a payload it does not consume exactly
+ * (reader_end()). No side builds or reads a frame by hand.
  * The multiplexor relays requests and replies between mlmd and a worker
  * without decoding them: it reads the fixed header, and walks a request's
  * fields (request_check) so that a malformed one is refused at the socket
@@ -26,23 +32,28 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MLM_PROTO_VERSION 1
+#define MLM_PROTO_VERSION 2
 #define MLM_FRAME_HDR 4                    /* the length prefix */
 #define MLM_PAYLOAD_HDR 4                  /* version, type, sub, flags */
+#define MLM_PAYLOAD_FLAGS 3                /* the flags byte's offset */
 #define MLM_FRAME_MAX (64u << 20)          /* payload bytes in one frame */
 #define MLM_STR_MAX (1u << 20)             /* bytes in one string field */
 #define MLM_LIST_MAX 2000000u              /* entries in one array field */
 
+/* Who sends what; the fields are those of the codec functions below. */
 enum mlm_msg_type {
-    MSG_HELLO = 1,    /* client -> mux: hello; mux answers MSG_HELLO_OK */
+    MSG_HELLO = 1,    /* mlmd (or mlm-ctl) -> mux: no fields */
     MSG_HELLO_OK,     /* mux -> client: u32 stage mask, u32 generation */
-    MSG_REQUEST,      /* mlmd -> mux -> worker: sub = stage */
-    MSG_REPLY,        /* worker -> mux -> mlmd: sub = action */
-    MSG_READY,        /* worker -> mux: policy loaded, u32 stage mask */
-    MSG_LOAD_ERROR,   /* worker -> mux: policy did not load, str reason */
-    MSG_ERROR,        /* any -> peer: str reason; the peer closes */
-    MSG_CTL,          /* mlm-ctl -> mux: str command, str argument */
-    MSG_CTL_REPLY,    /* mux -> mlm-ctl: u8 ok, str text */
+    MSG_REQUEST,      /* mlmd -> mux -> worker: sub = stage; struct mlm_request */
+    MSG_REPLY,        /* worker -> mux -> mlmd: sub = action, flags;
+                         struct mlm_reply */
+    MSG_READY,        /* worker -> mux: policy loaded: u32 stage mask,
+                         u32 pid */
+    MSG_LOAD_ERROR,   /* worker -> mux: policy did not load: str reason,
+                         u32 pid */
+    MSG_ERROR,        /* mux -> client: str reason; the mux closes */
+    MSG_CTL,          /* mlm-ctl -> mux: sub = verb, u8 argument */
+    MSG_CTL_REPLY,    /* mux -> mlm-ctl: u8 ok (0 or 1), str text */
 };
 
 enum mlm_stage {
@@ -56,13 +67,17 @@ enum mlm_stage {
 #define STAGE_BIT(s) (1u << (s))
 
 /*
- * The flags byte of a MSG_REPLY. From the multiplexor to mlmd it holds the
- * serving policy's stage mask (STAGE_BIT values). From a worker to the
- * multiplexor it may carry REPLY_OUTBOX: the worker left generated mail in
- * the outbox (mlm.sendmail); the multiplexor starts its drainer and
- * overwrites the byte with the stage mask before relaying.
+ * The flags byte of a reply. From a worker to the multiplexor it is 0 or
+ * REPLY_OUTBOX: the worker left generated mail in the outbox
+ * (mlm.sendmail), and the multiplexor starts its drainer. From the
+ * multiplexor to mlmd it is the serving policy's stage mask (the
+ * STAGE_BIT values, bits 0-4): the multiplexor overwrites the worker's
+ * byte before it relays the reply, and mlmd reads it (reply_flags) to
+ * learn, after a reload, which stages to ask the MTA for. The reply
+ * decoder leaves the byte to these two readers.
  */
 #define REPLY_OUTBOX 0x80u
+#define STAGE_MASK_ALL ((1u << STAGE_COUNT) - 1)
 
 enum mlm_action {
     ACT_CONTINUE,
@@ -255,10 +270,120 @@ int reply_decode(struct mlm_reply *rep, const uint8_t *payload, size_t len,
 int reply_validate(const struct mlm_reply *rep, char *why, size_t whylen);
 void reply_free(struct mlm_reply *rep);
 
-/* Names for logs and statistics. */
+/*
+ * The flags byte of a reply's payload (at least MLM_PAYLOAD_HDR bytes),
+ * read and set in place: the multiplexor relays replies undecoded.
+ */
+static inline uint8_t reply_flags(const uint8_t *payload)
+{
+    return payload[MLM_PAYLOAD_FLAGS];
+}
+
+static inline void reply_flags_set(uint8_t *payload, uint8_t flags)
+{
+    payload[MLM_PAYLOAD_FLAGS] = flags;
+}
+
+/*
+ * The other messages. Each encoder appends one whole frame to b, its
+ * fields in the order of its arguments; each decoder takes one payload
+ * into a struct and returns 0, or -1 with why (and nothing left
+ * allocated).
+ */
+
+/* MSG_HELLO: no fields. */
+void hello_encode(struct mlm_buf *b);
+int hello_decode(const uint8_t *payload, size_t len, char *why,
+                 size_t whylen);
+
+/* MSG_HELLO_OK: the serving policy's stage mask and generation. */
+struct mlm_hello_ok {
+    uint32_t stages;      /* STAGE_BIT values within STAGE_MASK_ALL */
+    uint32_t generation;
+};
+void hello_ok_encode(struct mlm_buf *b, uint32_t stages, uint32_t generation);
+int hello_ok_decode(struct mlm_hello_ok *m, const uint8_t *payload,
+                    size_t len, char *why, size_t whylen);
+
+/*
+ * MSG_READY and MSG_LOAD_ERROR: a worker's first frame. The pid is the
+ * worker's own (getpid), for a multiplexor that has not learned it from
+ * the fork server yet: 1 .. INT32_MAX.
+ */
+struct mlm_ready {
+    uint32_t stages;      /* STAGE_BIT values within STAGE_MASK_ALL */
+    uint32_t pid;
+};
+void ready_encode(struct mlm_buf *b, uint32_t stages, uint32_t pid);
+int ready_decode(struct mlm_ready *m, const uint8_t *payload, size_t len,
+                 char *why, size_t whylen);
+
+struct mlm_load_error {
+    char *reason;         /* decoded: owned, free with load_error_free */
+    uint32_t pid;
+};
+void load_error_encode(struct mlm_buf *b, const char *reason, uint32_t pid);
+int load_error_decode(struct mlm_load_error *m, const uint8_t *payload,
+                      size_t len, char *why, size_t whylen);
+void load_error_free(struct mlm_load_error *m);
+
+/* MSG_ERROR: why the multiplexor refuses a client; *reason owned. */
+void error_encode(struct mlm_buf *b, const char *reason);
+int error_decode(char **reason, const uint8_t *payload, size_t len,
+                 char *why, size_t whylen);
+
+/*
+ * MSG_CTL: a control verb (the frame's sub byte) and its one-byte
+ * argument: for CTL_STATS the format, 0 for the others. The names are
+ * mlm-ctl's command words, and the multiplexor's in its logs.
+ */
+enum mlm_ctl_verb {
+    CTL_STATUS,       /* one line per worker, then totals */
+    CTL_STATS,        /* the statistics in a format */
+    CTL_RELOAD,       /* load the policy in a new worker, then switch */
+    CTL_VERB_COUNT
+};
+
+enum mlm_stats_format {
+    STATS_TEXT,
+    STATS_JSON,
+    STATS_PROMETHEUS,
+    STATS_FORMAT_COUNT
+};
+
+struct mlm_ctl {
+    enum mlm_ctl_verb verb;
+    uint8_t arg;          /* CTL_STATS: enum mlm_stats_format; else 0 */
+};
+void ctl_encode(struct mlm_buf *b, enum mlm_ctl_verb verb, uint8_t arg);
+/* Refuses an unknown verb ("unknown control command") and an argument
+ * the verb does not take. */
+int ctl_decode(struct mlm_ctl *m, const uint8_t *payload, size_t len,
+               char *why, size_t whylen);
+
+/* MSG_CTL_REPLY: whether the command succeeded, and its text. */
+struct mlm_ctl_reply {
+    int ok;               /* 1 or 0 */
+    char *text;           /* decoded: owned, free with ctl_reply_free */
+};
+void ctl_reply_encode(struct mlm_buf *b, int ok, const char *text);
+int ctl_reply_decode(struct mlm_ctl_reply *m, const uint8_t *payload,
+                     size_t len, char *why, size_t whylen);
+void ctl_reply_free(struct mlm_ctl_reply *m);
+
+/* The type of a payload of at least MLM_PAYLOAD_HDR bytes: which decoder
+ * to call. */
+static inline uint8_t payload_type(const uint8_t *payload)
+{
+    return payload[1];
+}
+
+/* Names for logs, statistics and mlm-ctl's messages; "?" out of range. */
 const char *stage_name(enum mlm_stage stage);
 const char *stage_function(enum mlm_stage stage);
 const char *action_name(enum mlm_action action);
+const char *ctl_verb_name(enum mlm_ctl_verb verb);
+const char *stats_format_name(enum mlm_stats_format format);
 
 /* Checks shared by the worker (early, as Lua errors) and mlmd (again). */
 int smtp_code_valid(const char *code, char klass);

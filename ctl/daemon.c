@@ -13,9 +13,10 @@
 #define CTL_TIMEOUT_MS 60000
 
 /* Send one command, print the answer. Returns an exit status. */
-static int ctl_call(struct ctl_env *env, const char *cmd, const char *arg)
+static int ctl_call(struct ctl_env *env, enum mlm_ctl_verb verb, uint8_t arg)
 {
     char why[512];
+    const char *name = ctl_verb_name(verb);
     int fd = unix_connect(env->cfg.ctl_socket, why, sizeof why);
     if (fd == -1) {
         fprintf(stderr, "mlm-ctl: %s (is mlm-multiplexor running?)\n", why);
@@ -24,35 +25,34 @@ static int ctl_call(struct ctl_env *env, const char *cmd, const char *arg)
     struct mlm_buf out, in;
     buf_init(&out);
     buf_init(&in);
-    frame_begin(&out, MSG_CTL, 0);
-    buf_put_str(&out, cmd);
-    buf_put_str(&out, arg);
-    frame_finish(&out);
+    ctl_encode(&out, verb, arg);
     int64_t deadline = now_ms() + CTL_TIMEOUT_MS;
     const uint8_t *payload;
     size_t len;
-    struct mlm_reader r;
-    uint8_t type, sub;
+    struct mlm_ctl_reply answer;
+    char *refusal;
     int rc = EXIT_FAILED;
-    if (frame_write(fd, &out, deadline, why, sizeof why) == 0 &&
-        frame_read(fd, &in, deadline, &payload, &len, why, sizeof why) == 0 &&
-        payload_open(&r, payload, len, &type, &sub, why, sizeof why) == 0) {
-        uint8_t ok = reader_u8(&r);
-        char *text = reader_str(&r);
-        if (type != MSG_CTL_REPLY || reader_end(&r) == -1) {
-            fprintf(stderr, "mlm-ctl: malformed answer\n");
-        } else if (ok) {
+    if (frame_write(fd, &out, deadline, why, sizeof why) == -1 ||
+        frame_read(fd, &in, deadline, &payload, &len, why, sizeof why) == -1) {
+        fprintf(stderr, "mlm-ctl: %s: %s\n", name, why);
+    } else if (payload_type(payload) == MSG_ERROR &&
+               error_decode(&refusal, payload, len, why, sizeof why) == 0) {
+        ctl_fail("%s: %s", name, refusal);
+        free(refusal);
+    } else if (payload_type(payload) == MSG_ERROR ||
+               ctl_reply_decode(&answer, payload, len, why, sizeof why) == -1) {
+        fprintf(stderr, "mlm-ctl: %s: %s\n", name, why);
+    } else {
+        if (answer.ok) {
             /* The answer quotes policy errors and worker state: text a
              * policy, and through it a sender, may have written. */
-            if (*text)
-                put_lines(stdout, text);
+            if (*answer.text)
+                put_lines(stdout, answer.text);
             rc = EXIT_OK;
         } else {
-            ctl_fail("%s: %s", cmd, text);
+            ctl_fail("%s: %s", name, answer.text);
         }
-        free(text);
-    } else {
-        fprintf(stderr, "mlm-ctl: %s: %s\n", cmd, why);
+        ctl_reply_free(&answer);
     }
     buf_free(&out);
     buf_free(&in);
@@ -63,7 +63,7 @@ static int ctl_call(struct ctl_env *env, const char *cmd, const char *arg)
 int cmd_status(struct ctl_env *env, struct ctl_args *a)
 {
     (void)a;
-    return ctl_call(env, "status", "");
+    return ctl_call(env, CTL_STATUS, 0);
 }
 
 int cmd_stats(struct ctl_env *env, struct ctl_args *a)
@@ -73,12 +73,13 @@ int cmd_stats(struct ctl_env *env, struct ctl_args *a)
         fprintf(stderr, "mlm-ctl: --json or --prometheus, not both\n");
         return ctl_usage(a);
     }
-    return ctl_call(env, "stats", json ? "json" : prometheus ? "prometheus"
-                                                             : "text");
+    return ctl_call(env, CTL_STATS, json         ? STATS_JSON
+                                    : prometheus ? STATS_PROMETHEUS
+                                                 : STATS_TEXT);
 }
 
 int cmd_reload(struct ctl_env *env, struct ctl_args *a)
 {
     (void)a;
-    return ctl_call(env, "reload", "");
+    return ctl_call(env, CTL_RELOAD, 0);
 }

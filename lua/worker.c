@@ -101,7 +101,7 @@ static void serve(struct policy *pol, const struct mlm_config *cfg)
                       stage_function(req.stage), why);
         reply_encode(&out, &rep);
         if (sendmail_outbox_take())
-            out.data[MLM_FRAME_HDR + 3] |= REPLY_OUTBOX;
+            reply_flags_set(out.data + MLM_FRAME_HDR, REPLY_OUTBOX);
         send_frame(&out);
         reply_free(&rep);
         request_free(&req);
@@ -177,21 +177,15 @@ int main(int argc, char **argv)
     if (policy_load(&pol, cfg.policy, cfg.lua_path,
                     (size_t)cfg.lua_memory_limit, cfg.lua_instruction_limit,
                     why, sizeof why) == -1) {
-        frame_begin(&out, MSG_LOAD_ERROR, 0);
-        buf_put_str(&out, why);
-        buf_put_u32(&out, (uint32_t)getpid());
-        frame_finish(&out);
+        load_error_encode(&out, why, (uint32_t)getpid());
         send_frame(&out);
         msg_error("policy %s did not load: %s", cfg.policy, why);
         return 1;
     }
     zygote_worker_loaded();
-    frame_begin(&out, MSG_READY, 0);
-    buf_put_u32(&out, pol.stages);
     /* Its pid, for a multiplexor that has not learned it from the fork
      * server: a worker it cannot name it cannot kill. */
-    buf_put_u32(&out, (uint32_t)getpid());
-    frame_finish(&out);
+    ready_encode(&out, pol.stages, (uint32_t)getpid());
     send_frame(&out);
     buf_free(&out);
     serve(&pol, &cfg);

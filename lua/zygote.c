@@ -4,9 +4,9 @@
  * Starting a worker with fork and exec costs milliseconds of CPU before the
  * policy is even read: the kernel maps, and the dynamic loader relocates,
  * some twenty shared libraries (GMime brings GIO, gpgme and more). The
- * zygote pays that once. The multiplexor sends it one byte with a socket
- * attached (SCM_RIGHTS) once the zygote's first word (0) said it is
- * ready; the zygote forks, and the child carries on in
+ * zygote pays that once. The multiplexor sends it ZY_FORK with a socket
+ * attached (SCM_RIGHTS, common/zygote_proto.h) once the zygote's ZY_READY
+ * said it is ready; the zygote forks, and the child carries on in
  * main() as a freshly started worker with that socket on fd 0: it reads
  * the configuration, loads the policy and says READY as any worker does.
  *
@@ -34,11 +34,13 @@
 #include <config.h>
 #include "zygote.h"
 #include "log.h"
+#include "zygote_proto.h"
 
 #include <errno.h>
 #include <linux/sched.h> /* struct clone_args */
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -92,11 +94,15 @@ void zygote_worker_loaded(void)
     nice_lowered = 0;
 }
 
-/* One request: a byte and the worker's socket. The fd, -1 on EOF or error. */
-static int request_read(void)
+/*
+ * One request: ZY_FORK and the worker's socket. The fd, and *ticket to
+ * answer with; -1 on EOF, an error, or a request that is not ZY_FORK of
+ * our version (logged: the zygote leaves, the multiplexor execs).
+ */
+static int request_read(uint32_t *ticket)
 {
-    char byte;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    uint8_t msg[ZY_MSG_LEN];
+    struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg};
     union {
         struct cmsghdr hdr;
         char space[CMSG_SPACE(sizeof(int))];
@@ -110,22 +116,56 @@ static int request_read(void)
     while (got == -1 && errno == EINTR);
     if (got <= 0)
         return -1;
+    int fd = -1;
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    if (c == NULL || c->cmsg_level != SOL_SOCKET ||
-        c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+    if (c != NULL && c->cmsg_level == SOL_SOCKET &&
+        c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    /* The rest of a message the stream cut (it never is, at 12 bytes). */
+    while (got > 0 && (size_t)got < sizeof msg) {
+        ssize_t more = read(ZYGOTE_FD, msg + got, sizeof msg - (size_t)got);
+        if (more == -1 && errno == EINTR)
+            continue;
+        got = more <= 0 ? -1 : got + more;
+    }
+    struct zy_msg req;
+    char why[256];
+    int ok = got == (ssize_t)sizeof msg &&
+             zy_decode(&req, msg, sizeof msg, why, sizeof why) == 0;
+    if (ok && (req.type != ZY_FORK || fd == -1)) {
+        snprintf(why, sizeof why, "%s", fd == -1 ? "a request without a socket"
+                                                 : "not a fork request");
+        ok = 0;
+    }
+    if (!ok) {
+        if (got == (ssize_t)sizeof msg)
+            msg_error("zygote: %s", why);
+        if (fd != -1)
+            close(fd);
         return -1;
-    int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    }
+    *ticket = req.ticket;
     return fd;
 }
 
-/* A word to the multiplexor: 0 ready, a worker's pid, or -1 (fork failed). */
-static void answer(int32_t pid)
+/* To the multiplexor: ready, a worker's pid, or a fork's failure. */
+static void answer(enum zy_type type, uint32_t ticket, uint32_t value)
 {
+    uint8_t msg[ZY_MSG_LEN];
+    zy_encode(msg, type, ticket, value);
     ssize_t put;
     do
-        put = write(ZYGOTE_FD, &pid, sizeof pid);
+        put = write(ZYGOTE_FD, msg, sizeof msg);
     while (put == -1 && errno == EINTR);
+}
+
+/* The answer to a fork: its pid, or its errno. */
+static void answer_fork(uint32_t ticket, pid_t pid, int err)
+{
+    if (pid > 0)
+        answer(ZY_FORKED, ticket, (uint32_t)pid);
+    else
+        answer(ZY_FORK_FAILED, ticket, (uint32_t)err);
 }
 
 /*
@@ -165,28 +205,29 @@ static void worker_socket(int worker_fd)
  * In the middle process of a double fork: fork the worker, tell its pid,
  * leave. Returns only in the worker.
  */
-static void middle_fork(int worker_fd)
+static void middle_fork(int worker_fd, uint32_t ticket)
 {
     pid_t pid = fork();
     if (pid == 0) {
         worker_socket(worker_fd);
         return;
     }
-    answer(pid == -1 ? -1 : (int32_t)pid);
+    answer_fork(ticket, pid, errno);
     _exit(0);
 }
 
 /* The double fork; 0 in the worker, 1 in the zygote. */
-static int fork_twice(int worker_fd)
+static int fork_twice(int worker_fd, uint32_t ticket)
 {
     pid_t middle = fork();
     if (middle == 0) {
-        middle_fork(worker_fd);
+        middle_fork(worker_fd, ticket);
         return 0;
     }
     if (middle == -1) {
-        msg_warn("zygote: fork: %s", strerror(errno));
-        answer(-1);
+        int err = errno;
+        msg_warn("zygote: fork: %s", strerror(err));
+        answer_fork(ticket, -1, err);
         return 1;
     }
     while (waitpid(middle, NULL, 0) == -1 && errno == EINTR)
@@ -199,7 +240,7 @@ static int fork_twice(int worker_fd)
  * it, by the double fork once it refused. 0 in the worker, 1 in the
  * zygote.
  */
-static int fork_worker(int worker_fd, int *sibling)
+static int fork_worker(int worker_fd, uint32_t ticket, int *sibling)
 {
     if (*sibling) {
         pid_t pid = fork_sibling();
@@ -207,16 +248,17 @@ static int fork_worker(int worker_fd, int *sibling)
             worker_socket(worker_fd);
             return 0;
         }
-        if (pid > 0 || (errno != ENOSYS && errno != EPERM && errno != EINVAL)) {
+        int err = errno;
+        if (pid > 0 || (err != ENOSYS && err != EPERM && err != EINVAL)) {
             if (pid == -1)
-                msg_warn("zygote: clone3: %s", strerror(errno));
-            answer(pid == -1 ? -1 : (int32_t)pid);
+                msg_warn("zygote: clone3: %s", strerror(err));
+            answer_fork(ticket, pid, err);
             return 1;
         }
-        msg_info("zygote: clone3: %s: forking twice", strerror(errno));
+        msg_info("zygote: clone3: %s: forking twice", strerror(err));
         *sibling = 0;
     }
-    return fork_twice(worker_fd);
+    return fork_twice(worker_fd, ticket);
 }
 
 int zygote_serve(void)
@@ -224,12 +266,13 @@ int zygote_serve(void)
     int sibling = 1; /* clone3 works, until it says otherwise */
     signal(SIGPIPE, SIG_IGN);
     nice_lower();
-    answer(0); /* ready */
+    answer(ZY_READY, 0, (uint32_t)getpid());
     for (;;) {
-        int worker_fd = request_read();
+        uint32_t ticket;
+        int worker_fd = request_read(&ticket);
         if (worker_fd == -1)
             return -1;
-        if (fork_worker(worker_fd, &sibling) == 0)
+        if (fork_worker(worker_fd, ticket, &sibling) == 0)
             return 0; /* the worker */
         close(worker_fd);
     }

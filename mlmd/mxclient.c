@@ -19,12 +19,11 @@
 #include <unistd.h>
 
 #define POOL_MAX 64
-#define ALL_STAGES ((1u << STAGE_COUNT) - 1)
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pool_fds[POOL_MAX];
 static int pool_count;
-static uint32_t policy_stages = ALL_STAGES;
+static uint32_t policy_stages = STAGE_MASK_ALL;
 static int policy_stages_known;
 static const char *mx_path;
 static int mx_timeout_ms;
@@ -44,36 +43,27 @@ static int mx_connect(char *why, size_t whylen)
     struct mlm_buf out, in;
     buf_init(&out);
     buf_init(&in);
-    frame_begin(&out, MSG_HELLO, 0);
-    frame_finish(&out);
+    hello_encode(&out);
     int64_t deadline = now_ms() + mx_timeout_ms;
     const uint8_t *payload;
     size_t len;
-    struct mlm_reader r;
-    uint8_t type, sub;
+    struct mlm_hello_ok ok;
+    char *refusal;
     int rc = -1;
     if (frame_write(fd, &out, deadline, why, whylen) == 0 &&
-        frame_read(fd, &in, deadline, &payload, &len, why, whylen) == 0 &&
-        payload_open(&r, payload, len, &type, &sub, why, whylen) == 0) {
-        if (type == MSG_HELLO_OK) {
-            uint32_t mask = reader_u32(&r);
-            reader_u32(&r); /* generation: logged by the multiplexor */
-            if (reader_end(&r) == 0) {
-                pthread_mutex_lock(&pool_lock);
-                policy_stages = mask & ALL_STAGES;
-                policy_stages_known = 1;
-                pthread_mutex_unlock(&pool_lock);
-                rc = 0;
-            } else {
-                snprintf(why, whylen, "malformed hello answer");
-            }
-        } else if (type == MSG_ERROR) {
-            char *text = reader_str(&r);
-            snprintf(why, whylen, "multiplexor refused: %s",
-                     text ? text : "?");
-            free(text);
-        } else {
-            snprintf(why, whylen, "unexpected answer type %u to hello", type);
+        frame_read(fd, &in, deadline, &payload, &len, why, whylen) == 0) {
+        if (payload_type(payload) == MSG_ERROR &&
+            error_decode(&refusal, payload, len, why, whylen) == 0) {
+            snprintf(why, whylen, "multiplexor refused: %s", refusal);
+            free(refusal);
+        } else if (payload_type(payload) != MSG_ERROR &&
+                   hello_ok_decode(&ok, payload, len, why, whylen) == 0) {
+            /* generation: logged by the multiplexor */
+            pthread_mutex_lock(&pool_lock);
+            policy_stages = ok.stages;
+            policy_stages_known = 1;
+            pthread_mutex_unlock(&pool_lock);
+            rc = 0;
         }
     }
     buf_free(&out);
@@ -148,7 +138,7 @@ static int mx_exchange(int fd, const struct mlm_buf *out, struct mlm_reply *rep,
         rc = reply_decode(rep, payload, len, why, whylen);
         /* The multiplexor stamps the current policy's stages on replies. */
         pthread_mutex_lock(&pool_lock);
-        policy_stages = payload[3] & ALL_STAGES;
+        policy_stages = reply_flags(payload) & STAGE_MASK_ALL;
         policy_stages_known = 1;
         pthread_mutex_unlock(&pool_lock);
     }

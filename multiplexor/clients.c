@@ -111,7 +111,7 @@ void client_reply(struct mux *mx, struct client *c, const uint8_t *frame,
     struct mlm_buf b = {(uint8_t *)frame, len, len};
     c->pending = 0;
     c->worker = NULL;
-    ((uint8_t *)frame)[MLM_FRAME_HDR + 3] = (uint8_t)mx->stages;
+    reply_flags_set((uint8_t *)frame + MLM_FRAME_HDR, (uint8_t)mx->stages);
     client_send(mx, c, &b);
 }
 
@@ -180,28 +180,29 @@ void queue_tick(struct mux *mx, int64_t now)
     }
 }
 
-static void hello_answer(struct mux *mx, struct client *c)
-{
-    struct mlm_buf b;
-    buf_init(&b);
-    frame_begin(&b, MSG_HELLO_OK, 0);
-    buf_put_u32(&b, mx->stages);
-    buf_put_u32(&b, mx->generation);
-    frame_finish(&b);
-    client_send(mx, c, &b);
-    buf_free(&b);
-}
-
 static void error_answer(struct mux *mx, struct client *c, const char *why)
 {
     struct mlm_buf b;
     buf_init(&b);
-    frame_begin(&b, MSG_ERROR, 0);
-    buf_put_str(&b, why);
-    frame_finish(&b);
+    error_encode(&b, why);
     client_send(mx, c, &b);
     buf_free(&b);
     c->closing = 1;
+}
+
+static void hello_answer(struct mux *mx, struct client *c,
+                         const uint8_t *payload, size_t len)
+{
+    char why[256];
+    if (hello_decode(payload, len, why, sizeof why) == -1) {
+        error_answer(mx, c, why);
+        return;
+    }
+    struct mlm_buf b;
+    buf_init(&b);
+    hello_ok_encode(&b, mx->stages, mx->generation);
+    client_send(mx, c, &b);
+    buf_free(&b);
 }
 
 static void request_accept(struct mux *mx, struct client *c,
@@ -253,7 +254,7 @@ static void client_frame(struct mux *mx, struct client *c, const uint8_t *frame,
         return;
     }
     if (type == MSG_HELLO)
-        hello_answer(mx, c);
+        hello_answer(mx, c, payload, plen);
     else if (type == MSG_REQUEST && c->kind == CLIENT_MLMD)
         request_accept(mx, c, frame, len, sub);
     else if (type == MSG_CTL && c->kind == CLIENT_CTL)

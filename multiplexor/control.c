@@ -1,9 +1,11 @@
 /*
  * control.c - commands from mlm-ctl on the control socket.
  *
- *   status             one line per worker, then totals
- *   stats FORMAT       text | json | prometheus
- *   reload             check the policy in a fresh worker, then switch
+ *   CTL_STATUS         one line per worker, then totals
+ *   CTL_STATS FORMAT   STATS_TEXT | STATS_JSON | STATS_PROMETHEUS
+ *   CTL_RELOAD         check the policy in a fresh worker, then switch
+ *
+ * ctl_decode (common/proto.c) refuses unknown verbs and arguments.
  *
  * The socket is mode 0660; reload is refused unless the peer (SO_PEERCRED)
  * is root or the daemon's own user.
@@ -21,10 +23,7 @@ void control_answer(struct mux *mx, struct client *c, int ok, const char *text)
 {
     struct mlm_buf b;
     buf_init(&b);
-    frame_begin(&b, MSG_CTL_REPLY, 0);
-    buf_put_u8(&b, ok ? 1 : 0);
-    buf_put_str(&b, text);
-    frame_finish(&b);
+    ctl_reply_encode(&b, ok, text);
     client_send(mx, c, &b);
     buf_free(&b);
 }
@@ -77,23 +76,29 @@ static char *status_render(struct mux *mx, int64_t now)
 void control_command(struct mux *mx, struct client *c, const uint8_t *payload,
                      size_t len)
 {
-    struct mlm_reader r;
-    uint8_t type, sub;
+    struct mlm_ctl cmd;
     char why[256];
-    payload_open(&r, payload, len, &type, &sub, why, sizeof why);
-    char *cmd = reader_str(&r);
-    char *arg = reader_str(&r);
-    if (reader_end(&r) == -1 || cmd == NULL) {
-        control_answer(mx, c, 0, "malformed control command");
-    } else if (strcmp(cmd, "status") == 0) {
+    if (ctl_decode(&cmd, payload, len, why, sizeof why) == -1) {
+        control_answer(mx, c, 0, why);
+        return;
+    }
+    msg_debug("control: %s %s from uid %ld", ctl_verb_name(cmd.verb),
+              cmd.verb == CTL_STATS ? stats_format_name(cmd.arg) : "",
+              (long)c->uid);
+    switch (cmd.verb) {
+    case CTL_STATUS: {
         char *text = status_render(mx, now_ms());
         control_answer(mx, c, 1, text);
         free(text);
-    } else if (strcmp(cmd, "stats") == 0) {
-        char *text = stats_render(mx, arg && *arg ? arg : "text", now_ms());
+        break;
+    }
+    case CTL_STATS: {
+        char *text = stats_render(mx, cmd.arg, now_ms());
         control_answer(mx, c, 1, text);
         free(text);
-    } else if (strcmp(cmd, "reload") == 0) {
+        break;
+    }
+    case CTL_RELOAD:
         if (c->uid != 0 && c->uid != mx->own_uid) {
             msg_warn("reload refused to uid %ld", (long)c->uid);
             control_answer(mx, c, 0, "permission denied: reload is for root "
@@ -101,9 +106,8 @@ void control_command(struct mux *mx, struct client *c, const uint8_t *payload,
         } else {
             pool_reload(mx, c);
         }
-    } else {
-        control_answer(mx, c, 0, "unknown control command");
+        break;
+    case CTL_VERB_COUNT: /* ctl_decode refuses it */
+        break;
     }
-    free(cmd);
-    free(arg);
 }

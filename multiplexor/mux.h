@@ -110,7 +110,7 @@ struct mux {
         int64_t asked_ms;
     } zygote_owes[ZYGOTE_OWES_MAX];
     int zygote_owes_n;
-    uint8_t zygote_in[64];       /* its answers: 32-bit words */
+    uint8_t zygote_in[64];       /* its messages (zygote_proto.h) */
     size_t zygote_in_len;
     pid_t zygote_reaped[ZYGOTE_OWES_MAX]; /* children reaped before their
                                              pid came: a ring */
@@ -201,8 +201,8 @@ void stats_record(enum mlm_stage stage, enum mlm_action action,
                   int64_t latency_us, int64_t now_ms);
 void stats_worker_started(void);
 void stats_worker_exited(void);
-/* Render statistics: format "text", "json" or "prometheus". */
-char *stats_render(struct mux *mx, const char *format, int64_t now);
+/* Render statistics in a format (text for one out of range). */
+char *stats_render(struct mux *mx, enum mlm_stats_format format, int64_t now);
 
 /* Non-blocking write of as much of b as the socket takes. -1 on error. */
 int fd_flush(int fd, struct mlm_buf *b);

@@ -352,16 +352,26 @@ static void worker_frame(struct mux *mx, struct worker *w, uint8_t *frame,
         return;
     }
     if (type == MSG_READY && w->state == W_STARTING) {
-        uint32_t stages = reader_u32(&r);
-        worker_pid_told(w, (pid_t)reader_u32(&r));
-        worker_ready(mx, w, stages);
+        struct mlm_ready ready;
+        if (ready_decode(&ready, frame + MLM_FRAME_HDR, len - MLM_FRAME_HDR,
+                         why, sizeof why) == -1) {
+            worker_lost(mx, w, why);
+            return;
+        }
+        worker_pid_told(w, (pid_t)ready.pid);
+        worker_ready(mx, w, ready.stages);
     } else if (type == MSG_LOAD_ERROR && w->state == W_STARTING) {
-        char *text = reader_str(&r);
-        worker_pid_told(w, (pid_t)reader_u32(&r));
-        worker_load_failed(mx, w, text ? text : "?");
-        free(text);
+        struct mlm_load_error failed;
+        if (load_error_decode(&failed, frame + MLM_FRAME_HDR,
+                              len - MLM_FRAME_HDR, why, sizeof why) == -1) {
+            worker_lost(mx, w, why);
+            return;
+        }
+        worker_pid_told(w, (pid_t)failed.pid);
+        worker_load_failed(mx, w, failed.reason);
+        load_error_free(&failed);
     } else if (type == MSG_REPLY) {
-        if (frame[MLM_FRAME_HDR + 3] & REPLY_OUTBOX)
+        if (reply_flags(frame + MLM_FRAME_HDR) & REPLY_OUTBOX)
             outbox_kick(mx);
         worker_reply(mx, w, frame, len, sub); /* its client may be gone */
     } else {

@@ -277,15 +277,14 @@ static void render_text(struct out *o, struct mux *mx, int64_t now)
                mx->queue_len, mx->cfg->queue_max);
 }
 
-char *stats_render(struct mux *mx, const char *format, int64_t now)
+char *stats_render(struct mux *mx, enum mlm_stats_format format, int64_t now)
 {
     struct out o = {xmalloc(4096), 0, 4096};
     o.s[0] = '\0';
-    if (strcmp(format, "json") == 0)
-        render_json(&o, mx, now);
-    else if (strcmp(format, "prometheus") == 0)
-        render_prometheus(&o, mx);
-    else
-        render_text(&o, mx, now);
+    switch (format) {
+    case STATS_JSON: render_json(&o, mx, now); break;
+    case STATS_PROMETHEUS: render_prometheus(&o, mx); break;
+    default: render_text(&o, mx, now); break;
+    }
     return o.s;
 }

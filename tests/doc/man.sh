@@ -249,17 +249,28 @@ else
     ok "doc/ARCHITECTURE.md's source map names every source file (${#sources[@]} checked)"
 fi
 
-# Every message type of the request protocol (MSG_HELLO is HELLO there)
-# and every control verb the multiplexor answers.
+# Every message type of the request protocol (MSG_HELLO is HELLO there),
+# every control verb and stats format (the name tables of common/proto.c)
+# and every message type of the fork server's channel.
 mapfile -t msg_types < <(sed -n '/^enum mlm_msg_type/,/^};/s/^[[:space:]]*MSG_\([A-Z_]*\).*/\1/p' \
     "$top_srcdir/common/proto.h")
-mapfile -t verbs < <(sed -n 's/.*strcmp(cmd, "\([a-z_]*\)").*/\1/p' \
-    "$top_srcdir/multiplexor/control.c")
+mapfile -t verbs < <(sed -n '/^static const char \*const ctl_verb_names/,/^};/s/.*= "\([a-z_]*\)".*/\1/p' \
+    "$top_srcdir/common/proto.c")
+mapfile -t formats < <(sed -n '/^static const char \*const stats_format_names/,/^};/s/.*= "\([a-z_]*\)".*/\1/p' \
+    "$top_srcdir/common/proto.c")
+mapfile -t zy_types < <(sed -n '/^enum zy_type/,/^};/s/^[[:space:]]*\(ZY_[A-Z_]*\).*/\1/p' \
+    "$top_srcdir/common/zygote_proto.h")
 protocol_text=$(tr -s ' \t\n' '   ' <"$top_srcdir/doc/PROTOCOL.md" 2>/dev/null)
 all_in "doc/PROTOCOL.md names every message type of common/proto.h" \
     "$protocol_text" "${msg_types[@]}"
-all_in "doc/PROTOCOL.md names every control verb of multiplexor/control.c" \
-    "$protocol_text" "${verbs[@]}"
+if [ ${#verbs[@]} -ge 3 ] && [ ${#formats[@]} -ge 3 ]; then
+    all_in "doc/PROTOCOL.md names every control verb and stats format of common/proto.c" \
+        "$protocol_text" "${verbs[@]}" "${formats[@]}"
+else
+    fail "found no control verbs or stats formats in common/proto.c"
+fi
+all_in "doc/PROTOCOL.md names every fork server message of common/zygote_proto.h" \
+    "$protocol_text" "${zy_types[@]}"
 
 # --- 7. the examples -------------------------------------------------------
 

@@ -1,26 +1,37 @@
 /*
- * fuzz_proto.c - the request protocol's decoders (common/proto.h), which
- * read what arrives on the mlmd <-> multiplexor <-> worker sockets.
+ * fuzz_proto.c - the decoders of the request protocol (common/proto.h),
+ * which read what arrives on the mlmd <-> multiplexor <-> worker and
+ * mlm-ctl <-> multiplexor sockets, and of the fork server's channel
+ * (common/zygote_proto.h).
  *
  * Input: one mode byte, then a payload. Bit 0 of the mode forces the
  * payload's version byte to MLM_PROTO_VERSION (so half the inputs get past
- * the version check). Each input is decoded as a request and as a reply;
- * the raw payload is also read as a byte stream of frames (frame_complete
- * as mlmd and the multiplexor use it), and frame_complete is checked on
- * every prefix. Properties: a failed decode leaves nothing allocated, a
- * decoded message re-encodes to the same bytes (the reserved flags byte
- * aside), and frame_complete answers consistently as bytes arrive.
+ * the version check), bit 1 the version byte of each 12-byte fork server
+ * message. Each input is decoded as every message type (request, reply,
+ * hello, hello answer, ready, load error, error, control command and
+ * answer) and, cut in ZY_MSG_LEN pieces, as fork server messages; the raw
+ * payload is also read as a byte stream of frames (frame_complete as mlmd
+ * and the multiplexor use it), and frame_complete is checked on every
+ * prefix. Properties: a failed decode leaves nothing allocated, a decoded
+ * message re-encodes to the same bytes (a reply's flags byte aside: the
+ * multiplexor stamps it), and frame_complete answers consistently as
+ * bytes arrive.
  */
 #include "proto.h"
 #include "fuzz_check.h"
+#include "zygote_proto.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Decoded payload -> encoded frame: the same bytes, flags byte aside. */
-static void check_reencoded(const struct mlm_buf *b, const uint8_t *payload,
-                            size_t len, const char *what)
+/*
+ * Decoded payload -> encoded frame: the same bytes, the flags byte aside
+ * when flags_free (a reply's).
+ */
+static void check_reencoded_flags(const struct mlm_buf *b,
+                                  const uint8_t *payload, size_t len,
+                                  const char *what, int flags_free)
 {
     size_t frame_len = 0;
     FUZZ_CHECK(frame_complete(b->data, b->len, &frame_len) == 1 &&
@@ -29,11 +40,19 @@ static void check_reencoded(const struct mlm_buf *b, const uint8_t *payload,
     FUZZ_CHECK(b->len == len + MLM_FRAME_HDR, "re-encoded %s: %zu bytes, "
                "decoded from %zu", what, b->len - MLM_FRAME_HDR, len);
     const uint8_t *p = b->data + MLM_FRAME_HDR;
-    FUZZ_CHECK(memcmp(p, payload, 3) == 0 &&
+    FUZZ_CHECK(memcmp(p, payload, MLM_PAYLOAD_FLAGS) == 0 &&
+                   (flags_free || p[MLM_PAYLOAD_FLAGS] ==
+                                      payload[MLM_PAYLOAD_FLAGS]) &&
                    memcmp(p + MLM_PAYLOAD_HDR, payload + MLM_PAYLOAD_HDR,
                           len - MLM_PAYLOAD_HDR) == 0,
                "re-encoded %s differs from the payload it was decoded from",
                what);
+}
+
+static void check_reencoded(const struct mlm_buf *b, const uint8_t *payload,
+                            size_t len, const char *what)
+{
+    check_reencoded_flags(b, payload, len, what, 0);
 }
 
 static void try_request(const uint8_t *payload, size_t len)
@@ -85,9 +104,105 @@ static void try_reply(const uint8_t *payload, size_t len)
     struct mlm_buf b;
     buf_init(&b);
     reply_encode(&b, &rep);
-    check_reencoded(&b, payload, len, "reply");
+    check_reencoded_flags(&b, payload, len, "reply", 1);
     buf_free(&b);
     reply_free(&rep);
+}
+
+/* The messages with few fields: decode, re-encode, compare. */
+static void try_small(const uint8_t *payload, size_t len)
+{
+    char why[256];
+    struct mlm_buf b;
+    buf_init(&b);
+    if (hello_decode(payload, len, why, sizeof why) == 0) {
+        hello_encode(&b);
+        check_reencoded(&b, payload, len, "hello");
+    }
+    struct mlm_hello_ok ok;
+    if (hello_ok_decode(&ok, payload, len, why, sizeof why) == 0) {
+        FUZZ_CHECK((ok.stages & ~STAGE_MASK_ALL) == 0, "hello_ok stages %x",
+                   ok.stages);
+        buf_reset(&b);
+        hello_ok_encode(&b, ok.stages, ok.generation);
+        check_reencoded(&b, payload, len, "hello_ok");
+    }
+    struct mlm_ready ready;
+    if (ready_decode(&ready, payload, len, why, sizeof why) == 0) {
+        FUZZ_CHECK(ready.pid > 0 && ready.pid <= INT32_MAX &&
+                       (ready.stages & ~STAGE_MASK_ALL) == 0,
+                   "ready pid %u stages %x", ready.pid, ready.stages);
+        buf_reset(&b);
+        ready_encode(&b, ready.stages, ready.pid);
+        check_reencoded(&b, payload, len, "ready");
+    }
+    struct mlm_load_error failed;
+    if (load_error_decode(&failed, payload, len, why, sizeof why) == 0) {
+        FUZZ_CHECK(failed.reason != NULL && failed.pid > 0,
+                   "load_error without a reason or pid");
+        buf_reset(&b);
+        load_error_encode(&b, failed.reason, failed.pid);
+        check_reencoded(&b, payload, len, "load_error");
+        load_error_free(&failed);
+    } else {
+        FUZZ_CHECK(failed.reason == NULL, "failed load_error_decode left a "
+                   "reason");
+    }
+    char *reason;
+    if (error_decode(&reason, payload, len, why, sizeof why) == 0) {
+        FUZZ_CHECK(reason != NULL, "error without a reason");
+        buf_reset(&b);
+        error_encode(&b, reason);
+        check_reencoded(&b, payload, len, "error");
+        free(reason);
+    } else {
+        FUZZ_CHECK(reason == NULL, "failed error_decode left a reason");
+    }
+    struct mlm_ctl ctl;
+    if (ctl_decode(&ctl, payload, len, why, sizeof why) == 0) {
+        FUZZ_CHECK((unsigned)ctl.verb < CTL_VERB_COUNT &&
+                       (ctl.verb == CTL_STATS ? ctl.arg < STATS_FORMAT_COUNT
+                                              : ctl.arg == 0),
+                   "control verb %u argument %u", ctl.verb, ctl.arg);
+        buf_reset(&b);
+        ctl_encode(&b, ctl.verb, ctl.arg);
+        check_reencoded(&b, payload, len, "control command");
+    }
+    struct mlm_ctl_reply answer;
+    if (ctl_reply_decode(&answer, payload, len, why, sizeof why) == 0) {
+        FUZZ_CHECK(answer.text != NULL && (answer.ok == 0 || answer.ok == 1),
+                   "control answer ok %d", answer.ok);
+        buf_reset(&b);
+        ctl_reply_encode(&b, answer.ok, answer.text);
+        check_reencoded(&b, payload, len, "control answer");
+        ctl_reply_free(&answer);
+    } else {
+        FUZZ_CHECK(answer.text == NULL, "failed ctl_reply_decode left text");
+    }
+    buf_free(&b);
+}
+
+/* The bytes as fork server messages, ZY_MSG_LEN at a time. */
+static void try_zygote(const uint8_t *data, size_t size, int force_version)
+{
+    char why[256];
+    for (size_t at = 0; at < size; at += ZY_MSG_LEN) {
+        size_t len = size - at < ZY_MSG_LEN ? size - at : ZY_MSG_LEN;
+        uint8_t *msg = malloc(len ? len : 1);
+        memcpy(msg, data + at, len);
+        if (force_version && len > 0)
+            msg[0] = ZYGOTE_PROTO_VERSION;
+        struct zy_msg m;
+        if (zy_decode(&m, msg, len, why, sizeof why) == 0) {
+            FUZZ_CHECK(len == ZY_MSG_LEN, "a fork server message of %zu "
+                       "bytes", len);
+            uint8_t again[ZY_MSG_LEN];
+            zy_encode(again, m.type, m.ticket, m.value);
+            FUZZ_CHECK(memcmp(again, msg, ZY_MSG_LEN) == 0,
+                       "re-encoded fork server message differs");
+        }
+        free(msg);
+    }
 }
 
 /* Decode a payload from its own allocation, so ASan sees any over-read. */
@@ -97,6 +212,7 @@ static void try_payload(const uint8_t *data, size_t len)
     memcpy(copy, data, len);
     try_request(copy, len);
     try_reply(copy, len);
+    try_small(copy, len);
     free(copy);
 }
 
@@ -148,7 +264,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         payload[0] = MLM_PROTO_VERSION;
     try_request(payload, size);
     try_reply(payload, size);
+    try_small(payload, size);
     free(payload);
+    try_zygote(data, size, mode & 2);
 
     check_prefixes(data, size);
     read_stream(data, size);

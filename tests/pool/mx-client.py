@@ -8,6 +8,13 @@
     mx-client.py SOCKET junk
         malformed request frames, each on its own connection; prints one
         line per frame: "error TEXT", "reply ..." or "closed"
+    mx-client.py SOCKET ctljunk
+        control frames, each on its own connection: a good status first,
+        then malformed ones; prints one line per frame: "ctl OK FIRST-LINE",
+        "error TEXT" or "closed"
+    mx-client.py SOCKET hellojunk
+        a hello, then a hello with a byte too many; prints one line each:
+        "hello_ok STAGES", "error TEXT" or "closed"
 
 The wire format is common/proto.h's: a 4-byte big-endian payload length,
 then version, type, sub, flags, then typed fields.
@@ -16,7 +23,9 @@ import socket
 import struct
 import sys
 
-VERSION, MSG_REQUEST, MSG_REPLY, MSG_ERROR = 1, 3, 4, 7
+VERSION, MSG_HELLO, MSG_HELLO_OK, MSG_REQUEST, MSG_REPLY, MSG_ERROR = 2, 1, 2, 3, 4, 7
+MSG_CTL, MSG_CTL_REPLY = 8, 9
+CTL_STATUS, CTL_STATS, CTL_RELOAD = 0, 1, 2
 ACTIONS = ["continue", "accept", "reject", "tempfail", "discard", "failed"]
 
 
@@ -68,6 +77,11 @@ def exchange(path, data):
     if payload is None:
         return "closed"
     kind, sub = payload[1], payload[2]
+    if kind == MSG_CTL_REPLY and len(payload) >= 9:
+        text = payload[9:].decode(errors="replace")
+        return "ctl %d %s" % (payload[4], text.split("\n")[0])
+    if kind == MSG_HELLO_OK and len(payload) >= 8:
+        return "hello_ok %d" % struct.unpack(">I", payload[4:8])[0]
     fields, at = [], 4
     while at + 4 <= len(payload) and len(fields) < 3:
         n = struct.unpack(">I", payload[at:at + 4])[0]
@@ -94,6 +108,24 @@ def junk_frames():
     ]
 
 
+def ctl(verb, body, flags=0):
+    return frame(bytes([VERSION, MSG_CTL, verb, flags]) + body)
+
+
+def ctl_frames():
+    return [
+        ctl(CTL_STATUS, b"\x00"),                 # good: status
+        ctl(3, b"\x00"),                          # no such verb
+        ctl(255, b"\x00"),                        # no such verb
+        ctl(CTL_STATS, b"\x03"),                  # no such stats format
+        ctl(CTL_RELOAD, b"\x01"),                 # reload takes no argument
+        ctl(CTL_STATUS, b"\x00\x00"),             # a byte too many
+        ctl(CTL_STATUS, b""),                     # the argument missing
+        ctl(CTL_STATUS, b"\x00", flags=1),        # flags set
+        ctl(0, s("status") + s("")),              # version 1's verb as a string
+    ]
+
+
 def main():
     path, mode = sys.argv[1], sys.argv[2]
     if mode == "request":
@@ -111,6 +143,13 @@ def main():
             print("closed (%s)" % e)
     elif mode == "junk":
         for data in junk_frames():
+            print(exchange(path, data))
+    elif mode == "ctljunk":
+        for data in ctl_frames():
+            print(exchange(path, data))
+    elif mode == "hellojunk":
+        hello = bytes([VERSION, MSG_HELLO, 0, 0])
+        for data in (frame(hello), frame(hello + b"\x00")):
             print(exchange(path, data))
 
 

@@ -35,6 +35,23 @@ t_check "malformed frames: logged" grep -q "malformed request frame: closing" "$
 t_check "a good request is served (root)" \
     test "$(client request 2 a@pool.test)" = "reply continue "
 
+# --- control and hello frames: decoded whole, unknown verbs refused ----------
+ctl_client() { python3 "$here/mx-client.py" "$MLM_DIR/ctl.sock" "$@"; }
+ctl_client ctljunk >"$tmp/ctljunk"
+t_check "control: a well-formed status is answered ($(head -n1 "$tmp/ctljunk"))" \
+    grep -q '^ctl 1 id  *pid  *state' <(head -n1 "$tmp/ctljunk")
+t_check "control: verbs 3 and 255 refused as unknown ($(sed -n 2,3p "$tmp/ctljunk" | tr '\n' '/'))" \
+    test "$(sed -n 2,3p "$tmp/ctljunk" | grep -c '^ctl 0 unknown control command')" = 2
+t_check "control: a bad argument, a byte too many or too few, flags, version 1's string verb: 6 refused as malformed ($(tail -n +4 "$tmp/ctljunk" | sort | uniq -c | tr -s ' \n' ' '))" \
+    test "$(tail -n +4 "$tmp/ctljunk" | grep -c '^ctl 0 malformed control command')" = 6
+ctl_client hellojunk >"$tmp/hellojunk"
+t_check "hello: answered with the stage mask ($(head -n1 "$tmp/hellojunk"))" \
+    grep -q '^hello_ok [0-9]' <(head -n1 "$tmp/hellojunk")
+t_check "hello: a byte too many is refused ($(tail -n1 "$tmp/hellojunk"))" \
+    test "$(tail -n1 "$tmp/hellojunk")" = "error malformed hello frame"
+t_check "control: status still served" \
+    bash -c '"$@" status | grep -q "^total:"' _ "$CTL_BIN" -C "$MLM_CONF"
+
 # --- spool paths outside spool_dir ----------------------------------------------
 printf 'Subject: secret-outside\r\n\r\nbody\r\n' >"$tmp/outside.eml"
 printf 'Subject: secret-above\r\n\r\nbody\r\n' >"$MLM_DIR/above.eml"

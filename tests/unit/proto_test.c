@@ -1,10 +1,12 @@
 /*
- * proto_test.c - the request protocol codec: round trips, and refusal of
- * truncated, oversized, garbage and wrong-version frames.
+ * proto_test.c - the request protocol codec and the fork server's
+ * messages: round trips, and refusal of truncated, oversized, trailing,
+ * garbage and wrong-version frames.
  */
 #include "proto.h"
 #include "sockio.h"
 #include "xmalloc.h"
+#include "zygote_proto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,6 +429,393 @@ static void test_header_fold(void)
           "a line of blanks only is refused");
 }
 
+/*
+ * The messages besides requests and replies. Each decoder behind one
+ * signature: 0 when it takes the payload (what it decoded freed again).
+ */
+typedef int (*decode_fn)(const uint8_t *payload, size_t len, char *why,
+                         size_t whylen);
+
+static int try_hello(const uint8_t *p, size_t len, char *why, size_t wl)
+{
+    return hello_decode(p, len, why, wl);
+}
+
+static int try_hello_ok(const uint8_t *p, size_t len, char *why, size_t wl)
+{
+    struct mlm_hello_ok m;
+    return hello_ok_decode(&m, p, len, why, wl);
+}
+
+static int try_ready(const uint8_t *p, size_t len, char *why, size_t wl)
+{
+    struct mlm_ready m;
+    return ready_decode(&m, p, len, why, wl);
+}
+
+static int try_load_error(const uint8_t *p, size_t len, char *why, size_t wl)
+{
+    struct mlm_load_error m;
+    int rc = load_error_decode(&m, p, len, why, wl);
+    if (rc == -1 && m.reason != NULL)
+        return -2; /* a failed decode must leave nothing */
+    load_error_free(&m);
+    return rc;
+}
+
+static int try_error(const uint8_t *p, size_t len, char *why, size_t wl)
+{
+    char *reason;
+    int rc = error_decode(&reason, p, len, why, wl);
+    if (rc == -1 && reason != NULL)
+        return -2;
+    free(reason);
+    return rc;
+}
+
+static int try_ctl(const uint8_t *p, size_t len, char *why, size_t wl)
+{
+    struct mlm_ctl m;
+    return ctl_decode(&m, p, len, why, wl);
+}
+
+static int try_ctl_reply(const uint8_t *p, size_t len, char *why, size_t wl)
+{
+    struct mlm_ctl_reply m;
+    int rc = ctl_reply_decode(&m, p, len, why, wl);
+    if (rc == -1 && m.text != NULL)
+        return -2;
+    ctl_reply_free(&m);
+    return rc;
+}
+
+/*
+ * What every decoder refuses, on a good frame b (as its encoder made it):
+ * each truncation, a byte too many, another version, another type, a sub
+ * (but for CTL, whose sub is the verb) or flags byte other than 0.
+ */
+static void refusals(const char *what, decode_fn decode, struct mlm_buf *b,
+                     uint8_t type)
+{
+    char why[256];
+    uint8_t *payload = b->data + MLM_FRAME_HDR;
+    size_t len = b->len - MLM_FRAME_HDR;
+    CHECK(decode(payload, len, why, sizeof why) == 0, "%s: decode: %s", what,
+          why);
+    for (size_t cut = 0; cut < len; cut++)
+        CHECK(decode(payload, cut, why, sizeof why) == -1,
+              "%s: truncated at %zu accepted", what, cut);
+    /* A copy one byte longer, so that the bytes past len are its own. */
+    uint8_t *longer = xmalloc(len + 1);
+    memcpy(longer, payload, len);
+    longer[len] = 0;
+    why[0] = '\0';
+    CHECK(decode(longer, len + 1, why, sizeof why) == -1 &&
+              strstr(why, "malformed") != NULL,
+          "%s: a trailing byte accepted (%s)", what, why);
+    free(longer);
+    payload[0] = MLM_PROTO_VERSION + 1;
+    CHECK(decode(payload, len, why, sizeof why) == -1 &&
+              strstr(why, "version mismatch") != NULL,
+          "%s: another version accepted (%s)", what, why);
+    payload[0] = MLM_PROTO_VERSION;
+    payload[1] = type == MSG_ERROR ? MSG_HELLO_OK : MSG_ERROR;
+    CHECK(decode(payload, len, why, sizeof why) == -1, "%s: another type "
+          "accepted", what);
+    payload[1] = type;
+    if (type != MSG_CTL) {
+        payload[2] = 1;
+        CHECK(decode(payload, len, why, sizeof why) == -1,
+              "%s: sub 1 accepted", what);
+        payload[2] = 0;
+    }
+    for (int bit = 0; bit < 8; bit++) {
+        payload[MLM_PAYLOAD_FLAGS] = (uint8_t)(1u << bit);
+        CHECK(decode(payload, len, why, sizeof why) == -1,
+              "%s: flags 0x%x accepted", what, 1u << bit);
+    }
+    payload[MLM_PAYLOAD_FLAGS] = 0;
+    CHECK(decode(payload, len, why, sizeof why) == 0,
+          "%s: the frame, restored, decodes: %s", what, why);
+}
+
+/* A string field whose length says more than the frame holds. */
+static void lying_string(const char *what, decode_fn decode, uint8_t type,
+                         uint8_t before)
+{
+    struct mlm_buf b;
+    char why[256];
+    buf_init(&b);
+    frame_begin(&b, type, 0);
+    if (before)
+        buf_put_u8(&b, 1);
+    buf_put_u32(&b, 1000);
+    buf_put_bytes(&b, "short", 5);
+    buf_put_u32(&b, 42);
+    frame_finish(&b);
+    CHECK(decode(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "%s: a string longer than the frame accepted", what);
+    /* A NUL inside the string. */
+    buf_reset(&b);
+    frame_begin(&b, type, 0);
+    if (before)
+        buf_put_u8(&b, 1);
+    buf_put_u32(&b, 3);
+    buf_put_bytes(&b, "a\0b", 3);
+    buf_put_u32(&b, 42);
+    frame_finish(&b);
+    CHECK(decode(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "%s: a NUL in the string accepted", what);
+    buf_free(&b);
+}
+
+static void test_hello(void)
+{
+    struct mlm_buf b;
+    char why[256];
+    buf_init(&b);
+    hello_encode(&b);
+    CHECK(b.len == MLM_FRAME_HDR + MLM_PAYLOAD_HDR, "hello: the header only");
+    CHECK(hello_decode(b.data + 4, b.len - 4, why, sizeof why) == 0,
+          "hello: decode: %s", why);
+    refusals("hello", try_hello, &b, MSG_HELLO);
+    buf_free(&b);
+
+    struct mlm_hello_ok ok;
+    buf_init(&b);
+    hello_ok_encode(&b, STAGE_BIT(STAGE_SENDER) | STAGE_BIT(STAGE_MESSAGE),
+                    7);
+    CHECK(hello_ok_decode(&ok, b.data + 4, b.len - 4, why, sizeof why) == 0 &&
+              ok.stages == (STAGE_BIT(STAGE_SENDER) |
+                            STAGE_BIT(STAGE_MESSAGE)) &&
+              ok.generation == 7,
+          "hello_ok: round trip");
+    refusals("hello_ok", try_hello_ok, &b, MSG_HELLO_OK);
+    buf_reset(&b);
+    hello_ok_encode(&b, STAGE_MASK_ALL + 1, 1);
+    CHECK(try_hello_ok(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "hello_ok: a stage beyond STAGE_COUNT accepted");
+    buf_free(&b);
+}
+
+static void test_ready(void)
+{
+    struct mlm_buf b;
+    struct mlm_ready r;
+    struct mlm_load_error le;
+    char why[256];
+    buf_init(&b);
+    ready_encode(&b, STAGE_MASK_ALL, 4242);
+    CHECK(ready_decode(&r, b.data + 4, b.len - 4, why, sizeof why) == 0 &&
+              r.stages == STAGE_MASK_ALL && r.pid == 4242,
+          "ready: round trip");
+    refusals("ready", try_ready, &b, MSG_READY);
+    buf_reset(&b);
+    ready_encode(&b, STAGE_BIT(STAGE_RELAY), 0);
+    CHECK(try_ready(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "ready: pid 0 accepted");
+    buf_reset(&b);
+    ready_encode(&b, STAGE_BIT(STAGE_RELAY), 0x80000000u);
+    CHECK(try_ready(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "ready: a negative pid accepted");
+    buf_reset(&b);
+    ready_encode(&b, 1u << STAGE_COUNT, 1);
+    CHECK(try_ready(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "ready: a stage beyond STAGE_COUNT accepted");
+    buf_reset(&b);
+
+    load_error_encode(&b, "policy.lua:3: syntax error", 99);
+    CHECK(load_error_decode(&le, b.data + 4, b.len - 4, why, sizeof why) ==
+                  0 &&
+              strcmp(le.reason, "policy.lua:3: syntax error") == 0 &&
+              le.pid == 99,
+          "load_error: round trip");
+    load_error_free(&le);
+    refusals("load_error", try_load_error, &b, MSG_LOAD_ERROR);
+    buf_reset(&b);
+    load_error_encode(&b, "x", 0);
+    CHECK(try_load_error(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "load_error: pid 0 accepted");
+    lying_string("load_error", try_load_error, MSG_LOAD_ERROR, 0);
+    buf_free(&b);
+}
+
+static void test_error(void)
+{
+    struct mlm_buf b;
+    char *reason, why[256];
+    buf_init(&b);
+    error_encode(&b, "frame length out of bounds");
+    CHECK(error_decode(&reason, b.data + 4, b.len - 4, why, sizeof why) == 0 &&
+              strcmp(reason, "frame length out of bounds") == 0,
+          "error: round trip");
+    free(reason);
+    refusals("error", try_error, &b, MSG_ERROR);
+    lying_string("error", try_error, MSG_ERROR, 0);
+    buf_free(&b);
+}
+
+static void test_ctl(void)
+{
+    struct mlm_buf b;
+    struct mlm_ctl c;
+    struct mlm_ctl_reply rep;
+    char why[256];
+    buf_init(&b);
+    for (int v = 0; v < CTL_VERB_COUNT; v++) {
+        uint8_t arg = v == CTL_STATS ? STATS_PROMETHEUS : 0;
+        buf_reset(&b);
+        ctl_encode(&b, v, arg);
+        CHECK(ctl_decode(&c, b.data + 4, b.len - 4, why, sizeof why) == 0 &&
+                  c.verb == (enum mlm_ctl_verb)v && c.arg == arg,
+              "ctl %s: round trip: %s", ctl_verb_name(v), why);
+        refusals(ctl_verb_name(v), try_ctl, &b, MSG_CTL);
+    }
+    /* mlm-ctl's words, which its errors and the multiplexor's log name. */
+    CHECK(strcmp(ctl_verb_name(CTL_STATUS), "status") == 0 &&
+              strcmp(ctl_verb_name(CTL_STATS), "stats") == 0 &&
+              strcmp(ctl_verb_name(CTL_RELOAD), "reload") == 0,
+          "verb names");
+    CHECK(strcmp(stats_format_name(STATS_TEXT), "text") == 0 &&
+              strcmp(stats_format_name(STATS_JSON), "json") == 0 &&
+              strcmp(stats_format_name(STATS_PROMETHEUS), "prometheus") == 0,
+          "stats format names");
+    CHECK(strcmp(ctl_verb_name(CTL_VERB_COUNT), "?") == 0 &&
+              strcmp(stats_format_name(STATS_FORMAT_COUNT), "?") == 0,
+          "names out of range");
+
+    /* Unknown verbs, whatever their number, and arguments out of range. */
+    for (unsigned v = CTL_VERB_COUNT; v <= UINT8_MAX; v++) {
+        buf_reset(&b);
+        frame_begin(&b, MSG_CTL, (uint8_t)v);
+        buf_put_u8(&b, 0);
+        frame_finish(&b);
+        why[0] = '\0';
+        CHECK(ctl_decode(&c, b.data + 4, b.len - 4, why, sizeof why) == -1 &&
+                  strstr(why, "unknown control command") != NULL,
+              "verb %u accepted (%s)", v, why);
+    }
+    buf_reset(&b);
+    ctl_encode(&b, CTL_STATS, STATS_FORMAT_COUNT);
+    CHECK(try_ctl(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "stats: format %d accepted", STATS_FORMAT_COUNT);
+    buf_reset(&b);
+    ctl_encode(&b, CTL_RELOAD, 1);
+    CHECK(try_ctl(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "reload: an argument accepted");
+    buf_reset(&b);
+    ctl_encode(&b, CTL_STATUS, 1);
+    CHECK(try_ctl(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "status: an argument accepted");
+
+    for (int ok = 0; ok <= 1; ok++) {
+        buf_reset(&b);
+        ctl_reply_encode(&b, ok, ok ? "reloaded" : "permission denied");
+        CHECK(ctl_reply_decode(&rep, b.data + 4, b.len - 4, why,
+                               sizeof why) == 0 &&
+                  rep.ok == ok &&
+                  strcmp(rep.text, ok ? "reloaded" : "permission denied") ==
+                      0,
+              "ctl_reply %d: round trip", ok);
+        ctl_reply_free(&rep);
+        refusals("ctl_reply", try_ctl_reply, &b, MSG_CTL_REPLY);
+    }
+    buf_reset(&b);
+    ctl_reply_encode(&b, 1, "");
+    b.data[MLM_FRAME_HDR + MLM_PAYLOAD_HDR] = 2;
+    CHECK(try_ctl_reply(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "ctl_reply: ok 2 accepted");
+    lying_string("ctl_reply", try_ctl_reply, MSG_CTL_REPLY, 1);
+    buf_free(&b);
+}
+
+/* The flags byte: 0 in a request, free in a reply (relayed, stamped). */
+static void test_flags(void)
+{
+    struct mlm_request in, out;
+    struct mlm_reply rin, rout;
+    struct mlm_buf b;
+    char why[256];
+    sample_request(&in);
+    buf_init(&b);
+    request_encode(&b, &in);
+    b.data[MLM_FRAME_HDR + MLM_PAYLOAD_FLAGS] = REPLY_OUTBOX;
+    CHECK(request_decode(&out, b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "request: flags accepted");
+    CHECK(request_check(b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "request_check: flags accepted");
+    request_free(&in);
+    buf_reset(&b);
+    reply_init(&rin, ACT_CONTINUE);
+    reply_encode(&b, &rin);
+    CHECK(reply_flags(b.data + 4) == 0, "a reply leaves the worker with 0");
+    reply_flags_set(b.data + 4, REPLY_OUTBOX | STAGE_BIT(STAGE_MESSAGE));
+    CHECK(reply_flags(b.data + 4) == (REPLY_OUTBOX | STAGE_BIT(STAGE_MESSAGE)),
+          "reply flags set and read back");
+    CHECK(reply_decode(&rout, b.data + 4, b.len - 4, why, sizeof why) == 0 &&
+              rout.action == ACT_CONTINUE,
+          "a reply decodes whatever its flags: %s", why);
+    CHECK((REPLY_OUTBOX & STAGE_MASK_ALL) == 0,
+          "REPLY_OUTBOX is no stage bit");
+    reply_free(&rin);
+    reply_free(&rout);
+    buf_free(&b);
+}
+
+/* The fork server's channel: fixed 12-byte messages. */
+static void test_zygote_proto(void)
+{
+    uint8_t msg[ZY_MSG_LEN + 1];
+    struct zy_msg m;
+    char why[256];
+    const struct zy_msg good[] = {
+        {ZY_READY, 0, 1234},
+        {ZY_FORK, 17, 0},
+        {ZY_FORKED, 17, 5678},
+        {ZY_FORK_FAILED, 18, 11},
+        {ZY_FORKED, UINT32_MAX, INT32_MAX},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        zy_encode(msg, good[i].type, good[i].ticket, good[i].value);
+        CHECK(zy_decode(&m, msg, ZY_MSG_LEN, why, sizeof why) == 0 &&
+                  m.type == good[i].type && m.ticket == good[i].ticket &&
+                  m.value == good[i].value,
+              "zygote message %zu: round trip: %s", i, why);
+        CHECK(msg[0] == ZYGOTE_PROTO_VERSION && msg[4] == good[i].ticket >> 24 &&
+                  msg[11] == (uint8_t)good[i].value,
+              "zygote message %zu: version first, big-endian fields", i);
+        for (size_t len = 0; len <= ZY_MSG_LEN + 1; len++)
+            if (len != ZY_MSG_LEN)
+                CHECK(zy_decode(&m, msg, len, why, sizeof why) == -1,
+                      "zygote message %zu: %zu bytes accepted", i, len);
+    }
+    const struct zy_msg bad[] = {
+        {ZY_READY, 1, 1234},        /* a ticket in READY */
+        {ZY_READY, 0, 0},           /* no pid */
+        {ZY_FORK, 17, 1},           /* a value in FORK */
+        {ZY_FORKED, 17, 0},         /* pid 0 */
+        {ZY_FORKED, 17, 0x80000000u}, /* a negative pid */
+        {0, 0, 0},                  /* no such type */
+        {ZY_FORK_FAILED + 1, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        zy_encode(msg, bad[i].type, bad[i].ticket, bad[i].value);
+        CHECK(zy_decode(&m, msg, ZY_MSG_LEN, why, sizeof why) == -1,
+              "bad zygote message %zu accepted", i);
+    }
+    zy_encode(msg, ZY_FORK, 3, 0);
+    msg[0] = ZYGOTE_PROTO_VERSION + 1;
+    CHECK(zy_decode(&m, msg, ZY_MSG_LEN, why, sizeof why) == -1 &&
+              strstr(why, "version mismatch") != NULL,
+          "zygote: another version accepted (%s)", why);
+    for (int at = 2; at <= 3; at++) {
+        zy_encode(msg, ZY_FORK, 3, 0);
+        msg[at] = 1;
+        CHECK(zy_decode(&m, msg, ZY_MSG_LEN, why, sizeof why) == -1,
+              "zygote: reserved byte %d accepted", at);
+    }
+}
+
 int main(void)
 {
     test_request_roundtrip();
@@ -434,6 +823,12 @@ int main(void)
     test_big_reply();
     test_bad_frames();
     test_frame_io();
+    test_hello();
+    test_ready();
+    test_error();
+    test_ctl();
+    test_flags();
+    test_zygote_proto();
     test_validation();
     test_header_fold();
     printf("%d checks, %d failed\n", checks, failures);
