@@ -191,7 +191,9 @@ sm__snippet() {
 
 # sm__common_mc - the settings the MTA and the MSP share: no DNS, no probe
 # of the interfaces, private paths, no load-average throttles (the test
-# machine is busy), quick retries.
+# machine is busy), quick retries. Sendmail refuses files and sockets below
+# a world-writable directory, and every test directory is below /tmp:
+# DontBlameSendmail=TrustStickyBit accepts /tmp (sticky).
 sm__common_mc() {
     cat <<EOF
 include(\`$SM_CFDIR/m4/cf.m4')dnl
@@ -212,7 +214,7 @@ define(\`confCW_FILE', \`$SM_DIR/etc/local-host-names')dnl
 define(\`confDEAD_LETTER_DROP', \`$SM_DIR/dead.letter')dnl
 define(\`confHOST_STATUS_DIRECTORY', \`')dnl
 define(\`confEBINDIR', \`$SM_ROOT/usr/libexec/sendmail')dnl
-define(\`confDONT_BLAME_SENDMAIL', \`GroupWritableDirPathSafe')dnl
+define(\`confDONT_BLAME_SENDMAIL', \`GroupWritableDirPathSafe,TrustStickyBit')dnl
 define(\`PROCMAIL_MAILER_PATH', \`/bin/false')dnl
 define(\`LOCAL_MAILER_PATH', \`/bin/false')dnl
 EOF
