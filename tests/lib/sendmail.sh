@@ -477,6 +477,23 @@ sm_submit_command() {
     printf '%s -C %s -i\n' "$SM_DIR/bin/sendmail" "$SM_SUBMIT_CF"
 }
 
+# sm_mlm_sendmail - print mlm.conf's "sendmail" line for sm_submit_command:
+# mlm's own mail (notices, replies, approved posts) then goes through
+# Sendmail's submission program to this MTA and through mlmd again, as on
+# a Debian host. The MTA needs mlm's milter socket and mlm this line, so:
+#   sm_setup; mlm_start POLICY "$(sm_mlm_sendmail)"
+#   sm_set_milter "$MLM_MILTER"; sm_start
+sm_mlm_sendmail() {
+    printf 'sendmail = %s\n' "$(sm_submit_command)"
+}
+
+# sm_set_milter SPEC - point the MTA at a milter (Sendmail's syntax, as
+# SM_MILTER) after sm_setup, before sm_start.
+sm_set_milter() {
+    SM_MILTER=$1
+    sm__write_config
+}
+
 # sm_submit ARGS... - run the submission program (message on stdin).
 sm_submit() {
     "$SM_DIR/bin/sendmail" -C "$SM_SUBMIT_CF" "$@"
