@@ -216,3 +216,24 @@ ls_dsn() {
     t_check "carol's bounce score is 1" \
         bash -c "'$CTL_BIN' -C '$MLM_CONF' members $l | grep 'carol@example.org' | grep -qw 1"
 }
+
+# ls_big_list DOMAIN N - a post to a list of N members (alice and N-1
+# others) is accepted within the MTA's end-of-message timeout and each
+# member gets one copy.
+ls_big_list() {
+    local l=big@$1 n=$2 f got=0 i
+    ls_ctl list create "$l"
+    awk -v n="$n" 'BEGIN { print "alice@example.org"
+        for (i = 1; i < n; i++) printf "member%d@example.org\n", i }' >"$MLM_DIR/big-members"
+    ls_ctl member import "$l" "$MLM_DIR/big-members"
+    ls_clear
+    ls_send alice@example.org "$l" --header "Subject: to $n" --body "a post to a big list"
+    ls_final_reply "a post to $n members accepted with 250" '^250 '
+    for ((i = 0; i < 180; i++)); do
+        got=$(for f in $("${MTA}_sink_files"); do "${MTA}_rcpts" "$f"; done | sort -u | wc -l)
+        [ "$got" -ge "$n" ] && break
+        sleep 0.5
+    done
+    t_check "each of the $n members got the post (got $got)" test "$got" -eq "$n"
+    ls_clear
+}

@@ -229,8 +229,9 @@ sm__write_config() {
     sm__snippet >"$SM_DIR/etc/mlm.mc" || return 1
 
     # The MTA: the snippet's milter and relay domain; every address,
-    # local ones included, relayed to smtp-sink; the queue run every
-    # second so that a deferred message is retried at once.
+    # local ones included, relayed to smtp-sink, up to 1000 recipients a
+    # transaction (as postfix.sh); the queue run every second so that a
+    # deferred message is retried at once.
     {
         echo 'divert(-1)dnl'
         sm__common_mc
@@ -247,6 +248,7 @@ define(\`ESMTP_MAILER_ARGS', \`TCP \$h $SINK_PORT')dnl
 define(\`SMART_HOST', \`[127.0.0.1]')dnl
 define(\`MAIL_HUB', \`[127.0.0.1]')dnl
 define(\`LOCAL_RELAY', \`[127.0.0.1]')dnl
+define(\`SMTP_MAILER_MAXRCPTS', \`1000')dnl
 FEATURE(\`no_default_msa')dnl
 FEATURE(\`nocanonify')dnl
 FEATURE(\`accept_unresolvable_domains')dnl
