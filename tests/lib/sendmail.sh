@@ -283,12 +283,12 @@ define(\`confDELIVERY_MODE', \`${SM_SUBMIT_MODE:-i}')dnl
 EOF
     } >"$SM_DIR/etc/submit.mc"
 
-    m4 "$SM_DIR/etc/sendmail.mc" >"$SM_CF" 2>"$SM_DIR/m4.err" &&
-        m4 "$SM_DIR/etc/submit.mc" >"$SM_SUBMIT_CF" 2>>"$SM_DIR/m4.err" || {
+    if ! m4 "$SM_DIR/etc/sendmail.mc" >"$SM_CF" 2>"$SM_DIR/m4.err" ||
+        ! m4 "$SM_DIR/etc/submit.mc" >"$SM_SUBMIT_CF" 2>>"$SM_DIR/m4.err"; then
         sm__err "m4 failed:"
         cat "$SM_DIR/m4.err" >&2
         return 1
-    }
+    fi
     if [ -s "$SM_DIR/m4.err" ]; then
         sm__err "m4 warnings:"
         cat "$SM_DIR/m4.err" >&2
