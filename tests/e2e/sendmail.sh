@@ -2,8 +2,8 @@
 # The shipped list policy end to end through Sendmail: swaks -> a private
 # Sendmail (Debian's packages, sendmail.cf built from
 # examples/sendmail.mc.snippet) -> mlmd -> multiplexor -> mlm_lists.lua,
-# deliveries captured by smtp-sink. The demo's scenarios, as lists.sh runs
-# them through Postfix (tests/lib/list-scenarios.sh), an approved post
+# deliveries captured by smtp-sink. The demo's scenarios, the code
+# e2e/postfix-scenarios.sh runs through Postfix (tests/lib/list-scenarios.sh), an approved post
 # re-injected through Sendmail's own submission program, and a post to
 # 20,000 members.
 set -u
