@@ -114,6 +114,16 @@ sm_available() {
             return 1
         fi
     done
+    case $(hostname) in
+    *.*) ;;
+    *)
+        if ! unshare -u true 2>/dev/null; then
+            sm__err "host name $(hostname) is not qualified and unshare -u fails" \
+                "(Sendmail would sleep a minute at each start)"
+            return 1
+        fi
+        ;;
+    esac
     for p in sendmail-bin sendmail-cf; do
         if [ -z "$(sm__deb "$p")" ]; then
             sm__err "no $p package in $SM_DEBS (tests/lib/sendmail.sh: sm_fetch)"
