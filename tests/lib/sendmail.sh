@@ -18,7 +18,15 @@
 #   sm_replied '^250 '                       # grep the server's replies
 #   sm_wait_deliveries 1
 #   f=$(sm_sink_files | head -n1); sm_rcpts "$f"; sm_sender "$f"
-#   mlm's "sendmail" key: "sendmail = $(sm_submit_command)"
+#
+# mlm's own mail through Sendmail's submission program (sm_mlm_sendmail):
+#   sm_setup; mlm_start POLICY "$(sm_mlm_sendmail)"
+#   sm_set_milter "$MLM_MILTER"; sm_start
+#
+# The binary runs through $SM_DIR/bin/sendmail (the unpacked libraries,
+# and a host name of its own when the machine's is not qualified: Sendmail
+# sleeps a minute at start otherwise). sm_queue, sm_queue_count,
+# sm_wait_queue_empty and sm_flush read and run both queues.
 #
 # The packages: sm_fetch downloads them (apt-get download) into SM_DEBS
 # (default /var/cache/mlm-tests/sendmail; .ci/run calls it); sm_available
@@ -51,7 +59,7 @@
 #   SM_ROOT       where the packages are unpacked
 #   SM_BIN        the sendmail binary (its setgid bit dropped: it runs as
 #                 root here, and the loader must honour LD_LIBRARY_PATH)
-#   SM_CF         the MTA's sendmail.cf (built from $SM_DIR/sendmail.mc)
+#   SM_CF         the MTA's sendmail.cf (built from $SM_DIR/etc/sendmail.mc)
 #   SM_SUBMIT_CF  the submission program's submit.cf (Debian's MSP: relays
 #                 every message over SMTP to this MTA, so through the milter)
 #   SM_QUEUE      the MTA's queue directory; SM_CLIENT_QUEUE the MSP's
