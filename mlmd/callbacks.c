@@ -74,7 +74,12 @@ static struct msg *msg_get(SMFICTX *ctx)
     return c->msg;
 }
 
-/* The queue id is known from MAIL on (Postfix) or later (Sendmail). */
+/*
+ * The queue id: Sendmail sends "i" from MAIL on (its default
+ * Milter.macros.envfrom); Postfix only once its queue file is open, which
+ * by default (smtpd_delay_open_until_valid_rcpt) is after the first RCPT
+ * it accepts, so not at MAIL nor at that first RCPT. Until then NOQUEUE.
+ */
 static const char *msg_qid(SMFICTX *ctx, struct msg *m)
 {
     if (m->qid == NULL) {
