@@ -585,7 +585,7 @@ int error_decode(char **reason, const uint8_t *payload, size_t len,
 
 /* How many values each verb's argument may take: 0 .. limit - 1. */
 static const uint8_t ctl_arg_limit[CTL_VERB_COUNT] = {
-    [CTL_STATUS] = 1,
+    [CTL_STATUS] = STATS_JSON + 1, /* text or JSON */
     [CTL_STATS] = STATS_FORMAT_COUNT,
     [CTL_RELOAD] = 1,
 };

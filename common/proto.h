@@ -353,7 +353,8 @@ enum mlm_stats_format {
 
 struct mlm_ctl {
     enum mlm_ctl_verb verb;
-    uint8_t arg;          /* CTL_STATS: enum mlm_stats_format; else 0 */
+    uint8_t arg;          /* CTL_STATS: enum mlm_stats_format; CTL_STATUS:
+                             STATS_TEXT or STATS_JSON; else 0 */
 };
 void ctl_encode(struct mlm_buf *b, enum mlm_ctl_verb verb, uint8_t arg);
 /* Refuses an unknown verb ("unknown control command") and an argument

@@ -62,8 +62,8 @@ static int ctl_call(struct ctl_env *env, enum mlm_ctl_verb verb, uint8_t arg)
 
 int cmd_status(struct ctl_env *env, struct ctl_args *a)
 {
-    (void)a;
-    return ctl_call(env, CTL_STATUS, 0);
+    return ctl_call(env, CTL_STATUS,
+                    opt_flag(a, "json") ? STATS_JSON : STATS_TEXT);
 }
 
 int cmd_stats(struct ctl_env *env, struct ctl_args *a)

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 static const struct command commands[] = {
-    {"status", NULL, cmd_status, "",
+    {"status", NULL, cmd_status, "[--json]",
      "one line per worker: id, pid, state, requests, age, current job"},
     {"stats", NULL, cmd_stats, "[--json|--prometheus]",
      "requests, outcomes and latency per stage; queue; workers"},

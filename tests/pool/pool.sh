@@ -33,6 +33,25 @@ t_check "stats --prometheus names mlm_ metrics" \
     bash -c "'$CTL_BIN' -C '$MLM_CONF' stats --prometheus | grep -q '^mlm_requests_total{stage=\"sender\",outcome=\"continue\"} 400$'"
 t_check "status: a line per worker with pid and state" \
     bash -c "'$CTL_BIN' -C '$MLM_CONF' status | grep -Eq '^[0-9]+ +[0-9]+ +idle '"
+# status --json says what the text says: the same workers, pids, states and
+# totals, and the requests the workers served (1,200 + 400 + 400 here, less
+# what workers that left had served)
+t_check "status --json: the workers, pids, states and totals of the text status" python3 -c "
+import json,subprocess,sys
+j=json.loads(subprocess.check_output(['$CTL_BIN','-C','$MLM_CONF','status','--json']))
+text=subprocess.check_output(['$CTL_BIN','-C','$MLM_CONF','status']).decode().splitlines()
+rows=[l.split()[:4] for l in text[1:] if l[:1].isdigit()]
+mine=[[str(w['id']),str(w['pid']),w['state'],str(w['requests'])] for w in j['workers']]
+t=j['totals']
+ok=(sorted(rows)==sorted(mine) and t['workers']==len(mine)>=2 and
+    t['idle']==sum(w['state']=='idle' for w in j['workers']) and
+    t['requests']==sum(w['requests'] for w in j['workers'])>0 and
+    all(w['stage'] is None and w['busy_ms'] is None for w in j['workers']) and
+    j['queue']==0 and j['generation']==1 and j['outbox']=={'waiting':0,'failed':0} and
+    (j['fork_server']['pid']>0)==j['fork_server']['ready'])
+print(rows, mine, t, file=sys.stderr); sys.exit(0 if ok else 1)"
+t_check "status --prometheus is refused (text or JSON only)" \
+    bash -c "! '$CTL_BIN' -C '$MLM_CONF' status --prometheus 2>/dev/null"
 
 # --- reload under load fails nothing ------------------------------------------
 bench "$tmp/b2" -c 8 -n 3000 &

@@ -704,9 +704,13 @@ static void test_ctl(void)
     CHECK(try_ctl(b.data + 4, b.len - 4, why, sizeof why) == -1,
           "reload: an argument accepted");
     buf_reset(&b);
-    ctl_encode(&b, CTL_STATUS, 1);
+    ctl_encode(&b, CTL_STATUS, STATS_JSON);
+    CHECK(try_ctl(b.data + 4, b.len - 4, why, sizeof why) == 0,
+          "status: JSON refused (%s)", why);
+    buf_reset(&b);
+    ctl_encode(&b, CTL_STATUS, STATS_PROMETHEUS);
     CHECK(try_ctl(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "status: an argument accepted");
+          "status: a format past JSON accepted");
 
     for (int ok = 0; ok <= 1; ok++) {
         buf_reset(&b);
