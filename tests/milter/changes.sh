@@ -79,8 +79,9 @@ t_check "ctx:add_recipient in filter_recipient: $MT_FAILURE" \
     grep -qxF "rcpt <early@lists.test>: $MT_FAILURE" <<<"$out"
 
 # Body files written for footers that were not applied are removed too.
+# (outbox/ is the multiplexor's: mail a policy sent, none here)
 sleep 0.2
-left=$(ls -A "$MLM_DIR/spool" 2>&1)
+left=$(ls -A "$MLM_DIR/spool" 2>&1 | grep -vx outbox)
 t_check "the spool directory is empty after the transactions (left: ${left:-none})" \
     test -d "$MLM_DIR/spool" -a -z "$left"
 
