@@ -41,6 +41,7 @@ struct mlm_config {
     long mime_max_depth;       /* multipart/message nesting, 0 no limit */
     long mime_max_headers;     /* header fields, all parts, 0 no limit */
     enum failure_action failure_action;
+    long expand_max;           /* recipients one reply may add, 0 no limit */
     char *dns_resolver;        /* "": /etc/resolv.conf; else forwarders */
     int dns_timeout;           /* seconds for all DNS of one post */
     char *authserv_id;         /* "": the host name */

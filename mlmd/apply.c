@@ -141,6 +141,36 @@ static sfsistat apply_changes(SMFICTX *ctx, const char *qid,
 }
 
 /*
+ * expand_max: more recipients than the MTA adds within its end-of-message
+ * timeout would have it give up on every attempt, the post never passing
+ * and the client trying for days. Refused before the first action, 451
+ * (the sender's MTA keeps the post while the admin raises the limit or
+ * the MTA's timeout), and logged as an error for the admin.
+ */
+static int expansion_too_big(const char *qid, const struct mlm_reply *rep)
+{
+    if (mlmd_cfg->expand_max <= 0)
+        return 0;
+    long added = 0;
+    for (uint32_t i = 0; i < rep->nchanges; i++)
+        added += rep->changes[i].kind == CHG_ADD_RCPT;
+    if (added <= mlmd_cfg->expand_max)
+        return 0;
+    msg_error("%s: the policy adds %ld recipients, more than expand_max "
+              "(%ld): answering 451 4.3.0; raise expand_max if the MTA adds "
+              "that many within its end-of-message timeout", qid, added,
+              mlmd_cfg->expand_max);
+    return 1;
+}
+
+static sfsistat expansion_refused(SMFICTX *ctx)
+{
+    set_reply(ctx, "451", "4.3.0",
+              "Too many list members to expand here, try again later");
+    return SMFIS_TEMPFAIL;
+}
+
+/*
  * A body change must name the transaction's own body file: the worker
  * cannot make mlmd read (or the spool empty) any other file.
  */
@@ -190,6 +220,8 @@ sfsistat apply_reply(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
         return SMFIS_DISCARD;
     case ACT_ACCEPT:
     case ACT_CONTINUE: {
+        if (expansion_too_big(qid, rep))
+            return expansion_refused(ctx);
         sfsistat st = apply_changes(ctx, qid, rep);
         if (st != SMFIS_CONTINUE)
             return st;

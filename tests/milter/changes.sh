@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/scripts/mt.sh"
 trap 'mlm_stop || exit 1' EXIT
 
-mlm_start "$here/policies/changes.lua" || exit 1
+mlm_start "$here/policies/changes.lua" "expand_max = 3" || exit 1
 
 mt_run changes.lua
 
@@ -61,6 +61,18 @@ t_check "set_header with CR LF in the value: $MT_FAILURE, nothing applied" \
 out=$(post all)
 t_check "all changes at once: sender, recipients and body together" \
     test "$(grep -cE '^eom: (chgfrom|addrcpt|delrcpt|replbody)' <<<"$out")" -eq 5
+
+# expand_max 3: a reply that adds more recipients is refused before any
+# action reaches the MTA (451 4.3.0, logged); up to the limit it passes.
+out=$(post "expand 3")
+t_check "expand_max 3: a post expanded to 3 passes with its changes" \
+    test "$(grep -cE '^eom: (addrcpt|delrcpt|addheader)' <<<"$out"):$(grep -c '^eom: continue' <<<"$out")" = 5:1
+out=$(post "expand 4")
+t_check "expand_max 3: a post expanded to 4 gets 451 4.3.0, no action at all" \
+    test "$(grep '^eom: ' <<<"$out")" = "eom: 451 4.3.0 Too many list members to expand here, try again later"
+t_check "... logged for the admin" \
+    grep -q "the policy adds 4 recipients, more than expand_max (3): answering 451 4.3.0" "$MLM_DIR/mlmd.log"
+[ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
 
 out=$(post error-after-changes)
 t_check "changes then error(): only the 451 4.3.0, no action at all" \

@@ -60,6 +60,15 @@ function actions.envelope(ctx)
   ctx:change_sender("list-bounces@lists.test")
 end
 
+-- "expand N": N members added (the test's expand_max is 3)
+for n = 2, 5 do
+  actions["expand " .. n] = function(ctx)
+    ctx:add_header("X-Expanded", tostring(n))
+    ctx:delete_recipient("list@lists.test")
+    for i = 1, n do ctx:add_recipient("m" .. i .. "@members.test") end
+  end
+end
+
 function actions.quarantine(ctx)
   ctx:quarantine("held for review")
 end
