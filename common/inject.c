@@ -128,8 +128,15 @@ int inject_message(const char *command, const char *const *extra,
     const char *parts[2] = {first_header ? first_header : "", raw};
     size_t lens[2] = {first_header ? strlen(first_header) : 0, rawlen};
     size_t part = 0, done = 0;
-    int writing = 1, reading = 1, broken = 0, timed_out = 0;
+    int writing = 1, reading = 1, broken = 0, timed_out = 0, status = 0;
     int64_t deadline = now_ms() + timeout_ms;
+    int pause_ms = 1; /* it usually exits within milliseconds */
+    pid_t got = 0;
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    /*
+     * Until it exits, not until its output ends: what it leaves running
+     * in the background (a delivery) may hold the output open.
+     */
     while (writing || reading) {
         while (writing && part < 2 && done == lens[part]) {
             part++;
@@ -140,6 +147,8 @@ int inject_message(const char *command, const char *const *extra,
             writing = 0;
             continue;
         }
+        if (!writing && (got = waitpid(pid, &status, WNOHANG)) != 0)
+            break;
         struct pollfd pfd[2];
         int n = 0;
         if (reading)
@@ -151,7 +160,10 @@ int inject_message(const char *command, const char *const *extra,
             timed_out = 1;
             break;
         }
-        if (poll(pfd, (nfds_t)n, (int)left) == -1) {
+        int wait_ms = writing ? (int)left : (int)(left < pause_ms ? left : pause_ms);
+        if (!writing && pause_ms < 50)
+            pause_ms *= 2;
+        if (poll(pfd, (nfds_t)n, wait_ms) == -1) {
             if (errno == EINTR)
                 continue;
             break;
@@ -161,12 +173,12 @@ int inject_message(const char *command, const char *const *extra,
                 continue;
             if (pfd[i].fd == out[0]) {
                 char buf[4096];
-                ssize_t got = read(out[0], buf, sizeof buf);
-                if (got <= 0 && !(got == -1 && errno == EINTR)) {
+                ssize_t r = read(out[0], buf, sizeof buf);
+                if (r <= 0 && !(r == -1 && (errno == EINTR || errno == EAGAIN))) {
                     reading = 0;
-                } else if (got > 0 && outlen < OUTPUT_KEEP) {
-                    size_t keep = (size_t)got < OUTPUT_KEEP - outlen
-                                      ? (size_t)got : OUTPUT_KEEP - outlen;
+                } else if (r > 0 && outlen < OUTPUT_KEEP) {
+                    size_t keep = (size_t)r < OUTPUT_KEEP - outlen
+                                      ? (size_t)r : OUTPUT_KEEP - outlen;
                     memcpy(output + outlen, buf, keep);
                     outlen += keep;
                     output[outlen] = '\0';
@@ -184,14 +196,24 @@ int inject_message(const char *command, const char *const *extra,
             }
         }
     }
+    /* It exited: what it said before is there to be read, without waiting. */
+    for (int reads = 0; got > 0 && reading && reads < 64; reads++) {
+        char buf[4096];
+        ssize_t r = read(out[0], buf, sizeof buf);
+        if (r <= 0)
+            break;
+        size_t keep = (size_t)r < OUTPUT_KEEP - outlen ? (size_t)r
+                                                      : OUTPUT_KEEP - outlen;
+        memcpy(output + outlen, buf, keep);
+        outlen += keep;
+        output[outlen] = '\0';
+    }
     if (writing)
         close(in[1]);
     close(out[0]);
 
-    int status = 0;
-    pid_t got;
-    long pause_us = 1000; /* it usually exits within milliseconds */
-    while ((got = waitpid(pid, &status, WNOHANG)) == 0 && !timed_out) {
+    long pause_us = 1000;
+    while (got == 0 && !timed_out && (got = waitpid(pid, &status, WNOHANG)) == 0) {
         if (now_ms() >= deadline) {
             timed_out = 1;
         } else {

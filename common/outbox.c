@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,24 +29,52 @@ static void path_of(char *out, size_t outlen, const char *spool_dir,
              sub ? sub : "", name ? "/" : "", name ? name : "");
 }
 
+/*
+ * mkdir NAME in parent (an fd) unless it is there, then own it: through an
+ * fd opened without following a link, so that a link planted by the
+ * daemons' user (spool_dir is theirs) never hands root's chown elsewhere.
+ * The new directory's fd, or -1 with why.
+ */
+static int dir_own(int parent, const char *name, uid_t uid, gid_t gid,
+                   char *why, size_t whylen)
+{
+    if (mkdirat(parent, name, 0700) == -1 && errno != EEXIST) {
+        snprintf(why, whylen, "outbox/%s: %s", name, strerror(errno));
+        return -1;
+    }
+    int fd = openat(parent, name,
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1 || (geteuid() == 0 && fchown(fd, uid, gid) == -1) ||
+        fchmod(fd, 0700) == -1) {
+        snprintf(why, whylen, "%s: %s (not a directory of its own?)", name,
+                 strerror(errno));
+        if (fd != -1)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int outbox_prepare(const char *spool_dir, uid_t uid, gid_t gid, char *why,
                    size_t whylen)
 {
-    static const char *const subs[] = {NULL, "tmp", "new", "failed"};
-    for (size_t i = 0; i < sizeof subs / sizeof *subs; i++) {
-        char path[4096];
-        path_of(path, sizeof path, spool_dir, subs[i], NULL);
-        if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-            snprintf(why, whylen, "%s: %s", path, strerror(errno));
-            return -1;
-        }
-        if ((geteuid() == 0 && chown(path, uid, gid) == -1) ||
-            chmod(path, 0700) == -1) {
-            snprintf(why, whylen, "%s: %s", path, strerror(errno));
-            return -1;
-        }
+    static const char *const subs[] = {"tmp", "new", "cur", "failed"};
+    int spool = open(spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (spool == -1) {
+        snprintf(why, whylen, "%s: %s", spool_dir, strerror(errno));
+        return -1;
     }
-    return 0;
+    int box = dir_own(spool, "outbox", uid, gid, why, whylen);
+    close(spool);
+    if (box == -1)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof subs / sizeof *subs; i++) {
+        int fd = dir_own(box, subs[i], uid, gid, why, whylen);
+        rc = fd == -1 ? -1 : close(fd);
+    }
+    close(box);
+    return rc;
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -73,6 +102,29 @@ static int dir_sync(const char *dir)
     return rc;
 }
 
+/*
+ * Give the written file tmp its name in new/: a link, never a rename, so
+ * that a name already there (a pid reused within a second) is not
+ * replaced; then the next free SEQ is taken. 0, or -1 with errno.
+ */
+static int link_new(const char *tmp, const char *spool_dir, const char *name,
+                    char *final, size_t finallen)
+{
+    char *last_dot = strrchr(name, '.');
+    unsigned long seq = strtoul(last_dot + 1, NULL, 10);
+    for (int tries = 0; tries < 100; tries++, seq++) {
+        char other[96];
+        snprintf(other, sizeof other, "%.*s.%lu", (int)(last_dot - name), name,
+                 seq);
+        path_of(final, finallen, spool_dir, "new", other);
+        if (link(tmp, final) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+    }
+    return -1;
+}
+
 int outbox_put(const char *spool_dir, const char *sender,
                const char *const *recipients, size_t n, const char *msg,
                size_t len, char *why, size_t whylen)
@@ -80,6 +132,11 @@ int outbox_put(const char *spool_dir, const char *sender,
     static unsigned seq;
     if (n < 1 || n > OUTBOX_RCPT_MAX) {
         snprintf(why, whylen, "1 to %d recipients", OUTBOX_RCPT_MAX);
+        return -1;
+    }
+    if (len > OUTBOX_FILE_MAX / 2) {
+        snprintf(why, whylen, "a message of %zu bytes: at most %u", len,
+                 OUTBOX_FILE_MAX / 2);
         return -1;
     }
     char name[96], tmp[4096], final[4096], newdir[4096];
@@ -110,7 +167,8 @@ int outbox_put(const char *spool_dir, const char *sender,
     } else if (write_all(fd, (const char *)head.data, head.len) == -1 ||
                write_all(fd, msg, len) == -1 || fsync(fd) == -1) {
         snprintf(why, whylen, "writing %s: %s", tmp, strerror(errno));
-    } else if (close(fd) == -1 || (fd = -1, rename(tmp, final) == -1)) {
+    } else if (close(fd) == -1 || (fd = -1, link_new(tmp, spool_dir, name,
+                                                      final, sizeof final) == -1)) {
         snprintf(why, whylen, "%s: %s", final, strerror(errno));
     } else if (dir_sync(newdir) == -1) {
         snprintf(why, whylen, "syncing %s: %s", newdir, strerror(errno));
@@ -120,8 +178,7 @@ int outbox_put(const char *spool_dir, const char *sender,
     }
     if (fd != -1)
         close(fd);
-    if (rc == -1)
-        unlink(tmp);
+    unlink(tmp); /* sent or not, its name in new/ is the one that counts */
     buf_free(&head);
     return rc;
 }
@@ -167,18 +224,27 @@ struct outbox_file {
     size_t len;
 };
 
-/* Read and check one file: 0, or -1 with why (it cannot ever be sent). */
+/*
+ * Read and check one file: 0; -1 with why when it can never be sent; -2
+ * with why when reading failed for now (descriptors, memory, I/O).
+ */
 static int file_read(int dirfd, const char *name, struct outbox_file *f,
                      char *why, size_t whylen)
 {
     memset(f, 0, sizeof *f);
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(dirfd, name,
+                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
-    if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+    if (fd == -1) {
+        int permanent = errno == ELOOP || errno == ENOENT || errno == EACCES;
+        snprintf(why, whylen, "cannot open it: %s", strerror(errno));
+        return permanent ? -1 : -2;
+    }
+    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
         st.st_size > (off_t)OUTBOX_FILE_MAX) {
-        snprintf(why, whylen, "not a readable outbox file");
-        if (fd != -1)
-            close(fd);
+        snprintf(why, whylen, "not a regular file, or over %u bytes",
+                 OUTBOX_FILE_MAX);
+        close(fd);
         return -1;
     }
     size_t size = (size_t)st.st_size, got = 0;
@@ -192,12 +258,15 @@ static int file_read(int dirfd, const char *name, struct outbox_file *f,
         got += (size_t)r;
     }
     close(fd);
+    if (got != size) {
+        snprintf(why, whylen, "read %zu of %zu bytes", got, size);
+        return -2;
+    }
     f->data[got] = '\0';
     char *p = f->data, *end = f->data + got;
     f->recipients = xcalloc(OUTBOX_RCPT_MAX, sizeof *f->recipients);
     const char *magic;
-    if (got != size || (magic = envelope_line(&p, end, OUTBOX_MAGIC)) == NULL ||
-        *magic ||
+    if ((magic = envelope_line(&p, end, OUTBOX_MAGIC)) == NULL || *magic ||
         (f->sender = envelope_line(&p, end, "sender ")) == NULL ||
         (*f->sender && !inject_address_ok(f->sender))) {
         snprintf(why, whylen, "no outbox envelope");
@@ -227,18 +296,18 @@ static void file_free(struct outbox_file *f)
     free(f->recipients);
 }
 
-/* Move a file that will not be sent to failed/ and say so. */
-static void file_give_up(const char *spool_dir, const char *name,
+/* Move a file that will not be sent from sub/ to failed/ and say so. */
+static void file_give_up(int box, const char *sub, const char *name,
                          const char *why)
 {
-    char from[4096], to[4096];
-    path_of(from, sizeof from, spool_dir, "new", name);
-    path_of(to, sizeof to, spool_dir, "failed", name);
-    if (rename(from, to) == -1)
+    char from[512], to[512];
+    snprintf(from, sizeof from, "%s/%s", sub, name);
+    snprintf(to, sizeof to, "failed/%s", name);
+    if (renameat(box, from, box, to) == -1)
         msg_error("outbox: %s: %s, and cannot move it to failed/: %s", name,
                   why, strerror(errno));
     else
-        msg_error("outbox: %s: %s: moved to %s", name, why, to);
+        msg_error("outbox: %s: %s: moved to outbox/failed", name, why);
 }
 
 /*
@@ -246,10 +315,8 @@ static void file_give_up(const char *spool_dir, const char *name,
  * second of its name or the next; a failed attempt sets the mtime, and
  * the next one waits for the file's age then (retry_s to RETRY_MAX_S).
  */
-static int file_due(long long made, const struct stat *st, time_t now,
-                    int retry_s)
+static int file_due(long long made, long long tried, time_t now, int retry_s)
 {
-    long long tried = (long long)st->st_mtime;
     if (tried - made <= 1)
         return 1;
     long long pause = tried - made;
@@ -260,61 +327,163 @@ static int file_due(long long made, const struct stat *st, time_t now,
     return (long long)now - tried >= pause;
 }
 
+/* The names in box's sub/, dot files left out, sorted; -1 on error. */
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int names_of(int box, const char *sub, char ***names)
+{
+    int fd = openat(box, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd == -1 ? NULL : fdopendir(fd);
+    if (d == NULL) {
+        if (fd != -1)
+            close(fd);
+        return -1;
+    }
+    size_t n = 0, cap = 16;
+    *names = xmalloc(cap * sizeof **names);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!not_dot(e))
+            continue;
+        if (n == cap)
+            *names = xrealloc(*names, (cap *= 2) * sizeof **names);
+        (*names)[n++] = xstrdup(e->d_name);
+    }
+    closedir(d);
+    qsort(*names, n, sizeof **names, by_name);
+    return (int)n;
+}
+
+static void names_free(char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/*
+ * Before a drain: what a drain that stopped while sending left in cur/
+ * goes back to new/ (it may be sent twice: at least once, never lost),
+ * and what a worker killed while writing left in tmp/ for a day goes.
+ */
+static void outbox_recover(int box)
+{
+    char **names;
+    int n = names_of(box, "cur", &names);
+    for (int i = 0; i < n; i++) {
+        char from[512], to[512];
+        snprintf(from, sizeof from, "cur/%s", names[i]);
+        snprintf(to, sizeof to, "new/%s", names[i]);
+        if (renameat(box, from, box, to) == 0)
+            msg_warn("outbox: %s: an earlier drain stopped while sending it: "
+                     "sent again, perhaps twice", names[i]);
+    }
+    if (n >= 0)
+        names_free(names, n);
+    n = names_of(box, "tmp", &names);
+    time_t now = time(NULL);
+    for (int i = 0; i < n; i++) {
+        char path[512];
+        struct stat st;
+        snprintf(path, sizeof path, "tmp/%s", names[i]);
+        if (fstatat(box, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            now - st.st_mtime > 86400)
+            unlinkat(box, path, 0);
+    }
+    if (n >= 0)
+        names_free(names, n);
+}
+
 int outbox_drain(const char *spool_dir, const char *command,
                  int64_t send_timeout_ms, int retry_s)
 {
     char dir[4096];
-    path_of(dir, sizeof dir, spool_dir, "new", NULL);
-    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct dirent **names = NULL;
-    int count = dirfd == -1 ? -1 : scandir(dir, &names, not_dot, alphasort);
-    if (count == -1) {
+    path_of(dir, sizeof dir, spool_dir, NULL, NULL);
+    int box = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (box == -1) {
         msg_error("outbox: %s: %s", dir, strerror(errno));
-        if (dirfd != -1)
-            close(dirfd);
+        return -1;
+    }
+    if (flock(box, LOCK_EX | LOCK_NB) == -1) {
+        msg_debug("outbox: another drain runs");
+        close(box);
+        return 1;
+    }
+    outbox_recover(box);
+    char **names;
+    int count = names_of(box, "new", &names);
+    if (count == -1) {
+        msg_error("outbox: %s/new: %s", dir, strerror(errno));
+        close(box);
         return -1;
     }
     int64_t run_end = now_ms() + OUTBOX_RUN_MS;
-    int waiting = 0;
-    for (int i = 0; i < count; i++) {
-        const char *name = names[i]->d_name;
-        char why[512];
+    int waiting = 0, stop = 0;
+    for (int i = 0; i < count && !stop; i++) {
+        const char *name = names[i];
+        char why[512], in_new[512], in_cur[512];
+        snprintf(in_new, sizeof in_new, "new/%s", name);
+        snprintf(in_cur, sizeof in_cur, "cur/%s", name);
         struct stat st;
         time_t now = time(NULL);
         long long made = strtoll(name, NULL, 10);
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-            continue; /* gone: another drain took it */
-        } else if (now - made > OUTBOX_GIVE_UP_S) {
-            file_give_up(spool_dir, name, "not sent within 5 days");
+        if (fstatat(box, in_new, &st, AT_SYMLINK_NOFOLLOW) == -1)
+            continue; /* gone */
+        long long tried = (long long)st.st_mtime;
+        if (!S_ISREG(st.st_mode)) {
+            file_give_up(box, "new", name, "not a regular file");
             continue;
-        } else if (now_ms() > run_end || !file_due(made, &st, now, retry_s)) {
+        }
+        if (tried - made > OUTBOX_GIVE_UP_S) {
+            file_give_up(box, "new", name, "still not sent 5 days after it "
+                                           "was made");
+            continue;
+        }
+        if (now_ms() + send_timeout_ms > run_end ||
+            !file_due(made, tried, now, retry_s)) {
             waiting++;
             continue;
+        }
+        /* Claimed in cur/ while it is sent: an outbox that cannot be
+         * written sends nothing (it could never be emptied). */
+        if (renameat(box, in_new, box, in_cur) == -1) {
+            msg_error("outbox: %s: cannot claim it (%s): nothing more sent "
+                      "until the outbox is writable", name, strerror(errno));
+            return names_free(names, count), close(box), -1;
         }
         struct outbox_file f;
-        if (file_read(dirfd, name, &f, why, sizeof why) == -1) {
-            file_give_up(spool_dir, name, why);
-            file_free(&f);
-            continue;
-        }
-        const char **args = inject_args(f.sender, f.recipients, f.n);
-        if (inject_message(command, args, NULL, f.msg, f.len,
-                           send_timeout_ms, why, sizeof why) == 0) {
-            unlinkat(dirfd, name, 0);
-            msg_info("outbox: %s: sent from <%s> to %zu recipient%s", name,
-                     f.sender, f.n, f.n == 1 ? "" : "s");
-        } else {
+        int rc = file_read(box, in_cur, &f, why, sizeof why);
+        if (rc == -1) {
+            file_give_up(box, "cur", name, why);
+        } else if (rc == -2) {
+            msg_warn("outbox: %s: %s; tried again later", name, why);
             waiting++;
-            utimensat(dirfd, name, NULL, AT_SYMLINK_NOFOLLOW);
-            msg_warn("outbox: %s: sendmail (%s) failed: %s; tried again "
-                     "later", name, command, why);
+            stop = renameat(box, in_cur, box, in_new) == -1;
+        } else {
+            const char **args = inject_args(f.sender, f.recipients, f.n);
+            if (inject_message(command, args, NULL, f.msg, f.len,
+                               send_timeout_ms, why, sizeof why) == 0) {
+                msg_info("outbox: %s: sent from <%s> to %zu recipient%s",
+                         name, f.sender, f.n, f.n == 1 ? "" : "s");
+                stop = unlinkat(box, in_cur, 0) == -1;
+            } else {
+                msg_warn("outbox: %s: sendmail (%s) failed: %s; tried again "
+                         "later", name, command, why);
+                waiting++;
+                stop = renameat(box, in_cur, box, in_new) == -1 ||
+                       utimensat(box, in_new, NULL, AT_SYMLINK_NOFOLLOW) == -1;
+            }
+            free(args);
         }
-        free(args);
         file_free(&f);
+        if (stop)
+            msg_error("outbox: %s: cannot move it on (%s): nothing more sent "
+                      "until the outbox is writable", name, strerror(errno));
     }
-    for (int i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
-    close(dirfd);
-    return waiting > 0;
+    names_free(names, count);
+    close(box);
+    return stop ? -1 : waiting > 0;
 }

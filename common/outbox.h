@@ -8,12 +8,17 @@
  * files to sendmail outside any request (outbox_drain), and runs it again
  * every outbox_retry seconds (config) while files wait.
  *
- * A file is written in tmp/, synced and renamed into new/, so every file
- * in new/ is complete. It leaves new/ when sendmail took it (removed), or
- * after OUTBOX_GIVE_UP_S of failed attempts, or when it cannot be read as
- * an outbox file: then it moves to failed/ and an error is logged; nothing
- * is deleted unsent. A failed attempt is retried after a pause as long as
- * the file's age, at least outbox_retry and at most an hour.
+ * A file is written in tmp/, synced and linked into new/ (never over
+ * another), so every file in new/ is complete. A drain holds a lock on the
+ * outbox (one at a time) and moves each file to cur/ while sendmail runs:
+ * removed once sendmail took it, back to new/ when it refused. A file
+ * still refused 5 days after it was made, or that cannot be read as an
+ * outbox file, moves to failed/ and an error is logged; nothing is deleted
+ * unsent. A failed attempt is retried after a pause as long as the file's
+ * age, at least outbox_retry and at most an hour. Delivery is at least
+ * once: what a drain that was killed while sending left in cur/ goes back
+ * to new/ and is sent again. An outbox that cannot be written sends
+ * nothing (the drain stops) rather than the same mail at every run.
  *
  * File format: "mlm-outbox 1\n", "sender ADDRESS\n" (empty for the null
  * sender), one "recipient ADDRESS\n" per recipient (1 to OUTBOX_RCPT_MAX),

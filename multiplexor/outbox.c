@@ -4,8 +4,10 @@
  * request: when a worker's reply says mail went to the outbox
  * (outbox_kick), at start, and whenever a look every outbox_retry seconds
  * finds mail waiting (sendmail failed, or a worker died before its reply
- * told). A drainer that outlives its own run limit by a minute is killed;
- * what it did not send waits for the next one.
+ * told). A drainer that outlives its own limits by a minute is killed;
+ * what it did not send waits for the next one. Drainers exclude each other
+ * (a lock on the outbox), so one left running by an earlier multiplexor
+ * finishes its work alone.
  */
 #include "mux.h"
 #include "log.h"
@@ -20,7 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define DRAIN_KILL_MS (OUTBOX_RUN_MS + 60000)
+/* A drainer starts no message it could not finish within OUTBOX_RUN_MS:
+ * past that and a minute it is stuck (a disk, say), not sending. */
+#define DRAIN_KILL_MS(mx) \
+    (OUTBOX_RUN_MS + OUTBOX_SEND_TIMEOUT_MS((mx)->cfg->decision_timeout) + 60000)
 
 /* outbox_retry, at least a second: a failing drain is not run in a loop. */
 static int64_t check_pause_ms(const struct mux *mx)
@@ -70,7 +75,7 @@ static pid_t drainer_spawn(struct mux *mx)
 void outbox_tick(struct mux *mx, int64_t now)
 {
     if (mx->outbox_pid > 0) {
-        if (!mx->outbox_killed && now - mx->outbox_since_ms > DRAIN_KILL_MS) {
+        if (!mx->outbox_killed && now - mx->outbox_since_ms > DRAIN_KILL_MS(mx)) {
             msg_warn("outbox: the drainer (pid %ld) runs too long: killing "
                      "it", (long)mx->outbox_pid);
             kill(mx->outbox_pid, SIGKILL);

@@ -46,7 +46,8 @@ ls_delivered() { # every envelope recipient delivered since the last clear
     local f
     for f in $("${MTA}_sink_files"); do "${MTA}_rcpts" "$f"; done | sort | tr '\n' ' '
 }
-ls_settle() { "${MTA}_wait_queue_empty" 30 >/dev/null; sleep 0.3; }
+# mlm's outbox first (mail a policy sent), then the MTA's queue
+ls_settle() { mlm_outbox_wait >/dev/null; "${MTA}_wait_queue_empty" 30 >/dev/null; sleep 0.3; }
 ls_clear() { "${MTA}_sink_clear"; }
 ls_ctl() { mlm_ctl "$@" >/dev/null || t_fail "mlm-ctl $*"; }
 ls_held_id() { # LIST SUBJECT-WORD: the id of a held post

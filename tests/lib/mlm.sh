@@ -179,15 +179,15 @@ mlm_stop() {
 mlm_ctl() { "$CTL_BIN" -C "$MLM_CONF" "$@"; }
 
 # Wait until the outbox is empty: all mail the policy sent from a worker
-# has been handed to sendmail (the drainer removes a file once sendmail
-# took it). 1 after 30 s.
+# has been handed to sendmail (the drainer removes a file from cur/ once
+# sendmail took it). 1 after 30 s.
 mlm_outbox_wait() {
     local i
     for ((i = 0; i < 300; i++)); do
-        [ -z "$(ls -A "$MLM_DIR/spool/outbox/new" 2>/dev/null)" ] && return 0
+        [ -z "$(ls -A "$MLM_DIR/spool/outbox/new" "$MLM_DIR/spool/outbox/cur" 2>/dev/null | grep -v -e '^$' -e ':$')" ] && return 0
         sleep 0.1
     done
-    echo "# the outbox still holds: $(ls "$MLM_DIR/spool/outbox/new")"
+    echo "# the outbox still holds: $(ls "$MLM_DIR/spool/outbox/new" "$MLM_DIR/spool/outbox/cur")"
     return 1
 }
 

@@ -17,7 +17,13 @@ tmp=$(mktemp -d /tmp/mlm-outbox.XXXXXX)
 trap 'mlm_stop >/dev/null; pkill -f "sleep 360[78]" 2>/dev/null; rm -rf "$tmp"' EXIT
 cp "$here/slow.lua" "$tmp/policy.lua"
 mkdir "$tmp/sent"
-outbox() { ls "$MLM_DIR/spool/outbox/$1" 2>/dev/null | wc -l; } # new|failed
+outbox() { # new|failed: files there (new counts those being sent, in cur/)
+    if [ "$1" = new ]; then
+        find "$MLM_DIR/spool/outbox/new" "$MLM_DIR/spool/outbox/cur" -type f 2>/dev/null | wc -l
+    else
+        find "$MLM_DIR/spool/outbox/$1" -type f 2>/dev/null | wc -l
+    fi
+}
 wait_log() { # ERE: 0 once mux.log has a line matching it, 1 after 40 s
     local i
     for i in $(seq 400); do
@@ -52,7 +58,7 @@ t_check "... 20 notices handed to sendmail ($(ls "$tmp"/sent/sent.* 2>/dev/null 
 t_check "... each submission's own transaction passed mlm ($(grep -l continue=1 "$tmp"/sent/*.milter 2>/dev/null | wc -l))" \
     test "$(grep -l continue=1 "$tmp"/sent/*.milter 2>/dev/null | wc -l)" = 20
 t_check "... nothing waited into queue_timeout" \
-    bash -c "! grep -q 'queue_timeout' '$MLM_DIR/mux.log'"
+    bash -c "! grep -q 'waited .* for a worker' '$MLM_DIR/mux.log'"
 t_check "... the envelope kept: null sender, the recipient" \
     grep -qx "ARGS: -f <> rcpt@pool.test" "$(ls "$tmp"/sent/sent.* | grep -v milter | head -1)"
 t_check "... one log line per mail sent" \
@@ -99,7 +105,7 @@ bad=$(date +%s).1.1
 printf "garbage\\n" >"$MLM_DIR/spool/outbox/new/$bad"
 bench "$tmp/b3" -n 1 -f sendmail@pool.test --stages=connect,helo,mail
 t_check "a file that is not an outbox file: moved to failed/" \
-    wait_log "outbox: $bad: no outbox envelope: moved to .*/failed/$bad"
+    wait_log "outbox: $bad: no outbox envelope: moved to outbox/failed"
 t_check "... kept there ($(outbox failed))" test -s "$MLM_DIR/spool/outbox/failed/$bad"
 mlm_outbox_wait >/dev/null
 mlm_kill "$MLM_MUX_PID"
@@ -112,5 +118,76 @@ mlm_start_mux || exit 1
 t_check "mail left in the outbox is sent at start" mlm_outbox_wait
 t_check "... with its envelope" \
     grep -qx "ARGS: -i -f owner@pool.test a@pool.test b@pool.test" "$(ls "$tmp"/sent/sent.* | head -1)"
+
+# put NAME-SUFFIX: a valid outbox file to one recipient
+put() {
+    printf 'mlm-outbox 1\nsender owner@pool.test\nrecipient %s@pool.test\n\nSubject: %s\r\n\r\nx\r\n' "$1" "$1" \
+        >"$MLM_DIR/spool/outbox/tmp/$1"
+    mv "$MLM_DIR/spool/outbox/tmp/$1" "$MLM_DIR/spool/outbox/new/$(date +%s).9.$1"
+}
+sent_to() { grep -l "^ARGS: .* $1@pool.test\$" "$tmp"/sent/sent.* 2>/dev/null | wc -l; }
+
+# --- a FIFO in the outbox blocks nothing -----------------------------------
+fifo=$(date +%s).9.fifo
+mkfifo "$MLM_DIR/spool/outbox/new/$fifo"
+put afterfifo
+t_check "a FIFO in the outbox: moved to failed/, unopened" \
+    wait_log "outbox: $fifo: not a regular file: moved to outbox/failed"
+t_check "... the mail after it is sent" mlm_outbox_wait
+t_check "... once ($(sent_to afterfifo))" test "$(sent_to afterfifo)" = 1
+
+# --- a sendmail that exits 0 and leaves a child holding its output --------
+cat >"$tmp/bg-sendmail" <<SH
+#!/bin/sh
+f=\$(mktemp "$tmp/sent/sent.XXXXXX")
+echo "ARGS: \$*" >"\$f"
+cat >>"\$f"
+sleep 20 &
+exit 0
+SH
+chmod 755 "$tmp/bg-sendmail"
+sed -i "s|^sendmail = .*|sendmail = $tmp/bg-sendmail|" "$MLM_CONF"
+put background
+t_check "a sendmail that leaves a child behind: its exit counts" mlm_outbox_wait
+# (taken: its file is gone, so no later drain can send it again)
+t_check "... sent once ($(sent_to background)), not failed" \
+    test "$(sent_to background)" = 1 -a "$(grep -c 'background.*did not finish' "$MLM_DIR/mux.log")" = 0
+pkill -f "sleep 20" 2>/dev/null
+
+# --- one drain at a time --------------------------------------------------
+cat >"$tmp/slow-sendmail" <<SH
+#!/bin/sh
+sleep 3
+f=\$(mktemp "$tmp/sent/sent.XXXXXX")
+echo "ARGS: \$*" >"\$f"
+cat >>"\$f"
+SH
+chmod 755 "$tmp/slow-sendmail"
+sed -i "s|^sendmail = .*|sendmail = $tmp/slow-sendmail|" "$MLM_CONF"
+put slow
+for i in $(seq 50); do [ -n "$(ls -A "$MLM_DIR/spool/outbox/cur")" ] && break; sleep 0.1; done
+t_check "a drain sending moves the file to cur/" test -n "$(ls -A "$MLM_DIR/spool/outbox/cur")"
+"$WORKER_BIN" -O -f -d -C "$MLM_CONF" >"$tmp/second.log" 2>&1
+t_check "a second drain meanwhile stops at once (exit $?): mail waits" test $? = 1
+t_check "... and says why" grep -q "another drain runs" "$tmp/second.log"
+t_check "... the mail is sent" mlm_outbox_wait
+t_check "... once ($(sent_to slow))" test "$(sent_to slow)" = 1
+mlm_stop || t_fail "clean stop"
+
+# --- root never follows a link planted in the outbox -------------------------
+mlm_start "$tmp/policy.lua" || exit 1
+mlm_kill "$MLM_MUX_PID"
+mkdir -m 0755 "$tmp/victim"
+rm -rf "$MLM_DIR/spool/outbox/failed"
+ln -s "$tmp/victim" "$MLM_DIR/spool/outbox/failed"
+"$MUX_BIN" -f -C "$MLM_CONF" >"$tmp/linked.log" 2>&1 &
+mux=$!
+for i in $(seq 50); do kill -0 $mux 2>/dev/null || break; sleep 0.1; done
+t_check "a link as outbox/failed: the multiplexor does not start" \
+    bash -c "! kill -0 $mux 2>/dev/null && grep -q 'failed: .*not a directory of its own' '$tmp/linked.log'"
+kill $mux 2>/dev/null
+t_check "... and the link's target is untouched ($(stat -c %a "$tmp/victim"))" \
+    test "$(stat -c %a "$tmp/victim")" = 755
+rm -f "$MLM_DIR/spool/outbox/failed"
 mlm_stop || t_fail "clean stop"
 t_done
