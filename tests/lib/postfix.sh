@@ -392,12 +392,13 @@ pf__run_tty() {
     return $rc
 }
 
-# pf__start_sink - start smtp-sink on SINK_PORT, wait until it listens.
+# pf__start_sink [LOGDIR] - start smtp-sink on SINK_PORT, wait until it
+# listens; it logs to LOGDIR/sink.log (default: Postfix's folder).
 pf__start_sink() {
     local i
     smtp-sink -u postfix -h sink.mlm.test -4 -m 1000 \
         -d "$SINK_DIR/%M." "127.0.0.1:$SINK_PORT" 1024 \
-        </dev/null >>"$PF_DIR/sink.log" 2>&1 &
+        </dev/null >>"${1:-$PF_DIR}/sink.log" 2>&1 &
     SINK_PID=$!
     export SINK_PID
     for ((i = 0; i < 500; i++)); do

@@ -349,24 +349,9 @@ sm_setup() {
 
 # --- start / stop ----------------------------------------------------------
 
-# sm__start_sink - start smtp-sink on SINK_PORT, wait until it listens.
-sm__start_sink() {
-    local i
-    smtp-sink -u postfix -h sink.mlm.test -4 -m 1000 \
-        -d "$SINK_DIR/%M." "127.0.0.1:$SINK_PORT" 1024 \
-        </dev/null >>"$SM_DIR/sink.log" 2>&1 &
-    SINK_PID=$!
-    export SINK_PID
-    for ((i = 0; i < 500; i++)); do
-        pf__gone "$SINK_PID" && break
-        pf__listening_by "$SINK_PORT" "$SINK_PID" && return 0
-        sleep 0.02
-    done
-    kill -KILL "$SINK_PID" 2>/dev/null || true
-    wait "$SINK_PID" 2>/dev/null || true
-    SINK_PID=
-    return 1
-}
+# sm__start_sink - start smtp-sink on SINK_PORT (postfix.sh's), logging
+# in Sendmail's folder.
+sm__start_sink() { pf__start_sink "$SM_DIR"; }
 
 # sm__reconfigure - new ports after a collision: rebuild the .cf files.
 sm__reconfigure() {
