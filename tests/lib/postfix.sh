@@ -528,17 +528,23 @@ pf__halt() {
             postfix -c "$PF_CONF" abort >/dev/null 2>&1
     fi
     PF_MASTER_PID=
-    if [ -n "${SINK_PID:-}" ]; then
-        kill -TERM "$SINK_PID" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
-            pf__gone "$SINK_PID" && break
-            sleep 0.05
-        done
-        kill -KILL "$SINK_PID" 2>/dev/null || true
-        wait "$SINK_PID" 2>/dev/null || true
-        SINK_PID=
-    fi
+    pf__end "${SINK_PID:-}"
+    SINK_PID=
     return 0
+}
+
+# pf__end PID - SIGTERM, up to 5 s to go, then SIGKILL; reaped when it is
+# the shell's child. Nothing when PID is empty.
+pf__end() {
+    local i
+    [ -n "${1:-}" ] || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        pf__gone "$1" && break
+        sleep 0.05
+    done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
 }
 
 # pf_restart - stop and start again with the same directory (e.g. after

@@ -400,31 +400,13 @@ sm_start() {
     return 1
 }
 
-# sm__halt - stop Sendmail and smtp-sink, keep the files.
+# sm__halt - stop Sendmail and smtp-sink, keep the files. The daemon's
+# children (deliveries, the queue runner) are its process group's:
+# SIGTERM to the daemon ends them too.
 sm__halt() {
-    local i
-    if [ -n "${SM_PID:-}" ]; then
-        # The daemon's children (deliveries, the queue runner) are its
-        # process group's: SIGTERM to the daemon ends them too.
-        kill -TERM "$SM_PID" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
-            pf__gone "$SM_PID" && break
-            sleep 0.05
-        done
-        kill -KILL "$SM_PID" 2>/dev/null || true
-        wait "$SM_PID" 2>/dev/null || true
-        SM_PID=
-    fi
-    if [ -n "${SINK_PID:-}" ]; then
-        kill -TERM "$SINK_PID" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
-            pf__gone "$SINK_PID" && break
-            sleep 0.05
-        done
-        kill -KILL "$SINK_PID" 2>/dev/null || true
-        wait "$SINK_PID" 2>/dev/null || true
-        SINK_PID=
-    fi
+    pf__end "${SM_PID:-}"
+    pf__end "${SINK_PID:-}"
+    SM_PID= SINK_PID=
     return 0
 }
 
