@@ -201,6 +201,13 @@ long outbox_count(const char *spool_dir, const char *sub)
     return n;
 }
 
+long outbox_waiting(const char *spool_dir)
+{
+    long fresh = outbox_count(spool_dir, "new");
+    long sending = outbox_count(spool_dir, "cur");
+    return fresh < 0 ? fresh : fresh + (sending > 0 ? sending : 0);
+}
+
 /* One line of the envelope at *p (below end) that starts with key: the
  * rest of the line (NUL-terminated in place), or NULL. */
 static char *envelope_line(char **p, char *end, const char *key)

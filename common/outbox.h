@@ -67,7 +67,10 @@ int outbox_drain(const char *spool_dir, const char *command,
 #define OUTBOX_SEND_TIMEOUT_MS(decision_timeout) \
     (((int64_t)(decision_timeout) * 2 + 10) * 1000)
 
-/* Files in SPOOL_DIR/outbox/SUB ("new" or "failed"); -1: cannot read. */
+/* Files in SPOOL_DIR/outbox/SUB ("new", "cur" or "failed"); -1: cannot
+ * read. */
 long outbox_count(const char *spool_dir, const char *sub);
+/* Mail not yet taken by sendmail: new/ and cur/ (being sent). */
+long outbox_waiting(const char *spool_dir);
 
 #endif

@@ -132,7 +132,7 @@ static char *status_render_json(struct mux *mx, int64_t now)
                        (long)(mx->zygote_fd != -1 ? mx->zygote_pid : 0),
                        mx->zygote_fd != -1 && mx->zygote_ready ? "true"
                                                                : "false",
-                       outbox_count(mx->cfg->spool_dir, "new"),
+                       outbox_waiting(mx->cfg->spool_dir),
                        outbox_count(mx->cfg->spool_dir, "failed"));
     buf_put_bytes(&b, line, (size_t)len);
     buf_put_u8(&b, '\0');

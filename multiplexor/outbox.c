@@ -88,7 +88,7 @@ void outbox_tick(struct mux *mx, int64_t now)
     if (now >= mx->outbox_check_ms) {
         /* mail that failed, or whose worker died before it could tell */
         mx->outbox_check_ms = now + check_pause_ms(mx);
-        if (outbox_count(mx->cfg->spool_dir, "new") > 0)
+        if (outbox_waiting(mx->cfg->spool_dir) > 0)
             mx->outbox_wanted = 1;
     }
     if (!mx->outbox_wanted)

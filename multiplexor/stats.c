@@ -195,7 +195,7 @@ static void render_json(struct out *o, struct mux *mx, int64_t now)
                (long)(mx->zygote_fd != -1 ? mx->zygote_pid : 0),
                mx->zygote_fd != -1 && mx->zygote_ready ? "true" : "false");
     out_printf(o, ", \"outbox\": {\"waiting\": %ld, \"failed\": %ld}",
-               outbox_count(mx->cfg->spool_dir, "new"),
+               outbox_waiting(mx->cfg->spool_dir),
                outbox_count(mx->cfg->spool_dir, "failed"));
     out_printf(o, ", \"uptime_s\": %lld}\n",
                (long long)((now - mx->started_ms) / 1000));
