@@ -75,6 +75,7 @@ static const struct key_def key_defs[] = {
     {"mime_max_headers", KEY_LIMIT, OFF(mime_max_headers), "50000"},
     {"failure_action", KEY_FAILURE, OFF(failure_action), "tempfail"},
     {"expand_max", KEY_LIMIT, OFF(expand_max), "0"},
+    {"spool_idle_timeout", KEY_SECONDS, OFF(spool_idle_timeout), "60"},
     {"dns_resolver", KEY_STRING, OFF(dns_resolver), ""},
     {"dns_timeout", KEY_SECONDS, OFF(dns_timeout), "5"},
     {"authserv_id", KEY_STRING, OFF(authserv_id), ""},

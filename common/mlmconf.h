@@ -42,6 +42,7 @@ struct mlm_config {
     long mime_max_headers;     /* header fields, all parts, 0 no limit */
     enum failure_action failure_action;
     long expand_max;           /* recipients one reply may add, 0 no limit */
+    int spool_idle_timeout;    /* seconds a kept spool file may stay idle */
     char *dns_resolver;        /* "": /etc/resolv.conf; else forwarders */
     int dns_timeout;           /* seconds for all DNS of one post */
     char *authserv_id;         /* "": the host name */

@@ -14,8 +14,9 @@
  * A file is never reused while a worker may still hold it (the request
  * failed or timed out), nor kept once it held more than
  * SPOOL_KEEP_MAX_BYTES: such files are removed. A janitor thread removes
- * files idle for SPOOL_IDLE_SECONDS, so the pool shrinks after a peak and
- * a message stays on disk at most that long after its transaction;
+ * files idle for spool_idle_seconds(), so the pool shrinks after a peak and
+ * a message stays on disk at most that long after its transaction
+ * (spool_idle_timeout in the configuration, 60 s by default);
  * mlmd removes the rest when it stops.
  *
  * The worker writes a replaced body to path + ".body" the same way; that
@@ -38,7 +39,11 @@
 
 /* Enough for the usual peak of concurrent transactions; more are removed. */
 #define SPOOL_POOL_MAX 256
-#define SPOOL_IDLE_SECONDS 60
+/* spool_idle_timeout, at least 2 s (the janitor looks every half). */
+static time_t spool_idle_seconds(void)
+{
+    return mlmd_cfg->spool_idle_timeout > 2 ? mlmd_cfg->spool_idle_timeout : 2;
+}
 /*
  * Files that held more are removed at once: creating one costs little next
  * to writing a message that size, and a burst of big posts must not leave
@@ -217,7 +222,7 @@ static void pool_expire(time_t now)
         struct spool sp;
         pthread_mutex_lock(&pool_lock);
         int expired = pool_count > 0 &&
-                      now - pool[0].idle_since >= SPOOL_IDLE_SECONDS;
+                      now - pool[0].idle_since >= spool_idle_seconds();
         if (expired) {
             sp = pool[0];
             memmove(pool, pool + 1, (size_t)--pool_count * sizeof pool[0]);
@@ -236,7 +241,7 @@ static void *janitor_main(void *unused)
     while (!janitor_stopping) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += SPOOL_IDLE_SECONDS / 2;
+        until.tv_sec += spool_idle_seconds() / 2;
         pthread_cond_timedwait(&pool_stop, &pool_lock, &until);
         pthread_mutex_unlock(&pool_lock);
         pool_expire(monotonic_seconds());
