@@ -27,8 +27,9 @@ echo 'function init() print("first random " .. math.random(1, 1000000000)) end' 
 mlm_start "$tmp/policy.lua" "lua_instruction_limit = 0" "workers_min = 2" \
     "workers_max = 2" "worker_max_requests = 5" || exit 1
 z1=$(wait_zygote)
-t_check "the fork server runs as the multiplexor's child (pid $z1)" \
-    test -n "$z1" -a "$(ps -o ppid= -p "${z1:-0}" | tr -d ' ')" = "$MLM_MUX_PID"
+t_check "the fork server runs as the multiplexor's child, with -Z (pid $z1)" \
+    test -n "$z1" -a "$(ps -o ppid= -p "${z1:-0}" | tr -d ' ')" = "$MLM_MUX_PID" -a \
+    "$(ps -o args= -p "${z1:-0}" | awk '{ print $NF }')" = "-Z"
 s0=$(json_get "j['workers']['started']") f0=$(json_get "j['workers']['forked']")
 bench "$tmp/b1" -c 2 -n 100
 t_check "100 transactions through forked workers: all continued" \
