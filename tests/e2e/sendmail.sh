@@ -7,6 +7,9 @@
 # re-injected through Sendmail's own submission program, and a post to
 # 20,000 members.
 set -u
+# MLM_MTA_TESTS=no: a second pass of the suite (sanitizers) skips the tests
+# that compare MTAs; mlm's own code runs there through the other tests.
+[ "${MLM_MTA_TESTS:-yes}" != no ] || { echo "skip: MLM_MTA_TESTS=no"; exit 77; }
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 . "$here/../lib/sendmail.sh"
