@@ -548,9 +548,25 @@ local function munge_from(ctx, list, a)
   if value then ctx:set_header(field, value) end
 end
 
+-- Fields of the author's that would be wrong on the wrapper (they stay in
+-- the attached post).
+local WRAPPER_DROPS = { "DKIM-Signature", "ARC-Seal", "ARC-Message-Signature",
+  "ARC-Authentication-Results", "Sender" }
+
+-- dmarc_mitigation = wrap: the headers as for munge_from, and the post
+-- attached unchanged to a short text (with the footer) from the list.
+local function wrap(ctx, list, a)
+  local address = author(ctx) or "the author"
+  for _, name in ipairs(WRAPPER_DROPS) do ctx:delete_headers(name) end
+  ctx:wrap_message({ text = "The post of " .. address .. " to " .. a.post
+    .. " is attached unchanged: the author's domain does not let\n"
+    .. "the list send it under the author's address (DMARC).\n\n" })
+end
+
 local function mitigate(ctx, list, a)
   if not needs_mitigation(ctx, list) then return end
   munge_from(ctx, list, a)
+  if list.dmarc_mitigation == "wrap" then wrap(ctx, list, a) end
   log("info", ctx, "%s: post from %s made DMARC-safe (%s)", a.post,
     ctx.sender ~= "" and ctx.sender or "<>", list.dmarc_mitigation)
 end

@@ -13,6 +13,8 @@
 #    list's address, the name kept readable, no header injected;
 #  - reply_to list: Reply-To stays the list, the author goes to Cc; an
 #    author already in Reply-To is not added twice;
+#  - wrap: multipart/mixed from the list, a text part with the footer,
+#    the post attached as message/rfc822 byte for byte;
 #  - DNS not answering (sender_authentication off): munged all the same.
 #
 # Environment: top_builddir, top_srcdir (set by make check), KEEP_TMP.
@@ -199,6 +201,46 @@ Alice Example|alice@reject.example"
 t_check "reply_to list: From munged" test "$(hdr From)" = "COUNT 1
 Alice Example via dev|dev@lists.example"
 ctl list set $L reply_to none
+
+# wrap: a message from the list, the post attached byte for byte.
+ctl list set $L dmarc_mitigation wrap
+ctl list set $L footer 'the list footer'
+mail 'Alice Example <alice@reject.example>' 'DKIM-Signature: v=1; d=reject.example; s=x; b=AAAA'
+try alice@reject.example
+t_check "wrap: accepted ($(result))" test "$(result)" = accepted
+t_check "wrap: From munged on the wrapper" test "$(hdr From)" = "COUNT 1
+Alice Example via dev|dev@lists.example"
+t_check "wrap: Reply-To the author" test "$(hdr Reply-To)" = "COUNT 1
+Alice Example|alice@reject.example"
+t_check "wrap: the author's DKIM-Signature not on the wrapper" \
+    test "$(fields | grep -ci '^dkim-signature$')" -eq 0
+wrapped=$(python3 - "$tmp/out" "$tmp/mail" <<'PY'
+import sys, email, email.policy
+out = open(sys.argv[1], 'rb').read().replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
+orig = open(sys.argv[2], 'rb').read().replace(b'\n', b'\r\n')
+msg = email.message_from_bytes(out, policy=email.policy.default)
+parts = msg.get_payload()
+print(msg.get_content_type(), len(parts), parts[0].get_content_type(),
+      parts[1].get_content_type(),
+      'footer' if 'the list footer' in parts[0].get_content() else 'no-footer')
+boundary = msg.get_param('boundary').encode()
+body = out.split(b'\r\n\r\n', 1)[1]
+inner = body.split(b'--' + boundary + b'\r\n')[2]
+inner = inner.split(b'\r\n--' + boundary + b'--')[0]
+inner = inner.split(b'\r\n\r\n', 1)[1]
+print('identical' if inner == orig else 'different')
+PY
+)
+t_check "wrap: multipart/mixed of text/plain (with the footer) and message/rfc822 ($(head -1 <<<"$wrapped"))" \
+    test "$(head -1 <<<"$wrapped")" = "multipart/mixed 2 text/plain message/rfc822 footer"
+t_check "wrap: the attached post byte for byte the original" \
+    test "$(tail -1 <<<"$wrapped")" = identical
+mail 'Nora <nora@none.example>'
+try nora@none.example
+t_check "wrap: p=none not wrapped" \
+    test "$(grep -ci '^content-type: multipart' "$tmp/out")" -eq 0
+ctl list set $L footer ''
+ctl list set $L dmarc_mitigation munge_from
 
 # DNS down: the policy is unknown; with sender_authentication off the
 # post is accepted, and made DMARC-safe rather than left to be refused.
