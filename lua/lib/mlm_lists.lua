@@ -534,6 +534,11 @@ local function munge_from(ctx, list, a)
   if not address then return end
   local name = author_name
   if name == "" then
+    -- the name the member was subscribed with, as Mailman 3 takes
+    local m = list:member(address)
+    name = m and m.name or ""
+  end
+  if name == "" then
     name = address:match("^(.*)@") or address
   end
   -- no second domain in From (spam filters count them): "bob@ex.org" -> "bob"

@@ -70,7 +70,8 @@ mail() {
 try() {
     OUT=$("$CTL_BIN" -C "${2:-$MLM_CONF}" try --from "$1" --to $L \
         --client 192.0.2.1 --helo client.example "$tmp/mail" 2>&1)
-    sed -n '/^envelope sender/,$p' <<<"$OUT" | sed '1,2d' >"$tmp/out"
+    awk 'body { print; next } /^envelope sender/ { env = 1 }
+         env && $0 == "" { body = 1 }' <<<"$OUT" >"$tmp/out"
 }
 result() { sed -n 's/^result: //p' <<<"$OUT"; }
 # hdr NAME: the decoded mailboxes of NAME in the result, one "name|addr"
@@ -158,6 +159,12 @@ alice via dev|dev@lists.example"
 t_check "no display name: Reply-To is the address" \
     test "$(hdr Reply-To)" = "COUNT 1
 |alice@reject.example"
+ctl member add $L mallory@reject.example --name 'Mallory M.'
+mail 'mallory@reject.example'
+try mallory@reject.example
+t_check "no display name, a member with a name: the member's name" \
+    test "$(hdr From)" = "COUNT 1
+Mallory M. via dev|dev@lists.example"
 mail '"alice@reject.example" <alice@reject.example>'
 try alice@reject.example
 t_check "an address as display name: no second domain in From" \
