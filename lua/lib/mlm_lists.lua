@@ -458,9 +458,11 @@ local function needs_mitigation(ctx, list)
   if list.dmarc_mitigation == "none" then return false end
   if list.dmarc_mitigate == "always" then return true end
   local auth = ctx.auth
-  -- DNS could not tell: safe rather than refused by the receivers
+  -- Unsure (DNS could not tell, or no one From domain to ask about, as
+  -- for a From too long for the check to read): safe rather than refused
+  -- by receivers that read it their own way.
   return auth.policy == "reject" or auth.policy == "quarantine"
-    or auth.dmarc == "temperror"
+    or auth.dmarc == "temperror" or auth.dmarc == "permerror"
 end
 
 -- text cut to at most max bytes, never inside a UTF-8 character.

@@ -15,7 +15,10 @@
 #    author already in Reply-To is not added twice;
 #  - wrap: multipart/mixed from the list, a text part with the footer,
 #    the post attached as message/rfc822 byte for byte;
-#  - DNS not answering (sender_authentication off): munged all the same.
+#  - DNS not answering (sender_authentication off), a From with two
+#    addresses or too long to check: munged all the same (unsure: safe);
+#  - ctx:wrap_message on its own: the fields of the old body replaced;
+#    twice, or before end of message, an error.
 #
 # Environment: top_builddir, top_srcdir (set by make check), KEEP_TMP.
 set -u
@@ -89,6 +92,7 @@ for v in values:
 PY
 }
 # fields: the header names of the result, one a line.
+unfold() { sed -e ':a' -e 'N' -e '$!ba' -e 's/\r\{0,1\}\n\([ \t]\)/\1/g'; }
 fields() { sed -n '/^$/q;s/^\([^ \t:]*\):.*/\1/p' "$tmp/out"; }
 
 mail 'Alice Example <alice@reject.example>'
@@ -183,6 +187,24 @@ t_check "CR LF in the display name: no line break inside the name" \
     test "$(hdr From)" = "COUNT 1
 Eve  Bcc: victim via dev|dev@lists.example"
 
+# A display name of 20,000 bytes: From stays one short mailbox.
+mail "\"$(head -c 20000 /dev/zero | tr '\0' 'x')\" <long@reject.example>"
+try long@reject.example
+t_check "a 20 KB display name: accepted ($(result))" test "$(result)" = accepted
+t_check "a 20 KB display name: From is the list's, under 300 bytes" \
+    test "$(hdr From | sed -n 's/.*|//p')" = dev@lists.example -a \
+    "$(sed '/^$/q' "$tmp/out" | unfold | grep '^From:' | wc -c)" -lt 300
+
+# Two From addresses: no one domain to ask (dmarc=permerror): munged,
+# the envelope sender as the author (as Mailman 3 does).
+mail 'Alice <alice@reject.example>, Nora <nora@none.example>'
+try alice@reject.example
+t_check "two From addresses: From munged to the list" test "$(hdr From)" = "COUNT 1
+alice via dev|dev@lists.example"
+t_check "two From addresses: the envelope sender in Reply-To" \
+    test "$(hdr Reply-To)" = "COUNT 1
+|alice@reject.example"
+
 # An existing Reply-To: the author added after it, once.
 mail 'Alice Example <alice@reject.example>' 'Reply-To: Team <team@reject.example>'
 try alice@reject.example
@@ -248,6 +270,32 @@ t_check "wrap: p=none not wrapped" \
     test "$(grep -ci '^content-type: multipart' "$tmp/out")" -eq 0
 ctl list set $L footer ''
 ctl list set $L dmarc_mitigation munge_from
+
+# ctx:wrap_message on its own (tests/lists/policies/wrap.lua): the fields
+# of the old body go, Content-Type and MIME-Version are the wrapper's.
+sed "s|^policy = .*|policy = $here/policies/wrap.lua|" "$MLM_CONF" >"$tmp/wrap.conf"
+printf 'From: a@b.example\nTo: x@y.example\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: base64\nContent-Disposition: inline\nX-Wrap-Footer: foot\n\naGVsbG8K\n' >"$tmp/mail"
+try a@b.example "$tmp/wrap.conf"
+t_check "wrap_message: accepted ($(result))" test "$(result)" = accepted
+t_check "wrap_message: one Content-Type, multipart/mixed with the boundary" \
+    test "$(fields | grep -ci '^content-type$')" -eq 1 -a \
+    "$(sed '/^$/q' "$tmp/out" | unfold | grep -c '^Content-Type: multipart/mixed; *boundary="=_mlm_wrap_')" -eq 1
+t_check "wrap_message: one MIME-Version" \
+    test "$(sed '/^$/q' "$tmp/out" | grep -ci '^mime-version: 1.0$')" -eq 1
+t_check "wrap_message: Content-Transfer-Encoding and Content-Disposition gone" \
+    test "$(fields | grep -ci '^content-\(transfer-encoding\|disposition\)$')" -eq 0
+t_check "wrap_message: no text: the text part holds the footer only" \
+    grep -qx 'foot' "$tmp/out"
+t_check "wrap_message: the base64 body attached as it came" \
+    grep -qx 'aGVsbG8K' "$tmp/out"
+printf 'From: a@b.example\nX-Wrap-Twice: yes\n\nbody\n' >"$tmp/mail"
+try a@b.example "$tmp/wrap.conf"
+t_check "wrap_message twice: a Lua error, nothing applied" \
+    grep -q 'wrapped already' <<<"$OUT"
+t_check "wrap_message twice: no result: accepted" test "$(result)" != accepted
+OUT=$("$CTL_BIN" -C "$tmp/wrap.conf" try --from early@example.net --to $L "$tmp/mail" 2>&1)
+t_check "wrap_message in filter_sender: an error" \
+    grep -q 'only possible in filter_message' <<<"$OUT"
 
 # DNS down: the policy is unknown; with sender_authentication off the
 # post is accepted, and made DMARC-safe rather than left to be refused.
