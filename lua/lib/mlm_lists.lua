@@ -548,7 +548,8 @@ local function munge_from(ctx, list, a)
   if trim(name) == "" then name = address:match("^(.*)@") or address end
   ctx:set_header("From", phrase(name .. " via " .. list.name) .. " <"
     .. a.post .. ">")
-  local mailbox = author_mailbox(address, author_name)
+  local mailbox = author_mailbox(address,
+    utf8_cut(author_name, DISPLAY_NAME_MAX))
   if not mailbox then return end
   local field = list.reply_to == "list" and "Cc" or "Reply-To"
   local value = with_mailbox(ctx, field, address, mailbox)
@@ -566,8 +567,8 @@ local function wrap(ctx, list, a)
   local address = author(ctx) or "the author"
   for _, name in ipairs(WRAPPER_DROPS) do ctx:delete_headers(name) end
   ctx:wrap_message({ text = "The post of " .. address .. " to " .. a.post
-    .. " is attached unchanged: the author's domain does not let\n"
-    .. "the list send it under the author's address (DMARC).\n\n" })
+    .. "\nis attached as its author sent it, so that the members' mail"
+    .. "\nproviders accept it (DMARC).\n\n" })
 end
 
 local function mitigate(ctx, list, a)
