@@ -14,7 +14,8 @@
 #  - reply_to list: Reply-To stays the list, the author goes to Cc; an
 #    author already in Reply-To is not added twice;
 #  - wrap: multipart/mixed from the list, a text part with the footer,
-#    the post attached as message/rfc822 byte for byte;
+#    the post attached as message/rfc822 byte for byte, a DKIM-signed
+#    post's signature still verifying inside it;
 #  - DNS not answering (sender_authentication off), a From with two
 #    addresses or too long to check: munged all the same (unsure: safe);
 #  - ctx:wrap_message on its own: the fields of the old body replaced;
@@ -28,7 +29,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/mlm-mitigation.XXXXXX)
 trap 'dns_stop; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 
+command -v opendkim-genkey >/dev/null || PATH=$PATH:/usr/sbin
+# A DKIM key for signed.example (selector sel), as in tests/lists/dmarc.sh;
+# unbound gets the record without h=sha256 (opendkim-testmsg signs with
+# rsa-sha1).
+mkdir "$tmp/signed.example"
+opendkim-genkey -D "$tmp/signed.example" -d signed.example -s sel || exit 1
+key_record=$(grep -o '"[^"]*"' "$tmp/signed.example/sel.txt" |
+    sed 's/h=sha256; //' | tr '\n' ' ')
+
 dns_start "$tmp" \
+    "sel._domainkey.signed.example. TXT $key_record" \
+    '_dmarc.signed.example. TXT "v=DMARC1; p=reject"' \
     '_dmarc.reject.example. TXT "v=DMARC1; p=reject"' \
     'reject.example. TXT "v=spf1 ip4:192.0.2.1 -all"' \
     '_dmarc.quarantine.example. TXT "v=DMARC1; p=quarantine"' \
@@ -264,6 +276,30 @@ t_check "wrap: multipart/mixed of text/plain (with the footer) and message/rfc82
     test "$(head -1 <<<"$wrapped")" = "multipart/mixed 2 text/plain message/rfc822 footer"
 t_check "wrap: the attached post byte for byte the original" \
     test "$(tail -1 <<<"$wrapped")" = identical
+# A DKIM-signed post: its signature still verifies inside the wrapper
+# (the attachment run through the policy again: libopendkim says pass).
+printf 'From: Sig <sig@signed.example>\nTo: %s\nSubject: signed\nMessage-ID: <s@x>\nDate: Fri, 4 Dec 2026 12:00:00 +0000\n\nsigned body\n' $L |
+    opendkim-testmsg -d signed.example -k "$tmp/signed.example/sel.private" \
+        -s sel >"$tmp/mail" || t_fail "signing"
+try sig@signed.example
+t_check "wrap, signed post: accepted with dkim=pass ($(result))" \
+    grep -q 'dkim=pass header.d=signed.example' "$tmp/out"
+python3 - "$tmp/out" >"$tmp/inner" <<'PY'
+import sys
+out = open(sys.argv[1], 'rb').read().replace(b'\r\n', b'\n')
+part = b'Content-Type: message/rfc822\nContent-Disposition: inline\n\n'
+inner = out.split(part, 1)[1].rsplit(b'\n--=_mlm_wrap_', 1)[0]
+sys.stdout.buffer.write(inner)
+PY
+cmp -s "$tmp/inner" "$tmp/mail"
+t_check "wrap, signed post: the attachment is the signed post" test $? -eq 0
+cp "$tmp/inner" "$tmp/mail"
+ctl list set $L dmarc_mitigation none
+try sig@signed.example
+t_check "wrap, signed post: the attachment's DKIM signature verifies" \
+    grep -q 'dkim=pass header.d=signed.example' "$tmp/out"
+ctl list set $L dmarc_mitigation wrap
+
 mail 'Nora <nora@none.example>'
 try nora@none.example
 t_check "wrap: p=none not wrapped" \
