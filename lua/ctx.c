@@ -212,6 +212,10 @@ static int l_set_header(lua_State *L)
     return 0;
 }
 
+_Static_assert(sizeof ((struct stage_run *)0)->wrap_boundary ==
+                   WRAP_BOUNDARY_SIZE,
+               "stage_run.wrap_boundary holds a wrap_boundary()");
+
 /* The top-level fields that describe the old body: gone in a wrapper. */
 static const char *const wrapped_fields[] = {
     "Content-Transfer-Encoding", "Content-Disposition", "Content-Description",
