@@ -45,6 +45,12 @@ const struct setting_def list_settings[] = {
     {"sender_authentication", SET_ENUM, "dmarc", "off|dmarc|require",
      "refuse posts failing DMARC (dmarc), and member posts without "
      "aligned DKIM or SPF (require)", 0},
+    {"dmarc_mitigation", SET_ENUM, "munge_from", "none|munge_from|wrap",
+     "how a post is made DMARC-safe: From set to the list (munge_from), or "
+     "the post attached to a message from the list (wrap)", 0},
+    {"dmarc_mitigate", SET_ENUM, "policy", "policy|always",
+     "mitigate posts from domains with DMARC p=reject or p=quarantine "
+     "(policy), or every post (always)", 0},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 

@@ -8,6 +8,7 @@
  * error at its own line and nothing reaches the MTA.
  */
 #include "luambind.h"
+#include "wrap.h"
 #include "xmalloc.h"
 
 #include <lauxlib.h>
@@ -178,20 +179,78 @@ static int check_count(lua_State *L, int n, const char *name)
  * one added). One pass over the header block instead of a Lua table of
  * every value per header set: a list post sets eight.
  */
-static int l_set_header(lua_State *L)
+static void set_header(lua_State *L, struct stage_run *run, const char *name,
+                       const char *value)
 {
-    struct stage_run *run = ctx_changes(L);
-    const char *name = check_header_name(L, 2);
-    const char *value = check_header_value(L, 3);
     int n = check_count(L, message_count_headers(L, run, name), name);
     if (n == 0) {
         header_change(run, CHG_ADD_HEADER, name, value, 0);
-        return 0;
+        return;
     }
     header_change(run, CHG_CHANGE_HEADER, name, value, 1);
     for (int i = n; i >= 2; i--)
         reply_add_change(run->rep, CHG_DELETE_HEADER, name, NULL,
                          (uint32_t)i);
+}
+
+/* Every header called name, last first. */
+static void delete_headers(lua_State *L, struct stage_run *run,
+                           const char *name)
+{
+    int n = check_count(L, message_count_headers(L, run, name), name);
+    for (int i = n; i >= 1; i--)
+        reply_add_change(run->rep, CHG_DELETE_HEADER, name, NULL,
+                         (uint32_t)i);
+}
+
+static int l_set_header(lua_State *L)
+{
+    struct stage_run *run = ctx_changes(L);
+    const char *name = check_header_name(L, 2);
+    const char *value = check_header_value(L, 3);
+    set_header(L, run, name, value);
+    return 0;
+}
+
+_Static_assert(sizeof ((struct stage_run *)0)->wrap_boundary ==
+                   WRAP_BOUNDARY_SIZE,
+               "stage_run.wrap_boundary holds a wrap_boundary()");
+
+/* The top-level fields that describe the old body: gone in a wrapper. */
+static const char *const wrapped_fields[] = {
+    "Content-Transfer-Encoding", "Content-Disposition", "Content-Description",
+    "Content-ID", "Content-Language", "Content-MD5", NULL};
+
+/*
+ * ctx:wrap_message{text = ...}: the body becomes multipart/mixed with a
+ * text/plain part (text, then the footer of ctx:add_footer if any) and
+ * the message as it arrived attached as message/rfc822 (wrap.c); the
+ * top-level Content-Type, MIME-Version and the fields of the old body
+ * change now, the body file is written after the call.
+ */
+static int l_wrap_message(lua_State *L)
+{
+    struct stage_run *run = ctx_changes(L);
+    const char *text = NULL;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_getfield(L, 2, "text");
+        text = luaL_optstring(L, -1, NULL);
+    }
+    if (run->wrap_set)
+        return luaL_error(L, "wrap_message: the message is wrapped already");
+    char why[256];
+    if (wrap_boundary(run->wrap_boundary, why, sizeof why) == -1)
+        return luaL_error(L, "wrap_message: %s", why);
+    char type[WRAP_BOUNDARY_SIZE + 40];
+    snprintf(type, sizeof type, "multipart/mixed; boundary=\"%s\"",
+             run->wrap_boundary);
+    set_header(L, run, "Content-Type", type);
+    set_header(L, run, "MIME-Version", "1.0");
+    for (const char *const *f = wrapped_fields; *f; f++)
+        delete_headers(L, run, *f);
+    run->wrap_text = text ? xstrdup(text) : NULL;
+    run->wrap_set = 1;
     return 0;
 }
 
@@ -199,11 +258,7 @@ static int l_set_header(lua_State *L)
 static int l_delete_headers(lua_State *L)
 {
     struct stage_run *run = ctx_changes(L);
-    const char *name = check_header_name(L, 2);
-    int n = check_count(L, message_count_headers(L, run, name), name);
-    for (int i = n; i >= 1; i--)
-        reply_add_change(run->rep, CHG_DELETE_HEADER, name, NULL,
-                         (uint32_t)i);
+    delete_headers(L, run, check_header_name(L, 2));
     return 0;
 }
 
@@ -401,6 +456,7 @@ void ctx_push(lua_State *L, struct stage_run *run)
             {"delete_recipient", l_delete_recipient},
             {"change_sender", l_change_sender},
             {"add_footer", l_add_footer},
+            {"wrap_message", l_wrap_message},
             {"quarantine", l_quarantine},
             {NULL, NULL}};
         luaL_newlib(L, methods);

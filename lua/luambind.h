@@ -25,6 +25,9 @@ struct stage_run {
     char *footer_html;
     int footer_set;
     struct auth_result *auth;    /* ctx.auth, computed on first read */
+    char *wrap_text;             /* ctx:wrap_message, applied after the call */
+    int wrap_set;
+    char wrap_boundary[48];      /* WRAP_BOUNDARY_SIZE */
 };
 
 int luaopen_mlm(lua_State *L);

@@ -8,6 +8,7 @@
  */
 #include "policy.h"
 #include "footer.h"
+#include "wrap.h"
 #include "luambind.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -46,6 +47,20 @@ static int footer_render(struct stage_run *run, char *why, size_t whylen)
     if (rc == 1)
         reply_add_change(run->rep, CHG_REPLACE_BODY, NULL, path, 0);
     return rc == -1 ? -1 : 0;
+}
+
+/* Render ctx:wrap_message into a body file (the footer goes into its text
+ * part); 0 or -1 with why. */
+static int wrap_render(struct stage_run *run, char *why, size_t whylen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s.body", run->req->spool_path);
+    if (wrap_write(run->req->spool_path, run->wrap_boundary, run->wrap_text,
+                   run->footer_set ? run->footer_text : NULL, path, why,
+                   whylen) == -1)
+        return -1;
+    reply_add_change(run->rep, CHG_REPLACE_BODY, NULL, path, 0);
+    return 0;
 }
 
 /* The first line of a Lua error (file:line: message), for replies. */
@@ -94,6 +109,7 @@ static void run_end(struct policy *p, struct stage_run *run)
     ctx_detach_all(p->L);
     message_free(run->message);
     free(run->footer_text);
+    free(run->wrap_text);
     auth_run_free(run);
     free(run->footer_html);
     lua_settop(p->L, 0);
@@ -154,7 +170,9 @@ int policy_run(struct policy *p, const struct mlm_request *req,
                                                     : (long)p->mem_limit);
         rc = -1;
     }
-    if (rc == 0 && run.footer_set && rep->action <= ACT_ACCEPT)
+    if (rc == 0 && run.wrap_set && rep->action <= ACT_ACCEPT)
+        rc = wrap_render(&run, why, whylen);
+    else if (rc == 0 && run.footer_set && rep->action <= ACT_ACCEPT)
         rc = footer_render(&run, why, whylen);
     const char *refusal = run.message ? message_mime_refusal(run.message)
                                       : NULL;
