@@ -640,6 +640,14 @@ local function authentication_refusal(ctx, list, a, is_member)
     return mlm.tempfail("Cannot check the DMARC policy of " .. domain
       .. " now; try again later", "451", "4.7.5")
   end
+  if auth.dmarc == "permerror" and not auth.from_domain then
+    -- no From, several, or one too long to read: nothing DMARC can check,
+    -- and a forger's way past it (RFC 7489 6.6.1 lets receivers refuse)
+    log("info", ctx, "%s: post from %s names no single From address",
+      a.post, ctx.sender ~= "" and ctx.sender or "<>")
+    return mlm.reject("The From header of this post does not name one "
+      .. "address that DMARC can check", "550", "5.7.26")
+  end
   if auth.dmarc == "fail" and (auth.policy == "reject"
       or auth.policy == "quarantine") then
     log("info", ctx, "%s: post from %s fails %s's DMARC policy (%s)", a.post,

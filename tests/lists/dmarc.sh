@@ -10,6 +10,7 @@
 #  - the same post altered after signing: 550 5.7.26 naming the domain;
 #  - unsigned posts from p=reject, p=quarantine (found at the
 #    organisational domain): 550 5.7.26; from p=none or no record: accepted;
+#  - a From with two addresses, or too long to read: 550 5.7.26;
 #  - DNS down: 451 4.7.5, within dns_timeout;
 #  - require: an unauthenticated member post from a domain without DMARC
 #    is refused 550 5.7.26, a signed one accepted; off: nothing checked.
@@ -127,6 +128,18 @@ mail bob@reject.example
 try bob@reject.example
 t_check "unsigned from p=reject: 550 5.7.26 naming the domain" \
     has "550 5.7.26.*reject.example"
+
+# A From DMARC cannot check (two addresses, or one past what is read):
+# no domain to ask, and a forger's way around p=reject: refused.
+mail 'bob@reject.example>, <nora@none.example'
+try bob@reject.example
+t_check "two From addresses (one of p=reject): 550 5.7.26 ($(result))" \
+    has "550 5.7.26 .*does not name one address"
+mail bob@reject.example
+sed -i "s/^From: Someone </From: \"$(head -c 20000 /dev/zero | tr '\0' 'x')\" </" "$tmp/mail"
+try bob@reject.example
+t_check "a 20 KB From display name: 550 5.7.26 ($(result | cut -c1-60))" \
+    has "550 5.7.26 .*does not name one address"
 
 mail carol@mail.org.example
 try carol@mail.org.example
