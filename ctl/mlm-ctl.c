@@ -82,6 +82,14 @@ static const struct command commands[] = {
      "refuse a held post (the list policy may tell the sender)"},
     {"held", "discard", cmd_held_decide, "ID [--by WHO]",
      "drop a held post silently"},
+    {"requests", NULL, cmd_requests,
+     "LIST [--state pending|approved|rejected] [--json]",
+     "one subscription request held for the owners a line: id, address, "
+     "when, state"},
+    {"requests", "approve", cmd_requests_decide, "ID [--by WHO]",
+     "subscribe the requesting address and send it a welcome"},
+    {"requests", "reject", cmd_requests_decide, "ID [--by WHO]",
+     "drop a subscription request; the address is told politely"},
     {"held", "notify", cmd_held_notify, "",
      "discard held posts past held_expire, then mail each list's "
      "moderators one summary of its pending posts with the reply addresses"},
