@@ -45,8 +45,7 @@ const struct setting_def list_settings[] = {
     {"sender_authentication", SET_ENUM, "dmarc", "off|dmarc|require",
      "refuse posts failing DMARC (dmarc), and member posts without "
      "aligned DKIM or SPF (require)", 0},
-    {"subscription_policy", SET_ENUM, "confirm",
-     "open|confirm|moderate|confirm_then_moderate",
+    {"subscription_policy", SET_ENUM, "confirm", "open|confirm|moderate|confirm_then_moderate",
      "subscribe requests: at once (open), after the subscriber confirms "
      "(confirm), after the owners approve (moderate), or both "
      "(confirm_then_moderate)", 0},
