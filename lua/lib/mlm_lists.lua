@@ -900,7 +900,16 @@ local function request_token(ctx, list, a, action)
     "If you did not ask for this, ignore this message: nothing happens." })
 end
 
--- NAME-request@: subscribe, unsubscribe (confirmed by a token) and help.
+-- What the help says follows subscribe, by subscription_policy.
+local SUBSCRIBE_HELP = {
+  open = "",
+  confirm = " (you will be asked to confirm)",
+  moderate = " (the owners approve it)",
+  confirm_then_moderate = " (you confirm, then the owners approve it)",
+}
+
+-- NAME-request@: subscribe (as subscription_policy says), unsubscribe
+-- (confirmed by a token) and help.
 function M.request(ctx, list, rcpt, detail)
   local a = addresses(list)
   if detail then
@@ -940,7 +949,8 @@ function M.request(ctx, list, rcpt, detail)
       "This is " .. a.request .. ", the robot of " .. a.post .. ".",
       "",
       "Send one of these words as the subject (or the first line):",
-      "  subscribe     join the list (you will be asked to confirm)",
+      "  subscribe     join the list"
+        .. (SUBSCRIBE_HELP[list.subscription_policy] or ""),
       "  unsubscribe   leave the list (you will be asked to confirm)",
       "  help          this message",
       "",

@@ -95,6 +95,9 @@ t_check "approve: the request becomes a member ($out)" is_member moderate@lists.
 # to_rcpt ADDRESS SUBJECT-ERE: mails sent to the envelope recipient ADDRESS.
 to_rcpt() { grep -lE "^ARGS: .* $1\$" "$SENT"/sent.* | xargs -r grep -lE "^Subject: $2" | wc -l; }
 t_check "... welcomed" test "$(to_rcpt Carol@example.net 'Welcome to moderate@')" -eq 1
+f=$(grep -lE "^ARGS: -f moderate-bounces@lists.example Carol@example.net\$" "$SENT"/sent.* | xargs -r grep -l '^Subject: Welcome')
+t_check "... from moderate-request@, to the subscriber alone" \
+    bash -c "[ -n '$f' ] && grep -q '^From: moderate-request@lists.example' '$f' && grep -q '^To: Carol@example.net' '$f'"
 t_check "... recorded as approved by owner1" \
     bash -c "'$CTL_BIN' -C '$MLM_CONF' requests moderate@lists.example --state approved | grep -qE '^$cid +Carol@example.net .* approved'" 
 t_check "... and no longer pending" test -z "$(mlm_ctl requests moderate@lists.example)"
@@ -155,6 +158,17 @@ send fay@example.net ctm-request@lists.example "Re: confirm $token"
 t_check "... a replayed confirmation holds nothing more" test "$(mlm_ctl requests ctm@lists.example | wc -l)" -eq 1
 ctl requests approve "$fid"
 t_check "... approve makes the member" is_member ctm@lists.example fay@example.net
+
+# --- help ---------------------------------------------------------------------
+for l in open confirm moderate ctm; do
+    send "helpme-$l@example.net" $l-request@lists.example help
+done
+help_says() { grep -lE "^ARGS: .* helpme-$1@example.net\$" "$SENT"/sent.* | xargs -r grep -h '^  subscribe '; }
+t_check "help on an open list: no confirmation promised ($(help_says open))" \
+    bash -c "[ -n '$(help_says open)' ] && ! grep -q confirm <<<'$(help_says open)'"
+t_check "help under confirm: asked to confirm" grep -q "asked to confirm" <<<"$(help_says confirm)"
+t_check "help under moderate: the owners approve" grep -q "owners approve" <<<"$(help_says moderate)"
+t_check "help under confirm_then_moderate: both" grep -q "confirm, then the owners approve" <<<"$(help_says ctm)"
 
 # --- robots -------------------------------------------------------------------
 printf 'From: MAILER-DAEMON@example.net\nTo: moderate-request@lists.example\nSubject: subscribe\nAuto-Submitted: auto-replied\n\nx\n' >"$tmp/mail"
