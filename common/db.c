@@ -166,6 +166,25 @@ static const char *const migrations[] = {
     "UPDATE OR IGNORE patterns SET pattern = rtrim(pattern, '.') "
     "  WHERE pattern LIKE '%.';"
     "DELETE FROM patterns WHERE pattern LIKE '%.';",
+    /*
+     * 7 -> 8: subscription requests waiting for the owners
+     * (subscription_policy moderate and confirm_then_moderate): one
+     * pending request a list and address (whatever its case); decided
+     * ones stay, with who
+     * decided, for the record.
+     */
+    "CREATE TABLE requests ("
+    "  id INTEGER PRIMARY KEY,"
+    "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
+    "  address TEXT NOT NULL,"
+    "  received INTEGER NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
+    "    ('pending', 'approved', 'rejected')),"
+    "  decided_by TEXT NOT NULL DEFAULT '',"
+    "  decided_at INTEGER);"
+    "CREATE UNIQUE INDEX requests_pending ON requests "
+    "  (list_id, lower(address)) "
+    "  WHERE state = 'pending';",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -255,6 +274,16 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BOUNCE_EACH] = "SELECT address, status, diagnostic, scored, "
                        "received FROM bounces WHERE list_id = ?1 "
                        "ORDER BY received DESC, id DESC LIMIT ?2",
+    [ST_REQUEST_EACH] = "SELECT id, address, received, state, decided_by, "
+                        "COALESCE(decided_at, 0) FROM requests "
+                        "WHERE list_id = ?1 AND state = ?2 ORDER BY id",
+    [ST_REQUEST_GET] = "SELECT r.id, r.address, r.received, r.state, "
+                       "r.decided_by, COALESCE(r.decided_at, 0), l.id, "
+                       "l.name, l.domain FROM requests r JOIN lists l "
+                       "ON l.id = r.list_id WHERE r.id = ?1",
+    [ST_REQUEST_DECIDE] = "UPDATE requests SET state = ?2, decided_by = ?3, "
+                          "decided_at = strftime('%s', 'now') "
+                          "WHERE id = ?1 AND state = 'pending'",
     [ST_HELD_ADD] = "INSERT INTO held (list_id, sender, subject, reason, "
                     "received, message, message_id, digest, hold_mode) "
                     "VALUES (?1, ?2, ?3, ?4, strftime('%s', 'now'), ?5, ?6, "

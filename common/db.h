@@ -358,6 +358,33 @@ int held_find_retry(struct db *db, const struct list_info *list,
  */
 int held_claim(struct db *db, int64_t id, char *why, size_t whylen);
 
+/* --- subscription requests held for the owners ------------------------ */
+
+struct request_info {
+    int64_t id;
+    char address[400];
+    int64_t received;       /* unix time */
+    char state[16];         /* pending|approved|rejected */
+    char decided_by[128];
+    int64_t decided_at;     /* unix time; 0 while pending */
+};
+
+/* The requests of list in state (pending when NULL), oldest first. 0, -1. */
+int request_each(struct db *db, const struct list_info *list,
+                 const char *state,
+                 int (*fn)(const struct request_info *, void *), void *arg,
+                 char *why, size_t whylen);
+/* Request id with its list: 0, DB_NOT_FOUND or -1. */
+int request_get(struct db *db, int64_t id, struct list_info *list,
+                struct request_info *out, char *why, size_t whylen);
+/*
+ * Decide pending request id (state approved or rejected) by who: 0,
+ * DB_NOT_FOUND when it is not pending (one UPDATE: of two concurrent
+ * decisions one wins), or -1.
+ */
+int request_decide(struct db *db, int64_t id, const char *state,
+                   const char *who, char *why, size_t whylen);
+
 /* --- confirmation tokens ------------------------------------------------ */
 
 #define TOKEN_LIFETIME (3 * 24 * 3600)   /* seconds a token stays valid */

@@ -51,6 +51,10 @@ const struct setting_def list_settings[] = {
     {"dmarc_mitigate", SET_ENUM, "policy", "policy|always",
      "mitigate posts from domains with DMARC p=reject or p=quarantine "
      "(policy), or every post (always)", 0},
+    {"subscription_policy", SET_ENUM, "confirm", "open|confirm|moderate|confirm_then_moderate",
+     "subscribe requests: at once (open), after the subscriber confirms "
+     "(confirm), after the owners approve (moderate), or both "
+     "(confirm_then_moderate)", 0},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 

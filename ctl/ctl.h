@@ -167,6 +167,11 @@ int cmd_held_decide(struct ctl_env *env, struct ctl_args *a);
 void notice_send(struct ctl_env *env, const struct list_info *list,
                  char **to, size_t nto, const char *subject,
                  const char *text);
+/* Who decides: --by, else the user behind sudo, else the login name. */
+void ctl_decider(const struct ctl_args *a, char *out, size_t outlen);
+/* requests_cmd.c */
+int cmd_requests(struct ctl_env *env, struct ctl_args *a);
+int cmd_requests_decide(struct ctl_env *env, struct ctl_args *a);
 /* held_notify.c */
 int cmd_held_notify(struct ctl_env *env, struct ctl_args *a);
 

@@ -202,7 +202,7 @@ int cmd_held_show(struct ctl_env *env, struct ctl_args *a)
 }
 
 /* Who decides: --by, else the user behind sudo, else the login name. */
-static void decider(const struct ctl_args *a, char *out, size_t outlen)
+void ctl_decider(const struct ctl_args *a, char *out, size_t outlen)
 {
     const char *by = opt_value(a, "by");
     const char *sudo = getenv("SUDO_USER");
@@ -332,7 +332,7 @@ int cmd_held_decide(struct ctl_env *env, struct ctl_args *a)
     size_t rawlen = 0;
     int64_t id;
     char who[128], why[1024], mark[700], mode[32] = "", bounces[600];
-    decider(a, who, sizeof who);
+    ctl_decider(a, who, sizeof who);
     if (strpbrk(who, "\r\n"))
         return ctl_fail("--by may not hold CR or LF");
     int rc = held_lookup(env, a->argv[0], &id, &list, &h,

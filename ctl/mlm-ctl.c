@@ -85,6 +85,14 @@ static const struct command commands[] = {
     {"held", "notify", cmd_held_notify, "",
      "discard held posts past held_expire, then mail each list's "
      "moderators one summary of its pending posts with the reply addresses"},
+    {"requests", NULL, cmd_requests,
+     "LIST [--state pending|approved|rejected] [--json]",
+     "one subscription request held for the owners a line: id, address, "
+     "when, state"},
+    {"requests", "approve", cmd_requests_decide, "ID [--by WHO]",
+     "subscribe the requesting address and send it a welcome"},
+    {"requests", "reject", cmd_requests_decide, "ID [--by WHO]",
+     "drop a subscription request; the address is told politely"},
     {"bounces", NULL, cmd_bounces, "LIST [--members] [--limit N] [--json]",
      "recent bounces, newest first: address, status, scored, when, "
      "diagnostic; with --members one member a line: score, delivery, day "

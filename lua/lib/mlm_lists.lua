@@ -18,6 +18,7 @@ local bounce = require "mlm_bounce"
 local bounce_digest = require "mlm_bounce_digest"
 local bounce_probe = require "mlm_bounce_probe"
 local moderation = require "mlm_moderation"
+local requests = require "mlm_requests"
 
 local M = {}
 
@@ -977,6 +978,29 @@ local function request_command(ctx)
   return "none"
 end
 
+local function welcome(ctx, a, address)
+  request_mail(ctx, a, address, "Welcome to " .. a.post, {
+    "You are now subscribed to " .. a.post .. ".",
+    "To post, write to " .. a.post .. ".",
+    "To leave, send 'unsubscribe' to " .. a.request .. "." })
+end
+
+-- Hold a subscription (subscription_policy moderate, or confirmed under
+-- confirm_then_moderate) for the owners (mlm_requests); the subscriber
+-- learns it waits, once a request.
+local function hold_request(ctx, list, a, address)
+  local id, new = requests.hold(list, a, address, function(level, fmt, ...)
+    log(level, ctx, fmt, ...)
+  end)
+  if new then
+    request_mail(ctx, a, address, "Your subscription to " .. a.post, {
+      "Your request to join " .. a.post .. " waits for the approval of",
+      "the list's owners. You will hear from them when they decide.",
+      "",
+      "  request id: " .. id })
+  end
+end
+
 local function request_confirm(ctx, a, token)
   local list, address, action = mlm.take_token(token)
   if not list then
@@ -991,12 +1015,13 @@ local function request_confirm(ctx, a, token)
       log("info", ctx, "%s: %s is banned: not subscribed", b.post, address)
       return
     end
+    if list.subscription_policy == "confirm_then_moderate" then
+      hold_request(ctx, list, b, address)
+      return
+    end
     list:add_member(address)
     log("info", ctx, "%s: %s subscribed (confirmed)", b.post, address)
-    request_mail(ctx, b, address, "Welcome to " .. b.post, {
-      "You are now subscribed to " .. b.post .. ".",
-      "To post, write to " .. b.post .. ".",
-      "To leave, send 'unsubscribe' to " .. b.request .. "." })
+    welcome(ctx, b, address)
   elseif action == "unsubscribe" then
     list:remove_member(address)
     log("info", ctx, "%s: %s unsubscribed (confirmed)", b.post, address)
@@ -1026,7 +1051,16 @@ local function request_token(ctx, list, a, action)
     "If you did not ask for this, ignore this message: nothing happens." })
 end
 
--- NAME-request@: subscribe, unsubscribe (confirmed by a token) and help.
+-- What the help says follows subscribe, by subscription_policy.
+local SUBSCRIBE_HELP = {
+  open = "",
+  confirm = " (you will be asked to confirm)",
+  moderate = " (the owners approve it)",
+  confirm_then_moderate = " (you confirm, then the owners approve it)",
+}
+
+-- NAME-request@: subscribe (as subscription_policy says), unsubscribe
+-- (confirmed by a token) and help.
 function M.request(ctx, list, rcpt, detail)
   local a = addresses(list)
   if detail then
@@ -1047,6 +1081,12 @@ function M.request(ctx, list, rcpt, detail)
       log("info", ctx, "%s: %s is banned: no subscription", a.post, ctx.sender)
     elseif list:member(ctx.sender) then
       log("info", ctx, "%s: %s is already a member", a.post, ctx.sender)
+    elseif list.subscription_policy == "open" then
+      list:add_member(ctx.sender)
+      log("info", ctx, "%s: %s subscribed (open list)", a.post, ctx.sender)
+      welcome(ctx, a, ctx.sender)
+    elseif list.subscription_policy == "moderate" then
+      hold_request(ctx, list, a, ctx.sender)
     else
       request_token(ctx, list, a, "subscribe")
     end
@@ -1060,7 +1100,8 @@ function M.request(ctx, list, rcpt, detail)
       "This is " .. a.request .. ", the robot of " .. a.post .. ".",
       "",
       "Send one of these words as the subject (or the first line):",
-      "  subscribe     join the list (you will be asked to confirm)",
+      "  subscribe     join the list"
+        .. (SUBSCRIBE_HELP[list.subscription_policy] or ""),
       "  unsubscribe   leave the list (you will be asked to confirm)",
       "  help          this message",
       "",

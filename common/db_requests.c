@@ -1,0 +1,85 @@
+/*
+ * db_requests.c - subscription requests waiting for the owners' decision
+ * (subscription_policy moderate and confirm_then_moderate). The list
+ * policy adds them; mlm-ctl requests lists and decides them.
+ */
+#include "dbi.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void request_row(sqlite3_stmt *st, struct request_info *r)
+{
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    db_column_copy(st, 1, r->address, sizeof r->address);
+    r->received = sqlite3_column_int64(st, 2);
+    db_column_copy(st, 3, r->state, sizeof r->state);
+    db_column_copy(st, 4, r->decided_by, sizeof r->decided_by);
+    r->decided_at = sqlite3_column_int64(st, 5);
+}
+
+int request_each(struct db *db, const struct list_info *list,
+                 const char *state,
+                 int (*fn)(const struct request_info *, void *), void *arg,
+                 char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_REQUEST_EACH, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_text(st, 2, state ? state : "pending", -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct request_info r;
+        request_row(st, &r);
+        if (fn(&r, arg) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0 : db_fail(db, "requests", why, whylen);
+}
+
+int request_get(struct db *db, int64_t id, struct list_info *list,
+                struct request_info *out, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_REQUEST_GET, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        request_row(st, out);
+        list->id = sqlite3_column_int64(st, 6);
+        db_column_copy(st, 7, list->name, sizeof list->name);
+        db_column_copy(st, 8, list->domain, sizeof list->domain);
+        snprintf(list->address, sizeof list->address, "%s@%s", list->name,
+                 list->domain);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        snprintf(why, whylen, "no subscription request %lld", (long long)id);
+        return DB_NOT_FOUND;
+    }
+    return rc == SQLITE_ROW ? 0 : db_fail(db, "request", why, whylen);
+}
+
+int request_decide(struct db *db, int64_t id, const char *state,
+                   const char *who, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_REQUEST_DECIDE, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, who ? who : "", -1, SQLITE_STATIC);
+    if (db_step_done(db, st, "request decide", why, whylen) == -1)
+        return -1;
+    if (sqlite3_changes(db->sql) == 0) {
+        snprintf(why, whylen, "subscription request %lld is not pending",
+                 (long long)id);
+        return DB_NOT_FOUND;
+    }
+    return 0;
+}

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# tests/lists/subscription.sh - the list setting subscription_policy and
+# mlm-ctl requests, with `mlm-ctl try` (no daemons; mlm.sendmail goes to
+# tests/lib/fake-sendmail.sh):
+#
+#  - open: a subscribe makes a member at once, with a welcome;
+#  - confirm (the default): a token first, the member after the reply;
+#  - moderate: no token, the request is held and every owner gets one
+#    notice naming mlm-ctl requests approve|reject ID;
+#  - confirm_then_moderate: a token, and after the reply the request is
+#    held like under moderate;
+#  - mlm-ctl requests LIST (and --json) lists them; approve makes the
+#    member and welcomes it, reject tells it; a replayed decision, a bad
+#    or unknown id fail and change nothing; a request of an address that
+#    became a member meanwhile is approved without a second membership.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+tmp=$(mktemp -d /tmp/mlm-subscription.XXXXXX)
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
+SENT=$tmp/sent
+mkdir "$SENT"
+mlm_write_conf "$top_srcdir/lua/policy.lua" \
+    "sendmail = /usr/bin/env FAKE_SENDMAIL_DIR=$SENT $here/../lib/fake-sendmail.sh"
+ctl() { mlm_ctl "$@" >/dev/null || t_fail "mlm-ctl $*"; }
+for l in open confirm moderate ctm; do
+    ctl list create $l@lists.example --owner owner1@example.org
+    ctl member add $l@lists.example owner2@example.org --role owner
+done
+ctl list set open@lists.example subscription_policy open
+ctl list set moderate@lists.example subscription_policy moderate
+ctl list set ctm@lists.example subscription_policy confirm_then_moderate
+t_check "the default is confirm" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' list show confirm@lists.example | grep -qE '^subscription_policy +confirm\$'"
+t_check "a bad value is refused" \
+    bash -c "! '$CTL_BIN' -C '$MLM_CONF' list set confirm@lists.example subscription_policy maybe 2>/dev/null"
+
+# send FROM TO SUBJECT: one mail through the policy; the result in $RESULT.
+send() {
+    printf 'From: %s\nTo: %s\nSubject: %s\n\nx\n' "$1" "$2" "$3" >"$tmp/mail"
+    RESULT=$("$CTL_BIN" -C "$MLM_CONF" try --from "$1" --to "$2" "$tmp/mail" 2>&1 |
+        sed -n 's/^result: //p')
+}
+# mails TO SUBJECT-ERE: how many mails went to TO with a Subject matching.
+mails() {
+    grep -liE "^To: $1"$'\r'"?\$" "$SENT"/sent.* 2>/dev/null |
+        xargs -r grep -lE "^Subject: $2" | wc -l
+}
+token_of() {
+    grep -liE "^To: $1"$'\r'"?\$" "$SENT"/sent.* | xargs -r sed -n 's/^Subject: confirm \([0-9a-f]*\).*/\1/p' | tail -1
+}
+is_member() { mlm_ctl members "$1" --role member | grep -qi "^$2 "; }
+pending_id() { mlm_ctl requests "$1" | awk -v a="$2" '$2 == a { print $1 }'; }
+
+# --- open -------------------------------------------------------------------
+send ann@example.net open-request@lists.example subscribe
+t_check "open: subscribe makes a member at once ($RESULT)" is_member open@lists.example ann@example.net
+t_check "... with a welcome and no token" \
+    test "$(mails ann@example.net 'Welcome to open@')" -eq 1 -a "$(mails ann@example.net confirm)" -eq 0
+
+# --- confirm ----------------------------------------------------------------
+send bob@example.net confirm-request@lists.example subscribe
+t_check "confirm: subscribe alone makes no member" bash -c "! '$CTL_BIN' -C '$MLM_CONF' members confirm@lists.example | grep -q bob@"
+token=$(token_of bob@example.net)
+t_check "... a token is sent" test -n "$token"
+send bob@example.net confirm-request@lists.example "Re: confirm $token"
+t_check "... replying with it subscribes" is_member confirm@lists.example bob@example.net
+t_check "... nothing is held" test -z "$(mlm_ctl requests confirm@lists.example)"
+
+# --- moderate ---------------------------------------------------------------
+send Carol@Example.NET. moderate-request@lists.example subscribe
+t_check "moderate: no member yet" bash -c "! '$CTL_BIN' -C '$MLM_CONF' members moderate@lists.example | grep -qi carol@"
+t_check "... no token" test "$(mails carol@example.net. confirm)" -eq 0
+t_check "... the subscriber is told it waits" test "$(mails 'carol@example\.net\.' 'Your subscription to moderate@')" -eq 1
+cid=$(pending_id moderate@lists.example Carol@example.net)
+t_check "... requests lists it, pending ($(mlm_ctl requests moderate@lists.example))" test -n "$cid"
+for o in owner1 owner2; do
+    t_check "... $o gets one notice naming the commands" \
+        test "$(grep -l "^To: $o@example.org" "$SENT"/sent.* | xargs -r grep -l "mlm-ctl requests approve $cid" |
+            xargs -r grep -l "mlm-ctl requests reject $cid" | wc -l)" -eq 1
+done
+n=$(ls "$SENT" | wc -l)
+send carol@example.net moderate-request@lists.example subscribe
+t_check "... a second subscribe holds nothing more and tells no one" \
+    test "$(mlm_ctl requests moderate@lists.example | wc -l)" -eq 1 -a "$(ls "$SENT" | wc -l)" -eq "$n"
+json=$(mlm_ctl requests moderate@lists.example --json)
+t_check "... --json ($json)" python3 -c "
+import json, sys
+r = json.loads(sys.argv[1])
+assert len(r) == 1 and r[0]['id'] == $cid and r[0]['address'] == 'Carol@example.net' and r[0]['state'] == 'pending'
+" "$json"
+out=$(mlm_ctl requests approve "$cid" --by owner1 2>&1)
+t_check "approve: the request becomes a member ($out)" is_member moderate@lists.example carol@example.net
+# to_rcpt ADDRESS SUBJECT-ERE: mails sent to the envelope recipient ADDRESS.
+to_rcpt() { grep -lE "^ARGS: .* $1\$" "$SENT"/sent.* | xargs -r grep -lE "^Subject: $2" | wc -l; }
+t_check "... welcomed" test "$(to_rcpt Carol@example.net 'Welcome to moderate@')" -eq 1
+f=$(grep -lE "^ARGS: -f moderate-bounces@lists.example Carol@example.net\$" "$SENT"/sent.* | xargs -r grep -l '^Subject: Welcome')
+t_check "... from moderate-request@, to the subscriber alone" \
+    bash -c "[ -n '$f' ] && grep -q '^From: moderate-request@lists.example' '$f' && grep -q '^To: Carol@example.net' '$f'"
+t_check "... recorded as approved by owner1" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' requests moderate@lists.example --state approved | grep -qE '^$cid +Carol@example.net .* approved'" 
+t_check "... and no longer pending" test -z "$(mlm_ctl requests moderate@lists.example)"
+n=$(ls "$SENT" | wc -l)
+out=$(mlm_ctl requests approve "$cid" 2>&1); rc=$?
+t_check "a replayed approve fails ($rc: $out)" test "$rc" -ne 0
+t_check "... saying it is decided, sending nothing" \
+    bash -c "grep -q 'already approved by owner1' <<<'$out' && test \$(ls '$SENT' | wc -l) -eq $n"
+out=$(mlm_ctl requests reject "$cid" 2>&1); rc=$?
+t_check "rejecting an approved request fails ($rc: $out)" test "$rc" -ne 0
+t_check "... and it stays a member" is_member moderate@lists.example carol@example.net
+
+send dave@example.net moderate-request@lists.example subscribe
+did=$(pending_id moderate@lists.example dave@example.net)
+out=$(mlm_ctl requests reject "$did" 2>&1)
+t_check "reject: no member ($out)" bash -c "! '$CTL_BIN' -C '$MLM_CONF' members moderate@lists.example | grep -q dave@"
+t_check "... the subscriber is told politely" \
+    bash -c "grep -lE '^ARGS: .* dave@example.net\$' '$SENT'/sent.* | xargs -r grep -l 'did not approve your subscription' | grep -q ."
+t_check "... recorded as rejected" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' requests moderate@lists.example --state rejected | grep -qE '^$did +dave@example.net .* rejected'"
+out=$(mlm_ctl requests approve "$did" 2>&1); rc=$?
+t_check "approving a rejected request fails ($rc: $out)" test "$rc" -ne 0
+t_check "... and makes no member" bash -c "! '$CTL_BIN' -C '$MLM_CONF' members moderate@lists.example | grep -q dave@"
+
+send erin@example.net moderate-request@lists.example subscribe
+eid=$(pending_id moderate@lists.example erin@example.net)
+ctl member add moderate@lists.example erin@example.net
+out=$(mlm_ctl requests approve "$eid" 2>&1); rc=$?
+t_check "approving a request of an address that is a member by now ($rc: $out)" \
+    bash -c "test $rc -eq 0 && grep -q 'already a member' <<<'$out'"
+t_check "... one membership" test "$(mlm_ctl members moderate@lists.example | grep -c '^erin@')" -eq 1
+send erin@example.net moderate-request@lists.example subscribe
+t_check "a member's subscribe holds nothing" test -z "$(mlm_ctl requests moderate@lists.example)"
+
+for bad in 0 -1 abc 1x 99999999999999999999 "" 424242; do
+    out=$(mlm_ctl requests approve "$bad" 2>&1); rc=$?
+    t_check "approve of bad id '$bad' fails cleanly ($rc: $out)" \
+        bash -c "test $rc -ne 0 && grep -qE 'no subscription request|usage' <<<'$out'"
+done
+out=$(mlm_ctl requests nosuch@lists.example 2>&1); rc=$?
+t_check "requests of an unknown list fails ($rc: $out)" test "$rc" -ne 0
+out=$(mlm_ctl requests moderate@lists.example --state maybe 2>&1); rc=$?
+t_check "requests with a bad --state fails ($rc: $out)" test "$rc" -ne 0
+
+# --- confirm_then_moderate --------------------------------------------------
+send fay@example.net ctm-request@lists.example subscribe
+t_check "confirm_then_moderate: nothing held before the confirmation" test -z "$(mlm_ctl requests ctm@lists.example)"
+token=$(token_of fay@example.net)
+t_check "... a token is sent" test -n "$token"
+n=$(grep -l "^To: owner1@example.org" "$SENT"/sent.* | wc -l)
+send fay@example.net ctm-request@lists.example "Re: confirm $token"
+fid=$(pending_id ctm@lists.example fay@example.net)
+t_check "... confirming holds the request ($(mlm_ctl requests ctm@lists.example))" test -n "$fid"
+t_check "... without making a member" bash -c "! '$CTL_BIN' -C '$MLM_CONF' members ctm@lists.example | grep -q fay@"
+t_check "... and the owners get a notice" \
+    test "$(grep -l "^To: owner1@example.org" "$SENT"/sent.* | xargs -r grep -l "mlm-ctl requests approve $fid" | wc -l)" -eq 1
+send fay@example.net ctm-request@lists.example "Re: confirm $token"
+t_check "... a replayed confirmation holds nothing more" test "$(mlm_ctl requests ctm@lists.example | wc -l)" -eq 1
+ctl requests approve "$fid"
+t_check "... approve makes the member" is_member ctm@lists.example fay@example.net
+
+# --- help ---------------------------------------------------------------------
+for l in open confirm moderate ctm; do
+    send "helpme-$l@example.net" $l-request@lists.example help
+done
+help_says() { grep -lE "^ARGS: .* helpme-$1@example.net\$" "$SENT"/sent.* | xargs -r grep -h '^  subscribe '; }
+t_check "help on an open list: no confirmation promised ($(help_says open))" \
+    bash -c "[ -n '$(help_says open)' ] && ! grep -q confirm <<<'$(help_says open)'"
+t_check "help under confirm: asked to confirm" grep -q "asked to confirm" <<<"$(help_says confirm)"
+t_check "help under moderate: the owners approve" grep -q "owners approve" <<<"$(help_says moderate)"
+t_check "help under confirm_then_moderate: both" grep -q "confirm, then the owners approve" <<<"$(help_says ctm)"
+
+# --- robots -------------------------------------------------------------------
+printf 'From: MAILER-DAEMON@example.net\nTo: moderate-request@lists.example\nSubject: subscribe\nAuto-Submitted: auto-replied\n\nx\n' >"$tmp/mail"
+mlm_ctl try --from '' --to moderate-request@lists.example "$tmp/mail" >/dev/null 2>&1
+t_check "a robot's subscribe holds nothing" test -z "$(mlm_ctl requests moderate@lists.example)"
+t_done
