@@ -522,6 +522,8 @@ local function with_mailbox(ctx, name, address, mailbox)
   local raw = ctx.message:raw_header(name)
   if not raw or trim(raw) == "" then return mailbox end
   if #raw > ADDRESS_HEADER_MAX then return nil end
+  -- a control byte would make the new field unwritable: the author alone
+  if raw:find("%c") then return mailbox end
   local key = address:lower()
   for _, a in ipairs(ctx.message:addresses(name)) do
     if a:lower() == key then return nil end
@@ -572,10 +574,22 @@ local function wrap(ctx, list, a)
     .. "\nproviders accept it (DMARC).\n\n" })
 end
 
+-- A post approved by a password or carrying an approval mark is never
+-- wrapped: the attachment is the post byte for byte, and the password
+-- would reach every member.
+local function carries_approval(ctx)
+  for _, name in ipairs(APPROVED_HEADERS) do
+    if ctx.message:raw_header(name) then return true end
+  end
+  return ctx.message:raw_header("X-Mlm-Approved") ~= nil
+end
+
 local function mitigate(ctx, list, a)
   if not needs_mitigation(ctx, list) then return end
   munge_from(ctx, list, a)
-  if list.dmarc_mitigation == "wrap" then wrap(ctx, list, a) end
+  if list.dmarc_mitigation == "wrap" and not carries_approval(ctx) then
+    wrap(ctx, list, a)
+  end
   log("info", ctx, "%s: post from %s made DMARC-safe (%s)", a.post,
     ctx.sender ~= "" and ctx.sender or "<>", list.dmarc_mitigation)
 end
@@ -632,6 +646,10 @@ end
 -- From domain asking for reject or quarantine, or (require) of a member
 -- post whose From is not authenticated by an aligned DKIM or SPF pass;
 -- 451 4.7.5 when DNS could not tell. nil: go on.
+-- The bytes of From the DMARC check reads for certain (auth/auth_from.c
+-- reads lines of up to 4 KB).
+local FROM_CHECKED_MAX = 4000
+
 local function authentication_refusal(ctx, list, a, is_member)
   local mode = list.sender_authentication
   if mode == "off" then return nil end
@@ -641,9 +659,13 @@ local function authentication_refusal(ctx, list, a, is_member)
     return mlm.tempfail("Cannot check the DMARC policy of " .. domain
       .. " now; try again later", "451", "4.7.5")
   end
-  if auth.dmarc == "permerror" and not auth.from_domain then
-    -- no From, several, or one too long to read: nothing DMARC can check,
-    -- and a forger's way past it (RFC 7489 6.6.1 lets receivers refuse)
+  local from = ctx.message:raw_header("From")
+  if from and (#from > FROM_CHECKED_MAX
+      or #ctx.message:addresses("From") > 1) then
+    -- several addresses, or a field longer than the check reads: DMARC
+    -- cannot vouch for what members are shown, a forger's way past it
+    -- (RFC 7489 6.6.1 lets receivers refuse). A From with no domain
+    -- ("foo", "<>") or none at all claims no one's: it goes on.
     log("info", ctx, "%s: post from %s names no single From address",
       a.post, ctx.sender ~= "" and ctx.sender or "<>")
     return mlm.reject("The From header of this post does not name one "

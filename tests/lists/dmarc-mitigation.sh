@@ -308,8 +308,31 @@ mail 'Nora <nora@none.example>'
 try nora@none.example
 t_check "wrap: p=none not wrapped" \
     test "$(grep -ci '^content-type: multipart' "$tmp/out")" -eq 0
+
+# A post approved with the list's password is never wrapped: the
+# attachment would carry the password to every member. Munged instead.
+ctl list set $L approve_password S3cretModPw
+ctl list set $L posting moderated
+mail 'Alice Example <alice@reject.example>' 'Approved: S3cretModPw'
+try alice@reject.example
+t_check "wrap, post approved by password: accepted ($(result))" test "$(result)" = accepted
+t_check "... not wrapped: From munged, no attachment" \
+    test "$(hdr From | tail -1)" = "Alice Example via dev|dev@lists.example" -a \
+    "$(grep -ci '^content-type: message/rfc822' "$tmp/out")" -eq 0
+t_check "... the password nowhere in what is sent" \
+    bash -c "! grep -q S3cretModPw '$tmp/out'"
+ctl list set $L posting open
+ctl list set $L approve_password ''
 ctl list set $L footer ''
 ctl list set $L dmarc_mitigation munge_from
+
+# A control byte in Reply-To: the new Reply-To is the author alone (the
+# field could not be written back with it; the post must not fail).
+mail 'Alice Example <alice@reject.example>' $'Reply-To: a@none.example \001'
+try alice@reject.example
+t_check "a control byte in Reply-To: accepted ($(result))" test "$(result)" = accepted
+t_check "... Reply-To the author alone" test "$(hdr Reply-To)" = "COUNT 1
+Alice Example|alice@reject.example"
 
 # ctx:wrap_message on its own (tests/lists/policies/wrap.lua): the fields
 # of the old body go, Content-Type and MIME-Version are the wrapper's.

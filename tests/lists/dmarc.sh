@@ -140,6 +140,12 @@ sed -i "s/^From: Someone </From: \"$(head -c 20000 /dev/zero | tr '\0' 'x')\" </
 try bob@reject.example
 t_check "a 20 KB From display name: 550 5.7.26 ($(result | cut -c1-60))" \
     has "550 5.7.26 .*does not name one address"
+# No From at all claims no one's domain: not refused for it.
+mail bob@reject.example
+sed -i '/^From: /d' "$tmp/mail"
+try bob@reject.example
+t_check "no From header: not refused as unreadable ($(result | cut -c1-60))" \
+    bash -c "! grep -q 'does not name one address' <<<\"\$1\"" _ "$OUT"
 
 mail carol@mail.org.example
 try carol@mail.org.example
