@@ -161,8 +161,9 @@ static void try_small(const uint8_t *payload, size_t len)
     struct mlm_ctl ctl;
     if (ctl_decode(&ctl, payload, len, why, sizeof why) == 0) {
         FUZZ_CHECK((unsigned)ctl.verb < CTL_VERB_COUNT &&
-                       (ctl.verb == CTL_STATS ? ctl.arg < STATS_FORMAT_COUNT
-                                              : ctl.arg == 0),
+                       (ctl.verb == CTL_STATS    ? ctl.arg < STATS_FORMAT_COUNT
+                        : ctl.verb == CTL_STATUS ? ctl.arg <= STATS_JSON
+                                                 : ctl.arg == 0),
                    "control verb %u argument %u", ctl.verb, ctl.arg);
         buf_reset(&b);
         ctl_encode(&b, ctl.verb, ctl.arg);
