@@ -93,7 +93,28 @@ static char *bracketed(const char *addr, char *out, size_t outlen)
     return out;
 }
 
-static int apply_change(SMFICTX *ctx, const struct mlm_change *c)
+static int add_recipient(SMFICTX *ctx, const char *member, char *addr,
+                         size_t addrlen, int rcpt_params)
+{
+    char *args = rcpt_params ? esmtp_rcpt_args(member) : NULL;
+    int rc = args ? smfi_addrcpt_par(ctx, bracketed(member, addr, addrlen),
+                                     args)
+                  : smfi_addrcpt(ctx, bracketed(member, addr, addrlen));
+    free(args);
+    return rc;
+}
+
+static int change_sender(SMFICTX *ctx, const char *qid, const char *sender,
+                         char *addr, size_t addrlen)
+{
+    char *args = esmtp_sender_args(qid);
+    int rc = smfi_chgfrom(ctx, bracketed(sender, addr, addrlen), args);
+    free(args);
+    return rc;
+}
+
+static int apply_change(SMFICTX *ctx, const char *qid,
+                        const struct mlm_change *c, int rcpt_params)
 {
     char addr[1100];
     int rc = MI_FAILURE;
@@ -108,13 +129,13 @@ static int apply_change(SMFICTX *ctx, const struct mlm_change *c)
         rc = smfi_chgheader(ctx, c->name, (int)c->index, NULL);
         break;
     case CHG_ADD_RCPT:
-        rc = smfi_addrcpt(ctx, bracketed(c->value, addr, sizeof addr));
+        rc = add_recipient(ctx, c->value, addr, sizeof addr, rcpt_params);
         break;
     case CHG_DELETE_RCPT:
         rc = smfi_delrcpt(ctx, bracketed(c->value, addr, sizeof addr));
         break;
     case CHG_CHANGE_SENDER:
-        rc = smfi_chgfrom(ctx, bracketed(c->value, addr, sizeof addr), NULL);
+        rc = change_sender(ctx, qid, c->value, addr, sizeof addr);
         break;
     case CHG_REPLACE_BODY:
         rc = replace_body(ctx, c->value) == 0 ? MI_SUCCESS : MI_FAILURE;
@@ -127,10 +148,10 @@ static int apply_change(SMFICTX *ctx, const struct mlm_change *c)
 }
 
 static sfsistat apply_changes(SMFICTX *ctx, const char *qid,
-                              const struct mlm_reply *rep)
+                              const struct mlm_reply *rep, int rcpt_params)
 {
     for (uint32_t i = 0; i < rep->nchanges; i++) {
-        if (apply_change(ctx, &rep->changes[i]) == -1) {
+        if (apply_change(ctx, qid, &rep->changes[i], rcpt_params) == -1) {
             msg_error("%s: the MTA refused change %u of %u; answering "
                       "451 4.3.0 so that none of them is kept",
                       qid, i + 1, rep->nchanges);
@@ -193,7 +214,8 @@ static int reply_misplaced(char *why, size_t whylen)
 }
 
 sfsistat apply_reply(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
-                     const struct mlm_reply *rep, const char *body_path)
+                     const struct mlm_reply *rep, const char *body_path,
+                     int rcpt_params)
 {
     char why[256];
     qid = qid ? qid : "NOQUEUE";
@@ -222,7 +244,7 @@ sfsistat apply_reply(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
     case ACT_CONTINUE: {
         if (expansion_too_big(qid, rep))
             return expansion_refused(ctx);
-        sfsistat st = apply_changes(ctx, qid, rep);
+        sfsistat st = apply_changes(ctx, qid, rep, rcpt_params);
         if (st != SMFIS_CONTINUE)
             return st;
         return rep->action == ACT_ACCEPT ? SMFIS_ACCEPT : SMFIS_CONTINUE;

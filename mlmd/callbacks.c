@@ -37,6 +37,7 @@ struct conn {
     char *helo;
     uint32_t stages;                /* the policy's stages, at negotiation */
     unsigned long protocol;         /* SMFIP_* flags agreed with the MTA */
+    unsigned long actions;          /* SMFIF_* actions agreed with the MTA */
     struct macro_cache macros;      /* the client's and server's identity */
     struct msg *msg;
 };
@@ -171,7 +172,9 @@ static sfsistat ask(SMFICTX *ctx, struct conn *c, struct mlm_request *req,
     if (mx_ask(req, &rep, why, sizeof why) == -1)
         st = apply_failure(ctx, qid, req->stage, why);
     else
-        st = apply_reply(ctx, qid, req->stage, &rep, sp ? sp->body_path : NULL);
+        st = apply_reply(ctx, qid, req->stage, &rep,
+                         sp ? sp->body_path : NULL,
+                         (c->actions & SMFIF_ADDRCPT_PAR) != 0);
     if (sp)
         spool_note_reply(sp, &rep);
     decision_log(req, &rep, started);
@@ -211,7 +214,9 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     /* Headers and body are only spooled: the MTA need not wait for a reply. */
     unsigned long no_reply = SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
                              SMFIP_NR_UNKN | SMFIP_NR_DATA;
-    *pf0 = actions & f0;
+    /* optional: without it, added recipients go without ORCPT */
+    *pf0 = (actions | SMFIF_ADDRCPT_PAR) & f0;
+    c->actions = *pf0;
     *pf1 = (skip | no_reply) & f1;
     c->protocol = *pf1;
     *pf2 = *pf3 = 0;
@@ -406,7 +411,7 @@ struct smfiDesc mlmd_milter = {
     .xxfi_version = SMFI_VERSION,
     .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY |
                   SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_CHGFROM |
-                  SMFIF_QUARANTINE,
+                  SMFIF_QUARANTINE | SMFIF_ADDRCPT_PAR,
     .xxfi_connect = cb_connect,
     .xxfi_helo = cb_helo,
     .xxfi_envfrom = cb_envfrom,

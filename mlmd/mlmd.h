@@ -66,10 +66,21 @@ void spool_remove(struct spool *sp);
 void spool_pool_start(void);                 /* the janitor of idle files */
 void spool_pool_drain(void);                 /* at exit: remove pooled files */
 
+/* --- esmtp.c: DSN parameters of envelope changes (new strings) --- */
+/* "ORCPT=rfc822;MEMBER"; NULL when the address cannot be given as one. */
+char *esmtp_rcpt_args(const char *member);
+/* "RET=HDRS ENVID=QID", or "RET=HDRS" while the queue id is unknown. */
+char *esmtp_sender_args(const char *qid);
+
 /* --- apply.c: turn a reply into milter actions --- */
-/* body_path: the only file a body change may name (NULL before EOM). */
+/*
+ * body_path: the only file a body change may name (NULL before EOM);
+ * rcpt_params: the MTA takes ESMTP parameters with an added recipient
+ * (SMFIF_ADDRCPT_PAR was agreed).
+ */
 sfsistat apply_reply(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
-                     const struct mlm_reply *rep, const char *body_path);
+                     const struct mlm_reply *rep, const char *body_path,
+                     int rcpt_params);
 sfsistat apply_failure(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
                        const char *why);
 

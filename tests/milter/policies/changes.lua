@@ -60,6 +60,13 @@ function actions.envelope(ctx)
   ctx:change_sender("list-bounces@lists.test")
 end
 
+-- Members whose address needs xtext in ORCPT, or cannot be given as one.
+actions["esmtp"] = function(ctx)
+  ctx:add_recipient("a+b=c@members.test")
+  ctx:add_recipient("j\195\188rgen@members.test")
+  ctx:change_sender("list-bounces@lists.test")
+end
+
 -- "expand N": N members added (the test's expand_max is 3)
 for n = 2, 5 do
   actions["expand " .. n] = function(ctx)

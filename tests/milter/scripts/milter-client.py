@@ -32,7 +32,8 @@ import struct
 import sys
 
 SMFI_VERSION = 6
-ALL_ACTIONS = 0x1FF
+# MT_ACTIONS: the actions offered (an MTA without SMFIF_ADDRCPT_PAR, 0x80)
+ALL_ACTIONS = int(os.environ.get("MT_ACTIONS", "0x1FF"), 0)
 ALL_PROTOCOL = 0x001FFFFF
 
 P_NOCONNECT, P_NOHELO, P_NOMAIL, P_NORCPT = 0x1, 0x2, 0x4, 0x8
