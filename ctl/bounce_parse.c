@@ -36,6 +36,7 @@ static const char PARSE_POLICY[] =
     "  end\n"
     "  put(\"format\", r.format)\n"
     "  put(\"verdict\", r.verdict)\n"
+    "  put(\"envid\", r.envid)\n"
     "  for _, x in ipairs(r.recipients) do\n"
     "    put(\"address\", x.address)\n"
     "    put(\"final\", x.final)\n"
@@ -94,6 +95,7 @@ static void print_text(const struct mlm_reply *rep)
         char *value = safe_text(c->value[k] ? c->value + k + 1 : "", 0);
         int per_recipient = strncmp(c->value, "address ", 8) != 0 &&
                             strncmp(c->value, "format ", 7) != 0 &&
+                            strncmp(c->value, "envid ", 6) != 0 &&
                             !(i < 2 && strncmp(c->value, "verdict ", 8) == 0);
         printf("%s%.*s: %s\n", per_recipient ? "  " : "", (int)k, c->value,
                value);

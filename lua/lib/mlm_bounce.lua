@@ -201,7 +201,26 @@ local function dsn_blocks(text)
   return blocks
 end
 
+-- RFC 3464 2.2.1: the envelope id the post was sent with (mlmd gives the
+-- post's queue id), printable, at most 100 bytes, from the per-message
+-- fields (the report's first block).
+local function envelope_id(text)
+  local began = false
+  for _, line in ipairs(lines_of(text)) do
+    if not line:find("%S") then
+      if began then return nil end
+    else
+      began = true
+    end
+    local v = line:match("^[Oo][Rr][Ii][Gg][Ii][Nn][Aa][Ll]%-[Ee][Nn][Vv]"
+      .. "[Ee][Ll][Oo][Pp][Ee]%-[Ii][Dd][ \t]*:[ \t]*([!-~]+)")
+    if v then return v:sub(1, 100) end
+  end
+  return nil
+end
+
 local function read_dsn(r, seen, text)
+  r.envid = r.envid or envelope_id(text)
   for _, b in ipairs(dsn_blocks(text)) do
     local final = typed_address(b["final-recipient"])
     local original, kind = typed_address(b["original-recipient"])

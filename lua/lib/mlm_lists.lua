@@ -888,9 +888,10 @@ function M.bounces(ctx, list, rcpt)
       end
       if disabled then notify_disabled(ctx, list, a, address, status) end
       if score then
-        log("info", ctx, "%s: bounce %s (%s, %s) for %s, score %d%s", a.post,
-          x.status, x.verdict, r.format, address, score,
-          disabled and ", delivery disabled" or "")
+        log("info", ctx, "%s: bounce %s (%s, %s) for %s, score %d%s%s",
+          a.post, x.status, x.verdict, r.format, address, score,
+          disabled and ", delivery disabled" or "",
+          r.envid and (", post=" .. r.envid) or "")
       end
       if probe then
         local ok, err = pcall(bounce_probe.send, list, a, address)

@@ -192,6 +192,16 @@ t_check "two recipient blocks without a blank line between them" \
 "$CTL_BIN" -C "$MLM_CONF" bounces parse - <"$tmp/success.eml" >"$tmp/stdin.parse" 2>&1
 t_check "bounces parse - reads standard input" cmp -s "$tmp/stdin.parse" "$tmp/success.eml.parse"
 
+# The post a report is about: its Original-Envelope-Id (mlmd sends the
+# post's queue id as ENVID), from the per-message fields only.
+printf 'From: MAILER-DAEMON@mx.example.net\r\nTo: dev-bounces@lists.example\r\nSubject: report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nreport\r\n--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\nOriginal-Envelope-Id: 4QxY7z1AbC\r\n\r\nFinal-Recipient: rfc822; x@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\nOriginal-Envelope-Id: not-this-one\r\n\r\n--R--\r\n' >"$tmp/envid.eml"
+"$CTL_BIN" -C "$MLM_CONF" bounces parse "$tmp/envid.eml" >"$tmp/envid.parse" 2>&1
+t_check "the report's Original-Envelope-Id names the post (envid)" \
+    grep -qx "envid: 4QxY7z1AbC" "$tmp/envid.parse"
+"$CTL_BIN" -C "$MLM_CONF" bounces parse "$tmp/success.eml" >"$tmp/noenvid.parse" 2>&1
+t_check "... and a report without one has no envid" \
+    bash -c "! grep -q '^ *envid' '$tmp/noenvid.parse'"
+
 # Hostile bounces through the worker's Lua: bounded time and memory,
 # answered (discarded or forwarded), never a failure.
 hostile() { # NAME [BOUND]: time one try, check its answer
