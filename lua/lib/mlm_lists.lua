@@ -836,6 +836,29 @@ local function notify_disabled(ctx, list, a, address, status)
   end
 end
 
+-- VERP (the Postfix recipe in examples/): a copy to USER@DOMAIN went out
+-- from NAME-bounces+USER=DOMAIN@, so a report that comes back there is
+-- about that member, whatever address it names (a member who forwards
+-- elsewhere): the report's worst recipient stands for the member alone,
+-- the address it named kept as final (scored instead when USER@DOMAIN is
+-- no member). Any other detail, or a report naming nobody: as it is.
+local function verp_member(detail, r)
+  local user, domain = (detail or ""):match("^(.+)=([^=@]+)$")
+  if not user or user:find("@", 1, true) or #r.recipients == 0 then
+    return r.recipients
+  end
+  local member = user .. "@" .. domain
+  for _, x in ipairs(r.recipients) do
+    if x.verdict == r.verdict then
+      local named = x.address:lower() ~= member:lower() and x.address or nil
+      return { { address = member, final = named or x.final,
+        status = x.status, action = x.action, verdict = x.verdict,
+        diagnostic = x.diagnostic } }
+    end
+  end
+  return r.recipients
+end
+
 -- NAME-bounces@: bounces score the members (mlm_bounce reads them). Only
 -- permanent failures score; 5.7.x refusals are recorded unscored; delays,
 -- delivery successes, auto-replies and complaints are logged and dropped;
@@ -843,7 +866,9 @@ end
 -- the null sender (mlm_bounce_digest), never silently lost. A member at
 -- bounce_threshold gets a probe (mlm_bounce_probe); a failure or an
 -- unreadable mail to NAME-bounces+probe-TOKEN@ disables that member.
-function M.bounces(ctx, list, rcpt)
+-- Mail to NAME-bounces+USER=DOMAIN@ (VERP, see verp_member) is about the
+-- member USER@DOMAIN.
+function M.bounces(ctx, list, rcpt, detail)
   local a = addresses(list)
   local ok, r = pcall(bounce.parse, ctx.message)
   if not ok then
@@ -875,6 +900,7 @@ function M.bounces(ctx, list, rcpt)
         or "")
     return mlm.discard()
   end
+  r.recipients = verp_member(detail, r)
   for _, x in ipairs(r.recipients) do
     if bounce.RECORDED[x.verdict] then
       local address = x.address
@@ -1140,7 +1166,7 @@ function M.filter_message(ctx)
   elseif kind == "owner" then
     return M.owner(ctx, list, rcpt)
   elseif kind == "bounces" then
-    return M.bounces(ctx, list, rcpt)
+    return M.bounces(ctx, list, rcpt, detail)
   elseif kind == "request" then
     return M.request(ctx, list, rcpt, detail)
   end

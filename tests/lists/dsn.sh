@@ -192,6 +192,27 @@ t_check "two recipient blocks without a blank line between them" \
 "$CTL_BIN" -C "$MLM_CONF" bounces parse - <"$tmp/success.eml" >"$tmp/stdin.parse" 2>&1
 t_check "bounces parse - reads standard input" cmp -s "$tmp/stdin.parse" "$tmp/success.eml.parse"
 
+# VERP: a report to NAME-bounces+USER=DOMAIN@ is about that member,
+# whatever address it names; a delay there scores no one; an unknown
+# USER@DOMAIN leaves the report's own address.
+for m in vera victor; do mlm_ctl member add $L $m@example.org >/dev/null; done
+sed 's/carol@example.org/vera.forward@elsewhere.example/g' "$here/dsn/postfix.eml" >"$tmp/verp.eml"
+mlm_ctl try --from '' --to 'dev-bounces+vera=example.org@lists.example' "$tmp/verp.eml" >"$tmp/verp.out" 2>&1
+t_check "VERP: the report for vera's forward scores vera (got $(score vera@example.org))" \
+    test "$(score vera@example.org)" = 1
+t_check "... and records its status for her, not for the forward address" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' bounces $L | grep vera@example.org | grep -q 5.1.1"
+t_check "... not delivered" grep -q "^result: discarded" "$tmp/verp.out"
+sed 's/carol@example.org/victor@example.org/g' "$here/dsn/postfix.eml" >"$tmp/verp2.eml"
+mlm_ctl try --from '' --to 'dev-bounces+nobody=example.net@lists.example' "$tmp/verp2.eml" >/dev/null 2>&1
+t_check "VERP for an address that is no member: the named member is scored" \
+    test "$(score victor@example.org)" = 1
+report verp-delay.eml message/delivery-status 'Final-Recipient: rfc822; elsewhere@example.net' 'Action: delayed' 'Status: 4.4.1'
+mlm_ctl member add $L wendy@example.org >/dev/null
+mlm_ctl try --from '' --to 'dev-bounces+wendy=example.org@lists.example' "$tmp/verp-delay.eml" >/dev/null 2>&1
+t_check "VERP: a delay scores no one (got '$(score wendy@example.org)')" \
+    test "$(score wendy@example.org)" = 0
+
 # The post a report is about: its Original-Envelope-Id (mlmd sends the
 # post's queue id as ENVID), from the per-message fields only.
 printf 'From: MAILER-DAEMON@mx.example.net\r\nTo: dev-bounces@lists.example\r\nSubject: report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nreport\r\n--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\nOriginal-Envelope-Id: 4QxY7z1AbC\r\n\r\nFinal-Recipient: rfc822; x@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\nOriginal-Envelope-Id: not-this-one\r\n\r\n--R--\r\n' >"$tmp/envid.eml"
