@@ -25,7 +25,8 @@ struct auth_input {
 };
 
 struct auth_result {
-    char from_domain[256];            /* "" when From has not one address */
+    char from_domain[256];            /* A-labels, lower case; "" when From
+                                       * has not one address DMARC can check */
     enum auth_status dkim;            /* pass when one signature passed */
     char dkim_domains[AUTH_DKIM_MAX_SIGS][256];   /* d= of passing ones */
     int n_dkim_domains;
@@ -39,7 +40,9 @@ struct auth_result {
 
 const char *auth_status_name(enum auth_status s);
 
-/* The domain of the message's one From address: 0, or -1 when not one. */
+/* The domain of the message's one From address, in A-labels and lower
+ * case: 0, or -1 when there is not one (no From, several, no domain, or a
+ * domain without an A-label form). */
 int auth_from_domain(const char *spool_path, char *out, size_t outlen);
 
 /* DKIM over the spooled message. */
@@ -54,7 +57,10 @@ void auth_spf(struct dns *dns, const struct auth_input *in,
 void auth_check(struct dns *dns, const struct auth_input *in,
                 struct auth_result *res);
 
-/* Relaxed (same organisational domain) or strict (equal) alignment. */
+/* Relaxed (same organisational domain) or strict (equal) alignment of two
+ * domains as DNS names: ASCII, case ignored. A domain in U-labels (a DKIM
+ * d= or an SMTPUTF8 envelope domain as given) is not converted: it was
+ * authenticated under that name, not under its A-label form. */
 int auth_aligned(const char *a, const char *b, int strict);
 
 #endif

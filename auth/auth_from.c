@@ -1,7 +1,9 @@
 /*
  * auth_from.c - the RFC5322.From domain DMARC is about: read the header
- * block (at most AUTH_HEADER_MAX bytes), unfold the From: fields, and
- * accept exactly one field holding exactly one mailbox.
+ * block (at most AUTH_HEADER_MAX bytes), unfold the From: fields, accept
+ * exactly one field holding exactly one mailbox, and give its domain as
+ * DNS knows it: A-labels (RFC 5890), lower case, the form DMARC looks up
+ * and aligns (auth_aligned) with DKIM d= and the SPF domain.
  */
 #include "auth.h"
 
@@ -43,6 +45,29 @@ static int from_field(FILE *fp, char *out, size_t outlen)
     return found;
 }
 
+/* The domain of mb in A-labels, lower case, into out: 0, or -1 when
+ * there is none, it is too long, or it has no A-label form. */
+static int ascii_domain(InternetAddressMailbox *mb, char *out, size_t outlen)
+{
+    /* GMime gives an A-label domain back in U-labels from get_addr, and
+     * converts to A-labels (IDNA2008, libidn2) in get_idn_addr; a domain
+     * it cannot convert comes back as it was. */
+    const char *addr = internet_address_mailbox_get_idn_addr(mb);
+    const char *at = addr ? strrchr(addr, '@') : NULL;
+    if (at == NULL || at[1] == '\0')
+        return -1;
+    size_t len = strlen(at + 1);
+    if (len >= outlen || len > 253)
+        return -1;
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = (unsigned char)at[1 + i];
+        if (c >= 0x80)
+            return -1;
+        out[i] = (char)tolower(c);
+    }
+    return 0;
+}
+
 int auth_from_domain(const char *spool_path, char *out, size_t outlen)
 {
     char value[8192];
@@ -58,20 +83,11 @@ int auth_from_domain(const char *spool_path, char *out, size_t outlen)
     int rc = -1;
     if (list && internet_address_list_length(list) == 1) {
         InternetAddress *ia = internet_address_list_get_address(list, 0);
-        if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-            const char *addr = internet_address_mailbox_get_addr(
-                INTERNET_ADDRESS_MAILBOX(ia));
-            const char *at = addr ? strrchr(addr, '@') : NULL;
-            if (at && at[1] && strlen(at + 1) < outlen &&
-                strlen(at + 1) <= 253) {
-                size_t i = 0;
-                for (const char *p = at + 1; *p; p++)
-                    out[i++] = (char)tolower((unsigned char)*p);
-                out[i] = '\0';
-                rc = 0;
-            }
-        }
+        if (INTERNET_ADDRESS_IS_MAILBOX(ia))
+            rc = ascii_domain(INTERNET_ADDRESS_MAILBOX(ia), out, outlen);
     }
+    if (rc == -1)
+        out[0] = '\0';
     if (list)
         g_object_unref(list);
     return rc;

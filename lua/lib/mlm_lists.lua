@@ -660,12 +660,15 @@ local function authentication_refusal(ctx, list, a, is_member)
       .. " now; try again later", "451", "4.7.5")
   end
   local from = ctx.message:raw_header("From")
-  if from and (#from > FROM_CHECKED_MAX
-      or #ctx.message:addresses("From") > 1) then
-    -- several addresses, or a field longer than the check reads: DMARC
-    -- cannot vouch for what members are shown, a forger's way past it
-    -- (RFC 7489 6.6.1 lets receivers refuse). A From with no domain
-    -- ("foo", "<>") or none at all claims no one's: it goes on.
+  local from_addresses = ctx.message:addresses("From")
+  if from and (#from > FROM_CHECKED_MAX or #from_addresses > 1
+      or (auth.dmarc == "permerror" and from_addresses[1]
+          and from_addresses[1]:find("@[^@]+$"))) then
+    -- several addresses, a field longer than the check reads, or a
+    -- domain the check could not take (no A-label form): DMARC cannot
+    -- vouch for what members are shown, a forger's way past it (RFC 7489
+    -- 6.6.1 lets receivers refuse). A From with no domain ("foo", "<>")
+    -- or none at all claims no one's: it goes on.
     log("info", ctx, "%s: post from %s names no single From address",
       a.post, ctx.sender ~= "" and ctx.sender or "<>")
     return mlm.reject("The From header of this post does not name one "

@@ -13,7 +13,11 @@
 #  - a From with two addresses, or too long to read: 550 5.7.26;
 #  - DNS down: 451 4.7.5, within dns_timeout;
 #  - require: an unauthenticated member post from a domain without DMARC
-#    is refused 550 5.7.26, a signed one accepted; off: nothing checked.
+#    is refused 550 5.7.26, a signed one accepted; off: nothing checked;
+#  - an IDN From domain (p=reject published at its A-label form), in
+#    U-labels or A-labels: checked in A-labels, unsigned refused 550
+#    5.7.26, signed with d= the A-label accepted (also as a member under
+#    require); a non-ASCII domain without an A-label form: 550 5.7.26.
 #
 # Environment: top_builddir, top_srcdir (set by make check), KEEP_TMP.
 set -u
@@ -25,7 +29,9 @@ tmp=$(mktemp -d /tmp/mlm-dmarc.XXXXXX)
 trap 'dns_stop; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 
 # A DKIM key for signed.example and for nodmarc.example (selector sel).
-for d in signed.example nodmarc.example; do
+# xn--bcher-kva.example is bücher.example in A-labels.
+IDN=xn--bcher-kva.example UIDN=bücher.example
+for d in signed.example nodmarc.example $IDN; do
     mkdir "$tmp/$d"
     opendkim-genkey -D "$tmp/$d" -d "$d" -s sel || exit 1
 done
@@ -39,6 +45,8 @@ dns_start "$tmp" \
     "sel._domainkey.signed.example. TXT $(key_record signed.example)" \
     "sel._domainkey.nodmarc.example. TXT $(key_record nodmarc.example)" \
     '_dmarc.signed.example. TXT "v=DMARC1; p=reject"' \
+    "sel._domainkey.$IDN. TXT $(key_record $IDN)" \
+    "_dmarc.$IDN. TXT \"v=DMARC1; p=reject\"" \
     '_dmarc.reject.example. TXT "v=DMARC1; p=reject"' \
     '_dmarc.org.example. TXT "v=DMARC1; p=none; sp=quarantine"' \
     '_dmarc.none.example. TXT "v=DMARC1; p=none"' \
@@ -152,6 +160,30 @@ try carol@mail.org.example
 t_check "unsigned from a subdomain of sp=quarantine: 550 5.7.26" \
     has "550 5.7.26.*mail.org.example"
 
+# IDN: DMARC looks the From domain up in A-labels, however it is written.
+mail "alice@$UIDN"
+try "alice@$IDN"
+t_check "unsigned From in U-labels, p=reject at the A-label: 550 5.7.26 ($(result | cut -c1-60))" \
+    has "550 5.7.26.*$IDN (DMARC p=reject)"
+mail "alice@$IDN"
+try "alice@$IDN"
+t_check "unsigned From in A-labels: 550 5.7.26 ($(result | cut -c1-60))" \
+    has "550 5.7.26.*$IDN (DMARC p=reject)"
+mail "alice@BÜCHER.Example"
+try "alice@$IDN"
+t_check "unsigned From in upper-case U-labels: 550 5.7.26 ($(result | cut -c1-60))" \
+    has "550 5.7.26.*$IDN (DMARC p=reject)"
+mail "alice@$UIDN" $IDN
+try "alice@$IDN"
+t_check "From in U-labels signed with d= the A-label: accepted ($(result))" \
+    test "$(result)" = accepted
+t_check "... A-R: dkim=pass, dmarc=pass, header.from in A-labels" \
+    has "Authentication-Results: mlm.test; dkim=pass header.d=$IDN;.* dmarc=pass policy.dmarc=reject header.from=$IDN\$"
+mail 'mallory@-ü.example'
+try mallory@example.com
+t_check "a non-ASCII From domain without an A-label form: 550 5.7.26 ($(result | cut -c1-60))" \
+    has "550 5.7.26 .*does not name one address"
+
 # SPF: the envelope sender's domain authorises the client.
 mail ivan@spf.example
 try ivan@spf.example
@@ -183,12 +215,17 @@ t_check "unsigned, no DMARC record: accepted ($(result))" \
 ctl list set $L sender_authentication require
 ctl member add $L erin@nothing.example
 ctl member add $L frank@nodmarc.example
+ctl member add $L "alice@$UIDN"
 try erin@nothing.example
 t_check "require: unauthenticated member post: 550 5.7.26" \
     has "550 5.7.26.*requires"
 mail frank@nodmarc.example nodmarc.example
 try frank@nodmarc.example
 t_check "require: member post with an aligned DKIM pass: accepted ($(result))" \
+    test "$(result)" = accepted
+mail "alice@$UIDN" $IDN
+try "alice@$IDN"
+t_check "require: IDN member post signed with d= the A-label: accepted ($(result))" \
     test "$(result)" = accepted
 mail grace@nothing.example
 try grace@nothing.example
