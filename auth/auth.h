@@ -16,6 +16,11 @@ enum auth_status {
 
 #define AUTH_DKIM_MAX_SIGS 5      /* signatures verified per post */
 #define AUTH_HEADER_MAX (256 * 1024)   /* header block read for From: */
+/* Bytes of the From value checked (unfolded, without the blanks around it,
+ * as message:raw_header gives it); a longer From is not checked (DMARC
+ * permerror). The shipped policy refuses such a post: FROM_CHECKED_MAX in
+ * lua/lib/mlm_lists.lua is the same number. */
+#define AUTH_FROM_MAX 4000
 
 struct auth_input {
     const char *spool_path;   /* the whole message */
@@ -41,8 +46,8 @@ struct auth_result {
 const char *auth_status_name(enum auth_status s);
 
 /* The domain of the message's one From address, in A-labels and lower
- * case: 0, or -1 when there is not one (no From, several, no domain, or a
- * domain without an A-label form). */
+ * case: 0, or -1 when there is not one (no From, several, a From longer
+ * than AUTH_FROM_MAX, no domain, or a domain without an A-label form). */
 int auth_from_domain(const char *spool_path, char *out, size_t outlen);
 
 /* DKIM over the spooled message. */

@@ -646,8 +646,9 @@ end
 -- From domain asking for reject or quarantine, or (require) of a member
 -- post whose From is not authenticated by an aligned DKIM or SPF pass;
 -- 451 4.7.5 when DNS could not tell. nil: go on.
--- The bytes of From the DMARC check reads for certain (auth/auth_from.c
--- reads lines of up to 4 KB).
+-- The bytes of From (as message:raw_header gives it) the DMARC check
+-- reads: a longer From is permerror there (AUTH_FROM_MAX in auth/auth.h,
+-- the same number) and refused here.
 local FROM_CHECKED_MAX = 4000
 
 local function authentication_refusal(ctx, list, a, is_member)

@@ -10,7 +10,10 @@
 #  - the same post altered after signing: 550 5.7.26 naming the domain;
 #  - unsigned posts from p=reject, p=quarantine (found at the
 #    organisational domain): 550 5.7.26; from p=none or no record: accepted;
-#  - a From with two addresses, or too long to read: 550 5.7.26;
+#  - a From with two addresses, or too long to read: 550 5.7.26, and
+#    ctx.auth.dmarc is permerror for a From past 4000 bytes (the same bound
+#    the policy refuses at); a header line longer than 4 KB is read whole,
+#    so text in it at byte 4096 is not taken for a From field;
 #  - DNS down: 451 4.7.5, within dns_timeout;
 #  - require: an unauthenticated member post from a domain without DMARC
 #    is refused 550 5.7.26, a signed one accepted; off: nothing checked;
@@ -147,6 +150,48 @@ mail bob@reject.example
 sed -i "s/^From: Someone </From: \"$(head -c 20000 /dev/zero | tr '\0' 'x')\" </" "$tmp/mail"
 try bob@reject.example
 t_check "a 20 KB From display name: 550 5.7.26 ($(result | cut -c1-60))" \
+    has "550 5.7.26 .*does not name one address"
+# A header line of 4 KB and more is one line: text at its 4096th byte
+# is no From field (a second From would make DMARC unable to check the
+# real one).
+mail bob@reject.example
+pad=$(head -c $((4095 - 7)) /dev/zero | tr '\0' 'x')
+sed -i "1i X-Pad: ${pad}From: <eve@none.example>" "$tmp/mail"
+try bob@reject.example
+t_check "a 4 KB header line ending in From: text: bob's p=reject applies ($(result | cut -c1-60))" \
+    has "550 5.7.26.*reject.example (DMARC p=reject)"
+# What the check itself says (ctx.auth through a policy that shows it):
+# a From past the 4000 bytes it reads is permerror, not the domain of
+# its first bytes; one just within is checked.
+cat >"$tmp/probe.lua" <<'LUA'
+local mlm = require "mlm"
+function filter_message(ctx)
+  return mlm.reject("auth dmarc=" .. ctx.auth.dmarc .. " from="
+    .. tostring(ctx.auth.from_domain))
+end
+LUA
+sed "s|^policy = .*|policy = $tmp/probe.lua|" "$MLM_CONF" >"$tmp/probe.conf"
+long_from() { # BYTES: a From value of BYTES bytes, the address first
+    mail dave@none.example
+    local comment
+    comment=$(head -c $(($1 - 22)) /dev/zero | tr '\0' 'c')
+    sed -i "s/^From: .*/From: <dave@none.example> ($comment)/" "$tmp/mail"
+}
+long_from 4001
+try dave@none.example "$tmp/probe.conf"
+t_check "a From of 4001 bytes: dmarc=permerror, no domain ($(result | cut -c1-70))" \
+    has "auth dmarc=permerror from=nil"
+long_from 4000
+try dave@none.example "$tmp/probe.conf"
+t_check "a From of 4000 bytes: checked ($(result | cut -c1-70))" \
+    has "auth dmarc=fail from=none.example"
+mail dave@none.example
+sed -i "s/^From: .*/From: <dave@none.example>\n  ($(head -c 5000 /dev/zero | tr '\0' 'c'))/" "$tmp/mail"
+try dave@none.example "$tmp/probe.conf"
+t_check "a folded From past 4000 bytes: dmarc=permerror ($(result | cut -c1-70))" \
+    has "auth dmarc=permerror from=nil"
+try dave@none.example
+t_check "... and the shipped policy refuses it 550 5.7.26" \
     has "550 5.7.26 .*does not name one address"
 # No From at all claims no one's domain: not refused for it.
 mail bob@reject.example
