@@ -1077,9 +1077,30 @@ local function request_token(ctx, list, a, action)
     "If you did not ask for this, ignore this message: nothing happens." })
 end
 
+-- Whether the envelope sender of a -request mail, the address a
+-- subscribe joins, is vouched for by its own domain: an SPF pass for that
+-- domain, a passing DKIM signature of that domain (d= equal to it), or a
+-- DMARC pass for a From in that domain. Its name ("spf", "dkim", "dmarc"),
+-- or nil (also when DNS could not tell). Domains as DNS names: case and a
+-- final dot ignored; an envelope domain in U-labels never matches.
+local function sender_authenticated_by(ctx)
+  local domain = ctx.sender:match("@([^@]+)$")
+  local auth = ctx.auth
+  if not domain or not auth then return nil end
+  local function dns_name(d) return (d:lower():gsub("%.$", "")) end
+  local function same(d) return d ~= nil and dns_name(d) == dns_name(domain) end
+  if auth.spf == "pass" and same(auth.spf_domain) then return "spf" end
+  for _, d in ipairs(auth.dkim_domains or {}) do
+    if same(d) then return "dkim" end
+  end
+  if auth.dmarc == "pass" and same(auth.from_domain) then return "dmarc" end
+  return nil
+end
+
 -- What the help says follows subscribe, by subscription_policy.
 local SUBSCRIBE_HELP = {
-  open = "",
+  open = " (at once when your mail server is authenticated, else you"
+    .. " confirm)",
   confirm = " (you will be asked to confirm)",
   moderate = " (the owners approve it)",
   confirm_then_moderate = " (you confirm, then the owners approve it)",
@@ -1107,13 +1128,21 @@ function M.request(ctx, list, rcpt, detail)
       log("info", ctx, "%s: %s is banned: no subscription", a.post, ctx.sender)
     elseif list:member(ctx.sender) then
       log("info", ctx, "%s: %s is already a member", a.post, ctx.sender)
-    elseif list.subscription_policy == "open" then
+    elseif list.subscription_policy == "open"
+        and sender_authenticated_by(ctx) then
+      -- open trusts the envelope sender only where its domain vouches for
+      -- it; anyone else confirms, as under confirm.
       list:add_member(ctx.sender)
-      log("info", ctx, "%s: %s subscribed (open list)", a.post, ctx.sender)
+      log("info", ctx, "%s: %s subscribed (open list, %s pass)", a.post,
+        ctx.sender, sender_authenticated_by(ctx))
       welcome(ctx, a, ctx.sender)
     elseif list.subscription_policy == "moderate" then
       hold_request(ctx, list, a, ctx.sender)
     else
+      if list.subscription_policy == "open" then
+        log("info", ctx, "%s: %s not authenticated by its domain: "
+          .. "confirmation asked (open list)", a.post, ctx.sender)
+      end
       request_token(ctx, list, a, "subscribe")
     end
   elseif command == "unsubscribe" then

@@ -3,7 +3,10 @@
 # mlm-ctl requests, with `mlm-ctl try` (no daemons; mlm.sendmail goes to
 # tests/lib/fake-sendmail.sh):
 #
-#  - open: a subscribe makes a member at once, with a welcome;
+#  - open: a subscribe whose envelope sender's domain authenticates it
+#    (SPF pass for that domain, from a private DNS server) makes a member
+#    at once, with a welcome; an unauthenticated or forged one (no SPF,
+#    SPF fail, SPF pass for another domain) gets a token as under confirm;
 #  - confirm (the default): a token first, the member after the reply;
 #  - moderate: no token, the request is held and every owner gets one
 #    notice naming mlm-ctl requests approve|reject ID;
@@ -16,9 +19,13 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
+. "$here/../lib/dns.sh"
 tmp=$(mktemp -d /tmp/mlm-subscription.XXXXXX)
-trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
-MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
+trap 'dns_stop; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
+# auth.example lets 192.0.2.1 send its mail (SPF); nothing else exists.
+dns_start "$tmp" 'auth.example. TXT "v=spf1 ip4:192.0.2.1 -all"' \
+    'other.example. TXT "v=spf1 ip4:192.0.2.1 -all"' || exit 1
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1 MLM_DNS_RESOLVER=$DNS_RESOLVER
 SENT=$tmp/sent
 mkdir "$SENT"
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
@@ -36,10 +43,13 @@ t_check "the default is confirm" \
 t_check "a bad value is refused" \
     bash -c "! '$CTL_BIN' -C '$MLM_CONF' list set confirm@lists.example subscription_policy maybe 2>/dev/null"
 
-# send FROM TO SUBJECT: one mail through the policy; the result in $RESULT.
+# send FROM TO SUBJECT [CLIENT]: one mail through the policy (from the
+# client address CLIENT, else try's loopback one: libspf2 passes any
+# domain from there); the result in $RESULT.
 send() {
     printf 'From: %s\nTo: %s\nSubject: %s\n\nx\n' "$1" "$2" "$3" >"$tmp/mail"
-    RESULT=$("$CTL_BIN" -C "$MLM_CONF" try --from "$1" --to "$2" "$tmp/mail" 2>&1 |
+    RESULT=$("$CTL_BIN" -C "$MLM_CONF" try --from "$1" --to "$2" \
+        ${4:+--client "$4" --helo client.example} "$tmp/mail" 2>&1 |
         sed -n 's/^result: //p')
 }
 # mails TO SUBJECT-ERE: how many mails went to TO with a Subject matching.
@@ -54,10 +64,36 @@ is_member() { mlm_ctl members "$1" --role member | grep -qi "^$2 "; }
 pending_id() { mlm_ctl requests "$1" | awk -v a="$2" '$2 == a { print $1 }'; }
 
 # --- open -------------------------------------------------------------------
-send ann@example.net open-request@lists.example subscribe
-t_check "open: subscribe makes a member at once ($RESULT)" is_member open@lists.example ann@example.net
+send ann@auth.example open-request@lists.example subscribe 192.0.2.1
+t_check "open: subscribe with SPF pass for its domain makes a member at once ($RESULT)" \
+    is_member open@lists.example ann@auth.example
 t_check "... with a welcome and no token" \
-    test "$(mails ann@example.net 'Welcome to open@')" -eq 1 -a "$(mails ann@example.net confirm)" -eq 0
+    test "$(mails ann@auth.example 'Welcome to open@')" -eq 1 -a "$(mails ann@auth.example confirm)" -eq 0
+# not_member LIST ADDRESS
+not_member() { ! mlm_ctl members "$1" | grep -qi "^$2 "; }
+send ann@example.net open-request@lists.example subscribe 192.0.2.50
+t_check "open: an unauthenticated subscribe (no SPF record) makes no member" \
+    not_member open@lists.example ann@example.net
+token=$(token_of ann@example.net)
+t_check "... a token is sent instead, no welcome" \
+    test -n "$token" -a "$(mails ann@example.net 'Welcome to open@')" -eq 0
+send ann@example.net open-request@lists.example "Re: confirm $token" 192.0.2.50
+t_check "... replying with it subscribes" is_member open@lists.example ann@example.net
+send victim@auth.example open-request@lists.example subscribe 192.0.2.99
+t_check "open: a forged sender (SPF fail) is not subscribed" \
+    not_member open@lists.example victim@auth.example
+t_check "... the address is asked to confirm" test -n "$(token_of victim@auth.example)"
+send victim@example.net open-request@lists.example subscribe 192.0.2.1
+t_check "open: a client auth.example's SPF allows, sending as example.net: not subscribed" \
+    not_member open@lists.example victim@example.net
+printf 'From: %s\nTo: %s\nSubject: subscribe\n\nx\n' victim2@example.net \
+    open-request@lists.example >"$tmp/mail"
+RESULT=$("$CTL_BIN" -C "$MLM_CONF" try --from mallory@other.example \
+    --to open-request@lists.example --client 192.0.2.1 "$tmp/mail" 2>&1 |
+    sed -n 's/^result: //p')
+t_check "open: SPF pass for the envelope sender subscribes the envelope sender, not the From" \
+    bash -c "! '$CTL_BIN' -C '$MLM_CONF' members open@lists.example | grep -qi '^victim2@' &&
+        '$CTL_BIN' -C '$MLM_CONF' members open@lists.example | grep -qi '^mallory@other.example '"
 
 # --- confirm ----------------------------------------------------------------
 send bob@example.net confirm-request@lists.example subscribe
@@ -164,8 +200,8 @@ for l in open confirm moderate ctm; do
     send "helpme-$l@example.net" $l-request@lists.example help
 done
 help_says() { grep -lE "^ARGS: .* helpme-$1@example.net\$" "$SENT"/sent.* | xargs -r grep -h '^  subscribe '; }
-t_check "help on an open list: no confirmation promised ($(help_says open))" \
-    bash -c "[ -n '$(help_says open)' ] && ! grep -q confirm <<<'$(help_says open)'"
+t_check "help on an open list: at once only when authenticated ($(help_says open))" \
+    grep -q "at once when your mail server is authenticated, else you confirm" <<<"$(help_says open)"
 t_check "help under confirm: asked to confirm" grep -q "asked to confirm" <<<"$(help_says confirm)"
 t_check "help under moderate: the owners approve" grep -q "owners approve" <<<"$(help_says moderate)"
 t_check "help under confirm_then_moderate: both" grep -q "confirm, then the owners approve" <<<"$(help_says ctm)"
