@@ -15,7 +15,12 @@
 #  - mlm-ctl requests LIST (and --json) lists them; approve makes the
 #    member and welcomes it, reject tells it; a replayed decision, a bad
 #    or unknown id fail and change nothing; a request of an address that
-#    became a member meanwhile is approved without a second membership.
+#    became a member meanwhile is approved without a second membership;
+#  - approving the request of an address banned since (by address, in
+#    another spelling, or by @domain) is refused, sends nothing and leaves
+#    the request pending; an approval whose member cannot be added (an
+#    address the database refuses) changes nothing either (one
+#    transaction).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
@@ -167,6 +172,38 @@ t_check "approving a request of an address that is a member by now ($rc: $out)" 
 t_check "... one membership" test "$(mlm_ctl members moderate@lists.example | grep -c '^erin@')" -eq 1
 send erin@example.net moderate-request@lists.example subscribe
 t_check "a member's subscribe holds nothing" test -z "$(mlm_ctl requests moderate@lists.example)"
+
+# Bans made after the request: approve refuses, nothing changes.
+send gina@example.net moderate-request@lists.example subscribe
+gid=$(pending_id moderate@lists.example gina@example.net)
+send hal@banned.example moderate-request@lists.example subscribe
+hid=$(pending_id moderate@lists.example hal@banned.example)
+ctl list set moderate@lists.example banned 'Gina@EXAMPLE.net. @Banned.Example'
+n=$(ls "$SENT" | wc -l)
+for x in "gina@example.net $gid" "hal@banned.example $hid"; do
+    set -- $x
+    out=$(mlm_ctl requests approve "$2" 2>&1); rc=$?
+    t_check "approving banned $1's request fails ($rc: $out)" \
+        bash -c "test $rc -ne 0 && grep -q '$1 is banned from moderate@lists.example' <<<'$out'"
+    t_check "... no member" not_member moderate@lists.example "$1"
+    t_check "... the request stays pending" test "$(pending_id moderate@lists.example "$1")" = "$2"
+done
+t_check "... and nothing is sent" test "$(ls "$SENT" | wc -l)" -eq "$n"
+ctl list set moderate@lists.example banned ''
+ctl requests approve "$gid"
+t_check "once the ban is lifted, approve makes the member" is_member moderate@lists.example gina@example.net
+ctl requests reject "$hid"
+# A request whose address the members table refuses (a space outside
+# quotes, written straight into the database): the approval fails and
+# leaves it pending, not approved without a member.
+sqlite3 "$tmp/mlm.db" "INSERT INTO requests (list_id, address, received)
+    SELECT id, 'bad address@example.net', 0 FROM lists WHERE name = 'moderate'"
+bid=$(sqlite3 "$tmp/mlm.db" "SELECT id FROM requests WHERE address = 'bad address@example.net'")
+out=$(mlm_ctl requests approve "$bid" 2>&1); rc=$?
+t_check "approving a request whose member cannot be added fails ($rc: $out)" test "$rc" -ne 0
+t_check "... and leaves it pending" \
+    test "$(sqlite3 "$tmp/mlm.db" "SELECT state FROM requests WHERE id = $bid")" = pending
+sqlite3 "$tmp/mlm.db" "DELETE FROM requests WHERE id = $bid"
 
 for bad in 0 -1 abc 1x 99999999999999999999 "" 424242; do
     out=$(mlm_ctl requests approve "$bad" 2>&1); rc=$?
