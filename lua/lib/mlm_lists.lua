@@ -1013,12 +1013,16 @@ end
 
 -- Hold a subscription (subscription_policy moderate, or confirmed under
 -- confirm_then_moderate) for the owners (mlm_requests); the subscriber
--- learns it waits, once a request.
+-- learns it waits, once a request, or that the owners have too many to
+-- take it now.
 local function hold_request(ctx, list, a, address)
-  local id, new = requests.hold(list, a, address, function(level, fmt, ...)
-    log(level, ctx, fmt, ...)
-  end)
-  if new then
+  local id, new, refused = requests.hold(list, a, address,
+    function(level, fmt, ...) log(level, ctx, fmt, ...) end)
+  if refused == "full" then
+    request_mail(ctx, a, address, "Your subscription to " .. a.post, {
+      "The owners of " .. a.post .. " have too many subscription requests",
+      "waiting to take yours now. Please ask again in a few days." })
+  elseif new then
     request_mail(ctx, a, address, "Your subscription to " .. a.post, {
       "Your request to join " .. a.post .. " waits for the approval of",
       "the list's owners. You will hear from them when they decide.",

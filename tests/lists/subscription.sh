@@ -20,7 +20,11 @@
 #    another spelling, or by @domain) is refused, sends nothing and leaves
 #    the request pending; an approval whose member cannot be added (an
 #    address the database refuses) changes nothing either (one
-#    transaction).
+#    transaction);
+#  - moderate limits: at most 100 requests pending a list (the 101st is
+#    answered, not stored, and the owners hear nothing); an address the
+#    owners rejected cannot ask again for 24 hours (nothing stored or
+#    sent), and can after.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
@@ -36,13 +40,14 @@ mkdir "$SENT"
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
     "sendmail = /usr/bin/env FAKE_SENDMAIL_DIR=$SENT $here/../lib/fake-sendmail.sh"
 ctl() { mlm_ctl "$@" >/dev/null || t_fail "mlm-ctl $*"; }
-for l in open confirm moderate ctm; do
+for l in open confirm moderate ctm capped; do
     ctl list create $l@lists.example --owner owner1@example.org
     ctl member add $l@lists.example owner2@example.org --role owner
 done
 ctl list set open@lists.example subscription_policy open
 ctl list set moderate@lists.example subscription_policy moderate
 ctl list set ctm@lists.example subscription_policy confirm_then_moderate
+ctl list set capped@lists.example subscription_policy moderate
 t_check "the default is confirm" \
     bash -c "'$CTL_BIN' -C '$MLM_CONF' list show confirm@lists.example | grep -qE '^subscription_policy +confirm\$'"
 t_check "a bad value is refused" \
@@ -214,6 +219,35 @@ out=$(mlm_ctl requests nosuch@lists.example 2>&1); rc=$?
 t_check "requests of an unknown list fails ($rc: $out)" test "$rc" -ne 0
 out=$(mlm_ctl requests moderate@lists.example --state maybe 2>&1); rc=$?
 t_check "requests with a bad --state fails ($rc: $out)" test "$rc" -ne 0
+
+# --- moderate: limits ---------------------------------------------------------
+# notices TO: the owner notices for capped@ to TO.
+notices() { grep -l "^To: $1" "$SENT"/sent.* | xargs -r grep -l '^Subject: capped@lists.example subscription request' | wc -l; }
+sqlite3 "$tmp/mlm.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 99)
+    INSERT INTO requests (list_id, address, received)
+    SELECT (SELECT id FROM lists WHERE name = 'capped'), 'filler' || i || '@example.net', 0 FROM n"
+send last@example.net capped-request@lists.example subscribe
+t_check "the 100th pending request is held" test -n "$(pending_id capped@lists.example last@example.net)"
+t_check "... and announced" test "$(notices owner1@example.org)" -eq 1
+send over@example.net capped-request@lists.example subscribe
+t_check "the 101st is not held" test -z "$(pending_id capped@lists.example over@example.net)"
+t_check "... 100 pending" test "$(mlm_ctl requests capped@lists.example | wc -l)" -eq 100
+t_check "... the owners hear nothing more" test "$(notices owner1@example.org)" -eq 1
+t_check "... the subscriber is told to ask later" \
+    test "$(grep -lE '^ARGS: .* over@example.net$' "$SENT"/sent.* | xargs -r grep -l 'too many subscription requests' | wc -l)" -eq 1
+ctl requests reject "$(pending_id capped@lists.example last@example.net)"
+send over@example.net capped-request@lists.example subscribe
+t_check "below the cap again, a request is held" test -n "$(pending_id capped@lists.example over@example.net)"
+sqlite3 "$tmp/mlm.db" "DELETE FROM requests WHERE address LIKE 'filler%'"
+n=$(ls "$SENT" | wc -l)
+send Last@Example.net capped-request@lists.example subscribe
+t_check "a rejected address asking again within 24 h (in other case): not held" \
+    bash -c "! '$CTL_BIN' -C '$MLM_CONF' requests capped@lists.example | grep -qi ' last@example.net '"
+t_check "... nothing sent (no owner notice, no answer)" test "$(ls "$SENT" | wc -l)" -eq "$n"
+sqlite3 "$tmp/mlm.db" "UPDATE requests SET decided_at = decided_at - 86401 WHERE address = 'last@example.net'"
+send last@example.net capped-request@lists.example subscribe
+t_check "... 24 hours after the rejection, held again" \
+    test -n "$(pending_id capped@lists.example last@example.net)"
 
 # --- confirm_then_moderate --------------------------------------------------
 send fay@example.net ctm-request@lists.example subscribe
