@@ -224,6 +224,10 @@ t_check "From in U-labels signed with d= the A-label: accepted ($(result))" \
     test "$(result)" = accepted
 t_check "... A-R: dkim=pass, dmarc=pass, header.from in A-labels" \
     has "Authentication-Results: mlm.test; dkim=pass header.d=$IDN;.* dmarc=pass policy.dmarc=reject header.from=$IDN\$"
+mail "alice@mail.$UIDN" $IDN
+try "alice@mail.$IDN"
+t_check "From in a U-label subdomain, signed by the A-label org domain: relaxed alignment ($(result))" \
+    has "Authentication-Results: mlm.test; dkim=pass header.d=$IDN;.* dmarc=pass policy.dmarc=reject header.from=mail.$IDN\$"
 mail 'mallory@-ü.example'
 try mallory@example.com
 t_check "a non-ASCII From domain without an A-label form: 550 5.7.26 ($(result | cut -c1-60))" \
