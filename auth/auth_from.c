@@ -33,7 +33,7 @@ static long header_line(FILE *fp, GString *line, size_t *budget)
 {
     int c;
     g_string_truncate(line, 0);
-    while ((c = getc(fp)) != EOF) {
+    while ((c = getc_unlocked(fp)) != EOF) { /* fp is this call's own */
         if (*budget == 0)
             return -1;
         (*budget)--;
