@@ -16,6 +16,11 @@ enum auth_status {
 
 #define AUTH_DKIM_MAX_SIGS 5      /* signatures verified per post */
 #define AUTH_HEADER_MAX (256 * 1024)   /* header block read for From: */
+/* Bytes of the From value checked (unfolded, without the blanks around it,
+ * as message:raw_header gives it); a longer From is not checked (DMARC
+ * permerror). The shipped policy refuses such a post: FROM_CHECKED_MAX in
+ * lua/lib/mlm_lists.lua is the same number. */
+#define AUTH_FROM_MAX 4000
 
 struct auth_input {
     const char *spool_path;   /* the whole message */
@@ -25,7 +30,8 @@ struct auth_input {
 };
 
 struct auth_result {
-    char from_domain[256];            /* "" when From has not one address */
+    char from_domain[256];            /* A-labels, lower case; "" when From
+                                       * has not one address DMARC can check */
     enum auth_status dkim;            /* pass when one signature passed */
     char dkim_domains[AUTH_DKIM_MAX_SIGS][256];   /* d= of passing ones */
     int n_dkim_domains;
@@ -39,7 +45,9 @@ struct auth_result {
 
 const char *auth_status_name(enum auth_status s);
 
-/* The domain of the message's one From address: 0, or -1 when not one. */
+/* The domain of the message's one From address, in A-labels and lower
+ * case: 0, or -1 when there is not one (no From, several, a From longer
+ * than AUTH_FROM_MAX, no domain, or a domain without an A-label form). */
 int auth_from_domain(const char *spool_path, char *out, size_t outlen);
 
 /* DKIM over the spooled message. */
@@ -54,7 +62,10 @@ void auth_spf(struct dns *dns, const struct auth_input *in,
 void auth_check(struct dns *dns, const struct auth_input *in,
                 struct auth_result *res);
 
-/* Relaxed (same organisational domain) or strict (equal) alignment. */
+/* Relaxed (same organisational domain) or strict (equal) alignment of two
+ * domains as DNS names: ASCII, case ignored. A domain in U-labels (a DKIM
+ * d= or an SMTPUTF8 envelope domain as given) is not converted: it was
+ * authenticated under that name, not under its A-label form. */
 int auth_aligned(const char *a, const char *b, int strict);
 
 #endif

@@ -1,7 +1,10 @@
 /*
  * auth_from.c - the RFC5322.From domain DMARC is about: read the header
- * block (at most AUTH_HEADER_MAX bytes), unfold the From: fields, and
- * accept exactly one field holding exactly one mailbox.
+ * block (at most AUTH_HEADER_MAX bytes) a whole line at a time, unfold
+ * the From: fields, accept exactly one field of at most AUTH_FROM_MAX
+ * bytes holding exactly one mailbox, and give its domain as DNS knows it:
+ * A-labels (RFC 5890), lower case, the form DMARC looks up and aligns
+ * (auth_aligned) with DKIM d= and the SPF domain.
  */
 #include "auth.h"
 
@@ -12,67 +15,128 @@
 #include <string.h>
 #include <strings.h>
 
-/* The unfolded value of the one From: field into out: 1, 0 when there is
- * none, -1 when there are several or the header block is too long. */
-static int from_field(FILE *fp, char *out, size_t outlen)
+/* What from_field found. */
+enum from_found {
+    FROM_NONE,       /* no From: field */
+    FROM_ONE,        /* one field, its value read whole */
+    FROM_UNCHECKED,  /* several fields, a field past AUTH_FROM_MAX bytes, or
+                      * a header block past AUTH_HEADER_MAX */
+};
+
+/*
+ * One physical line of the header block into line (its line end kept):
+ * its length, 0 at end of file, -1 when the line would take the block
+ * past *budget bytes. A line is never cut: a long one is read whole or
+ * refused, so no piece of it can pass for a field of its own.
+ */
+static long header_line(FILE *fp, GString *line, size_t *budget)
 {
-    char line[4096];
-    size_t total = 0, used = 0;
-    int found = 0, in_from = 0;
-    out[0] = '\0';
-    while (fgets(line, sizeof line, fp)) {
-        size_t n = strlen(line);
-        total += n;
-        if (total > AUTH_HEADER_MAX)
+    int c;
+    g_string_truncate(line, 0);
+    while ((c = getc_unlocked(fp)) != EOF) { /* fp is this call's own */
+        if (*budget == 0)
             return -1;
-        if (line[0] == '\n' || (line[0] == '\r' && line[1] == '\n'))
+        (*budget)--;
+        g_string_append_c(line, (char)c);
+        if (c == '\n')
             break;
-        int continuation = line[0] == ' ' || line[0] == '\t';
+    }
+    return (long)line->len;
+}
+
+/* A header line that starts a field named From. */
+static int starts_from(const GString *line)
+{
+    return line->len >= 5 && strncasecmp(line->str, "From:", 5) == 0;
+}
+
+/*
+ * The one From: field's value into value, unfolded as
+ * message:raw_header gives it (line ends removed, leading and trailing
+ * blanks dropped), so that AUTH_FROM_MAX means the same bytes to the
+ * policy.
+ */
+static enum from_found from_field(FILE *fp, GString *value)
+{
+    GString *line = g_string_sized_new(256);
+    size_t budget = AUTH_HEADER_MAX;
+    int found = 0, in_from = 0;
+    enum from_found result = FROM_NONE;
+    long n;
+    g_string_truncate(value, 0);
+    while ((n = header_line(fp, line, &budget)) > 0) {
+        if (line->str[0] == '\n' ||
+            (line->str[0] == '\r' && line->str[1] == '\n'))
+            break;
+        int continuation = line->str[0] == ' ' || line->str[0] == '\t';
         if (!continuation)
-            in_from = strncasecmp(line, "From:", 5) == 0;
+            in_from = starts_from(line);
         if (!in_from)
             continue;
         if (!continuation && ++found > 1)
-            return -1;
-        const char *v = continuation ? line : line + 5;
-        for (; *v && used + 1 < outlen; v++)
-            if (*v != '\r' && *v != '\n')
-                out[used++] = *v;
-        out[used] = '\0';
+            break;
+        for (const char *v = line->str + (continuation ? 0 : 5); *v; v++)
+            if (*v != '\r' && *v != '\n' &&
+                (value->len > 0 || (*v != ' ' && *v != '\t')))
+                g_string_append_c(value, *v);
     }
-    return found;
+    while (value->len > 0 && (value->str[value->len - 1] == ' ' ||
+                              value->str[value->len - 1] == '\t'))
+        g_string_truncate(value, value->len - 1);
+    if (n == -1 || found > 1 || value->len > AUTH_FROM_MAX)
+        result = FROM_UNCHECKED;
+    else if (found == 1)
+        result = FROM_ONE;
+    g_string_free(line, TRUE);
+    return result;
+}
+
+/* The domain of mb in A-labels, lower case, into out: 0, or -1 when
+ * there is none, it is too long, or it has no A-label form. */
+static int ascii_domain(InternetAddressMailbox *mb, char *out, size_t outlen)
+{
+    /* GMime gives an A-label domain back in U-labels from get_addr, and
+     * converts to A-labels (IDNA2008, libidn2) in get_idn_addr; a domain
+     * it cannot convert comes back as it was. */
+    const char *addr = internet_address_mailbox_get_idn_addr(mb);
+    const char *at = addr ? strrchr(addr, '@') : NULL;
+    if (at == NULL || at[1] == '\0')
+        return -1;
+    size_t len = strlen(at + 1);
+    if (len >= outlen || len > 253)
+        return -1;
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = (unsigned char)at[1 + i];
+        if (c >= 0x80)
+            return -1;
+        out[i] = (char)tolower(c);
+    }
+    return 0;
 }
 
 int auth_from_domain(const char *spool_path, char *out, size_t outlen)
 {
-    char value[8192];
     out[0] = '\0';
     FILE *fp = fopen(spool_path, "re");
     if (fp == NULL)
         return -1;
-    int found = from_field(fp, value, sizeof value);
+    GString *value = g_string_sized_new(256);
+    enum from_found found = from_field(fp, value);
     fclose(fp);
-    if (found != 1)
-        return -1;
-    InternetAddressList *list = internet_address_list_parse(NULL, value);
     int rc = -1;
-    if (list && internet_address_list_length(list) == 1) {
-        InternetAddress *ia = internet_address_list_get_address(list, 0);
-        if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-            const char *addr = internet_address_mailbox_get_addr(
-                INTERNET_ADDRESS_MAILBOX(ia));
-            const char *at = addr ? strrchr(addr, '@') : NULL;
-            if (at && at[1] && strlen(at + 1) < outlen &&
-                strlen(at + 1) <= 253) {
-                size_t i = 0;
-                for (const char *p = at + 1; *p; p++)
-                    out[i++] = (char)tolower((unsigned char)*p);
-                out[i] = '\0';
-                rc = 0;
-            }
+    if (found == FROM_ONE) {
+        InternetAddressList *list = internet_address_list_parse(NULL,
+                                                                value->str);
+        if (list && internet_address_list_length(list) == 1) {
+            InternetAddress *ia = internet_address_list_get_address(list, 0);
+            if (INTERNET_ADDRESS_IS_MAILBOX(ia))
+                rc = ascii_domain(INTERNET_ADDRESS_MAILBOX(ia), out, outlen);
         }
+        if (list)
+            g_object_unref(list);
     }
-    if (list)
-        g_object_unref(list);
+    g_string_free(value, TRUE);
+    if (rc == -1)
+        out[0] = '\0';
     return rc;
 }

@@ -19,6 +19,7 @@
 
 #define DB_NOT_FOUND (-2)
 #define DB_EXISTS (-3)
+#define DB_REFUSED (-4)   /* a list rule forbids it (a ban) */
 
 struct db;
 
@@ -384,6 +385,19 @@ int request_get(struct db *db, int64_t id, struct list_info *list,
  */
 int request_decide(struct db *db, int64_t id, const char *state,
                    const char *who, char *why, size_t whylen);
+/*
+ * Approve pending request id by who and make its address a member, in
+ * one BEGIN IMMEDIATE transaction: list and out are filled as by
+ * request_get. 0 when the member was added, DB_EXISTS when the address
+ * was a member already (the request is approved all the same),
+ * DB_NOT_FOUND when there is no such request or it is not pending,
+ * DB_REFUSED when the address is banned from the list (compared as the
+ * subscribe path compares it: pattern_match), or -1. With anything but 0
+ * and DB_EXISTS nothing changed: the request stays as it was.
+ */
+int request_approve(struct db *db, int64_t id, const char *who,
+                    struct list_info *list, struct request_info *out,
+                    char *why, size_t whylen);
 
 /* --- confirmation tokens ------------------------------------------------ */
 

@@ -1,7 +1,8 @@
 /*
  * db_requests.c - subscription requests waiting for the owners' decision
  * (subscription_policy moderate and confirm_then_moderate). The list
- * policy adds them; mlm-ctl requests lists and decides them.
+ * policy adds them; mlm-ctl requests lists and decides them. An approval
+ * checks the ban, decides and adds the member in one transaction.
  */
 #include "dbi.h"
 
@@ -82,4 +83,47 @@ int request_decide(struct db *db, int64_t id, const char *state,
         return DB_NOT_FOUND;
     }
     return 0;
+}
+
+/* The approval's steps, inside the caller's transaction. */
+static int approve_steps(struct db *db, int64_t id, const char *who,
+                         struct list_info *list, struct request_info *out,
+                         char *why, size_t whylen)
+{
+    int rc = request_get(db, id, list, out, why, whylen);
+    if (rc != 0)
+        return rc;
+    if (strcmp(out->state, "pending") != 0) {
+        snprintf(why, whylen, "subscription request %lld is already %s%s%s",
+                 (long long)id, out->state, *out->decided_by ? " by " : "",
+                 out->decided_by);
+        return DB_NOT_FOUND;
+    }
+    int banned = pattern_match(db, list, "banned", out->address, why, whylen);
+    if (banned == -1)
+        return -1;
+    if (banned) {
+        snprintf(why, whylen, "%s is banned from %s: subscription request "
+                 "%lld stays pending (lift the ban, or reject the request)",
+                 out->address, list->address, (long long)id);
+        return DB_REFUSED;
+    }
+    rc = request_decide(db, id, "approved", who, why, whylen);
+    if (rc != 0)
+        return rc;
+    return member_add(db, list, out->address, "member", "", why, whylen);
+}
+
+int request_approve(struct db *db, int64_t id, const char *who,
+                    struct list_info *list, struct request_info *out,
+                    char *why, size_t whylen)
+{
+    if (db_begin(db, why, whylen) == -1)
+        return -1;
+    int rc = approve_steps(db, id, who, list, out, why, whylen);
+    if ((rc == 0 || rc == DB_EXISTS) && db_commit(db, why, whylen) == -1)
+        rc = -1;
+    if (rc != 0 && rc != DB_EXISTS)
+        db_rollback(db);
+    return rc;
 }

@@ -85,12 +85,47 @@ int inject_address_ok(const char *address)
            strpbrk(address, " \t") == NULL;
 }
 
+/*
+ * extra as the envelope inject.h describes: "-f", the sender, then the
+ * recipients, each address safe on a command line (inject_address_ok),
+ * so that no address, wherever it came from, is taken for an option.
+ * 0, or -1 with why.
+ */
+static int envelope_check(const char *const *extra, char *why, size_t whylen)
+{
+    if (extra == NULL)
+        return 0;
+    if (extra[0] == NULL || strcmp(extra[0], "-f") != 0 || extra[1] == NULL) {
+        snprintf(why, whylen, "sendmail arguments are -f SENDER RECIPIENT...");
+        return -1;
+    }
+    const char *sender = extra[1];
+    if (*sender && strcmp(sender, "<>") != 0 && !inject_address_ok(sender)) {
+        char safe[256];
+        first_line(sender, safe, sizeof safe);
+        snprintf(why, whylen, "bad sender address for sendmail: '%s'", safe);
+        return -1;
+    }
+    for (size_t i = 2; extra[i]; i++) {
+        if (!inject_address_ok(extra[i])) {
+            char safe[256];
+            first_line(extra[i], safe, sizeof safe);
+            snprintf(why, whylen, "bad recipient address for sendmail: '%s'",
+                     safe);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int inject_message(const char *command, const char *const *extra,
                    const char *first_header, const void *raw, size_t rawlen,
                    int64_t timeout_ms, char *why, size_t whylen)
 {
     char *copy, output[OUTPUT_KEEP + 1] = "";
     size_t outlen = 0;
+    if (envelope_check(extra, why, whylen) == -1)
+        return -1;
     char **argv = command_argv(command, extra, &copy);
     int in[2], out[2];
     if (argv[0] == NULL) {

@@ -13,11 +13,17 @@
 
 /*
  * Run command (split on blanks: no shell, no quoting) with the arguments
- * extra (NULL-terminated) appended, write first_header (may be NULL) and
- * then raw to its standard input, and wait for it to exit 0, all within
- * timeout_ms. A command still running at the deadline is killed with its
- * process group. Returns 0, or -1 with a one-line reason in why (the first
- * line of what the command printed, made safe to log).
+ * extra appended, write first_header (may be NULL) and then raw to its
+ * standard input, and wait for it to exit 0, all within timeout_ms. A
+ * command still running at the deadline is killed with its process
+ * group. Returns 0, or -1 with a one-line reason in why (the first line
+ * of what the command printed, made safe to log).
+ *
+ * extra is NULL or the envelope, NULL-terminated: "-f", the sender ("" or
+ * "<>" for the null sender), then the recipients (inject_args builds it).
+ * Every address in it must pass inject_address_ok, so that none is taken
+ * for an option (an address may start with '-'); otherwise nothing is run
+ * and -1 says which address.
  */
 int inject_message(const char *command, const char *const *extra,
                    const char *first_header, const void *raw, size_t rawlen,

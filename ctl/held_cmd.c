@@ -246,7 +246,9 @@ static int collect_notice(const struct member_info *m, void *arg)
     return 0;
 }
 
-/* Send one generated notice from LIST-owner@ through sendmail. */
+/* Send one generated notice from LIST-owner@ through sendmail, to the
+ * addresses of to that sendmail can take (inject_address_ok: none that
+ * would read as an option); the others are left out with a warning. */
 void notice_send(struct ctl_env *env, const struct list_info *list,
                         char **to, size_t nto, const char *subject,
                         const char *text)
@@ -256,10 +258,24 @@ void notice_send(struct ctl_env *env, const struct list_info *list,
              list->domain);
     snprintf(owner, sizeof owner, "%s-owner@%s", list->name, list->domain);
     const char **extra = xcalloc(nto + 3, sizeof *extra);
+    size_t n = 2;
     extra[0] = "-f";
     extra[1] = bounces;
-    for (size_t i = 0; i < nto; i++)
-        extra[2 + i] = to[i];
+    for (size_t i = 0; i < nto; i++) {
+        if (inject_address_ok(to[i])) {
+            extra[n++] = to[i];
+        } else {
+            char *safe = safe_text(to[i], 0);
+            fprintf(stderr, "mlm-ctl: warning: notice \"%s\" not sent to "
+                    "'%s': not an address sendmail can take\n", subject,
+                    safe);
+            free(safe);
+        }
+    }
+    if (n == 2) {
+        free(extra);
+        return;
+    }
     size_t len = strlen(subject) + strlen(text) + 2 * strlen(owner) + 512;
     char *msg = xmalloc(len);
     snprintf(msg, len, "From: %s\r\nTo: %s\r\nSubject: %s\r\n"

@@ -5,10 +5,12 @@
  *
  * A decision is one UPDATE of a pending request (db_requests.c), so a
  * replayed or concurrent decision fails cleanly and changes nothing. The
- * record keeps who decided and when. Approving adds the address as a
- * member and sends it a welcome; rejecting tells it politely. Both go
- * from NAME-request@ only to the requesting address: the list policy holds no request from
- * a robot (RFC 3834), so none is answered here either.
+ * record keeps who decided and when. Approving checks that the address
+ * is not banned, decides and adds the member in one transaction
+ * (request_approve), then sends a welcome; a banned address's request is
+ * refused and stays pending. Rejecting tells the address politely. Both go
+ * from NAME-request@ only to the requesting address: the list policy holds
+ * no request from a robot (RFC 3834), so none is answered here either.
  */
 #include "ctl.h"
 #include "db.h"
@@ -177,26 +179,24 @@ int cmd_requests_decide(struct ctl_env *env, struct ctl_args *a)
     struct db *db = ctl_db(env);
     if (db == NULL)
         return EXIT_FAILED;
-    if (request_get(db, id, &list, &r, why, sizeof why) != 0)
-        return ctl_fail("%s", why);
-    if (strcmp(r.state, "pending") != 0)
-        return ctl_fail("subscription request %lld is already %s%s%s",
-                        (long long)id, r.state, *r.decided_by ? " by " : "",
-                        r.decided_by);
-    if (request_decide(db, id, state, who, why, sizeof why) != 0)
-        return ctl_fail("%s", why);
     if (approve) {
-        int added = member_add(db, &list, r.address, "member", "", why,
-                               sizeof why);
+        int added = request_approve(db, id, who, &list, &r, why, sizeof why);
         if (added == DB_EXISTS) {
             printf("approved subscription request %lld: %s is already a "
                    "member of %s\n", (long long)id, r.address, list.address);
             return EXIT_OK;
         }
         if (added != 0)
-            return ctl_fail("subscription request %lld approved, but %s "
-                            "was not added: %s", (long long)id, r.address,
-                            why);
+            return ctl_fail("%s", why);
+    } else {
+        if (request_get(db, id, &list, &r, why, sizeof why) != 0)
+            return ctl_fail("%s", why);
+        if (strcmp(r.state, "pending") != 0)
+            return ctl_fail("subscription request %lld is already %s%s%s",
+                            (long long)id, r.state,
+                            *r.decided_by ? " by " : "", r.decided_by);
+        if (request_decide(db, id, state, who, why, sizeof why) != 0)
+            return ctl_fail("%s", why);
     }
     request_tell(env, &list, r.address, approve);
     printf("%s subscription request %lld: %s %s %s by %s\n", state,

@@ -646,8 +646,9 @@ end
 -- From domain asking for reject or quarantine, or (require) of a member
 -- post whose From is not authenticated by an aligned DKIM or SPF pass;
 -- 451 4.7.5 when DNS could not tell. nil: go on.
--- The bytes of From the DMARC check reads for certain (auth/auth_from.c
--- reads lines of up to 4 KB).
+-- The bytes of From (as message:raw_header gives it) the DMARC check
+-- reads: a longer From is permerror there (AUTH_FROM_MAX in auth/auth.h,
+-- the same number) and refused here.
 local FROM_CHECKED_MAX = 4000
 
 local function authentication_refusal(ctx, list, a, is_member)
@@ -660,12 +661,15 @@ local function authentication_refusal(ctx, list, a, is_member)
       .. " now; try again later", "451", "4.7.5")
   end
   local from = ctx.message:raw_header("From")
-  if from and (#from > FROM_CHECKED_MAX
-      or #ctx.message:addresses("From") > 1) then
-    -- several addresses, or a field longer than the check reads: DMARC
-    -- cannot vouch for what members are shown, a forger's way past it
-    -- (RFC 7489 6.6.1 lets receivers refuse). A From with no domain
-    -- ("foo", "<>") or none at all claims no one's: it goes on.
+  local from_addresses = ctx.message:addresses("From")
+  if from and (#from > FROM_CHECKED_MAX or #from_addresses > 1
+      or (auth.dmarc == "permerror" and from_addresses[1]
+          and from_addresses[1]:find("@[^@]+$"))) then
+    -- several addresses, a field longer than the check reads, or a
+    -- domain the check could not take (no A-label form): DMARC cannot
+    -- vouch for what members are shown, a forger's way past it (RFC 7489
+    -- 6.6.1 lets receivers refuse). A From with no domain ("foo", "<>")
+    -- or none at all claims no one's: it goes on.
     log("info", ctx, "%s: post from %s names no single From address",
       a.post, ctx.sender ~= "" and ctx.sender or "<>")
     return mlm.reject("The From header of this post does not name one "
@@ -1036,12 +1040,16 @@ end
 
 -- Hold a subscription (subscription_policy moderate, or confirmed under
 -- confirm_then_moderate) for the owners (mlm_requests); the subscriber
--- learns it waits, once a request.
+-- learns it waits, once a request, or that the owners have too many to
+-- take it now.
 local function hold_request(ctx, list, a, address)
-  local id, new = requests.hold(list, a, address, function(level, fmt, ...)
-    log(level, ctx, fmt, ...)
-  end)
-  if new then
+  local id, new, refused = requests.hold(list, a, address,
+    function(level, fmt, ...) log(level, ctx, fmt, ...) end)
+  if refused == "full" then
+    request_mail(ctx, a, address, "Your subscription to " .. a.post, {
+      "The owners of " .. a.post .. " have too many subscription requests",
+      "waiting to take yours now. Please ask again in a few days." })
+  elseif new then
     request_mail(ctx, a, address, "Your subscription to " .. a.post, {
       "Your request to join " .. a.post .. " waits for the approval of",
       "the list's owners. You will hear from them when they decide.",
@@ -1100,9 +1108,30 @@ local function request_token(ctx, list, a, action)
     "If you did not ask for this, ignore this message: nothing happens." })
 end
 
+-- Whether the envelope sender of a -request mail, the address a
+-- subscribe joins, is vouched for by its own domain: an SPF pass for that
+-- domain, a passing DKIM signature of that domain (d= equal to it), or a
+-- DMARC pass for a From in that domain. Its name ("spf", "dkim", "dmarc"),
+-- or nil (also when DNS could not tell). Domains as DNS names: case and a
+-- final dot ignored; an envelope domain in U-labels never matches.
+local function sender_authenticated_by(ctx)
+  local domain = ctx.sender:match("@([^@]+)$")
+  local auth = ctx.auth
+  if not domain or not auth then return nil end
+  local function dns_name(d) return (d:lower():gsub("%.$", "")) end
+  local function same(d) return d ~= nil and dns_name(d) == dns_name(domain) end
+  if auth.spf == "pass" and same(auth.spf_domain) then return "spf" end
+  for _, d in ipairs(auth.dkim_domains or {}) do
+    if same(d) then return "dkim" end
+  end
+  if auth.dmarc == "pass" and same(auth.from_domain) then return "dmarc" end
+  return nil
+end
+
 -- What the help says follows subscribe, by subscription_policy.
 local SUBSCRIBE_HELP = {
-  open = "",
+  open = " (at once when your mail server is authenticated, else you"
+    .. " confirm)",
   confirm = " (you will be asked to confirm)",
   moderate = " (the owners approve it)",
   confirm_then_moderate = " (you confirm, then the owners approve it)",
@@ -1130,13 +1159,21 @@ function M.request(ctx, list, rcpt, detail)
       log("info", ctx, "%s: %s is banned: no subscription", a.post, ctx.sender)
     elseif list:member(ctx.sender) then
       log("info", ctx, "%s: %s is already a member", a.post, ctx.sender)
-    elseif list.subscription_policy == "open" then
+    elseif list.subscription_policy == "open"
+        and sender_authenticated_by(ctx) then
+      -- open trusts the envelope sender only where its domain vouches for
+      -- it; anyone else confirms, as under confirm.
       list:add_member(ctx.sender)
-      log("info", ctx, "%s: %s subscribed (open list)", a.post, ctx.sender)
+      log("info", ctx, "%s: %s subscribed (open list, %s pass)", a.post,
+        ctx.sender, sender_authenticated_by(ctx))
       welcome(ctx, a, ctx.sender)
     elseif list.subscription_policy == "moderate" then
       hold_request(ctx, list, a, ctx.sender)
     else
+      if list.subscription_policy == "open" then
+        log("info", ctx, "%s: %s not authenticated by its domain: "
+          .. "confirmation asked (open list)", a.post, ctx.sender)
+      end
       request_token(ctx, list, a, "subscribe")
     end
   elseif command == "unsubscribe" then

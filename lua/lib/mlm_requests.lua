@@ -8,6 +8,15 @@ local mlm = require "mlm"
 
 local M = {}
 
+-- Requests a list keeps pending at most: past it a new one is not stored
+-- nor announced to the owners (the subscriber is told to ask later), so
+-- a flood of subscribe mails cannot flood the owners or the table.
+M.PENDING_MAX = 100
+-- Seconds after the owners rejected an address during which it cannot
+-- ask again: its requests are neither stored nor announced (nor answered:
+-- the rejection told it).
+M.REJECT_COOLDOWN = 24 * 3600
+
 -- An address as a request keeps it: the domain in lower case, without
 -- trailing dots; one pending request a list and address, whatever the
 -- case of its local part.
@@ -53,16 +62,42 @@ local function notice(a, to, id, address)
   }, "\r\n")
 end
 
+-- Whether the owners rejected address on list within REJECT_COOLDOWN.
+local function rejected_lately(list, address)
+  for _ in mlm.db:rows("SELECT 1 FROM requests WHERE list_id = ? AND "
+      .. "lower(address) = lower(?) AND state = 'rejected' AND "
+      .. "decided_at > strftime('%s', 'now') - ?", list.id, address,
+      M.REJECT_COOLDOWN) do
+    return true
+  end
+  return false
+end
+
 -- Hold the subscribe request of address (confirmed, or not needing it)
 -- for list's owners (a: the list's addresses, log(level, fmt, ...)):
 -- the owners get one notice per new request; a request already pending
--- is not held or announced again. The request's id and whether it is new.
+-- is not held or announced again. The request's id and whether it is
+-- new; nil, false and why when it is not held: "cooldown" (rejected
+-- lately) or "full" (PENDING_MAX requests pending).
 function M.hold(list, a, address, log)
   address = stored_address(address)
+  if rejected_lately(list, address) then
+    log("info", "%s: subscription request of %s not held: rejected less "
+      .. "than %d hours ago", a.post, address, M.REJECT_COOLDOWN // 3600)
+    return nil, false, "cooldown"
+  end
+  -- One statement: the count and the insert cannot be split by another
+  -- worker's request.
   local added = mlm.db:exec("INSERT OR IGNORE INTO requests "
-    .. "(list_id, address, received) VALUES (?, ?, strftime('%s', 'now'))",
-    list.id, address)
+    .. "(list_id, address, received) SELECT ?1, ?2, strftime('%s', 'now') "
+    .. "WHERE (SELECT count(*) FROM requests WHERE list_id = ?1 AND "
+    .. "state = 'pending') < ?3", list.id, address, M.PENDING_MAX)
   local id = pending(list, address)
+  if added == 0 and not id then
+    log("warning", "%s: subscription request of %s not held: %d requests "
+      .. "pending already", a.post, address, M.PENDING_MAX)
+    return nil, false, "full"
+  end
   if added == 0 then
     log("info", "%s: a subscription request of %s is already pending (%s)",
       a.post, address, tostring(id))

@@ -10,10 +10,17 @@
 #  - the same post altered after signing: 550 5.7.26 naming the domain;
 #  - unsigned posts from p=reject, p=quarantine (found at the
 #    organisational domain): 550 5.7.26; from p=none or no record: accepted;
-#  - a From with two addresses, or too long to read: 550 5.7.26;
+#  - a From with two addresses, or too long to read: 550 5.7.26, and
+#    ctx.auth.dmarc is permerror for a From past 4000 bytes (the same bound
+#    the policy refuses at); a header line longer than 4 KB is read whole,
+#    so text in it at byte 4096 is not taken for a From field;
 #  - DNS down: 451 4.7.5, within dns_timeout;
 #  - require: an unauthenticated member post from a domain without DMARC
-#    is refused 550 5.7.26, a signed one accepted; off: nothing checked.
+#    is refused 550 5.7.26, a signed one accepted; off: nothing checked;
+#  - an IDN From domain (p=reject published at its A-label form), in
+#    U-labels or A-labels: checked in A-labels, unsigned refused 550
+#    5.7.26, signed with d= the A-label accepted (also as a member under
+#    require); a non-ASCII domain without an A-label form: 550 5.7.26.
 #
 # Environment: top_builddir, top_srcdir (set by make check), KEEP_TMP.
 set -u
@@ -25,7 +32,9 @@ tmp=$(mktemp -d /tmp/mlm-dmarc.XXXXXX)
 trap 'dns_stop; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 
 # A DKIM key for signed.example and for nodmarc.example (selector sel).
-for d in signed.example nodmarc.example; do
+# xn--bcher-kva.example is bücher.example in A-labels.
+IDN=xn--bcher-kva.example UIDN=bücher.example
+for d in signed.example nodmarc.example $IDN; do
     mkdir "$tmp/$d"
     opendkim-genkey -D "$tmp/$d" -d "$d" -s sel || exit 1
 done
@@ -39,6 +48,8 @@ dns_start "$tmp" \
     "sel._domainkey.signed.example. TXT $(key_record signed.example)" \
     "sel._domainkey.nodmarc.example. TXT $(key_record nodmarc.example)" \
     '_dmarc.signed.example. TXT "v=DMARC1; p=reject"' \
+    "sel._domainkey.$IDN. TXT $(key_record $IDN)" \
+    "_dmarc.$IDN. TXT \"v=DMARC1; p=reject\"" \
     '_dmarc.reject.example. TXT "v=DMARC1; p=reject"' \
     '_dmarc.org.example. TXT "v=DMARC1; p=none; sp=quarantine"' \
     '_dmarc.none.example. TXT "v=DMARC1; p=none"' \
@@ -140,6 +151,48 @@ sed -i "s/^From: Someone </From: \"$(head -c 20000 /dev/zero | tr '\0' 'x')\" </
 try bob@reject.example
 t_check "a 20 KB From display name: 550 5.7.26 ($(result | cut -c1-60))" \
     has "550 5.7.26 .*does not name one address"
+# A header line of 4 KB and more is one line: text at its 4096th byte
+# is no From field (a second From would make DMARC unable to check the
+# real one).
+mail bob@reject.example
+pad=$(head -c $((4095 - 7)) /dev/zero | tr '\0' 'x')
+sed -i "1i X-Pad: ${pad}From: <eve@none.example>" "$tmp/mail"
+try bob@reject.example
+t_check "a 4 KB header line ending in From: text: bob's p=reject applies ($(result | cut -c1-60))" \
+    has "550 5.7.26.*reject.example (DMARC p=reject)"
+# What the check itself says (ctx.auth through a policy that shows it):
+# a From past the 4000 bytes it reads is permerror, not the domain of
+# its first bytes; one just within is checked.
+cat >"$tmp/probe.lua" <<'LUA'
+local mlm = require "mlm"
+function filter_message(ctx)
+  return mlm.reject("auth dmarc=" .. ctx.auth.dmarc .. " from="
+    .. tostring(ctx.auth.from_domain))
+end
+LUA
+sed "s|^policy = .*|policy = $tmp/probe.lua|" "$MLM_CONF" >"$tmp/probe.conf"
+long_from() { # BYTES: a From value of BYTES bytes, the address first
+    mail dave@none.example
+    local comment
+    comment=$(head -c $(($1 - 22)) /dev/zero | tr '\0' 'c')
+    sed -i "s/^From: .*/From: <dave@none.example> ($comment)/" "$tmp/mail"
+}
+long_from 4001
+try dave@none.example "$tmp/probe.conf"
+t_check "a From of 4001 bytes: dmarc=permerror, no domain ($(result | cut -c1-70))" \
+    has "auth dmarc=permerror from=nil"
+long_from 4000
+try dave@none.example "$tmp/probe.conf"
+t_check "a From of 4000 bytes: checked ($(result | cut -c1-70))" \
+    has "auth dmarc=fail from=none.example"
+mail dave@none.example
+sed -i "s/^From: .*/From: <dave@none.example>\n  ($(head -c 5000 /dev/zero | tr '\0' 'c'))/" "$tmp/mail"
+try dave@none.example "$tmp/probe.conf"
+t_check "a folded From past 4000 bytes: dmarc=permerror ($(result | cut -c1-70))" \
+    has "auth dmarc=permerror from=nil"
+try dave@none.example
+t_check "... and the shipped policy refuses it 550 5.7.26" \
+    has "550 5.7.26 .*does not name one address"
 # No From at all claims no one's domain: not refused for it.
 mail bob@reject.example
 sed -i '/^From: /d' "$tmp/mail"
@@ -151,6 +204,34 @@ mail carol@mail.org.example
 try carol@mail.org.example
 t_check "unsigned from a subdomain of sp=quarantine: 550 5.7.26" \
     has "550 5.7.26.*mail.org.example"
+
+# IDN: DMARC looks the From domain up in A-labels, however it is written.
+mail "alice@$UIDN"
+try "alice@$IDN"
+t_check "unsigned From in U-labels, p=reject at the A-label: 550 5.7.26 ($(result | cut -c1-60))" \
+    has "550 5.7.26.*$IDN (DMARC p=reject)"
+mail "alice@$IDN"
+try "alice@$IDN"
+t_check "unsigned From in A-labels: 550 5.7.26 ($(result | cut -c1-60))" \
+    has "550 5.7.26.*$IDN (DMARC p=reject)"
+mail "alice@BÜCHER.Example"
+try "alice@$IDN"
+t_check "unsigned From in upper-case U-labels: 550 5.7.26 ($(result | cut -c1-60))" \
+    has "550 5.7.26.*$IDN (DMARC p=reject)"
+mail "alice@$UIDN" $IDN
+try "alice@$IDN"
+t_check "From in U-labels signed with d= the A-label: accepted ($(result))" \
+    test "$(result)" = accepted
+t_check "... A-R: dkim=pass, dmarc=pass, header.from in A-labels" \
+    has "Authentication-Results: mlm.test; dkim=pass header.d=$IDN;.* dmarc=pass policy.dmarc=reject header.from=$IDN\$"
+mail "alice@mail.$UIDN" $IDN
+try "alice@mail.$IDN"
+t_check "From in a U-label subdomain, signed by the A-label org domain: relaxed alignment ($(result))" \
+    has "Authentication-Results: mlm.test; dkim=pass header.d=$IDN;.* dmarc=pass policy.dmarc=reject header.from=mail.$IDN\$"
+mail 'mallory@-ü.example'
+try mallory@example.com
+t_check "a non-ASCII From domain without an A-label form: 550 5.7.26 ($(result | cut -c1-60))" \
+    has "550 5.7.26 .*does not name one address"
 
 # SPF: the envelope sender's domain authorises the client.
 mail ivan@spf.example
@@ -183,12 +264,17 @@ t_check "unsigned, no DMARC record: accepted ($(result))" \
 ctl list set $L sender_authentication require
 ctl member add $L erin@nothing.example
 ctl member add $L frank@nodmarc.example
+ctl member add $L "alice@$UIDN"
 try erin@nothing.example
 t_check "require: unauthenticated member post: 550 5.7.26" \
     has "550 5.7.26.*requires"
 mail frank@nodmarc.example nodmarc.example
 try frank@nodmarc.example
 t_check "require: member post with an aligned DKIM pass: accepted ($(result))" \
+    test "$(result)" = accepted
+mail "alice@$UIDN" $IDN
+try "alice@$IDN"
+t_check "require: IDN member post signed with d= the A-label: accepted ($(result))" \
     test "$(result)" = accepted
 mail grace@nothing.example
 try grace@nothing.example

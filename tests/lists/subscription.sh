@@ -3,7 +3,10 @@
 # mlm-ctl requests, with `mlm-ctl try` (no daemons; mlm.sendmail goes to
 # tests/lib/fake-sendmail.sh):
 #
-#  - open: a subscribe makes a member at once, with a welcome;
+#  - open: a subscribe whose envelope sender's domain authenticates it
+#    (SPF pass for that domain, from a private DNS server) makes a member
+#    at once, with a welcome; an unauthenticated or forged one (no SPF,
+#    SPF fail, SPF pass for another domain) gets a token as under confirm;
 #  - confirm (the default): a token first, the member after the reply;
 #  - moderate: no token, the request is held and every owner gets one
 #    notice naming mlm-ctl requests approve|reject ID;
@@ -12,34 +15,51 @@
 #  - mlm-ctl requests LIST (and --json) lists them; approve makes the
 #    member and welcomes it, reject tells it; a replayed decision, a bad
 #    or unknown id fail and change nothing; a request of an address that
-#    became a member meanwhile is approved without a second membership.
+#    became a member meanwhile is approved without a second membership;
+#  - approving the request of an address banned since (by address, in
+#    another spelling, or by @domain) is refused, sends nothing and leaves
+#    the request pending; an approval whose member cannot be added (an
+#    address the database refuses) changes nothing either (one
+#    transaction);
+#  - moderate limits: at most 100 requests pending a list (the 101st is
+#    answered, not stored, and the owners hear nothing); an address the
+#    owners rejected cannot ask again for 24 hours (nothing stored or
+#    sent), and can after.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
+. "$here/../lib/dns.sh"
 tmp=$(mktemp -d /tmp/mlm-subscription.XXXXXX)
-trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
-MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
+trap 'dns_stop; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
+# auth.example lets 192.0.2.1 send its mail (SPF); nothing else exists.
+dns_start "$tmp" 'auth.example. TXT "v=spf1 ip4:192.0.2.1 -all"' \
+    'other.example. TXT "v=spf1 ip4:192.0.2.1 -all"' || exit 1
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1 MLM_DNS_RESOLVER=$DNS_RESOLVER
 SENT=$tmp/sent
 mkdir "$SENT"
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
     "sendmail = /usr/bin/env FAKE_SENDMAIL_DIR=$SENT $here/../lib/fake-sendmail.sh"
 ctl() { mlm_ctl "$@" >/dev/null || t_fail "mlm-ctl $*"; }
-for l in open confirm moderate ctm; do
+for l in open confirm moderate ctm capped; do
     ctl list create $l@lists.example --owner owner1@example.org
     ctl member add $l@lists.example owner2@example.org --role owner
 done
 ctl list set open@lists.example subscription_policy open
 ctl list set moderate@lists.example subscription_policy moderate
 ctl list set ctm@lists.example subscription_policy confirm_then_moderate
+ctl list set capped@lists.example subscription_policy moderate
 t_check "the default is confirm" \
     bash -c "'$CTL_BIN' -C '$MLM_CONF' list show confirm@lists.example | grep -qE '^subscription_policy +confirm\$'"
 t_check "a bad value is refused" \
     bash -c "! '$CTL_BIN' -C '$MLM_CONF' list set confirm@lists.example subscription_policy maybe 2>/dev/null"
 
-# send FROM TO SUBJECT: one mail through the policy; the result in $RESULT.
+# send FROM TO SUBJECT [CLIENT]: one mail through the policy (from the
+# client address CLIENT, else try's loopback one: libspf2 passes any
+# domain from there); the result in $RESULT.
 send() {
     printf 'From: %s\nTo: %s\nSubject: %s\n\nx\n' "$1" "$2" "$3" >"$tmp/mail"
-    RESULT=$("$CTL_BIN" -C "$MLM_CONF" try --from "$1" --to "$2" "$tmp/mail" 2>&1 |
+    RESULT=$("$CTL_BIN" -C "$MLM_CONF" try --from "$1" --to "$2" \
+        ${4:+--client "$4" --helo client.example} "$tmp/mail" 2>&1 |
         sed -n 's/^result: //p')
 }
 # mails TO SUBJECT-ERE: how many mails went to TO with a Subject matching.
@@ -54,10 +74,36 @@ is_member() { mlm_ctl members "$1" --role member | grep -qi "^$2 "; }
 pending_id() { mlm_ctl requests "$1" | awk -v a="$2" '$2 == a { print $1 }'; }
 
 # --- open -------------------------------------------------------------------
-send ann@example.net open-request@lists.example subscribe
-t_check "open: subscribe makes a member at once ($RESULT)" is_member open@lists.example ann@example.net
+send ann@auth.example open-request@lists.example subscribe 192.0.2.1
+t_check "open: subscribe with SPF pass for its domain makes a member at once ($RESULT)" \
+    is_member open@lists.example ann@auth.example
 t_check "... with a welcome and no token" \
-    test "$(mails ann@example.net 'Welcome to open@')" -eq 1 -a "$(mails ann@example.net confirm)" -eq 0
+    test "$(mails ann@auth.example 'Welcome to open@')" -eq 1 -a "$(mails ann@auth.example confirm)" -eq 0
+# not_member LIST ADDRESS
+not_member() { ! mlm_ctl members "$1" | grep -qi "^$2 "; }
+send ann@example.net open-request@lists.example subscribe 192.0.2.50
+t_check "open: an unauthenticated subscribe (no SPF record) makes no member" \
+    not_member open@lists.example ann@example.net
+token=$(token_of ann@example.net)
+t_check "... a token is sent instead, no welcome" \
+    test -n "$token" -a "$(mails ann@example.net 'Welcome to open@')" -eq 0
+send ann@example.net open-request@lists.example "Re: confirm $token" 192.0.2.50
+t_check "... replying with it subscribes" is_member open@lists.example ann@example.net
+send victim@auth.example open-request@lists.example subscribe 192.0.2.99
+t_check "open: a forged sender (SPF fail) is not subscribed" \
+    not_member open@lists.example victim@auth.example
+t_check "... the address is asked to confirm" test -n "$(token_of victim@auth.example)"
+send victim@example.net open-request@lists.example subscribe 192.0.2.1
+t_check "open: a client auth.example's SPF allows, sending as example.net: not subscribed" \
+    not_member open@lists.example victim@example.net
+printf 'From: %s\nTo: %s\nSubject: subscribe\n\nx\n' victim2@example.net \
+    open-request@lists.example >"$tmp/mail"
+RESULT=$("$CTL_BIN" -C "$MLM_CONF" try --from mallory@other.example \
+    --to open-request@lists.example --client 192.0.2.1 "$tmp/mail" 2>&1 |
+    sed -n 's/^result: //p')
+t_check "open: SPF pass for the envelope sender subscribes the envelope sender, not the From" \
+    bash -c "! '$CTL_BIN' -C '$MLM_CONF' members open@lists.example | grep -qi '^victim2@' &&
+        '$CTL_BIN' -C '$MLM_CONF' members open@lists.example | grep -qi '^mallory@other.example '"
 
 # --- confirm ----------------------------------------------------------------
 send bob@example.net confirm-request@lists.example subscribe
@@ -132,6 +178,38 @@ t_check "... one membership" test "$(mlm_ctl members moderate@lists.example | gr
 send erin@example.net moderate-request@lists.example subscribe
 t_check "a member's subscribe holds nothing" test -z "$(mlm_ctl requests moderate@lists.example)"
 
+# Bans made after the request: approve refuses, nothing changes.
+send gina@example.net moderate-request@lists.example subscribe
+gid=$(pending_id moderate@lists.example gina@example.net)
+send hal@banned.example moderate-request@lists.example subscribe
+hid=$(pending_id moderate@lists.example hal@banned.example)
+ctl list set moderate@lists.example banned 'Gina@EXAMPLE.net. @Banned.Example'
+n=$(ls "$SENT" | wc -l)
+for x in "gina@example.net $gid" "hal@banned.example $hid"; do
+    set -- $x
+    out=$(mlm_ctl requests approve "$2" 2>&1); rc=$?
+    t_check "approving banned $1's request fails ($rc: $out)" \
+        bash -c "test $rc -ne 0 && grep -q '$1 is banned from moderate@lists.example' <<<'$out'"
+    t_check "... no member" not_member moderate@lists.example "$1"
+    t_check "... the request stays pending" test "$(pending_id moderate@lists.example "$1")" = "$2"
+done
+t_check "... and nothing is sent" test "$(ls "$SENT" | wc -l)" -eq "$n"
+ctl list set moderate@lists.example banned ''
+ctl requests approve "$gid"
+t_check "once the ban is lifted, approve makes the member" is_member moderate@lists.example gina@example.net
+ctl requests reject "$hid"
+# A request whose address the members table refuses (a space outside
+# quotes, written straight into the database): the approval fails and
+# leaves it pending, not approved without a member.
+sqlite3 "$tmp/mlm.db" "INSERT INTO requests (list_id, address, received)
+    SELECT id, 'bad address@example.net', 0 FROM lists WHERE name = 'moderate'"
+bid=$(sqlite3 "$tmp/mlm.db" "SELECT id FROM requests WHERE address = 'bad address@example.net'")
+out=$(mlm_ctl requests approve "$bid" 2>&1); rc=$?
+t_check "approving a request whose member cannot be added fails ($rc: $out)" test "$rc" -ne 0
+t_check "... and leaves it pending" \
+    test "$(sqlite3 "$tmp/mlm.db" "SELECT state FROM requests WHERE id = $bid")" = pending
+sqlite3 "$tmp/mlm.db" "DELETE FROM requests WHERE id = $bid"
+
 for bad in 0 -1 abc 1x 99999999999999999999 "" 424242; do
     out=$(mlm_ctl requests approve "$bad" 2>&1); rc=$?
     t_check "approve of bad id '$bad' fails cleanly ($rc: $out)" \
@@ -141,6 +219,35 @@ out=$(mlm_ctl requests nosuch@lists.example 2>&1); rc=$?
 t_check "requests of an unknown list fails ($rc: $out)" test "$rc" -ne 0
 out=$(mlm_ctl requests moderate@lists.example --state maybe 2>&1); rc=$?
 t_check "requests with a bad --state fails ($rc: $out)" test "$rc" -ne 0
+
+# --- moderate: limits ---------------------------------------------------------
+# notices TO: the owner notices for capped@ to TO.
+notices() { grep -l "^To: $1" "$SENT"/sent.* | xargs -r grep -l '^Subject: capped@lists.example subscription request' | wc -l; }
+sqlite3 "$tmp/mlm.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 99)
+    INSERT INTO requests (list_id, address, received)
+    SELECT (SELECT id FROM lists WHERE name = 'capped'), 'filler' || i || '@example.net', 0 FROM n"
+send last@example.net capped-request@lists.example subscribe
+t_check "the 100th pending request is held" test -n "$(pending_id capped@lists.example last@example.net)"
+t_check "... and announced" test "$(notices owner1@example.org)" -eq 1
+send over@example.net capped-request@lists.example subscribe
+t_check "the 101st is not held" test -z "$(pending_id capped@lists.example over@example.net)"
+t_check "... 100 pending" test "$(mlm_ctl requests capped@lists.example | wc -l)" -eq 100
+t_check "... the owners hear nothing more" test "$(notices owner1@example.org)" -eq 1
+t_check "... the subscriber is told to ask later" \
+    test "$(grep -lE '^ARGS: .* over@example.net$' "$SENT"/sent.* | xargs -r grep -l 'too many subscription requests' | wc -l)" -eq 1
+ctl requests reject "$(pending_id capped@lists.example last@example.net)"
+send over@example.net capped-request@lists.example subscribe
+t_check "below the cap again, a request is held" test -n "$(pending_id capped@lists.example over@example.net)"
+sqlite3 "$tmp/mlm.db" "DELETE FROM requests WHERE address LIKE 'filler%'"
+n=$(ls "$SENT" | wc -l)
+send Last@Example.net capped-request@lists.example subscribe
+t_check "a rejected address asking again within 24 h (in other case): not held" \
+    bash -c "! '$CTL_BIN' -C '$MLM_CONF' requests capped@lists.example | grep -qi ' last@example.net '"
+t_check "... nothing sent (no owner notice, no answer)" test "$(ls "$SENT" | wc -l)" -eq "$n"
+sqlite3 "$tmp/mlm.db" "UPDATE requests SET decided_at = decided_at - 86401 WHERE address = 'last@example.net'"
+send last@example.net capped-request@lists.example subscribe
+t_check "... 24 hours after the rejection, held again" \
+    test -n "$(pending_id capped@lists.example last@example.net)"
 
 # --- confirm_then_moderate --------------------------------------------------
 send fay@example.net ctm-request@lists.example subscribe
@@ -164,8 +271,8 @@ for l in open confirm moderate ctm; do
     send "helpme-$l@example.net" $l-request@lists.example help
 done
 help_says() { grep -lE "^ARGS: .* helpme-$1@example.net\$" "$SENT"/sent.* | xargs -r grep -h '^  subscribe '; }
-t_check "help on an open list: no confirmation promised ($(help_says open))" \
-    bash -c "[ -n '$(help_says open)' ] && ! grep -q confirm <<<'$(help_says open)'"
+t_check "help on an open list: at once only when authenticated ($(help_says open))" \
+    grep -q "at once when your mail server is authenticated, else you confirm" <<<"$(help_says open)"
 t_check "help under confirm: asked to confirm" grep -q "asked to confirm" <<<"$(help_says confirm)"
 t_check "help under moderate: the owners approve" grep -q "owners approve" <<<"$(help_says moderate)"
 t_check "help under confirm_then_moderate: both" grep -q "confirm, then the owners approve" <<<"$(help_says ctm)"
