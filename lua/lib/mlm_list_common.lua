@@ -1,0 +1,48 @@
+-- mlm_list_common.lua - what the shipped list policy's modules share: the
+-- addresses of a list, and the log line of a transaction.
+
+local mlm = require "mlm"
+
+local M = {}
+
+-- The posting, owner, request and bounces addresses of a list. A list's
+-- name and domain never change, so each list's set is made once per
+-- worker (at most ADDRESSES_KEPT lists are remembered); callers share the
+-- table and must not change it.
+local ADDRESSES_KEPT = 1000
+local addresses_of, addresses_kept = {}, 0
+
+local function addresses(list)
+  local key = list.address
+  local a = addresses_of[key]
+  if a then return a end
+  local name, domain = list.name, list.domain
+  local post, request = name .. "@" .. domain, name .. "-request@" .. domain
+  a = {
+    post = post,
+    owner = name .. "-owner@" .. domain,
+    request = request,
+    bounces = name .. "-bounces@" .. domain,
+    id = "<" .. name .. "." .. domain .. ">",
+    -- the RFC 2369 header values, the same for every post
+    list_post = "<mailto:" .. post .. ">",
+    list_help = "<mailto:" .. request .. "?subject=help>",
+    list_subscribe = "<mailto:" .. request .. "?subject=subscribe>",
+    list_unsubscribe = "<mailto:" .. request .. "?subject=unsubscribe>",
+    list_owner = "<mailto:" .. name .. "-owner@" .. domain .. ">",
+  }
+  a.id_lower, a.post_lower = a.id:lower(), a.post:lower()
+  if addresses_kept >= ADDRESSES_KEPT then
+    addresses_of, addresses_kept = {}, 0
+  end
+  addresses_of[key], addresses_kept = a, addresses_kept + 1
+  return a
+end
+M.addresses = addresses
+
+-- One log line about the transaction: "QID: " and the formatted text.
+function M.log(level, ctx, fmt, ...)
+  mlm.log(level, string.format("%s: " .. fmt, ctx.qid or "NOQUEUE", ...))
+end
+
+return M
