@@ -148,7 +148,7 @@ field_count() { sed '/^$/q' "$1" | grep -ci -- "^$2:"; }
 verify() {
     local out
     out=$("$CTL_BIN" -C "$tmp/verify.conf" try --from check@verify.example \
-        --to check@verify.example --client 127.0.0.1 --helo verify.example "$1" 2>&1)
+        --to check@verify.example --client 192.0.2.99 --helo verify.example "$1" 2>&1)
     VERIFY=$(sed -n 's/^change: add_header X-Verify: //p' <<<"$out")
     RESULTS=$(sed -n 's/^change: add_header X-Verify-Results: //p' <<<"$out" |
         sed 's/\\x0a / /g')
