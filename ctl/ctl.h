@@ -178,6 +178,11 @@ int cmd_held_notify(struct ctl_env *env, struct ctl_args *a);
 /* bounces_cmd.c */
 int cmd_bounces(struct ctl_env *env, struct ctl_args *a);
 int cmd_bounces_parse(struct ctl_env *env, struct ctl_args *a);
+
+/* dns_cmd.c */
 int cmd_dns_check(struct ctl_env *env, struct ctl_args *a);
+
+/* dkim_record.c */
+int cmd_dns_dkim_record(struct ctl_env *env, struct ctl_args *a);
 
 #endif

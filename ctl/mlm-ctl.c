@@ -103,6 +103,10 @@ static const struct command commands[] = {
     {"dns", "check", cmd_dns_check, "DOMAIN",
      "what mlm sees of a domain: organisational domain, DMARC record and "
      "policy, SPF record"},
+    {"dns", "dkim-record", cmd_dns_dkim_record, "SELECTOR DOMAIN KEYFILE",
+     "the TXT record that publishes the public half of a DKIM key (RSA or "
+     "Ed25519, private or public, PEM or DER; - for stdin) as "
+     "SELECTOR._domainkey.DOMAIN, in a zone file's syntax"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -125,6 +125,8 @@ expect "mlm-ctl member set dev@lists.example a@example.org delivery " "disabled 
 expect "mlm-ctl help " "bounces check dns held list lists member members reload requests stats status try"
 expect "mlm-ctl help held " "approve discard notify reject show"
 expect "mlm-ctl help requests " "approve reject"
+expect "mlm-ctl dns " "check dkim-record"
+expect "mlm-ctl help dns " "check dkim-record"
 expect "mlm-ctl requests " "approve dev@lists.example ops@lists.example reject"
 expect "mlm-ctl requests dev@lists.example --" "--help --json --state"
 expect "mlm-ctl requests approve 3 --" "--by --help"
@@ -135,6 +137,9 @@ mkdir "$tmp/files"
 touch "$tmp/files/policy.lua" "$tmp/files/post.eml"
 expect "mlm-ctl check $tmp/files/" "$tmp/files/policy.lua"
 expect "mlm-ctl try --from a@example.org $tmp/files/p" "$tmp/files/policy.lua $tmp/files/post.eml"
+touch "$tmp/files/mlm.private"
+expect "mlm-ctl dns dkim-record mlm lists.example $tmp/files/m" "$tmp/files/mlm.private"
+expect "mlm-ctl dns dkim-record mlm " ""
 
 # The script's copy of the settings is common/db_lists.c's list.
 src=$top_srcdir/common/db_lists.c

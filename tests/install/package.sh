@@ -152,7 +152,8 @@ for f in /usr/share/mlm/lua/mlm_lists.lua /usr/share/mlm/lua/mlm_bounce.lua \
     /usr/share/mlm/lua/mlm_bounce_probe.lua /etc/mlm/mlm.conf /etc/mlm/policy.lua \
     /usr/lib/tmpfiles.d/mlm.conf /usr/lib/sysusers.d/mlm.conf \
     /usr/share/bash-completion/completions/mlm-ctl \
-    /usr/share/doc/mlm/examples/postfix-main.cf.snippet; do
+    /usr/share/doc/mlm/examples/postfix-main.cf.snippet \
+    /usr/share/doc/mlm/examples/opendkim.conf; do
     t_check "$f installed" test -f "$f"
 done
 conffiles=$(dpkg-query -W -f='${Conffiles}\n' mlm | awk 'NF { print $1 }' | sort | tr '\n' ' ')
