@@ -2,7 +2,8 @@
  * auth_spf.c - SPF (RFC 7208) with libspf2 for the client address and the
  * envelope sender's domain (the HELO name for the null sender). Lookups go
  * through spf_dns.c (the post's budget); libspf2 stops after 10 DNS
- * mechanisms (max_dns_mech, RFC 7208 4.6.4).
+ * mechanisms (max_dns_mech, RFC 7208 4.6.4). A loopback client gets no
+ * result (none), never libspf2's free pass for localhost.
  */
 #include "auth.h"
 #include "spf_dns.h"
@@ -77,7 +78,11 @@ void auth_spf(struct dns *dns, const struct auth_input *in,
         bad = SPF_request_set_env_from(req, in->sender);
     if (bad == SPF_E_SUCCESS) {
         SPF_request_query_mailfrom(req, &resp);
-        if (resp)
+        /*
+         * libspf2 passes a loopback client whatever the domain publishes
+         * ("localhost is always allowed"): that vouches for no domain.
+         */
+        if (resp && SPF_response_reason(resp) != SPF_REASON_LOCALHOST)
             res->spf = status_of(SPF_response_result(resp));
     }
     if (resp)

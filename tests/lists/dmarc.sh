@@ -139,6 +139,14 @@ mail bob@reject.example
 try bob@reject.example
 t_check "unsigned from p=reject: 550 5.7.26 naming the domain" \
     has "550 5.7.26.*reject.example"
+# libspf2 passes any sender from a loopback client ("localhost is always
+# allowed"): a forger behind a local proxy or re-injecting filter would
+# pass DMARC. mlm takes that as no SPF result.
+try bob@reject.example "$MLM_CONF" 127.0.0.1
+t_check "unsigned from p=reject through a loopback client: still 550 5.7.26" \
+    has "550 5.7.26.*reject.example"
+try bob@reject.example "$MLM_CONF" ::1
+t_check "... also from ::1" has "550 5.7.26.*reject.example"
 
 # A From DMARC cannot check (two addresses, or one past what is read):
 # no domain to ask, and a forger's way around p=reject: refused.
