@@ -520,4 +520,20 @@ int modtoken_check(struct db *db, const char *secret_file,
                    const char *action, const char *moderator,
                    int64_t *held_id, char *why, size_t whylen);
 
+/*
+ * The same for subscription requests: a token for owner to approve or
+ * reject pending request request_id, expiring with the list's
+ * held_expire days after the request came (another MAC purpose: no
+ * held-post token is good here, nor the reverse). The check's
+ * MODTOKEN_NOT_MODERATOR means the address is no longer an owner.
+ */
+int reqtoken_make(struct db *db, const char *secret_file,
+                  const struct list_info *list, int64_t request_id,
+                  const char *action, const char *owner, char *out,
+                  size_t outlen, char *why, size_t whylen);
+int reqtoken_check(struct db *db, const char *secret_file,
+                   const struct list_info *list, const char *token,
+                   const char *action, const char *owner,
+                   int64_t *request_id, char *why, size_t whylen);
+
 #endif

@@ -1,7 +1,9 @@
 /*
  * db_modtoken.c - the tokens of moderation by reply (see db.h): made for
  * one moderator, one held post and one action, checked against the held
- * post when the moderator's reply arrives.
+ * post when the moderator's reply arrives; and the same for an owner, a
+ * subscription request and approve or reject (a MAC of another purpose,
+ * so that no token of one kind is good for the other).
  */
 #include "dbi.h"
 #include "secret.h"
@@ -13,6 +15,7 @@
 #include <time.h>
 
 #define MODTOKEN_PURPOSE "mlm moderation token"
+#define REQTOKEN_PURPOSE "mlm subscription request token"
 
 int modtoken_action_valid(const char *action)
 {
@@ -21,10 +24,10 @@ int modtoken_action_valid(const char *action)
 }
 
 /* The MAC part of a token: MODTOKEN_MAC_HEX digits of the HMAC. */
-static void modtoken_mac(const struct secret *s, const char *list_address,
-                         int64_t held_id, const char *action,
-                         const char *moderator, int64_t expires,
-                         char out[MODTOKEN_MAC_HEX + 1])
+static void modtoken_mac(const struct secret *s, const char *purpose,
+                         const char *list_address, int64_t held_id,
+                         const char *action, const char *moderator,
+                         int64_t expires, char out[MODTOKEN_MAC_HEX + 1])
 {
     char full[SECRET_MAC_HEX + 1];
     gchar *who = g_ascii_strdown(moderator, -1);
@@ -32,7 +35,7 @@ static void modtoken_mac(const struct secret *s, const char *list_address,
     gchar *text = g_strdup_printf("%s\n%lld\n%s\n%s\n%lld", lst,
                                   (long long)held_id, action, who,
                                   (long long)expires);
-    secret_mac(s, MODTOKEN_PURPOSE, text, strlen(text), full);
+    secret_mac(s, purpose, text, strlen(text), full);
     memcpy(out, full, MODTOKEN_MAC_HEX);
     out[MODTOKEN_MAC_HEX] = '\0';
     g_free(text);
@@ -76,7 +79,8 @@ int modtoken_make(struct db *db, const char *secret_file,
     char mac[MODTOKEN_MAC_HEX + 1];
     if (secret_load(secret_file, &s, why, whylen) == -1)
         return -1;
-    modtoken_mac(&s, list->address, held_id, action, moderator, expires, mac);
+    modtoken_mac(&s, MODTOKEN_PURPOSE, list->address, held_id, action,
+                 moderator, expires, mac);
     secret_wipe(&s);
     snprintf(out, outlen, "%lld-%lld-%s", (long long)held_id,
              (long long)expires, mac);
@@ -147,7 +151,8 @@ int modtoken_check(struct db *db, const char *secret_file,
     struct secret s;
     if (secret_load(secret_file, &s, why, whylen) == -1)
         return -1;
-    modtoken_mac(&s, list->address, id, action, moderator, expires, expect);
+    modtoken_mac(&s, MODTOKEN_PURPOSE, list->address, id, action, moderator,
+                 expires, expect);
     secret_wipe(&s);
     if (!secret_equal(mac, expect))
         return MODTOKEN_INVALID;
@@ -162,4 +167,92 @@ int modtoken_check(struct db *db, const char *secret_file,
     if (mod == -1)
         return -1;
     return mod == 0 ? MODTOKEN_GOOD : MODTOKEN_NOT_MODERATOR;
+}
+
+/* A subscription request expires with the list's held_expire, as a post. */
+static int64_t reqtoken_expiry(struct db *db, const struct list_info *list,
+                               const struct request_info *r, char *why,
+                               size_t whylen)
+{
+    char days[32];
+    if (setting_get(db, list, "held_expire", days, sizeof days, why,
+                    whylen) == -1)
+        return -1;
+    return r->received + (int64_t)strtoll(days, NULL, 10) * 24 * 3600;
+}
+
+static int reqtoken_action_valid(const char *action)
+{
+    return strcmp(action, "approve") == 0 || strcmp(action, "reject") == 0;
+}
+
+int reqtoken_make(struct db *db, const char *secret_file,
+                  const struct list_info *list, int64_t request_id,
+                  const char *action, const char *owner, char *out,
+                  size_t outlen, char *why, size_t whylen)
+{
+    struct list_info of;
+    struct request_info r;
+    if (!reqtoken_action_valid(action)) {
+        snprintf(why, whylen, "no request action '%.40s'", action);
+        return -1;
+    }
+    if (request_get(db, request_id, &of, &r, why, whylen) != 0)
+        return -1;
+    if (of.id != list->id) {
+        snprintf(why, whylen, "request %lld is not of %s",
+                 (long long)request_id, list->address);
+        return -1;
+    }
+    int64_t expires = reqtoken_expiry(db, list, &r, why, whylen);
+    if (expires < 0)
+        return -1;
+    struct secret s;
+    char mac[MODTOKEN_MAC_HEX + 1];
+    if (secret_load(secret_file, &s, why, whylen) == -1)
+        return -1;
+    modtoken_mac(&s, REQTOKEN_PURPOSE, list->address, request_id, action,
+                 owner, expires, mac);
+    secret_wipe(&s);
+    snprintf(out, outlen, "%lld-%lld-%s", (long long)request_id,
+             (long long)expires, mac);
+    return 0;
+}
+
+int reqtoken_check(struct db *db, const char *secret_file,
+                   const struct list_info *list, const char *token,
+                   const char *action, const char *owner,
+                   int64_t *request_id, char *why, size_t whylen)
+{
+    long long id, expires;
+    char mac[MODTOKEN_MAC_HEX + 1], expect[MODTOKEN_MAC_HEX + 1];
+    if (!reqtoken_action_valid(action) ||
+        modtoken_parse(token, &id, &expires, mac) == -1)
+        return MODTOKEN_INVALID;
+    struct list_info of;
+    struct request_info r;
+    int rc = request_get(db, id, &of, &r, why, whylen);
+    if (rc == DB_NOT_FOUND)
+        return MODTOKEN_INVALID;
+    if (rc != 0)
+        return -1;
+    if (of.id != list->id)
+        return MODTOKEN_INVALID;
+    struct secret s;
+    if (secret_load(secret_file, &s, why, whylen) == -1)
+        return -1;
+    modtoken_mac(&s, REQTOKEN_PURPOSE, list->address, id, action, owner,
+                 expires, expect);
+    secret_wipe(&s);
+    if (!secret_equal(mac, expect))
+        return MODTOKEN_INVALID;
+    *request_id = id;
+    if (expires < (long long)time(NULL))
+        return MODTOKEN_EXPIRED;
+    if (strcmp(r.state, "pending") != 0)
+        return MODTOKEN_USED;
+    rc = member_get(db, list, owner, "owner", NULL, why, whylen);
+    if (rc == -1)
+        return -1;
+    return rc == 0 ? MODTOKEN_GOOD : MODTOKEN_NOT_MODERATOR;
 }

@@ -810,6 +810,8 @@ void lists_register(lua_State *L, int module_idx)
         {"approved", list_approved},
         {"moderation_token", list_moderation_token},
         {"moderate", list_moderate},
+        {"request_token", list_request_token},
+        {"decide_request", list_decide_request},
         {"record_bounce", l_record_bounce},
         {"start_probe", l_start_probe},
         {"probe_bounced", l_probe_bounced},

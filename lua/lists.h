@@ -31,5 +31,7 @@ void push_held(lua_State *L, const struct held_info *h);
 /* lists_moderate.c: list:moderation_token, list:moderate. */
 int list_moderation_token(lua_State *L);
 int list_moderate(lua_State *L);
+int list_request_token(lua_State *L);
+int list_decide_request(lua_State *L);
 
 #endif

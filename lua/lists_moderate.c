@@ -11,6 +11,16 @@
  *       "not a moderator", or "failed: ..." when approving could not
  *       re-inject the post: it is pending again).
  *
+ *   list:request_token(id, action, owner)  the token (db.h, reqtoken_make)
+ *       for owner to approve or reject subscription request id
+ *   list:decide_request(action, token, owner)  check the token against
+ *       owner and, when good, decide as mlm-ctl requests approve|reject
+ *       does (approve: the member added in the same transaction):
+ *       {id =, address =, state =, decided_by =, added = (false when the
+ *       address was a member already)}; else nil and why ("invalid",
+ *       "expired", "used", "not a moderator" (here: no longer an owner),
+ *       or "banned": the request stays pending).
+ *
  * Approving does what mlm-ctl held approve does (ctl/held_cmd.c): under
  * hold_mode defer it only records the decision; else the decision is
  * recorded first and the post re-injected to the list from its -bounces
@@ -134,5 +144,80 @@ int list_moderate(lua_State *L)
     snprintf(h.state, sizeof h.state, "%s", state);
     snprintf(h.decided_by, sizeof h.decided_by, "%s", moderator);
     push_held(L, &h);
+    return 1;
+}
+
+int list_request_token(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    lua_Integer id = luaL_checkinteger(L, 2);
+    const char *action = luaL_checkstring(L, 3);
+    const char *owner = luaL_checkstring(L, 4);
+    char token[MODTOKEN_MAX + 1], why[512];
+    if (reqtoken_make(lua_db(L), held_secret_path(), list, id, action, owner,
+                      token, sizeof token, why, sizeof why) == -1)
+        return luaL_error(L, "%s", why);
+    lua_pushstring(L, token);
+    return 1;
+}
+
+int list_decide_request(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *action = luaL_checkstring(L, 2);
+    const char *token = luaL_checkstring(L, 3);
+    const char *owner = luaL_checkstring(L, 4);
+    struct db *db = lua_db(L);
+    int64_t id = 0;
+    char why[1024];
+    int rc = reqtoken_check(db, held_secret_path(), list, token, action,
+                            owner, &id, why, sizeof why);
+    if (rc == -1)
+        return luaL_error(L, "%s", why);
+    if (rc != MODTOKEN_GOOD) {
+        lua_pushnil(L);
+        lua_pushstring(L, modtoken_result_name(rc));
+        return 2;
+    }
+    struct list_info of;
+    struct request_info r;
+    int added = 1;
+    if (strcmp(action, "approve") == 0) {
+        rc = request_approve(db, id, owner, &of, &r, why, sizeof why);
+        if (rc == DB_EXISTS)
+            added = 0;
+        else if (rc != 0) {
+            if (rc == -1)
+                return luaL_error(L, "%s", why);
+            lua_pushnil(L);
+            lua_pushstring(L, rc == DB_REFUSED ? "banned" : "used");
+            return 2;
+        }
+    } else {
+        rc = request_decide(db, id, "rejected", owner, why, sizeof why);
+        if (rc == DB_NOT_FOUND) { /* decided meanwhile */
+            lua_pushnil(L);
+            lua_pushstring(L, "used");
+            return 2;
+        }
+        if (rc != 0 || request_get(db, id, &of, &r, why, sizeof why) != 0)
+            return luaL_error(L, "%s", why);
+        added = 0;
+    }
+    /* request_approve read the row before deciding it */
+    snprintf(r.state, sizeof r.state, "%s",
+             *action == 'a' ? "approved" : "rejected");
+    snprintf(r.decided_by, sizeof r.decided_by, "%s", owner);
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, (lua_Integer)r.id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, r.address);
+    lua_setfield(L, -2, "address");
+    lua_pushstring(L, r.state);
+    lua_setfield(L, -2, "state");
+    lua_pushstring(L, r.decided_by);
+    lua_setfield(L, -2, "decided_by");
+    lua_pushboolean(L, added);
+    lua_setfield(L, -2, "added");
     return 1;
 }

@@ -19,6 +19,7 @@
 -- every pattern is anchored (see mlm_lists.lua, "remote text").
 
 local mlm = require "mlm"
+local requests = require "mlm_requests"
 
 local M = {}
 
@@ -191,6 +192,23 @@ function M.reply(ctx, list, a, detail)
       .. "address, in From: and as the envelope sender")
   end
   local held, why = list:moderate(action, token, ctx.sender)
+  if not held and why == "invalid" and action ~= "discard" then
+    -- no held post's token: perhaps a subscription request's
+    local decided, rwhy = requests.reply(ctx, list, a, action, token,
+      function(level, fmt, ...)
+        mlm.log(level, string.format("%s: " .. fmt, ctx.qid or "NOQUEUE",
+          ...))
+      end)
+    if decided then return mlm.discard() end
+    why = rwhy
+    if why == "banned" then
+      mlm.log("info", string.format("%s: %s: subscription request not "
+        .. "approved by %s: the address is banned", ctx.qid or "NOQUEUE",
+        a.post, ctx.sender))
+      return refusal("The address of this subscription request is banned "
+        .. "from the list; lift the ban or reject the request")
+    end
+  end
   if not held then
     mlm.log("info", string.format("%s: %s: moderation reply (%s) from %s "
       .. "refused: %s", ctx.qid or "NOQUEUE", a.post, action, ctx.sender, why))

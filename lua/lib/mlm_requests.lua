@@ -1,8 +1,10 @@
 -- mlm_requests.lua - subscription requests held for the list's owners
 -- (list setting subscription_policy moderate and confirm_then_moderate),
--- for the shipped list policy. The owners decide with
--- `mlm-ctl requests approve|reject ID`, which makes the member and tells
--- the subscriber.
+-- for the shipped list policy. The owners decide by replying to the
+-- notice (each owner's own NAME-request+approve-TOKEN@ and
+-- +reject-TOKEN@ addresses: db.h, reqtoken_make; checked as moderation
+-- replies are, mlm_moderation) or with `mlm-ctl requests approve|reject
+-- ID`; either makes the member and tells the subscriber.
 
 local mlm = require "mlm"
 
@@ -37,9 +39,15 @@ local function pending(list, address)
   end
 end
 
+-- The address owner replies to for action on request id.
+local function action_address(list, id, action, owner)
+  return list.name .. "-request+" .. action .. "-"
+    .. list:request_token(id, action, owner) .. "@" .. list.domain
+end
+
 -- The notice to one owner: one mail per request and owner.
-local function notice(a, to, id, address)
-  return table.concat({
+local function notice(list, a, to, id, address)
+  local lines = {
     "From: " .. a.owner,
     "To: " .. to,
     "Subject: " .. mlm.encode_header(a.post
@@ -55,11 +63,21 @@ local function notice(a, to, id, address)
     "  request id: " .. id,
     "  address:    " .. address,
     "",
-    "Decide with:",
-    "  mlm-ctl requests approve " .. id,
-    "  mlm-ctl requests reject " .. id,
+    "To decide, reply from " .. to .. " to one of:",
     "",
-  }, "\r\n")
+  }
+  for _, action in ipairs({ "approve", "reject" }) do
+    local addr = action_address(list, id, action, to)
+    lines[#lines + 1] = string.format("  %-8s %s", action, addr)
+    lines[#lines + 1] = "           <mailto:" .. addr .. "?subject=" .. action
+      .. "%20request%20" .. id .. ">"
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Or, on the mail host:"
+  lines[#lines + 1] = "  mlm-ctl requests approve " .. id
+  lines[#lines + 1] = "  mlm-ctl requests reject " .. id
+  lines[#lines + 1] = ""
+  return table.concat(lines, "\r\n")
 end
 
 -- Whether the owners rejected address on list within REJECT_COOLDOWN.
@@ -108,8 +126,10 @@ function M.hold(list, a, address, log)
   local owners = 0
   for m in list:members("owner") do
     owners = owners + 1
-    local ok, err = pcall(mlm.sendmail, a.bounces, m.address,
-      notice(a, m.address, id, address))
+    local ok, err = pcall(function()
+      mlm.sendmail(a.bounces, m.address, notice(list, a, m.address, id,
+        address))
+    end)
     if not ok then
       log("warning", "could not notify %s of subscription request %d: %s",
         m.address, id, tostring(err))
@@ -120,6 +140,63 @@ function M.hold(list, a, address, log)
       a.post, id)
   end
   return id, true
+end
+
+-- One mail from NAME-request@ to address (the sender NAME-bounces@);
+-- a failure is logged, the decision stands.
+local function tell(a, to, subject, lines, log)
+  local text = table.concat({
+    "From: " .. a.request,
+    "To: " .. table.concat(to, ", "),
+    "Subject: " .. mlm.encode_header(subject),
+    "Auto-Submitted: auto-replied",
+    "Precedence: bulk",
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=UTF-8",
+    "Content-Transfer-Encoding: 8bit",
+    "",
+    table.concat(lines, "\r\n"),
+    "",
+  }, "\r\n")
+  local ok, err = pcall(mlm.sendmail, a.bounces, to, text)
+  if not ok then
+    log("warning", "%s: \"%s\" not sent: %s", a.post, subject, tostring(err))
+  end
+end
+
+-- An owner's reply to NAME-request+ACTION-TOKEN@ for a subscription
+-- request (mlm_moderation checked robots and that From is the envelope
+-- sender): decides it as mlm-ctl requests approve|reject does, tells the
+-- subscriber and the other owners. Returns true when decided, else
+-- false and why ("invalid", "expired", "used", "not a moderator",
+-- "banned").
+function M.reply(ctx, list, a, action, token, log)
+  local r, why = list:decide_request(action, token, ctx.sender)
+  if not r then return false, why end
+  log("info", "%s: subscription request %d of %s %s by %s (by mail)%s",
+    a.post, r.id, r.address, r.state, r.decided_by,
+    (r.state == "approved" and not r.added) and ", a member already" or "")
+  if r.state == "approved" then
+    tell(a, { r.address }, "Welcome to " .. a.post, {
+      "You are now subscribed to " .. a.post .. ".",
+      "To post, write to " .. a.post .. ".",
+      "To leave, send 'unsubscribe' to " .. a.request .. "." }, log)
+  else
+    tell(a, { r.address }, "Your subscription to " .. a.post, {
+      "Thank you for your interest in " .. a.post .. ".",
+      "The list's owners did not approve your subscription request.",
+      "If you think this is a mistake, write to " .. a.owner .. "." }, log)
+  end
+  local owners = {}
+  for m in list:members("owner") do owners[#owners + 1] = m.address end
+  if #owners > 0 then
+    tell(a, owners, string.format("%s: subscription request %d %s by %s",
+      a.post, r.id, r.state, r.decided_by), {
+      "The subscription request " .. r.id .. " of " .. r.address .. " to "
+        .. a.post .. " was " .. r.state .. " by " .. r.decided_by
+        .. " (by mail)." }, log)
+  end
+  return true
 end
 
 return M

@@ -40,7 +40,7 @@ mkdir "$SENT"
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
     "sendmail = /usr/bin/env FAKE_SENDMAIL_DIR=$SENT $here/../lib/fake-sendmail.sh"
 ctl() { mlm_ctl "$@" >/dev/null || t_fail "mlm-ctl $*"; }
-for l in open confirm moderate ctm capped; do
+for l in open confirm moderate ctm capped byreply; do
     ctl list create $l@lists.example --owner owner1@example.org
     ctl member add $l@lists.example owner2@example.org --role owner
 done
@@ -48,6 +48,7 @@ ctl list set open@lists.example subscription_policy open
 ctl list set moderate@lists.example subscription_policy moderate
 ctl list set ctm@lists.example subscription_policy confirm_then_moderate
 ctl list set capped@lists.example subscription_policy moderate
+ctl list set byreply@lists.example subscription_policy moderate
 t_check "the default is confirm" \
     bash -c "'$CTL_BIN' -C '$MLM_CONF' list show confirm@lists.example | grep -qE '^subscription_policy +confirm\$'"
 t_check "a bad value is refused" \
@@ -219,6 +220,65 @@ out=$(mlm_ctl requests nosuch@lists.example 2>&1); rc=$?
 t_check "requests of an unknown list fails ($rc: $out)" test "$rc" -ne 0
 out=$(mlm_ctl requests moderate@lists.example --state maybe 2>&1); rc=$?
 t_check "requests with a bad --state fails ($rc: $out)" test "$rc" -ne 0
+
+# --- moderate: decided by an owner's reply -------------------------------------
+# reply_address OWNER SUBSCRIBER ACTION: the address of OWNER's notice
+# about SUBSCRIBER's request for ACTION.
+reply_address() {
+    grep -l "^To: $1" "$SENT"/sent.* | xargs -r grep -l "address: *$2" |
+        xargs -r sed -n "s/^  $3 *\(byreply-request+$3-[0-9a-f-]*@lists.example\)\r\{0,1\}\$/\1/p" | tail -1
+}
+send frank@example.net byreply-request@lists.example subscribe
+fid=$(pending_id byreply@lists.example frank@example.net)
+a1=$(reply_address owner1@example.org frank@example.net approve)
+a2=$(reply_address owner2@example.org frank@example.net approve)
+t_check "by reply: each owner's notice has an approve address of its own ($a1)" \
+    bash -c "[ -n '$a1' ] && [ -n '$a2' ] && [ '$a1' != '$a2' ]"
+send owner2@example.org "$a1" approve
+t_check "another owner's address (right token, wrong From): 550 5.7.1 ($RESULT)" \
+    grep -q '^rejected at message: 550 5.7.1' <<<"$RESULT"
+send mallory@example.net "$a1" approve
+t_check "... from a stranger: 550 5.7.1" grep -q '^rejected at message: 550 5.7.1' <<<"$RESULT"
+send owner1@example.org "${a1/+approve-/+reject-}" reject
+t_check "... the token of approve used to reject: 550 5.7.1" \
+    grep -q '^rejected at message: 550 5.7.1' <<<"$RESULT"
+t_check "... and nothing decided" test "$(pending_id byreply@lists.example frank@example.net)" = "$fid"
+t_check "... no member" not_member byreply@lists.example frank@example.net
+send owner1@example.org "$a1" approve
+t_check "owner1 approves by reply: accepted and dropped ($RESULT)" test "$RESULT" = "discarded at message"
+t_check "... frank is a member" is_member byreply@lists.example frank@example.net
+t_check "... welcomed" test "$(mails frank@example.net 'Welcome to byreply@')" -eq 1
+t_check "... the owners learn who decided" \
+    test "$(mails 'owner1@example.org, owner2@example.org' 'byreply@lists.example: subscription request [0-9]+ approved by owner1@example.org')" -eq 1
+t_check "... requests shows it approved by owner1 ($(mlm_ctl requests byreply@lists.example --state approved --json))" \
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(not any(x["id"]==int(sys.argv[2]) and x["state"]=="approved" and x["decided_by"]=="owner1@example.org" for x in (r if isinstance(r,list) else r.get("requests",[]))))' "$(mlm_ctl requests byreply@lists.example --state approved --json)" "$fid"
+send owner1@example.org "$a1" approve
+t_check "the same reply again (replayed): 550 5.7.1" grep -q '^rejected at message: 550 5.7.1' <<<"$RESULT"
+send owner2@example.org "$a2" approve
+t_check "... and owner2's own address for it, now decided: 550 5.7.1" \
+    grep -q '^rejected at message: 550 5.7.1' <<<"$RESULT"
+send gail@example.net byreply-request@lists.example subscribe
+r2=$(reply_address owner2@example.org gail@example.net reject)
+send owner2@example.org "$r2" reject
+t_check "owner2 rejects by reply ($RESULT)" test "$RESULT" = "discarded at message"
+t_check "... gail is told" test "$(mails gail@example.net 'Your subscription to byreply@')" -eq 2
+t_check "... and is no member" not_member byreply@lists.example gail@example.net
+send hank@example.net byreply-request@lists.example subscribe
+a3=$(reply_address owner1@example.org hank@example.net approve)
+ctl list set byreply@lists.example banned hank@example.net
+send owner1@example.org "$a3" approve
+t_check "approving a banned address by reply: 550 5.7.1, it stays pending" \
+    bash -c "grep -q '^rejected at message: 550 5.7.1' <<<'$RESULT' && [ -n '$(pending_id byreply@lists.example hank@example.net)' ]"
+ctl list set byreply@lists.example banned ''
+# held_expire 0: a request's tokens expire as it comes
+ctl list set byreply@lists.example held_expire 0
+send ivy@example.net byreply-request@lists.example subscribe
+a4=$(reply_address owner1@example.org ivy@example.net approve)
+sleep 1.1
+send owner1@example.org "$a4" approve
+t_check "past held_expire days the token has expired: 550 5.7.1" \
+    bash -c "grep -q '^rejected at message: 550 5.7.1' <<<'$RESULT' && ! '$CTL_BIN' -C '$MLM_CONF' members byreply@lists.example | grep -q ivy@"
+ctl list set byreply@lists.example held_expire 14
 
 # --- moderate: limits ---------------------------------------------------------
 # notices TO: the owner notices for capped@ to TO.
