@@ -185,6 +185,19 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX requests_pending ON requests "
     "  (list_id, lower(address)) "
     "  WHERE state = 'pending';",
+    /*
+     * 8 -> 9: the change log (mlm-ctl log): every change of a list's
+     * members, settings, held posts and requests, with who made it.
+     */
+    "CREATE TABLE changes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  subject TEXT NOT NULL DEFAULT '',"
+    "  detail TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX changes_list ON changes (list_id, id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -281,6 +294,16 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "r.decided_by, COALESCE(r.decided_at, 0), l.id, "
                        "l.name, l.domain FROM requests r JOIN lists l "
                        "ON l.id = r.list_id WHERE r.id = ?1",
+    [ST_LOG_ADD] = "INSERT INTO changes (list_id, at, actor, action, subject, "
+                   "detail) VALUES (?1, strftime('%s', 'now'), ?2, ?3, ?4, ?5)",
+    [ST_LOG_ADD_HELD] = "INSERT INTO changes (list_id, at, actor, action, "
+                        "subject, detail) SELECT list_id, strftime('%s', "
+                        "'now'), ?2, ?3, ?4, ?5 FROM held WHERE id = ?1",
+    [ST_LOG_ADD_REQUEST] = "INSERT INTO changes (list_id, at, actor, action, "
+                           "subject, detail) SELECT list_id, strftime('%s', "
+                           "'now'), ?2, ?3, ?4, ?5 FROM requests WHERE id = ?1",
+    [ST_LOG_EACH] = "SELECT id, at, actor, action, subject, detail FROM "
+                    "changes WHERE list_id = ?1 ORDER BY id DESC LIMIT ?2",
     [ST_REQUEST_DECIDE] = "UPDATE requests SET state = ?2, decided_by = ?3, "
                           "decided_at = strftime('%s', 'now') "
                           "WHERE id = ?1 AND state = 'pending'",

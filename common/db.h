@@ -399,6 +399,31 @@ int request_approve(struct db *db, int64_t id, const char *who,
                     struct list_info *list, struct request_info *out,
                     char *why, size_t whylen);
 
+/* --- the change log (mlm-ctl log) --------------------------------------- */
+
+#define DB_ACTOR_MAX 200
+
+/*
+ * Who the changes made through db are by, as the log shows it: "mlm-ctl
+ * by USER", "mail from ADDRESS (QUEUE-ID)". Cut to DB_ACTOR_MAX bytes,
+ * control characters replaced.
+ */
+void db_set_actor(struct db *db, const char *actor);
+
+struct log_entry {
+    int64_t id;
+    int64_t at;             /* unix time */
+    char actor[DB_ACTOR_MAX + 1];
+    char action[64];        /* "member add", "setting", "held approved", ... */
+    char subject[400];      /* the address, setting or id changed */
+    char detail[600];       /* the new value or role */
+};
+
+/* The newest limit changes of list (all when limit <= 0), newest first. */
+int log_each(struct db *db, const struct list_info *list, int limit,
+             int (*fn)(const struct log_entry *, void *), void *arg,
+             char *why, size_t whylen);
+
 /* --- confirmation tokens ------------------------------------------------ */
 
 #define TOKEN_LIFETIME (3 * 24 * 3600)   /* seconds a token stays valid */

@@ -98,6 +98,7 @@ int held_decide(struct db *db, int64_t id, const char *state,
                  (long long)id);
         return DB_NOT_FOUND;
     }
+    db_log_held(db, id, "held decide", state);
     return 0;
 }
 

@@ -220,7 +220,10 @@ int list_create(struct db *db, const char *address, struct list_info *out,
     }
     if (rc != SQLITE_DONE)
         return db_fail(db, "list create", why, whylen);
-    return list_lookup(db, name, domain, out, why, whylen);
+    int found = list_lookup(db, name, domain, out, why, whylen);
+    if (found == 0)
+        db_log_change(db, out->id, "list create", out->address, "");
+    return found;
 }
 
 int list_delete(struct db *db, const char *address, char *why, size_t whylen)
@@ -478,8 +481,12 @@ int setting_set(struct db *db, const struct list_info *list, const char *key,
             rc = db_step_done(db, st, "setting", why, whylen);
         }
     }
-    if (rc == 0)
+    if (rc == 0) {
+        char detail[600];
+        snprintf(detail, sizeof detail, "%s", value);
+        db_log_change(db, list->id, "setting", key, detail);
         return db_commit(db, why, whylen);
+    }
     db_rollback(db);
     return -1;
 }

@@ -53,7 +53,10 @@ static int member_insert(struct db *db, const struct list_info *list,
                  list->address);
         return DB_EXISTS;
     }
-    return rc == SQLITE_DONE ? 0 : db_fail(db, "member add", why, whylen);
+    if (rc != SQLITE_DONE)
+        return db_fail(db, "member add", why, whylen);
+    db_log_change(db, list->id, "member add", norm, role);
+    return 0;
 }
 
 int member_add(struct db *db, const struct list_info *list, const char *address,
@@ -96,7 +99,11 @@ int member_remove(struct db *db, const struct list_info *list,
     if (st == NULL)
         return -1;
     member_bind_key(st, list, norm, role ? role : "member");
-    return member_changes(db, st, "member remove", norm, why, whylen);
+    int rc = member_changes(db, st, "member remove", norm, why, whylen);
+    if (rc == 0)
+        db_log_change(db, list->id, "member remove", norm,
+                      role ? role : "member");
+    return rc;
 }
 
 int member_set(struct db *db, const struct list_info *list, const char *address,
@@ -144,7 +151,14 @@ int member_set(struct db *db, const struct list_info *list, const char *address,
         sqlite3_bind_int(st, 4, atoi(bound));
     else
         sqlite3_bind_text(st, 4, bound, -1, SQLITE_STATIC);
-    return member_changes(db, st, "member set", norm, why, whylen);
+    int rc = member_changes(db, st, "member set", norm, why, whylen);
+    if (rc == 0) {
+        char detail[600];
+        snprintf(detail, sizeof detail, "%s %s", key,
+                 id == ST_MEMBER_SET_MODERATED ? value : bound);
+        db_log_change(db, list->id, "member set", norm, detail);
+    }
+    return rc;
 }
 
 void member_from_row(sqlite3_stmt *st, struct member_info *m)
@@ -403,7 +417,13 @@ static int member_bounce_set(struct db *db, const struct list_info *list,
     sqlite3_bind_int(st, 3, m->bounce_score);
     sqlite3_bind_text(st, 4, day, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, delivery, -1, SQLITE_STATIC);
-    return db_step_done(db, st, "bounce score", why, whylen);
+    int rc = db_step_done(db, st, "bounce score", why, whylen);
+    if (rc == 0 && strcmp(delivery, m->delivery) != 0)
+        db_log_change(db, list->id, "member set", m->address,
+                      strcmp(delivery, "enabled") == 0 ? "delivery enabled"
+                                                        : "delivery "
+                                                          "disabled-by-bounces");
+    return rc;
 }
 
 static int setting_int(struct db *db, const struct list_info *list,

@@ -82,6 +82,7 @@ int request_decide(struct db *db, int64_t id, const char *state,
                  (long long)id);
         return DB_NOT_FOUND;
     }
+    db_log_request(db, id, "request decide", state);
     return 0;
 }
 

@@ -59,6 +59,10 @@ enum stmt_id {
     ST_REPLY_PURGE,
     ST_REPLY_COUNT,
     ST_REPLY_ADD,
+    ST_LOG_ADD,
+    ST_LOG_ADD_HELD,
+    ST_LOG_ADD_REQUEST,
+    ST_LOG_EACH,
     ST_META_GET,
     ST_META_INIT,
     ST_BEGIN,
@@ -110,7 +114,21 @@ struct db {
     unsigned resolved_next;
     struct pattern_count patterns[PATTERN_CACHE_SIZE];
     unsigned patterns_next;
+    char actor[DB_ACTOR_MAX + 1];  /* who the changes are by: db_set_actor */
 };
+
+/*
+ * Record a change of list (or of the list of held post or request id) in
+ * the change log, by db->actor: after the change, in the same
+ * transaction when there is one. A failure is logged as a warning, never
+ * undoes the change.
+ */
+void db_log_change(struct db *db, int64_t list_id, const char *action,
+                   const char *subject, const char *detail);
+void db_log_held(struct db *db, int64_t held_id, const char *action,
+                 const char *detail);
+void db_log_request(struct db *db, int64_t request_id, const char *action,
+                    const char *detail);
 
 /* address_resolve's memory: 1 and *kind, *list filled when known. */
 int resolve_cached(struct db *db, const char *norm, const struct db_stamp *now,

@@ -96,6 +96,16 @@ void put_padded(FILE *fp, const char *s, size_t width);
 /* Print rows of ncols safe cells in columns two spaces apart. */
 void columns_print(FILE *fp, char **cells, size_t ncols,
                    const size_t *widths);
+/* Rows of cells printed in aligned columns: each cell made safe
+ * (safe_text) as it is added; table_print prints and frees them all. */
+struct table {
+    size_t ncols, nrows, cap;
+    char **cells;           /* nrows * ncols, row by row */
+    size_t *widths;
+};
+void table_init(struct table *t, size_t ncols);
+void table_add(struct table *t, const char *const *cells);
+void table_print(struct table *t, FILE *fp);
 /* "45s", "12m", "5h", "3d": the age of a unix time. */
 void age_format(time_t when, time_t now, char *out, size_t outlen);
 /* "2026-11-21T23:47:00Z". */
@@ -177,6 +187,7 @@ int cmd_held_notify(struct ctl_env *env, struct ctl_args *a);
 
 /* bounces_cmd.c */
 int cmd_bounces(struct ctl_env *env, struct ctl_args *a);
+int cmd_log(struct ctl_env *env, struct ctl_args *a);
 int cmd_bounces_parse(struct ctl_env *env, struct ctl_args *a);
 
 /* dns_cmd.c */

@@ -43,13 +43,24 @@ struct db *ctl_db(struct ctl_env *env)
     char why[1024];
     if (env->db)
         return env->db;
+    /* the change log names who ran mlm-ctl (sudo's caller when root),
+     * known only before becoming the daemons' user */
+    const char *sudo = getenv("SUDO_USER");
+    struct passwd *pw = getpwuid(getuid());
+    char actor[DB_ACTOR_MAX + 1];
+    snprintf(actor, sizeof actor, "mlm-ctl by %s",
+             getuid() == 0 && sudo && *sudo ? sudo
+             : pw ? pw->pw_name : "uid?");
     if (ctl_become_user(env, why, sizeof why) == -1) {
         ctl_fail("%s", why);
         return NULL;
     }
     env->db = db_open(env->cfg.database, why, sizeof why);
-    if (env->db == NULL)
+    if (env->db == NULL) {
         ctl_fail("%s", why);
+        return NULL;
+    }
+    db_set_actor(env->db, actor);
     return env->db;
 }
 

@@ -93,6 +93,9 @@ static const struct command commands[] = {
      "subscribe the requesting address and send it a welcome"},
     {"requests", "reject", cmd_requests_decide, "ID [--by WHO]",
      "drop a subscription request; the address is told politely"},
+    {"log", NULL, cmd_log, "LIST [--limit N] [--json]",
+     "the list's changes, newest first: when, who (mlm-ctl by USER, or "
+     "mail from ADDRESS), what, the address or setting, the new value"},
     {"bounces", NULL, cmd_bounces, "LIST [--members] [--limit N] [--json]",
      "recent bounces, newest first: address, status, scored, when, "
      "diagnostic; with --members one member a line: score, delivery, day "

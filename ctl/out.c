@@ -155,6 +155,39 @@ void columns_print(FILE *fp, char **cells, size_t ncols,
     putc('\n', fp);
 }
 
+void table_init(struct table *t, size_t ncols)
+{
+    memset(t, 0, sizeof *t);
+    t->ncols = ncols;
+    t->widths = xcalloc(ncols, sizeof *t->widths);
+}
+
+void table_add(struct table *t, const char *const *cells)
+{
+    if (t->nrows == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->cells = xrealloc(t->cells, t->cap * t->ncols * sizeof *t->cells);
+    }
+    char **row = t->cells + t->nrows++ * t->ncols;
+    for (size_t c = 0; c < t->ncols; c++) {
+        row[c] = safe_text(cells[c] ? cells[c] : "", 0);
+        if (text_width(row[c]) > t->widths[c])
+            t->widths[c] = text_width(row[c]);
+    }
+}
+
+void table_print(struct table *t, FILE *fp)
+{
+    for (size_t r = 0; r < t->nrows; r++) {
+        columns_print(fp, t->cells + r * t->ncols, t->ncols, t->widths);
+        for (size_t c = 0; c < t->ncols; c++)
+            free(t->cells[r * t->ncols + c]);
+    }
+    free(t->cells);
+    free(t->widths);
+    memset(t, 0, sizeof *t);
+}
+
 void age_format(time_t when, time_t now, char *out, size_t outlen)
 {
     long long age = now > when ? (long long)(now - when) : 0;

@@ -80,11 +80,17 @@ void lists_shutdown(void)
     worker_db = NULL;
 }
 
-void lists_request_begin(void)
+/* Who this request's changes are by (the change log), until the next. */
+static char request_actor[DB_ACTOR_MAX + 1];
+
+void lists_request_begin(const char *actor)
 {
     held_request_begin();
-    if (worker_db)
+    snprintf(request_actor, sizeof request_actor, "%s", actor);
+    if (worker_db) {
         db_request_begin(worker_db);
+        db_set_actor(worker_db, request_actor);
+    }
 }
 
 /*
@@ -101,6 +107,7 @@ struct db *lua_db(lua_State *L)
         worker_db = db_open(database_path, why, sizeof why);
         if (worker_db == NULL)
             luaL_error(L, "%s", why);
+        db_set_actor(worker_db, request_actor);
         sqlite3 *h = db_handle(worker_db);
         sqlite3_limit(h, SQLITE_LIMIT_ATTACHED, 0);
         sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);

@@ -65,7 +65,8 @@ struct mlm_config;
 void mlm_lua_configure(const struct mlm_config *cfg);
 void lists_register(lua_State *L, int module_idx);
 /* A request begins: what the connection remembers is checked again. */
-void lists_request_begin(void);
+/* A request begins: actor is who its database changes are by. */
+void lists_request_begin(const char *actor);
 /* Close the worker's database connection (at exit). */
 void lists_shutdown(void);
 

@@ -9,6 +9,7 @@
 #include "policy.h"
 #include "footer.h"
 #include "wrap.h"
+#include "db.h"
 #include "luambind.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -146,7 +147,10 @@ int policy_run(struct policy *p, const struct mlm_request *req,
     p->insn_count = 0;
     p->limit_hit = 0;
     p->in_request = 1;
-    lists_request_begin();
+    char actor[DB_ACTOR_MAX + 1];
+    snprintf(actor, sizeof actor, "mail from <%.120s> (%.40s)",
+             req->sender ? req->sender : "", req->qid ? req->qid : "NOQUEUE");
+    lists_request_begin(actor);
     ctx_push(p->L, &run);
     rc = policy_pcall(p->L, 1, 1, why, whylen);
     if (rc == 0 && reply_from_lua(p->L, -1, rep, why, whylen) == -1) {

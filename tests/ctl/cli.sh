@@ -525,7 +525,8 @@ sqlite3 "$old" "ALTER TABLE held DROP COLUMN distributed_at; ALTER TABLE held DR
     ALTER TABLE members DROP COLUMN last_diagnostic;
     ALTER TABLE members DROP COLUMN probe_token;
     ALTER TABLE members DROP COLUMN probe_sent;
-    DROP TABLE bounce_unrecognised; DROP TABLE requests; PRAGMA user_version = 1;
+    DROP TABLE bounce_unrecognised; DROP TABLE requests; DROP TABLE changes;
+    PRAGMA user_version = 1;
     INSERT INTO lists (id, name, domain, created) VALUES (7, 'old', 'lists.example', 0);
     INSERT INTO patterns (list_id, kind, pattern) VALUES (7, 'banned', '\"Spammer\"@example.org'),
       (7, 'banned', 'SPAMMER@example.org'), (7, 'banned', '@Spam.example'),
@@ -542,8 +543,9 @@ x
 sed "s|^database = .*|database = $old|" "$conf" >"$tmp/old.conf"
 out=$("$CTL_BIN" -C "$tmp/old.conf" held old@lists.example 2>&1)
 t_check "schema 1 migrated on open: its held post kept ($out)" grep -q kept <<<"$out"
-t_check "... at schema 8, with hold_mode '' for it" \
-    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "8,,"
+t_check "... at schema 9, with hold_mode '' for it" \
+    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "9,,"
+t_check "... and a change log" test "$(sqlite3 "$old" "SELECT count(*) FROM changes")" = 0
 t_check "... and a table of subscription requests" \
     test "$(sqlite3 "$old" "SELECT count(*) FROM requests")" = 0
 out=$(sqlite3 "$old" "SELECT pattern FROM patterns ORDER BY pattern" | tr '\n' ' ')

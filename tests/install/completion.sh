@@ -83,7 +83,7 @@ expect_has() {
 t=$(complete -p mlm-ctl 2>/dev/null)
 if [ "$t" = "complete -F _mlm_ctl mlm-ctl" ]; then ok "registered for mlm-ctl"; else fail "complete -p mlm-ctl: '$t'"; fi
 
-expect "mlm-ctl " "bounces check dns held help list lists member members reload requests stats status try"
+expect "mlm-ctl " "bounces check dns held help list lists log member members reload requests stats status try"
 expect "mlm-ctl li" "list lists"
 expect "mlm-ctl st" "stats status"
 expect "mlm-ctl -" "-C -V -h"
@@ -122,7 +122,7 @@ expect "mlm-ctl list set dev@lists.example hold_mode " "defer queue"
 expect "mlm-ctl list set dev@lists.example footer " ""
 expect "mlm-ctl member set dev@lists.example a@example.org " "delivery moderated name"
 expect "mlm-ctl member set dev@lists.example a@example.org delivery " "disabled enabled"
-expect "mlm-ctl help " "bounces check dns held list lists member members reload requests stats status try"
+expect "mlm-ctl help " "bounces check dns held list lists log member members reload requests stats status try"
 expect "mlm-ctl help held " "approve discard notify reject show"
 expect "mlm-ctl help requests " "approve reject"
 expect "mlm-ctl dns " "check dkim-record"
