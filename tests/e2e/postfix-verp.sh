@@ -28,7 +28,7 @@ transport_maps = inline:{ { bad.example = error:5.1.1 User unknown } }
 $([ "$1" = yes ] && echo "smtpd_command_filter = regexp:\$config_directory/mlm-verp
 smtpd_authorized_verp_clients = 127.0.0.0/8")" pf_setup || return 1
     # the recipe's table, as in the snippet
-    printf '%s\n' 'if !/ XVERP/' '/^(MAIL FROM:.*)$/ $1 XVERP' 'endif' \
+    printf '%s\n' 'if !/ XVERP/' '/^(MAIL FROM: *<[^>]+>.*)$/ $1 XVERP' 'endif' \
         >"$PF_CONF/mlm-verp"
     pf_start
 }
@@ -50,6 +50,20 @@ t_check "... which scored ghost ($(mlm_ctl members $L | grep ghost))" \
     bash -c "'$CTL_BIN' -C '$MLM_CONF' members $L | grep '^ghost@bad.example' | grep -qw 1"
 t_check "... and was not delivered: only alice's and the poster's copies left" \
     test "$(for f in $(pf_sink_files); do pf_rcpts "$f"; done | sort | tr '\n' ' ')" = "alice@example.org poster@example.net "
+# A remote MTA's report comes over SMTP with the null sender: the filter
+# leaves MAIL FROM:<> alone (Postfix refuses XVERP there), and the report
+# to the VERP address scores that member.
+mlm_ctl member add $L remote@far.example >/dev/null
+printf 'From: MAILER-DAEMON@far.example\r\nTo: dev-bounces+remote=far.example@lists.example\r\nSubject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.far.example\r\n\r\nFinal-Recipient: rfc822; forwarded@elsewhere.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--R--\r\n' >"$PF_DIR/report.eml"
+pf_send --from '<>' --to dev-bounces+remote=far.example@lists.example --data "$PF_DIR/report.eml"
+t_check "a null-sender report over SMTP through the filter: 250 queued" pf_replied '^250 2\.0\.0 Ok: queued'
+pf_wait_queue_empty 30 >/dev/null
+for i in $(seq 50); do
+    mlm_ctl members $L | grep -q '^remote@far.example .* 1 ' && break
+    sleep 0.2
+done
+t_check "... it scores the member of the VERP address, not the address it names" \
+    bash -c "'$CTL_BIN' -C '$MLM_CONF' members $L | grep '^remote@far.example' | grep -qw 1"
 [ "$T_FAILED" -eq 0 ] || { pf_log | tail -30; mlm_log; }
 
 pf_stop
