@@ -33,6 +33,7 @@ enum key_type {
     KEY_SECONDS,    /* s, m or h */
     KEY_BYTES,      /* K, M or G: powers of 1024 */
     KEY_FAILURE,
+    KEY_DSN,
 };
 
 struct key_def {
@@ -75,6 +76,7 @@ static const struct key_def key_defs[] = {
     {"mime_max_headers", KEY_LIMIT, OFF(mime_max_headers), "50000"},
     {"failure_action", KEY_FAILURE, OFF(failure_action), "tempfail"},
     {"expand_max", KEY_LIMIT, OFF(expand_max), "0"},
+    {"dsn_parameters", KEY_DSN, OFF(dsn_parameters), "auto"},
     {"spool_idle_timeout", KEY_SECONDS, OFF(spool_idle_timeout), "60"},
     {"dns_resolver", KEY_STRING, OFF(dns_resolver), ""},
     {"dns_timeout", KEY_SECONDS, OFF(dns_timeout), "5"},
@@ -153,6 +155,16 @@ static int key_apply(struct mlm_config *cfg, const struct key_def *k,
             cfg->failure_action = FAILURE_TEMPFAIL;
         else if (strcmp(value, "accept") == 0)
             cfg->failure_action = FAILURE_ACCEPT;
+        else
+            return -1;
+        return 0;
+    case KEY_DSN:
+        if (strcmp(value, "auto") == 0)
+            cfg->dsn_parameters = DSN_AUTO;
+        else if (strcmp(value, "yes") == 0)
+            cfg->dsn_parameters = DSN_YES;
+        else if (strcmp(value, "no") == 0)
+            cfg->dsn_parameters = DSN_NO;
         else
             return -1;
         return 0;

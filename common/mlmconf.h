@@ -11,6 +11,8 @@
 #include <stddef.h>
 
 enum failure_action { FAILURE_TEMPFAIL, FAILURE_ACCEPT };
+/* dsn_parameters: ORCPT, RET and ENVID on envelope changes (mlmd/esmtp.c) */
+enum dsn_parameters { DSN_AUTO, DSN_YES, DSN_NO };
 
 struct mlm_config {
     char *milter_socket;
@@ -42,6 +44,7 @@ struct mlm_config {
     long mime_max_headers;     /* header fields, all parts, 0 no limit */
     enum failure_action failure_action;
     long expand_max;           /* recipients one reply may add, 0 no limit */
+    enum dsn_parameters dsn_parameters; /* auto: for Postfix only */
     int spool_idle_timeout;    /* seconds a kept spool file may stay idle */
     char *dns_resolver;        /* "": /etc/resolv.conf; else forwarders */
     int dns_timeout;           /* seconds for all DNS of one post */

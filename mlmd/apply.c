@@ -94,9 +94,9 @@ static char *bracketed(const char *addr, char *out, size_t outlen)
 }
 
 static int add_recipient(SMFICTX *ctx, const char *member, char *addr,
-                         size_t addrlen, int rcpt_params)
+                         size_t addrlen, enum dsn_use dsn)
 {
-    char *args = rcpt_params ? esmtp_rcpt_args(member) : NULL;
+    char *args = dsn == DSN_ALL ? esmtp_rcpt_args(member) : NULL;
     int rc = args ? smfi_addrcpt_par(ctx, bracketed(member, addr, addrlen),
                                      args)
                   : smfi_addrcpt(ctx, bracketed(member, addr, addrlen));
@@ -105,16 +105,16 @@ static int add_recipient(SMFICTX *ctx, const char *member, char *addr,
 }
 
 static int change_sender(SMFICTX *ctx, const char *qid, const char *sender,
-                         char *addr, size_t addrlen)
+                         char *addr, size_t addrlen, enum dsn_use dsn)
 {
-    char *args = esmtp_sender_args(qid);
+    char *args = dsn != DSN_NONE ? esmtp_sender_args(qid) : NULL;
     int rc = smfi_chgfrom(ctx, bracketed(sender, addr, addrlen), args);
     free(args);
     return rc;
 }
 
 static int apply_change(SMFICTX *ctx, const char *qid,
-                        const struct mlm_change *c, int rcpt_params)
+                        const struct mlm_change *c, enum dsn_use dsn)
 {
     char addr[1100];
     int rc = MI_FAILURE;
@@ -129,13 +129,13 @@ static int apply_change(SMFICTX *ctx, const char *qid,
         rc = smfi_chgheader(ctx, c->name, (int)c->index, NULL);
         break;
     case CHG_ADD_RCPT:
-        rc = add_recipient(ctx, c->value, addr, sizeof addr, rcpt_params);
+        rc = add_recipient(ctx, c->value, addr, sizeof addr, dsn);
         break;
     case CHG_DELETE_RCPT:
         rc = smfi_delrcpt(ctx, bracketed(c->value, addr, sizeof addr));
         break;
     case CHG_CHANGE_SENDER:
-        rc = change_sender(ctx, qid, c->value, addr, sizeof addr);
+        rc = change_sender(ctx, qid, c->value, addr, sizeof addr, dsn);
         break;
     case CHG_REPLACE_BODY:
         rc = replace_body(ctx, c->value) == 0 ? MI_SUCCESS : MI_FAILURE;
@@ -148,10 +148,10 @@ static int apply_change(SMFICTX *ctx, const char *qid,
 }
 
 static sfsistat apply_changes(SMFICTX *ctx, const char *qid,
-                              const struct mlm_reply *rep, int rcpt_params)
+                              const struct mlm_reply *rep, enum dsn_use dsn)
 {
     for (uint32_t i = 0; i < rep->nchanges; i++) {
-        if (apply_change(ctx, qid, &rep->changes[i], rcpt_params) == -1) {
+        if (apply_change(ctx, qid, &rep->changes[i], dsn) == -1) {
             msg_error("%s: the MTA refused change %u of %u; answering "
                       "451 4.3.0 so that none of them is kept",
                       qid, i + 1, rep->nchanges);
@@ -215,7 +215,7 @@ static int reply_misplaced(char *why, size_t whylen)
 
 sfsistat apply_reply(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
                      const struct mlm_reply *rep, const char *body_path,
-                     int rcpt_params)
+                     enum dsn_use dsn)
 {
     char why[256];
     qid = qid ? qid : "NOQUEUE";
@@ -244,7 +244,7 @@ sfsistat apply_reply(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
     case ACT_CONTINUE: {
         if (expansion_too_big(qid, rep))
             return expansion_refused(ctx);
-        sfsistat st = apply_changes(ctx, qid, rep, rcpt_params);
+        sfsistat st = apply_changes(ctx, qid, rep, dsn);
         if (st != SMFIS_CONTINUE)
             return st;
         return rep->action == ACT_ACCEPT ? SMFIS_ACCEPT : SMFIS_CONTINUE;

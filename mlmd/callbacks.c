@@ -38,6 +38,7 @@ struct conn {
     uint32_t stages;                /* the policy's stages, at negotiation */
     unsigned long protocol;         /* SMFIP_* flags agreed with the MTA */
     unsigned long actions;          /* SMFIF_* actions agreed with the MTA */
+    int dsn;                        /* give envelope changes DSN parameters */
     struct macro_cache macros;      /* the client's and server's identity */
     struct msg *msg;
 };
@@ -174,7 +175,9 @@ static sfsistat ask(SMFICTX *ctx, struct conn *c, struct mlm_request *req,
     else
         st = apply_reply(ctx, qid, req->stage, &rep,
                          sp ? sp->body_path : NULL,
-                         (c->actions & SMFIF_ADDRCPT_PAR) != 0);
+                         !c->dsn                              ? DSN_NONE
+                         : (c->actions & SMFIF_ADDRCPT_PAR) != 0 ? DSN_ALL
+                                                                 : DSN_SENDER);
     if (sp)
         spool_note_reply(sp, &rep);
     decision_log(req, &rep, started);
@@ -226,6 +229,20 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     return SMFIS_CONTINUE;
 }
 
+/*
+ * dsn_parameters auto: only for Postfix (its connect macro "v" names it),
+ * which stores ORCPT, RET and ENVID and warns about a bad one. Sendmail
+ * with PrivacyOptions noreceipts (part of goaway) refuses ORCPT on an
+ * added recipient and then silently adds no recipient at all: a post
+ * answered 250 and delivered to nobody. yes: whatever the MTA.
+ */
+static int dsn_wanted(const char *mta_version)
+{
+    if (mlmd_cfg->dsn_parameters != DSN_AUTO)
+        return mlmd_cfg->dsn_parameters == DSN_YES;
+    return mta_version && strncmp(mta_version, "Postfix", 7) == 0;
+}
+
 static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 {
     struct conn *c = conn_get(ctx);
@@ -239,6 +256,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
     free(c->hostip);
     free(c->hostname);
     macro_cache_clear(&c->macros); /* a new connection's macros follow */
+    c->dsn = dsn_wanted(smfi_getsymval(ctx, "v"));
     c->hostip = xstrdup(ip);
     c->hostname = xstrdup(hostname ? hostname : "");
     if (!wants(c, STAGE_RELAY))

@@ -21,7 +21,8 @@
 /*
  * value as xtext after prefix, in a new string; NULL when the encoded
  * parameter would pass max bytes or value is not ASCII (a UTF-8 address
- * needs the utf-8 address type and SMTPUTF8: left to the MTA).
+ * would need the utf-8 address type, which the next hop takes only with
+ * SMTPUTF8: such a member is added without ORCPT).
  */
 static char *xtext_param(const char *prefix, const char *value, size_t max)
 {

@@ -73,14 +73,16 @@ char *esmtp_rcpt_args(const char *member);
 char *esmtp_sender_args(const char *qid);
 
 /* --- apply.c: turn a reply into milter actions --- */
-/*
- * body_path: the only file a body change may name (NULL before EOM);
- * rcpt_params: the MTA takes ESMTP parameters with an added recipient
- * (SMFIF_ADDRCPT_PAR was agreed).
- */
+/* Which envelope changes get DSN parameters (esmtp.c). */
+enum dsn_use {
+    DSN_NONE,       /* dsn_parameters no, or auto with another MTA */
+    DSN_SENDER,     /* RET and ENVID only: SMFIF_ADDRCPT_PAR not agreed */
+    DSN_ALL,        /* and ORCPT on each recipient added */
+};
+/* body_path: the only file a body change may name (NULL before EOM). */
 sfsistat apply_reply(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
                      const struct mlm_reply *rep, const char *body_path,
-                     int rcpt_params);
+                     enum dsn_use dsn);
 sfsistat apply_failure(SMFICTX *ctx, const char *qid, enum mlm_stage stage,
                        const char *why);
 

@@ -49,6 +49,16 @@ int main(void)
               cfg.queue_timeout == 10 && cfg.worker_idle_timeout == 300,
           "default timeouts");
     CHECK(cfg.failure_action == FAILURE_TEMPFAIL, "default failure_action");
+    CHECK(cfg.dsn_parameters == DSN_AUTO, "default dsn_parameters auto");
+    config_free(&cfg);
+    CHECK(load_text(&cfg, "dsn_parameters = yes\n", why, sizeof why) == 0 &&
+              cfg.dsn_parameters == DSN_YES, "dsn_parameters yes: %s", why);
+    config_free(&cfg);
+    CHECK(load_text(&cfg, "dsn_parameters = no\n", why, sizeof why) == 0 &&
+              cfg.dsn_parameters == DSN_NO, "dsn_parameters no: %s", why);
+    config_free(&cfg);
+    CHECK(load_text(&cfg, "dsn_parameters = maybe\n", why, sizeof why) == -1,
+          "dsn_parameters maybe accepted");
     config_free(&cfg);
 
     CHECK(load_text(&cfg, "# comment\n\nworkers_min = 3 # trailing\n"
