@@ -232,7 +232,8 @@ local function request_confirm(ctx, a, token)
   if not list then
     request_mail(ctx, a, ctx.sender, "Your confirmation for " .. a.post, {
       "The confirmation code you sent is unknown or has expired.",
-      "Send 'subscribe' or 'unsubscribe' to " .. a.request .. " again." })
+      "Send your command ('subscribe', 'unsubscribe', 'nomail', ...) to "
+        .. a.request .. " again." })
     return
   end
   local b = addresses(list)

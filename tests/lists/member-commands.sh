@@ -155,6 +155,25 @@ send fay@example.org $R nomail "" "Auto-Submitted: auto-replied"
 send fay@example.org $R options "" "Precedence: bulk"
 t_check "a robot's (Auto-Submitted, Precedence): no mail" test "$(sent_to fay@example.org)" -eq 0
 
+# с is CYRILLIC SMALL LETTER ES: "сat" is not cat.
+lookalike=$(printf '\321\201at@example.org')
+before=$(ls "$SENT" | wc -l)
+send "$lookalike" $R nomail
+send "$lookalike" $R options
+t_check "a look-alike of a member's address: no mail ($(ls "$SENT" | wc -l) after $before)" \
+    test "$(ls "$SENT" | wc -l)" -eq "$before"
+t_check "... nothing changed" bash -c "[ $(delivery cat@example.org) = enabled ] && [ $(flags cat@example.org) = - ]"
+send helper@example.net $R help
+t_check "the help lists the member commands" \
+    bash -c "grep -q '^  nomail ' '$(last_to helper@example.net)' && grep -q '^  not-me-too on ' '$(last_to helper@example.net)' && grep -q '^  who-am-i ' '$(last_to helper@example.net)'"
+
+# --- mlm-ctl ---------------------------------------------------------------------
+ctl member set $L dan@example.org not-me-too yes
+t_check "mlm-ctl member set not-me-too yes: shown" test "$(flags dan@example.org)" = not-me-too
+t_check "... and followed by the expansion" bash -c "! grep -q ' dan@example.org ' <<<' $(post dan@example.org)'"
+t_check "mlm-ctl member set not-me-too maybe: refused" \
+    bash -c "! '$CTL_BIN' -C '$MLM_CONF' member set $L dan@example.org not-me-too maybe 2>/dev/null"
+
 # --- bounded ---------------------------------------------------------------------
 ctl member add $L ivy@example.org
 ctl member add $L joe@example.org
