@@ -324,7 +324,10 @@ local function own_copies_skipped(ctx, list)
   local candidates = { ctx.sender }
   local from = ctx.message:addresses("From")
   for i = 1, math.min(#from, OWN_COPY_FROM_MAX) do
-    candidates[#candidates + 1] = from[i]
+    -- mostly the envelope sender again: one query for both
+    if from[i]:lower() ~= ctx.sender:lower() then
+      candidates[#candidates + 1] = from[i]
+    end
   end
   local skip = {}
   for _, addr in ipairs(candidates) do
