@@ -186,7 +186,13 @@ static const char *const migrations[] = {
     "  (list_id, lower(address)) "
     "  WHERE state = 'pending';",
     /*
-     * 8 -> 9: the change log (mlm-ctl log): every change of a list's
+     * 8 -> 9: not-me-too, a member's wish to get no copy of its own
+     * posts (set by mail to NAME-request@ or with mlm-ctl member set);
+     * off for every member so far.
+     */
+    "ALTER TABLE members ADD COLUMN not_me_too INTEGER NOT NULL DEFAULT 0;",
+    /*
+     * 9 -> 10: the change log (mlm-ctl log): every change of a list's
      * members, settings, held posts and requests, with who made it.
      */
     "CREATE TABLE changes ("
@@ -228,17 +234,13 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "created) VALUES (?1, ?2, ?3, ?4, strftime('%s', 'now'))",
     [ST_MEMBER_REMOVE] = "DELETE FROM members WHERE list_id = ?1 "
                          "AND address = ?2 AND role = ?3",
-    [ST_MEMBER_GET] = "SELECT address, role, name, moderated, delivery, "
-                      "bounce_score, last_bounce FROM members "
+    [ST_MEMBER_GET] = "SELECT " MEMBER_COLUMNS " FROM members "
                       "WHERE list_id = ?1 AND address = ?2 AND role = ?3",
-    [ST_MEMBER_ROLES] = "SELECT address, role, name, moderated, delivery, "
-                        "bounce_score, last_bounce FROM members "
+    [ST_MEMBER_ROLES] = "SELECT " MEMBER_COLUMNS " FROM members "
                         "WHERE list_id = ?1 AND address = ?2",
-    [ST_MEMBER_EACH] = "SELECT address, role, name, moderated, delivery, "
-                       "bounce_score, last_bounce FROM members "
+    [ST_MEMBER_EACH] = "SELECT " MEMBER_COLUMNS " FROM members "
                        "WHERE list_id = ?1 ORDER BY address, role",
-    [ST_MEMBER_EACH_ROLE] = "SELECT address, role, name, moderated, "
-                            "delivery, bounce_score, last_bounce FROM members "
+    [ST_MEMBER_EACH_ROLE] = "SELECT " MEMBER_COLUMNS " FROM members "
                             "WHERE list_id = ?1 AND role = ?2 "
                             "ORDER BY address",
     [ST_MEMBER_SET_MODERATED] = "UPDATE members SET moderated = ?4 "
@@ -250,6 +252,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                                "THEN 0 ELSE bounce_score END "
                                "WHERE list_id = ?1 AND address = ?2 "
                                "AND role = ?3",
+    [ST_MEMBER_SET_NOT_ME_TOO] = "UPDATE members SET not_me_too = ?4 "
+                                 "WHERE list_id = ?1 AND address = ?2 "
+                                 "AND role = ?3",
     [ST_MEMBER_SET_NAME] = "UPDATE members SET name = ?4 WHERE list_id = ?1 "
                            "AND address = ?2 AND role = ?3",
     [ST_MEMBER_BOUNCE] = "UPDATE members SET bounce_score = ?3, "

@@ -186,12 +186,15 @@ struct member_info {
     char delivery[32];    /* enabled | disabled-by-user|-bounces|-admin */
     int bounce_score;
     char last_bounce[16]; /* YYYY-MM-DD or "" */
+    int not_me_too;       /* no copy of the member's own posts */
 };
 
-/*
- * A membership from a row whose columns are, in order: address, role,
- * name, moderated, delivery, bounce_score, last_bounce.
- */
+/* The columns of a membership, in member_from_row's order. */
+#define MEMBER_COLUMNS                                                      \
+    "address, role, name, moderated, delivery, bounce_score, last_bounce, " \
+    "not_me_too"
+
+/* A membership from a row whose columns are MEMBER_COLUMNS. */
 void member_from_row(sqlite3_stmt *st, struct member_info *m);
 
 int role_valid(const char *role);
@@ -203,7 +206,10 @@ int member_add(struct db *db, const struct list_info *list, const char *address,
 int member_remove(struct db *db, const struct list_info *list,
                   const char *address, const char *role, char *why,
                   size_t whylen);
-/* key: moderated (yes|no), delivery (enabled|disabled|...), name. */
+/*
+ * key: moderated (yes|no), delivery (enabled|disabled|...), not-me-too
+ * (yes|no), name.
+ */
 int member_set(struct db *db, const struct list_info *list, const char *address,
                const char *role, const char *key, const char *value, char *why,
                size_t whylen);

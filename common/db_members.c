@@ -132,6 +132,13 @@ int member_set(struct db *db, const struct list_info *list, const char *address,
             return -1;
         }
         id = ST_MEMBER_SET_DELIVERY;
+    } else if (strcmp(key, "not-me-too") == 0) {
+        if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
+            snprintf(why, whylen, "not-me-too must be yes or no");
+            return -1;
+        }
+        id = ST_MEMBER_SET_NOT_ME_TOO;
+        bound = strcmp(value, "yes") == 0 ? "1" : "0";
     } else if (strcmp(key, "name") == 0) {
         if (strpbrk(value, "\r\n")) {
             snprintf(why, whylen, "a name may not hold CR or LF");
@@ -140,14 +147,14 @@ int member_set(struct db *db, const struct list_info *list, const char *address,
         id = ST_MEMBER_SET_NAME;
     } else {
         snprintf(why, whylen, "unknown member setting '%s' (moderated, "
-                 "delivery, name)", key);
+                 "delivery, not-me-too, name)", key);
         return -1;
     }
     sqlite3_stmt *st = db_stmt(db, id, why, whylen);
     if (st == NULL)
         return -1;
     member_bind_key(st, list, norm, role ? role : "member");
-    if (id == ST_MEMBER_SET_MODERATED)
+    if (id == ST_MEMBER_SET_MODERATED || id == ST_MEMBER_SET_NOT_ME_TOO)
         sqlite3_bind_int(st, 4, atoi(bound));
     else
         sqlite3_bind_text(st, 4, bound, -1, SQLITE_STATIC);
@@ -170,6 +177,7 @@ void member_from_row(sqlite3_stmt *st, struct member_info *m)
     db_column_copy(st, 4, m->delivery, sizeof m->delivery);
     m->bounce_score = sqlite3_column_int(st, 5);
     db_column_copy(st, 6, m->last_bounce, sizeof m->last_bounce);
+    m->not_me_too = sqlite3_column_int(st, 7);
 }
 
 int member_get(struct db *db, const struct list_info *list, const char *address,

@@ -104,7 +104,10 @@ static void member_cells(const struct member_info *m, char **cells,
     cells[1] = (char *)m->role;
     cells[2] = (char *)m->delivery;
     cells[3] = score;
-    cells[4] = m->moderated ? "moderated" : "-";
+    cells[4] = m->moderated && m->not_me_too ? "moderated,not-me-too"
+               : m->moderated                 ? "moderated"
+               : m->not_me_too                ? "not-me-too"
+                                              : "-";
     cells[5] = safe_text(m->name, 0);
 }
 
@@ -118,6 +121,7 @@ static int member_line(const struct member_info *m, void *arg)
         json_str(w->json, "delivery", m->delivery);
         json_int(w->json, "bounce_score", m->bounce_score);
         json_bool(w->json, "moderated", m->moderated);
+        json_bool(w->json, "not_me_too", m->not_me_too);
         json_str(w->json, "name", m->name);
         json_str(w->json, "last_bounce", m->last_bounce);
         json_close(w->json, '}');

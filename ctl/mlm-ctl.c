@@ -62,14 +62,15 @@ static const struct command commands[] = {
      "accepted, as in member add, and ignored)"},
     {"member", "set", cmd_member_set,
      "LIST ADDRESS KEY VALUE [--role member|moderator|owner]",
-     "moderated yes|no, delivery enabled|disabled, or name TEXT"},
+     "moderated yes|no, delivery enabled|disabled, not-me-too yes|no, or "
+     "name TEXT"},
     {"member", "import", cmd_member_import, "LIST FILE",
      "add the addresses of FILE (one a line, - for stdin) as members, all "
      "or none"},
     {"members", NULL, cmd_members,
      "LIST [--role member|moderator|owner] [--json]",
-     "one member a line: address, role, delivery, bounce score, moderated, "
-     "name"},
+     "one member a line: address, role, delivery, bounce score, flags "
+     "(moderated, not-me-too), name"},
     {"held", NULL, cmd_held,
      "LIST [--state pending|approved|rejected|discarded] [--json]",
      "one held message a line: id, sender, subject, reason, age"},

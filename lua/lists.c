@@ -11,8 +11,10 @@
  *   list:memberships(addr)      {member = <membership>, ...} or nil: every
  *                               role in one query
  *   list:recipients()           iterator over the addresses that get posts
- *   list:add_recipients(ctx)    add them all to the message's envelope (in
- *                               C: no Lua string per member); the count
+ *   list:add_recipients(ctx [, skip])  add them all to the message's
+ *                               envelope (in C: no Lua string per
+ *                               member), but those in the array skip;
+ *                               the count
  *   list:members([role])        iterator over membership tables
  *   list:accepts_nonmember(a)   a's address or @domain is accept_nonmembers
  *   list:is_banned(a)           ... is banned (both by address_key)
@@ -30,6 +32,9 @@
  *   list:probe_bounced(token)   address, disabled; nil for no such probe
  *   list:add_member(addr [, role [, name]])   true, or nil and why
  *   list:remove_member(addr [, role])         true, or nil and why
+ *   list:set_member(addr, key, value [, role])  as mlm-ctl member set
+ *                               (moderated, delivery, not-me-too, name):
+ *                               true, or nil and why (no such member)
  *   list:token(addr, action)    a confirmation token, or nil and why
  *                               (one per address and list an hour)
  *   mlm.take_token(token)       list, address, action, once; or nil
@@ -313,7 +318,7 @@ static void push_patterns(lua_State *L, struct list_info *list,
 
 static void push_member(lua_State *L, const struct member_info *m)
 {
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 8);
     lua_pushstring(L, m->address);
     lua_setfield(L, -2, "address");
     lua_pushstring(L, m->role);
@@ -328,6 +333,8 @@ static void push_member(lua_State *L, const struct member_info *m)
     lua_setfield(L, -2, "bounce_score");
     lua_pushstring(L, m->last_bounce);
     lua_setfield(L, -2, "last_bounce");
+    lua_pushboolean(L, m->not_me_too);
+    lua_setfield(L, -2, "not_me_too");
 }
 
 static int l_member(lua_State *L)
@@ -549,19 +556,32 @@ static int l_recipients(lua_State *L)
     return push_rows(L, st, ROWS_FIRST_COLUMN);
 }
 
+/* At most this many addresses are left out of one expansion. */
+#define EXPANSION_SKIP_MAX 8
+
 struct expansion {
     struct mlm_reply *rep;
     lua_Integer added;
+    const char *skip[EXPANSION_SKIP_MAX]; /* stored addresses left out */
+    int nskip;
 };
 
 static void expansion_add(const char *address, void *arg)
 {
     struct expansion *x = arg;
+    for (int i = 0; i < x->nskip; i++)
+        if (strcmp(address, x->skip[i]) == 0)
+            return;
     /* recipients_each hands out valid addresses only */
     reply_add_change(x->rep, CHG_ADD_RCPT, NULL, address, 0);
     x->added++;
 }
 
+/*
+ * list:add_recipients(ctx [, skip]): skip, an array of member addresses
+ * as the database holds them (membership.address), the first
+ * EXPANSION_SKIP_MAX of which are left out (a poster's not-me-too).
+ */
 static int l_add_recipients(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
@@ -569,7 +589,19 @@ static int l_add_recipients(lua_State *L)
     char why[512];
     if (run->req->stage != STAGE_MESSAGE)
         return luaL_error(L, "list:add_recipients() is for filter_message");
-    struct expansion x = {run->rep, 0};
+    struct expansion x = {.rep = run->rep};
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        for (lua_Integer i = 1; x.nskip < EXPANSION_SKIP_MAX; i++) {
+            /* the strings stay referenced by the table at index 3 */
+            if (lua_rawgeti(L, 3, i) != LUA_TSTRING) {
+                lua_pop(L, 1);
+                break;
+            }
+            x.skip[x.nskip++] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+    }
     if (recipients_each(lua_db(L), list, expansion_add, &x, why,
                         sizeof why) == -1)
         return luaL_error(L, "%s", why);
@@ -587,11 +619,9 @@ static int l_members(lua_State *L)
     lua_pushinteger(L, list->id);
     lua_insert(L, 2);
     sqlite3_stmt *st = prepare_bound(
-        L, role ? "SELECT address, role, name, moderated, delivery, "
-                  "bounce_score, last_bounce FROM members "
+        L, role ? "SELECT " MEMBER_COLUMNS " FROM members "
                   "WHERE list_id = ? AND role = ? ORDER BY address"
-                : "SELECT address, role, name, moderated, delivery, "
-                  "bounce_score, last_bounce FROM members "
+                : "SELECT " MEMBER_COLUMNS " FROM members "
                   "WHERE list_id = ? ORDER BY address, role",
         2);
     return push_rows(L, st, ROWS_MEMBER);
@@ -712,6 +742,21 @@ static int l_remove_member(lua_State *L)
                                         sizeof why), why);
 }
 
+static int l_set_member(lua_State *L)
+{
+    struct list_info *list = check_list(L, 1);
+    const char *address = luaL_checkstring(L, 2);
+    const char *key = luaL_checkstring(L, 3);
+    const char *value = luaL_checkstring(L, 4);
+    const char *role = luaL_optstring(L, 5, "member");
+    char why[512];
+    if (!role_valid(role))
+        return luaL_argerror(L, 5, "member, moderator or owner");
+    /* a bad key or value is the caller's error: raised, as failures are */
+    return soft_result(L, member_set(lua_db(L), list, address, role, key,
+                                     value, why, sizeof why), why);
+}
+
 static int l_token(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
@@ -824,6 +869,7 @@ void lists_register(lua_State *L, int module_idx)
         {"probe_bounced", l_probe_bounced},
         {"add_member", l_add_member},
         {"remove_member", l_remove_member},
+        {"set_member", l_set_member},
         {"token", l_token},
         {NULL, NULL}};
     static const luaL_Reg db_methods[] = {

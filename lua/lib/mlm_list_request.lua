@@ -1,6 +1,7 @@
 -- mlm_list_request.lua - NAME-request@ in the shipped list policy: the
--- commands a mail names (subscribe, unsubscribe, confirm, help), the
--- replies, and moderation by reply (mlm_moderation).
+-- commands a mail names (subscribe, unsubscribe, confirm, help, and the
+-- member commands nomail, mail, not-me-too on|off, options, who-am-i),
+-- the replies, and moderation by reply (mlm_moderation).
 
 local mlm = require "mlm"
 local common = require "mlm_list_common"
@@ -9,8 +10,8 @@ local requests = require "mlm_requests"
 local text = require "mlm_text"
 
 local addresses, log = common.addresses, common.log
-local first_line, confirm_token, first_word = text.first_line,
-  text.confirm_token, text.first_word
+local first_line, confirm_token, first_word, command_words = text.first_line,
+  text.confirm_token, text.first_word, text.command_words
 local COMMAND_TEXT_MAX, BODY_SCAN_MAX = text.COMMAND_TEXT_MAX,
   text.BODY_SCAN_MAX
 
@@ -66,6 +67,26 @@ end
 local COMMANDS = { subscribe = "subscribe", join = "subscribe",
   unsubscribe = "unsubscribe", leave = "unsubscribe", help = "help" }
 
+-- The member commands, only as the first word (a person writing "mail" or
+-- "options" in a sentence is not asking for them). not-me-too takes on or
+-- off, and is the command not-me-too-on or not-me-too-off.
+local MEMBER_COMMANDS = { nomail = "nomail", mail = "mail",
+  ["not-me-too"] = "not-me-too", options = "options",
+  ["who-am-i"] = "who-am-i" }
+local SWITCH = { on = "on", yes = "on", off = "off", no = "off" }
+
+-- The member command text starts with, or nil; help for a not-me-too
+-- without on or off.
+local function member_command(text)
+  local word, argument = command_words(text)
+  local command = MEMBER_COMMANDS[word or ""]
+  if command == "not-me-too" then
+    local switch = SWITCH[argument or ""]
+    return switch and "not-me-too-" .. switch or "help"
+  end
+  return command
+end
+
 -- Whether one of the first ASKED_WORDS words of text is a command name
 -- (subscribe, join, unsubscribe, leave, help): a person asking the robot
 -- in their own words ("please unsubscribe me"). Linear: "%a+" never
@@ -82,8 +103,9 @@ local function names_a_command(text)
 end
 
 -- The command of a -request mail: "confirm TOKEN" (also in "Re: ..."), or
--- subscribe, unsubscribe, help as the first word of the subject or of the
--- first body line; "invalid" for a confirm without a token of the token's
+-- subscribe, unsubscribe, help or a member command (MEMBER_COMMANDS) as
+-- the first word of the subject or of the first body line, the subject
+-- first; "invalid" for a confirm without a token of the token's
 -- form; help when a command name is among the first words of either
 -- ("please unsubscribe me"); else "none". Nothing answers "invalid" or
 -- "none": a forged sender gets no mail from a stranger's junk.
@@ -95,8 +117,8 @@ local function request_command(ctx)
     if token then return "confirm", token end
   end
   local words = { first_word(subject), first_word(body) }
-  for i = 1, 2 do
-    local command = COMMANDS[words[i] or ""]
+  for i, t in ipairs({ subject, body }) do
+    local command = COMMANDS[words[i] or ""] or member_command(t)
     if command then return command end
   end
   if words[1] == "confirm" or words[2] == "confirm" then
@@ -135,12 +157,83 @@ local function hold_request(ctx, list, a, address)
   end
 end
 
+-- A member's delivery as the member reads it.
+local DELIVERY_TEXT = {
+  enabled = "on",
+  ["disabled-by-user"] = "off (you turned it off)",
+  ["disabled-by-bounces"] = "off (mail to you bounced)",
+  ["disabled-by-admin"] = "off (the owners turned it off)",
+}
+
+-- The settings of membership m, for options and after a change.
+local function settings_lines(a, m)
+  return {
+    "Your settings on " .. a.post .. ":",
+    "",
+    "  address:     " .. m.address,
+    "  delivery:    " .. (DELIVERY_TEXT[m.delivery] or m.delivery),
+    "  not-me-too:  " .. (m.not_me_too
+      and "on (you get no copy of your own posts)"
+      or "off (you get a copy of your own posts)"),
+    "",
+    "To change them, send one of these to " .. a.request .. ":",
+    "  nomail, mail, not-me-too on, not-me-too off",
+  }
+end
+
+-- The token actions of the member commands: the change each makes (a
+-- member setting and its value), what the confirmation asks, and whether
+-- the membership has it already (then nothing is sent).
+local MEMBER_ACTIONS = {
+  nomail = { key = "delivery", value = "disabled-by-user",
+    asks = "stop sending you the posts of",
+    done = function(m) return m.delivery ~= "enabled" end },
+  mail = { key = "delivery", value = "enabled",
+    asks = "send you the posts of",
+    done = function(m) return m.delivery == "enabled" end },
+  ["not-me-too-on"] = { key = "not-me-too", value = "yes",
+    asks = "stop sending you copies of your own posts to",
+    done = function(m) return m.not_me_too end },
+  ["not-me-too-off"] = { key = "not-me-too", value = "no",
+    asks = "send you copies of your own posts to",
+    done = function(m) return not m.not_me_too end },
+}
+
+-- A confirmed member command: the change, then the settings. The
+-- membership is read again (it may have gone since the token was sent);
+-- what the owners turned off (disabled-by-admin) the member cannot change.
+local function member_confirm(ctx, list, a, address, action)
+  local m = list:member(address)
+  if not m then
+    log("info", ctx, "%s: %s confirmed %s but is no member: nothing done",
+      a.post, address, action)
+    return
+  end
+  local change = MEMBER_ACTIONS[action]
+  if m.delivery == "disabled-by-admin" and change.key == "delivery" then
+    log("info", ctx, "%s: %s confirmed %s: delivery disabled by the owners, "
+      .. "unchanged", a.post, m.address, action)
+  elseif not change.done(m) then
+    list:set_member(m.address, change.key, change.value)
+    log("info", ctx, "%s: %s: %s (confirmed)", a.post, m.address, action)
+    m = list:member(m.address) or m
+  end
+  local lines = settings_lines(a, m)
+  if m.delivery == "disabled-by-admin" then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = "Delivery to you was turned off by the owners; "
+      .. "write to " .. a.owner .. "."
+  end
+  request_mail(ctx, a, m.address, "Your settings on " .. a.post, lines)
+end
+
 local function request_confirm(ctx, a, token)
   local list, address, action = mlm.take_token(token)
   if not list then
     request_mail(ctx, a, ctx.sender, "Your confirmation for " .. a.post, {
       "The confirmation code you sent is unknown or has expired.",
-      "Send 'subscribe' or 'unsubscribe' to " .. a.request .. " again." })
+      "Send your command ('subscribe', 'unsubscribe', 'nomail', ...) to "
+        .. a.request .. " again." })
     return
   end
   local b = addresses(list)
@@ -161,6 +254,8 @@ local function request_confirm(ctx, a, token)
     log("info", ctx, "%s: %s unsubscribed (confirmed)", b.post, address)
     request_mail(ctx, b, address, "You have left " .. b.post, {
       "You are no longer subscribed to " .. b.post .. "." })
+  elseif MEMBER_ACTIONS[action] then
+    member_confirm(ctx, list, b, address, action)
   end
 end
 
@@ -173,9 +268,13 @@ local function request_token(ctx, list, a, action)
     log("info", ctx, "%s: no %s confirmation sent: %s", a.post, action, why)
     return
   end
+  local member_action = MEMBER_ACTIONS[action]
   request_mail(ctx, a, ctx.sender, "confirm " .. token, {
-    "Someone, probably you, asked to " .. action .. " " .. ctx.sender
-      .. (action == "subscribe" and " to " or " from ") .. a.post .. ".",
+    member_action
+      and "Someone, probably you, asked " .. a.request .. " to "
+        .. member_action.asks .. " " .. a.post .. " at " .. ctx.sender .. "."
+      or "Someone, probably you, asked to " .. action .. " " .. ctx.sender
+        .. (action == "subscribe" and " to " or " from ") .. a.post .. ".",
     "",
     "To confirm, reply to this message keeping its subject, or send a",
     "message to " .. a.request .. " with the subject:",
@@ -205,6 +304,50 @@ local function sender_authenticated_by(ctx)
   return nil
 end
 
+-- A member command from the envelope sender. Only a member is answered,
+-- at its address as the list holds it: nothing tells a stranger who is
+-- on. A change (MEMBER_ACTIONS) is confirmed by a token, unless the
+-- membership has it already; options and who-am-i are answered at once.
+-- Either way a list sends one mail an address an hour at most: the
+-- answers take the hour's token of the address (one nobody is given).
+local function member_request(ctx, list, a, command)
+  local m = list:member(ctx.sender)
+  if not m then
+    log("info", ctx, "%s: %s from %s, not a member: not answered", a.post,
+      command, ctx.sender)
+    return
+  end
+  if MEMBER_ACTIONS[command] then
+    if MEMBER_ACTIONS[command].done(m) then
+      log("info", ctx, "%s: %s from %s: so already, not answered", a.post,
+        command, m.address)
+    else
+      request_token(ctx, list, a, command)
+    end
+    return
+  end
+  local slot, why = list:token(m.address, "answered")
+  if not slot then
+    log("info", ctx, "%s: %s from %s not answered: %s", a.post, command,
+      m.address, why)
+    return
+  end
+  if command == "options" then
+    request_mail(ctx, a, m.address, "Your settings on " .. a.post,
+      settings_lines(a, m))
+  else
+    local roles = {}
+    for _, role in ipairs({ "member", "moderator", "owner" }) do
+      if role == "member" or list:member(m.address, role) then
+        roles[#roles + 1] = role
+      end
+    end
+    request_mail(ctx, a, m.address, "Who you are on " .. a.post, {
+      "You are subscribed to " .. a.post .. " as " .. m.address .. ".",
+      "Your roles: " .. table.concat(roles, ", ") .. "." })
+  end
+end
+
 -- What the help says follows subscribe, by subscription_policy.
 local SUBSCRIBE_HELP = {
   open = " (at once when your mail server is authenticated, else you"
@@ -215,7 +358,8 @@ local SUBSCRIBE_HELP = {
 }
 
 -- NAME-request@: subscribe (as subscription_policy says), unsubscribe
--- (confirmed by a token) and help.
+-- and the member commands (confirmed by a token), options, who-am-i and
+-- help.
 function M.handle(ctx, list, a, rcpt, detail)
   if detail then
     return moderation.reply(ctx, list, a, detail)
@@ -257,6 +401,8 @@ function M.handle(ctx, list, a, rcpt, detail)
     if list:member(ctx.sender) then
       request_token(ctx, list, a, "unsubscribe")
     end
+  elseif command ~= "help" then
+    member_request(ctx, list, a, command)
   else
     request_mail(ctx, a, ctx.sender, "Help for " .. a.post, {
       "This is " .. a.request .. ", the robot of " .. a.post .. ".",
@@ -266,6 +412,14 @@ function M.handle(ctx, list, a, rcpt, detail)
         .. (SUBSCRIBE_HELP[list.subscription_policy] or ""),
       "  unsubscribe   leave the list (you will be asked to confirm)",
       "  help          this message",
+      "",
+      "Members can also send (changes are confirmed, like unsubscribe):",
+      "  nomail           stop delivery of the list's posts to you",
+      "  mail             start it again",
+      "  not-me-too on    get no copy of your own posts",
+      "  not-me-too off   get a copy of your own posts again",
+      "  options          your settings",
+      "  who-am-i         the address you are subscribed as",
       "",
       "To post, write to " .. a.post .. "; the owners are " .. a.owner .. "." })
   end

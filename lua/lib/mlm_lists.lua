@@ -313,9 +313,33 @@ local function carries_approval(ctx)
   return ctx.message:raw_header("X-Mlm-Approved") ~= nil
 end
 
+-- The From addresses looked at for not-me-too: a From names one author,
+-- rarely a few.
+local OWN_COPY_FROM_MAX = 2
+
+-- The members who sent this post (its envelope sender, or one of the first
+-- OWN_COPY_FROM_MAX From addresses) and want no copy of their own posts
+-- (not-me-too): their addresses as list:add_recipients skips them.
+local function own_copies_skipped(ctx, list)
+  local candidates = { ctx.sender }
+  local from = ctx.message:addresses("From")
+  for i = 1, math.min(#from, OWN_COPY_FROM_MAX) do
+    -- mostly the envelope sender again: one query for both
+    if from[i]:lower() ~= ctx.sender:lower() then
+      candidates[#candidates + 1] = from[i]
+    end
+  end
+  local skip = {}
+  for _, addr in ipairs(candidates) do
+    local m = addr ~= "" and list:member(addr)
+    if m and m.not_me_too then skip[#skip + 1] = m.address end
+  end
+  return skip
+end
+
 local function distribute(ctx, list, a, rcpt)
   ctx:delete_recipient(rcpt)
-  local n = list:add_recipients(ctx)
+  local n = list:add_recipients(ctx, own_copies_skipped(ctx, list))
   if list.archive_address ~= "" then
     ctx:add_recipient(list.archive_address)
   end

@@ -68,6 +68,23 @@ local function first_word(text)
   return nil
 end
 
+-- The first word of text and the word after it, lower-case, after "Re:"
+-- and the like; words of letters and hyphens ("not-me-too", "who-am-i").
+-- nil for a word that is not there. Each match is anchored: linear.
+local function command_words(text)
+  text = text:sub(1, COMMAND_TEXT_MAX):lower()
+  local pos = 1
+  for _ = 1, 10 do
+    local word, e = text:match("^%s*([%a%-]+)()", pos)
+    if not word then return nil end
+    if not (REPLY_PREFIXES[word] and text:find("^:", e)) then
+      return word, text:match("^%s+([%a%-]+)", e)
+    end
+    pos = e + 1
+  end
+  return nil
+end
+
 -- Whether the List-Id value names the list whose id (lower-case) is id.
 local function list_id_is(value, id)
   return value:sub(1, COMMAND_TEXT_MAX):lower():find(id, 1, true) ~= nil
@@ -89,6 +106,7 @@ return {
   first_line = first_line,
   confirm_token = confirm_token,
   first_word = first_word,
+  command_words = command_words,
   list_id_is = list_id_is,
   x_loop_is = x_loop_is,
   COMMAND_TEXT_MAX = COMMAND_TEXT_MAX,

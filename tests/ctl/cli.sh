@@ -525,6 +525,7 @@ sqlite3 "$old" "ALTER TABLE held DROP COLUMN distributed_at; ALTER TABLE held DR
     ALTER TABLE members DROP COLUMN last_diagnostic;
     ALTER TABLE members DROP COLUMN probe_token;
     ALTER TABLE members DROP COLUMN probe_sent;
+    ALTER TABLE members DROP COLUMN not_me_too;
     DROP TABLE bounce_unrecognised; DROP TABLE requests; DROP TABLE changes;
     PRAGMA user_version = 1;
     INSERT INTO lists (id, name, domain, created) VALUES (7, 'old', 'lists.example', 0);
@@ -543,8 +544,8 @@ x
 sed "s|^database = .*|database = $old|" "$conf" >"$tmp/old.conf"
 out=$("$CTL_BIN" -C "$tmp/old.conf" held old@lists.example 2>&1)
 t_check "schema 1 migrated on open: its held post kept ($out)" grep -q kept <<<"$out"
-t_check "... at schema 9, with hold_mode '' for it" \
-    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "9,,"
+t_check "... at schema 10, with hold_mode '' for it" \
+    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "10,,"
 t_check "... and a change log" test "$(sqlite3 "$old" "SELECT count(*) FROM changes")" = 0
 t_check "... and a table of subscription requests" \
     test "$(sqlite3 "$old" "SELECT count(*) FROM requests")" = 0
@@ -554,6 +555,8 @@ t_check "... banned patterns unquoted, lower-cased, without trailing dots, dupli
 out=$(sqlite3 "$old" "SELECT address FROM members ORDER BY address" | tr '\n' ' ')
 t_check "... members without the domain's trailing dots, duplicates merged ($out)" \
     test "$out" = "m@example.org n@example.org "
+t_check "... and not-me-too off for each" \
+    test "$(sqlite3 "$old" "SELECT group_concat(not_me_too) FROM members")" = "0,0"
 t_check "... the reply limit's table made" sqlite3 "$old" "SELECT count(*) FROM replies"
 t_check "... and the secret of the database row deleted" \
     test "$(sqlite3 "$old" "SELECT count(*) FROM meta")" = 0
