@@ -94,7 +94,6 @@ command -v opendkim-testmsg >/dev/null ||
 . "$top_srcdir/tests/lib/dns.sh"
 . "$here/bench-lib.sh"
 LISTPOL=$top_srcdir/lua/policy.lua
-DECISIONS=$here/policies/decisions.lua
 LIST=list100@lists.test
 POSTER=alice@author.example
 CLIENT=192.0.2.10
