@@ -155,6 +155,10 @@ static void usage(FILE *fp)
 "  -f ADDR       envelope sender [sender@bench.test]\n"
 "  -H FILE       message headers (\"Name: value\" lines) instead of the\n"
 "                built-in ones; a Message-ID is added when FILE has none\n"
+"  -M FILE       the whole message from FILE: headers as for -H, then after\n"
+"                the first empty line the body, its lines sent CRLF-ended\n"
+"                (for posts that must arrive as they are, e.g. DKIM-signed;\n"
+"                replaces -H and -m)\n"
 "  -T SECONDS    timeout for each reply [30]\n"
 "  --stages=LIST which SMTP stages to send: connect,helo,mail,rcpt,data\n"
 "                (data = DATA, headers, EOH, body, end of message) [all]\n"
@@ -184,7 +188,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int o;
-    while ((o = getopt_long(argc, argv, "s:c:n:rm:R:t:f:H:T:h", longopts,
+    while ((o = getopt_long(argc, argv, "s:c:n:rm:R:t:f:H:M:T:h", longopts,
                             NULL)) != -1) {
         switch (o) {
         case 's': opt.socket_spec = optarg; break;
@@ -197,6 +201,7 @@ int main(int argc, char **argv)
         case 't': opt.first_rcpt = optarg; break;
         case 'f': opt.sender = optarg; break;
         case 'H': opt.header_file = optarg; break;
+        case 'M': opt.message_file = optarg; break;
         case 'T': opt.timeout_s = (int)number(optarg, "-T", 1, 86400); break;
         case OPT_STAGES: opt.stages = stages_parse(optarg); break;
         case OPT_CLIENT: opt.client_ip = optarg; break;
@@ -213,8 +218,13 @@ int main(int argc, char **argv)
     if (strlen(opt.sender) > 900 || strlen(opt.first_rcpt) > 900)
         fatal("address too long");
     target_parse(opt.socket_spec);
-    headers_load(opt.header_file);
-    body_build();
+    if (opt.message_file) {
+        headers_load(opt.message_file);
+        body_load(opt.message_file);
+    } else {
+        headers_load(opt.header_file);
+        body_build();
+    }
     recipients_build();
     signal(SIGPIPE, SIG_IGN);
     if (opt.concurrency > opt.transactions)

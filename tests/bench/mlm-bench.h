@@ -61,6 +61,7 @@ struct bench_opts {
     const char *first_rcpt;
     const char *sender;
     const char *header_file;
+    const char *message_file;
     unsigned stages;
     int timeout_s;
     int reuse;
@@ -224,6 +225,7 @@ void session_close(struct mconn *c);
 void target_parse(const char *spec);
 void headers_load(const char *file);
 void body_build(void);
+void body_load(const char *file);
 void recipients_build(void);
 void template_free(void);
 unsigned stages_parse(const char *list);
