@@ -286,21 +286,20 @@ end
 
 -- Whether the envelope sender of a -request mail, the address a
 -- subscribe joins, is vouched for by its own domain: an SPF pass for that
--- domain, a passing DKIM signature of that domain (d= equal to it), or a
--- DMARC pass for a From in that domain. Its name ("spf", "dkim", "dmarc"),
--- or nil (also when DNS could not tell). Domains as DNS names: case and a
--- final dot ignored; an envelope domain in U-labels never matches.
+-- very domain, which ties the envelope to the sending host. A DKIM
+-- signature or a DMARC pass would not: they vouch for a message, which
+-- anyone can replay under another envelope sender in its domain. "spf",
+-- or nil (also when DNS could not tell). Domains as DNS names: case and
+-- a final dot ignored; an envelope domain in U-labels never matches.
 local function sender_authenticated_by(ctx)
   local domain = ctx.sender:match("@([^@]+)$")
   local auth = ctx.auth
   if not domain or not auth then return nil end
   local function dns_name(d) return (d:lower():gsub("%.$", "")) end
-  local function same(d) return d ~= nil and dns_name(d) == dns_name(domain) end
-  if auth.spf == "pass" and same(auth.spf_domain) then return "spf" end
-  for _, d in ipairs(auth.dkim_domains or {}) do
-    if same(d) then return "dkim" end
+  if auth.spf == "pass" and auth.spf_domain
+      and dns_name(auth.spf_domain) == dns_name(domain) then
+    return "spf"
   end
-  if auth.dmarc == "pass" and same(auth.from_domain) then return "dmarc" end
   return nil
 end
 

@@ -32,8 +32,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/mlm-subscription.XXXXXX)
 trap 'dns_stop; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 # auth.example lets 192.0.2.1 send its mail (SPF); nothing else exists.
+# signed.example has a DKIM key (selector sel) and DMARC p=reject, no SPF.
+command -v opendkim-genkey >/dev/null || PATH=$PATH:/usr/sbin
+mkdir "$tmp/signed.example"
+opendkim-genkey -D "$tmp/signed.example" -d signed.example -s sel || exit 1
+key=$(grep -o '"[^"]*"' "$tmp/signed.example/sel.txt" | sed 's/h=sha256; //' | tr '\n' ' ')
 dns_start "$tmp" 'auth.example. TXT "v=spf1 ip4:192.0.2.1 -all"' \
-    'other.example. TXT "v=spf1 ip4:192.0.2.1 -all"' || exit 1
+    'other.example. TXT "v=spf1 ip4:192.0.2.1 -all"' \
+    "sel._domainkey.signed.example. TXT $key" \
+    '_dmarc.signed.example. TXT "v=DMARC1; p=reject"' || exit 1
 MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1 MLM_DNS_RESOLVER=$DNS_RESOLVER
 SENT=$tmp/sent
 mkdir "$SENT"
@@ -105,6 +112,18 @@ RESULT=$("$CTL_BIN" -C "$MLM_CONF" try --from mallory@other.example \
 t_check "open: SPF pass for the envelope sender subscribes the envelope sender, not the From" \
     bash -c "! '$CTL_BIN' -C '$MLM_CONF' members open@lists.example | grep -qi '^victim2@' &&
         '$CTL_BIN' -C '$MLM_CONF' members open@lists.example | grep -qi '^mallory@other.example '"
+# A DKIM-signed "subscribe" of the attacker's own, replayed under the
+# victim's envelope sender in the signing domain from anywhere: the
+# signature vouches for the message, not the envelope.
+printf 'From: attacker@signed.example\nTo: open-request@lists.example\nSubject: subscribe\nMessage-ID: <1@signed.example>\nDate: Fri, 4 Dec 2026 12:00:00 +0000\n\nx\n' >"$tmp/plain"
+opendkim-testmsg -d signed.example -k "$tmp/signed.example/sel.private" -s sel \
+    <"$tmp/plain" >"$tmp/signed" || t_fail "signing"
+out=$("$CTL_BIN" -C "$MLM_CONF" try --from victim@signed.example \
+    --to open-request@lists.example --client 198.51.100.66 --helo x.example \
+    "$tmp/signed" 2>&1)
+t_check "open: a replayed DKIM-signed subscribe under another envelope sender subscribes no one" \
+    bash -c "! '$CTL_BIN' -C '$MLM_CONF' members open@lists.example | grep -qi '^victim@signed.example '"
+t_check "... the victim is asked to confirm instead" test -n "$(token_of victim@signed.example)"
 
 # --- confirm ----------------------------------------------------------------
 send bob@example.net confirm-request@lists.example subscribe
