@@ -19,7 +19,7 @@ enum auth_status {
 /* Bytes of the From value checked (unfolded, without the blanks around it,
  * as message:raw_header gives it); a longer From is not checked (DMARC
  * permerror). The shipped policy refuses such a post: FROM_CHECKED_MAX in
- * lua/lib/mlm_lists.lua is the same number. */
+ * lua/lib/mlm_dmarc.lua is the same number. */
 #define AUTH_FROM_MAX 4000
 
 struct auth_input {

@@ -45,9 +45,19 @@ static long header_line(FILE *fp, GString *line, size_t *budget)
 }
 
 /* A header line that starts a field named From. */
-static int starts_from(const GString *line)
+/*
+ * Where the value of a From field starting line begins (after "From",
+ * blanks and the colon: RFC 5322's obsolete syntax allows blanks before
+ * the colon, and GMime and mail readers take "From :" for From), or 0.
+ */
+static size_t from_value_at(const GString *line)
 {
-    return line->len >= 5 && strncasecmp(line->str, "From:", 5) == 0;
+    if (line->len < 5 || strncasecmp(line->str, "From", 4) != 0)
+        return 0;
+    size_t i = 4;
+    while (i < line->len && (line->str[i] == ' ' || line->str[i] == '\t'))
+        i++;
+    return i < line->len && line->str[i] == ':' ? i + 1 : 0;
 }
 
 /*
@@ -70,12 +80,12 @@ static enum from_found from_field(FILE *fp, GString *value)
             break;
         int continuation = line->str[0] == ' ' || line->str[0] == '\t';
         if (!continuation)
-            in_from = starts_from(line);
+            in_from = from_value_at(line);
         if (!in_from)
             continue;
         if (!continuation && ++found > 1)
             break;
-        for (const char *v = line->str + (continuation ? 0 : 5); *v; v++)
+        for (const char *v = line->str + (continuation ? 0 : in_from); *v; v++)
             if (*v != '\r' && *v != '\n' &&
                 (value->len > 0 || (*v != ' ' && *v != '\t')))
                 g_string_append_c(value, *v);

@@ -250,6 +250,17 @@ t_check "... Authentication-Results says spf=pass" \
     has "Authentication-Results: mlm.test; dkim=none; spf=pass smtp.mailfrom=spf.example; dmarc=pass"
 try ivan@spf.example "$MLM_CONF" 192.0.2.99
 t_check "SPF fail from another client: 550 5.7.26" has "550 5.7.26.*spf.example"
+# "From :" (a blank before the colon, RFC 5322's obsolete syntax) is a
+# From field to GMime and to mail readers: the check must see it too.
+# (not as the first line, which try takes for an mbox "From " line)
+printf 'To: %s\nFrom : PayPal <service@reject.example>\nFrom: ivan@spf.example\nSubject: hello\nMessage-ID: <%s@x>\n\nbody\n' $L "$RANDOM" >"$tmp/mail"
+try ivan@spf.example
+t_check "a \"From :\" field before an SPF-aligned From: two From fields, 550 5.7.26 ($(result))" \
+    has "550 5.7.26"
+printf 'To: %s\nFrom : bob@reject.example\nSubject: hello\nMessage-ID: <%s@x>\n\nbody\n' $L "$RANDOM" >"$tmp/mail"
+try bob@reject.example
+t_check "an unsigned \"From :\" of a p=reject domain: 550 5.7.26 ($(result))" \
+    has "550 5.7.26.*reject.example"
 mail ivan@sub.spf.example
 try ivan@sub.spf.example "$MLM_CONF" 192.0.2.7
 t_check "SPF a: mechanism, relaxed alignment with the org domain's record ($(result))" \
