@@ -149,7 +149,11 @@ for f in /usr/sbin/mlmd /usr/sbin/mlm-multiplexor /usr/bin/mlm-ctl \
 done
 for f in /usr/share/mlm/lua/mlm_lists.lua /usr/share/mlm/lua/mlm_bounce.lua \
     /usr/share/mlm/lua/mlm_bounce_digest.lua \
-    /usr/share/mlm/lua/mlm_bounce_probe.lua /etc/mlm/mlm.conf /etc/mlm/policy.lua \
+    /usr/share/mlm/lua/mlm_bounce_probe.lua /usr/share/mlm/lua/mlm_moderation.lua \
+    /usr/share/mlm/lua/mlm_requests.lua /usr/share/mlm/lua/mlm_dmarc.lua \
+    /usr/share/mlm/lua/mlm_list_bounces.lua /usr/share/mlm/lua/mlm_list_request.lua \
+    /usr/share/mlm/lua/mlm_text.lua /usr/share/mlm/lua/mlm_list_common.lua \
+    /etc/mlm/mlm.conf /etc/mlm/policy.lua \
     /usr/lib/tmpfiles.d/mlm.conf /usr/lib/sysusers.d/mlm.conf \
     /usr/share/bash-completion/completions/mlm-ctl \
     /usr/share/doc/mlm/examples/postfix-main.cf.snippet \
