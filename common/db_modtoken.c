@@ -43,14 +43,55 @@ static void modtoken_mac(const struct secret *s, const char *purpose,
     g_free(who);
 }
 
-int64_t modtoken_expiry(struct db *db, const struct list_info *list,
-                        const struct held_info *h, char *why, size_t whylen)
+/* received plus the list's held_expire days; -1 with why. */
+static int64_t expiry_after(struct db *db, const struct list_info *list,
+                            int64_t received, char *why, size_t whylen)
 {
     char days[32];
     if (setting_get(db, list, "held_expire", days, sizeof days, why,
                     whylen) == -1)
         return -1;
-    return h->received + (int64_t)strtoll(days, NULL, 10) * 24 * 3600;
+    return received + (int64_t)strtoll(days, NULL, 10) * 24 * 3600;
+}
+
+int64_t modtoken_expiry(struct db *db, const struct list_info *list,
+                        const struct held_info *h, char *why, size_t whylen)
+{
+    return expiry_after(db, list, h->received, why, whylen);
+}
+
+/* "ID-EXPIRES-MAC" of purpose for who to take action on id; 0 or -1. */
+static int token_format(const char *secret_file, const char *purpose,
+                        const struct list_info *list, int64_t id,
+                        const char *action, const char *who, int64_t expires,
+                        char *out, size_t outlen, char *why, size_t whylen)
+{
+    struct secret s;
+    char mac[MODTOKEN_MAC_HEX + 1];
+    if (secret_load(secret_file, &s, why, whylen) == -1)
+        return -1;
+    modtoken_mac(&s, purpose, list->address, id, action, who, expires, mac);
+    secret_wipe(&s);
+    snprintf(out, outlen, "%lld-%lld-%s", (long long)id, (long long)expires,
+             mac);
+    return 0;
+}
+
+/* Whether mac is the token MAC of these; 1, 0, or -1 with why. */
+static int token_mac_good(const char *secret_file, const char *purpose,
+                          const struct list_info *list, int64_t id,
+                          const char *action, const char *who,
+                          int64_t expires, const char *mac, char *why,
+                          size_t whylen)
+{
+    struct secret s;
+    char expect[MODTOKEN_MAC_HEX + 1];
+    if (secret_load(secret_file, &s, why, whylen) == -1)
+        return -1;
+    modtoken_mac(&s, purpose, list->address, id, action, who, expires,
+                 expect);
+    secret_wipe(&s);
+    return secret_equal(mac, expect);
 }
 
 int modtoken_make(struct db *db, const char *secret_file,
@@ -75,16 +116,8 @@ int modtoken_make(struct db *db, const char *secret_file,
     int64_t expires = modtoken_expiry(db, list, &h, why, whylen);
     if (expires < 0)
         return -1;
-    struct secret s;
-    char mac[MODTOKEN_MAC_HEX + 1];
-    if (secret_load(secret_file, &s, why, whylen) == -1)
-        return -1;
-    modtoken_mac(&s, MODTOKEN_PURPOSE, list->address, held_id, action,
-                 moderator, expires, mac);
-    secret_wipe(&s);
-    snprintf(out, outlen, "%lld-%lld-%s", (long long)held_id,
-             (long long)expires, mac);
-    return 0;
+    return token_format(secret_file, MODTOKEN_PURPOSE, list, held_id, action,
+                        moderator, expires, out, outlen, why, whylen);
 }
 
 const char *modtoken_result_name(enum modtoken_result r)
@@ -135,7 +168,7 @@ int modtoken_check(struct db *db, const char *secret_file,
                    int64_t *held_id, char *why, size_t whylen)
 {
     long long id, expires;
-    char mac[MODTOKEN_MAC_HEX + 1], expect[MODTOKEN_MAC_HEX + 1];
+    char mac[MODTOKEN_MAC_HEX + 1];
     if (!modtoken_action_valid(action) ||
         modtoken_parse(token, &id, &expires, mac) == -1)
         return MODTOKEN_INVALID;
@@ -148,14 +181,10 @@ int modtoken_check(struct db *db, const char *secret_file,
         return -1;
     if (owner.id != list->id)
         return MODTOKEN_INVALID;
-    struct secret s;
-    if (secret_load(secret_file, &s, why, whylen) == -1)
-        return -1;
-    modtoken_mac(&s, MODTOKEN_PURPOSE, list->address, id, action, moderator,
-                 expires, expect);
-    secret_wipe(&s);
-    if (!secret_equal(mac, expect))
-        return MODTOKEN_INVALID;
+    int good = token_mac_good(secret_file, MODTOKEN_PURPOSE, list, id, action,
+                              moderator, expires, mac, why, whylen);
+    if (good != 1)
+        return good == -1 ? -1 : MODTOKEN_INVALID;
     *held_id = id;
     if (expires < (long long)time(NULL))
         return MODTOKEN_EXPIRED;
@@ -167,18 +196,6 @@ int modtoken_check(struct db *db, const char *secret_file,
     if (mod == -1)
         return -1;
     return mod == 0 ? MODTOKEN_GOOD : MODTOKEN_NOT_MODERATOR;
-}
-
-/* A subscription request expires with the list's held_expire, as a post. */
-static int64_t reqtoken_expiry(struct db *db, const struct list_info *list,
-                               const struct request_info *r, char *why,
-                               size_t whylen)
-{
-    char days[32];
-    if (setting_get(db, list, "held_expire", days, sizeof days, why,
-                    whylen) == -1)
-        return -1;
-    return r->received + (int64_t)strtoll(days, NULL, 10) * 24 * 3600;
 }
 
 static int reqtoken_action_valid(const char *action)
@@ -204,19 +221,12 @@ int reqtoken_make(struct db *db, const char *secret_file,
                  (long long)request_id, list->address);
         return -1;
     }
-    int64_t expires = reqtoken_expiry(db, list, &r, why, whylen);
+    /* a subscription request expires with held_expire, as a post */
+    int64_t expires = expiry_after(db, list, r.received, why, whylen);
     if (expires < 0)
         return -1;
-    struct secret s;
-    char mac[MODTOKEN_MAC_HEX + 1];
-    if (secret_load(secret_file, &s, why, whylen) == -1)
-        return -1;
-    modtoken_mac(&s, REQTOKEN_PURPOSE, list->address, request_id, action,
-                 owner, expires, mac);
-    secret_wipe(&s);
-    snprintf(out, outlen, "%lld-%lld-%s", (long long)request_id,
-             (long long)expires, mac);
-    return 0;
+    return token_format(secret_file, REQTOKEN_PURPOSE, list, request_id,
+                        action, owner, expires, out, outlen, why, whylen);
 }
 
 int reqtoken_check(struct db *db, const char *secret_file,
@@ -225,7 +235,7 @@ int reqtoken_check(struct db *db, const char *secret_file,
                    int64_t *request_id, char *why, size_t whylen)
 {
     long long id, expires;
-    char mac[MODTOKEN_MAC_HEX + 1], expect[MODTOKEN_MAC_HEX + 1];
+    char mac[MODTOKEN_MAC_HEX + 1];
     if (!reqtoken_action_valid(action) ||
         modtoken_parse(token, &id, &expires, mac) == -1)
         return MODTOKEN_INVALID;
@@ -238,14 +248,10 @@ int reqtoken_check(struct db *db, const char *secret_file,
         return -1;
     if (of.id != list->id)
         return MODTOKEN_INVALID;
-    struct secret s;
-    if (secret_load(secret_file, &s, why, whylen) == -1)
-        return -1;
-    modtoken_mac(&s, REQTOKEN_PURPOSE, list->address, id, action, owner,
-                 expires, expect);
-    secret_wipe(&s);
-    if (!secret_equal(mac, expect))
-        return MODTOKEN_INVALID;
+    int good = token_mac_good(secret_file, REQTOKEN_PURPOSE, list, id, action,
+                              owner, expires, mac, why, whylen);
+    if (good != 1)
+        return good == -1 ? -1 : MODTOKEN_INVALID;
     *request_id = id;
     if (expires < (long long)time(NULL))
         return MODTOKEN_EXPIRED;
