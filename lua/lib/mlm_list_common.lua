@@ -40,6 +40,26 @@ local function addresses(list)
 end
 M.addresses = addresses
 
+-- A plain-text mail of mlm's own, as mlm.sendmail takes it: From from,
+-- To the addresses of to (one, or a list), the Subject encoded, the lines
+-- of the body; auto is its Auto-Submitted value (RFC 3834:
+-- "auto-replied" for an answer, "auto-generated" for a notice).
+function M.text_mail(from, to, subject, lines, auto)
+  return table.concat({
+    "From: " .. from,
+    "To: " .. (type(to) == "table" and table.concat(to, ", ") or to),
+    "Subject: " .. mlm.encode_header(subject),
+    "Auto-Submitted: " .. auto,
+    "Precedence: bulk",
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=UTF-8",
+    "Content-Transfer-Encoding: 8bit",
+    "",
+    table.concat(lines, "\r\n"),
+    "",
+  }, "\r\n")
+end
+
 -- One log line about the transaction: "QID: " and the formatted text.
 function M.log(level, ctx, fmt, ...)
   mlm.log(level, string.format("%s: " .. fmt, ctx.qid or "NOQUEUE", ...))

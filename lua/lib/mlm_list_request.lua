@@ -26,20 +26,8 @@ local function request_mail(ctx, a, to, subject, lines)
     log("info", ctx, "%s: no reply sent: %s", a.post, why or "not an address")
     return
   end
-  local text = table.concat({
-    "From: " .. a.request,
-    "To: " .. to,
-    "Subject: " .. mlm.encode_header(subject),
-    "Auto-Submitted: auto-replied",
-    "Precedence: bulk",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=UTF-8",
-    "Content-Transfer-Encoding: 8bit",
-    "",
-    table.concat(lines, "\r\n"),
-    "",
-  }, "\r\n")
-  mlm.sendmail(a.bounces, to, text)
+  mlm.sendmail(a.bounces, to,
+    common.text_mail(a.request, to, subject, lines, "auto-replied"))
 end
 
 -- Never answer bounces, robots or other lists (RFC 3834).

@@ -19,6 +19,7 @@
 -- every pattern is anchored (see mlm_lists.lua, "remote text").
 
 local mlm = require "mlm"
+local common = require "mlm_list_common"
 local requests = require "mlm_requests"
 
 local M = {}
@@ -125,20 +126,8 @@ local function refusal(text)
 end
 
 local function send(ctx, a, to, subject, lines)
-  local text = table.concat({
-    "From: " .. a.owner,
-    "To: " .. table.concat(to, ", "),
-    "Subject: " .. mlm.encode_header(subject),
-    "Auto-Submitted: auto-generated",
-    "Precedence: bulk",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=UTF-8",
-    "Content-Transfer-Encoding: 8bit",
-    "",
-    table.concat(lines, "\r\n"),
-    "",
-  }, "\r\n")
-  local ok, err = pcall(mlm.sendmail, a.bounces, to, text)
+  local ok, err = pcall(mlm.sendmail, a.bounces, to,
+    common.text_mail(a.owner, to, subject, lines, "auto-generated"))
   if not ok then
     mlm.log("warning", string.format("%s: %s: notice not sent: %s",
       ctx.qid or "NOQUEUE", a.post, tostring(err)))

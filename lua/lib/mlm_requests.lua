@@ -7,6 +7,7 @@
 -- ID`; either makes the member and tells the subscriber.
 
 local mlm = require "mlm"
+local common = require "mlm_list_common"
 
 local M = {}
 
@@ -145,20 +146,8 @@ end
 -- One mail from NAME-request@ to address (the sender NAME-bounces@);
 -- a failure is logged, the decision stands.
 local function tell(a, to, subject, lines, log)
-  local text = table.concat({
-    "From: " .. a.request,
-    "To: " .. table.concat(to, ", "),
-    "Subject: " .. mlm.encode_header(subject),
-    "Auto-Submitted: auto-replied",
-    "Precedence: bulk",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=UTF-8",
-    "Content-Transfer-Encoding: 8bit",
-    "",
-    table.concat(lines, "\r\n"),
-    "",
-  }, "\r\n")
-  local ok, err = pcall(mlm.sendmail, a.bounces, to, text)
+  local ok, err = pcall(mlm.sendmail, a.bounces, to,
+    common.text_mail(a.request, to, subject, lines, "auto-replied"))
   if not ok then
     log("warning", "%s: \"%s\" not sent: %s", a.post, subject, tostring(err))
   end
