@@ -11,9 +11,10 @@
 # at 78, encoded words within 75, the prefix once before the original
 # Subject, the footer once in what a reader sees, only the list's own
 # List-* fields, spelt as ours. The figures of the run are printed as
-# "# fidelity: ..." lines. Then message:header() decodes the cases of
-# GMime issue #133 right, mlm.encode_header() makes words of at most 75
-# characters, and an announce list says List-Post: NO.
+# "# fidelity: ..." lines. The checker is shown to find each kind of
+# problem in outputs changed by hand. Then message:header() decodes the
+# cases of GMime issue #133 right, mlm.encode_header() makes words of at
+# most 75 characters, and an announce list says List-Post: NO.
 #
 # Environment: top_builddir (defaults to this repository), KEEP_TMP.
 set -u
@@ -76,6 +77,42 @@ run_corpus "[dév]" "${shapes[@]}" "${cpython[@]}" "${footers[@]}"
 unset FIDELITY_TALLY
 # the figures: messages, properties checked, problems found
 $CHECK --summary "$tmp/tally" | sed 's/^/# /'
+
+# The checker finds what it is there to find: outputs of try changed by
+# hand, each must be refused with the problem named.
+# refused INPUT SED-SCRIPT PATTERN DESCRIPTION
+refused() {
+    ctl try --from alice@example.net --to $L --output "$tmp/msg" "$1" >"$tmp/out" 2>/dev/null
+    { sed '/^$/q' "$tmp/out"; sed "$2" "$tmp/msg"; } >"$tmp/checked"
+    if $CHECK "$1" "$tmp/checked" "[dév]" "dev list" "<mailto:$L>" >"$tmp/problems"; then
+        t_fail "checker: $4: not found"
+    elif grep -q -- "$3" "$tmp/problems"; then
+        t_ok "checker: $4"
+    else
+        t_fail "checker: $4: $(tr '\n' '|' <"$tmp/problems")"
+    fi
+}
+F=$here/fidelity
+C=$top_srcdir/tests/corpus/cpython-email
+refused "$F/signed.eml" 's/^Signed text with trailing spaces  =20$/Signed text with trailing spaces =20/' \
+    'multipart/signed part changed' "a signed part changed"
+refused "$C/msg_33.txt" 's/^Content-Type: text\/plain; charset\*=ansi-x3.4-1968.*$/&;x=y/' \
+    'multipart/signed part changed' "a signed part with an RFC 2231 boundary changed"
+refused "$F/smime-opaque.eml" '$s/AAAA==$/AAAB==/' 'pkcs7-mime part changed' \
+    "an S/MIME part changed"
+refused "$F/long-subject.eml" 's/^Subject: /&[dév] /' 'the prefix 2 times' "the prefix twice"
+refused "$F/thunderbird-subject.eml" '/^ =?UTF-8?B?w4RsdGVy/d' 'Subject ' "a Subject cut short"
+refused "$F/alternative.eml" 's/^dev list$/&\ndev list/' 'the footer 2 times' \
+    "the footer twice in a part"
+refused "$F/alternative.eml" '/^<p>-- <br>$/,/^dev list<\/p>$/d' 'the footer 0 times' \
+    "the footer missing from one alternative"
+refused "$F/foreign-list.eml" 's/^List-Id:/List-ID:/' 'List-Id spelt List-ID' \
+    "a List-* field in another spelling"
+refused "$F/foreign-list.eml" 's/^Precedence: list$/&\nList-Archive: <https:\/\/x.example\/>/' \
+    'foreign header kept: list-archive' "another list's List-Archive"
+refused "$F/flowed.eml" '/^program wrapped it.$/d' 'line lost' "a line of a part lost"
+refused "$F/long-subject.eml" 's/^Subject: .*/&'"$(printf 'x%.0s' $(seq 1000))"'/' \
+    'a line of' "a header line over 998"
 
 # Shapes the checker does not see on its own.
 ctl try "$here/fidelity/flowed.eml" >"$tmp/out" 2>/dev/null
