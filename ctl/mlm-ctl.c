@@ -37,10 +37,11 @@ static const struct command commands[] = {
      "load a policy file and report its errors, without the daemons"},
     {"try", NULL, cmd_try,
      "[--from A] [--to B]... [--client IP] [--helo H] [--hostname NAME] "
-     "[--policy FILE] FILE.eml",
+     "[--policy FILE] [--output FILE] FILE.eml",
      "run a message through the policy with no MTA: each stage's reply, the "
      "changes and the resulting message (sender and recipients default to "
-     "the message's From and To/Cc); exit 0 when it would be delivered"},
+     "the message's From and To/Cc; --output also writes it unescaped to "
+     "FILE); exit 0 when it would be delivered"},
     {"list", "create", cmd_list_create,
      "ADDRESS [--posting P] [--owner ADDR]... [--prefix TEXT]",
      "create a list, optionally with its posting policy, owners and "

@@ -43,6 +43,8 @@ struct try_run {
     char *wire;
     size_t wirelen;
     char outcome[600];           /* why it was not accepted */
+    const char *output;          /* --output: the message written raw here */
+    int output_failed;
 };
 
 static int read_all(const char *path, char **data, size_t *len, char *why,
@@ -276,6 +278,26 @@ static void strv_remove(struct mlm_strv *sv, const char *s)
         }
 }
 
+/* The message, byte for byte, to the file --output names. 0 or -1 (said). */
+static int try_output(struct try_run *t, const struct try_message *m,
+                      const char *body, size_t bodylen)
+{
+    FILE *fp = fopen(t->output, "wb");
+    int e = 0;
+    if (fp == NULL || try_message_write(fp, m, body, bodylen) == -1)
+        e = errno;
+    if (fp && fclose(fp) == EOF && e == 0)
+        e = errno;
+    if (fp == NULL || e) {
+        char *safe = safe_text(t->output, 0);
+        fprintf(stderr, "mlm-ctl: cannot write %s: %s\n", safe,
+                strerror(e ? e : EIO));
+        free(safe);
+        return -1;
+    }
+    return 0;
+}
+
 /* The changes, the envelope and the message as the MTA would queue it. */
 static void result_print(struct try_run *t, const struct mlm_reply *rep)
 {
@@ -319,6 +341,9 @@ static void result_print(struct try_run *t, const struct mlm_reply *rep)
     putchar('\n');
     try_message_print(stdout, &m, body ? body : m.body,
                       body ? bodylen : m.bodylen);
+    if (t->output && try_output(t, &m, body ? body : m.body,
+                                body ? bodylen : m.bodylen) == -1)
+        t->output_failed = 1;
     free(body);
     try_message_free(&m);
 }
@@ -365,7 +390,7 @@ static int try_transaction(struct try_run *t)
     int rc = EXIT_FAILED;
     if (v == GO_ON || v == ACCEPT_ALL) {
         result_print(t, &rep);
-        rc = EXIT_OK;
+        rc = t->output_failed ? EXIT_FAILED : EXIT_OK;
     } else {
         printf("result: %s\n", t->outcome);
         ctl_fail("the message would not be delivered: %s", t->outcome);
@@ -453,6 +478,7 @@ int cmd_try(struct ctl_env *env, struct ctl_args *a)
     t.hostname = xstrdup(hostname ? hostname : client ? bracketed
                                                       : "localhost");
     t.helo = xstrdup(helo ? helo : hostname ? hostname : "localhost");
+    t.output = opt_value(a, "output");
 
     int rc = try_setup(&t, a);
     if (rc == EXIT_OK)

@@ -33,6 +33,10 @@ void try_message_apply(struct try_message *m, const struct mlm_change *c);
 /* The headers, a blank line and body, with LF line ends, made safe. */
 void try_message_print(FILE *fp, const struct try_message *m,
                        const char *body, size_t bodylen);
+/* The same bytes, not made safe: what the MTA would queue, with LF line
+ * ends. 0, or -1 on a write error. */
+int try_message_write(FILE *fp, const struct try_message *m, const char *body,
+                      size_t bodylen);
 void try_message_free(struct try_message *m);
 
 #endif

@@ -245,6 +245,37 @@ void try_message_print(FILE *fp, const struct try_message *m,
     put_message(fp, body, bodylen);
 }
 
+/* len bytes of text with CRLF as LF and a line end at the end, unescaped. */
+static int put_raw(FILE *fp, const char *text, size_t len)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == '\r' && i + 1 < len && text[i + 1] == '\n') {
+            if (fwrite(text + start, 1, i - start, fp) != i - start)
+                return -1;
+            start = i + 1;
+        }
+    if (fwrite(text + start, 1, len - start, fp) != len - start)
+        return -1;
+    return (len == 0 || text[len - 1] != '\n') && putc('\n', fp) == EOF
+               ? -1
+               : 0;
+}
+
+int try_message_write(FILE *fp, const struct try_message *m, const char *body,
+                      size_t bodylen)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->h[i].name && fprintf(fp, "%s:", m->h[i].name) < 0)
+            return -1;
+        if (put_raw(fp, m->h[i].value, strlen(m->h[i].value)) == -1)
+            return -1;
+    }
+    if (putc('\n', fp) == EOF)
+        return -1;
+    return put_raw(fp, body, bodylen);
+}
+
 void try_message_free(struct try_message *m)
 {
     for (size_t i = 0; i < m->n; i++) {

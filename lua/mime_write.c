@@ -269,8 +269,47 @@ int mime_write_body(GMimeObject *top, const char *path, char *why,
 }
 
 
+/*
+ * Whether a multipart within obj uses the boundary of a multipart around it
+ * (the nboundaries in outer). RFC 2046 5.1.1 forbids it and readers split
+ * such a body differently (GMime nests the inner part, Python's parser ends
+ * it at the first delimiter): a footer written into one of its parts may
+ * show twice, or in the wrong place.
+ */
+static int boundary_reused(GMimeObject *obj, const char **outer,
+                           int nboundaries)
+{
+    while (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *inner =
+            g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        obj = inner ? g_mime_message_get_mime_part(inner) : NULL;
+    }
+    if (obj == NULL || !GMIME_IS_MULTIPART(obj))
+        return 0;
+    if (nboundaries >= 4 * MIME_WRITE_MAX_DEPTH)
+        return 1; /* deeper than the writer goes: not taken as reproduced */
+    const char *boundary =
+        g_mime_object_get_content_type_parameter(obj, "boundary");
+    if (boundary == NULL)
+        return 0; /* the parser kept it all as the prologue */
+    for (int i = 0; i < nboundaries; i++)
+        if (strcmp(outer[i], boundary) == 0)
+            return 1;
+    outer[nboundaries] = boundary;
+    GMimeMultipart *mp = GMIME_MULTIPART(obj);
+    int n = g_mime_multipart_get_count(mp);
+    for (int i = 0; i < n; i++)
+        if (boundary_reused(g_mime_multipart_get_part(mp, i), outer,
+                            nboundaries + 1))
+            return 1;
+    return 0;
+}
+
 int mime_write_reproduces(GMimeObject *top, const uint8_t *body, size_t len)
 {
+    const char *outer[4 * MIME_WRITE_MAX_DEPTH];
+    if (boundary_reused(top, outer, 0))
+        return 0;
     GMimeStream *mem = g_mime_stream_mem_new();
     GMimeStream *crlf = g_mime_stream_filter_new(mem);
     GMimeFilter *filter = g_mime_filter_unix2dos_new(FALSE);

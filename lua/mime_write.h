@@ -20,8 +20,9 @@ int mime_write_body(GMimeObject *top, const char *path, char *why,
 /*
  * Whether writing top unchanged gives back the body it was parsed from
  * (len bytes, CRLF). Not when the parser dropped or moved bytes (a part
- * whose header block has no empty line after it, text after a boundary):
- * then a footer must not be added through this writer.
+ * whose header block has no empty line after it, text after a boundary),
+ * nor when a multipart reuses the boundary of one around it (readers split
+ * it differently): then a footer must not be added through this writer.
  */
 int mime_write_reproduces(GMimeObject *top, const uint8_t *body, size_t len);
 

@@ -244,8 +244,11 @@ char *rfc2047_decode(const char *text)
     return r;
 }
 
-/* Bytes of UTF-8 per encoded word: 60 base64 characters, 75 in all. */
+/* Bytes of UTF-8 per encoded word: 60 base64 characters, 75 in all. The
+ * first word of a value follows its field's name on the same line: 36 bytes,
+ * 60 characters in all, fit within 78 after a name of up to 16 characters. */
 #define WORD_BYTES 45
+#define FIRST_WORD_BYTES 36
 
 void rfc2047_encode_words(const char *utf8, size_t len, struct mlm_buf *out)
 {
@@ -254,12 +257,13 @@ void rfc2047_encode_words(const char *utf8, size_t len, struct mlm_buf *out)
     const unsigned char *s = (const unsigned char *)utf8;
     size_t at = 0;
     while (at < len) {
-        size_t n = len - at < WORD_BYTES ? len - at : WORD_BYTES;
+        size_t most = at == 0 && out->len == 0 ? FIRST_WORD_BYTES : WORD_BYTES;
+        size_t n = len - at < most ? len - at : most;
         /* never split a character: back off over continuation bytes */
         while (n < len - at && n > 0 && (s[at + n] & 0xc0) == 0x80)
             n--;
         if (n == 0)
-            n = len - at < WORD_BYTES ? len - at : WORD_BYTES;
+            n = len - at < most ? len - at : most;
         if (at > 0)
             buf_put_u8(out, ' ');
         buf_put_bytes(out, "=?UTF-8?B?", 10);

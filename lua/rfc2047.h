@@ -20,7 +20,9 @@
 char *rfc2047_decode(const char *text);
 
 /* UTF-8 text as "=?UTF-8?B?...?=" words of at most 75 characters each,
- * separated by single spaces, appended to out. */
+ * separated by single spaces, appended to out; when out is empty (the words
+ * start a value), the first of at most 60, so that it fits on the field's
+ * first line within 78. */
 void rfc2047_encode_words(const char *utf8, size_t len, struct mlm_buf *out);
 
 /*

@@ -265,6 +265,24 @@ if m:
 no_raw "try: no raw controls, C1 or bidi overrides on stdout or stderr"
 grep -q 'the subject: s ' "$tmp/err" && t_ok "try: the policy's log line is on stderr" ||
     t_fail "try: no log line on stderr: $(cat "$tmp/err")"
+# --output: the same message unescaped, byte for byte what the MTA would
+# queue (LF line ends), while stdout stays escaped.
+printf 'From: a@example.net\r\nTo: dev@example.org\r\nSubject: s %s\r\nContent-Type: text/plain; charset=ISO-8859-1\r\n\r\nGr\xfc\xdfe %s\r\nno line end' \
+    "$hostile" "$hostile" >"$tmp/raw.eml"
+try 0 "try --output: a Latin-1 body with hostile bytes" --policy "$tmp/echo.lua" \
+    --output "$tmp/raw.out" "$tmp/raw.eml"
+no_raw "try --output: stdout still escaped"
+if tr -d '\r' <"$tmp/raw.eml" | cmp -s - <(head -c -1 "$tmp/raw.out") &&
+    [ "$(tail -c 1 "$tmp/raw.out" | od -An -c | tr -d ' ')" = '\n' ]; then
+    t_ok "try --output: the message's bytes, CRLF as LF, a line end at the end"
+else
+    t_fail "try --output: $(od -c "$tmp/raw.out" | head -5 | tr '\n' '|')"
+fi
+try 1 "try --output: a file that cannot be written fails" --policy "$tmp/echo.lua" \
+    --output "$tmp/no-such-dir/out" "$tmp/raw.eml"
+grep -q "cannot write .*no-such-dir/out" <<<"$ERR" && t_ok "try --output: says why" ||
+    t_fail "try --output: no reason on stderr: $ERR"
+
 sed -i 's/^Subject: s /Subject: tempfail /' "$tmp/hostile.eml"
 try 1 "try: a reply quoting the hostile subject" --policy "$tmp/echo.lua" "$tmp/hostile.eml"
 has "try: the reply, escaped" "message: tempfail 451 4\.[0-9]\.[0-9] tempfail \[2J \]52;c;ZWNobyBoaQ== \\\\u\{9b\} (\\\\x9b|\\\\u\{9b\}|�) \\\\u\{202e\}txt\.exe"
