@@ -58,6 +58,17 @@ static DKIM_CBSTAT key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, u_char *buf,
     return DKIM_CBSTAT_CONTINUE;
 }
 
+/*
+ * RFC 8301 3.1: verifiers must not take an rsa-sha1 signature as valid;
+ * a true one counts as a failed signature.
+ */
+static int weak_algorithm(DKIM_SIGINFO *sig)
+{
+    dkim_alg_t alg;
+    return dkim_sig_getsignalg(sig, &alg) != DKIM_STAT_OK ||
+           alg == DKIM_SIGN_RSASHA1;
+}
+
 void auth_dkim(struct dns *dns, const char *spool_path,
                struct auth_result *res)
 {
@@ -97,7 +108,7 @@ void auth_dkim(struct dns *dns, const char *spool_path,
         if (dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_IGNORE)
             continue;
         const char *d = (const char *)dkim_sig_getdomain(sigs[i]);
-        if (DKIM_SIG_CHECK(sigs[i]) && d &&
+        if (DKIM_SIG_CHECK(sigs[i]) && d && !weak_algorithm(sigs[i]) &&
             res->n_dkim_domains < AUTH_DKIM_MAX_SIGS) {
             snprintf(res->dkim_domains[res->n_dkim_domains++],
                      sizeof res->dkim_domains[0], "%s", d);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/lists/dmarc.sh - sender authentication in the shipped list policy,
 # with `mlm-ctl try` against a private DNS server (unbound, local data):
-# posts signed with a real DKIM key (opendkim-genkey, opendkim-testmsg),
+# posts signed with a real DKIM key (opendkim-genkey, dkimsign: rsa-sha256),
 # DMARC records reject, quarantine and none, the organisational-domain
 # fallback, and a DNS server that does not answer.
 #
@@ -39,7 +39,7 @@ for d in signed.example nodmarc.example $IDN; do
     opendkim-genkey -D "$tmp/$d" -d "$d" -s sel || exit 1
 done
 # The key record as unbound local-data strings, without h=sha256
-# (opendkim-testmsg signs with rsa-sha1).
+# (a test signs with rsa-sha1 on purpose: refused).
 key_record() {
     grep -o '"[^"]*"' "$tmp/$1/sel.txt" | sed 's/h=sha256; //' | tr '\n' ' '
 }
@@ -77,7 +77,7 @@ mail() {
     printf 'From: Someone <%s>\nTo: %s\nSubject: hello\nMessage-ID: <%s@x>\nDate: Fri, 4 Dec 2026 12:00:00 +0000\n\nbody\n' \
         "$1" $L "$RANDOM" >"$tmp/plain"
     if [ -n "${2:-}" ]; then
-        opendkim-testmsg -d "$2" -k "$tmp/$2/sel.private" -s sel \
+        dkimsign sel "$2" "$tmp/$2/sel.private" \
             <"$tmp/plain" >"$tmp/mail" || t_fail "signing"
     else
         cp "$tmp/plain" "$tmp/mail"
@@ -139,6 +139,15 @@ mail bob@reject.example
 try bob@reject.example
 t_check "unsigned from p=reject: 550 5.7.26 naming the domain" \
     has "550 5.7.26.*reject.example"
+# RFC 8301: an rsa-sha1 signature, however true, is no pass.
+mail alice@signed.example
+opendkim-testmsg -d signed.example -k "$tmp/signed.example/sel.private" -s sel \
+    <"$tmp/plain" >"$tmp/mail" || t_fail "signing with rsa-sha1"
+t_check "... (the test's signature is rsa-sha1)" grep -q 'a=rsa-sha1' "$tmp/mail"
+try alice@signed.example
+t_check "a true rsa-sha1 signature from p=reject: not a pass, 550 5.7.26 ($(result))" \
+    has "550 5.7.26.*signed.example"
+mail bob@reject.example
 # libspf2 passes any sender from a loopback client ("localhost is always
 # allowed"): a forger behind a local proxy or re-injecting filter would
 # pass DMARC. mlm takes that as no SPF result.

@@ -116,7 +116,7 @@ t_check "open: SPF pass for the envelope sender subscribes the envelope sender, 
 # victim's envelope sender in the signing domain from anywhere: the
 # signature vouches for the message, not the envelope.
 printf 'From: attacker@signed.example\nTo: open-request@lists.example\nSubject: subscribe\nMessage-ID: <1@signed.example>\nDate: Fri, 4 Dec 2026 12:00:00 +0000\n\nx\n' >"$tmp/plain"
-opendkim-testmsg -d signed.example -k "$tmp/signed.example/sel.private" -s sel \
+dkimsign sel signed.example "$tmp/signed.example/sel.private" \
     <"$tmp/plain" >"$tmp/signed" || t_fail "signing"
 out=$("$CTL_BIN" -C "$MLM_CONF" try --from victim@signed.example \
     --to open-request@lists.example --client 198.51.100.66 --helo x.example \
