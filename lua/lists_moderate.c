@@ -36,6 +36,14 @@
 #include <string.h>
 #include <time.h>
 
+/* The refusal's two values: nil and why. */
+static int nil_and(lua_State *L, const char *why)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    return 2;
+}
+
 int list_moderation_token(lua_State *L)
 {
     struct list_info *list = check_list(L, 1);
@@ -93,11 +101,8 @@ int list_moderate(lua_State *L)
                             moderator, &id, why, sizeof why);
     if (rc == -1)
         return luaL_error(L, "%s", why);
-    if (rc != MODTOKEN_GOOD) {
-        lua_pushnil(L);
-        lua_pushstring(L, modtoken_result_name(rc));
-        return 2;
-    }
+    if (rc != MODTOKEN_GOOD)
+        return nil_and(L, modtoken_result_name(rc));
     const char *state = strcmp(action, "approve") == 0  ? "approved"
                         : strcmp(action, "reject") == 0 ? "rejected"
                                                         : "discarded";
@@ -120,9 +125,7 @@ int list_moderate(lua_State *L)
     rc = held_decide(db, id, state, moderator, why, sizeof why);
     if (rc == DB_NOT_FOUND) { /* decided meanwhile by another reply */
         free(raw);
-        lua_pushnil(L);
-        lua_pushstring(L, "used");
-        return 2;
+        return nil_and(L, "used");
     }
     if (rc != 0) {
         free(raw);
@@ -174,11 +177,8 @@ int list_decide_request(lua_State *L)
                             owner, &id, why, sizeof why);
     if (rc == -1)
         return luaL_error(L, "%s", why);
-    if (rc != MODTOKEN_GOOD) {
-        lua_pushnil(L);
-        lua_pushstring(L, modtoken_result_name(rc));
-        return 2;
-    }
+    if (rc != MODTOKEN_GOOD)
+        return nil_and(L, modtoken_result_name(rc));
     struct list_info of;
     struct request_info r;
     int added = 1;
@@ -189,17 +189,12 @@ int list_decide_request(lua_State *L)
         else if (rc != 0) {
             if (rc == -1)
                 return luaL_error(L, "%s", why);
-            lua_pushnil(L);
-            lua_pushstring(L, rc == DB_REFUSED ? "banned" : "used");
-            return 2;
+            return nil_and(L, rc == DB_REFUSED ? "banned" : "used");
         }
     } else {
         rc = request_decide(db, id, "rejected", owner, why, sizeof why);
-        if (rc == DB_NOT_FOUND) { /* decided meanwhile */
-            lua_pushnil(L);
-            lua_pushstring(L, "used");
-            return 2;
-        }
+        if (rc == DB_NOT_FOUND) /* decided meanwhile */
+            return nil_and(L, "used");
         if (rc != 0 || request_get(db, id, &of, &r, why, sizeof why) != 0)
             return luaL_error(L, "%s", why);
         added = 0;
