@@ -8,6 +8,7 @@
 #include "db.h"
 
 #include <lua.h>
+#include <sqlite3.h>
 
 /* The worker's database, opened on first use; a Lua error when it fails. */
 struct db *lua_db(lua_State *L);
@@ -27,6 +28,24 @@ int list_approved(lua_State *L);
 const char *held_secret_path(void);
 /* A held post as the table list:held returns. */
 void push_held(lua_State *L, const struct held_info *h);
+
+/* A membership as the table list:member returns (lists.c). */
+void push_member(lua_State *L, const struct member_info *m);
+
+/* lists_rows.c: SQL rows as iterators, and mlm.db. */
+enum rows_shape {
+    ROWS_FIRST_COLUMN,      /* each row as its first column's value */
+    ROWS_TABLE,             /* each row as a table by column name */
+    ROWS_MEMBER,            /* each row as a membership table */
+};
+/* sql prepared with the Lua values from index first on bound; a Lua
+ * error when it fails. */
+sqlite3_stmt *prepare_bound(lua_State *L, const char *sql, int first);
+/* The generic-for values iterating st's rows as shape (4 values). */
+int push_rows(lua_State *L, sqlite3_stmt *st, enum rows_shape shape);
+/* The rows' metatable, once per state; the mlm.db table on the stack. */
+void rows_register(lua_State *L);
+void db_module_push(lua_State *L);
 
 /* lists_moderate.c: list:moderation_token, list:moderate. */
 int list_moderation_token(lua_State *L);
