@@ -97,7 +97,8 @@ end
 -- the owners get one notice per new request; a request already pending
 -- is not held or announced again. The request's id and whether it is
 -- new; nil, false and why when it is not held: "cooldown" (rejected
--- lately) or "full" (PENDING_MAX requests pending).
+-- lately) or "full" (PENDING_MAX requests pending, younger than the
+-- list's held_expire days).
 function M.hold(list, a, address, log)
   address = stored_address(address)
   if rejected_lately(list, address) then
@@ -106,11 +107,15 @@ function M.hold(list, a, address, log)
     return nil, false, "cooldown"
   end
   -- One statement: the count and the insert cannot be split by another
-  -- worker's request.
+  -- worker's request. Only requests younger than held_expire days count
+  -- (their notices' reply addresses still work): forged requests fill the
+  -- cap for that long at most.
+  local live = (tonumber(list.held_expire) or 14) * 24 * 3600
   local added = mlm.db:exec("INSERT OR IGNORE INTO requests "
     .. "(list_id, address, received) SELECT ?1, ?2, strftime('%s', 'now') "
     .. "WHERE (SELECT count(*) FROM requests WHERE list_id = ?1 AND "
-    .. "state = 'pending') < ?3", list.id, address, M.PENDING_MAX)
+    .. "state = 'pending' AND received > strftime('%s', 'now') - ?4) < ?3",
+    list.id, address, M.PENDING_MAX, live)
   local id = pending(list, address)
   if added == 0 and not id then
     log("warning", "%s: subscription request of %s not held: %d requests "

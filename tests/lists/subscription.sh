@@ -304,7 +304,7 @@ ctl list set byreply@lists.example held_expire 14
 notices() { grep -l "^To: $1" "$SENT"/sent.* | xargs -r grep -l '^Subject: capped@lists.example subscription request' | wc -l; }
 sqlite3 "$tmp/mlm.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 99)
     INSERT INTO requests (list_id, address, received)
-    SELECT (SELECT id FROM lists WHERE name = 'capped'), 'filler' || i || '@example.net', 0 FROM n"
+    SELECT (SELECT id FROM lists WHERE name = 'capped'), 'filler' || i || '@example.net', strftime('%s', 'now') FROM n"
 send last@example.net capped-request@lists.example subscribe
 t_check "the 100th pending request is held" test -n "$(pending_id capped@lists.example last@example.net)"
 t_check "... and announced" test "$(notices owner1@example.org)" -eq 1
@@ -317,6 +317,13 @@ t_check "... the subscriber is told to ask later" \
 ctl requests reject "$(pending_id capped@lists.example last@example.net)"
 send over@example.net capped-request@lists.example subscribe
 t_check "below the cap again, a request is held" test -n "$(pending_id capped@lists.example over@example.net)"
+# Forged requests fill the cap only until held_expire: older pending ones
+# (their reply addresses dead) no longer count.
+sqlite3 "$tmp/mlm.db" "UPDATE requests SET received = strftime('%s', 'now') - 15 * 86400 WHERE address LIKE 'filler%'"
+send late@example.net capped-request@lists.example subscribe
+send later@example.net capped-request@lists.example subscribe
+t_check "requests older than held_expire do not count toward the cap" \
+    bash -c "[ -n '$(pending_id capped@lists.example late@example.net)' ] && [ -n '$(pending_id capped@lists.example later@example.net)' ]"
 sqlite3 "$tmp/mlm.db" "DELETE FROM requests WHERE address LIKE 'filler%'"
 n=$(ls "$SENT" | wc -l)
 send Last@Example.net capped-request@lists.example subscribe
