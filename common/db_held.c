@@ -117,6 +117,7 @@ int held_reopen(struct db *db, int64_t id, const char *state, char *why,
                  state);
         return DB_NOT_FOUND;
     }
+    db_log_held(db, id, "held reopen", "pending");
     return 0;
 }
 

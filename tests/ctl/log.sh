@@ -68,6 +68,16 @@ ctl held discard "$id"
 t_check "a held post discarded: held ID, discarded ($(log --limit 1))" \
     grep -qE "mlm-ctl by $me +held decide +held $id +discarded\$" <<<"$(log --limit 1)"
 
+# An approval whose re-injection fails: the post is pending again, and the
+# log says so after the approval.
+printf 'From: bob@example.org\nTo: dev@lists.example\nSubject: held two\n\nx\n' >"$tmp/post2"
+mlm_ctl try --from bob@example.org --to dev@lists.example "$tmp/post2" >/dev/null 2>&1
+id2=$("$CTL_BIN" -C "$MLM_CONF" held $L | awk 'NR == 1 {print $1}')
+sed 's|^sendmail = .*|sendmail = /bin/false|' "$MLM_CONF" >"$tmp/false.conf"
+env -u SUDO_USER "$CTL_BIN" -C "$tmp/false.conf" held approve "$id2" >/dev/null 2>&1
+t_check "a failed re-injection: held reopen after held decide approved ($(log --limit 2 | tr '\n' '|'))" \
+    test "$(log --limit 2 | awk -F '  +' '{print $3 " " $5}' | tr '\n' ,)" = "held reopen pending,held decide approved,"
+
 # --limit, --json, hostile values.
 t_check "--limit 3: three lines" test "$(log --limit 3 | wc -l)" -eq 3
 t_check "--json: an array of objects with every field, newest first" python3 -c '
@@ -75,7 +85,7 @@ import json, sys
 r = json.loads(sys.argv[1])
 assert len(r) > 10 and all(set(x) == {"id", "at", "when", "actor", "action", "subject", "detail"} for x in r), r
 assert [x["id"] for x in r] == sorted((x["id"] for x in r), reverse=True)
-assert r[0]["action"] == "held decide" and r[0]["detail"] == "discarded"' "$(log --json)"
+assert r[0]["action"] == "held reopen" and r[0]["detail"] == "pending"' "$(log --json)"
 ctl member set $L bob@example.org name $'evil \e]0;title\a name'
 t_check "a control character in a value is shown escaped, never raw" \
     bash -c "out=\$(env -u SUDO_USER '$CTL_BIN' -C '$MLM_CONF' log $L --limit 1); grep -q 'evil \\\\x1b' <<<\"\$out\" && ! grep -q \$'\\e' <<<\"\$out\""
