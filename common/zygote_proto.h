@@ -1,6 +1,6 @@
 /*
  * zygote_proto.h - the fork server's channel: mlm-multiplexor
- * (multiplexor/zygote.c) <-> mlm-worker -Z (lua/zygote.c), on a stream
+ * (multiplexor/zygote.c) <-> mlm-worker -Z (worker/zygote.c), on a stream
  * socketpair that is the fork server's fd 0. Both sides include this
  * header; nothing else defines the format (doc/PROTOCOL.md).
  *

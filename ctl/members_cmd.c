@@ -1,7 +1,7 @@
 /*
  * members_cmd.c - mlm-ctl member add|remove|set and mlm-ctl members.
  *
- * Addresses compare as common/db.c normalises them: the domain without
+ * Addresses compare as db/db.c normalises them: the domain without
  * regard to case, the local part exactly. "members" streams: a million
  * members are printed in two passes over the database (widths, then
  * lines), never held in memory.

@@ -1,6 +1,6 @@
 /*
  * zygote.c - the multiplexor's side of the worker fork server (mlm-worker
- * -Z, lua/zygote.c): start it, ask it for workers, read the pids it
+ * -Z, worker/zygote.c): start it, ask it for workers, read the pids it
  * answers, forget it when it misbehaves or dies.
  *
  * Why: a worker started with fork and exec spends about 2 ms of CPU in the
@@ -23,7 +23,7 @@
  * yet, the pool forks and execs the worker as before. One that does not
  * answer within ZYGOTE_ANSWER_MS is killed; the workers it owes start
  * again by exec when their sockets close. Workers it forks are the
- * multiplexor's children (lua/zygote.c), reaped and counted like any
+ * multiplexor's children (worker/zygote.c), reaped and counted like any
  * other. A reload restarts it, so a new mlm-worker binary takes effect.
  */
 #include "mux.h"
@@ -54,7 +54,7 @@
 /*
  * As root, before privileges are dropped: let the workers the zygote
  * forks at the lowest priority come back to the multiplexor's own
- * (lua/zygote.c). RLIMIT_NICE is raised to that, never beyond: no worker
+ * (worker/zygote.c). RLIMIT_NICE is raised to that, never beyond: no worker
  * can run ahead of the multiplexor.
  */
 void zygote_nice_allow(void)
@@ -78,7 +78,7 @@ void zygote_nice_allow(void)
 void zygote_init(struct mux *mx)
 {
     /* For a zygote that cannot fork workers as the multiplexor's own
-     * children and forks twice instead (lua/zygote.c): without it they
+     * children and forks twice instead (worker/zygote.c): without it they
      * would go to init, never reaped here. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {
         msg_warn("no child subreaper (%s): workers are started without the "

@@ -81,7 +81,7 @@ CMDLINE="tests/bench/auth-cost.sh${base_builddir:+ --base-builddir $base_builddi
 
 BENCH=$top_builddir/tests/bench/mlm-bench
 NULLM=$top_builddir/tests/bench/null-milter
-for f in "$BENCH" "$NULLM" "$top_builddir/mlmd/mlmd" "$top_builddir/lua/mlm-worker"; do
+for f in "$BENCH" "$NULLM" "$top_builddir/mlmd/mlmd" "$top_builddir/worker/mlm-worker"; do
     [ -x "$f" ] || { echo "auth-cost.sh: $f missing: run make first" >&2; exit 2; }
 done
 for c in valgrind callgrind_control callgrind_annotate; do
@@ -317,7 +317,10 @@ if [ -n "$base_builddir" ] && [ "$only" != posts ]; then
         IR[$k]=$v
     done < <(
         top_builddir=$base_builddir top_srcdir=$base_srcdir
-        WORKER_BIN=$base_builddir/lua/mlm-worker MUX_BIN=$base_builddir/multiplexor/mlm-multiplexor
+        WORKER_BIN=$base_builddir/worker/mlm-worker
+        # a baseline built before the worker had its own folder
+        [ -x "$WORKER_BIN" ] || WORKER_BIN=$base_builddir/lua/mlm-worker
+        MUX_BIN=$base_builddir/multiplexor/mlm-multiplexor
         unset MLM_DNS_RESOLVER
         . "$base_srcdir/tests/lib/mlm.sh"
         IR=() FAILED=''

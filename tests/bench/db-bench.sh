@@ -68,7 +68,7 @@ ctl members big@example.org --role member --json >/dev/null
 echo "mlm-ctl members --json of $total: $(seconds "$t") s"
 echo "database size: $(du -k "$tmp/mlm.db" | cut -f1) KB"
 
-${CC:-cc} -O2 -D_GNU_SOURCE -I"$top_srcdir/common" -o "$tmp/db-lookup" \
-    "$here/db-lookup.c" "$top_builddir/common/libmlmcommon.a" \
+${CC:-cc} -O2 -D_GNU_SOURCE -I"$top_srcdir/common" -I"$top_srcdir/db" -o "$tmp/db-lookup" \
+    "$here/db-lookup.c" "$top_builddir/db/libmlmdb.a" "$top_builddir/common/libmlmcommon.a" \
     $(pkg-config --cflags --libs sqlite3 glib-2.0)
 "$tmp/db-lookup" "$tmp/mlm.db" big@example.org "$tmp/lookup.txt"

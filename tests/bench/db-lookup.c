@@ -2,7 +2,7 @@
  * db-lookup.c - database figures for tests/bench/db-bench.sh: member
  * lookups (what the list policy does for each post's sender), address
  * resolution (each RCPT), and streaming a list's recipients (each accepted
- * post), through the same common/db.h calls the worker uses.
+ * post), through the same db/db.h calls the worker uses.
  *
  *   db-lookup DATABASE LIST ADDRESS-FILE
  *

@@ -13,7 +13,7 @@
 #   C=128 tests/bench/mux-ab.sh /tmp/old/multiplexor/mlm-multiplexor
 #   R=1000 tests/bench/mux-ab.sh /tmp/old/multiplexor/mlm-multiplexor
 #   R=1000 tests/bench/mux-ab.sh /tmp/old/multiplexor/mlm-multiplexor \
-#       /tmp/old/lua/mlm-worker
+#       /tmp/old/worker/mlm-worker
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"

@@ -99,7 +99,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 BENCH=$top_builddir/tests/bench/mlm-bench
 NULLM=$top_builddir/tests/bench/null-milter
-for f in "$BENCH" "$NULLM" "$top_builddir/mlmd/mlmd" "$top_builddir/lua/mlm-worker"; do
+for f in "$BENCH" "$NULLM" "$top_builddir/mlmd/mlmd" "$top_builddir/worker/mlm-worker"; do
     [ -x "$f" ] || { echo "run-bench.sh: $f missing: run make first" >&2; exit 2; }
 done
 . "$top_srcdir/tests/lib/mlm.sh"

@@ -8,7 +8,7 @@
 # cost of one. MUX_BIN and WORKER_BIN choose the binaries (tests/lib/mlm.sh).
 #
 #   tests/bench/start-cost.sh
-#   WORKER_BIN=/tmp/old/lua/mlm-worker MUX_BIN=/tmp/old/multiplexor/mlm-multiplexor \
+#   WORKER_BIN=/tmp/old/worker/mlm-worker MUX_BIN=/tmp/old/multiplexor/mlm-multiplexor \
 #       tests/bench/start-cost.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)

@@ -10,7 +10,7 @@
 #   * every mlm-ctl command of the contract (the "mlm-ctl commands" block
 #     of doc/ARCHITECTURE.md) and of ctl/mlm-ctl.c's command table is in
 #     mlm-ctl(8);
-#   * every list setting of common/db_lists.c is in mlm-lua(7) and in
+#   * every list setting of db/db_lists.c is in mlm-lua(7) and in
 #     mlm-ctl(8);
 #   * every Lua function and field the bindings in lua/*.c register is in
 #     mlm-lua(7);
@@ -203,11 +203,11 @@ fi
 # --- 4. list settings ------------------------------------------------------
 
 mapfile -t settings < <(sed -n 's/^[[:space:]]*{"\([a-z_]*\)", SET_.*/\1/p' \
-    "$top_srcdir/common/db_lists.c")
+    "$top_srcdir/db/db_lists.c")
 lua_text=$(page_text mlm-lua.7)
-all_in "mlm-lua(7) documents every list setting of common/db_lists.c" \
+all_in "mlm-lua(7) documents every list setting of db/db_lists.c" \
     "$lua_text" "${settings[@]}"
-all_in "mlm-ctl(8) documents every list setting of common/db_lists.c" \
+all_in "mlm-ctl(8) documents every list setting of db/db_lists.c" \
     "$ctl_text" "${settings[@]}"
 
 # --- 5. the Lua API --------------------------------------------------------

@@ -1,7 +1,7 @@
 /*
  * fuzz_address.c - the address and header checks that stand between a
  * remote client's text and the database or the MTA: address_normalise
- * (common/db.h; every member and list lookup goes through it) and the
+ * (db/db.h; every member and list lookup goes through it) and the
  * validators of common/proto.h (header_value_valid, address_valid, ...).
  *
  * Input: the text (up to its first NUL). Output buffers are allocated to

@@ -1,5 +1,5 @@
 /*
- * fuzz_footer.c - footer_apply (lua/footer.h) on whatever message GMime
+ * fuzz_footer.c - footer_apply (mime/footer.h) on whatever message GMime
  * makes of the input: the MIME walk, charset fitting, re-encoding and the
  * body writer all see the sender's structure and bytes.
  *

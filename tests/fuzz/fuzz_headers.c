@@ -1,5 +1,5 @@
 /*
- * fuzz_headers.c - lua/headers.c against GMime, differentially: a header
+ * fuzz_headers.c - mime/headers.c against GMime, differentially: a header
  * block the split accepts must give exactly the fields GMime reads from
  * the same bytes (names and raw values, in order, the Content-* fields of
  * the top-level part merged in by offset), because header reads answer

@@ -1,5 +1,5 @@
 /*
- * fuzz_mime.c - lua/mime_limits.c against GMime, differentially: the
+ * fuzz_mime.c - mime/mime_limits.c against GMime, differentially: the
  * count made before parsing must never be lower than what GMime then
  * builds, or a message could pass mime_max_parts or mime_max_depth and
  * still cost its tree.

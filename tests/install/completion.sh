@@ -5,7 +5,7 @@
 #
 # List addresses come from a stub mlm-ctl (so no database is needed); the
 # list settings come from the built mlm-ctl's "help list set" when it is
-# built, and the script's own copy of them must match common/db_lists.c.
+# built, and the script's own copy of them must match db/db_lists.c.
 # Environment: top_srcdir, top_builddir (set by make check).
 set -u
 export LC_ALL=C
@@ -141,8 +141,8 @@ touch "$tmp/files/mlm.private"
 expect "mlm-ctl dns dkim-record mlm lists.example $tmp/files/m" "$tmp/files/mlm.private"
 expect "mlm-ctl dns dkim-record mlm " ""
 
-# The script's copy of the settings is common/db_lists.c's list.
-src=$top_srcdir/common/db_lists.c
+# The script's copy of the settings is db/db_lists.c's list.
+src=$top_srcdir/db/db_lists.c
 # shellcheck disable=SC2154 # set by completion/mlm-ctl
 if [ -f "$src" ]; then
     want=$(awk '/list_settings\[\] = \{/ { on = 1; next } on && /\{NULL/ { exit }
@@ -150,9 +150,9 @@ if [ -f "$src" ]; then
                     s = substr($0, RSTART + 1, RLENGTH - 1); gsub(/"/, "", s)
                     split(s, f, /, */); print f[1], (f[4] == "NULL" ? "-" : f[4]) }' "$src")
     if [ -n "$want" ] && [ "$want" = "$_mlm_ctl_static_settings" ]; then
-        ok "built-in settings match common/db_lists.c"
+        ok "built-in settings match db/db_lists.c"
     else
-        fail "built-in settings differ from common/db_lists.c:"
+        fail "built-in settings differ from db/db_lists.c:"
         diff <(echo "$want") <(echo "$_mlm_ctl_static_settings")
     fi
 fi

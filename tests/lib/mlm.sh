@@ -22,7 +22,7 @@
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 MLMD_BIN=$top_builddir/mlmd/mlmd
 MUX_BIN=${MUX_BIN:-$top_builddir/multiplexor/mlm-multiplexor}
-WORKER_BIN=${WORKER_BIN:-$top_builddir/lua/mlm-worker}
+WORKER_BIN=${WORKER_BIN:-$top_builddir/worker/mlm-worker}
 CTL_BIN=$top_builddir/ctl/mlm-ctl
 
 mlm_free_port() {

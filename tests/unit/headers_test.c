@@ -1,5 +1,5 @@
 /*
- * headers_test.c - lua/headers.c against GMime: every header block the
+ * headers_test.c - mime/headers.c against GMime: every header block the
  * split accepts must give exactly the fields GMime reads (names and raw
  * values, in order), so that header reads answer the same whichever of
  * the two a worker used; and the irregular blocks must be refused.

@@ -46,7 +46,7 @@
  * GMime opens a charset converter for each encoded word it decodes
  * (microseconds each).
  */
-#include "luambind.h"
+#include "mime_limits.h"
 #include "xmalloc.h"
 
 #include <errno.h>
