@@ -4,6 +4,7 @@
  * post's budget runs out; an unanswered question is cancelled.
  */
 #include "dns.h"
+#include "clock.h"
 #include "xmalloc.h"
 
 #include <errno.h>
@@ -20,7 +21,7 @@
 struct dns {
     struct ub_ctx *ctx;
     int timeout_ms;
-    struct timespec deadline;
+    int64_t deadline_ms; /* now_ms() when the budget runs out */
 };
 
 struct pending {
@@ -28,11 +29,6 @@ struct pending {
     int err;
     struct ub_result *result;
 };
-
-static void now(struct timespec *ts)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-}
 
 struct dns *dns_open(const char *forwarders, int timeout_seconds, char *why,
                      size_t whylen)
@@ -79,22 +75,13 @@ void dns_close(struct dns *dns)
 
 void dns_budget_start(struct dns *dns)
 {
-    now(&dns->deadline);
-    dns->deadline.tv_sec += dns->timeout_ms / 1000;
-    dns->deadline.tv_nsec += (long)(dns->timeout_ms % 1000) * 1000000L;
-    if (dns->deadline.tv_nsec >= 1000000000L) {
-        dns->deadline.tv_sec++;
-        dns->deadline.tv_nsec -= 1000000000L;
-    }
+    dns->deadline_ms = now_ms() + dns->timeout_ms;
 }
 
 long dns_budget_left_ms(const struct dns *dns)
 {
-    struct timespec t;
-    now(&t);
-    long ms = (long)(dns->deadline.tv_sec - t.tv_sec) * 1000 +
-              (dns->deadline.tv_nsec - t.tv_nsec) / 1000000L;
-    return ms > 0 ? ms : 0;
+    int64_t ms = dns->deadline_ms - now_ms();
+    return ms > 0 ? (long)ms : 0;
 }
 
 static void on_answer(void *arg, int err, struct ub_result *result)

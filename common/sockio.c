@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -16,20 +15,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int unix_addr(struct sockaddr_un *sun, const char *path, char *why,
                      size_t whylen)
@@ -195,38 +180,4 @@ int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
     *payload = in->data + MLM_FRAME_HDR;
     *payload_len = frame_len - MLM_FRAME_HDR;
     return 0;
-}
-
-int user_ids(const char *user, uid_t *uid, gid_t *gid)
-{
-    struct passwd *pw = getpwnam(user);
-    if (pw == NULL)
-        return -1;
-    *uid = pw->pw_uid;
-    *gid = pw->pw_gid;
-    return 0;
-}
-
-void privileges_drop(const char *user)
-{
-    if (user == NULL || *user == '\0') {
-        if (geteuid() == 0)
-            msg_warn("no user configured: running as root");
-        return;
-    }
-    struct passwd *pw = getpwnam(user);
-    if (pw == NULL)
-        msg_fatal("user '%s' does not exist", user);
-    if (geteuid() != 0) {
-        if (geteuid() != pw->pw_uid)
-            msg_warn("not root: cannot switch to user '%s', staying uid %ld",
-                     user, (long)geteuid());
-        return;
-    }
-    if (setgroups(0, NULL) == -1 || initgroups(user, pw->pw_gid) == -1 ||
-        setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
-        msg_fatal("cannot drop privileges to '%s': %s", user, strerror(errno));
-    if (setuid(0) != -1)
-        msg_fatal("privileges not dropped: could regain root");
-    msg_info("running as user %s (uid %ld)", user, (long)pw->pw_uid);
 }

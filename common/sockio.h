@@ -9,14 +9,13 @@
 #ifndef MLM_SOCKIO_H
 #define MLM_SOCKIO_H
 
+#include "clock.h"
+#include "privileges.h"
 #include "proto.h"
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-int64_t now_ms(void);
-int64_t now_us(void);
 
 /* Connected stream socket to a unix path, close-on-exec; -1 with why. */
 int unix_connect(const char *path, char *why, size_t whylen);
@@ -40,11 +39,5 @@ int frame_write(int fd, const struct mlm_buf *buf, int64_t deadline,
 int frame_read(int fd, struct mlm_buf *in, int64_t deadline,
                const uint8_t **payload, size_t *payload_len, char *why,
                size_t whylen);
-
-/* Give up root for user (empty: stay, warning when root). Fatal on error. */
-void privileges_drop(const char *user);
-
-/* The uid/gid of user, for chown of sockets before dropping. */
-int user_ids(const char *user, uid_t *uid, gid_t *gid);
 
 #endif

@@ -13,7 +13,9 @@
 
 #define HEADER_NAME_MAX 200
 #define HEADER_VALUE_MAX 16384
-#define ADDRESS_MAX 998
+/* An address handed to the MTA: any length a line may hold (the data
+ * layer stores at most DB_ADDRESS_MAX, db.h). */
+#define ENVELOPE_ADDRESS_MAX 998
 #define REPLY_TEXT_MAX 450
 
 static int has_control(const char *s, int allow_tab)
@@ -126,7 +128,7 @@ int address_valid(const char *addr)
     const unsigned char *p = (const unsigned char *)addr;
     while (*p && !refused[*p])
         p++;
-    return *p == '\0' && (size_t)(p - (const unsigned char *)addr) <= ADDRESS_MAX;
+    return *p == '\0' && (size_t)(p - (const unsigned char *)addr) <= ENVELOPE_ADDRESS_MAX;
 }
 
 int reply_text_valid(const char *text)

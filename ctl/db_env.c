@@ -9,9 +9,9 @@
  */
 #include "ctl.h"
 #include "db.h"
+#include "privileges.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,23 +19,7 @@
 
 int ctl_become_user(struct ctl_env *env, char *why, size_t whylen)
 {
-    const char *user = env->cfg.user;
-    if (geteuid() != 0 || user == NULL || *user == '\0')
-        return 0;
-    errno = 0;
-    struct passwd *pw = getpwnam(user);
-    if (pw == NULL) {
-        snprintf(why, whylen, "user %s (from the configuration) does not "
-                 "exist", user);
-        return -1;
-    }
-    if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-        setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
-        snprintf(why, whylen, "cannot become user %s: %s", user,
-                 strerror(errno));
-        return -1;
-    }
-    return 0;
+    return privileges_switch(env->cfg.user, why, whylen) == -1 ? -1 : 0;
 }
 
 struct db *ctl_db(struct ctl_env *env)

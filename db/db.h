@@ -40,11 +40,17 @@ void db_rollback(struct db *db);
 
 /* --- addresses --------------------------------------------------------- */
 
+/* Bytes of the longest address stored: RFC 5321's 256-octet path less its
+ * angle brackets. (A protocol or milter value may be longer, up to the
+ * 998 octets of a line: validate.c's ENVELOPE_ADDRESS_MAX; such an address
+ * is simply never a member.) */
+#define DB_ADDRESS_MAX 254
+
 /*
  * Normalise an address into out: the domain lower-cased and without
  * trailing dots (example.com. is example.com), the local part kept as it
  * is. Refuses empty parts, control characters, spaces outside a quoted
- * local part, and more than 254 bytes. 0 or -1 with why.
+ * local part, and more than DB_ADDRESS_MAX bytes. 0 or -1 with why.
  */
 int address_normalise(const char *addr, char *out, size_t outlen, char *why,
                       size_t whylen);

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADDRESS_MAX 254
-
 const struct setting_def list_settings[] = {
     {"posting", SET_ENUM, "members", "members|open|moderated|announce",
      "who may post", 0},
@@ -70,7 +68,7 @@ int address_normalise(const char *addr, char *out, size_t outlen, char *why,
 {
     size_t len = strlen(addr);
     const char *at = strrchr(addr, '@');
-    if (len == 0 || len > ADDRESS_MAX || len >= outlen || at == NULL ||
+    if (len == 0 || len > DB_ADDRESS_MAX || len >= outlen || at == NULL ||
         at == addr || at[1] == '\0') {
         snprintf(why, whylen, "bad address '%.100s'", addr);
         return -1;
@@ -177,7 +175,7 @@ static int list_lookup(struct db *db, const char *name, const char *domain,
 int list_find(struct db *db, const char *address, struct list_info *out,
               char *why, size_t whylen)
 {
-    char norm[ADDRESS_MAX + 1], name[ADDRESS_MAX + 1], domain[ADDRESS_MAX + 1];
+    char norm[DB_ADDRESS_MAX + 1], name[DB_ADDRESS_MAX + 1], domain[DB_ADDRESS_MAX + 1];
     if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
         return -1;
     address_split(norm, name, sizeof name, domain, sizeof domain);
@@ -190,7 +188,7 @@ int list_find(struct db *db, const char *address, struct list_info *out,
 int list_create(struct db *db, const char *address, struct list_info *out,
                 char *why, size_t whylen)
 {
-    char norm[ADDRESS_MAX + 1], name[ADDRESS_MAX + 1], domain[ADDRESS_MAX + 1];
+    char norm[DB_ADDRESS_MAX + 1], name[DB_ADDRESS_MAX + 1], domain[DB_ADDRESS_MAX + 1];
     if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
         return -1;
     address_split(norm, name, sizeof name, domain, sizeof domain);
@@ -262,7 +260,7 @@ static int resolve_normalised(struct db *db, const char *norm,
 int address_resolve(struct db *db, const char *address, enum address_kind *kind,
                     struct list_info *list, char *why, size_t whylen)
 {
-    char norm[ADDRESS_MAX + 1];
+    char norm[DB_ADDRESS_MAX + 1];
     struct db_stamp now;
     *kind = ADDR_NOT_OURS;
     memset(list, 0, sizeof *list);
@@ -288,7 +286,7 @@ static int resolve_normalised(struct db *db, const char *norm,
     } roles[] = {{"-request", ADDR_REQUEST},
                  {"-owner", ADDR_OWNER},
                  {"-bounces", ADDR_BOUNCES}};
-    char name[ADDRESS_MAX + 1], domain[ADDRESS_MAX + 1];
+    char name[DB_ADDRESS_MAX + 1], domain[DB_ADDRESS_MAX + 1];
     address_split(norm, name, sizeof name, domain, sizeof domain);
     int has = domain_has_lists(db, domain, why, whylen);
     if (has <= 0)
@@ -379,7 +377,7 @@ static int enum_allows(const char *choices, const char *value)
 static int setting_check(const struct setting_def *d, const char *value,
                          char *why, size_t whylen)
 {
-    char norm[ADDRESS_MAX + 1];
+    char norm[DB_ADDRESS_MAX + 1];
     for (const unsigned char *p = (const unsigned char *)value; *p; p++)
         if ((*p < 0x20 && !(d->type == SET_MULTILINE && (*p == '\n' ||
                                                           *p == '\t'))) ||
@@ -434,9 +432,9 @@ static int patterns_set(struct db *db, const struct list_info *list,
     int rc = 0;
     for (char *tok = strtok_r(copy, ", \t\n", &save); tok && rc == 0;
          tok = strtok_r(NULL, ", \t\n", &save)) {
-        char norm[ADDRESS_MAX + 2];
+        char norm[DB_ADDRESS_MAX + 2];
         if (tok[0] == '@') {
-            char probe[ADDRESS_MAX + 3];
+            char probe[DB_ADDRESS_MAX + 3];
             snprintf(probe, sizeof probe, "x%s", tok);
             rc = address_key(probe, norm, sizeof norm, why, whylen);
             memmove(norm, norm + 1, strlen(norm)); /* drop the probe "x" */
@@ -563,7 +561,7 @@ int pattern_match(struct db *db, const struct list_info *list,
                   const char *kind, const char *address, char *why,
                   size_t whylen)
 {
-    char norm[ADDRESS_MAX + 1];
+    char norm[DB_ADDRESS_MAX + 1];
     if (address_key(address, norm, sizeof norm, why, whylen) == -1)
         return 0;
     int64_t count = pattern_count(db, list, kind, why, whylen);

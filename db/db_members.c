@@ -11,8 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#define ADDRESS_MAX 254
-
 int role_valid(const char *role)
 {
     return role && (strcmp(role, "member") == 0 ||
@@ -62,7 +60,7 @@ static int member_insert(struct db *db, const struct list_info *list,
 int member_add(struct db *db, const struct list_info *list, const char *address,
                const char *role, const char *name, char *why, size_t whylen)
 {
-    char norm[ADDRESS_MAX + 1];
+    char norm[DB_ADDRESS_MAX + 1];
     if (!role_valid(role)) {
         snprintf(why, whylen, "role must be member, moderator or owner");
         return -1;
@@ -92,7 +90,7 @@ int member_remove(struct db *db, const struct list_info *list,
                   const char *address, const char *role, char *why,
                   size_t whylen)
 {
-    char norm[ADDRESS_MAX + 1];
+    char norm[DB_ADDRESS_MAX + 1];
     if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
         return -1;
     sqlite3_stmt *st = db_stmt(db, ST_MEMBER_REMOVE, why, whylen);
@@ -110,7 +108,7 @@ int member_set(struct db *db, const struct list_info *list, const char *address,
                const char *role, const char *key, const char *value, char *why,
                size_t whylen)
 {
-    char norm[ADDRESS_MAX + 1];
+    char norm[DB_ADDRESS_MAX + 1];
     if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
         return -1;
     enum stmt_id id;
@@ -184,7 +182,7 @@ int member_get(struct db *db, const struct list_info *list, const char *address,
                const char *role, struct member_info *out, char *why,
                size_t whylen)
 {
-    char norm[ADDRESS_MAX + 1];
+    char norm[DB_ADDRESS_MAX + 1];
     if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
         return DB_NOT_FOUND; /* nobody can hold an invalid address */
     sqlite3_stmt *st = db_stmt(db, ST_MEMBER_GET, why, whylen);
@@ -205,7 +203,7 @@ int member_roles(struct db *db, const struct list_info *list,
                  const char *address, struct member_info out[3], char *why,
                  size_t whylen)
 {
-    char norm[ADDRESS_MAX + 1];
+    char norm[DB_ADDRESS_MAX + 1];
     if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
         return 0; /* nobody can hold an invalid address */
     sqlite3_stmt *st = db_stmt(db, ST_MEMBER_ROLES, why, whylen);
@@ -335,7 +333,7 @@ int recipients_each(struct db *db, const struct list_info *list,
 int members_import(struct db *db, const struct list_info *list, FILE *fp,
                    char *why, size_t whylen)
 {
-    char line[1024], norm[ADDRESS_MAX + 1], reason[256];
+    char line[1024], norm[DB_ADDRESS_MAX + 1], reason[256];
     int lineno = 0, added = 0;
     if (db_begin(db, why, whylen) == -1)
         return -1;

@@ -27,8 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HOOK_EVERY 1000
-
 struct policy *policy_of(lua_State *L)
 {
     return *(struct policy **)lua_getextraspace(L);

@@ -14,6 +14,9 @@
 
 #define LIMIT_MEMORY 1
 #define LIMIT_INSTRUCTIONS 2
+/* The instruction hook runs every HOOK_EVERY Lua instructions: the
+ * instruction limit is counted, and checked, in steps of this many. */
+#define HOOK_EVERY 1000
 #define UDATA_TYPES_MAX 8
 
 struct policy {

@@ -21,8 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define HOOK_EVERY 1000
-
 /* Render ctx:add_footer into a body file; 0 or -1 with why. */
 static int footer_render(struct stage_run *run, char *why, size_t whylen)
 {

@@ -23,6 +23,7 @@
  * file lives and goes with its spool file.
  */
 #include "mlmd.h"
+#include "clock.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -61,9 +62,7 @@ static pthread_t janitor;
 
 static time_t monotonic_seconds(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return (time_t)(now_ms() / 1000);
 }
 
 static int pool_take(struct spool *sp)
