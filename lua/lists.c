@@ -686,36 +686,47 @@ static int list_eq(lua_State *L)
     return 1;
 }
 
+/* What lists add to the `mlm` module. */
+static const luaL_Reg module_functions[] = {
+    {"list", l_list},
+    {"resolve", l_resolve},
+    {"take_token", l_take_token},
+    {"reply_quota", l_reply_quota},
+    {NULL, NULL}};
+
+/* The methods of a list object (lists_held.c and lists_moderate.c hold
+ * the moderation ones). */
+static const luaL_Reg list_methods[] = {
+    {"member", l_member},
+    {"roles", l_roles},
+    {"memberships", l_memberships},
+    {"recipients", l_recipients},
+    {"add_recipients", l_add_recipients},
+    {"members", l_members},
+    {"accepts_nonmember", l_accepts_nonmember},
+    {"is_banned", l_banned},
+    {"hold", list_hold},
+    {"held", list_held},
+    {"held_retry", list_held_retry},
+    {"approved", list_approved},
+    {"moderation_token", list_moderation_token},
+    {"moderate", list_moderate},
+    {"request_token", list_request_token},
+    {"decide_request", list_decide_request},
+    {"record_bounce", l_record_bounce},
+    {"start_probe", l_start_probe},
+    {"probe_bounced", l_probe_bounced},
+    {"add_member", l_add_member},
+    {"remove_member", l_remove_member},
+    {"set_member", l_set_member},
+    {"token", l_token},
+    {NULL, NULL}};
+
 void lists_register(lua_State *L, int module_idx)
 {
-    static const luaL_Reg methods[] = {
-        {"member", l_member},
-        {"roles", l_roles},
-        {"memberships", l_memberships},
-        {"recipients", l_recipients},
-        {"add_recipients", l_add_recipients},
-        {"members", l_members},
-        {"accepts_nonmember", l_accepts_nonmember},
-        {"is_banned", l_banned},
-        {"hold", list_hold},
-        {"held", list_held},
-        {"held_retry", list_held_retry},
-        {"approved", list_approved},
-        {"moderation_token", list_moderation_token},
-        {"moderate", list_moderate},
-        {"request_token", list_request_token},
-        {"decide_request", list_decide_request},
-        {"record_bounce", l_record_bounce},
-        {"start_probe", l_start_probe},
-        {"probe_bounced", l_probe_bounced},
-        {"add_member", l_add_member},
-        {"remove_member", l_remove_member},
-        {"set_member", l_set_member},
-        {"token", l_token},
-        {NULL, NULL}};
     module_idx = lua_absindex(L, module_idx);
     udata_newmetatable(L, LIST_MT);
-    luaL_newlib(L, methods);
+    luaL_newlib(L, list_methods);
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "methods");
     lua_pushcclosure(L, list_index, 1);
@@ -726,14 +737,9 @@ void lists_register(lua_State *L, int module_idx)
     lua_setfield(L, -2, "__eq");
     lua_pop(L, 1);
     rows_register(L);
-    lua_pushcfunction(L, l_list);
-    lua_setfield(L, module_idx, "list");
-    lua_pushcfunction(L, l_resolve);
-    lua_setfield(L, module_idx, "resolve");
-    lua_pushcfunction(L, l_take_token);
-    lua_setfield(L, module_idx, "take_token");
-    lua_pushcfunction(L, l_reply_quota);
-    lua_setfield(L, module_idx, "reply_quota");
+    lua_pushvalue(L, module_idx);
+    luaL_setfuncs(L, module_functions, 0);
+    lua_pop(L, 1);
     db_module_push(L);
     lua_setfield(L, module_idx, "db");
 }

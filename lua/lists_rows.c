@@ -175,9 +175,11 @@ void rows_register(lua_State *L)
     lua_pop(L, 1);
 }
 
+/* mlm.db: a policy's own SQL, with bound values only. */
+static const luaL_Reg db_functions[] = {
+    {"exec", l_db_exec}, {"rows", l_db_rows}, {NULL, NULL}};
+
 void db_module_push(lua_State *L)
 {
-    static const luaL_Reg db_methods[] = {
-        {"exec", l_db_exec}, {"rows", l_db_rows}, {NULL, NULL}};
-    luaL_newlib(L, db_methods);
+    luaL_newlib(L, db_functions);
 }

@@ -170,18 +170,21 @@ int reply_from_lua(lua_State *L, int idx, struct mlm_reply *rep, char *why,
     return 0;
 }
 
+/* The functions of the `mlm` module written here; lists.c and sendmail.c
+ * add theirs. */
+static const luaL_Reg mlm_functions[] = {
+    {"continue", l_continue}, {"accept", l_accept},
+    {"discard", l_discard},   {"reject", l_reject},
+    {"tempfail", l_tempfail}, {"log", l_log},
+    {NULL, NULL}};
+
 int luaopen_mlm(lua_State *L)
 {
-    static const luaL_Reg funcs[] = {
-        {"continue", l_continue}, {"accept", l_accept},
-        {"discard", l_discard},   {"reject", l_reject},
-        {"tempfail", l_tempfail}, {"log", l_log},
-        {NULL, NULL}};
     udata_newmetatable(L, REPLY_MT);
     lua_pushliteral(L, "mlm.reply");
     lua_setfield(L, -2, "__name");
     lua_pop(L, 1);
-    luaL_newlib(L, funcs);
+    luaL_newlib(L, mlm_functions);
     lists_register(L, -1);
     sendmail_register(L, -1);
     lua_pushliteral(L, PACKAGE_VERSION);
