@@ -41,6 +41,10 @@ int spool_path_check(const char *path, const char *spool_dir, char *why,
     }
     memcpy(dir, path, dir_len);
     dir[dir_len] = '\0';
+    /* Named as spool_dir itself (as mlmd names every spool file): in it
+     * by definition, whatever links spool_dir's path goes through. */
+    if (strcmp(dir, spool_dir) == 0)
+        return 0;
     if (realpath(dir_len ? dir : "/", real_dir) == NULL ||
         realpath(spool_dir, real_spool) == NULL ||
         strcmp(real_dir, real_spool) != 0) {

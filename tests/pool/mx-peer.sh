@@ -59,6 +59,9 @@ printf 'Subject: inside\r\n\r\nbody\r\n' >"$MLM_DIR/spool/inside.eml"
 ln -s "$tmp/outside.eml" "$MLM_DIR/spool/evil-link"
 out=$(client request 4 a@pool.test "$MLM_DIR/spool/inside.eml")
 t_check "a spool file in spool_dir is read ($out)" test "$out" = "reply reject read: inside"
+out=$(client request 4 a@pool.test "$MLM_DIR/./spool/inside.eml")
+t_check "... also named another way, resolved into spool_dir ($out)" \
+    test "$out" = "reply reject read: inside"
 for path in "$tmp/outside.eml" "$MLM_DIR/spool/../above.eml" \
     "$MLM_DIR/spool/evil-link" "/etc/passwd" "relative.eml" ""; do
     out=$(client request 4 a@pool.test "$path")
