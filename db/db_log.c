@@ -9,11 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Set for every request a worker runs, logged only when it changes
+ * something: kept as given here, made printable when a row is written. */
 void db_set_actor(struct db *db, const char *actor)
 {
-    size_t n = 0;
-    for (const char *p = actor ? actor : ""; *p && n < DB_ACTOR_MAX; p++)
-        db->actor[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+    size_t n = actor ? strnlen(actor, DB_ACTOR_MAX) : 0;
+    memcpy(db->actor, actor ? actor : "", n);
     db->actor[n] = '\0';
 }
 
@@ -21,12 +22,15 @@ static void log_insert(struct db *db, enum stmt_id id, int64_t key,
                        const char *action, const char *subject,
                        const char *detail)
 {
-    char why[512];
+    char why[512], actor[DB_ACTOR_MAX + 1];
+    size_t n = 0;
+    for (const char *p = db->actor; *p; p++)
+        actor[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+    actor[n] = '\0';
     sqlite3_stmt *st = db_stmt(db, id, why, sizeof why);
     if (st != NULL) {
         sqlite3_bind_int64(st, 1, key);
-        sqlite3_bind_text(st, 2, *db->actor ? db->actor : "unknown", -1,
-                          SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, n ? actor : "unknown", -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, subject ? subject : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, detail ? detail : "", -1, SQLITE_STATIC);

@@ -90,7 +90,9 @@ static char request_actor[DB_ACTOR_MAX + 1];
 void lists_request_begin(const char *actor)
 {
     held_request_begin();
-    snprintf(request_actor, sizeof request_actor, "%s", actor);
+    size_t n = strnlen(actor, DB_ACTOR_MAX);
+    memcpy(request_actor, actor, n);
+    request_actor[n] = '\0';
     if (worker_db) {
         db_request_begin(worker_db);
         db_set_actor(worker_db, request_actor);
