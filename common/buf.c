@@ -95,24 +95,34 @@ char *reader_str(struct mlm_reader *r)
     return s;
 }
 
-/* reader_str's checks without the copy; the length read in place (this
- * runs for every field of every request the multiplexor takes). */
-void reader_skip_str(struct mlm_reader *r)
+/*
+ * Skip n string fields as reader_str would read them (each bounded, within
+ * the frame, no NUL inside), or mark r bad. One tight loop: the
+ * multiplexor runs it over every field of every request.
+ */
+void reader_skip_strs(struct mlm_reader *r, uint32_t n)
 {
-    if (r->bad || r->left < 4) {
-        r->bad = 1;
-        return;
-    }
     const uint8_t *p = r->p;
-    uint32_t len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-                   (uint32_t)p[2] << 8 | p[3];
-    if (len > MLM_STR_MAX || len > r->left - 4 ||
-        memchr(p + 4, '\0', len) != NULL) {
-        r->bad = 1;
-        return;
+    size_t left = r->left;
+    for (; n > 0 && !r->bad; n--) {
+        if (left < 4) {
+            r->bad = 1;
+            break;
+        }
+        uint32_t len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                       (uint32_t)p[2] << 8 | p[3];
+        p += 4;
+        left -= 4;
+        if (len > MLM_STR_MAX || len > left ||
+            (len > 0 && memchr(p, '\0', len) != NULL))
+            r->bad = 1;
+        else {
+            p += len;
+            left -= len;
+        }
     }
-    r->p = p + 4 + len;
-    r->left -= 4 + (size_t)len;
+    r->p = p;
+    r->left = left;
 }
 
 int reader_end(struct mlm_reader *r) { return r->bad || r->left ? -1 : 0; }

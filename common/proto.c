@@ -194,8 +194,7 @@ static void strv_check(struct mlm_reader *r, uint32_t *count)
         r->bad = 1;
         return;
     }
-    for (uint32_t i = 0; i < n && !r->bad; i++)
-        reader_skip_str(r);
+    reader_skip_strs(r, n);
     *count = n;
 }
 
@@ -212,8 +211,7 @@ int request_check(const uint8_t *payload, size_t len, char *why,
                  type, sub, payload[MLM_PAYLOAD_FLAGS]);
         return -1;
     }
-    for (int i = 0; i < 7; i++) /* qid ... spool_path */
-        reader_skip_str(&r);
+    reader_skip_strs(&r, 7); /* qid ... spool_path */
     reader_u64(&r);
     uint32_t n, macros = 0;
     strv_check(&r, &n);

@@ -239,7 +239,7 @@ uint8_t reader_u8(struct mlm_reader *r);
 uint32_t reader_u32(struct mlm_reader *r);
 uint64_t reader_u64(struct mlm_reader *r);
 char *reader_str(struct mlm_reader *r);     /* owned; NULL when bad */
-void reader_skip_str(struct mlm_reader *r); /* checked as reader_str */
+void reader_skip_strs(struct mlm_reader *r, uint32_t n); /* n strings, checked as reader_str */
 int reader_end(struct mlm_reader *r);       /* 0 when all consumed */
 
 void strv_push(struct mlm_strv *sv, const char *s);

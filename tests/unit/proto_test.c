@@ -79,6 +79,25 @@ static void test_request_roundtrip(void)
         CHECK(request_check(b.data + 4, cut, why, sizeof why) == -1,
               "request_check: truncated at %zu accepted", cut);
     }
+    /* request_check and request_decode agree on every frame one byte away:
+     * a NUL planted in a string, a length made too long. */
+    for (size_t at = 4; at < b.len; at++) {
+        static const uint8_t planted[] = {0x00, 0xff};
+        for (size_t k = 0; k < sizeof planted; k++) {
+            uint8_t keep = b.data[at];
+            struct mlm_request t;
+            b.data[at] = planted[k];
+            int decoded = request_decode(&t, b.data + 4, b.len - 4, why,
+                                         sizeof why) == 0;
+            if (decoded)
+                request_free(&t);
+            int checked = request_check(b.data + 4, b.len - 4, why,
+                                        sizeof why) == 0;
+            CHECK(decoded == checked, "byte %zu set to %#x: decode %d, "
+                  "check %d", at, planted[k], decoded, checked);
+            b.data[at] = keep;
+        }
+    }
     /* Trailing garbage is refused too. */
     request_free(&out);
     buf_put_u8(&b, 0x42);
