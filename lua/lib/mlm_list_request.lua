@@ -1,11 +1,13 @@
 -- mlm_list_request.lua - NAME-request@ in the shipped list policy: the
 -- commands a mail names (subscribe, unsubscribe, confirm, help, and the
 -- member commands nomail, mail, not-me-too on|off, options, who-am-i),
--- the replies, and moderation by reply (mlm_moderation).
+-- the replies, moderation by reply (mlm_moderation) and the owners'
+-- commands (mlm_owner_commands).
 
 local mlm = require "mlm"
 local common = require "mlm_list_common"
 local moderation = require "mlm_moderation"
+local owner_commands = require "mlm_owner_commands"
 local requests = require "mlm_requests"
 local text = require "mlm_text"
 
@@ -198,7 +200,11 @@ local function request_confirm(ctx, this_list, a, token)
     return
   end
   local b = addresses(list)
-  if action == "subscribe" then
+  if owner_commands.is_action(action) then
+    owner_commands.confirm(ctx, list, b, address, action,
+      function(to, name, vars) request_mail(ctx, list, b, to, name, vars) end,
+      function(level, fmt, ...) log(level, ctx, fmt, ...) end)
+  elseif action == "subscribe" then
     if list:is_banned(address) then
       log("info", ctx, "%s: %s is banned: not subscribed", b.post, address)
       return
@@ -309,7 +315,14 @@ function M.handle(ctx, list, a, rcpt, detail)
     return mlm.discard()
   end
   local command, token = request_command(ctx)
-  if command == "invalid" or command == "none" then
+  local owner_command = command ~= "confirm" and (owner_commands.parse(
+    ctx.message:header("Subject") or "")
+    or owner_commands.parse(first_body_line(ctx)))
+  if owner_command then
+    owner_commands.request(ctx, list, a, owner_command,
+      function(to, name, vars) request_mail(ctx, list, a, to, name, vars) end,
+      function(level, fmt, ...) log(level, ctx, fmt, ...) end)
+  elseif command == "invalid" or command == "none" then
     log("info", ctx, "%s: %s from %s: not answered", a.post,
       command == "invalid" and "a confirm without a valid token"
         or "no command", ctx.sender)

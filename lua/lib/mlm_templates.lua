@@ -88,6 +88,15 @@ Send your command ('subscribe', 'unsubscribe', 'nomail', ...) to ${request} agai
   ["confirm-not-me-too-off"] = confirm("Someone, probably you, asked "
     .. "${request} to send you copies of your own posts to ${list} at "
     .. "${address}."),
+  ["confirm-owner-add"] = confirm("Someone, probably you, asked "
+    .. "${request} from ${address}, an owner's address, to add ${member} "
+    .. "to ${list} as a member."),
+  ["confirm-owner-remove"] = confirm("Someone, probably you, asked "
+    .. "${request} from ${address}, an owner's address, to remove the "
+    .. "member ${member} from ${list}."),
+  ["confirm-owner-moderate"] = confirm("Someone, probably you, asked "
+    .. "${request} from ${address}, an owner's address, to set moderated "
+    .. "${value} for the member ${member} of ${list}."),
   ["settings"] = { about = "a member's settings (options, and after a "
       .. "change)",
     subject = "Your settings on ${list}", body = [[
@@ -135,6 +144,9 @@ Members can also send (changes are confirmed, like unsubscribe):
   not-me-too off   get a copy of your own posts again
   options          your settings
   who-am-i         the address you are subscribed as
+
+Owners can also send (changes are confirmed):
+  add ADDRESS [NAME], remove ADDRESS, moderate ADDRESS yes|no, held
 
 To post, write to ${list}; the owners are ${owner}.]] },
   ["help-subscribe-open"] = { about = "help: subscribe on an open list",
@@ -239,6 +251,51 @@ Or, on the mail host:
     subject = "${list}: subscription request ${id} ${state} by ${decided_by}",
     body = [[
 The subscription request ${id} of ${address} to ${list} was ${state} by ${decided_by}${via}.]] },
+
+  -- to an owner, from NAME-request@: the owner commands
+  ["owner-done"] = { about = "to an owner: a confirmed command was done",
+    subject = "${list}: done: ${command}", body = [[
+Your command to ${list} was carried out:
+
+  ${command}
+
+mlm-ctl log ${list} shows it among the list's changes.]] },
+  ["owner-failed"] = { about = "to an owner: a confirmed command failed",
+    subject = "${list}: not done: ${command}", body = [[
+Your command to ${list} was not carried out:
+
+  ${command}
+
+Why: ${reason}]] },
+  ["owner-usage"] = { about = "to an owner: a command not understood",
+    subject = "${list}: owner command not understood", body = [[
+Owner commands to ${request}, one as the subject or the first line:
+
+  add ADDRESS [NAME]         make ADDRESS a member
+  remove ADDRESS             take the member away
+  moderate ADDRESS yes|no    hold (or not) the member's posts
+  held                       the held posts, with the addresses to decide
+
+Each change is confirmed by a reply, as a subscription is.]] },
+  ["owner-held"] = { about = "to an owner: the answer to held",
+    subject = "${list}: held posts pending: ${count}", body = [[
+Posts to ${list} waiting for a decision: ${count}. Reply from
+${moderator} to an address below to decide (a reply to reject may give
+the reason in its first line).
+
+${items}${more}]] },
+  ["owner-held-item"] = { about = "owner-held: one pending post", body = [[
+held id: ${id}
+  sender:  ${sender}
+  subject: ${subject}
+  reason:  ${reason}
+  approve  ${approve_address}
+  reject   ${reject_address}
+  discard  ${discard_address}
+
+]] },
+  ["owner-held-more"] = { about = "owner-held: posts left out",
+    body = "Only the first ${shown} are shown: mlm-ctl held ${list}\n" },
 
   -- bounces
   ["bounce-disabled-member"] = { about = "to a member whose delivery "
