@@ -6,8 +6,8 @@
  *
  * The templates are lua/lib/mlm_templates.lua, the one place of every
  * mail text: mlm-ctl loads that file (from lua_path, as text) into a bare
- * Lua state of its own, with only the base, string and table libraries,
- * and calls its names, shipped, check, text and render. A list's own
+ * Lua state of its own, with only the base, string, table and utf8
+ * libraries, and calls its names, shipped, check, text and render. A list's own
  * versions are in the database (db.h, template_get).
  */
 #include "ctl.h"
@@ -37,6 +37,7 @@ static lua_State *templates_state(struct ctl_env *env, char *why,
     luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
     luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
     luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
     lua_settop(L, 0);
     char path[4200];
     snprintf(path, sizeof path, "%s/mlm_templates.lua", env->cfg.lua_path);

@@ -389,20 +389,21 @@ function M.placeholders(name)
 end
 
 -- A template as a file holds it: "Subject: ..." and an empty line before
--- the body for a mail, the body alone for a fragment.
+-- the body for a mail, the body alone for a fragment; then one line end,
+-- which is not part of the text (parse drops it).
 function M.text(name, subject, body)
   if SHIPPED[name] and SHIPPED[name].subject then
     return "Subject: " .. (subject or "") .. "\n\n" .. body .. "\n"
   end
-  return body
+  return body .. "\n"
 end
 
 -- The subject and body of text in a file's form (M.text) for template
 -- name; nil and why when text is not of that form. Line ends become LF;
--- one final line end of a mail's body goes.
+-- one final line end goes.
 local function parse(name, text)
   text = text:gsub("\r\n?", "\n")
-  if not SHIPPED[name].subject then return nil, text end
+  if not SHIPPED[name].subject then return nil, (text:gsub("\n$", "")) end
   local subject, body = text:match("^[Ss]ubject:[ \t]*([^\n]*)\n\n(.*)$")
   if not subject then
     return nil, nil, "a mail template starts with a line \"Subject: ...\" "
@@ -413,7 +414,7 @@ end
 
 -- Whether text may be list's version of template name: true, or nil and
 -- why (an unknown name, too long, a NUL or other control character but
--- TAB and line ends, not of the file's form, a placeholder the template
+-- TAB and line ends, not UTF-8, not of the file's form, a placeholder the template
 -- does not have, a "${" that starts none).
 function M.check(name, text)
   if not SHIPPED[name] then return nil, "no template " .. tostring(name) end
@@ -422,6 +423,9 @@ function M.check(name, text)
   end
   if text:find("[%z\1-\8\11\12\14-\31\127]") then
     return nil, "holds a control character"
+  end
+  if utf8 and not utf8.len(text) then
+    return nil, "not UTF-8 (the mails say charset=UTF-8)"
   end
   local subject, body, why = parse(name, text)
   if not body then return nil, why end

@@ -8,8 +8,8 @@
 #    pending summary of held notify); another list keeps the shipped text;
 #  - reset brings the shipped text back; set and reset are in the log;
 #  - a bad version (unknown name, unknown placeholder, no Subject line,
-#    a control character, too long, "${" without a name) is refused and
-#    nothing is stored;
+#    a control character, not UTF-8, too long, "${" without a name) is
+#    refused and nothing is stored;
 #  - a value is substituted once (a Subject "${id}" stays "${id}"), and a
 #    value with CR/LF put in a Subject never starts another header line.
 set -u
@@ -108,6 +108,7 @@ f=$(last_to mod@example.org)
 t_check "held reject: the moderators' notice is the list's version" \
     bash -c "grep -q '^Subject: Entschieden: $id rejected' '${f:-/dev/null}' && grep -q '^Beitrag $id (first post) wurde von boss rejected.' '${f:-/dev/null}'"
 set_from $L held-summary-post 'POST ${id}: ${subject} -> ${approve_address}
+
 '
 t_check "template set held-summary-post (a fragment) ($OUT)" test $RC -eq 0
 send stranger@example.net $L "second post"
@@ -118,6 +119,12 @@ f=$(last_to mod@example.org)
 t_check "held notify: the summary with the list's fragment" \
     grep -qE "^POST $id: second post -> dev-request\+approve-$id-[^ ]+@lists.example"$'\r''?$' "${f:-/dev/null}"
 t_check "... in the shipped frame" grep -q "^Posts to $L waiting for a decision: 1." "${f:-/dev/null}"
+t_check "template show of a fragment: the text and the file's one line end" \
+    test "$("$CTL_BIN" -C "$MLM_CONF" template show $L delivery-enabled | od -An -c | tr -d ' ')" = 'on\n'
+"$CTL_BIN" -C "$MLM_CONF" template show $L held-summary-post >"$tmp/frag"
+"$CTL_BIN" -C "$MLM_CONF" template set $L held-summary-post "$tmp/frag" >/dev/null
+t_check "... which template set takes back unchanged" \
+    test "$(sqlite3 "$tmp/mlm.db" "SELECT hex(text) FROM templates WHERE name = 'held-summary-post'")" = "$(od -An -tx1 "$tmp/frag" | tr -d ' \n' | tr a-f A-F)"
 
 # --- refused versions ----------------------------------------------------------
 before=$(sqlite3 "$tmp/mlm.db" "SELECT count(*) FROM templates")
@@ -138,6 +145,8 @@ set_from $L welcome 'Subject: x
 
 costs ${ money'
 t_check "\"\${\" without a name: refused" test $RC -eq 1
+set_from $L welcome "$(printf 'Subject: x\n\nLatin-1 \351t\351')"
+t_check "not UTF-8: refused" test $RC -eq 1
 head -c 20000 /dev/zero | tr '\0' x | sed '1s/^/Subject: x\n\n/' >"$tmp/big"
 "$CTL_BIN" -C "$MLM_CONF" template set $L welcome "$tmp/big" >/dev/null 2>&1
 t_check "over 16384 bytes: refused" test $? -eq 1
