@@ -321,7 +321,8 @@ static void held_notify(struct ctl_env *env, const struct list_info *list,
                           "via", via ? via : "", NULL};
     char *subject = NULL, *text = NULL;
     if (to.n &&
-        (text = ctl_template(env, list, "held-decided", vars, &subject)))
+        (text = ctl_template(env, list, "held-decided", vars, &subject)) &&
+        subject)
         notice_send(env, list, to.addrs, to.n, subject, text);
     free(subject);
     free(text);
@@ -329,7 +330,8 @@ static void held_notify(struct ctl_env *env, const struct list_info *list,
     if (strcmp(state, "rejected") == 0 && *h->sender &&
         member_get(env->db, list, h->sender, "member", NULL, why,
                    sizeof why) == 0 &&
-        (text = ctl_template(env, list, "post-rejected", vars, &subject))) {
+        (text = ctl_template(env, list, "post-rejected", vars, &subject)) &&
+        subject) {
         char *sender = xstrdup(h->sender);
         notice_send(env, list, &sender, 1, subject, text);
         free(sender);
