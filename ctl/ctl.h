@@ -185,6 +185,20 @@ int cmd_requests_decide(struct ctl_env *env, struct ctl_args *a);
 /* held_notify.c */
 int cmd_held_notify(struct ctl_env *env, struct ctl_args *a);
 
+/* templates.c: the mail templates (lua/lib/mlm_templates.lua). */
+/* Template name of list rendered with vars (name, value, ..., NULL) and
+ * the list's addresses (${list}, ${request}, ${owner}, ${bounces}): the
+ * body, and the subject in *subject (NULL for a fragment) when subject is
+ * not NULL; both the caller's. NULL with a warning on stderr when the
+ * templates cannot be read. */
+char *ctl_template(struct ctl_env *env, const struct list_info *list,
+                   const char *name, const char *const *vars,
+                   char **subject);
+int cmd_templates(struct ctl_env *env, struct ctl_args *a);
+int cmd_template_show(struct ctl_env *env, struct ctl_args *a);
+int cmd_template_set(struct ctl_env *env, struct ctl_args *a);
+int cmd_template_reset(struct ctl_env *env, struct ctl_args *a);
+
 /* bounces_cmd.c */
 int cmd_bounces(struct ctl_env *env, struct ctl_args *a);
 int cmd_log(struct ctl_env *env, struct ctl_args *a);

@@ -21,6 +21,7 @@
  */
 #include "ctl.h"
 #include "db.h"
+#include "rfc2047.h"
 #include "xmalloc.h"
 
 #include <pwd.h>
@@ -276,14 +277,17 @@ void notice_send(struct ctl_env *env, const struct list_info *list,
         free(extra);
         return;
     }
-    size_t len = strlen(subject) + strlen(text) + 2 * strlen(owner) + 512;
+    /* the subject is one line (ctl_template): encoded, it is one header */
+    char *encoded = rfc2047_encode(subject);
+    size_t len = strlen(encoded) + strlen(text) + 2 * strlen(owner) + 512;
     char *msg = xmalloc(len);
     snprintf(msg, len, "From: %s\r\nTo: %s\r\nSubject: %s\r\n"
              "Auto-Submitted: auto-generated\r\nPrecedence: bulk\r\n"
              "MIME-Version: 1.0\r\n"
              "Content-Type: text/plain; charset=UTF-8\r\n"
              "Content-Transfer-Encoding: 8bit\r\n\r\n%s\r\n",
-             owner, owner, subject, text);
+             owner, owner, encoded, text);
+    free(encoded);
     if (inject_message(env->cfg.sendmail, extra, NULL, msg, strlen(msg),
                        INJECT_TIMEOUT_MS, why, sizeof why) == -1)
         fprintf(stderr, "mlm-ctl: warning: notice \"%s\" not sent: %s\n",
@@ -302,34 +306,40 @@ static void held_notify(struct ctl_env *env, const struct list_info *list,
                         const char *who)
 {
     struct notice_to to = {NULL, 0};
-    char why[512], subject[700], text[2400];
+    char why[512], id[32];
     members_each(env->db, list, "moderator", collect_notice, &to, why,
                  sizeof why);
     if (to.n == 0)
         members_each(env->db, list, "owner", collect_notice, &to, why,
                      sizeof why);
-    char *safe_subject = safe_text(h->subject, 0);
-    snprintf(subject, sizeof subject, "%s: held post %lld %s by %s",
-             list->address, (long long)h->id, state, who);
-    snprintf(text, sizeof text, "The held post %lld to %s\r\n"
-             "  from:    %s\r\n  subject: %.300s\r\n  reason:  %s\r\n"
-             "was %s by %s.", (long long)h->id, list->address, h->sender,
-             safe_subject, h->reason, state, who);
-    if (to.n)
+    char *shown = safe_text(*h->subject ? h->subject : "(no subject)", 300);
+    char *via = ctl_template(env, list, "via-ctl", NULL, NULL);
+    snprintf(id, sizeof id, "%lld", (long long)h->id);
+    const char *vars[] = {"id", id, "state", state, "decided_by", who,
+                          "sender", *h->sender ? h->sender : "<>",
+                          "subject", shown, "reason", h->reason,
+                          "via", via ? via : "", NULL};
+    char *subject = NULL, *text = NULL;
+    if (to.n &&
+        (text = ctl_template(env, list, "held-decided", vars, &subject)) &&
+        subject)
         notice_send(env, list, to.addrs, to.n, subject, text);
+    free(subject);
+    free(text);
+    subject = text = NULL;
     if (strcmp(state, "rejected") == 0 && *h->sender &&
         member_get(env->db, list, h->sender, "member", NULL, why,
-                   sizeof why) == 0) {
+                   sizeof why) == 0 &&
+        (text = ctl_template(env, list, "post-rejected", vars, &subject)) &&
+        subject) {
         char *sender = xstrdup(h->sender);
-        snprintf(subject, sizeof subject, "Your post to %s was not accepted",
-                 list->address);
-        snprintf(text, sizeof text, "Your post to %s (subject: %.300s) was "
-                 "not accepted by the list's moderators.", list->address,
-                 safe_subject);
         notice_send(env, list, &sender, 1, subject, text);
         free(sender);
     }
-    free(safe_subject);
+    free(subject);
+    free(text);
+    free(via);
+    free(shown);
     for (size_t i = 0; i < to.n; i++)
         free(to.addrs[i]);
     free(to.addrs);

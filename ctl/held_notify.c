@@ -63,62 +63,103 @@ static int collect_addr(const struct member_info *m, void *arg)
     return 0;
 }
 
-/* The summary of list for moderator; the caller frees it. */
+/* Fragment name of list with vars appended to f (nothing when the
+ * templates cannot be read: warned). */
+static void put_fragment(struct ctl_env *env, const struct list_info *list,
+                         FILE *f, const char *name, const char *const *vars)
+{
+    char *text = ctl_template(env, list, name, vars, NULL);
+    if (text)
+        fputs(text, f);
+    free(text);
+}
+
+/* The body of list's summary for moderator, from the templates
+ * held-summary-*; the caller frees it. */
 static char *summary_text(struct ctl_env *env, const struct list_info *list,
                           const struct held_list *pending,
                           const struct held_list *expired,
-                          const char *moderator)
+                          const char *moderator, char **subject)
 {
     static const char *const actions[] = {"approve", "reject", "discard"};
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
+    char *parts[3] = {NULL, NULL, NULL}; /* expired, pending, more */
+    size_t lens[3] = {0, 0, 0};
+    char count[32], id[32];
+    FILE *f = open_memstream(&parts[0], &lens[0]);
     if (f == NULL)
         return NULL;
-    if (expired->n)
-        fprintf(f, "Expired (held_expire) and discarded:\r\n");
     for (size_t i = 0; i < expired->n && i < SUMMARY_POSTS_MAX; i++) {
-        char *subject = safe_text(expired->h[i].subject, SUBJECT_SHOWN);
-        fprintf(f, "  %lld from %s: %s\r\n", (long long)expired->h[i].id,
-                *expired->h[i].sender ? expired->h[i].sender : "<>",
-                subject);
-        free(subject);
+        char *shown = safe_text(expired->h[i].subject, SUBJECT_SHOWN);
+        snprintf(id, sizeof id, "%lld", (long long)expired->h[i].id);
+        const char *vars[] = {"id", id, "sender", *expired->h[i].sender
+                              ? expired->h[i].sender : "<>",
+                              "subject", shown, NULL};
+        put_fragment(env, list, f, "held-summary-expired-item", vars);
+        free(shown);
     }
-    if (expired->n)
-        fprintf(f, "\r\n");
-    if (pending->n)
-        fprintf(f, "%zu post%s to %s wait%s for a decision. Reply from %s "
-                "to an address below\r\nto decide (a reply to reject may "
-                "give the reason in its first line).\r\n\r\n", pending->n,
-                pending->n == 1 ? "" : "s", list->address,
-                pending->n == 1 ? "s" : "", moderator);
+    fclose(f);
+    char *items = parts[0];
+    parts[0] = NULL;
+    if (expired->n) {
+        const char *vars[] = {"items", items, NULL};
+        parts[0] = ctl_template(env, list, "held-summary-expired", vars,
+                                NULL);
+    }
+    free(items);
+    items = NULL;
+    f = open_memstream(&items, &lens[1]);
+    if (f == NULL)
+        return NULL;
     for (size_t i = 0; i < pending->n && i < SUMMARY_POSTS_MAX; i++) {
         const struct held_info *h = &pending->h[i];
-        char *subject = safe_text(*h->subject ? h->subject : "(no subject)",
-                                  SUBJECT_SHOWN);
+        char *shown = safe_text(*h->subject ? h->subject : "(no subject)",
+                                SUBJECT_SHOWN);
         char *reason = safe_text(h->reason, 0);
-        fprintf(f, "held id: %lld\r\n  sender:  %s\r\n  subject: %s\r\n"
-                "  reason:  %s\r\n", (long long)h->id,
-                *h->sender ? h->sender : "<>", subject, reason);
-        free(subject);
-        free(reason);
+        char addrs[3][MODTOKEN_MAX + 700];
         for (size_t a = 0; a < 3; a++) {
             char token[MODTOKEN_MAX + 1], why[512];
+            addrs[a][0] = '\0';
             if (modtoken_make(env->db, env->cfg.secret_file, list, h->id,
                               actions[a], moderator, token, sizeof token,
                               why, sizeof why) == -1) {
                 fprintf(stderr, "mlm-ctl: warning: %s\n", why);
                 continue;
             }
-            fprintf(f, "  %-8s %s-request+%s-%s@%s\r\n", actions[a],
-                    list->name, actions[a], token, list->domain);
+            snprintf(addrs[a], sizeof addrs[a], "%s-request+%s-%s@%s",
+                     list->name, actions[a], token, list->domain);
         }
-        fprintf(f, "\r\n");
+        snprintf(id, sizeof id, "%lld", (long long)h->id);
+        const char *vars[] = {"id", id, "sender", *h->sender ? h->sender
+                              : "<>", "subject", shown, "reason", reason,
+                              "approve_address", addrs[0],
+                              "reject_address", addrs[1],
+                              "discard_address", addrs[2], NULL};
+        put_fragment(env, list, f, "held-summary-post", vars);
+        free(shown);
+        free(reason);
     }
-    if (pending->n > SUMMARY_POSTS_MAX)
-        fprintf(f, "... and %zu more: mlm-ctl held %s\r\n",
-                pending->n - SUMMARY_POSTS_MAX, list->address);
     fclose(f);
+    snprintf(count, sizeof count, "%zu", pending->n);
+    if (pending->n) {
+        const char *vars[] = {"count", count, "moderator", moderator,
+                              "items", items, NULL};
+        parts[1] = ctl_template(env, list, "held-summary-pending", vars,
+                                NULL);
+    }
+    free(items);
+    if (pending->n > SUMMARY_POSTS_MAX) {
+        char more[32];
+        snprintf(more, sizeof more, "%zu", pending->n - SUMMARY_POSTS_MAX);
+        const char *vars[] = {"count", more, NULL};
+        parts[2] = ctl_template(env, list, "held-summary-more", vars, NULL);
+    }
+    const char *vars[] = {"count", count, "moderator", moderator,
+                          "expired", parts[0] ? parts[0] : "",
+                          "pending", parts[1] ? parts[1] : "",
+                          "more", parts[2] ? parts[2] : "", NULL};
+    char *text = ctl_template(env, list, "held-summary", vars, subject);
+    for (int i = 0; i < 3; i++)
+        free(parts[i]);
     return text;
 }
 
@@ -169,13 +210,12 @@ static int list_pass(struct ctl_env *env, const struct list_info *list,
             members_each(env->db, list, "owner", collect_addr, &to, why,
                          sizeof why);
         for (size_t i = 0; i < to.n; i++) {
-            char subject[700];
+            char *subject = NULL;
             char *text = summary_text(env, list, &pending, &expired,
-                                      to.a[i]);
-            snprintf(subject, sizeof subject, "%s: %zu held post%s pending",
-                     list->address, pending.n, pending.n == 1 ? "" : "s");
-            if (text)
+                                      to.a[i], &subject);
+            if (text && subject)
                 notice_send(env, list, &to.a[i], 1, subject, text);
+            free(subject);
             free(text);
             free(to.a[i]);
         }

@@ -95,6 +95,18 @@ static const struct command commands[] = {
      "subscribe the requesting address and send it a welcome"},
     {"requests", "reject", cmd_requests_decide, "ID [--by WHO]",
      "drop a subscription request; the address is told politely"},
+    {"templates", NULL, cmd_templates, "LIST",
+     "one mail template a line: name, own (the list's version) or "
+     "shipped, what it is"},
+    {"template", "show", cmd_template_show, "LIST NAME [--shipped]",
+     "a template as template set reads it: the list's version, else (and "
+     "with --shipped) the shipped text"},
+    {"template", "set", cmd_template_set, "LIST NAME FILE",
+     "the list's own version of a template, from FILE (- for stdin): "
+     "\"Subject: ...\", an empty line and the body; only the template's "
+     "own ${placeholders}"},
+    {"template", "reset", cmd_template_reset, "LIST NAME",
+     "drop the list's version: the shipped text again"},
     {"log", NULL, cmd_log, "LIST [--limit N] [--json]",
      "the list's changes, newest first: when, who (mlm-ctl by USER, or "
      "mail from ADDRESS), what, the address or setting, the new value"},

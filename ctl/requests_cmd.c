@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "db.h"
 #include "inject.h"
+#include "rfc2047.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -120,31 +121,26 @@ int cmd_requests(struct ctl_env *env, struct ctl_args *a)
 static void request_tell(struct ctl_env *env, const struct list_info *list,
                          const char *address, int approved)
 {
-    char request[600], bounces[600], subject[700], text[1600], why[512];
+    char request[600], bounces[600], why[512];
     snprintf(request, sizeof request, "%s-request@%s", list->name,
              list->domain);
     snprintf(bounces, sizeof bounces, "%s-bounces@%s", list->name,
              list->domain);
-    if (approved) {
-        snprintf(subject, sizeof subject, "Welcome to %s", list->address);
-        snprintf(text, sizeof text, "You are now subscribed to %s.\r\n"
-                 "To post, write to %s.\r\n"
-                 "To leave, send 'unsubscribe' to %s.", list->address,
-                 list->address, request);
-    } else {
-        snprintf(subject, sizeof subject, "Your subscription to %s",
-                 list->address);
-        snprintf(text, sizeof text, "Thank you for your interest in %s.\r\n"
-                 "The list's owners did not approve your subscription "
-                 "request.\r\nIf you think this is a mistake, write to "
-                 "%s-owner@%s.", list->address, list->name, list->domain);
-    }
     /* address came from the database as the policy stored it: no CR/LF
      * reaches the header (checked again, the database is not trusted). */
     if (strpbrk(address, "\r\n")) {
         fprintf(stderr, "mlm-ctl: warning: no mail to a bad address\n");
         return;
     }
+    char *raw_subject = NULL;
+    char *text = ctl_template(env, list, approved ? "welcome"
+                              : "request-rejected", NULL, &raw_subject);
+    if (text == NULL) {
+        free(raw_subject);
+        return;
+    }
+    char *subject = rfc2047_encode(raw_subject ? raw_subject : "");
+    free(raw_subject);
     size_t len = strlen(address) + strlen(request) + strlen(subject) +
                  strlen(text) + 512;
     char *msg = xmalloc(len);
@@ -160,6 +156,8 @@ static void request_tell(struct ctl_env *env, const struct list_info *list,
         fprintf(stderr, "mlm-ctl: warning: \"%s\" not sent to %s: %s\n",
                 subject, address, why);
     free(msg);
+    free(subject);
+    free(text);
 }
 
 int cmd_requests_decide(struct ctl_env *env, struct ctl_args *a)

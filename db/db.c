@@ -204,6 +204,15 @@ static const char *const migrations[] = {
     "  subject TEXT NOT NULL DEFAULT '',"
     "  detail TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX changes_list ON changes (list_id, id);",
+    /*
+     * 10 -> 11: a list's own versions of the mail templates (mlm-ctl
+     * template set; the shipped English is lua/lib/mlm_templates.lua).
+     */
+    "CREATE TABLE templates ("
+    "  list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  PRIMARY KEY (list_id, name));",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -299,6 +308,15 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "r.decided_by, COALESCE(r.decided_at, 0), l.id, "
                        "l.name, l.domain FROM requests r JOIN lists l "
                        "ON l.id = r.list_id WHERE r.id = ?1",
+    [ST_TEMPLATE_GET] = "SELECT text FROM templates WHERE list_id = ?1 AND "
+                        "name = ?2",
+    [ST_TEMPLATE_SET] = "INSERT INTO templates (list_id, name, text) "
+                        "VALUES (?1, ?2, ?3) ON CONFLICT (list_id, name) "
+                        "DO UPDATE SET text = excluded.text",
+    [ST_TEMPLATE_DELETE] = "DELETE FROM templates WHERE list_id = ?1 AND "
+                           "name = ?2",
+    [ST_TEMPLATE_EACH] = "SELECT name FROM templates WHERE list_id = ?1 "
+                         "ORDER BY name",
     [ST_LOG_ADD] = "INSERT INTO changes (list_id, at, actor, action, subject, "
                    "detail) VALUES (?1, strftime('%s', 'now'), ?2, ?3, ?4, ?5)",
     [ST_LOG_ADD_HELD] = "INSERT INTO changes (list_id, at, actor, action, "

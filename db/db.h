@@ -436,6 +436,28 @@ int log_each(struct db *db, const struct list_info *list, int limit,
              int (*fn)(const struct log_entry *, void *), void *arg,
              char *why, size_t whylen);
 
+/* --- a list's own mail templates (mlm-ctl template) -------------------- */
+
+/*
+ * list's version of template name: 0 with *text (the caller frees it) or
+ * NULL when the list has none; -1 with why. The names and the text are
+ * checked by the caller (lua/lib/mlm_templates.lua, check).
+ */
+int template_get(struct db *db, const struct list_info *list,
+                 const char *name, char **text, char *why, size_t whylen);
+/* Store list's version of name, logged as "template set"; 0 or -1. */
+int template_set(struct db *db, const struct list_info *list,
+                 const char *name, const char *text, char *why,
+                 size_t whylen);
+/* Drop list's version of name, logged as "template reset": 0,
+ * DB_NOT_FOUND when it had none, or -1. */
+int template_reset(struct db *db, const struct list_info *list,
+                   const char *name, char *why, size_t whylen);
+/* fn(name, arg) for each template list has its own version of, by name. */
+int templates_each(struct db *db, const struct list_info *list,
+                   void (*fn)(const char *name, void *), void *arg,
+                   char *why, size_t whylen);
+
 /* --- confirmation tokens ------------------------------------------------ */
 
 #define TOKEN_LIFETIME (3 * 24 * 3600)   /* seconds a token stays valid */

@@ -3,6 +3,7 @@
  * to mlm (posting address, -request, -owner, -bounces, unknown, not ours).
  */
 #include "dbi.h"
+#include "xmalloc.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -579,4 +580,90 @@ int pattern_match(struct db *db, const struct list_info *list,
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_fail(db, "pattern", why, whylen);
     return rc == SQLITE_ROW;
+}
+
+int template_get(struct db *db, const struct list_info *list,
+                 const char *name, char **text, char *why, size_t whylen)
+{
+    *text = NULL;
+    sqlite3_stmt *st = db_stmt(db, ST_TEMPLATE_GET, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *p = (const char *)sqlite3_column_text(st, 0);
+        *text = xstrdup(p ? p : "");
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0 : db_fail(db, "template", why, whylen);
+}
+
+int template_set(struct db *db, const struct list_info *list,
+                 const char *name, const char *text, char *why,
+                 size_t whylen)
+{
+    if (db_begin(db, why, whylen) == -1)
+        return -1;
+    sqlite3_stmt *st = db_stmt(db, ST_TEMPLATE_SET, why, whylen);
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_int64(st, 1, list->id);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+        rc = db_step_done(db, st, "template", why, whylen);
+    }
+    if (rc == 0) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "%zu bytes", strlen(text));
+        db_log_change(db, list->id, "template set", name, detail);
+        return db_commit(db, why, whylen);
+    }
+    db_rollback(db);
+    return -1;
+}
+
+int template_reset(struct db *db, const struct list_info *list,
+                   const char *name, char *why, size_t whylen)
+{
+    if (db_begin(db, why, whylen) == -1)
+        return -1;
+    sqlite3_stmt *st = db_stmt(db, ST_TEMPLATE_DELETE, why, whylen);
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_int64(st, 1, list->id);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        rc = db_step_done(db, st, "template", why, whylen);
+    }
+    if (rc == 0 && sqlite3_changes(db_handle(db)) == 0) {
+        snprintf(why, whylen, "%s has no version of its own of %s",
+                 list->address, name);
+        rc = DB_NOT_FOUND;
+    }
+    if (rc == 0) {
+        db_log_change(db, list->id, "template reset", name, "");
+        return db_commit(db, why, whylen);
+    }
+    db_rollback(db);
+    return rc;
+}
+
+int templates_each(struct db *db, const struct list_info *list,
+                   void (*fn)(const char *name, void *), void *arg,
+                   char *why, size_t whylen)
+{
+    sqlite3_stmt *st = db_stmt(db, ST_TEMPLATE_EACH, why, whylen);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, list->id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (name)
+            fn(name, arg);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(db, "templates", why, whylen);
 }

@@ -618,7 +618,8 @@ static int l_take_token(lua_State *L)
 {
     const char *token = luaL_checkstring(L, 1);
     struct list_info list;
-    char address[400], action[32], why[512];
+    /* an owner command's action holds an address and a name */
+    char address[400], action[700], why[512];
     if (strspn(token, "0123456789abcdef") != strlen(token) ||
         strlen(token) != 32) {
         lua_pushnil(L);

@@ -15,6 +15,7 @@
 -- with the first mail to -bounces after the hour.
 
 local mlm = require "mlm"
+local common = require "mlm_list_common"
 
 local M = {}
 
@@ -88,36 +89,22 @@ local function send(list, a)
   local owners = {}
   for m in list:members("owner") do owners[#owners + 1] = m.address end
   if #owners == 0 then return 0 end
-  local body = {
-    string.format("Since the last digest, %d mail%s came to %s that mlm "
-      .. "could not read as a bounce.", #items, #items == 1 and "" or "s",
-      a.bounces),
-    "None was delivered or changed anything; what each said:", "" }
+  local shown = {}
   for i, it in ipairs(items) do
-    body[#body + 1] = string.format("%d. %s UTC, envelope sender <%s>, %d bytes",
-      i, os.date("!%Y-%m-%d %H:%M", it.received), it.sender, it.size)
-    body[#body + 1] = "   From: " .. it.from_header
-    body[#body + 1] = "   Subject: " .. it.subject
+    local lines = {}
     for line in (it.summary .. "\n"):gmatch("([^\n]*)\n") do
-      if line ~= "" then body[#body + 1] = "   | " .. line end
+      if line ~= "" then
+        lines[#lines + 1] = common.fragment(list, "bounce-digest-line",
+          { line = line })
+      end
     end
-    body[#body + 1] = ""
+    shown[i] = common.fragment(list, "bounce-digest-item", { number = i,
+      date = os.date("!%Y-%m-%d %H:%M", it.received), sender = it.sender,
+      size = it.size, from = it.from_header, subject = it.subject,
+      summary = table.concat(lines) })
   end
-  body[#body + 1] = "To see what mlm reads from a bounce: mlm-ctl bounces "
-    .. "parse FILE.eml"
-  local text = table.concat({
-    "From: " .. a.bounces,
-    "To: " .. table.concat(owners, ", "),
-    "Subject: " .. mlm.encode_header("Unrecognised mail to " .. a.bounces),
-    "Auto-Submitted: auto-generated",
-    "Precedence: bulk",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=UTF-8",
-    "Content-Transfer-Encoding: 8bit",
-    "",
-    table.concat(body, "\r\n"),
-    "",
-  }, "\r\n")
+  local text = common.template_mail(list, "bounce-digest", a.bounces, owners,
+    { count = #items, items = table.concat(shown) }, "auto-generated")
   mlm.sendmail("", owners, text)
   return #items
 end

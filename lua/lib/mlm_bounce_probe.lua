@@ -14,6 +14,7 @@
 --                                     true, or nil and why
 
 local mlm = require "mlm"
+local common = require "mlm_list_common"
 
 local M = {}
 
@@ -26,24 +27,8 @@ function M.send(list, a, address)
   if not token then return nil, "not a member" end
   local local_part, domain = a.bounces:match("^(.*)@([^@]*)$")
   local sender = local_part .. "+probe-" .. token .. "@" .. domain
-  local text = table.concat({
-    "From: " .. a.owner,
-    "To: " .. address,
-    "Subject: " .. mlm.encode_header("Delivery test from " .. a.post),
-    "Auto-Submitted: auto-generated",
-    "Precedence: bulk",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=UTF-8",
-    "Content-Transfer-Encoding: 8bit",
-    "",
-    "Mail from the list " .. a.post .. " to " .. address .. " has bounced",
-    "several times. This message tests whether your address still works:",
-    "if you read it, nothing needs to be done, and your subscription stays",
-    "as it is.",
-    "",
-    "Questions go to the list owners: " .. a.owner,
-    "",
-  }, "\r\n")
+  local text = common.template_mail(list, "bounce-probe", a.owner, address,
+    { address = address }, "auto-generated")
   mlm.sendmail(sender, address, text)
   return true
 end

@@ -19,37 +19,13 @@ local function notify_disabled(ctx, list, a, address, status)
   local owners = {}
   for m in list:members("owner") do owners[#owners + 1] = m.address end
   local notices = {
-    { to = { address }, subject = "Your delivery from " .. a.post
-        .. " is disabled", lines = {
-      "Mail from " .. a.post .. " to " .. address .. " bounced (" .. status
-        .. ") too often, so the list stopped sending to you.",
-      "",
-      "If you still want the list's mail, write to the owners at "
-        .. a.owner .. " to have your delivery enabled again." } },
-    { to = owners, subject = a.post .. ": delivery to " .. address
-        .. " disabled by bounces", lines = {
-      "Delivery to the member " .. address .. " was disabled: its bounce",
-      "score reached bounce_threshold (last status " .. status .. ").",
-      "The member was told. If the reports were not genuine, enable it with:",
-      "",
-      "  mlm-ctl member set " .. a.post .. " " .. address
-        .. " delivery enabled" } },
+    { to = { address }, name = "bounce-disabled-member" },
+    { to = owners, name = "bounce-disabled-owners" },
   }
   for _, n in ipairs(notices) do
     if #n.to > 0 then
-      local text = table.concat({
-        "From: " .. a.owner,
-        "To: " .. table.concat(n.to, ", "),
-        "Subject: " .. mlm.encode_header(n.subject),
-        "Auto-Submitted: auto-generated",
-        "Precedence: bulk",
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=UTF-8",
-        "Content-Transfer-Encoding: 8bit",
-        "",
-        table.concat(n.lines, "\r\n"),
-        "",
-      }, "\r\n")
+      local text = common.template_mail(list, n.name, a.owner, n.to,
+        { address = address, status = status }, "auto-generated")
       local ok, err = pcall(mlm.sendmail, a.bounces, n.to, text)
       if not ok then
         log("warning", ctx, "%s: could not tell %s of the disabled delivery "

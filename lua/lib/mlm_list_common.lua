@@ -1,7 +1,9 @@
 -- mlm_list_common.lua - what the shipped list policy's modules share: the
--- addresses of a list, and the log line of a transaction.
+-- addresses of a list, the mails it sends (from templates, mlm_templates)
+-- and the log line of a transaction.
 
 local mlm = require "mlm"
+local templates = require "mlm_templates"
 
 local M = {}
 
@@ -58,6 +60,41 @@ function M.text_mail(from, to, subject, lines, auto)
     table.concat(lines, "\r\n"),
     "",
   }, "\r\n")
+end
+
+-- list's own version of template name (mlm-ctl template set), or nil.
+local function version(list, name)
+  for row in mlm.db:rows("SELECT text FROM templates WHERE list_id = ? "
+      .. "AND name = ?", list.id, name) do
+    return row.text
+  end
+  return nil
+end
+
+-- The values every template of list may use: the list's addresses.
+local function list_vars(list, vars)
+  local a = addresses(list)
+  local all = { list = a.post, request = a.request, owner = a.owner,
+    bounces = a.bounces }
+  for k, v in pairs(vars or {}) do all[k] = v end
+  return all
+end
+
+-- Fragment name of list rendered with vars (mlm_templates).
+function M.fragment(list, name, vars)
+  local _, body = templates.render(name, list_vars(list, vars),
+    version(list, name))
+  return body
+end
+
+-- The mail of template name of list, as mlm.sendmail takes it (see
+-- text_mail): From from, To to, rendered with vars and the list's
+-- addresses (${list}, ${request}, ${owner}, ${bounces}).
+function M.template_mail(list, name, from, to, vars, auto)
+  local subject, body = templates.render(name, list_vars(list, vars),
+    version(list, name))
+  return M.text_mail(from, to, subject, { (body:gsub("\r?\n", "\r\n")) },
+    auto)
 end
 
 -- One log line about the transaction: "QID: " and the formatted text.

@@ -1,11 +1,13 @@
 -- mlm_list_request.lua - NAME-request@ in the shipped list policy: the
 -- commands a mail names (subscribe, unsubscribe, confirm, help, and the
 -- member commands nomail, mail, not-me-too on|off, options, who-am-i),
--- the replies, and moderation by reply (mlm_moderation).
+-- the replies, moderation by reply (mlm_moderation) and the owners'
+-- commands (mlm_owner_commands).
 
 local mlm = require "mlm"
 local common = require "mlm_list_common"
 local moderation = require "mlm_moderation"
+local owner_commands = require "mlm_owner_commands"
 local requests = require "mlm_requests"
 local text = require "mlm_text"
 
@@ -19,15 +21,16 @@ local M = {}
 
 -- Mail from the list's -request address, through the MTA, when the reply
 -- limit allows it (mlm.reply_quota: at most 5 replies to one address an
--- hour, whatever the list and the kind of reply); else only logged.
-local function request_mail(ctx, a, to, subject, lines)
+-- hour, whatever the list and the kind of reply); else only logged. The
+-- text is list's template name with vars (mlm_templates).
+local function request_mail(ctx, list, a, to, name, vars)
   local allowed, why = mlm.reply_quota(to)
   if not allowed then
     log("info", ctx, "%s: no reply sent: %s", a.post, why or "not an address")
     return
   end
   mlm.sendmail(a.bounces, to,
-    common.text_mail(a.request, to, subject, lines, "auto-replied"))
+    common.template_mail(list, name, a.request, to, vars, "auto-replied"))
 end
 
 -- Never answer bounces, robots or other lists (RFC 3834).
@@ -118,11 +121,8 @@ local function request_command(ctx)
   return "none"
 end
 
-local function welcome(ctx, a, address)
-  request_mail(ctx, a, address, "Welcome to " .. a.post, {
-    "You are now subscribed to " .. a.post .. ".",
-    "To post, write to " .. a.post .. ".",
-    "To leave, send 'unsubscribe' to " .. a.request .. "." })
+local function welcome(ctx, list, a, address)
+  request_mail(ctx, list, a, address, "welcome")
 end
 
 -- Hold a subscription (subscription_policy moderate, or confirmed under
@@ -133,57 +133,41 @@ local function hold_request(ctx, list, a, address)
   local id, new, refused = requests.hold(list, a, address,
     function(level, fmt, ...) log(level, ctx, fmt, ...) end)
   if refused == "full" then
-    request_mail(ctx, a, address, "Your subscription to " .. a.post, {
-      "The owners of " .. a.post .. " have too many subscription requests",
-      "waiting to take yours now. Please ask again in a few days." })
+    request_mail(ctx, list, a, address, "request-full")
   elseif new then
-    request_mail(ctx, a, address, "Your subscription to " .. a.post, {
-      "Your request to join " .. a.post .. " waits for the approval of",
-      "the list's owners. You will hear from them when they decide.",
-      "",
-      "  request id: " .. id })
+    request_mail(ctx, list, a, address, "request-held", { id = id })
   end
 end
 
--- A member's delivery as the member reads it.
-local DELIVERY_TEXT = {
-  enabled = "on",
-  ["disabled-by-user"] = "off (you turned it off)",
-  ["disabled-by-bounces"] = "off (mail to you bounced)",
-  ["disabled-by-admin"] = "off (the owners turned it off)",
-}
+-- The delivery states a member reads as a fragment delivery-STATE.
+local DELIVERY_STATES = { enabled = true, ["disabled-by-user"] = true,
+  ["disabled-by-bounces"] = true, ["disabled-by-admin"] = true }
 
--- The settings of membership m, for options and after a change.
-local function settings_lines(a, m)
+-- The values of the settings template for membership m.
+local function settings_vars(list, m)
   return {
-    "Your settings on " .. a.post .. ":",
-    "",
-    "  address:     " .. m.address,
-    "  delivery:    " .. (DELIVERY_TEXT[m.delivery] or m.delivery),
-    "  not-me-too:  " .. (m.not_me_too
-      and "on (you get no copy of your own posts)"
-      or "off (you get a copy of your own posts)"),
-    "",
-    "To change them, send one of these to " .. a.request .. ":",
-    "  nomail, mail, not-me-too on, not-me-too off",
+    address = m.address,
+    delivery = DELIVERY_STATES[m.delivery]
+      and common.fragment(list, "delivery-" .. m.delivery) or m.delivery,
+    not_me_too = common.fragment(list, m.not_me_too and "not-me-too-on"
+      or "not-me-too-off"),
+    note = m.delivery == "disabled-by-admin"
+      and common.fragment(list, "settings-note-admin") or "",
   }
 end
 
 -- The token actions of the member commands: the change each makes (a
 -- member setting and its value), what the confirmation asks, and whether
--- the membership has it already (then nothing is sent).
+-- the membership has it already (then nothing is sent). The
+-- confirmation mail is the template confirm-ACTION.
 local MEMBER_ACTIONS = {
   nomail = { key = "delivery", value = "disabled-by-user",
-    asks = "stop sending you the posts of",
     done = function(m) return m.delivery ~= "enabled" end },
   mail = { key = "delivery", value = "enabled",
-    asks = "send you the posts of",
     done = function(m) return m.delivery == "enabled" end },
   ["not-me-too-on"] = { key = "not-me-too", value = "yes",
-    asks = "stop sending you copies of your own posts to",
     done = function(m) return m.not_me_too end },
   ["not-me-too-off"] = { key = "not-me-too", value = "no",
-    asks = "send you copies of your own posts to",
     done = function(m) return not m.not_me_too end },
 }
 
@@ -206,26 +190,21 @@ local function member_confirm(ctx, list, a, address, action)
     log("info", ctx, "%s: %s: %s (confirmed)", a.post, m.address, action)
     m = list:member(m.address) or m
   end
-  local lines = settings_lines(a, m)
-  if m.delivery == "disabled-by-admin" then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = "Delivery to you was turned off by the owners; "
-      .. "write to " .. a.owner .. "."
-  end
-  request_mail(ctx, a, m.address, "Your settings on " .. a.post, lines)
+  request_mail(ctx, list, a, m.address, "settings", settings_vars(list, m))
 end
 
-local function request_confirm(ctx, a, token)
+local function request_confirm(ctx, this_list, a, token)
   local list, address, action = mlm.take_token(token)
   if not list then
-    request_mail(ctx, a, ctx.sender, "Your confirmation for " .. a.post, {
-      "The confirmation code you sent is unknown or has expired.",
-      "Send your command ('subscribe', 'unsubscribe', 'nomail', ...) to "
-        .. a.request .. " again." })
+    request_mail(ctx, this_list, a, ctx.sender, "confirm-unknown")
     return
   end
   local b = addresses(list)
-  if action == "subscribe" then
+  if owner_commands.is_action(action) then
+    owner_commands.confirm(ctx, list, b, address, action,
+      function(to, name, vars) request_mail(ctx, list, b, to, name, vars) end,
+      function(level, fmt, ...) log(level, ctx, fmt, ...) end)
+  elseif action == "subscribe" then
     if list:is_banned(address) then
       log("info", ctx, "%s: %s is banned: not subscribed", b.post, address)
       return
@@ -236,12 +215,11 @@ local function request_confirm(ctx, a, token)
     end
     list:add_member(address)
     log("info", ctx, "%s: %s subscribed (confirmed)", b.post, address)
-    welcome(ctx, b, address)
+    welcome(ctx, list, b, address)
   elseif action == "unsubscribe" then
     list:remove_member(address)
     log("info", ctx, "%s: %s unsubscribed (confirmed)", b.post, address)
-    request_mail(ctx, b, address, "You have left " .. b.post, {
-      "You are no longer subscribed to " .. b.post .. "." })
+    request_mail(ctx, list, b, address, "goodbye")
   elseif MEMBER_ACTIONS[action] then
     member_confirm(ctx, list, b, address, action)
   end
@@ -256,20 +234,8 @@ local function request_token(ctx, list, a, action)
     log("info", ctx, "%s: no %s confirmation sent: %s", a.post, action, why)
     return
   end
-  local member_action = MEMBER_ACTIONS[action]
-  request_mail(ctx, a, ctx.sender, "confirm " .. token, {
-    member_action
-      and "Someone, probably you, asked " .. a.request .. " to "
-        .. member_action.asks .. " " .. a.post .. " at " .. ctx.sender .. "."
-      or "Someone, probably you, asked to " .. action .. " " .. ctx.sender
-        .. (action == "subscribe" and " to " or " from ") .. a.post .. ".",
-    "",
-    "To confirm, reply to this message keeping its subject, or send a",
-    "message to " .. a.request .. " with the subject:",
-    "",
-    "    confirm " .. token,
-    "",
-    "If you did not ask for this, ignore this message: nothing happens." })
+  request_mail(ctx, list, a, ctx.sender, "confirm-" .. action,
+    { token = token, address = ctx.sender })
 end
 
 -- Whether the envelope sender of a -request mail, the address a
@@ -320,8 +286,7 @@ local function member_request(ctx, list, a, command)
     return
   end
   if command == "options" then
-    request_mail(ctx, a, m.address, "Your settings on " .. a.post,
-      settings_lines(a, m))
+    request_mail(ctx, list, a, m.address, "settings", settings_vars(list, m))
   else
     local roles = {}
     for _, role in ipairs({ "member", "moderator", "owner" }) do
@@ -329,20 +294,15 @@ local function member_request(ctx, list, a, command)
         roles[#roles + 1] = role
       end
     end
-    request_mail(ctx, a, m.address, "Who you are on " .. a.post, {
-      "You are subscribed to " .. a.post .. " as " .. m.address .. ".",
-      "Your roles: " .. table.concat(roles, ", ") .. "." })
+    request_mail(ctx, list, a, m.address, "who-am-i",
+      { address = m.address, roles = table.concat(roles, ", ") })
   end
 end
 
--- What the help says follows subscribe, by subscription_policy.
-local SUBSCRIBE_HELP = {
-  open = " (at once when your mail server is authenticated, else you"
-    .. " confirm)",
-  confirm = " (you will be asked to confirm)",
-  moderate = " (the owners approve it)",
-  confirm_then_moderate = " (you confirm, then the owners approve it)",
-}
+-- The subscription policies whose help says more after subscribe (the
+-- fragment help-subscribe-POLICY).
+local SUBSCRIBE_HELP = { open = true, confirm = true, moderate = true,
+  confirm_then_moderate = true }
 
 -- NAME-request@: subscribe (as subscription_policy says), unsubscribe
 -- and the member commands (confirmed by a token), options, who-am-i and
@@ -355,12 +315,19 @@ function M.handle(ctx, list, a, rcpt, detail)
     return mlm.discard()
   end
   local command, token = request_command(ctx)
-  if command == "invalid" or command == "none" then
+  local owner_command = command ~= "confirm" and (owner_commands.parse(
+    ctx.message:header("Subject") or "")
+    or owner_commands.parse(first_body_line(ctx)))
+  if owner_command then
+    owner_commands.request(ctx, list, a, owner_command,
+      function(to, name, vars) request_mail(ctx, list, a, to, name, vars) end,
+      function(level, fmt, ...) log(level, ctx, fmt, ...) end)
+  elseif command == "invalid" or command == "none" then
     log("info", ctx, "%s: %s from %s: not answered", a.post,
       command == "invalid" and "a confirm without a valid token"
         or "no command", ctx.sender)
   elseif command == "confirm" then
-    request_confirm(ctx, a, token)
+    request_confirm(ctx, list, a, token)
   elseif command == "subscribe" then
     if list:is_banned(ctx.sender) then
       log("info", ctx, "%s: %s is banned: no subscription", a.post, ctx.sender)
@@ -373,7 +340,7 @@ function M.handle(ctx, list, a, rcpt, detail)
       list:add_member(ctx.sender)
       log("info", ctx, "%s: %s subscribed (open list, %s pass)", a.post,
         ctx.sender, sender_authenticated_by(ctx))
-      welcome(ctx, a, ctx.sender)
+      welcome(ctx, list, a, ctx.sender)
     elseif list.subscription_policy == "moderate" then
       hold_request(ctx, list, a, ctx.sender)
     else
@@ -391,24 +358,10 @@ function M.handle(ctx, list, a, rcpt, detail)
   elseif command ~= "help" then
     member_request(ctx, list, a, command)
   else
-    request_mail(ctx, a, ctx.sender, "Help for " .. a.post, {
-      "This is " .. a.request .. ", the robot of " .. a.post .. ".",
-      "",
-      "Send one of these words as the subject (or the first line):",
-      "  subscribe     join the list"
-        .. (SUBSCRIBE_HELP[list.subscription_policy] or ""),
-      "  unsubscribe   leave the list (you will be asked to confirm)",
-      "  help          this message",
-      "",
-      "Members can also send (changes are confirmed, like unsubscribe):",
-      "  nomail           stop delivery of the list's posts to you",
-      "  mail             start it again",
-      "  not-me-too on    get no copy of your own posts",
-      "  not-me-too off   get a copy of your own posts again",
-      "  options          your settings",
-      "  who-am-i         the address you are subscribed as",
-      "",
-      "To post, write to " .. a.post .. "; the owners are " .. a.owner .. "." })
+    local policy = list.subscription_policy
+    request_mail(ctx, list, a, ctx.sender, "help", { subscribe_note =
+      SUBSCRIBE_HELP[policy] and common.fragment(list, "help-subscribe-"
+        .. policy) or "" })
   end
   return mlm.discard()
 end

@@ -205,26 +205,10 @@ end
 local function notify_moderators(ctx, list, a, id, reason)
   local subject = ctx.message:header("Subject") or "(no subject)"
   local function notice(to)
-    return table.concat({
-      "From: " .. a.owner,
-      "To: " .. to,
-      "Subject: " .. mlm.encode_header(a.post .. " post held for approval: "
-        .. subject),
-      "Auto-Submitted: auto-generated",
-      "Precedence: bulk",
-      "MIME-Version: 1.0",
-      "Content-Type: text/plain; charset=UTF-8",
-      "Content-Transfer-Encoding: 8bit",
-      "",
-      "A post to " .. a.post .. " is held for approval.",
-      "",
-      "  held id: " .. id,
-      "  sender:  " .. (ctx.sender ~= "" and ctx.sender or "<>"),
-      "  reason:  " .. reason,
-      "",
-      table.concat(moderation.action_lines(list, id, to), "\r\n"),
-      "",
-    }, "\r\n")
+    return common.template_mail(list, "held-notice", a.owner, to,
+      moderation.action_vars(list, id, to, { subject = subject,
+        sender = ctx.sender ~= "" and ctx.sender or "<>", reason = reason }),
+      "auto-generated")
   end
   for _, to in ipairs(moderation.moderators(list)) do
     local ok, err = pcall(function()

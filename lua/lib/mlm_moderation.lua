@@ -60,21 +60,15 @@ function M.moderators(list)
   return to
 end
 
--- The lines of a notice that tell moderator how to decide held post id.
-function M.action_lines(list, id, moderator)
-  local lines = { "To decide, reply from " .. moderator .. " to one of:", "" }
+-- The values of the held-notice template (mlm_templates) that tell
+-- moderator how to decide held post id: ${approve_address} and the like.
+function M.action_vars(list, id, moderator, vars)
+  vars = vars or {}
+  vars.moderator, vars.id = moderator, id
   for _, action in ipairs(M.ACTIONS) do
-    local addr = M.address(list, id, action, moderator)
-    lines[#lines + 1] = string.format("  %-8s %s", action, addr)
-    lines[#lines + 1] = "           <mailto:" .. addr .. "?subject=" .. action
-      .. "%20" .. id .. ">"
+    vars[action .. "_address"] = M.address(list, id, action, moderator)
   end
-  lines[#lines + 1] = ""
-  lines[#lines + 1] = "A reply to reject may give the reason in its first "
-    .. "line; it is sent to"
-  lines[#lines + 1] = "the poster. Or, on the mail host: mlm-ctl held "
-    .. "approve|reject|discard " .. id
-  return lines
+  return vars
 end
 
 local function trim(s)
@@ -125,9 +119,10 @@ local function refusal(text)
   return mlm.reject(text, "550", "5.7.1")
 end
 
-local function send(ctx, a, to, subject, lines)
+-- list's template name with vars from NAME-owner@ to to.
+local function send(ctx, list, a, to, name, vars)
   local ok, err = pcall(mlm.sendmail, a.bounces, to,
-    common.text_mail(a.owner, to, subject, lines, "auto-generated"))
+    common.template_mail(list, name, a.owner, to, vars, "auto-generated"))
   if not ok then
     mlm.log("warning", string.format("%s: %s: notice not sent: %s",
       ctx.qid or "NOQUEUE", a.post, tostring(err)))
@@ -139,24 +134,16 @@ end
 -- learns it with the reason.
 local function tell(ctx, list, a, held, reason)
   local subject = held.subject ~= "" and held.subject or "(no subject)"
-  send(ctx, a, M.moderators(list), string.format("%s: held post %d %s by %s",
-    a.post, held.id, held.state, held.decided_by), {
-    "The held post " .. held.id .. " to " .. a.post,
-    "  from:    " .. (held.sender ~= "" and held.sender or "<>"),
-    "  subject: " .. subject:sub(1, 300),
-    "  reason:  " .. held.reason,
-    "was " .. held.state .. " by " .. held.decided_by .. " (by mail)." })
+  send(ctx, list, a, M.moderators(list), "held-decided", {
+    id = held.id, state = held.state, decided_by = held.decided_by,
+    sender = held.sender ~= "" and held.sender or "<>",
+    subject = subject:sub(1, 300), reason = held.reason,
+    via = common.fragment(list, "via-mail") })
   if held.state == "rejected" and held.sender ~= ""
       and list:member(held.sender) then
-    local lines = { "Your post to " .. a.post .. " (subject: "
-      .. subject:sub(1, 300) .. ") was not accepted by the list's "
-      .. "moderators." }
-    if reason ~= "" then
-      lines[#lines + 1] = ""
-      lines[#lines + 1] = "The moderator's reason: " .. reason
-    end
-    send(ctx, a, { held.sender }, "Your post to " .. a.post
-      .. " was not accepted", lines)
+    send(ctx, list, a, { held.sender }, reason ~= "" and
+      "post-rejected-reason" or "post-rejected",
+      { subject = subject:sub(1, 300), reason = reason })
   end
 end
 

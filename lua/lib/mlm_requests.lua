@@ -48,37 +48,11 @@ end
 
 -- The notice to one owner: one mail per request and owner.
 local function notice(list, a, to, id, address)
-  local lines = {
-    "From: " .. a.owner,
-    "To: " .. to,
-    "Subject: " .. mlm.encode_header(a.post
-      .. " subscription request held for approval: " .. address),
-    "Auto-Submitted: auto-generated",
-    "Precedence: bulk",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=UTF-8",
-    "Content-Transfer-Encoding: 8bit",
-    "",
-    "A subscription request for " .. a.post .. " waits for the owners.",
-    "",
-    "  request id: " .. id,
-    "  address:    " .. address,
-    "",
-    "To decide, reply from " .. to .. " to one of:",
-    "",
-  }
-  for _, action in ipairs({ "approve", "reject" }) do
-    local addr = action_address(list, id, action, to)
-    lines[#lines + 1] = string.format("  %-8s %s", action, addr)
-    lines[#lines + 1] = "           <mailto:" .. addr .. "?subject=" .. action
-      .. "%20request%20" .. id .. ">"
-  end
-  lines[#lines + 1] = ""
-  lines[#lines + 1] = "Or, on the mail host:"
-  lines[#lines + 1] = "  mlm-ctl requests approve " .. id
-  lines[#lines + 1] = "  mlm-ctl requests reject " .. id
-  lines[#lines + 1] = ""
-  return table.concat(lines, "\r\n")
+  return common.template_mail(list, "request-notice", a.owner, to, {
+    id = id, address = address, owner_address = to,
+    approve_address = action_address(list, id, "approve", to),
+    reject_address = action_address(list, id, "reject", to),
+  }, "auto-generated")
 end
 
 -- Whether the owners rejected address on list within REJECT_COOLDOWN.
@@ -148,13 +122,13 @@ function M.hold(list, a, address, log)
   return id, true
 end
 
--- One mail from NAME-request@ to address (the sender NAME-bounces@);
--- a failure is logged, the decision stands.
-local function tell(a, to, subject, lines, log)
+-- One mail of list's template name from NAME-request@ to address (the
+-- sender NAME-bounces@); a failure is logged, the decision stands.
+local function tell(list, a, to, name, vars, log)
   local ok, err = pcall(mlm.sendmail, a.bounces, to,
-    common.text_mail(a.request, to, subject, lines, "auto-replied"))
+    common.template_mail(list, name, a.request, to, vars, "auto-replied"))
   if not ok then
-    log("warning", "%s: \"%s\" not sent: %s", a.post, subject, tostring(err))
+    log("warning", "%s: %s not sent: %s", a.post, name, tostring(err))
   end
 end
 
@@ -170,25 +144,14 @@ function M.reply(ctx, list, a, action, token, log)
   log("info", "%s: subscription request %d of %s %s by %s (by mail)%s",
     a.post, r.id, r.address, r.state, r.decided_by,
     (r.state == "approved" and not r.added) and ", a member already" or "")
-  if r.state == "approved" then
-    tell(a, { r.address }, "Welcome to " .. a.post, {
-      "You are now subscribed to " .. a.post .. ".",
-      "To post, write to " .. a.post .. ".",
-      "To leave, send 'unsubscribe' to " .. a.request .. "." }, log)
-  else
-    tell(a, { r.address }, "Your subscription to " .. a.post, {
-      "Thank you for your interest in " .. a.post .. ".",
-      "The list's owners did not approve your subscription request.",
-      "If you think this is a mistake, write to " .. a.owner .. "." }, log)
-  end
+  tell(list, a, { r.address }, r.state == "approved" and "welcome"
+    or "request-rejected", nil, log)
   local owners = {}
   for m in list:members("owner") do owners[#owners + 1] = m.address end
   if #owners > 0 then
-    tell(a, owners, string.format("%s: subscription request %d %s by %s",
-      a.post, r.id, r.state, r.decided_by), {
-      "The subscription request " .. r.id .. " of " .. r.address .. " to "
-        .. a.post .. " was " .. r.state .. " by " .. r.decided_by
-        .. " (by mail)." }, log)
+    tell(list, a, owners, "request-decided", { id = r.id,
+      address = r.address, state = r.state, decided_by = r.decided_by,
+      via = common.fragment(list, "via-mail") }, log)
   end
   return true
 end

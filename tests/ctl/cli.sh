@@ -527,6 +527,7 @@ sqlite3 "$old" "ALTER TABLE held DROP COLUMN distributed_at; ALTER TABLE held DR
     ALTER TABLE members DROP COLUMN probe_sent;
     ALTER TABLE members DROP COLUMN not_me_too;
     DROP TABLE bounce_unrecognised; DROP TABLE requests; DROP TABLE changes;
+    DROP TABLE templates;
     PRAGMA user_version = 1;
     INSERT INTO lists (id, name, domain, created) VALUES (7, 'old', 'lists.example', 0);
     INSERT INTO patterns (list_id, kind, pattern) VALUES (7, 'banned', '\"Spammer\"@example.org'),
@@ -544,8 +545,10 @@ x
 sed "s|^database = .*|database = $old|" "$conf" >"$tmp/old.conf"
 out=$("$CTL_BIN" -C "$tmp/old.conf" held old@lists.example 2>&1)
 t_check "schema 1 migrated on open: its held post kept ($out)" grep -q kept <<<"$out"
-t_check "... at schema 10, with hold_mode '' for it" \
-    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "10,,"
+t_check "... at schema 11, with hold_mode '' for it" \
+    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "11,,"
+t_check "... and a table of the list's own templates" \
+    test "$(sqlite3 "$old" "SELECT count(*) FROM templates")" = 0
 t_check "... and a change log" test "$(sqlite3 "$old" "SELECT count(*) FROM changes")" = 0
 t_check "... and a table of subscription requests" \
     test "$(sqlite3 "$old" "SELECT count(*) FROM requests")" = 0

@@ -31,6 +31,7 @@ cat >"$tmp/mlm-ctl" <<EOF
 if [ "\$1" = -C ]; then echo "\$2" >"$tmp/config-seen"; shift 2; fi
 case "\$*" in
 lists) printf '%s\n' 'dev@lists.example  3  members' 'ops@lists.example  0  announce' ;;
+"templates dev@lists.example") printf '%s\n' 'help  shipped  the answer to help' 'welcome  own  to a new member' ;;
 "help list set") [ -x "$real_ctl" ] && exec "$real_ctl" help list set ;;
 esac
 exit 0
@@ -83,7 +84,7 @@ expect_has() {
 t=$(complete -p mlm-ctl 2>/dev/null)
 if [ "$t" = "complete -F _mlm_ctl mlm-ctl" ]; then ok "registered for mlm-ctl"; else fail "complete -p mlm-ctl: '$t'"; fi
 
-expect "mlm-ctl " "bounces check dns held help list lists log member members reload requests stats status try"
+expect "mlm-ctl " "bounces check dns held help list lists log member members reload requests stats status template templates try"
 expect "mlm-ctl li" "list lists"
 expect "mlm-ctl st" "stats status"
 expect "mlm-ctl -" "-C -V -h"
@@ -122,7 +123,7 @@ expect "mlm-ctl list set dev@lists.example hold_mode " "defer queue"
 expect "mlm-ctl list set dev@lists.example footer " ""
 expect "mlm-ctl member set dev@lists.example a@example.org " "delivery moderated name not-me-too"
 expect "mlm-ctl member set dev@lists.example a@example.org delivery " "disabled enabled"
-expect "mlm-ctl help " "bounces check dns held list lists log member members reload requests stats status try"
+expect "mlm-ctl help " "bounces check dns held list lists log member members reload requests stats status template templates try"
 expect "mlm-ctl help held " "approve discard notify reject show"
 expect "mlm-ctl help requests " "approve reject"
 expect "mlm-ctl dns " "check dkim-record"
@@ -130,6 +131,13 @@ expect "mlm-ctl help dns " "check dkim-record"
 expect "mlm-ctl requests " "approve dev@lists.example ops@lists.example reject"
 expect "mlm-ctl requests dev@lists.example --" "--help --json --state"
 expect "mlm-ctl requests approve 3 --" "--by --help"
+expect "mlm-ctl template " "reset set show"
+expect "mlm-ctl help template " "reset set show"
+expect "mlm-ctl templates " "dev@lists.example ops@lists.example"
+expect "mlm-ctl template set " "dev@lists.example ops@lists.example"
+expect "mlm-ctl template show dev@lists.example " "help welcome"
+expect "mlm-ctl template show dev@lists.example w" "welcome"
+expect "mlm-ctl template show dev@lists.example welcome --" "--help --shipped"
 expect "mlm-ctl list set dev@lists.example subscription_policy " "confirm confirm_then_moderate moderate open"
 
 # Files: check takes a .lua policy, try a message.

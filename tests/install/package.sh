@@ -153,6 +153,7 @@ for f in /usr/share/mlm/lua/mlm_lists.lua /usr/share/mlm/lua/mlm_bounce.lua \
     /usr/share/mlm/lua/mlm_requests.lua /usr/share/mlm/lua/mlm_dmarc.lua \
     /usr/share/mlm/lua/mlm_list_bounces.lua /usr/share/mlm/lua/mlm_list_request.lua \
     /usr/share/mlm/lua/mlm_text.lua /usr/share/mlm/lua/mlm_list_common.lua \
+    /usr/share/mlm/lua/mlm_templates.lua /usr/share/mlm/lua/mlm_owner_commands.lua \
     /etc/mlm/mlm.conf /etc/mlm/policy.lua \
     /usr/lib/tmpfiles.d/mlm.conf /usr/lib/sysusers.d/mlm.conf \
     /usr/share/bash-completion/completions/mlm-ctl \
