@@ -35,7 +35,9 @@ end
 
 local TOKEN_LENGTH = 32 -- hex digits of a confirmation token
 
--- The token of the first "confirm TOKEN" in text, or nil. A plain find of
+-- The token of the first "confirm TOKEN" in text, or nil: TOKEN_LENGTH hex
+-- digits (of either case: the same number) that no letter, digit or
+-- non-ASCII byte follows, so a longer word is no token. A plain find of
 -- "confirm", then one anchored match after it: no two attempts scan the
 -- same characters.
 local function confirm_token(text)
@@ -44,8 +46,11 @@ local function confirm_token(text)
   while true do
     local _, e = text:find("confirm", init, true)
     if not e then return nil end
-    local token = text:match("^%s+(%x+)", e + 1)
-    if token and #token == TOKEN_LENGTH then return token end
+    local token, after = text:match("^%s+(%x+)()", e + 1)
+    if token and #token == TOKEN_LENGTH
+        and not text:find("^[%w\128-\255]", after) then
+      return token
+    end
     init = e + 1
   end
 end
