@@ -36,7 +36,7 @@ end
 local TOKEN_LENGTH = 32 -- hex digits of a confirmation token
 
 -- The token of the first "confirm TOKEN" in text, or nil: TOKEN_LENGTH hex
--- digits (of either case: the same number) that no letter, digit or
+-- digits (of either case: the same number) that no letter, digit, "_" or
 -- non-ASCII byte follows, so a longer word is no token. A plain find of
 -- "confirm", then one anchored match after it: no two attempts scan the
 -- same characters.
@@ -48,7 +48,7 @@ local function confirm_token(text)
     if not e then return nil end
     local token, after = text:match("^%s+(%x+)()", e + 1)
     if token and #token == TOKEN_LENGTH
-        and not text:find("^[%w\128-\255]", after) then
+        and not text:find("^[%w_\128-\255]", after) then
       return token
     end
     init = e + 1

@@ -157,7 +157,7 @@ command dan@example.org $R nomail
 until_true has_token dan@example.org
 t5=$(token_of dan@example.org)
 n=$(pf_deliveries)
-for bad in "${t5}0" "${t5:0:31}" "${t5}g" "${t5:0:31}g" "${t5}é" "${t5:0:16}é${t5:16}" \
+for bad in "${t5}0" "${t5:0:31}" "${t5}g" "${t5}_" "${t5:0:31}g" "${t5}é" "${t5:0:16}é${t5:16}" \
     "$(printf '%s' "$t5" | sed 's/[0-9a-f]/Ｆ/')"; do
     command dan@example.org $R "Re: confirm $bad"
     t_check "confirm '$bad': 250, delivery unchanged" \
