@@ -47,10 +47,11 @@ ctl member add $S owner2@example.org --role owner
 ctl list set $S subscription_policy moderate
 
 settle() { pf_wait_queue_empty 30 >/dev/null; sleep 0.3; }
-# until_true COMMAND...: COMMAND, retried for up to 30 s until it succeeds.
+# until_true CODE: the shell code CODE, evaluated again every 0.2 s for up
+# to 30 s until it succeeds.
 until_true() {
     local i
-    for ((i = 0; i < 150; i++)); do "$@" && return 0; sleep 0.2; done
+    for ((i = 0; i < 150; i++)); do eval "$1" && return 0; sleep 0.2; done
     return 1
 }
 # mails TO [SUBJECT-ERE]: the deliveries to envelope recipient TO (whose
@@ -88,14 +89,16 @@ command() {
     fi
 }
 N=0
+# The deliveries of post N.
+post_files() { grep -lE "^Subject: post $N"$'\r'"?\$" $(pf_sink_files) /dev/null; }
 # post FROM: a post to the list; in $RCPTS the recipients it reached,
 # sorted, on one line.
 post() {
     N=$((N + 1))
     pf_send --from "$1" --to $L --header "Subject: post $N" --body "post $N"
-    until_true test -n "$(mails bob@example.org "post $N"$'\r'"?\$")$(mails ann@example.org "post $N"$'\r'"?\$")"
+    until_true 'post_files | grep -q .'
     settle
-    RCPTS=$(grep -lE "^Subject: post $N"$'\r'"?\$" $(pf_sink_files) /dev/null |
+    RCPTS=$(post_files |
         while read -r f; do pf_rcpts "$f"; done | sort | tr '\n' ' ')
 }
 EVERYONE="ann@example.org bob@example.org cat@example.org dan@example.org ivy@example.org joe@example.org "
@@ -106,20 +109,20 @@ t_check "before: a post reaches every member ($r)" test "$r" = "$EVERYONE"
 # --- nomail, mail -------------------------------------------------------------
 command ann@example.org $R nomail
 t_check "nomail: 250" final_is '^250 '
-until_true has_token ann@example.org
+until_true 'has_token ann@example.org'
 t1=$(token_of ann@example.org)
 t_check "... a token mailed to the member ($t1)" test ${#t1} -eq 32
 t_check "... delivery unchanged before the reply" test "$(delivery ann@example.org)" = enabled
 command ann@example.org $R "Re: confirm $t1"
 t_check "the reply with the token: 250" final_is '^250 '
 t_check "... delivery off" test "$(delivery ann@example.org)" = disabled-by-user
-until_true test "$(answers ann@example.org 'Your settings')" -eq 1
+until_true '[ "$(answers ann@example.org "Your settings")" -eq 1 ]'
 t_check "... the member is told its settings" test "$(answers ann@example.org 'Your settings')" -eq 1
 post bob@example.org; r=$RCPTS
 t_check "the next post: not to the member ($r)" \
     test "$r" = "bob@example.org cat@example.org dan@example.org ivy@example.org joe@example.org "
 command ann@example.org $R mail
-until_true test -n "$(token_of ann@example.org)" -a "$(token_of ann@example.org)" != "$t1"
+until_true '[ -n "$(token_of ann@example.org)" ] && [ "$(token_of ann@example.org)" != "$t1" ]'
 t2=$(token_of ann@example.org)
 t_check "mail: a new token ($t2)" test ${#t2} -eq 32 -a "$t2" != "$t1"
 t_check "... delivery still off before the reply" test "$(delivery ann@example.org)" = disabled-by-user
@@ -133,7 +136,7 @@ t_check "the used nomail token again: 250, delivery stays on" \
 
 # --- not-me-too -----------------------------------------------------------------
 command cat@example.org $R "not-me-too on"
-until_true has_token cat@example.org
+until_true 'has_token cat@example.org'
 t3=$(token_of cat@example.org)
 t_check "not-me-too on: a token ($t3)" test ${#t3} -eq 32
 t_check "... the flag still off" test "$(flags cat@example.org)" = -
@@ -145,7 +148,7 @@ t_check "the member's own post: to the others, not to itself ($r)" \
 post bob@example.org; r=$RCPTS
 t_check "another member's post reaches it ($r)" test "$r" = "$EVERYONE"
 command cat@example.org $R "not-me-too off"
-until_true test -n "$(token_of cat@example.org)" -a "$(token_of cat@example.org)" != "$t3"
+until_true '[ -n "$(token_of cat@example.org)" ] && [ "$(token_of cat@example.org)" != "$t3" ]'
 t4=$(token_of cat@example.org)
 command cat@example.org $R "Re: confirm $t4"
 t_check "not-me-too off, confirmed: the flag off" test "$(flags cat@example.org)" = -
@@ -154,7 +157,7 @@ t_check "its own post reaches it again ($r)" test "$r" = "$EVERYONE"
 
 # --- confirm TOKEN of the wrong length or alphabet --------------------------
 command dan@example.org $R nomail
-until_true has_token dan@example.org
+until_true 'has_token dan@example.org'
 t5=$(token_of dan@example.org)
 n=$(pf_deliveries)
 for bad in "${t5}0" "${t5:0:31}" "${t5}g" "${t5}_" "${t5:0:31}g" "${t5}é" "${t5:0:16}é${t5:16}" \
@@ -193,7 +196,7 @@ command ivy@example.org $R "" "$inject_dir/many"
 took=$(($(date +%s) - start))
 t_check "1,000 commands in one body: a final 250 ($(final); ${took}s < 60)" \
     bash -c "grep -q '^250 ' <<<'$(final)' && [ $took -lt 60 ]"
-until_true has_token ivy@example.org
+until_true 'has_token ivy@example.org'
 settle
 t_check "... one mail, a token for the first line" \
     test "$(answers ivy@example.org)" -eq 1 -a "$(answers ivy@example.org 'confirm [0-9a-f]{32}')" -eq 1
@@ -204,7 +207,7 @@ command joe@example.org $R "who-am-i" "$inject_dir/big"
 took=$(($(date +%s) - start))
 t_check "a 5 MB command mail: a final 250 ($(final); ${took}s < 60)" \
     bash -c "grep -q '^250 ' <<<'$(final)' && [ $took -lt 60 ]"
-until_true test "$(answers joe@example.org 'Who you are')" -ge 1
+until_true '[ "$(answers joe@example.org "Who you are")" -ge 1 ]'
 settle
 t_check "... answered once" test "$(answers joe@example.org)" -eq 1 -a "$(answers joe@example.org 'Who you are')" -eq 1
 t_check "... nothing changed" test "$(delivery joe@example.org)$(flags joe@example.org)" = "enabled-"
@@ -226,7 +229,7 @@ command frank@example.org sub-request@lists.example subscribe
 t_check "subscribe under moderate: 250" final_is '^250 '
 fid=$(pending_id frank@example.org)
 t_check "... the request is pending ($fid)" test -n "$fid"
-until_true test -n "$(reply_address owner@example.org frank@example.org approve)"
+until_true '[ -n "$(reply_address owner@example.org frank@example.org approve)" ]'
 a1=$(reply_address owner@example.org frank@example.org approve)
 a2=$(reply_address owner2@example.org frank@example.org approve)
 t_check "each owner's notice has its approve address ($a1)" \
@@ -255,7 +258,7 @@ t_check "the owner's reply to its approve address: 250" final_is '^250 '
 t_check "... frank is a member" is_member frank@example.org
 t_check "... the request is approved by the owner" \
     bash -c "'$CTL_BIN' -C '$MLM_CONF' requests $S --state approved | grep -qE '^$fid +frank@example.org .*approved'"
-until_true test "$(mails frank@example.org "Welcome to $S" | wc -l)" -eq 1
+until_true '[ "$(mails frank@example.org "Welcome to $S" | wc -l)" -eq 1 ]'
 t_check "... frank is welcomed" test "$(mails frank@example.org "Welcome to $S" | wc -l)" -eq 1
 reply owner@example.org owner@example.org "$a1"
 t_check "the reply replayed: 550 5.7.1" final_is '^550 5\.7\.1 '
