@@ -15,7 +15,7 @@
 #    nothing changed but what the first command asks: 1,000 commands in
 #    one body, a 5 MB command mail, "confirm TOKEN" with the member's
 #    token one digit longer, a digit shorter, with a letter or a UTF-8
-#    character glued on, and a Unicode look-alike of a member's address
+#    character glued on, in upper case, and a Unicode look-alike of a member's address
 #    (Cyrillic o, a fullwidth @) as the envelope sender.
 #
 # Needs Postfix, swaks and smtp-sink (exit 77 without them).
@@ -161,19 +161,15 @@ until_true 'has_token dan@example.org'
 t5=$(token_of dan@example.org)
 n=$(pf_deliveries)
 for bad in "${t5}0" "${t5:0:31}" "${t5}g" "${t5}_" "${t5:0:31}g" "${t5}é" "${t5:0:16}é${t5:16}" \
-    "$(printf '%s' "$t5" | sed 's/[0-9a-f]/Ｆ/')"; do
+    "$(printf '%s' "$t5" | sed 's/[0-9a-f]/Ｆ/')" "$(tr a-f A-F <<<"$t5")"; do
     command dan@example.org $R "Re: confirm $bad"
     t_check "confirm '$bad': 250, delivery unchanged" \
         bash -c "grep -q '^250 ' <<<'$(final)' && [ $(delivery dan@example.org) = enabled ]"
 done
 settle
 t_check "... and nothing answered ($(pf_deliveries) deliveries after $n)" test "$(pf_deliveries)" -eq "$n"
-command dan@example.org $R "Re: confirm $(tr a-f A-F <<<"$t5")"
-t_check "the token in upper case is the same token: delivery off" \
-    test "$(delivery dan@example.org)" = disabled-by-user
-mlm_ctl member set $L dan@example.org delivery enabled >/dev/null
 command dan@example.org $R "Re: confirm $t5"
-t_check "... and used: in lower case it changes nothing" test "$(delivery dan@example.org)" = enabled
+t_check "the token itself then: delivery off" test "$(delivery dan@example.org)" = disabled-by-user
 
 # --- Unicode look-alikes of a member's address ---------------------------------
 # о is CYRILLIC SMALL LETTER O, ＠ FULLWIDTH COMMERCIAL AT.

@@ -11,8 +11,7 @@
 #  - forged replies are refused 550 5.7.1 and change nothing: right token
 #    wrong From, wrong envelope sender, another moderator's token, the token
 #    of another post, a replayed token, an expired one, a token of the wrong
-#    length or alphabet (a UTF-8 character; upper-case hex is the same
-#    token, good once), a 5 MB reply, a reply whose body holds 1,000
+#    length or alphabet (a UTF-8 character, upper-case hex), a 5 MB reply, a reply whose body holds 1,000
 #    commands, a Unicode look-alike of the moderator's address (Cyrillic
 #    o, a fullwidth @) as envelope sender or in From.
 set -u
@@ -124,7 +123,10 @@ send mod@example.org mod@example.org "$R2" "Re: reject"
 t_check "the reject token replayed: 550 ($RESULT)" refused
 
 send mod2@example.org mod2@example.org "$(sed 's/-\([0-9a-f]\{32\}\)@/-\U\1@/' <<<"$A1b")" "Re: approve"
-t_check "approve by reply, the token in upper case (the same hex number): 250 ($RESULT)" decided
+t_check "the token in upper case: 550 ($RESULT)" refused
+t_check "... post 1 still pending" test "$(state 1)" = "pending:"
+send mod2@example.org mod2@example.org "$(sed 's/+approve-/+APPROVE-/' <<<"$A1b")" "Re: approve"
+t_check "approve by reply (the action in upper case): 250 ($RESULT)" decided
 t_check "... post 1 approved by mod2" test "$(state 1)" = "approved:mod2@example.org"
 inj=$(grep -l '^X-Mlm-Approved: dev@lists.example 1 ' "$SENT"/sent.* | head -1)
 t_check "... re-injected with its mark to the list from -bounces" \
@@ -136,7 +138,7 @@ t_check "the other moderator's token of a decided post: 550 ($RESULT)" refused
 send mod@example.org mod@example.org "$D1" "discard"
 t_check "discard of a decided post: 550 ($RESULT)" refused
 send mod2@example.org mod2@example.org "$A1b" "Re: approve"
-t_check "the used token in lower case: 550 ($RESULT)" refused
+t_check "the used token again: 550 ($RESULT)" refused
 t_check "... still approved" test "$(state 1)" = "approved:mod2@example.org"
 
 # --- removed moderator, expired tokens ---------------------------------------
