@@ -9,14 +9,17 @@
 #  - an owner approves a pending subscription (subscription_policy
 #    moderate) by replying to the notice: the subscriber is in mlm-ctl
 #    members and is welcomed; forged replies (another owner's address, a
-#    look-alike of the owner's, a token of the wrong length or alphabet)
-#    get 550 5.7.1 and leave the request pending;
-#  - bad input, each answered with a final 250 (not a 4xx timeout) and
-#    nothing changed but what the first command asks: 1,000 commands in
-#    one body, a 5 MB command mail, "confirm TOKEN" with the member's
-#    token one digit longer, a digit shorter, with a letter or a UTF-8
-#    character glued on, in upper case, and a Unicode look-alike of a member's address
-#    (Cyrillic o, a fullwidth @) as the envelope sender.
+#    look-alike of the owner's in From or as envelope sender, a token of
+#    the wrong length or alphabet) are refused 5xx in the session and
+#    leave the request pending;
+#  - bad input, each answered with a final reply (250, not a 4xx timeout)
+#    and nothing changed: 1,000 commands in one body (one answer, the
+#    token for the first line), a 5 MB command mail (one answer),
+#    "confirm TOKEN" with the member's token one digit longer or shorter,
+#    with a letter, "_" or a UTF-8 character glued on or in it, in upper
+#    case (nothing answered), and a Unicode look-alike of a member's
+#    address (Cyrillic o, a fullwidth @) as the envelope sender (no mail
+#    to anyone).
 #
 # Needs Postfix, swaks and smtp-sink (exit 77 without them).
 set -u
