@@ -35,10 +35,12 @@ local REASON_MAX = 300
 -- Bytes of the body read for the reason (its first non-blank line).
 local BODY_SCAN_MAX = 4096
 
--- "ACTION-TOKEN" -> action, token; nil when not of that form.
+-- "ACTION-TOKEN" -> action (in any case), token (as it is: the form
+-- tokens are sent in is lower-case hex, db.h); nil when not of that form.
 function M.parse(detail)
   if #detail > DETAIL_MAX then return nil end
-  local action, token = detail:lower():match("^(%a+)%-([%w%-]+)$")
+  local action, token = detail:match("^(%a+)%-([%w%-]+)$")
+  action = action and action:lower()
   if not action or not ACTION[action] then return nil end
   return action, token
 end

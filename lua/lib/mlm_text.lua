@@ -35,17 +35,23 @@ end
 
 local TOKEN_LENGTH = 32 -- hex digits of a confirmation token
 
--- The token of the first "confirm TOKEN" in text, or nil. A plain find of
--- "confirm", then one anchored match after it: no two attempts scan the
--- same characters.
+-- The token of the first "confirm TOKEN" in text ("confirm" in any case),
+-- or nil: TOKEN_LENGTH lower-case hex digits, the form tokens are sent in,
+-- that no letter, digit, "_" or non-ASCII byte follows, so a longer word
+-- is no token. A plain find of "confirm", then one anchored match after
+-- it: no two attempts scan the same characters.
 local function confirm_token(text)
-  text = text:sub(1, COMMAND_TEXT_MAX):lower()
+  text = text:sub(1, COMMAND_TEXT_MAX)
+  local lower = text:lower() -- as long as text: positions are the same
   local init = 1
   while true do
-    local _, e = text:find("confirm", init, true)
+    local _, e = lower:find("confirm", init, true)
     if not e then return nil end
-    local token = text:match("^%s+(%x+)", e + 1)
-    if token and #token == TOKEN_LENGTH then return token end
+    local token, after = text:match("^%s+([0-9a-f]+)()", e + 1)
+    if token and #token == TOKEN_LENGTH
+        and not text:find("^[%w_\128-\255]", after) then
+      return token
+    end
     init = e + 1
   end
 end

@@ -4,9 +4,11 @@
 # NAME-request+ACTION-TOKEN@ addresses; replies to them approve (the post is
 # re-injected and distributed), reject with a reason (told to the poster)
 # and discard; forged replies (right token wrong From, right From token of
-# another post, a replayed token, a malformed token) get 550 5.7.1 in the
-# SMTP session and decide nothing. NAME-request+ANYTHING@ is accepted at
-# RCPT; NAME-owner+ANYTHING@ is no list address.
+# another post, a replayed token, an expired token, a token of the wrong
+# length or alphabet (upper-case hex too), a Unicode look-alike of the
+# moderator's address) get 550 5.7.1 in the SMTP session and decide
+# nothing. NAME-request+ANYTHING@
+# is accepted at RCPT; NAME-owner+ANYTHING@ is no list address.
 #
 # Needs Postfix, swaks and smtp-sink (exit 77 without them).
 set -u
@@ -19,25 +21,7 @@ command -v swaks >/dev/null || exit 77
 inject_dir=$(mktemp -d /tmp/mlm-modreply.XXXXXX)
 cleanup() { pf_stop; rm -rf "$inject_dir"; mlm_stop || exit 1; }
 trap cleanup EXIT
-cat >"$inject_dir/sendmail" <<EOF
-#!/bin/sh
-# sendmail [-i] -f SENDER RCPT...: submit stdin to the private Postfix.
-from=
-while [ \$# -gt 0 ]; do
-    case \$1 in
-    -i) shift ;;
-    -f) from=\$2; shift 2 ;;
-    *) break ;;
-    esac
-done
-to=\$(echo "\$@" | tr ' ' ',')
-msg=\$(mktemp "$inject_dir/in.XXXXXX")
-cat >"\$msg"
-exec swaks --server 127.0.0.1 --port "\$(cat "$inject_dir/port")" \
-    --helo localhost --from "\$from" --to "\$to" \
-    --data "\$msg" >>"$inject_dir/swaks.log" 2>&1
-EOF
-chmod +x "$inject_dir/sendmail"
+pf_sendmail_script "$inject_dir"
 
 mlm_start "$top_srcdir/lua/policy.lua" "sendmail = $inject_dir/sendmail" || exit 1
 mlm_start_inet || { mlm_log; exit 1; }
@@ -78,6 +62,9 @@ reply() {
     pf_send --from "$1" --to "$3" --header "From: $2" \
         --header "Subject: Re: held" --body "${4:-ok}"
 }
+# The server's last reply of the last pf_send (before QUIT's 221).
+final() { sed -n 's/^<[-~*]* *//p' "$PF_SEND_LOG" | grep -v '^221 ' | tail -1; }
+final_is() { grep -Eq -- "$1" <<<"$(final)"; }
 
 pf_send --from stranger@example.net --to $L --header "Subject: post one" --body one
 pf_send --from bob@example.org --to $L --header "Subject: post two" --body two
@@ -99,6 +86,22 @@ reply $M $M "$(sed 's/approve-3-/approve-1-/' <<<"$A3")"
 t_check "right From, the token of another post: 550 5.7.1" pf_replied '^550 5\.7\.1 '
 reply $M $M "mod-request+approve-1-1-zz@lists.example"
 t_check "a malformed token: 550 5.7.1" pf_replied '^550 5\.7\.1 '
+tok=${A1#mod-request+approve-}
+tok=${tok%@lists.example}
+for bad in "${tok}0" "${tok%?}" "$(sed 's/[0-9a-f]$/g/' <<<"$tok")" \
+    "$(sed 's/[0-9a-f]$/é/' <<<"$tok")" "$(sed 's/[0-9a-f]$/Ｆ/' <<<"$tok")" \
+    "$(sed 's/^3-/1-/' <<<"${A3#mod-request+approve-}" | sed 's/@.*//' | tr a-f A-F)" \
+    "$(printf 'a%.0s' $(seq 200))"; do
+    reply $M $M "mod-request+approve-$bad@lists.example"
+    t_check "token '${bad:0:60}': refused, not 4xx ($(final))" final_is '^5[0-9][0-9] '
+done
+# о is CYRILLIC SMALL LETTER O, ＠ FULLWIDTH COMMERCIAL AT
+for who in "mоderator@example.org" "moderator＠example.org"; do
+    reply $M "$who" "$A1"
+    t_check "From $who: 550 5.7.1" final_is '^550 5\.7\.1 '
+    reply "$who" "$who" "$A1"
+    t_check "envelope sender and From $who: refused ($(final))" final_is '^5[0-9][0-9] '
+done
 t_check "nothing decided" test "$(state 1)$(state 2)$(state 3)" = pendingpendingpending
 
 pf_sink_clear
@@ -115,7 +118,7 @@ reply $M $M "$A1"
 t_check "the approve token replayed: 550 5.7.1" pf_replied '^550 5\.7\.1 '
 
 reply $M $M "$R2" "Please trim your quotes."
-t_check "reject by reply: 250" pf_replied '^250 '
+t_check "reject by reply: 250" final_is '^250 '
 settle
 t_check "post 2 rejected" test "$(state 2)" = rejected
 f=$(posts "Your post to $L was not accepted" | head -1)
@@ -124,11 +127,37 @@ t_check "the poster is told, with the reason" \
 t_check "... at the poster's address" test "$(pf_rcpts "${f:-/dev/null}")" = bob@example.org
 
 reply $M $M "$D3"
-t_check "discard by reply: 250" pf_replied '^250 '
+t_check "discard by reply: 250" final_is '^250 '
 t_check "post 3 discarded" test "$(state 3)" = discarded
 reply $M $M "$A3"
 t_check "approving a discarded post: 550 5.7.1" pf_replied '^550 5\.7\.1 '
 t_check "... still discarded" test "$(state 3)" = discarded
+
+# --- a token in upper case, an expired token ---------------------------------
+pf_send --from stranger@example.net --to $L --header "Subject: post four" --body four
+settle
+A4=$(action 4 approve)
+t_check "post four held ($A4)" test -n "$A4" -a "$(state 4)" = pending
+reply $M $M "$(sed 's/-\([0-9a-f]\{32\}\)@/-\U\1@/' <<<"$A4")"
+t_check "the token in upper case: 550 5.7.1" final_is '^550 5\.7\.1 '
+t_check "... post 4 still pending" test "$(state 4)" = pending
+reply $M $M "$(sed 's/+approve-/+Approve-/' <<<"$A4")"
+t_check "the token itself (the action in any case): 250" final_is '^250 '
+t_check "... post 4 approved" test "$(state 4)" = approved
+mlm_ctl list set $L held_expire 0 >/dev/null
+pf_send --from stranger@example.net --to $L --header "Subject: post five" --body five
+settle
+D5=$(action 5 discard)
+expires=$(sed -n 's/^mod-request+discard-5-\([0-9]*\)-.*/\1/p' <<<"$D5")
+t_check "post five held, its token expiring at once ($D5)" \
+    test -n "$expires" -a "$(state 5)" = pending
+# held_expire 0: the token expires as the post arrives; a second later it
+# has expired.
+for ((i = 0; i < 50 && $(date +%s) <= ${expires:-0}; i++)); do sleep 0.1; done
+reply $M $M "$D5"
+t_check "an expired token: 550 5.7.1" final_is '^550 5\.7\.1 '
+t_check "... post 5 not discarded" test "$(state 5)" = pending
+mlm_ctl list set $L held_expire 14 >/dev/null
 
 pf_send --from $M --to mod-owner+x@lists.example --header "Subject: x" --body x
 t_check "NAME-owner+x@ is no list address: 550 5.1.1 at RCPT" pf_replied '^550 5\.1\.1 '

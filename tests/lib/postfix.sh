@@ -617,6 +617,33 @@ pf_replied() {
     sed -n 's/^<[-~*]* *//p' "${2:-$PF_SEND_LOG}" | grep -Eq -- "$1"
 }
 
+# pf_sendmail_script DIR - write DIR/sendmail, a stand-in for mlm's
+# "sendmail" setting: "sendmail [-i] -f SENDER RCPT..." submits stdin by
+# SMTP to the private Postfix on the port in DIR/port (the test writes it
+# once pf_start chose the port), so that mail mlm sends passes the milter
+# and reaches smtp-sink as through Postfix's sendmail with
+# non_smtpd_milters. swaks' transcripts go to DIR/swaks.log.
+pf_sendmail_script() {
+    cat >"$1/sendmail" <<EOF
+#!/bin/sh
+from=
+while [ \$# -gt 0 ]; do
+    case \$1 in
+    -i) shift ;;
+    -f) from=\$2; shift 2 ;;
+    *) break ;;
+    esac
+done
+to=\$(echo "\$@" | tr ' ' ',')
+msg=\$(mktemp "$1/in.XXXXXX")
+cat >"\$msg"
+exec swaks --server 127.0.0.1 --port "\$(cat "$1/port")" \\
+    --helo localhost --from "\$from" --to "\$to" \\
+    --data "\$msg" >>"$1/swaks.log" 2>&1
+EOF
+    chmod +x "$1/sendmail"
+}
+
 # --- queue and log -----------------------------------------------------
 
 # pf_flush - attempt delivery of all deferred mail now.

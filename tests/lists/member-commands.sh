@@ -11,7 +11,9 @@
 #    From) goes to the others, not to the member; other posts still reach
 #    it; off again: its own posts reach it; mlm-ctl members shows the flag;
 #  - a used token, an unknown one, a token confirmed by another address
-#    change nothing;
+#    change nothing; so does "confirm TOKEN" with a token of the wrong
+#    length or alphabet (a letter, UTF-8 or fullwidth digit glued on or
+#    in it, upper-case hex), and nothing answers it;
 #  - options and who-am-i answer a member, once a list and address an hour;
 #    a non-member's commands get no mail at all, nor does a robot's;
 #  - 1,000 commands in one body and a 5 MB command mail: one command at
@@ -130,6 +132,28 @@ t_check "... its own post reaches it" gets cat@example.org "$(post cat@example.o
 send dan@example.org $R "not-me-too"
 t_check "not-me-too without on or off: the help, no token" \
     bash -c "[ $(sent_to dan@example.org 'Help for') -eq 1 ] && [ $(sent_to dan@example.org confirm) -eq 0 ]"
+
+# --- confirm TOKEN of the wrong length or alphabet ----------------------------
+# The member's token one digit longer or shorter, with a letter, a UTF-8
+# character or a fullwidth digit glued on or in it, in upper case: no
+# token, nothing changes and nothing is answered.
+ctl member add $L kim@example.org
+send kim@example.org $R nomail
+t6=$(token_of kim@example.org)
+before=$(ls "$SENT" | wc -l)
+for bad in "${t6}0" "${t6:0:31}" "${t6}g" "${t6}é" "${t6:0:16}é${t6:16}" \
+    "${t6}Ｆ" "$(sed 's/^./Ｆ/' <<<"$t6")" "${t6}_" "$(tr a-f A-F <<<"$t6")" \
+    "$(sed 's/[a-f]/\U&/' <<<"$t6")"; do
+    send kim@example.org $R "Re: confirm $bad"
+    send kim@example.org $R x "$(printf 'confirm %s\n' "$bad" >"$tmp/body"; echo "$tmp/body")"
+done
+t_check "confirm with a token of the wrong length or alphabet: nothing changes" \
+    test "$(delivery kim@example.org)$(flags kim@example.org)" = enabled-
+t_check "... and nothing is answered ($(ls "$SENT" | wc -l) after $before)" \
+    test "$(ls "$SENT" | wc -l)" -eq "$before"
+send kim@example.org $R "CONFIRM $t6."
+t_check "the token itself, after CONFIRM, a full stop after: confirmed" \
+    test "$(delivery kim@example.org)" = disabled-by-user
 
 # --- options, who-am-i, once an hour ------------------------------------------
 send bob@example.org $R options

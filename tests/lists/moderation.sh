@@ -11,8 +11,9 @@
 #  - forged replies are refused 550 5.7.1 and change nothing: right token
 #    wrong From, wrong envelope sender, another moderator's token, the token
 #    of another post, a replayed token, an expired one, a token of the wrong
-#    length or alphabet, a 5 MB reply, a reply whose body holds 1,000
-#    commands, a Unicode look-alike of the moderator's address.
+#    length or alphabet (a UTF-8 character, upper-case hex), a 5 MB reply, a reply whose body holds 1,000
+#    commands, a Unicode look-alike of the moderator's address (Cyrillic
+#    o, a fullwidth @) as envelope sender or in From.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
@@ -85,6 +86,16 @@ send mod@example.org mod@example.org "dev-request+approve@lists.example" "x"
 t_check "no token: 550 ($RESULT)" refused
 send "mоd@example.org" "mоd@example.org" "$A1" "x" # Cyrillic o
 t_check "a Unicode look-alike of the moderator: 550 ($RESULT)" refused
+send mod@example.org "mоd@example.org" "$A1" "x"
+t_check "... in From alone: 550 ($RESULT)" refused
+send "mod＠example.org" "mod＠example.org" "$A1" "x" # FULLWIDTH COMMERCIAL AT
+t_check "the moderator's address with a fullwidth @: 550 ($RESULT)" refused
+send mod@example.org "mod＠example.org" "$A1" "x"
+t_check "... in From alone: 550 ($RESULT)" refused
+send mod@example.org mod@example.org "$(sed 's/[0-9a-f]@/é@/' <<<"$A1")" "x"
+t_check "a token with a UTF-8 character: 550 ($RESULT)" refused
+send mod@example.org mod@example.org "$(sed 's/-\([0-9a-f]\{32\}\)@/-\U\1@/; s/approve-1-/approve-3-/' <<<"$A1")" "x"
+t_check "another post's token in upper case: 550 ($RESULT)" refused
 t_check "nothing decided by forged replies" test "$(state 1)" = "pending:"
 
 # --- bad input ----------------------------------------------------------------
@@ -111,8 +122,11 @@ t_check "... the moderators are told who decided" \
 send mod@example.org mod@example.org "$R2" "Re: reject"
 t_check "the reject token replayed: 550 ($RESULT)" refused
 
-send mod2@example.org mod2@example.org "$A1b" "Re: approve"
-t_check "approve by reply: 250 ($RESULT)" decided
+send mod2@example.org mod2@example.org "$(sed 's/-\([0-9a-f]\{32\}\)@/-\U\1@/' <<<"$A1b")" "Re: approve"
+t_check "the token in upper case: 550 ($RESULT)" refused
+t_check "... post 1 still pending" test "$(state 1)" = "pending:"
+send mod2@example.org mod2@example.org "$(sed 's/+approve-/+APPROVE-/' <<<"$A1b")" "Re: approve"
+t_check "approve by reply (the action in upper case): 250 ($RESULT)" decided
 t_check "... post 1 approved by mod2" test "$(state 1)" = "approved:mod2@example.org"
 inj=$(grep -l '^X-Mlm-Approved: dev@lists.example 1 ' "$SENT"/sent.* | head -1)
 t_check "... re-injected with its mark to the list from -bounces" \
@@ -123,6 +137,8 @@ send mod@example.org mod@example.org "$A1" "approve"
 t_check "the other moderator's token of a decided post: 550 ($RESULT)" refused
 send mod@example.org mod@example.org "$D1" "discard"
 t_check "discard of a decided post: 550 ($RESULT)" refused
+send mod2@example.org mod2@example.org "$A1b" "Re: approve"
+t_check "the used token again: 550 ($RESULT)" refused
 t_check "... still approved" test "$(state 1)" = "approved:mod2@example.org"
 
 # --- removed moderator, expired tokens ---------------------------------------

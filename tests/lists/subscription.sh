@@ -261,6 +261,16 @@ t_check "... from a stranger: 550 5.7.1" grep -q '^rejected at message: 550 5.7.
 send owner1@example.org "${a1/+approve-/+reject-}" reject
 t_check "... the token of approve used to reject: 550 5.7.1" \
     grep -q '^rejected at message: 550 5.7.1' <<<"$RESULT"
+send "оwner1@example.org" "$a1" approve # Cyrillic o
+t_check "... from a look-alike of the owner: 550 5.7.1" grep -q '^rejected at message: 550 5.7.1' <<<"$RESULT"
+send "owner1＠example.org" "$a1" approve # FULLWIDTH COMMERCIAL AT
+t_check "... from the owner's address with a fullwidth @: 550 5.7.1" grep -q '^rejected at message: 550 5.7.1' <<<"$RESULT"
+tok=${a1#byreply-request+approve-}
+tok=${tok%@lists.example}
+for bad in "${tok}0" "${tok%?}" "${tok%?}g" "${tok%?}é" "$(tr a-f A-F <<<"${tok%?}0")"; do
+    send owner1@example.org "byreply-request+approve-$bad@lists.example" approve
+    t_check "... a token '$bad': 550 5.7.1" grep -q '^rejected at message: 550 5.7.1' <<<"$RESULT"
+done
 t_check "... and nothing decided" test "$(pending_id byreply@lists.example frank@example.net)" = "$fid"
 t_check "... no member" not_member byreply@lists.example frank@example.net
 send owner1@example.org "$a1" approve
