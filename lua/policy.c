@@ -29,11 +29,6 @@
 
 #define HOOK_EVERY 1000
 
-struct policy *policy_of(lua_State *L)
-{
-    return *(struct policy **)lua_getextraspace(L);
-}
-
 static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct policy *p = ud;
