@@ -1,10 +1,17 @@
 /*
- * ctl.h - mlm-ctl's commands and the helpers they share.
+ * ctl.h - mlm-ctl's commands and the small library they share.
  *
  * One table (mlm-ctl.c) maps each command ("status", "list create", ...)
  * to its function and its usage line. The usage line is also the grammar:
  * the dispatcher derives each command's options and argument count from
  * it, so usage, help, parsing and dispatch cannot drift apart.
+ *
+ * Layers, each using only those below it (tests/doc/layers.sh checks):
+ *   mlm-ctl.c                  the command table, help and main
+ *   *_cmd.c, daemon.c, try*.c  the commands (a command may use another's
+ *                              helper: requests_cmd.c uses held_cmd.c's)
+ *   args.c, out.c, db_env.c    the library: arguments, safe output, the
+ *                              database and the user it is opened as
  */
 #ifndef MLM_CTL_H
 #define MLM_CTL_H
@@ -59,7 +66,16 @@ struct ctl_args {
     int nopts;
 };
 
-/* mlm-ctl.c: the parsed options. */
+/* args.c: a command line parsed against its command's usage line. */
+/* Fill a (a->cmd set) from argv, the words after the command's: 0; 1
+ * for -h or --help (the caller prints the help); -1 when it printed a usage error. */
+int ctl_args_parse(struct ctl_args *a, int argc, char **argv);
+void ctl_args_free(struct ctl_args *a);
+/* "list create": the words of a command. */
+void ctl_command_words(const struct command *c, char *out, size_t outlen);
+/* "usage: mlm-ctl WORDS ARGS" and a newline. */
+void ctl_usage_line(FILE *fp, const struct command *c);
+/* The options parsed. */
 const char *opt_value(const struct ctl_args *a, const char *name);
 char **opt_values(const struct ctl_args *a, const char *name, int *count);
 int opt_flag(const struct ctl_args *a, const char *name);

@@ -6,6 +6,9 @@
  * or nothing. Every change is checked here, so a policy that tries to put
  * CR or LF in a header, or a control character in an address, gets a Lua
  * error at its own line and nothing reaches the MTA.
+ *
+ * Above message.c (ctx.message is a message object): message.c does not
+ * call back here; both track their request-bound userdata in udata.c.
  */
 #include "luambind.h"
 #include "wrap.h"
@@ -16,65 +19,10 @@
 #include <string.h>
 
 static const char CTX_MT[] = "mlm.ctx";
-static const char LIVE_KEY[] = "mlm.live";
 
 struct ctx_ud {
     struct stage_run *run;
 };
-
-/* Remember a request-bound userdata so ctx_detach_all can reach it. */
-void live_track(lua_State *L, int idx)
-{
-    idx = lua_absindex(L, idx);
-    if (lua_getfield(L, LUA_REGISTRYINDEX, LIVE_KEY) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, LUA_REGISTRYINDEX, LIVE_KEY);
-    }
-    lua_pushvalue(L, idx);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-    lua_pop(L, 1);
-}
-
-/*
- * The table of live userdata is emptied, not dropped: a new table per
- * request was a tenth of a short request's work.
- */
-void ctx_detach_all(lua_State *L)
-{
-    if (lua_getfield(L, LUA_REGISTRYINDEX, LIVE_KEY) == LUA_TTABLE) {
-        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-        for (lua_Integer i = n; i >= 1; i--) {
-            lua_rawgeti(L, -1, i);
-            /* Both ctx and message userdata start with the run pointer. */
-            struct stage_run **runp = lua_touserdata(L, -1);
-            if (runp)
-                *runp = NULL;
-            lua_pop(L, 1);
-            lua_pushnil(L);
-            lua_rawseti(L, -2, i);
-        }
-    }
-    lua_pop(L, 1);
-}
-
-struct stage_run *ctx_current(lua_State *L)
-{
-    struct stage_run *run = NULL;
-    if (lua_getfield(L, LUA_REGISTRYINDEX, LIVE_KEY) == LUA_TTABLE) {
-        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-        for (lua_Integer i = 1; i <= n && run == NULL; i++) {
-            lua_rawgeti(L, -1, i);
-            struct stage_run **runp = lua_touserdata(L, -1);
-            if (runp)
-                run = *runp;
-            lua_pop(L, 1);
-        }
-    }
-    lua_pop(L, 1);
-    return run;
-}
 
 /* The live run behind a ctx argument, or a Lua error. */
 struct stage_run *ctx_run(lua_State *L, int idx)

@@ -54,7 +54,7 @@ int mlm_print(lua_State *L);
 /* The live run behind a ctx argument, or a Lua error. */
 struct stage_run *ctx_run(lua_State *L, int idx);
 /*
- * The run of the request in progress (the one whose ctx or message
+ * udata.c: the run of the request in progress (the one whose ctx or message
  * objects are live), or NULL: for list methods a policy may call without
  * its ctx.
  */
@@ -85,9 +85,10 @@ int sendmail_send(const char *from, const char *to, const char *msg,
 
 /* Push a new ctx for run. */
 void ctx_push(lua_State *L, struct stage_run *run);
-/* Remember a request-bound userdata (its first field is the run pointer). */
+/* udata.c: remember a request-bound userdata (its first field is the run
+ * pointer). */
 void live_track(lua_State *L, int idx);
-/* Detach every ctx/message userdata from the run that just ended. */
+/* udata.c: detach every ctx/message userdata from the run that just ended. */
 void ctx_detach_all(lua_State *L);
 
 /*

@@ -27,11 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct policy *policy_of(lua_State *L)
-{
-    return *(struct policy **)lua_getextraspace(L);
-}
-
 static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct policy *p = ud;

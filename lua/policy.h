@@ -66,7 +66,11 @@ void policy_close(struct policy *p);
 int spool_path_check(const char *path, const char *spool_dir, char *why,
                      size_t whylen);
 
-/* The policy behind a lua_State (kept in its extra space). */
-struct policy *policy_of(lua_State *L);
+/* The policy behind a lua_State (kept in its extra space). Inline: the
+ * userdata helpers below policy.c (udata.c) read it without calling up. */
+static inline struct policy *policy_of(lua_State *L)
+{
+    return *(struct policy **)lua_getextraspace(L);
+}
 
 #endif

@@ -23,8 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const struct mlm_config *mlmd_cfg;
-
 static void usage(FILE *fp)
 {
     fprintf(fp,

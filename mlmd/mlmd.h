@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <time.h>
 
-/* Set once in main before smfi_main; read-only afterwards. */
+/* params.c: set once in main before smfi_main; read-only afterwards. */
 extern const struct mlm_config *mlmd_cfg;
 
 /* The milter description (callbacks.c). */

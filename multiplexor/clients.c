@@ -1,63 +1,31 @@
 /*
- * clients.c - connections from mlmd (requests) and mlm-ctl (commands),
- * and the FIFO queue of requests waiting for an idle worker.
+ * clients.c - connections from mlmd (requests) and mlm-ctl (commands):
+ * HELLO, requests accepted into the queue or refused, replies relayed.
  *
  * An mlmd connection carries one request at a time; mlmd opens more
  * connections for concurrency. Every queued request ends in exactly one
  * reply: the worker's, or a failure (queue full, queue timeout, worker
  * lost, shutdown), so mlmd never waits for nothing.
+ *
+ * Above the queue and the pool: a client's request is a job (queue.h) the
+ * pool serves; its outcome comes back through the pool's events
+ * (clients_job_replied, clients_job_failed). Control frames go to the
+ * handler main set (mx->control): this file does not know the commands.
  */
 #include "mux.h"
 #include "log.h"
-#include "sockio.h"
+#include "stats.h"
 #include "xmalloc.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-int fd_flush(int fd, struct mlm_buf *b)
-{
-    while (b->len > 0) {
-        ssize_t n = send(fd, b->data, b->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && errno == EAGAIN)
-            return 0;
-        if (n == -1)
-            return -1;
-        buf_consume(b, (size_t)n);
-    }
-    return 0;
-}
-
-/*
- * A read that did not fill the room offered took everything the socket
- * held: stop there rather than ask again for an EAGAIN (poll is level
- * triggered, so anything arriving later is seen at the next round). Two
- * system calls fewer per request, of some ten.
- */
-int fd_fill(int fd, struct mlm_buf *b)
-{
-    for (;;) {
-        buf_reserve(b, 65536);
-        size_t room = b->cap - b->len;
-        ssize_t n = recv(fd, b->data + b->len, room, MSG_DONTWAIT);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && errno == EAGAIN)
-            return 0;
-        if (n <= 0)
-            return -1;
-        b->len += (size_t)n;
-        if ((size_t)n < room ||
-            b->len >= MLM_FRAME_HDR + (size_t)MLM_FRAME_MAX)
-            return 0; /* the caller finds a bad frame */
-    }
-}
+static void client_event(void *ctx, uint32_t events);
 
 void client_accept(struct mux *mx, int listen_fd, enum client_kind kind)
 {
@@ -87,36 +55,48 @@ void client_accept(struct mux *mx, int listen_fd, enum client_kind kind)
         return;
     }
     struct client *c = xcalloc(1, sizeof *c);
+    c->mx = mx;
     c->fd = fd;
     c->kind = kind;
     c->uid = uid;
+    if (loop_watch(&c->watch, fd, EPOLLIN, client_event, c, LOOP_NEXT) ==
+        -1) {
+        close(fd);
+        free(c);
+        return;
+    }
     c->next = mx->clients;
     mx->clients = c;
 }
 
-void client_send(struct mux *mx, struct client *c, const struct mlm_buf *b)
+/* Wait for what the client needs: input unless it is closing, output
+ * while some waits (EPOLLHUP and EPOLLERR come all the same). */
+static void client_interest(struct client *c)
 {
-    (void)mx;
-    if (c->closing && c->fd == -1)
-        return;
-    buf_put_bytes(&c->out, b->data, b->len);
-    if (fd_flush(c->fd, &c->out) == -1)
+    uint32_t want = (c->closing ? 0 : EPOLLIN) | (c->out.len ? EPOLLOUT : 0);
+    if (loop_want(&c->watch, want) == -1)
         c->closing = 1, c->out.len = 0;
 }
 
-/* A reply frame from a worker, stamped with the serving stage mask. */
-void client_reply(struct mux *mx, struct client *c, const uint8_t *frame,
-                  size_t len)
+void client_send(struct client *c, const struct mlm_buf *b)
 {
-    struct mlm_buf b = {(uint8_t *)frame, len, len};
-    c->pending = 0;
-    c->worker = NULL;
-    reply_flags_set((uint8_t *)frame + MLM_FRAME_HDR, (uint8_t)mx->stages);
-    client_send(mx, c, &b);
+    buf_put_bytes(&c->out, b->data, b->len);
+    if (fd_flush(c->fd, &c->out) == -1)
+        c->closing = 1, c->out.len = 0;
+    client_interest(c);
 }
 
-/* Answer the client's request with ACT_FAILED: mlmd applies failure_action. */
-void client_fail(struct mux *mx, struct client *c, const char *why)
+/* A reply frame for the client's request, stamped with the serving stage
+ * mask. */
+static void client_reply(struct client *c, uint8_t *frame, size_t len)
+{
+    struct mlm_buf b = {frame, len, len};
+    c->job.state = JOB_NONE;
+    reply_flags_set(frame + MLM_FRAME_HDR, (uint8_t)c->mx->pool.stages);
+    client_send(c, &b);
+}
+
+void client_fail(struct client *c, const char *why)
 {
     struct mlm_reply rep;
     struct mlm_buf b;
@@ -124,70 +104,54 @@ void client_fail(struct mux *mx, struct client *c, const char *why)
     rep.text = xstrdup(why);
     buf_init(&b);
     reply_encode(&b, &rep);
-    stats_record(c->stage, ACT_FAILED, now_us() - c->queued_us, now_ms());
-    client_reply(mx, c, b.data, b.len);
+    stats_record(c->job.stage, ACT_FAILED, now_us() - c->job.queued_us,
+                 now_ms());
+    client_reply(c, b.data, b.len);
     buf_free(&b);
     reply_free(&rep);
 }
 
-static void queue_push(struct mux *mx, struct client *c)
+static struct client *job_client(void *job)
 {
-    c->queue_next = NULL;
-    if (mx->queue_tail)
-        mx->queue_tail->queue_next = c;
-    else
-        mx->queue_head = c;
-    mx->queue_tail = c;
-    mx->queue_len++;
+    return (struct client *)((char *)job - offsetof(struct client, job));
 }
 
-struct client *queue_pop(struct mux *mx)
+void clients_job_replied(void *ctx, void *job, uint8_t *frame, size_t len,
+                         uint8_t action)
 {
-    struct client *c = mx->queue_head;
-    if (c) {
-        mx->queue_head = c->queue_next;
-        if (mx->queue_head == NULL)
-            mx->queue_tail = NULL;
-        mx->queue_len--;
-        c->queue_next = NULL;
-    }
-    return c;
+    struct client *c = job_client(job);
+    (void)ctx;
+    stats_record(c->job.stage, action, now_us() - c->job.queued_us, now_ms());
+    client_reply(c, frame, len);
 }
 
-static void queue_remove(struct mux *mx, struct client *gone)
+void clients_job_failed(void *ctx, void *job, const char *why)
 {
-    struct client **pp = &mx->queue_head, *prev = NULL;
-    while (*pp && *pp != gone)
-        prev = *pp, pp = &(*pp)->queue_next;
-    if (*pp == NULL)
-        return;
-    *pp = gone->queue_next;
-    if (mx->queue_tail == gone)
-        mx->queue_tail = prev;
-    mx->queue_len--;
+    (void)ctx;
+    client_fail(job_client(job), why);
 }
 
-/* Requests that waited longer than queue_timeout fail. */
-void queue_tick(struct mux *mx, int64_t now)
+void clients_queue_tick(struct mux *mx)
 {
     int64_t limit_us = (int64_t)mx->cfg->queue_timeout * 1000000;
-    (void)now;
-    while (mx->queue_head && now_us() - mx->queue_head->queued_us > limit_us) {
-        struct client *c = queue_pop(mx);
+    struct job *j;
+    while ((j = queue_expired(&mx->queue, limit_us)) != NULL) {
         msg_warn("a %s request waited %d s for a worker: failing it",
-                 stage_name(c->stage), mx->cfg->queue_timeout);
-        client_fail(mx, c, "no worker became free within queue_timeout");
+                 stage_name(j->stage), mx->cfg->queue_timeout);
+        client_fail(job_client(j), "no worker became free within "
+                                   "queue_timeout");
     }
 }
 
-static void error_answer(struct mux *mx, struct client *c, const char *why)
+static void error_answer(struct client *c, const char *why)
 {
     struct mlm_buf b;
     buf_init(&b);
     error_encode(&b, why);
-    client_send(mx, c, &b);
+    client_send(c, &b);
     buf_free(&b);
     c->closing = 1;
+    client_interest(c);
 }
 
 static void hello_answer(struct mux *mx, struct client *c,
@@ -195,13 +159,13 @@ static void hello_answer(struct mux *mx, struct client *c,
 {
     char why[256];
     if (hello_decode(payload, len, why, sizeof why) == -1) {
-        error_answer(mx, c, why);
+        error_answer(c, why);
         return;
     }
     struct mlm_buf b;
     buf_init(&b);
-    hello_ok_encode(&b, mx->stages, mx->generation);
-    client_send(mx, c, &b);
+    hello_ok_encode(&b, mx->pool.stages, mx->pool.generation);
+    client_send(c, &b);
     buf_free(&b);
 }
 
@@ -209,34 +173,33 @@ static void request_accept(struct mux *mx, struct client *c,
                            const uint8_t *frame, size_t len, uint8_t stage)
 {
     char why[256];
-    if (c->pending) {
-        error_answer(mx, c, "protocol error: second request in flight");
+    if (c->job.state != JOB_NONE) {
+        error_answer(c, "protocol error: second request in flight");
         return;
     }
     /* A frame no worker could decode is refused here, at no worker's cost. */
     if (request_check(frame + MLM_FRAME_HDR, len - MLM_FRAME_HDR, why,
                       sizeof why) == -1) {
         msg_warn("client (uid %ld): %s: closing", (long)c->uid, why);
-        error_answer(mx, c, why);
+        error_answer(c, why);
         return;
     }
-    buf_reset(&c->request);
-    buf_put_bytes(&c->request, frame, len);
-    c->pending = 1;
-    c->stage = stage;
-    c->queued_us = now_us();
+    buf_reset(&c->job.request);
+    buf_put_bytes(&c->job.request, frame, len);
+    c->job.stage = stage;
+    c->job.queued_us = now_us();
     if (mx->stopping) {
-        client_fail(mx, c, "the multiplexor is shutting down");
+        client_fail(c, "the multiplexor is shutting down");
         return;
     }
-    if (mx->queue_len >= mx->cfg->queue_max) {
+    if (mx->queue.len >= mx->cfg->queue_max) {
         msg_warn("request queue full (%d): failing a %s request",
-                 mx->queue_len, stage_name(stage));
-        client_fail(mx, c, "request queue full");
+                 mx->queue.len, stage_name(stage));
+        client_fail(c, "request queue full");
         return;
     }
-    queue_push(mx, c);
-    pool_dispatch(mx);
+    queue_push(&mx->queue, &c->job);
+    queue_dispatch(&mx->queue, &mx->pool);
 }
 
 /* One complete frame from a client. */
@@ -250,7 +213,7 @@ static void client_frame(struct mux *mx, struct client *c, const uint8_t *frame,
     char why[256];
     if (payload_open(&r, payload, plen, &type, &sub, why, sizeof why) == -1) {
         msg_error("client: %s", why);
-        error_answer(mx, c, why);
+        error_answer(c, why);
         return;
     }
     if (type == MSG_HELLO)
@@ -258,15 +221,15 @@ static void client_frame(struct mux *mx, struct client *c, const uint8_t *frame,
     else if (type == MSG_REQUEST && c->kind == CLIENT_MLMD)
         request_accept(mx, c, frame, len, sub);
     else if (type == MSG_CTL && c->kind == CLIENT_CTL)
-        control_command(mx, c, payload, plen);
+        mx->control(mx, c, payload, plen);
     else
-        error_answer(mx, c, "unexpected message type on this socket");
+        error_answer(c, "unexpected message type on this socket");
 }
 
 /* A control command is a word and an argument: no frame needs more. */
 #define CTL_FRAME_MAX 65536
 
-void client_readable(struct mux *mx, struct client *c)
+static void client_readable(struct mux *mx, struct client *c)
 {
     if (fd_fill(c->fd, &c->in) == -1) {
         c->closing = 1;
@@ -276,7 +239,7 @@ void client_readable(struct mux *mx, struct client *c)
     /* Anyone in the socket's group reaches ctl_socket: no 64 MB frames. */
     if (c->kind == CLIENT_CTL && c->in.len >= MLM_FRAME_HDR &&
         frame_payload_len(c->in.data) > CTL_FRAME_MAX) {
-        error_answer(mx, c, "control frame too long");
+        error_answer(c, "control frame too long");
         c->in.len = 0;
         return;
     }
@@ -285,7 +248,7 @@ void client_readable(struct mux *mx, struct client *c)
     while (!c->closing &&
            (state = frame_complete(c->in.data, c->in.len, &frame_len)) != 0) {
         if (state == -1) {
-            error_answer(mx, c, "frame length out of bounds");
+            error_answer(c, "frame length out of bounds");
             break;
         }
         client_frame(mx, c, c->in.data, frame_len);
@@ -293,11 +256,17 @@ void client_readable(struct mux *mx, struct client *c)
     }
 }
 
-void client_flush(struct mux *mx, struct client *c)
+/* Its socket is ready (the loop's callback). */
+static void client_event(void *ctx, uint32_t events)
 {
-    (void)mx;
-    if (fd_flush(c->fd, &c->out) == -1)
+    struct client *c = ctx;
+    if (events & EPOLLOUT && fd_flush(c->fd, &c->out) == -1)
         c->closing = 1, c->out.len = 0;
+    if (!c->closing && events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        client_readable(c->mx, c);
+    else if (events & (EPOLLHUP | EPOLLERR))
+        c->closing = 1, c->out.len = 0;
+    client_interest(c);
 }
 
 /* Free clients that are closing and have nothing left to send. */
@@ -311,15 +280,12 @@ void clients_reap(struct mux *mx)
             continue;
         }
         *pp = c->next;
-        if (c->pending && c->worker)
-            c->worker->client = NULL; /* the reply will be dropped */
-        else if (c->pending)
-            queue_remove(mx, c);
-        watch_forget(&c->watch, c->fd);
+        job_drop(&mx->queue, &mx->pool, &c->job); /* a reply is dropped */
+        loop_forget(&c->watch);
         close(c->fd);
         buf_free(&c->in);
         buf_free(&c->out);
-        buf_free(&c->request);
+        buf_free(&c->job.request);
         free(c);
     }
 }

@@ -5,9 +5,11 @@
  * four buckets per power of two, so a percentile is within ~19%), kept
  * since start and in one slot per second for the last 300 seconds, from
  * which the 10 s, 1 min and 5 min windows are summed when asked.
+ *
+ * A leaf: the clients record outcomes, control asks for a rendering and
+ * passes the gauges of the pool, queue and outbox (stats.h) it shows too.
  */
-#include "mux.h"
-#include "outbox.h"
+#include "stats.h"
 #include "xmalloc.h"
 
 #include <math.h>
@@ -32,10 +34,6 @@ struct slot {
 
 static struct stage_stats since_start[STAGE_COUNT];
 static struct slot slots[SLOTS];
-static uint64_t workers_started, workers_exited;
-
-void stats_worker_started(void) { workers_started++; }
-void stats_worker_exited(void) { workers_exited++; }
 
 static int bucket_of(int64_t us)
 {
@@ -47,6 +45,9 @@ static int bucket_of(int64_t us)
 
 /* The upper edge of a bucket, in milliseconds. */
 static double bucket_ms(int b) { return pow(2.0, (b + 1) / 4.0) / 1000.0; }
+
+const char *const stats_state_names[STATS_STATES] = {"starting", "idle",
+                                                      "busy", "retiring"};
 
 static void stage_add(struct stage_stats *st, enum mlm_action action,
                       int64_t us)
@@ -169,7 +170,8 @@ static const struct {
     int seconds;
 } windows[] = {{"10s", 10}, {"1m", 60}, {"5m", 300}};
 
-static void render_json(struct out *o, struct mux *mx, int64_t now)
+static void render_json(struct out *o, const struct stats_gauges *g,
+                        int64_t now)
 {
     struct stage_stats win[STAGE_COUNT];
     out_printf(o, "{");
@@ -184,24 +186,20 @@ static void render_json(struct out *o, struct mux *mx, int64_t now)
     out_printf(o, "}, \"workers\": {\"total\": %d, \"idle\": %d, "
                   "\"busy\": %d, \"starting\": %d, \"started\": %llu, "
                   "\"forked\": %llu, \"exited\": %llu, \"generation\": %u}",
-               workers_count(mx, -1), workers_count(mx, W_IDLE),
-               workers_count(mx, W_BUSY), workers_count(mx, W_STARTING),
-               (unsigned long long)workers_started, mx->zygote_forks,
-               (unsigned long long)workers_exited, mx->generation);
+               g->workers, g->by_state[STATS_IDLE], g->by_state[STATS_BUSY],
+               g->by_state[STATS_STARTING], g->started, g->forked, g->exited,
+               g->generation);
     out_printf(o, ", \"queue\": {\"depth\": %d, \"max\": %d}",
-               mx->queue_len, mx->cfg->queue_max);
+               g->queue_depth, g->queue_max);
     /* pid 0: none runs; ready: its first word came, it forks workers */
     out_printf(o, ", \"fork_server\": {\"pid\": %ld, \"ready\": %s}",
-               (long)(mx->zygote_fd != -1 ? mx->zygote_pid : 0),
-               mx->zygote_fd != -1 && mx->zygote_ready ? "true" : "false");
+               g->fork_server_pid, g->fork_server_ready ? "true" : "false");
     out_printf(o, ", \"outbox\": {\"waiting\": %ld, \"failed\": %ld}",
-               outbox_waiting(mx->cfg->spool_dir),
-               outbox_count(mx->cfg->spool_dir, "failed"));
-    out_printf(o, ", \"uptime_s\": %lld}\n",
-               (long long)((now - mx->started_ms) / 1000));
+               g->outbox_waiting, g->outbox_failed);
+    out_printf(o, ", \"uptime_s\": %lld}\n", g->uptime_s);
 }
 
-static void render_prometheus(struct out *o, struct mux *mx)
+static void render_prometheus(struct out *o, const struct stats_gauges *g)
 {
     out_printf(o, "# HELP mlm_requests_total Requests answered, by stage "
                   "and outcome.\n# TYPE mlm_requests_total counter\n");
@@ -224,16 +222,15 @@ static void render_prometheus(struct out *o, struct mux *mx)
                    stage_name(s), (unsigned long long)stage_requests(st));
     }
     out_printf(o, "# TYPE mlm_workers gauge\n");
-    for (int state = W_STARTING; state <= W_RETIRING; state++)
+    for (int state = 0; state < STATS_STATES; state++)
         out_printf(o, "mlm_workers{state=\"%s\"} %d\n",
-                   worker_state_name(state), workers_count(mx, state));
+                   stats_state_names[state], g->by_state[state]);
     out_printf(o, "# TYPE mlm_worker_starts_total counter\n"
                   "mlm_worker_starts_total %llu\n"
                   "# TYPE mlm_worker_exits_total counter\n"
                   "mlm_worker_exits_total %llu\n"
                   "# TYPE mlm_queue_depth gauge\nmlm_queue_depth %d\n",
-               (unsigned long long)workers_started,
-               (unsigned long long)workers_exited, mx->queue_len);
+               g->started, g->exited, g->queue_depth);
 }
 
 static void text_block(struct out *o, const char *title,
@@ -258,7 +255,8 @@ static void text_block(struct out *o, const char *title,
     }
 }
 
-static void render_text(struct out *o, struct mux *mx, int64_t now)
+static void render_text(struct out *o, const struct stats_gauges *g,
+                        int64_t now)
 {
     struct stage_stats win[STAGE_COUNT];
     for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
@@ -269,22 +267,20 @@ static void render_text(struct out *o, struct mux *mx, int64_t now)
     out_printf(o, "workers: %d (idle %d, busy %d, starting %d); started %llu, "
                   "exited %llu (%llu started by the fork server); "
                   "generation %u\nqueue: %d waiting (max %d)\n",
-               workers_count(mx, -1), workers_count(mx, W_IDLE),
-               workers_count(mx, W_BUSY), workers_count(mx, W_STARTING),
-               (unsigned long long)workers_started,
-               (unsigned long long)workers_exited, mx->zygote_forks,
-               mx->generation,
-               mx->queue_len, mx->cfg->queue_max);
+               g->workers, g->by_state[STATS_IDLE], g->by_state[STATS_BUSY],
+               g->by_state[STATS_STARTING], g->started, g->exited, g->forked,
+               g->generation, g->queue_depth, g->queue_max);
 }
 
-char *stats_render(struct mux *mx, enum mlm_stats_format format, int64_t now)
+char *stats_render(enum mlm_stats_format format, const struct stats_gauges *g,
+                   int64_t now)
 {
     struct out o = {xmalloc(4096), 0, 4096};
     o.s[0] = '\0';
     switch (format) {
-    case STATS_JSON: render_json(&o, mx, now); break;
-    case STATS_PROMETHEUS: render_prometheus(&o, mx); break;
-    default: render_text(&o, mx, now); break;
+    case STATS_JSON: render_json(&o, g, now); break;
+    case STATS_PROMETHEUS: render_prometheus(&o, g); break;
+    default: render_text(&o, g, now); break;
     }
     return o.s;
 }

@@ -11,8 +11,9 @@
  * already.
  *
  * The event loop never waits for it. A request (ZY_FORK with the worker's
- * socket, common/zygote_proto.h) is sent, the worker joins the pool at once with its pid owed,
- * and the answer, read when the zygote's socket is readable, fills it in.
+ * socket, common/zygote_proto.h) is sent, the worker joins the pool at
+ * once with its pid owed, and the answer, read when the zygote's socket is
+ * readable, fills it in (struct zygote_events: the pool's callbacks).
  * Waiting for the answer instead held every request in the loop for the
  * fork, about a millisecond on a busy machine (0.99 ms median, 1.9 ms
  * at most, measured over 74 starts at 4,400 transactions a second).
@@ -26,9 +27,9 @@
  * multiplexor's children (worker/zygote.c), reaped and counted like any
  * other. A reload restarts it, so a new mlm-worker binary takes effect.
  */
-#include "mux.h"
+#include "zygote.h"
 #include "log.h"
-#include "sockio.h"
+#include "spawn.h"
 #include "zygote_proto.h"
 
 #include <errno.h>
@@ -75,8 +76,11 @@ void zygote_nice_allow(void)
 }
 
 /* In the process that stays (after the daemon's fork: not inherited). */
-void zygote_init(struct mux *mx)
+void zygote_init(struct zygote *z, const struct spawn_args *args,
+                 const struct zygote_events *events)
 {
+    z->args = args;
+    z->events = *events;
     /* For a zygote that cannot fork workers as the multiplexor's own
      * children and forks twice instead (worker/zygote.c): without it they
      * would go to init, never reaped here. */
@@ -85,41 +89,29 @@ void zygote_init(struct mux *mx)
                  "fork server", strerror(errno));
         return;
     }
-    mx->zygote_next_ms = 0;
+    z->next_ms = 0;
 }
 
-static void reaped_clear(struct mux *mx);
+static void reaped_clear(struct zygote *z);
 
-/*
- * Workers whose pid it still owes when it is gone: they live or leave by
- * their socket (a worker never forked sees its end closed with the
- * zygote), and cannot be killed by pid.
- */
-static void owed_forget(struct mux *mx)
+/* The pids it still owes when it is gone: nobody will tell them. */
+static void owed_forget(struct zygote *z)
 {
-    for (int i = 0; i < mx->zygote_owes_n; i++) {
-        struct worker *w = worker_find(mx, mx->zygote_owes[i].worker_id);
-        if (w == NULL)
-            continue;
-        w->pid_owed = 0;
-        w->pid_unknown = w->pid == 0 && !w->reaped;
-        if (w->pid_unknown)
-            msg_warn("worker %d: its fork server did not say its pid; it "
-                     "will, when it is ready", w->id);
-    }
-    mx->zygote_owes_n = 0;
-    reaped_clear(mx);
+    for (int i = 0; i < z->owes_n; i++)
+        z->events.pid_lost(z->events.ctx, z->owes[i].worker_id);
+    z->owes_n = 0;
+    reaped_clear(z);
 }
 
-static int answers_take(struct mux *mx, char *why, size_t whylen);
+static int answers_take(struct zygote *z, char *why, size_t whylen);
 
 /* Read answers until none is owed, an error, or wait_ms passed. */
-static void answers_drain(struct mux *mx, int wait_ms)
+static void answers_drain(struct zygote *z, int wait_ms)
 {
     int64_t deadline = now_ms() + wait_ms;
-    struct pollfd p = {.fd = mx->zygote_fd, .events = POLLIN};
+    struct pollfd p = {.fd = z->fd, .events = POLLIN};
     char why[256];
-    while (mx->zygote_owes_n > 0 && answers_take(mx, why, sizeof why) == 0) {
+    while (z->owes_n > 0 && answers_take(z, why, sizeof why) == 0) {
         int64_t left = deadline - now_ms();
         if (left <= 0 || (poll(&p, 1, (int)left) == -1 && errno != EINTR))
             break;
@@ -131,48 +123,50 @@ static void answers_drain(struct mux *mx, int wait_ms)
  * The answers it wrote before are read first: a pid owed and never read
  * is a worker that cannot be killed by pid.
  */
-static void zygote_forget(struct mux *mx, int kill_it)
+static void zygote_forget(struct zygote *z, int kill_it)
 {
-    if (mx->zygote_fd != -1) {
-        answers_drain(mx, kill_it ? 0 : ZYGOTE_DRAIN_MS);
-        kill_it |= mx->zygote_owes_n > 0; /* hung: it would fork unnamed */
-        watch_forget(&mx->zygote_watch, mx->zygote_fd);
-        close(mx->zygote_fd);
+    if (z->fd != -1) {
+        answers_drain(z, kill_it ? 0 : ZYGOTE_DRAIN_MS);
+        kill_it |= z->owes_n > 0; /* hung: it would fork unnamed */
+        loop_forget(&z->watch);
+        close(z->fd);
     }
-    owed_forget(mx);
-    mx->zygote_in_len = 0;
-    if (kill_it && mx->zygote_pid > 0)
-        kill(mx->zygote_pid, SIGKILL);
-    mx->zygote_fd = -1;
-    mx->zygote_ready = 0;
-    mx->zygote_pid = 0; /* reaped later as a child the pool does not know */
+    owed_forget(z);
+    z->in_len = 0;
+    if (kill_it && z->pid > 0)
+        kill(z->pid, SIGKILL);
+    z->fd = -1;
+    z->ready = 0;
+    z->pid = 0; /* reaped later as a child the pool does not know */
 }
 
-static void zygote_lost(struct mux *mx, const char *why)
+static void zygote_lost(struct zygote *z, const char *why)
 {
     msg_warn("worker fork server: %s; starting workers with exec until it "
              "is back", why);
-    zygote_forget(mx, 1);
-    mx->zygote_next_ms = now_ms() + backoff_ms(++mx->zygote_failures, 1000,
-                                               ZYGOTE_BACKOFF_MAX_MS);
+    zygote_forget(z, 1);
+    z->next_ms =
+        now_ms() + backoff_ms(++z->failures, 1000, ZYGOTE_BACKOFF_MAX_MS);
 }
 
-void zygote_tick(struct mux *mx, int64_t now)
+static void zygote_event(void *ctx, uint32_t events);
+
+void zygote_tick(struct zygote *z, int64_t now)
 {
-    if (mx->zygote_owes_n > 0 &&
-        now - mx->zygote_owes[0].asked_ms > ZYGOTE_ANSWER_MS)
-        zygote_lost(mx, "no answer");
-    if (mx->zygote_fd != -1 || mx->zygote_next_ms < 0 || mx->stopping ||
-        now < mx->zygote_next_ms)
+    if (z->owes_n > 0 && now - z->owes[0].asked_ms > ZYGOTE_ANSWER_MS)
+        zygote_lost(z, "no answer");
+    if (z->fd != -1 || z->next_ms < 0 || z->stopped || now < z->next_ms)
         return;
     int sock;
-    pid_t pid = worker_spawn(mx, 1, &sock);
+    pid_t pid = spawn_worker(z->args, SPAWN_FORK_SERVER, &sock);
     if (pid == -1) {
-        mx->zygote_next_ms = now + ZYGOTE_BACKOFF_MAX_MS;
+        z->next_ms = now + ZYGOTE_BACKOFF_MAX_MS;
         return;
     }
-    mx->zygote_fd = sock;
-    mx->zygote_pid = pid;
+    z->fd = sock;
+    z->pid = pid;
+    if (loop_watch(&z->watch, sock, EPOLLIN, zygote_event, z, LOOP_LAST) == -1)
+        zygote_lost(z, "cannot watch its socket");
     msg_debug("worker fork server started, pid %ld", (long)pid);
 }
 
@@ -207,24 +201,24 @@ static int request_send(int zygote_fd, int worker_id, int worker_sock)
  * answer with its pid is read (the zygote runs at the lowest priority):
  * children reaped that were no known worker are kept a while for that.
  */
-void zygote_reaped_unknown(struct mux *mx, pid_t pid)
+void zygote_reaped_unknown(struct zygote *z, pid_t pid)
 {
-    if (mx->zygote_owes_n > 0) /* else it cannot be a worker's: ignored */
-        mx->zygote_reaped[mx->zygote_reaped_next++ % ZYGOTE_OWES_MAX] = pid;
+    if (z->owes_n > 0) /* else it cannot be a worker's: ignored */
+        z->reaped[z->reaped_next++ % ZYGOTE_OWES_MAX] = pid;
 }
 
 /* Nothing owed, nothing to remember: a pid kept longer could come back. */
-static void reaped_clear(struct mux *mx)
+static void reaped_clear(struct zygote *z)
 {
-    memset(mx->zygote_reaped, 0, sizeof mx->zygote_reaped);
-    mx->zygote_reaped_next = 0;
+    memset(z->reaped, 0, sizeof z->reaped);
+    z->reaped_next = 0;
 }
 
-static int reaped_before(struct mux *mx, pid_t pid)
+static int reaped_before(struct zygote *z, pid_t pid)
 {
     for (int i = 0; i < ZYGOTE_OWES_MAX; i++)
-        if (mx->zygote_reaped[i] == pid) {
-            mx->zygote_reaped[i] = 0;
+        if (z->reaped[i] == pid) {
+            z->reaped[i] = 0;
             return 1;
         }
     return 0;
@@ -235,57 +229,41 @@ static int reaped_before(struct mux *mx, pid_t pid)
  * worker asked for (its ticket), with its pid or the fork's failure. -1,
  * with why, when the message makes no sense.
  */
-static int answer(struct mux *mx, const uint8_t *data, char *why,
+static int answer(struct zygote *z, const uint8_t *data, char *why,
                   size_t whylen)
 {
     struct zy_msg m;
     if (zy_decode(&m, data, ZY_MSG_LEN, why, whylen) == -1)
         return -1;
-    if (!mx->zygote_ready) {
-        mx->zygote_ready = m.type == ZY_READY && m.value ==
-                                                     (uint32_t)mx->zygote_pid;
-        if (!mx->zygote_ready)
+    if (!z->ready) {
+        z->ready = m.type == ZY_READY && m.value == (uint32_t)z->pid;
+        if (!z->ready)
             snprintf(why, whylen, "unexpected first message (type %u, pid "
                      "%u)", m.type, m.value);
-        return mx->zygote_ready ? 0 : -1;
+        return z->ready ? 0 : -1;
     }
-    if ((m.type != ZY_FORKED && m.type != ZY_FORK_FAILED) ||
-        mx->zygote_owes_n == 0 ||
-        m.ticket != (uint32_t)mx->zygote_owes[0].worker_id) {
+    if ((m.type != ZY_FORKED && m.type != ZY_FORK_FAILED) || z->owes_n == 0 ||
+        m.ticket != (uint32_t)z->owes[0].worker_id) {
         snprintf(why, whylen, "unexpected answer (type %u, worker %u)",
                  m.type, m.ticket);
         return -1;
     }
-    int id = mx->zygote_owes[0].worker_id;
-    mx->zygote_owes_n--;
-    memmove(mx->zygote_owes, mx->zygote_owes + 1,
-            (size_t)mx->zygote_owes_n * sizeof mx->zygote_owes[0]);
-    struct worker *w = worker_find(mx, id);
-    if (w == NULL)
-        return 0; /* cannot be: a worker is freed only once its pid came */
-    w->pid_owed = 0;
+    int id = z->owes[0].worker_id;
+    z->owes_n--;
+    memmove(z->owes, z->owes + 1, (size_t)z->owes_n * sizeof z->owes[0]);
     if (m.type == ZY_FORKED) {
         pid_t pid = (pid_t)m.value;
-        mx->zygote_failures = 0;
-        mx->zygote_forks++;
-        if (reaped_before(mx, pid)) {
-            w->reaped = 1; /* pid stays 0: freed once lost */
-            stats_worker_exited();
-        } else if (!w->reaped && w->pid == 0) {
-            w->pid = pid; /* unless its READY told it already */
-            w->pid_unknown = 0;
-        }
-        msg_debug("worker %d is pid %ld", w->id, (long)pid);
+        z->failures = 0;
+        z->forks++;
+        msg_debug("worker %d is pid %ld", id, (long)pid);
+        z->events.forked(z->events.ctx, id, pid, reaped_before(z, pid));
     } else {
-        msg_debug("worker %d: the fork server could not fork it: %s", w->id,
-                 strerror((int)m.value));
-        stats_worker_exited(); /* never was */
-        w->reaped = 1;
-        if (w->state != W_DEAD)
-            worker_lost(mx, w, "the fork server could not fork it");
+        msg_debug("worker %d: the fork server could not fork it: %s", id,
+                  strerror((int)m.value));
+        z->events.fork_failed(z->events.ctx, id);
     }
-    if (mx->zygote_owes_n == 0)
-        reaped_clear(mx);
+    if (z->owes_n == 0)
+        reaped_clear(z);
     return 0;
 }
 
@@ -293,12 +271,12 @@ static int answer(struct mux *mx, const uint8_t *data, char *why,
  * The messages there are, without waiting. 0; -1 at EOF; -2 error or
  * nonsense (why).
  */
-static int answers_take(struct mux *mx, char *why, size_t whylen)
+static int answers_take(struct zygote *z, char *why, size_t whylen)
 {
     ssize_t got;
     do
-        got = recv(mx->zygote_fd, mx->zygote_in + mx->zygote_in_len,
-                   sizeof mx->zygote_in - mx->zygote_in_len, MSG_DONTWAIT);
+        got = recv(z->fd, z->in + z->in_len,
+                   sizeof z->in - z->in_len, MSG_DONTWAIT);
     while (got == -1 && errno == EINTR);
     if (got == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return 0;
@@ -307,66 +285,70 @@ static int answers_take(struct mux *mx, char *why, size_t whylen)
                  got == 0 ? "exited (end of its socket)" : strerror(errno));
         return got == 0 ? -1 : -2;
     }
-    mx->zygote_in_len += (size_t)got;
+    z->in_len += (size_t)got;
     size_t used = 0;
     int bad = 0;
-    while (!bad && mx->zygote_in_len - used >= ZY_MSG_LEN) {
-        bad = answer(mx, mx->zygote_in + used, why, whylen) == -1;
+    while (!bad && z->in_len - used >= ZY_MSG_LEN) {
+        bad = answer(z, z->in + used, why, whylen) == -1;
         used += ZY_MSG_LEN;
     }
-    memmove(mx->zygote_in, mx->zygote_in + used, mx->zygote_in_len - used);
-    mx->zygote_in_len -= used;
+    memmove(z->in, z->in + used, z->in_len - used);
+    z->in_len -= used;
     return bad ? -2 : 0;
 }
 
-void zygote_readable(struct mux *mx)
+/* Its socket is readable (the loop's callback). */
+static void zygote_event(void *ctx, uint32_t events)
 {
+    struct zygote *z = ctx;
+    (void)events;
     char why[256];
-    int taken = mx->zygote_fd == -1 ? 0 : answers_take(mx, why, sizeof why);
+    int taken = z->fd == -1 ? 0 : answers_take(z, why, sizeof why);
     if (taken < 0)
-        zygote_lost(mx, why);
+        zygote_lost(z, why);
 }
 
-int zygote_spawn(struct mux *mx, int worker_id, int *sock)
+int zygote_spawn(struct zygote *z, int worker_id, int *sock)
 {
     int sv[2];
-    if (mx->zygote_fd == -1 || !mx->zygote_ready ||
-        mx->zygote_owes_n == ZYGOTE_OWES_MAX || pair_open(sv) == -1)
+    if (z->fd == -1 || !z->ready || z->owes_n == ZYGOTE_OWES_MAX ||
+        pair_open(sv) == -1)
         return -1;
-    int sent = request_send(mx->zygote_fd, worker_id, sv[1]);
+    int sent = request_send(z->fd, worker_id, sv[1]);
     close(sv[1]);
     if (sent == -1) {
         close(sv[0]); /* not reused: the zygote may have it all the same */
-        zygote_lost(mx, "cannot write to it");
+        zygote_lost(z, "cannot write to it");
         return -1;
     }
-    mx->zygote_owes[mx->zygote_owes_n++] =
+    z->owes[z->owes_n++] =
         (struct zygote_ask){.worker_id = worker_id, .asked_ms = now_ms()};
     *sock = sv[0];
     return 0;
 }
 
-int zygote_exited(struct mux *mx, pid_t pid)
+int zygote_exited(struct zygote *z, pid_t pid)
 {
-    if (pid != mx->zygote_pid || pid <= 0)
+    if (pid != z->pid || pid <= 0)
         return 0;
-    mx->zygote_pid = 0; /* reaped: not to be killed */
-    zygote_lost(mx, "exited");
+    z->pid = 0; /* reaped: not to be killed */
+    zygote_lost(z, "exited");
     return 1;
 }
 
-void zygote_restart(struct mux *mx)
+void zygote_restart(struct zygote *z)
 {
-    if (mx->zygote_fd == -1)
+    if (z->fd == -1)
         return;
-    zygote_forget(mx, 0);
-    mx->zygote_failures = 0;
-    mx->zygote_next_ms = 0;
-    zygote_tick(mx, now_ms());
+    zygote_forget(z, 0);
+    z->failures = 0;
+    z->next_ms = 0;
+    zygote_tick(z, now_ms());
 }
 
-void zygote_stop(struct mux *mx)
+void zygote_stop(struct zygote *z)
 {
-    zygote_forget(mx, 0);
-    mx->zygote_next_ms = -1;
+    zygote_forget(z, 0);
+    z->next_ms = -1;
+    z->stopped = 1;
 }
