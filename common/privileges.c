@@ -28,8 +28,7 @@ int privileges_switch(const char *user, char *why, size_t whylen)
     errno = 0;
     struct passwd *pw = getpwnam(user);
     if (pw == NULL) {
-        snprintf(why, whylen, "user %s (from the configuration) does not "
-                 "exist", user);
+        snprintf(why, whylen, "user '%s' does not exist", user);
         return -1;
     }
     if (setgroups(0, NULL) == -1 || initgroups(user, pw->pw_gid) == -1 ||

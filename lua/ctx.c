@@ -389,25 +389,27 @@ static int ctx_newindex(lua_State *L)
                       "ctx:add_recipient() and the like");
 }
 
+/* The methods of ctx: the changes a policy asks for. */
+static const luaL_Reg ctx_methods[] = {
+    {"add_header", l_add_header},
+    {"change_header", l_change_header},
+    {"delete_header", l_delete_header},
+    {"set_header", l_set_header},
+    {"delete_headers", l_delete_headers},
+    {"add_recipient", l_add_recipient},
+    {"delete_recipient", l_delete_recipient},
+    {"change_sender", l_change_sender},
+    {"add_footer", l_add_footer},
+    {"wrap_message", l_wrap_message},
+    {"quarantine", l_quarantine},
+    {NULL, NULL}};
+
 void ctx_push(lua_State *L, struct stage_run *run)
 {
     struct ctx_ud *ud = lua_newuserdatauv(L, sizeof *ud, 1);
     ud->run = run;
     if (udata_newmetatable(L, CTX_MT)) {
-        static const luaL_Reg methods[] = {
-            {"add_header", l_add_header},
-            {"change_header", l_change_header},
-            {"delete_header", l_delete_header},
-            {"set_header", l_set_header},
-            {"delete_headers", l_delete_headers},
-            {"add_recipient", l_add_recipient},
-            {"delete_recipient", l_delete_recipient},
-            {"change_sender", l_change_sender},
-            {"add_footer", l_add_footer},
-            {"wrap_message", l_wrap_message},
-            {"quarantine", l_quarantine},
-            {NULL, NULL}};
-        luaL_newlib(L, methods);
+        luaL_newlib(L, ctx_methods);
         for (int f = F_QID; f <= F_AUTH; f++) {
             lua_pushinteger(L, f);
             lua_setfield(L, -2, ctx_field_names[f]);

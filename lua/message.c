@@ -734,16 +734,19 @@ static int message_index(lua_State *L)
     return 1;
 }
 
+/* The methods of ctx.message. */
+static const luaL_Reg message_methods[] = {
+    {"header", l_header},
+    {"headers", l_headers},
+    {"raw_header", l_raw_header},
+    {"addresses", l_addresses},
+    {"parts", l_parts},
+    {NULL, NULL}};
+
 void message_register(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"header", l_header},
-                                       {"headers", l_headers},
-                                       {"raw_header", l_raw_header},
-                                       {"addresses", l_addresses},
-                                       {"parts", l_parts},
-                                       {NULL, NULL}};
     udata_newmetatable(L, MESSAGE_MT);
-    luaL_newlib(L, methods);
+    luaL_newlib(L, message_methods);
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "methods");
     lua_pushcclosure(L, message_index, 1);
