@@ -69,7 +69,7 @@ mt.bodystring(conn, string.rep("x", 5000) .. "\r\n")
 mt.disconnect(conn, false)
 LUA
 ${MILTERTEST:-miltertest} -s "$tmp/midbody.lua" >/dev/null 2>&1
-sleep 0.5
+mlm_wait_until 10 eval '[ "$(spool_files)" -le 1 ]'
 t_check "MTA gone mid-body: its spool file is kept for reuse, not left over ($(spool_files))" \
     test "$(spool_files)" -le 1
 t_check "MTA gone mid-body: mlmd still up" kill -0 "$MLM_MLMD_PID"
