@@ -210,7 +210,9 @@ first=$(mlm_ctl status | awk '$1 == "1" { print $2 }')
 # The successor is to come from the fork server: once it runs, its
 # first word (ready) follows within milliseconds.
 wait_zygote >/dev/null
-sleep 0.5
+# worker 1 has loaded the policy before it changes
+worker1_idle() { mlm_ctl status | grep -Eq '^1 +[0-9]+ +idle '; }
+mlm_wait_until 10 worker1_idle
 echo 'spin(2.0)' >>"$tmp/slowload.lua"
 bench "$tmp/b13" -n 6
 mlm_ctl status >"$tmp/st13"
