@@ -209,11 +209,83 @@ static const struct command *command_find(int argc, char **argv, int *words)
     return bare;
 }
 
+/*
+ * Print the words of one usage line: its arguments (options == 0: "LIST",
+ * "ADDRESS", "FILE...", an optional one without its brackets) or its
+ * options (options == 1: "--json", "--role=member|moderator|owner",
+ * "--owner=ADDR"), separated by blanks.
+ */
+static void usage_words(FILE *fp, const char *p, int options)
+{
+    const char *sep = "";
+    while (*p) {
+        p += strspn(p, " ");
+        if (*p == '\0')
+            break;
+        if (*p != '[') {
+            size_t n = strcspn(p, " ");
+            if (!options)
+                fprintf(fp, "%s%.*s", sep, (int)n, p), sep = " ";
+            p += n;
+            continue;
+        }
+        const char *end = strchr(p, ']');
+        if (end == NULL)
+            return; /* grammar_read refuses it when the command runs */
+        const char *in = p + 1;
+        p = end + 1 + (strncmp(end + 1, "...", 3) == 0 ? 3 : 0);
+        if (strncmp(in, "--", 2) != 0) {
+            if (!options)
+                fprintf(fp, "%s%.*s", sep, (int)(end - in), in), sep = " ";
+            continue;
+        }
+        if (!options)
+            continue;
+        const char *space = memchr(in, ' ', (size_t)(end - in));
+        if (space) {
+            fprintf(fp, "%s%.*s=%.*s", sep, (int)(space - in), in,
+                    (int)(end - space - 1), space + 1);
+            sep = " ";
+            continue;
+        }
+        while (in < end) {
+            const char *bar = memchr(in, '|', (size_t)(end - in));
+            const char *stop = bar ? bar : end;
+            fprintf(fp, "%s%.*s", sep, (int)(stop - in), in);
+            sep = " ";
+            in = stop + 1;
+        }
+    }
+}
+
+/*
+ * "mlm-ctl help --complete": the command table for completion/mlm-ctl,
+ * which reads it at completion time and keeps a copy made from it at
+ * build time. One command a line, three fields separated by a tab: its
+ * words, its arguments, its options (usage_words).
+ */
+static void complete_table(FILE *fp)
+{
+    char words[64];
+    for (const struct command *c = commands; c->name; c++) {
+        command_words(c, words, sizeof words);
+        fprintf(fp, "%s\t", words);
+        usage_words(fp, c->args, 0);
+        fputc('\t', fp);
+        usage_words(fp, c->args, 1);
+        fputc('\n', fp);
+    }
+}
+
 static int help(int argc, char **argv)
 {
     int words;
     if (argc == 0) {
         usage_all(stdout);
+        return EXIT_OK;
+    }
+    if (argc == 1 && strcmp(argv[0], "--complete") == 0) {
+        complete_table(stdout);
         return EXIT_OK;
     }
     const struct command *c = command_find(argc, argv, &words);

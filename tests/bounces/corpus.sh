@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 tmp=$(mktemp -d /tmp/mlm-corpus.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf
 mlm_write_conf "$top_srcdir/lua/policy.lua"
 corpus=$here/corpus
 

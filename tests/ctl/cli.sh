@@ -152,8 +152,9 @@ t_check "a new database is 0600 under umask 022 (got $(stat -c %a "$db"))" \
 # A database, -wal and -shm that others may read (made before): 0600 once
 # opened. Another connection keeps the -wal and -shm files in place.
 chmod 644 "$db"
-{ printf 'PRAGMA journal_mode = WAL;\nSELECT count(*) FROM lists;\n'; sleep 3; } |
-    sqlite3 "$db" >/dev/null &
+mkfifo "$tmp/release" # the holder keeps its connection until told
+{ printf 'PRAGMA journal_mode = WAL;\nSELECT count(*) FROM lists;\n'
+  read -r _ <"$tmp/release"; } | sqlite3 "$db" >/dev/null &
 holder=$!
 for ((i = 0; i < 50; i++)); do [ -e "$db-shm" ] && break; sleep 0.1; done
 chmod 644 "$db-wal" "$db-shm" 2>/dev/null
@@ -161,6 +162,7 @@ run 0 "lists on a database others may read" lists
 modes=$(stat -c %a "$db" "$db-wal" "$db-shm" 2>&1 | tr '\n' ' ')
 t_check "the database, -wal and -shm made 0600 on open (got $modes)" \
     test "$modes" = "600 600 600 "
+timeout 10 sh -c 'echo >"$1"' _ "$tmp/release"
 wait "$holder"
 run 0 "list create with posting, owners and prefix" \
     list create dev@Example.ORG --posting open --owner boss@example.org \

@@ -5,7 +5,11 @@
 #
 # List addresses come from a stub mlm-ctl (so no database is needed); the
 # list settings come from the built mlm-ctl's "help list set" when it is
-# built, and the script's own copy of them must match db/db_lists.c.
+# built, and the script's own copy of them must match db/db_lists.c. The
+# commands and options come from the command table: the script's built-in
+# copy (the stub gives none) must be the built mlm-ctl's "help --complete",
+# every row of it must complete as it says, and a table the stub gives
+# (STUB_TABLE) is read at completion time.
 # Environment: top_srcdir, top_builddir (set by make check).
 set -u
 export LC_ALL=C
@@ -16,7 +20,7 @@ tmp=$(mktemp -d /tmp/mlm-completion.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 # shellcheck source=/dev/null
-. "$top_srcdir/completion/mlm-ctl" || exit 1
+. "$top_builddir/completion/mlm-ctl" || exit 1
 
 failures=0
 checks=0
@@ -33,6 +37,7 @@ case "\$*" in
 lists) printf '%s\n' 'dev@lists.example  3  members' 'ops@lists.example  0  announce' ;;
 "templates dev@lists.example") printf '%s\n' 'help  shipped  the answer to help' 'welcome  own  to a new member' ;;
 "help list set") [ -x "$real_ctl" ] && exec "$real_ctl" help list set ;;
+"help --complete") [ -n "\${STUB_TABLE:-}" ] && printf '%s\n' "\$STUB_TABLE" ;;
 esac
 exit 0
 EOF
@@ -176,6 +181,64 @@ if [ -x "$real_ctl" ]; then
         diff <(echo "$got") <(echo "$_mlm_ctl_static_settings")
     fi
 fi
+
+# The built-in command table is the built mlm-ctl's.
+if [ -x "$real_ctl" ]; then
+    table=$("$real_ctl" help --complete)
+    if [ -n "$table" ] && [ "$table" = "$(awk -F '\t' 'NF == 3' <<<"$_mlm_ctl_static_table")" ]; then
+        ok "the built-in command table is mlm-ctl help --complete"
+    else
+        fail "the built-in command table differs from mlm-ctl help --complete:"
+        diff <(echo "$table") <(echo "$_mlm_ctl_static_table")
+    fi
+else
+    table=$(awk -F '\t' 'NF == 3' <<<"$_mlm_ctl_static_table")
+fi
+# Every row of the table completes as the table says: its first word among
+# the commands, its second among its group's, its options (and --help)
+# after it, and the fixed values of each option.
+rows=0 bad=0
+tab_check() { # LINE WANTED
+    local got
+    got=$(comp "$1")
+    [ "$got" = "$2" ] && return 0
+    bad=$((bad + 1))
+    echo "# '$1': got '$got', want '$2'"
+}
+words_of() { tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+all_cmds=$( (cut -f1 <<<"$table" | cut -d' ' -f1; echo help) | words_of)
+tab_check "mlm-ctl " "$all_cmds"
+while IFS= read -r row; do
+    words=$(cut -f1 <<<"$row") argnames=$(cut -f2 <<<"$row") options=$(cut -f3 <<<"$row")
+    rows=$((rows + 1))
+    first=${words%% *}
+    if [ "$words" != "$first" ]; then
+        grep -q " ${words#* } " <<<" $(comp "mlm-ctl $first ") " ||
+            { bad=$((bad + 1)); echo "# 'mlm-ctl $first ' lacks ${words#* }"; }
+    fi
+    # past the arguments, so the cursor is on an option
+    line="mlm-ctl $words"
+    for a in $argnames; do line+=" x"; done
+    tab_check "$line --" "$( (sed 's/=[^ ]*//g' <<<"$options"; echo --help) | words_of)"
+    for o in $options; do
+        case $o in
+        *=*"|"*) tab_check "$line ${o%%=*} " "$(tr '|' ' ' <<<"${o#*=}" | words_of)" ;;
+        esac
+    done
+done <<<"$table"
+if [ "$rows" -gt 20 ] && [ "$bad" -eq 0 ]; then
+    ok "all $rows rows of the command table complete as it says"
+else
+    fail "$bad completions of $rows table rows differ from the table"
+fi
+# A table mlm-ctl gives at completion time wins over the built-in copy.
+STUB_TABLE=$(printf '%s\n%s\t%s\t%s' "$table" frob LIST '--zap --level=low|high')
+export STUB_TABLE
+expect "mlm-ctl fr" "frob"
+expect "mlm-ctl frob dev@lists.example --" "--help --level --zap"
+expect "mlm-ctl frob dev@lists.example --level " "high low"
+expect "mlm-ctl frob " "dev@lists.example ops@lists.example"
+unset STUB_TABLE
 
 echo "$checks checks, $failures failed"
 [ "$failures" -eq 0 ]

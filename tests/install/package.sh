@@ -284,7 +284,8 @@ if ! mlm_start_mux || ! mlm_start_inet; then
     exit 1
 fi
 t_ok "installed mlm-multiplexor and mlmd started"
-sleep 0.3
+mux_has_child() { [ -n "$(mlm_children "$MLM_MUX_PID")" ]; }
+mlm_wait_until 10 mux_has_child
 # A child of the multiplexor (without procps: from /proc/PID/stat).
 worker=
 for f in /proc/[0-9]*/stat; do

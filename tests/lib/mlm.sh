@@ -5,15 +5,22 @@
 #       writes $MLM_DIR/mlm.conf, starts mlm-multiplexor and mlmd in the
 #       foreground (logs in $MLM_DIR/*.log) and waits for their sockets.
 #       Exports MLM_DIR, MLM_CONF, MLM_MILTER (unix:... socket for
-#       miltertest), MLM_MILTER_INET (inet:PORT@127.0.0.1, for Postfix).
+#       miltertest and milter-client.py; milter_socket in the config).
 #       The worker's DNS (dns_resolver) is a private unbound answering
 #       NXDOMAIN for every name (tests/lib/dns.sh), so that a post's DMARC
 #       check never reaches the real DNS; set MLM_DNS_RESOLVER first to
 #       use another (a test's own zone).
+#   mlm_start_inet a second mlmd on TCP for an MTA that needs it (Postfix):
+#                  exports MLM_PORT and MLM_MILTER_INET (inet:PORT@127.0.0.1),
+#                  unless MLM_PORT is set already
 #   mlm_stop       stops both (SIGTERM, then SIGKILL) and removes MLM_DIR
 #                  unless KEEP_TMP is set. Safe in an EXIT trap.
 #   mlm_ctl ARGS   runs mlm-ctl -C $MLM_CONF
 #   mlm_log        prints both daemons' logs
+#   mlm_wait_until SECONDS COMMAND...
+#                  runs COMMAND every 0.05 s until it succeeds; 1 when it
+#                  has not after SECONDS (a generous bound, not a delay)
+#   mlm_children PID   the pids of PID's children, one a line (from /proc)
 #
 # Environment: top_builddir (set by make check), MLM_WRAPPER (e.g.
 # "valgrind --error-exitcode=99 ..." put in front of each daemon).
@@ -66,7 +73,7 @@ mlm_write_conf() { # POLICY [extra lines...]
          kill "$dns_pid") >/dev/null 2>&1 </dev/null &
     fi
     {
-        echo "milter_socket = inet:$MLM_PORT@127.0.0.1"
+        echo "milter_socket = unix:$MLM_DIR/milter.sock"
         echo "mx_socket = $MLM_DIR/mx.sock"
         echo "ctl_socket = $MLM_DIR/ctl.sock"
         echo "spool_dir = $MLM_DIR/spool"
@@ -105,10 +112,8 @@ mlm_start() { # POLICY [extra config lines...]
     MLM_DIR=$(mktemp -d /tmp/mlm-test.XXXXXX)
     chmod 755 "$MLM_DIR"
     MLM_CONF=$MLM_DIR/mlm.conf
-    MLM_PORT=$(mlm_free_port)
     MLM_MILTER=unix:$MLM_DIR/milter.sock
-    MLM_MILTER_INET=inet:$MLM_PORT@127.0.0.1
-    export MLM_DIR MLM_CONF MLM_MILTER MLM_MILTER_INET MLM_PORT
+    export MLM_DIR MLM_CONF MLM_MILTER
     if [ -z "${MLM_DNS_RESOLVER:-}" ]; then
         . "$(dirname "${BASH_SOURCE[0]}")/dns.sh"
         dns_start "$MLM_DIR" || return 1
@@ -123,6 +128,11 @@ mlm_start() { # POLICY [extra config lines...]
 # A second mlmd on TCP for Postfix (Postfix in its chroot-less private
 # instance reaches the milter over loopback, as a real setup often does).
 mlm_start_inet() {
+    if [ -z "${MLM_PORT:-}" ]; then
+        MLM_PORT=$(mlm_free_port)
+        MLM_MILTER_INET=inet:$MLM_PORT@127.0.0.1
+        export MLM_PORT MLM_MILTER_INET
+    fi
     ${MLM_WRAPPER:-} "$MLMD_BIN" -f -C "$MLM_CONF" -p "$MLM_MILTER_INET" \
         >>"$MLM_DIR/mlmd-inet.log" 2>&1 &
     MLM_MLMD_INET_PID=$!
@@ -177,6 +187,27 @@ mlm_stop() {
 }
 
 mlm_ctl() { "$CTL_BIN" -C "$MLM_CONF" "$@"; }
+
+mlm_wait_until() { # SECONDS COMMAND...
+    local limit=$(($1 * 20)) i
+    shift
+    [ -n "${MLM_WRAPPER:-}" ] && limit=$((limit * 6)) # valgrind is slow
+    for ((i = 0; i < limit; i++)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    "$@"
+}
+
+mlm_children() { # PID
+    local f line ppid
+    for f in /proc/[0-9]*/stat; do
+        read -r line 2>/dev/null <"$f" || continue
+        read -r _ ppid _ <<<"${line##*) }"
+        [ "$ppid" = "$1" ] && { f=${f#/proc/}; echo "${f%/stat}"; }
+    done
+    return 0
+}
 
 # Wait until the outbox is empty: all mail the policy sent from a worker
 # has been handed to sendmail (the drainer removes a file from cur/ once

@@ -48,7 +48,7 @@ dns_start "$tmp" \
     'none.example. TXT "v=spf1 ip4:192.0.2.1 -all"' \
     || exit 1
 
-MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1 MLM_DNS_RESOLVER=$DNS_RESOLVER
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_DNS_RESOLVER=$DNS_RESOLVER
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
     "sendmail = $here/../lib/fake-sendmail.sh" "dns_timeout = 2s" \
     "authserv_id = mlm.test"
@@ -365,8 +365,8 @@ ctl list set $L sender_authentication off
 python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1], flush=True); time.sleep(60)' >"$tmp/silent.port" &
 silent_pid=$!
 for _ in $(seq 50); do [ -s "$tmp/silent.port" ] && break; sleep 0.1; done
-sed "s/^dns_resolver = .*/dns_resolver = 127.0.0.1@$(cat "$tmp/silent.port")/" \
-    "$MLM_CONF" >"$tmp/down.conf"
+sed -e "s/^dns_resolver = .*/dns_resolver = 127.0.0.1@$(cat "$tmp/silent.port")/" \
+    -e 's/^dns_timeout = .*/dns_timeout = 1s/' "$MLM_CONF" >"$tmp/down.conf"
 mail 'Nora <nora@none.example>'
 try nora@none.example "$tmp/down.conf"
 kill "$silent_pid" 2>/dev/null; wait "$silent_pid" 2>/dev/null

@@ -61,7 +61,7 @@ dns_start "$tmp" \
     'loop.example. TXT "v=spf1 include:loop.example -all"' \
     || exit 1
 
-MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1 MLM_DNS_RESOLVER=$DNS_RESOLVER
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_DNS_RESOLVER=$DNS_RESOLVER
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
     "sendmail = $here/../lib/fake-sendmail.sh" "dns_timeout = 2s" \
     "authserv_id = mlm.test"

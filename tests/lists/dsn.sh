@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 tmp=$(mktemp -d /tmp/mlm-dsn.XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
-MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf
 # mlm-ctl try gives a policy (and so sendmail) only PATH, TZ, LANG, LC_*
 # and TMPDIR of its environment: the directory goes on the command line.
 FAKE_SENDMAIL_DIR=$tmp/sent

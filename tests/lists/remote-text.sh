@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 tmp=$(mktemp -d /tmp/mlm-remote-text.XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
-MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf
 mkdir "$tmp/sent"
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
     "sendmail = /usr/bin/env FAKE_SENDMAIL_DIR=$tmp/sent $here/../lib/fake-sendmail.sh"

@@ -128,8 +128,9 @@ t_check "ctx:add_recipient in filter_recipient: $MT_FAILURE" \
 
 # Body files written for footers that were not applied are removed too.
 # (outbox/ is the multiplexor's: mail a policy sent, none here)
-sleep 0.2
-left=$(ls -A "$MLM_DIR/spool" 2>&1 | grep -vx outbox)
+spool_left() { ls -A "$MLM_DIR/spool" 2>&1 | grep -vx outbox; }
+mlm_wait_until 10 eval '[ -z "$(spool_left)" ]'
+left=$(spool_left)
 t_check "the spool directory is empty after the transactions (left: ${left:-none})" \
     test -d "$MLM_DIR/spool" -a -z "$left"
 

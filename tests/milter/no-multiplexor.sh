@@ -50,10 +50,13 @@ t_check "after the restart: MAIL continues (got: $out)" \
 # transaction: mlmd's pooled connections to it are dead, and the first
 # transaction after the restart must be served all the same.
 mt_run no-multiplexor.lua -D PHASE=before-kill
+old_workers=$(mlm_children "$MLM_MUX_PID")
 kill -9 "$MLM_MUX_PID"
 { wait "$MLM_MUX_PID"; } 2>/dev/null
 MLM_MUX_PID=
-sleep 0.5  # its workers see the socket close and exit
+# its workers see the socket close and exit
+workers_gone() { local p; for p in $old_workers; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
+t_check "the killed multiplexor's workers exit" mlm_wait_until 10 workers_gone
 mlm_start_mux || exit 1
 t_check "the multiplexor is back after SIGKILL" mux_ready
 mt_run no-multiplexor.lua -D PHASE=after-kill

@@ -27,7 +27,11 @@ started=$(json_get "j['workers']['started']")
 client junk >"$tmp/junk"
 t_check "6 malformed frames: each answered with an error by the multiplexor ($(sort "$tmp/junk" | uniq -c | tr -s ' \n' ' '))" \
     test "$(grep -c '^error ' "$tmp/junk")" = 6
-sleep 0.5
+# A request served after them: the multiplexor has handled every frame
+# before it (one event loop, in order), so a worker they started or
+# killed would show below.
+t_check "a good request after them is served" \
+    test "$(client request 2 a@pool.test)" = "reply continue "
 t_check "malformed frames: worker pids unchanged ($before / $(pids))" test "$before" = "$(pids)"
 t_check "malformed frames: no worker started ($started / $(json_get "j['workers']['started']"))" \
     test "$started" = "$(json_get "j['workers']['started']")"

@@ -59,7 +59,7 @@ t_check "status --prometheus is refused (text or JSON only)" \
 bench "$tmp/b2" -c 8 -n 3000 &
 bpid=$!
 for i in 1 2 3; do
-    sleep 0.3
+    sleep 0.3 # spreads the reloads over the run: pacing, no assertion waits on it
     mlm_ctl reload >/dev/null || t_fail "reload $i refused"
 done
 kill -HUP "$MLM_MUX_PID"
@@ -212,7 +212,9 @@ first=$(mlm_ctl status | awk '$1 == "1" { print $2 }')
 # The successor is to come from the fork server: once it runs, its
 # first word (ready) follows within milliseconds.
 wait_zygote >/dev/null
-sleep 0.5
+# worker 1 has loaded the policy before it changes
+worker1_idle() { mlm_ctl status | grep -Eq '^1 +[0-9]+ +idle '; }
+mlm_wait_until 10 worker1_idle
 echo 'spin(2.0)' >>"$tmp/slowload.lua"
 bench "$tmp/b13" -n 6
 mlm_ctl status >"$tmp/st13"
@@ -241,7 +243,6 @@ mlm_stop >/dev/null
 # --- a policy that cannot load stops start-up with a clear error -----------
 printf 'error("broken at load")\n' >"$tmp/broken.lua"
 MLM_DIR=$tmp/start; mkdir -p "$MLM_DIR"; MLM_CONF=$MLM_DIR/mlm.conf
-MLM_PORT=$(mlm_free_port)
 mlm_write_conf "$tmp/broken.lua"
 timeout 20 "$MUX_BIN" -f -C "$MLM_CONF" >"$tmp/start.log" 2>&1
 rc=$?
