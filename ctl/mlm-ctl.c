@@ -268,7 +268,7 @@ static void complete_table(FILE *fp)
 {
     char words[64];
     for (const struct command *c = commands; c->name; c++) {
-        command_words(c, words, sizeof words);
+        ctl_command_words(c, words, sizeof words);
         fprintf(fp, "%s\t", words);
         usage_words(fp, c->args, 0);
         fputc('\t', fp);
