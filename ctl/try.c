@@ -219,9 +219,15 @@ static enum verdict ask(struct try_run *t, enum mlm_stage stage,
     if (stage == STAGE_MESSAGE) {
         req.spool_path = t->spool;
         req.size = t->wirelen;
+        auth_results_forget();
     }
     policy_run(&t->pol, &req, rep, t->dir, why, sizeof why);
     strv_free(&req.macros);
+    if (stage == STAGE_MESSAGE && *auth_results_last()) {
+        char *safe = safe_text(auth_results_last(), 0);
+        printf("authentication: %s\n", safe);
+        free(safe);
+    }
     return judge(t, stage, rcpt, rep);
 }
 

@@ -5,6 +5,7 @@
  * resolver is opened on first use and lives as long as the worker.
  */
 #include "auth.h"
+#include "policy.h"
 #include "luambind.h"
 #include "mlmconf.h"
 #include "xmalloc.h"
@@ -39,35 +40,36 @@ void auth_run_free(struct stage_run *run)
     run->auth = NULL;
 }
 
-/* The Authentication-Results value (RFC 8601) for the results. */
-static void push_results_header(lua_State *L, const struct auth_result *r)
+/* The Authentication-Results value of the last post whose ctx.auth was
+ * computed in this process, for mlm-ctl try; "" after auth_results_forget. */
+static char last_results[AUTH_RESULTS_MAX];
+
+/* The Authentication-Results value (RFC 8601) for the results, cut to
+ * outlen - 1 bytes (it fits: an authserv-id and four domains of at most
+ * 255 bytes each, and fixed words). */
+static void results_format(const struct auth_result *r, char *out,
+                           size_t outlen)
 {
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, authserv_id);
-    luaL_addstring(&b, "; dkim=");
-    luaL_addstring(&b, auth_status_name(r->dkim));
-    for (int i = 0; i < r->n_dkim_domains && i < 1; i++) {
-        luaL_addstring(&b, " header.d=");
-        luaL_addstring(&b, r->dkim_domains[i]);
-    }
-    luaL_addstring(&b, "; spf=");
-    luaL_addstring(&b, auth_status_name(r->spf));
-    if (r->spf_domain[0]) {
-        luaL_addstring(&b, " smtp.mailfrom=");
-        luaL_addstring(&b, r->spf_domain);
-    }
-    luaL_addstring(&b, "; dmarc=");
-    luaL_addstring(&b, auth_status_name(r->dmarc));
-    if (r->have_policy) {
-        luaL_addstring(&b, " policy.dmarc=");
-        luaL_addstring(&b, dmarc_policy_name(r->policy));
-    }
-    if (r->from_domain[0]) {
-        luaL_addstring(&b, " header.from=");
-        luaL_addstring(&b, r->from_domain);
-    }
-    luaL_pushresult(&b);
+    snprintf(out, outlen, "%s; dkim=%s%s%s; spf=%s%s%s; dmarc=%s%s%s%s%s",
+             authserv_id, auth_status_name(r->dkim),
+             r->n_dkim_domains > 0 ? " header.d=" : "",
+             r->n_dkim_domains > 0 ? r->dkim_domains[0] : "",
+             auth_status_name(r->spf),
+             r->spf_domain[0] ? " smtp.mailfrom=" : "", r->spf_domain,
+             auth_status_name(r->dmarc),
+             r->have_policy ? " policy.dmarc=" : "",
+             r->have_policy ? dmarc_policy_name(r->policy) : "",
+             r->from_domain[0] ? " header.from=" : "", r->from_domain);
+}
+
+const char *auth_results_last(void)
+{
+    return last_results;
+}
+
+void auth_results_forget(void)
+{
+    last_results[0] = '\0';
 }
 
 static void compute(struct stage_run *run)
@@ -88,6 +90,7 @@ static void compute(struct stage_run *run)
         r->dkim = r->spf = r->dmarc = AUTH_TEMPERROR;
         auth_from_domain(req->spool_path, r->from_domain,
                          sizeof r->from_domain);
+        results_format(r, last_results, sizeof last_results);
         return;
     }
     dns_budget_start(worker_dns);
@@ -96,6 +99,7 @@ static void compute(struct stage_run *run)
                             .helo = req->helo,
                             .sender = req->sender};
     auth_check(worker_dns, &in, r);
+    results_format(r, last_results, sizeof last_results);
 }
 
 void auth_push(lua_State *L, struct stage_run *run)
@@ -136,6 +140,8 @@ void auth_push(lua_State *L, struct stage_run *run)
     }
     lua_pushstring(L, authserv_id);
     lua_setfield(L, -2, "authserv_id");
-    push_results_header(L, r);
+    char results[AUTH_RESULTS_MAX];
+    results_format(r, results, sizeof results);
+    lua_pushstring(L, results);
     lua_setfield(L, -2, "results");
 }

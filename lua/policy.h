@@ -73,4 +73,12 @@ static inline struct policy *policy_of(lua_State *L)
     return *(struct policy **)lua_getextraspace(L);
 }
 
+/* auth_lua.c. Bytes of an Authentication-Results value mlm writes, with its NUL. */
+#define AUTH_RESULTS_MAX 2048
+/* The Authentication-Results value of the last post whose ctx.auth was
+ * read in this process ("" when none since auth_results_forget): what
+ * mlm-ctl try prints. */
+const char *auth_results_last(void);
+void auth_results_forget(void);
+
 #endif

@@ -98,6 +98,8 @@ mail alice@signed.example signed.example
 try alice@signed.example
 t_check "aligned DKIM pass from a p=reject domain: accepted ($(result))" \
     test "$(result)" = accepted
+t_check "try prints the authentication results ($(sed -n 's/^authentication: //p' <<<"$OUT"))" \
+    grep -q '^authentication: [^;]*; dkim=pass header.d=signed.example; spf=[a-z]*.*; dmarc=pass policy.dmarc=reject header.from=signed.example$' <<<"$OUT"
 
 sed -i 's/^body$/altered body/' "$tmp/mail"
 try alice@signed.example
