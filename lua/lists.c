@@ -62,15 +62,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char LIST_MT[] = "mlm.list";
-
-static char *database_path;
-static struct db *worker_db;
-
 void mlm_lua_configure(const struct mlm_config *cfg)
 {
-    free(database_path);
-    database_path = xstrdup(cfg->database);
+    lists_db_configure(cfg->database);
     held_configure(cfg->secret_file);
     sendmail_configure(cfg->sendmail, cfg->request_timeout);
     mime_limits_configure(cfg->mime_max_parts, cfg->mime_max_depth,
@@ -78,60 +72,10 @@ void mlm_lua_configure(const struct mlm_config *cfg)
     auth_configure(cfg);
 }
 
-void lists_shutdown(void)
-{
-    db_close(worker_db);
-    worker_db = NULL;
-}
-
-/* Who this request's changes are by (the change log), until the next. */
-static char request_actor[DB_ACTOR_MAX + 1];
-
 void lists_request_begin(const char *actor)
 {
     held_request_begin();
-    size_t n = strnlen(actor, DB_ACTOR_MAX);
-    memcpy(request_actor, actor, n);
-    request_actor[n] = '\0';
-    if (worker_db) {
-        db_request_begin(worker_db);
-        db_set_actor(worker_db, request_actor);
-    }
-}
-
-/*
- * The database, opened on first use. A policy's own SQL (mlm.db) may not
- * reach any other file: no ATTACH, no VACUUM INTO (both attach), no
- * load_extension().
- */
-struct db *lua_db(lua_State *L)
-{
-    char why[512];
-    if (worker_db == NULL) {
-        if (database_path == NULL)
-            luaL_error(L, "no database configured");
-        worker_db = db_open(database_path, why, sizeof why);
-        if (worker_db == NULL)
-            luaL_error(L, "%s", why);
-        db_set_actor(worker_db, request_actor);
-        sqlite3 *h = db_handle(worker_db);
-        sqlite3_limit(h, SQLITE_LIMIT_ATTACHED, 0);
-        sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
-    }
-    return worker_db;
-}
-
-/* A list object: the list_info, and its settings table once read. */
-static void list_push(lua_State *L, const struct list_info *info)
-{
-    struct list_info *ud = lua_newuserdatauv(L, sizeof *ud, 1);
-    *ud = *info;
-    udata_setmetatable(L, LIST_MT);
-}
-
-struct list_info *check_list(lua_State *L, int idx)
-{
-    return udata_check(L, idx, LIST_MT);
+    lists_db_request_begin(actor);
 }
 
 static int l_list(lua_State *L)
@@ -315,27 +259,6 @@ static void push_patterns(lua_State *L, struct list_info *list,
         lua_pushstring(L, tok);
         lua_rawseti(L, -2, ++n);
     }
-}
-
-void push_member(lua_State *L, const struct member_info *m)
-{
-    lua_createtable(L, 0, 8);
-    lua_pushstring(L, m->address);
-    lua_setfield(L, -2, "address");
-    lua_pushstring(L, m->role);
-    lua_setfield(L, -2, "role");
-    lua_pushstring(L, m->name);
-    lua_setfield(L, -2, "name");
-    lua_pushboolean(L, m->moderated);
-    lua_setfield(L, -2, "moderated");
-    lua_pushstring(L, m->delivery);
-    lua_setfield(L, -2, "delivery");
-    lua_pushinteger(L, m->bounce_score);
-    lua_setfield(L, -2, "bounce_score");
-    lua_pushstring(L, m->last_bounce);
-    lua_setfield(L, -2, "last_bounce");
-    lua_pushboolean(L, m->not_me_too);
-    lua_setfield(L, -2, "not_me_too");
 }
 
 static int l_member(lua_State *L)

@@ -1,6 +1,8 @@
 /*
- * lists.h - what lists.c shares with lists_held.c: the worker's database
- * connection and list objects, and the moderation queue's methods.
+ * lists.h - what the lists*.c files share: lists_core.c at the bottom (the
+ * worker's database connection, list objects, membership tables), the
+ * methods of lists_held.c, lists_moderate.c and lists_rows.c above it, and
+ * lists.c, which registers them all, on top.
  */
 #ifndef MLM_LISTS_H
 #define MLM_LISTS_H
@@ -10,8 +12,17 @@
 #include <lua.h>
 #include <sqlite3.h>
 
+/* lists_core.c, below the other lists*.c files. */
+/* The list objects' metatable name. */
+extern const char LIST_MT[];
+/* Where the database is (the configured `database`); once, at start-up. */
+void lists_db_configure(const char *path);
+/* A new request: its changes are by actor (the change log). */
+void lists_db_request_begin(const char *actor);
 /* The worker's database, opened on first use; a Lua error when it fails. */
 struct db *lua_db(lua_State *L);
+/* A new list object for info on the stack. */
+void list_push(lua_State *L, const struct list_info *info);
 /* The list object at idx, or a Lua error. */
 struct list_info *check_list(lua_State *L, int idx);
 
@@ -29,7 +40,7 @@ const char *held_secret_path(void);
 /* A held post as the table list:held returns. */
 void push_held(lua_State *L, const struct held_info *h);
 
-/* A membership as the table list:member returns (lists.c). */
+/* A membership as the table list:member returns (lists_core.c). */
 void push_member(lua_State *L, const struct member_info *m);
 
 /* lists_rows.c: SQL rows as iterators, and mlm.db. */
