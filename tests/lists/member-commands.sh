@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 tmp=$(mktemp -d /tmp/mlm-membercmd.XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
-MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf
 SENT=$tmp/sent
 mkdir "$SENT"
 # mlm-ctl try gives a policy (and so sendmail) only PATH, TZ, LANG, LC_*

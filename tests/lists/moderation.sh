@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 tmp=$(mktemp -d /tmp/mlm-moderation.XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
-MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf
 SENT=$tmp/sent
 mkdir "$SENT"
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
@@ -148,7 +148,7 @@ t_check "a token of one no longer a moderator: 550 ($RESULT)" refused
 ctl list set $L held_expire 0
 send stranger@example.net stranger@example.net $L "fourth post"
 D4=$(addr 4 discard mod@example.org)
-sleep 2
+sleep 2  # time must pass: the token expires with the second it was made in (held_expire 0)
 send mod@example.org mod@example.org "$D4" "discard"
 t_check "an expired token (held_expire 0): 550 ($RESULT)" refused
 t_check "nothing decided on posts 3 and 4" test "$(state 3)$(state 4)" = "pending:pending:"
@@ -159,7 +159,7 @@ t_check "... post 3 discarded" test "$(state 3)" = "discarded:mod@example.org"
 ctl list set $L held_expire 14
 send stranger@example.net stranger@example.net $L "fifth post"
 ctl list set $L held_expire 0
-sleep 2
+sleep 2  # time must pass: the token expires with the second it was made in (held_expire 0)
 rm -f "$SENT"/sent.*
 out=$(mlm_ctl held notify)
 t_check "held notify: post 4 (past held_expire 0) discarded" \

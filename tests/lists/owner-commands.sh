@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 tmp=$(mktemp -d /tmp/mlm-ownercmd.XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
-MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf
 SENT=$tmp/sent
 mkdir "$SENT"
 mlm_write_conf "$top_srcdir/lua/policy.lua" \

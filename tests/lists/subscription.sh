@@ -41,7 +41,7 @@ dns_start "$tmp" 'auth.example. TXT "v=spf1 ip4:192.0.2.1 -all"' \
     'other.example. TXT "v=spf1 ip4:192.0.2.1 -all"' \
     "sel._domainkey.signed.example. TXT $key" \
     '_dmarc.signed.example. TXT "v=DMARC1; p=reject"' || exit 1
-MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_PORT=1 MLM_DNS_RESOLVER=$DNS_RESOLVER
+MLM_DIR=$tmp MLM_CONF=$tmp/mlm.conf MLM_DNS_RESOLVER=$DNS_RESOLVER
 SENT=$tmp/sent
 mkdir "$SENT"
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
@@ -303,7 +303,7 @@ ctl list set byreply@lists.example banned ''
 ctl list set byreply@lists.example held_expire 0
 send ivy@example.net byreply-request@lists.example subscribe
 a4=$(reply_address owner1@example.org ivy@example.net approve)
-sleep 1.1
+sleep 1.1  # time must pass: the token expires with the second it was made in (held_expire 0)
 send owner1@example.org "$a4" approve
 t_check "past held_expire days the token has expired: 550 5.7.1" \
     bash -c "grep -q '^rejected at message: 550 5.7.1' <<<'$RESULT' && ! '$CTL_BIN' -C '$MLM_CONF' members byreply@lists.example | grep -q ivy@"
