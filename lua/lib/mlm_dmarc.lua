@@ -7,7 +7,7 @@ local mlm = require "mlm"
 local common = require "mlm_list_common"
 local text = require "mlm_text"
 
-local log, trim = common.log, text.trim
+local log, trim, utf8_cut = common.log, text.trim, text.utf8_cut
 local COMMAND_TEXT_MAX = text.COMMAND_TEXT_MAX
 
 local M = {}
@@ -57,15 +57,6 @@ local function needs_mitigation(ctx, list)
     or auth.dmarc == "temperror" or auth.dmarc == "permerror"
 end
 
--- text cut to at most max bytes, never inside a UTF-8 character.
-local function utf8_cut(text, max)
-  if #text <= max then return text end
-  local cut = max
-  while cut > 0 and text:byte(cut + 1) >= 0x80 and text:byte(cut + 1) < 0xC0 do
-    cut = cut - 1
-  end
-  return text:sub(1, cut)
-end
 
 -- A display name as an RFC 5322 phrase: a quoted string when it is
 -- printable ASCII (quotes and backslashes escaped), else RFC 2047 encoded

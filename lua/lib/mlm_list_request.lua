@@ -315,7 +315,10 @@ function M.handle(ctx, list, a, rcpt, detail)
     return mlm.discard()
   end
   local command, token = request_command(ctx)
-  local owner_command = command ~= "confirm" and (owner_commands.parse(
+  -- an owner verb is read only from an owner: anyone else's "Remove me"
+  -- or "Add me" Subject leaves the member command in the body its effect
+  local owner_command = command ~= "confirm"
+    and list:member(ctx.sender, "owner") and (owner_commands.parse(
     ctx.message:header("Subject") or "")
     or owner_commands.parse(first_body_line(ctx)))
   if owner_command then

@@ -72,7 +72,7 @@ function M.parse(line)
     return { verb = verb, address = address }
   end
   return { verb = verb, address = address,
-    name = (rest:gsub("[%c\t]", " "):sub(1, NAME_MAX)) }
+    name = text.utf8_cut((rest:gsub("[%c\t]", " ")), NAME_MAX) }
 end
 
 -- The command as the owner reads it in the answers.
@@ -88,6 +88,11 @@ local function held_items(list, owner)
       list.id, M.HELD_SHOWN + 1) do
     rows[#rows + 1] = row
   end
+  local count = 0
+  for row in mlm.db:rows("SELECT count(*) AS n FROM held "
+      .. "WHERE list_id = ? AND state = 'pending'", list.id) do
+    count = row.n
+  end
   local items = {}
   for i = 1, math.min(#rows, M.HELD_SHOWN) do
     local row = rows[i]
@@ -98,7 +103,7 @@ local function held_items(list, owner)
         subject = subject:sub(1, 300):gsub("%c", " "),
         reason = row.reason }))
   end
-  return table.concat(items), #rows
+  return table.concat(items), count
 end
 
 -- An owner command cmd (M.parse) in a mail from ctx.sender to list's
@@ -111,14 +116,18 @@ function M.request(ctx, list, a, cmd, mail, log)
       a.post, cmd.verb, ctx.sender)
     return
   end
-  local action = cmd.verb == "held" and "answered" or cmd.verb == "invalid"
-    and "answered" or table.concat({ "owner", cmd.verb, cmd.address,
-      cmd.value or cmd.name or "" }, "\t")
-  local token, why = list:token(owner.address, action)
-  if not token then
-    log("info", "%s: owner command %s from %s not answered: %s", a.post,
-      cmd.verb, owner.address, why)
-    return
+  -- held and the usage answer change nothing and take no token (a token
+  -- would block the owner's next command for an hour): only the reply
+  -- quota (mail) bounds them
+  local token, why
+  if cmd.verb ~= "held" and cmd.verb ~= "invalid" then
+    token, why = list:token(owner.address, table.concat({ "owner", cmd.verb,
+      cmd.address, cmd.value or cmd.name or "" }, "\t"))
+    if not token then
+      log("info", "%s: owner command %s from %s not answered: %s", a.post,
+        cmd.verb, owner.address, why)
+      return
+    end
   end
   if cmd.verb == "invalid" then
     log("info", "%s: owner command from %s not understood: usage sent",

@@ -107,8 +107,19 @@ local function x_loop_is(value, address)
   return value == address
 end
 
+-- text cut to at most max bytes, never inside a UTF-8 character.
+local function utf8_cut(text, max)
+  if #text <= max then return text end
+  local cut = max
+  while cut > 0 and text:byte(cut + 1) >= 0x80 and text:byte(cut + 1) < 0xC0 do
+    cut = cut - 1
+  end
+  return text:sub(1, cut)
+end
+
 return {
   trim = trim,
+  utf8_cut = utf8_cut,
   first_line = first_line,
   confirm_token = confirm_token,
   first_word = first_word,

@@ -34,7 +34,8 @@ cat >"$tmp/mlm-ctl" <<EOF
 #!/bin/sh
 if [ "\$1" = -C ]; then echo "\$2" >"$tmp/config-seen"; shift 2; fi
 case "\$*" in
-lists) printf '%s\n' 'dev@lists.example  3  members' 'ops@lists.example  0  announce' ;;
+lists) printf '%s\n' 'dev@lists.example  3  members' 'ops@lists.example  0  announce'
+    [ -n "\${STUB_EVIL:-}" ] && printf '%s\n' "\$STUB_EVIL  0  members" ;;
 "templates dev@lists.example") printf '%s\n' 'help  shipped  the answer to help' 'welcome  own  to a new member' ;;
 "help list set") [ -x "$real_ctl" ] && exec "$real_ctl" help list set ;;
 "help --complete") [ -n "\${STUB_TABLE:-}" ] && printf '%s\n' "\$STUB_TABLE" ;;
@@ -107,6 +108,16 @@ expect "mlm-ctl held dev@lists.example --state " "approved discarded pending rej
 
 # List addresses from "mlm-ctl lists", with the command line's -C.
 expect "mlm-ctl members " "dev@lists.example ops@lists.example"
+# A list name is data from the database (the daemons' user writes it):
+# completing it as root must not run what it holds.
+export STUB_EVIL='$(:>'"$tmp"'/ran-dollar)`:>'"$tmp"'/ran-backquote`@lists.example'
+comp "mlm-ctl members " >/dev/null
+unset STUB_EVIL
+if [ ! -e "$tmp/ran-dollar" ] && [ ! -e "$tmp/ran-backquote" ]; then
+    ok "a list name holding \$(...) and \`...\` is offered, never run"
+else
+    fail "completing a list name ran the command it holds"
+fi
 expect "mlm-ctl list show d" "dev@lists.example"
 expect "mlm-ctl member add " "dev@lists.example ops@lists.example"
 expect "mlm-ctl member add dev@lists.example " ""

@@ -127,7 +127,12 @@ t_check "... whose approve address decides the post" \
     test "$(sqlite3 "$tmp/mlm.db" "SELECT state FROM held WHERE id = $id")" != pending
 n=$(ls "$SENT" | wc -l)
 send boss3@example.org "held"
-t_check "held again within the hour: no second answer" test "$(ls "$SENT" | wc -l)" -eq "$n"
+t_check "held again: answered again (held takes no token; the reply quota bounds it)" \
+    test "$(ls "$SENT" | wc -l)" -eq $((n + 1))
+send boss3@example.org "add after-held@example.net"
+t5=$(token_of boss3@example.org)
+t_check "... and the owner's next command is still answered with a token ($t5)" \
+    test ${#t5} -eq 32
 
 # --- not an owner: nothing -------------------------------------------------------
 n=$(ls "$SENT" | wc -l) c=$(changes)
@@ -181,5 +186,41 @@ took=$(( $(date +%s) - start ))
 t_check "1,000 commands in one body: one token, for the first (took ${took}s)" \
     bash -c "[ \$(sqlite3 '$tmp/mlm.db' \"SELECT count(*) FROM tokens WHERE action LIKE 'owner%'\") -eq 1 ] && [ $took -lt 20 ]"
 t_check "... nothing changed" test "$(changes)" = "$c"
+
+# --- a member's own command behind a Subject that starts like an owner's ------
+# "Remove me ..." from a member is no owner command: the unsubscribe in the
+# body is answered as before.
+next_hour bob@example.org
+rm -f "$SENT"/sent.*
+is_member bob@example.org || t_fail "bob@example.org is no member"
+printf 'From: bob@example.org\nTo: %s\nSubject: Remove me from this list please\n\nunsubscribe\n' $R >"$tmp/mail"
+"$CTL_BIN" -C "$MLM_CONF" try --from bob@example.org --to $R "$tmp/mail" >/dev/null 2>&1
+t_check "a member's \"Remove me ...\" with unsubscribe in the body: the confirmation sent" \
+    test "$(sent_to bob@example.org 'confirm ')" -eq 1
+printf 'From: new2@example.net\nTo: %s\nSubject: Add me to the list\n\nsubscribe\n' $R >"$tmp/mail"
+"$CTL_BIN" -C "$MLM_CONF" try --from new2@example.net --to $R "$tmp/mail" >/dev/null 2>&1
+t_check "a stranger's \"Add me ...\" with subscribe in the body: the confirmation sent" \
+    test "$(sent_to new2@example.net 'confirm ')" -eq 1
+
+# --- held counts every pending post, also past the 50 shown -------------------
+sqlite3 "$tmp/mlm.db" "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 60)
+    INSERT INTO held (list_id, sender, subject, reason, received, message)
+    SELECT list_id, sender, subject, reason, received, message FROM held, c WHERE id = $id"
+next_hour boss2@example.org
+send boss2@example.org "held"
+f=$(last_to boss2@example.org)
+t_check "held with 60 pending: the count says 60" grep -q "^Subject: $L: held posts pending: 60" "${f:-/dev/null}"
+t_check "... and 50 are shown" test "$(grep -c '^held id: ' "${f:-/dev/null}")" -eq 50
+sqlite3 "$tmp/mlm.db" "UPDATE held SET state = 'discarded' WHERE state = 'pending'"
+
+# --- a name cut to 100 bytes, never inside a UTF-8 character -------------------
+next_hour boss2@example.org
+long=$(printf 'a%.0s' $(seq 99))é
+send boss2@example.org "=?UTF-8?B?$(printf 'add utf@example.net %s' "$long" | base64 -w0)?="
+t6=$(token_of boss2@example.org)
+send boss2@example.org "confirm $t6"
+name=$(sqlite3 "$tmp/mlm.db" "SELECT name FROM members WHERE address = 'utf@example.net'")
+t_check "a name of 101 bytes ending in é: cut to the 99 a before it (got ${#name} characters)" \
+    test "$name" = "${long%é}"
 
 t_done
