@@ -31,6 +31,8 @@ int privileges_switch(const char *user, char *why, size_t whylen)
         snprintf(why, whylen, "user '%s' does not exist", user);
         return -1;
     }
+    if (pw->pw_uid == 0)
+        return 0; /* root already: nothing to give up */
     if (setgroups(0, NULL) == -1 || initgroups(user, pw->pw_gid) == -1 ||
         setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
         snprintf(why, whylen, "cannot become user %s: %s", user,
@@ -62,6 +64,11 @@ void privileges_drop(const char *user)
                      user, (long)geteuid());
         return;
     }
+    uid_t uid;
+    gid_t gid;
+    if (user_ids(user, &uid, &gid) == 0 && uid == 0)
+        msg_fatal("user '%s' is root: a daemon gives up root after binding; "
+                  "configure an unprivileged user", user);
     if (privileges_switch(user, why, sizeof why) == -1)
         msg_fatal("%s", why);
     msg_info("running as user %s (uid %ld)", user, (long)getuid());

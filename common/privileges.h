@@ -14,7 +14,7 @@ int user_ids(const char *user, uid_t *uid, gid_t *gid);
 
 /*
  * Become user (its groups, gid, uid) when running as root; as anyone else,
- * or with no user, nothing changes. 1 switched, 0 nothing to do, -1 with
+ * with no user, or when user is root itself, nothing changes. 1 switched, 0 nothing to do, -1 with
  * why (no such user, a call failed, or root could be regained).
  */
 int privileges_switch(const char *user, char *why, size_t whylen);

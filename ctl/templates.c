@@ -17,6 +17,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,7 +270,8 @@ static char *read_text(const char *path, size_t max, char *why,
 {
     FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (fp == NULL) {
-        snprintf(why, whylen, "%s: cannot open", path);
+        snprintf(why, whylen, "%s: %s (read as the daemons' user; - reads "
+                 "standard input)", path, strerror(errno));
         return NULL;
     }
     char *text = xmalloc(max + 2);

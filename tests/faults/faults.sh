@@ -175,5 +175,11 @@ if [ "$(id -u)" -eq 0 ]; then
     timeout 20 "$MUX_BIN" -f -C "$MLM_CONF" >"$tmp/nouser.log" 2>&1
     t_check "a configured user that does not exist: refuses to run (rc $?)" \
         grep -Eq "user '?no-such-user-here'? .*does not exist" "$tmp/nouser.log"
+    sed -i 's/^user = no-such-user-here$/user = root/' "$MLM_CONF"
+    timeout 20 "$MUX_BIN" -f -C "$MLM_CONF" >"$tmp/rootuser.log" 2>&1
+    t_check "user = root: the multiplexor refuses to run as root (rc $?)" \
+        grep -q "user 'root' is root" "$tmp/rootuser.log"
+    t_check "user = root: mlm-ctl works as root all the same" \
+        "$CTL_BIN" -C "$MLM_CONF" lists
 fi
 t_done
