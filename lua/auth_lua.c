@@ -41,7 +41,9 @@ void auth_run_free(struct stage_run *run)
 }
 
 /* The Authentication-Results value of the last post whose ctx.auth was
- * computed in this process, for mlm-ctl try; "" after auth_results_forget. */
+ * computed in this process (by compute(), which every request that reads
+ * ctx.auth runs first): ctx.auth.results, and what mlm-ctl try prints;
+ * "" after auth_results_forget. */
 static char last_results[AUTH_RESULTS_MAX];
 
 /* The Authentication-Results value (RFC 8601) for the results, cut to
@@ -140,8 +142,7 @@ void auth_push(lua_State *L, struct stage_run *run)
     }
     lua_pushstring(L, authserv_id);
     lua_setfield(L, -2, "authserv_id");
-    char results[AUTH_RESULTS_MAX];
-    results_format(r, results, sizeof results);
-    lua_pushstring(L, results);
+    /* compute() formatted it for this request: formatted once a post */
+    lua_pushstring(L, last_results);
     lua_setfield(L, -2, "results");
 }
