@@ -46,22 +46,39 @@ void auth_run_free(struct stage_run *run)
  * "" after auth_results_forget. */
 static char last_results[AUTH_RESULTS_MAX];
 
+/*
+ * d when it is a domain name that can stand as an RFC 8601 property value
+ * (letters, digits, '-', '_' and '.', at most 253 bytes), else NULL. The
+ * envelope domain and the HELO are the client's words: "x; dkim=pass"
+ * would add a result under our authserv-id.
+ */
+static const char *value_domain(const char *d)
+{
+    size_t n = strspn(d, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789-_.");
+    return n > 0 && n <= 253 && d[n] == '\0' ? d : NULL;
+}
+
 /* The Authentication-Results value (RFC 8601) for the results, cut to
  * outlen - 1 bytes (it fits: an authserv-id and four domains of at most
- * 255 bytes each, and fixed words). */
+ * 255 bytes each, and fixed words). A domain that is no plain domain name
+ * is left out with its property. */
 static void results_format(const struct auth_result *r, char *out,
                            size_t outlen)
 {
+    const char *dkim_d = r->n_dkim_domains > 0 ?
+        value_domain(r->dkim_domains[0]) : NULL;
+    const char *spf_d = value_domain(r->spf_domain);
+    const char *from_d = value_domain(r->from_domain);
     snprintf(out, outlen, "%s; dkim=%s%s%s; spf=%s%s%s; dmarc=%s%s%s%s%s",
              authserv_id, auth_status_name(r->dkim),
-             r->n_dkim_domains > 0 ? " header.d=" : "",
-             r->n_dkim_domains > 0 ? r->dkim_domains[0] : "",
+             dkim_d ? " header.d=" : "", dkim_d ? dkim_d : "",
              auth_status_name(r->spf),
-             r->spf_domain[0] ? " smtp.mailfrom=" : "", r->spf_domain,
+             spf_d ? " smtp.mailfrom=" : "", spf_d ? spf_d : "",
              auth_status_name(r->dmarc),
              r->have_policy ? " policy.dmarc=" : "",
              r->have_policy ? dmarc_policy_name(r->policy) : "",
-             r->from_domain[0] ? " header.from=" : "", r->from_domain);
+             from_d ? " header.from=" : "", from_d ? from_d : "");
 }
 
 const char *auth_results_last(void)

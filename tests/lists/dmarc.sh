@@ -289,6 +289,15 @@ mail erin@nothing.example
 try erin@nothing.example
 t_check "unsigned, no DMARC record: accepted ($(result))" \
     test "$(result)" = accepted
+# The envelope domain and the HELO are the client's words: results they
+# carry never reach our Authentication-Results.
+try 'erin@nothing.example;dkim=pass header.d=paypal.com'
+t_check "an envelope domain carrying '; dkim=pass': no such result in ours ($(sed -n 's/^authentication: //p' <<<"$OUT"))" \
+    bash -c 'a=$(grep "^authentication: " <<<"$1"); [ -n "$a" ] && ! grep -qi "paypal" <<<"$a" && [ "$(grep -o "dkim=" <<<"$a" | wc -l)" = 1 ]' _ "$OUT"
+OUT=$("$CTL_BIN" -C "$MLM_CONF" try --from '' --to $L --client 192.0.2.1 \
+    --helo 'x;dkim=pass;dmarc=pass' "$tmp/mail" 2>&1 | unfold)
+t_check "a HELO carrying ';dkim=pass': no such result in ours ($(sed -n 's/^authentication: //p' <<<"$OUT"))" \
+    bash -c '! grep -q "^authentication: .*x;dkim" <<<"$1" && [ "$(grep "^authentication: " <<<"$1" | grep -o "dkim=" | wc -l)" = 1 ]' _ "$OUT"
 
 # require: member posts must be authenticated even without DMARC.
 ctl list set $L sender_authentication require
