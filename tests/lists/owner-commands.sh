@@ -223,4 +223,17 @@ name=$(sqlite3 "$tmp/mlm.db" "SELECT name FROM members WHERE address = 'utf@exam
 t_check "a name of 101 bytes ending in é: cut to the 99 a before it (got ${#name} characters)" \
     test "$name" = "${long%é}"
 
+# --- a forged command does not hold the owner's token for the hour ----------
+next_hour boss@example.org
+send boss@example.org "remove bob@example.org"
+tf=$(token_of boss@example.org)
+send boss@example.org "add owners-own@example.net"
+to=$(token_of boss@example.org)
+t_check "after a forged command in the owner's name, the owner's own is answered ($tf, then $to)" \
+    bash -c "[ ${#to} -eq 32 ] && [ '$to' != '$tf' ]"
+c=$(changes)
+send boss@example.org "confirm $tf"
+t_check "... and the forged command's token is void: nothing changed" \
+    bash -c "[ $(changes) = $c ] && is_member() { '$CTL_BIN' -C '$MLM_CONF' members $L --role member | grep -q \"^\$1 \"; }; is_member bob@example.org"
+
 t_done
