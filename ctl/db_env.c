@@ -39,7 +39,7 @@ struct db *ctl_db(struct ctl_env *env)
         ctl_fail("%s", why);
         return NULL;
     }
-    env->db = db_open(env->cfg.database, why, sizeof why);
+    env->db = db_open(env->cfg.database, NULL, why, sizeof why);
     if (env->db == NULL) {
         ctl_fail("%s", why);
         return NULL;

@@ -14,12 +14,8 @@
 #include "xmalloc.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A bigger page cache for the import's one transaction (at most, KB). */
-#define IMPORT_CACHE_KB "262144"
 
 struct addresses {
     char **v;
@@ -107,8 +103,7 @@ int cmd_member_import(struct ctl_env *env, struct ctl_args *a)
     if (rc == 0 && sorted == NULL)
         snprintf(why, sizeof why, "out of memory");
     if (sorted) {
-        sqlite3_exec(db_handle(env->db), "PRAGMA cache_size = -"
-                     IMPORT_CACHE_KB, NULL, NULL, NULL);
+        db_bulk_load(env->db);
         int added = members_import(env->db, &list, sorted, why, sizeof why);
         fclose(sorted);
         if (added >= 0)

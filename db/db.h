@@ -1,18 +1,22 @@
 /*
- * db.h - the mlm database (SQLite): lists, settings, members, patterns,
- * held messages, bounces, confirmation tokens.
+ * db.h - the mlm database: lists, settings, members, patterns, held
+ * messages, bounces, confirmation tokens.
  *
- * Shared by mlm-worker (through the Lua list API) and mlm-ctl. The schema
- * carries a version (PRAGMA user_version) and is migrated forward at open;
- * WAL, a busy timeout and foreign keys are set on every connection. Every
- * statement is prepared once per connection and takes bound parameters
- * only. Functions return 0 (or a count/id) on success and -1 with why
- * filled on failure; "not found" is a distinct result where it matters.
+ * Shared by mlm-worker (through the Lua list API) and mlm-ctl. Two
+ * backends behind one interface (dbi.h, dbq.h): SQLite, a file (the
+ * default), and PostgreSQL, a libpq URI (postgresql://...), which several
+ * mail hosts share. The schema carries a version and is migrated forward:
+ * SQLite's at open, PostgreSQL's only by mlm-ctl db migrate (one host must
+ * not change the schema under the others). Every statement is prepared
+ * once per connection and takes bound parameters only. Functions return
+ * 0 (or a count/id) on success and -1 with why filled on failure; "not
+ * found" is a distinct result where it matters.
  */
 #ifndef MLM_DB_H
 #define MLM_DB_H
 
-#include <sqlite3.h>
+#include "dbq.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,18 +27,60 @@
 
 struct db;
 
-/* Open (creating with the schema when missing). NULL with why. */
-struct db *db_open(const char *path, char *why, size_t whylen);
+/* How to open the database; NULL for the defaults. */
+struct db_options {
+    /*
+     * PostgreSQL: the bound in seconds on connecting and on each
+     * statement (0: DB_TIMEOUT_DEFAULT). SQLite waits up to 10 s for a
+     * lock whatever this is.
+     */
+    int timeout_s;
+    /* PostgreSQL: migrate the schema (mlm-ctl db migrate); else an old
+     * schema is an error. SQLite always migrates. */
+    int migrate;
+};
+
+#define DB_TIMEOUT_DEFAULT 10
+
+/* Whether database names a PostgreSQL database (a libpq URI). */
+int db_is_postgresql(const char *database);
+
+/*
+ * Open database: a SQLite file (created with the schema when missing) or
+ * a libpq URI. NULL with why.
+ */
+struct db *db_open(const char *database, const struct db_options *opts,
+                   char *why, size_t whylen);
 void db_close(struct db *db);
-sqlite3 *db_handle(struct db *db);
+/* "sqlite" or "postgresql". */
+const char *db_backend(const struct db *db);
+/* The schema version this mlm writes, and the database's (-1: error). */
+int db_schema_version_wanted(void);
+int db_schema_version(struct db *db, char *why, size_t whylen);
+
+/*
+ * A policy's own SQL (mlm.db): one statement with ? or ?N parameters, in
+ * the backend's dialect, prepared for this use only (free it with
+ * dbq_free). NULL with why.
+ */
+struct dbq *db_prepare(struct db *db, const char *sql, char *why,
+                       size_t whylen);
+/* Rows changed by the last statement; the connection's last error. */
+int64_t db_changes(struct db *db);
+const char *db_errmsg(struct db *db);
+/* A policy's SQL may reach no other file or code than the database. */
+void db_restrict_policy_sql(struct db *db);
+/* Many inserts follow: the backend may cache more. */
+void db_bulk_load(struct db *db);
 
 /* len random bytes as 2 * len hex digits into out; -1 with why. */
 int random_hex(char *out, size_t outlen, size_t len, char *why, size_t whylen);
 
 /* Copy a text column into a fixed buffer ("" for NULL). */
-void db_column_copy(sqlite3_stmt *st, int col, char *out, size_t outlen);
+void db_column_copy(struct dbq *st, int col, char *out, size_t outlen);
 
-int db_begin(struct db *db, char *why, size_t whylen);  /* BEGIN IMMEDIATE */
+/* A write transaction, serialised with every other writer's. */
+int db_begin(struct db *db, char *why, size_t whylen);
 int db_commit(struct db *db, char *why, size_t whylen);
 void db_rollback(struct db *db);
 
@@ -117,11 +163,11 @@ int lists_each(struct db *db, int (*fn)(const struct list_info *, void *),
 void db_request_begin(struct db *db);
 
 /*
- * Where the database stands: PRAGMA data_version moves with every commit
- * of another connection (mlm-ctl, another worker), the connection's total
- * changes with its own. Data read under one stamp stays good while the
- * stamp is the same (db_cache.c; the worker's Lua side keeps list settings
- * the same way).
+ * Where the database stands: a version that moves with every commit of
+ * another connection (SQLite's data_version; PostgreSQL's change counter,
+ * moved on any host), and the connection's total changes for its own.
+ * Data read under one stamp stays good while the stamp is the same
+ * (db_cache.c; the worker's Lua side keeps list settings the same way).
  */
 struct db_stamp {
     int64_t version;
@@ -201,7 +247,7 @@ struct member_info {
     "not_me_too"
 
 /* A membership from a row whose columns are MEMBER_COLUMNS. */
-void member_from_row(sqlite3_stmt *st, struct member_info *m);
+void member_from_row(struct dbq *st, struct member_info *m);
 
 int role_valid(const char *role);
 int delivery_valid(const char *delivery);

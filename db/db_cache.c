@@ -7,9 +7,10 @@
  * the list has banned or accepted patterns (most have none), its members.
  * Those answers change only when something commits, so they are stamped
  * with where the database stood (struct db_stamp) and served again while
- * the stamp is the same. The stamp costs one PRAGMA data_version query per
- * request (db_request_begin); the connection's own changes are seen at
- * once through sqlite3_total_changes64.
+ * the stamp is the same. The stamp costs one query per request
+ * (db_request_begin: SQLite's data_version, PostgreSQL's change counter);
+ * the connection's own changes are seen at once through its count of
+ * changes.
  */
 #include "dbi.h"
 
@@ -25,19 +26,19 @@ int db_stamp_now(struct db *db, struct db_stamp *out, char *why,
                  size_t whylen)
 {
     if (!db->version_known) {
-        sqlite3_stmt *st = db_stmt(db, ST_DATA_VERSION, why, whylen);
+        struct dbq *st = db_stmt(db, ST_DATA_VERSION, why, whylen);
         if (st == NULL)
             return -1;
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            db->data_version = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW)
+        int rc = dbq_step(st);
+        if (rc == DBQ_ROW)
+            db->data_version = dbq_int64(st, 0);
+        dbq_reset(st);
+        if (rc != DBQ_ROW)
             return db_fail(db, "data_version", why, whylen);
         db->version_known = db->per_request;
     }
     out->version = db->data_version;
-    out->own = sqlite3_total_changes64(db->sql);
+    out->own = db->driver->total_changes(db);
     return 0;
 }
 
@@ -81,15 +82,15 @@ int64_t pattern_count(struct db *db, const struct list_info *list,
             db_stamp_same(&e->stamp, &now))
             return e->count;
     }
-    sqlite3_stmt *st = db_stmt(db, ST_PATTERN_COUNT, why, whylen);
+    struct dbq *st = db_stmt(db, ST_PATTERN_COUNT, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int64_t count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, kind);
+    int rc = dbq_step(st);
+    int64_t count = rc == DBQ_ROW ? dbq_int64(st, 0) : -1;
+    dbq_reset(st);
+    if (rc != DBQ_ROW)
         return db_fail(db, "pattern count", why, whylen);
     if (strlen(kind) < sizeof db->patterns[0].kind) {
         struct pattern_count *e = &db->patterns[db->patterns_next++ %

@@ -12,34 +12,36 @@ int64_t held_add(struct db *db, const struct list_info *list,
                  const struct held_info *info, const void *raw, size_t rawlen,
                  char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_HELD_ADD, why, whylen);
+    struct dbq *st = db_stmt(db, ST_HELD_ADD, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, info->sender, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, info->subject, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, info->reason, -1, SQLITE_STATIC);
-    sqlite3_bind_blob64(st, 5, raw, rawlen, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, info->message_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, info->digest, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, info->hold_mode, -1, SQLITE_STATIC);
-    if (db_step_done(db, st, "hold", why, whylen) == -1)
-        return -1;
-    return sqlite3_last_insert_rowid(db->sql);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, info->sender);
+    dbq_bind_text(st, 3, info->subject);
+    dbq_bind_text(st, 4, info->reason);
+    dbq_bind_blob(st, 5, raw, rawlen);
+    dbq_bind_text(st, 6, info->message_id);
+    dbq_bind_text(st, 7, info->digest);
+    dbq_bind_text(st, 8, info->hold_mode);
+    int64_t id = dbq_step(st) == DBQ_ROW ? dbq_int64(st, 0) : -1;
+    if (id == -1)
+        db_fail(db, "hold", why, whylen);
+    dbq_reset(st);
+    return id;
 }
 
-static void held_row(sqlite3_stmt *st, struct held_info *h)
+static void held_row(struct dbq *st, struct held_info *h)
 {
-    h->id = sqlite3_column_int64(st, 0);
+    h->id = dbq_int64(st, 0);
     db_column_copy(st, 1, h->sender, sizeof h->sender);
     db_column_copy(st, 2, h->subject, sizeof h->subject);
     db_column_copy(st, 3, h->reason, sizeof h->reason);
-    h->received = sqlite3_column_int64(st, 4);
+    h->received = dbq_int64(st, 4);
     db_column_copy(st, 5, h->state, sizeof h->state);
     db_column_copy(st, 6, h->decided_by, sizeof h->decided_by);
     db_column_copy(st, 7, h->message_id, sizeof h->message_id);
     db_column_copy(st, 8, h->digest, sizeof h->digest);
-    h->distributed_at = sqlite3_column_int64(st, 9);
+    h->distributed_at = dbq_int64(st, 9);
     h->hold_mode[0] = '\0'; /* only held_get reads it */
 }
 
@@ -47,35 +49,36 @@ int held_get(struct db *db, int64_t id, struct list_info *list,
              struct held_info *out, void **raw, size_t *rawlen, char *why,
              size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_HELD_GET, why, whylen);
+    struct dbq *st = db_stmt(db, ST_HELD_GET, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    dbq_bind_int64(st, 1, id);
+    int rc = dbq_step(st);
+    if (rc == DBQ_ROW) {
         held_row(st, out);
         if (raw) {
-            *rawlen = (size_t)sqlite3_column_bytes(st, 10);
+            const void *stored = dbq_blob(st, 10, rawlen);
             *raw = malloc(*rawlen + 1);
             if (*raw == NULL) {
-                sqlite3_reset(st);
+                dbq_reset(st);
                 snprintf(why, whylen, "out of memory");
                 return -1;
             }
-            memcpy(*raw, sqlite3_column_blob(st, 10), *rawlen);
+            if (*rawlen)
+                memcpy(*raw, stored, *rawlen);
             ((char *)*raw)[*rawlen] = '\0';
         }
-        list->id = sqlite3_column_int64(st, 11);
+        list->id = dbq_int64(st, 11);
         db_column_copy(st, 12, list->name, sizeof list->name);
         db_column_copy(st, 13, list->domain, sizeof list->domain);
         db_column_copy(st, 14, out->hold_mode, sizeof out->hold_mode);
         snprintf(list->address, sizeof list->address, "%s@%s", list->name,
                  list->domain);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    dbq_reset(st);
+    if (rc == DBQ_ROW)
         return 0;
-    if (rc == SQLITE_DONE) {
+    if (rc == DBQ_DONE) {
         snprintf(why, whylen, "no held message %lld", (long long)id);
         return DB_NOT_FOUND;
     }
@@ -85,15 +88,15 @@ int held_get(struct db *db, int64_t id, struct list_info *list,
 int held_decide(struct db *db, int64_t id, const char *state,
                 const char *who, char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_HELD_DECIDE, why, whylen);
+    struct dbq *st = db_stmt(db, ST_HELD_DECIDE, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, who ? who : "", -1, SQLITE_STATIC);
+    dbq_bind_int64(st, 1, id);
+    dbq_bind_text(st, 2, state);
+    dbq_bind_text(st, 3, who ? who : "");
     if (db_step_done(db, st, "held decide", why, whylen) == -1)
         return -1;
-    if (sqlite3_changes(db->sql) == 0) {
+    if (db_changes(db) == 0) {
         snprintf(why, whylen, "held message %lld is not pending",
                  (long long)id);
         return DB_NOT_FOUND;
@@ -105,14 +108,14 @@ int held_decide(struct db *db, int64_t id, const char *state,
 int held_reopen(struct db *db, int64_t id, const char *state, char *why,
                 size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_HELD_REOPEN, why, whylen);
+    struct dbq *st = db_stmt(db, ST_HELD_REOPEN, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    dbq_bind_int64(st, 1, id);
+    dbq_bind_text(st, 2, state);
     if (db_step_done(db, st, "held reopen", why, whylen) == -1)
         return -1;
-    if (sqlite3_changes(db->sql) == 0) {
+    if (db_changes(db) == 0) {
         snprintf(why, whylen, "held message %lld is not %s", (long long)id,
                  state);
         return DB_NOT_FOUND;
@@ -125,20 +128,20 @@ int held_each(struct db *db, const struct list_info *list, const char *state,
               int (*fn)(const struct held_info *, void *), void *arg,
               char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_HELD_EACH, why, whylen);
+    struct dbq *st = db_stmt(db, ST_HELD_EACH, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, state ? state : "pending", -1, SQLITE_STATIC);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, state ? state : "pending");
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = dbq_step(st)) == DBQ_ROW) {
         struct held_info h;
         held_row(st, &h);
         if (fn(&h, arg) != 0)
             break;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
+    dbq_reset(st);
+    return rc == DBQ_ROW || rc == DBQ_DONE
                ? 0 : db_fail(db, "held", why, whylen);
 }
 
@@ -165,64 +168,64 @@ int held_find_retry(struct db *db, const struct list_info *list,
     char digest[MSGDIGEST_HEX + 1];
     message_body_digest(raw, rawlen, digest);
     unsigned mask = message_header_mask(raw, rawlen);
-    sqlite3_stmt *st = db_stmt(db, ST_HELD_RETRY, why, whylen);
+    struct dbq *st = db_stmt(db, ST_HELD_RETRY, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, message_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, digest, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, sender, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, HELD_RETRY_CANDIDATES);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, message_id);
+    dbq_bind_text(st, 3, digest);
+    dbq_bind_text(st, 4, sender);
+    dbq_bind_int64(st, 5, HELD_RETRY_CANDIDATES);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const void *stored = sqlite3_column_blob(st, 10);
-        size_t storedlen = (size_t)sqlite3_column_bytes(st, 10);
+    while ((rc = dbq_step(st)) == DBQ_ROW) {
+        size_t storedlen;
+        const void *stored = dbq_blob(st, 10, &storedlen);
         if (same_key_headers(stored ? stored : "", storedlen, raw, rawlen,
                              mask)) {
             held_row(st, out);
             break;
         }
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    dbq_reset(st);
+    if (rc == DBQ_ROW)
         return 0;
-    return rc == SQLITE_DONE ? DB_NOT_FOUND : db_fail(db, "held", why, whylen);
+    return rc == DBQ_DONE ? DB_NOT_FOUND : db_fail(db, "held", why, whylen);
 }
 
 int held_claim(struct db *db, int64_t id, char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_HELD_CLAIM, why, whylen);
+    struct dbq *st = db_stmt(db, ST_HELD_CLAIM, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, id);
+    dbq_bind_int64(st, 1, id);
     if (db_step_done(db, st, "held claim", why, whylen) == -1)
         return -1;
-    return sqlite3_changes(db->sql) == 1 ? 0 : DB_NOT_FOUND;
+    return db_changes(db) == 1 ? 0 : DB_NOT_FOUND;
 }
 
 int bounce_members_each(struct db *db, const struct list_info *list,
                         int (*fn)(const struct bounce_member *, void *),
                         void *arg, char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_BOUNCES, why, whylen);
+    struct dbq *st = db_stmt(db, ST_MEMBER_BOUNCES, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
+    dbq_bind_int64(st, 1, list->id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = dbq_step(st)) == DBQ_ROW) {
         struct bounce_member b;
         db_column_copy(st, 0, b.address, sizeof b.address);
-        b.score = sqlite3_column_int(st, 1);
+        b.score = dbq_int(st, 1);
         db_column_copy(st, 2, b.delivery, sizeof b.delivery);
         db_column_copy(st, 3, b.last_bounce, sizeof b.last_bounce);
         db_column_copy(st, 4, b.last_status, sizeof b.last_status);
         db_column_copy(st, 5, b.last_diagnostic, sizeof b.last_diagnostic);
-        b.probe_sent = sqlite3_column_int64(st, 6);
+        b.probe_sent = dbq_int64(st, 6);
         if (fn(&b, arg) != 0)
             break;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
+    dbq_reset(st);
+    return rc == DBQ_ROW || rc == DBQ_DONE
                ? 0 : db_fail(db, "bounces", why, whylen);
 }
 
@@ -230,23 +233,23 @@ int bounces_each(struct db *db, const struct list_info *list, int limit,
                  int (*fn)(const struct bounce_info *, void *), void *arg,
                  char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_BOUNCE_EACH, why, whylen);
+    struct dbq *st = db_stmt(db, ST_BOUNCE_EACH, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_int(st, 2, limit);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_int64(st, 2, limit);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = dbq_step(st)) == DBQ_ROW) {
         struct bounce_info b;
         db_column_copy(st, 0, b.address, sizeof b.address);
         db_column_copy(st, 1, b.status, sizeof b.status);
         db_column_copy(st, 2, b.diagnostic, sizeof b.diagnostic);
-        b.scored = sqlite3_column_int(st, 3);
-        b.received = sqlite3_column_int64(st, 4);
+        b.scored = dbq_int(st, 3);
+        b.received = dbq_int64(st, 4);
         if (fn(&b, arg) != 0)
             break;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
+    dbq_reset(st);
+    return rc == DBQ_ROW || rc == DBQ_DONE
                ? 0 : db_fail(db, "bounces", why, whylen);
 }

@@ -152,23 +152,23 @@ static void address_split(const char *addr, char *local, size_t locallen,
 static int list_lookup(struct db *db, const char *name, const char *domain,
                        struct list_info *out, char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_LIST_FIND, why, whylen);
+    struct dbq *st = db_stmt(db, ST_LIST_FIND, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && out) {
-        out->id = sqlite3_column_int64(st, 0);
+    dbq_bind_text(st, 1, name);
+    dbq_bind_text(st, 2, domain);
+    int rc = dbq_step(st);
+    if (rc == DBQ_ROW && out) {
+        out->id = dbq_int64(st, 0);
         db_column_copy(st, 1, out->name, sizeof out->name);
         db_column_copy(st, 2, out->domain, sizeof out->domain);
         snprintf(out->address, sizeof out->address, "%s@%s", out->name,
                  out->domain);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    dbq_reset(st);
+    if (rc == DBQ_ROW)
         return 0;
-    if (rc == SQLITE_DONE)
+    if (rc == DBQ_DONE)
         return DB_NOT_FOUND;
     return db_fail(db, "list lookup", why, whylen);
 }
@@ -206,19 +206,17 @@ int list_create(struct db *db, const char *address, struct list_info *out,
         snprintf(why, whylen, "list name too long");
         return -1;
     }
-    sqlite3_stmt *st = db_stmt(db, ST_LIST_INSERT, why, whylen);
+    struct dbq *st = db_stmt(db, ST_LIST_INSERT, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_CONSTRAINT) {
+    dbq_bind_text(st, 1, name);
+    dbq_bind_text(st, 2, domain);
+    if (db_step_done(db, st, "list create", why, whylen) == -1)
+        return -1;
+    if (db_changes(db) == 0) {
         snprintf(why, whylen, "list %s exists already", norm);
         return DB_EXISTS;
     }
-    if (rc != SQLITE_DONE)
-        return db_fail(db, "list create", why, whylen);
     int found = list_lookup(db, name, domain, out, why, whylen);
     if (found == 0)
         db_log_change(db, out->id, "list create", out->address, "");
@@ -231,26 +229,26 @@ int list_delete(struct db *db, const char *address, char *why, size_t whylen)
     int rc = list_find(db, address, &list, why, whylen);
     if (rc != 0)
         return rc;
-    sqlite3_stmt *st = db_stmt(db, ST_LIST_DELETE, why, whylen);
+    struct dbq *st = db_stmt(db, ST_LIST_DELETE, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_text(st, 1, list.name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, list.domain, -1, SQLITE_STATIC);
+    dbq_bind_text(st, 1, list.name);
+    dbq_bind_text(st, 2, list.domain);
     return db_step_done(db, st, "list delete", why, whylen);
 }
 
 static int domain_has_lists(struct db *db, const char *domain, char *why,
                             size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_LIST_DOMAIN, why, whylen);
+    struct dbq *st = db_stmt(db, ST_LIST_DOMAIN, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    dbq_bind_text(st, 1, domain);
+    int rc = dbq_step(st);
+    dbq_reset(st);
+    if (rc != DBQ_ROW && rc != DBQ_DONE)
         return db_fail(db, "domain lookup", why, whylen);
-    return rc == SQLITE_ROW;
+    return rc == DBQ_ROW;
 }
 
 static int resolve_normalised(struct db *db, const char *norm,
@@ -334,13 +332,13 @@ static int resolve_normalised(struct db *db, const char *norm,
 int lists_each(struct db *db, int (*fn)(const struct list_info *, void *),
                void *arg, char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_LIST_ALL, why, whylen);
+    struct dbq *st = db_stmt(db, ST_LIST_ALL, why, whylen);
     if (st == NULL)
         return -1;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = dbq_step(st)) == DBQ_ROW) {
         struct list_info list;
-        list.id = sqlite3_column_int64(st, 0);
+        list.id = dbq_int64(st, 0);
         db_column_copy(st, 1, list.name, sizeof list.name);
         db_column_copy(st, 2, list.domain, sizeof list.domain);
         snprintf(list.address, sizeof list.address, "%s@%s", list.name,
@@ -348,8 +346,8 @@ int lists_each(struct db *db, int (*fn)(const struct list_info *, void *),
         if (fn(&list, arg) != 0)
             break;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
+    dbq_reset(st);
+    return rc == DBQ_ROW || rc == DBQ_DONE
                ? 0 : db_fail(db, "lists", why, whylen);
 }
 
@@ -422,11 +420,11 @@ static int patterns_set(struct db *db, const struct list_info *list,
                         const char *kind, const char *value, char *why,
                         size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_PATTERN_CLEAR, why, whylen);
+    struct dbq *st = db_stmt(db, ST_PATTERN_CLEAR, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, kind);
     if (db_step_done(db, st, "patterns", why, whylen) == -1)
         return -1;
     char *copy = strdup(value), *save = NULL;
@@ -443,9 +441,9 @@ static int patterns_set(struct db *db, const struct list_info *list,
             rc = address_key(tok, norm, sizeof norm, why, whylen);
         }
         if (rc == 0 && (st = db_stmt(db, ST_PATTERN_ADD, why, whylen))) {
-            sqlite3_bind_int64(st, 1, list->id);
-            sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, norm, -1, SQLITE_TRANSIENT);
+            dbq_bind_int64(st, 1, list->id);
+            dbq_bind_text(st, 2, kind);
+            dbq_bind_text_copy(st, 3, norm);
             rc = db_step_done(db, st, "pattern add", why, whylen);
         } else if (rc == 0) {
             rc = -1;
@@ -471,12 +469,12 @@ int setting_set(struct db *db, const struct list_info *list, const char *key,
     if (d->type == SET_PATTERNS) {
         rc = patterns_set(db, list, key, value, why, whylen);
     } else {
-        sqlite3_stmt *st = db_stmt(db, ST_SETTING_SET, why, whylen);
+        struct dbq *st = db_stmt(db, ST_SETTING_SET, why, whylen);
         rc = st ? 0 : -1;
         if (st) {
-            sqlite3_bind_int64(st, 1, list->id);
-            sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+            dbq_bind_int64(st, 1, list->id);
+            dbq_bind_text(st, 2, key);
+            dbq_bind_text(st, 3, value);
             rc = db_step_done(db, st, "setting", why, whylen);
         }
     }
@@ -494,23 +492,23 @@ static int patterns_get(struct db *db, const struct list_info *list,
                         const char *kind, char *out, size_t outlen, char *why,
                         size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_PATTERN_LIST, why, whylen);
+    struct dbq *st = db_stmt(db, ST_PATTERN_LIST, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, kind);
     size_t len = 0;
     out[0] = '\0';
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *p = (const char *)sqlite3_column_text(st, 0);
+    while ((rc = dbq_step(st)) == DBQ_ROW) {
+        const char *p = dbq_text(st, 0);
         int n = snprintf(out + len, outlen - len, "%s%s", len ? " " : "", p);
         if (n < 0 || (size_t)n >= outlen - len)
             break;
         len += (size_t)n;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
+    dbq_reset(st);
+    return rc == DBQ_ROW || rc == DBQ_DONE
                ? 0 : db_fail(db, "patterns", why, whylen);
 }
 
@@ -524,18 +522,18 @@ int setting_get(struct db *db, const struct list_info *list, const char *key,
     }
     if (d->type == SET_PATTERNS)
         return patterns_get(db, list, key, out, outlen, why, whylen);
-    sqlite3_stmt *st = db_stmt(db, ST_SETTING_GET, why, whylen);
+    struct dbq *st = db_stmt(db, ST_SETTING_GET, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, key);
+    int rc = dbq_step(st);
+    if (rc == DBQ_ROW)
         db_column_copy(st, 0, out, outlen);
     else
         snprintf(out, outlen, "%s", d->dflt);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
+    dbq_reset(st);
+    return rc == DBQ_ROW || rc == DBQ_DONE
                ? 0 : db_fail(db, "setting", why, whylen);
 }
 
@@ -543,19 +541,19 @@ int settings_each(struct db *db, const struct list_info *list,
                   void (*fn)(const char *key, const char *value, void *),
                   void *arg, char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_SETTING_ALL, why, whylen);
+    struct dbq *st = db_stmt(db, ST_SETTING_ALL, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
+    dbq_bind_int64(st, 1, list->id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *key = (const char *)sqlite3_column_text(st, 0);
-        const char *value = (const char *)sqlite3_column_text(st, 1);
+    while ((rc = dbq_step(st)) == DBQ_ROW) {
+        const char *key = dbq_text(st, 0);
+        const char *value = dbq_text(st, 1);
         if (key && value)
             fn(key, value, arg);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(db, "settings", why, whylen);
+    dbq_reset(st);
+    return rc == DBQ_DONE ? 0 : db_fail(db, "settings", why, whylen);
 }
 
 int pattern_match(struct db *db, const struct list_info *list,
@@ -568,36 +566,36 @@ int pattern_match(struct db *db, const struct list_info *list,
     int64_t count = pattern_count(db, list, kind, why, whylen);
     if (count <= 0) /* most lists have none: no query per post */
         return count == 0 ? 0 : -1;
-    sqlite3_stmt *st = db_stmt(db, ST_PATTERN_MATCH, why, whylen);
+    struct dbq *st = db_stmt(db, ST_PATTERN_MATCH, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, norm, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, strrchr(norm, '@'), -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, kind);
+    dbq_bind_text(st, 3, norm);
+    dbq_bind_text(st, 4, strrchr(norm, '@'));
+    int rc = dbq_step(st);
+    dbq_reset(st);
+    if (rc != DBQ_ROW && rc != DBQ_DONE)
         return db_fail(db, "pattern", why, whylen);
-    return rc == SQLITE_ROW;
+    return rc == DBQ_ROW;
 }
 
 int template_get(struct db *db, const struct list_info *list,
                  const char *name, char **text, char *why, size_t whylen)
 {
     *text = NULL;
-    sqlite3_stmt *st = db_stmt(db, ST_TEMPLATE_GET, why, whylen);
+    struct dbq *st = db_stmt(db, ST_TEMPLATE_GET, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *p = (const char *)sqlite3_column_text(st, 0);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, name);
+    int rc = dbq_step(st);
+    if (rc == DBQ_ROW) {
+        const char *p = dbq_text(st, 0);
         *text = xstrdup(p ? p : "");
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
+    dbq_reset(st);
+    return rc == DBQ_ROW || rc == DBQ_DONE
                ? 0 : db_fail(db, "template", why, whylen);
 }
 
@@ -607,12 +605,12 @@ int template_set(struct db *db, const struct list_info *list,
 {
     if (db_begin(db, why, whylen) == -1)
         return -1;
-    sqlite3_stmt *st = db_stmt(db, ST_TEMPLATE_SET, why, whylen);
+    struct dbq *st = db_stmt(db, ST_TEMPLATE_SET, why, whylen);
     int rc = -1;
     if (st) {
-        sqlite3_bind_int64(st, 1, list->id);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+        dbq_bind_int64(st, 1, list->id);
+        dbq_bind_text(st, 2, name);
+        dbq_bind_text(st, 3, text);
         rc = db_step_done(db, st, "template", why, whylen);
     }
     if (rc == 0) {
@@ -630,14 +628,14 @@ int template_reset(struct db *db, const struct list_info *list,
 {
     if (db_begin(db, why, whylen) == -1)
         return -1;
-    sqlite3_stmt *st = db_stmt(db, ST_TEMPLATE_DELETE, why, whylen);
+    struct dbq *st = db_stmt(db, ST_TEMPLATE_DELETE, why, whylen);
     int rc = -1;
     if (st) {
-        sqlite3_bind_int64(st, 1, list->id);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        dbq_bind_int64(st, 1, list->id);
+        dbq_bind_text(st, 2, name);
         rc = db_step_done(db, st, "template", why, whylen);
     }
-    if (rc == 0 && sqlite3_changes(db_handle(db)) == 0) {
+    if (rc == 0 && db_changes(db) == 0) {
         snprintf(why, whylen, "%s has no version of its own of %s",
                  list->address, name);
         rc = DB_NOT_FOUND;
@@ -654,16 +652,16 @@ int templates_each(struct db *db, const struct list_info *list,
                    void (*fn)(const char *name, void *), void *arg,
                    char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_TEMPLATE_EACH, why, whylen);
+    struct dbq *st = db_stmt(db, ST_TEMPLATE_EACH, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
+    dbq_bind_int64(st, 1, list->id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
+    while ((rc = dbq_step(st)) == DBQ_ROW) {
+        const char *name = dbq_text(st, 0);
         if (name)
             fn(name, arg);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(db, "templates", why, whylen);
+    dbq_reset(st);
+    return rc == DBQ_DONE ? 0 : db_fail(db, "templates", why, whylen);
 }

@@ -27,13 +27,13 @@ static void log_insert(struct db *db, enum stmt_id id, int64_t key,
     for (const char *p = db->actor; *p; p++)
         actor[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
     actor[n] = '\0';
-    sqlite3_stmt *st = db_stmt(db, id, why, sizeof why);
+    struct dbq *st = db_stmt(db, id, why, sizeof why);
     if (st != NULL) {
-        sqlite3_bind_int64(st, 1, key);
-        sqlite3_bind_text(st, 2, n ? actor : "unknown", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, subject ? subject : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, detail ? detail : "", -1, SQLITE_STATIC);
+        dbq_bind_int64(st, 1, key);
+        dbq_bind_text_copy(st, 2, n ? actor : "unknown");
+        dbq_bind_text(st, 3, action);
+        dbq_bind_text(st, 4, subject ? subject : "");
+        dbq_bind_text(st, 5, detail ? detail : "");
         if (db_step_done(db, st, "change log", why, sizeof why) == 0)
             return;
     }
@@ -67,16 +67,16 @@ int log_each(struct db *db, const struct list_info *list, int limit,
              int (*fn)(const struct log_entry *, void *), void *arg,
              char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_LOG_EACH, why, whylen);
+    struct dbq *st = db_stmt(db, ST_LOG_EACH, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_int64(st, 2, limit > 0 ? limit : -1);
     int rc, stop = 0;
-    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!stop && (rc = dbq_step(st)) == DBQ_ROW) {
         struct log_entry e;
-        e.id = sqlite3_column_int64(st, 0);
-        e.at = sqlite3_column_int64(st, 1);
+        e.id = dbq_int64(st, 0);
+        e.at = dbq_int64(st, 1);
         db_column_copy(st, 2, e.actor, sizeof e.actor);
         db_column_copy(st, 3, e.action, sizeof e.action);
         db_column_copy(st, 4, e.subject, sizeof e.subject);
@@ -84,7 +84,7 @@ int log_each(struct db *db, const struct list_info *list, int limit,
         stop = fn(&e, arg) != 0;
     }
     if (stop)
-        rc = SQLITE_DONE;
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(db, "change log", why, whylen);
+        rc = DBQ_DONE;
+    dbq_reset(st);
+    return rc == DBQ_DONE ? 0 : db_fail(db, "change log", why, whylen);
 }

@@ -26,12 +26,12 @@ int delivery_valid(const char *d)
                  strcmp(d, "disabled-by-admin") == 0);
 }
 
-static void member_bind_key(sqlite3_stmt *st, const struct list_info *list,
+static void member_bind_key(struct dbq *st, const struct list_info *list,
                             const char *address, const char *role)
 {
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, address, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text_copy(st, 2, address);
+    dbq_bind_text(st, 3, role);
 }
 
 /* Add one member inside the caller's transaction (or none). */
@@ -39,20 +39,18 @@ static int member_insert(struct db *db, const struct list_info *list,
                          const char *norm, const char *role, const char *name,
                          char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_ADD, why, whylen);
+    struct dbq *st = db_stmt(db, ST_MEMBER_ADD, why, whylen);
     if (st == NULL)
         return -1;
     member_bind_key(st, list, norm, role);
-    sqlite3_bind_text(st, 4, name ? name : "", -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_CONSTRAINT) {
+    dbq_bind_text(st, 4, name ? name : "");
+    if (db_step_done(db, st, "member add", why, whylen) == -1)
+        return -1;
+    if (db_changes(db) == 0) {
         snprintf(why, whylen, "%s is already a %s of %s", norm, role,
                  list->address);
         return DB_EXISTS;
     }
-    if (rc != SQLITE_DONE)
-        return db_fail(db, "member add", why, whylen);
     db_log_change(db, list->id, "member add", norm, role);
     return 0;
 }
@@ -74,12 +72,12 @@ int member_add(struct db *db, const struct list_info *list, const char *address,
     return member_insert(db, list, norm, role, name, why, whylen);
 }
 
-static int member_changes(struct db *db, sqlite3_stmt *st, const char *what,
+static int member_changes(struct db *db, struct dbq *st, const char *what,
                           const char *norm, char *why, size_t whylen)
 {
     if (db_step_done(db, st, what, why, whylen) == -1)
         return -1;
-    if (sqlite3_changes(db->sql) == 0) {
+    if (db_changes(db) == 0) {
         snprintf(why, whylen, "%s is not on the list in that role", norm);
         return DB_NOT_FOUND;
     }
@@ -93,7 +91,7 @@ int member_remove(struct db *db, const struct list_info *list,
     char norm[DB_ADDRESS_MAX + 1];
     if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
         return -1;
-    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_REMOVE, why, whylen);
+    struct dbq *st = db_stmt(db, ST_MEMBER_REMOVE, why, whylen);
     if (st == NULL)
         return -1;
     member_bind_key(st, list, norm, role ? role : "member");
@@ -148,14 +146,14 @@ int member_set(struct db *db, const struct list_info *list, const char *address,
                  "delivery, not-me-too, name)", key);
         return -1;
     }
-    sqlite3_stmt *st = db_stmt(db, id, why, whylen);
+    struct dbq *st = db_stmt(db, id, why, whylen);
     if (st == NULL)
         return -1;
     member_bind_key(st, list, norm, role ? role : "member");
     if (id == ST_MEMBER_SET_MODERATED || id == ST_MEMBER_SET_NOT_ME_TOO)
-        sqlite3_bind_int(st, 4, atoi(bound));
+        dbq_bind_int64(st, 4, atoi(bound));
     else
-        sqlite3_bind_text(st, 4, bound, -1, SQLITE_STATIC);
+        dbq_bind_text(st, 4, bound);
     int rc = member_changes(db, st, "member set", norm, why, whylen);
     if (rc == 0) {
         char detail[600];
@@ -166,16 +164,16 @@ int member_set(struct db *db, const struct list_info *list, const char *address,
     return rc;
 }
 
-void member_from_row(sqlite3_stmt *st, struct member_info *m)
+void member_from_row(struct dbq *st, struct member_info *m)
 {
     db_column_copy(st, 0, m->address, sizeof m->address);
     db_column_copy(st, 1, m->role, sizeof m->role);
     db_column_copy(st, 2, m->name, sizeof m->name);
-    m->moderated = sqlite3_column_int(st, 3);
+    m->moderated = dbq_int(st, 3);
     db_column_copy(st, 4, m->delivery, sizeof m->delivery);
-    m->bounce_score = sqlite3_column_int(st, 5);
+    m->bounce_score = dbq_int(st, 5);
     db_column_copy(st, 6, m->last_bounce, sizeof m->last_bounce);
-    m->not_me_too = sqlite3_column_int(st, 7);
+    m->not_me_too = dbq_int(st, 7);
 }
 
 int member_get(struct db *db, const struct list_info *list, const char *address,
@@ -185,17 +183,17 @@ int member_get(struct db *db, const struct list_info *list, const char *address,
     char norm[DB_ADDRESS_MAX + 1];
     if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
         return DB_NOT_FOUND; /* nobody can hold an invalid address */
-    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_GET, why, whylen);
+    struct dbq *st = db_stmt(db, ST_MEMBER_GET, why, whylen);
     if (st == NULL)
         return -1;
     member_bind_key(st, list, norm, role ? role : "member");
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && out)
+    int rc = dbq_step(st);
+    if (rc == DBQ_ROW && out)
         member_from_row(st, out);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    dbq_reset(st);
+    if (rc == DBQ_ROW)
         return 0;
-    return rc == SQLITE_DONE ? DB_NOT_FOUND
+    return rc == DBQ_DONE ? DB_NOT_FOUND
                              : db_fail(db, "member lookup", why, whylen);
 }
 
@@ -206,16 +204,16 @@ int member_roles(struct db *db, const struct list_info *list,
     char norm[DB_ADDRESS_MAX + 1];
     if (address_normalise(address, norm, sizeof norm, why, whylen) == -1)
         return 0; /* nobody can hold an invalid address */
-    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_ROLES, why, whylen);
+    struct dbq *st = db_stmt(db, ST_MEMBER_ROLES, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, norm, -1, SQLITE_STATIC);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, norm);
     int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 3)
+    while ((rc = dbq_step(st)) == DBQ_ROW && n < 3)
         member_from_row(st, &out[n++]);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    dbq_reset(st);
+    if (rc != DBQ_ROW && rc != DBQ_DONE)
         return db_fail(db, "member lookup", why, whylen);
     return n;
 }
@@ -224,37 +222,37 @@ int members_each(struct db *db, const struct list_info *list, const char *role,
                  int (*fn)(const struct member_info *, void *), void *arg,
                  char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, role ? ST_MEMBER_EACH_ROLE : ST_MEMBER_EACH,
+    struct dbq *st = db_stmt(db, role ? ST_MEMBER_EACH_ROLE : ST_MEMBER_EACH,
                                why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
+    dbq_bind_int64(st, 1, list->id);
     if (role)
-        sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+        dbq_bind_text(st, 2, role);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = dbq_step(st)) == DBQ_ROW) {
         struct member_info m;
         member_from_row(st, &m);
         if (fn(&m, arg) != 0)
             break;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
+    dbq_reset(st);
+    return rc == DBQ_ROW || rc == DBQ_DONE
                ? 0 : db_fail(db, "members", why, whylen);
 }
 
 int64_t members_count(struct db *db, const struct list_info *list,
                       const char *role, char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_COUNT, why, whylen);
+    struct dbq *st = db_stmt(db, ST_MEMBER_COUNT, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, role ? role : "member", -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? n : db_fail(db, "member count", why, whylen);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, role ? role : "member");
+    int rc = dbq_step(st);
+    int64_t n = rc == DBQ_ROW ? dbq_int64(st, 0) : -1;
+    dbq_reset(st);
+    return rc == DBQ_ROW ? n : db_fail(db, "member count", why, whylen);
 }
 
 /* Lists up to this size are kept in memory between posts. */
@@ -304,30 +302,30 @@ int recipients_each(struct db *db, const struct list_info *list,
             fn(p, arg);
         return 0;
     }
-    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_RECIPIENTS, why, whylen);
+    struct dbq *st = db_stmt(db, ST_MEMBER_RECIPIENTS, why, whylen);
     if (st == NULL)
         return -1;
     /* Not valid until every row is in: fn might never return. */
     *c = (struct recipients_cache){.list_id = list->id, .stamp = now,
                                    .addresses = c->addresses, .cap = c->cap};
-    sqlite3_bind_int64(st, 1, list->id);
+    dbq_bind_int64(st, 1, list->id);
     int rc, keep = 1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *address = (const char *)sqlite3_column_text(st, 0);
+    while ((rc = dbq_step(st)) == DBQ_ROW) {
+        const char *address = dbq_text(st, 0);
         /* Stored addresses were checked; still, nothing unsafe leaves. */
         if (address == NULL || !address_valid(address))
             continue;
         cache_append(c, address, &keep);
         fn(address, arg);
     }
-    sqlite3_reset(st);
-    c->valid = keep && rc == SQLITE_DONE;
+    dbq_reset(st);
+    c->valid = keep && rc == DBQ_DONE;
     if (!c->valid && c->cap > RECIPIENTS_CACHE_MAX_BYTES / 4) {
         free(c->addresses); /* do not keep a big block for nothing */
         c->addresses = NULL;
         c->len = c->cap = 0;
     }
-    return rc == SQLITE_DONE ? 0 : db_fail(db, "recipients", why, whylen);
+    return rc == DBQ_DONE ? 0 : db_fail(db, "recipients", why, whylen);
 }
 
 int members_import(struct db *db, const struct list_info *list, FILE *fp,
@@ -379,21 +377,21 @@ static int probe_get(struct db *db, const struct list_info *list,
                      const char *address, char *token, size_t tokenlen,
                      int64_t *sent, char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_PROBE_GET, why, whylen);
+    struct dbq *st = db_stmt(db, ST_MEMBER_PROBE_GET, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, address);
+    int rc = dbq_step(st);
     *token = '\0';
     *sent = 0;
-    if (rc == SQLITE_ROW) {
+    if (rc == DBQ_ROW) {
         db_column_copy(st, 0, token, tokenlen);
-        *sent = sqlite3_column_int64(st, 1);
+        *sent = dbq_int64(st, 1);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW    ? 0
-           : rc == SQLITE_DONE ? DB_NOT_FOUND
+    dbq_reset(st);
+    return rc == DBQ_ROW    ? 0
+           : rc == DBQ_DONE ? DB_NOT_FOUND
                                : db_fail(db, "probe", why, whylen);
 }
 
@@ -401,13 +399,13 @@ static int probe_set(struct db *db, const struct list_info *list,
                      const char *address, const char *token, int64_t sent,
                      char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_PROBE_SET, why, whylen);
+    struct dbq *st = db_stmt(db, ST_MEMBER_PROBE_SET, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, token, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, sent);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, address);
+    dbq_bind_text(st, 3, token);
+    dbq_bind_int64(st, 4, sent);
     return db_step_done(db, st, "probe", why, whylen);
 }
 
@@ -415,14 +413,14 @@ static int member_bounce_set(struct db *db, const struct list_info *list,
                              const struct member_info *m, const char *day,
                              const char *delivery, char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_BOUNCE, why, whylen);
+    struct dbq *st = db_stmt(db, ST_MEMBER_BOUNCE, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, m->address, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, m->bounce_score);
-    sqlite3_bind_text(st, 4, day, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, delivery, -1, SQLITE_STATIC);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, m->address);
+    dbq_bind_int64(st, 3, m->bounce_score);
+    dbq_bind_text(st, 4, day);
+    dbq_bind_text(st, 5, delivery);
     int rc = db_step_done(db, st, "bounce score", why, whylen);
     if (rc == 0 && strcmp(delivery, m->delivery) != 0)
         db_log_change(db, list->id, "member set", m->address,
@@ -479,14 +477,13 @@ int bounce_record(struct db *db, const struct list_info *list,
     }
     int scored = rc == 0 && status_scores(status) &&
                  strcmp(m.last_bounce, today) != 0;
-    sqlite3_stmt *st = rc == 0 ? db_stmt(db, ST_BOUNCE_ADD, why, whylen) : NULL;
+    struct dbq *st = rc == 0 ? db_stmt(db, ST_BOUNCE_ADD, why, whylen) : NULL;
     if (st) {
-        sqlite3_bind_int64(st, 1, list->id);
-        sqlite3_bind_text(st, 2, m.address, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, diagnostic ? diagnostic : "", -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_int(st, 5, scored);
+        dbq_bind_int64(st, 1, list->id);
+        dbq_bind_text(st, 2, m.address);
+        dbq_bind_text(st, 3, status);
+        dbq_bind_text(st, 4, diagnostic ? diagnostic : "");
+        dbq_bind_int64(st, 5, scored);
         rc = db_step_done(db, st, "bounce", why, whylen);
     } else if (rc == 0) {
         rc = -1;
@@ -495,11 +492,10 @@ int bounce_record(struct db *db, const struct list_info *list,
         st = db_stmt(db, ST_MEMBER_BOUNCE_LAST, why, whylen);
         rc = st ? 0 : -1;
         if (st) {
-            sqlite3_bind_int64(st, 1, list->id);
-            sqlite3_bind_text(st, 2, m.address, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 4, diagnostic ? diagnostic : "", -1,
-                              SQLITE_STATIC);
+            dbq_bind_int64(st, 1, list->id);
+            dbq_bind_text(st, 2, m.address);
+            dbq_bind_text(st, 3, status);
+            dbq_bind_text(st, 4, diagnostic ? diagnostic : "");
             rc = db_step_done(db, st, "bounce", why, whylen);
         }
     }
@@ -562,17 +558,17 @@ int probe_bounced(struct db *db, const struct list_info *list,
         return DB_NOT_FOUND;
     if (db_begin(db, why, whylen) == -1)
         return -1;
-    sqlite3_stmt *st = db_stmt(db, ST_MEMBER_PROBE_FIND, why, whylen);
+    struct dbq *st = db_stmt(db, ST_MEMBER_PROBE_FIND, why, whylen);
     int rc = st ? 0 : -1;
     if (st) {
-        sqlite3_bind_int64(st, 1, list->id);
-        sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW)
+        dbq_bind_int64(st, 1, list->id);
+        dbq_bind_text(st, 2, token);
+        int step = dbq_step(st);
+        if (step == DBQ_ROW)
             db_column_copy(st, 0, address, addresslen);
-        sqlite3_reset(st);
-        rc = step == SQLITE_ROW    ? 0
-             : step == SQLITE_DONE ? DB_NOT_FOUND
+        dbq_reset(st);
+        rc = step == DBQ_ROW    ? 0
+             : step == DBQ_DONE ? DB_NOT_FOUND
                                    : db_fail(db, "probe", why, whylen);
     }
     if (rc == 0)

@@ -20,16 +20,16 @@ int reply_quota_take(struct db *db, const char *address, char *why,
     int64_t now = (int64_t)time(NULL);
     if (db_begin(db, why, whylen) == -1)
         return -1;
-    sqlite3_stmt *st = db_stmt(db, ST_REPLY_PURGE, why, whylen);
+    struct dbq *st = db_stmt(db, ST_REPLY_PURGE, why, whylen);
     if (st)
-        sqlite3_bind_int64(st, 1, now - REPLY_WINDOW);
+        dbq_bind_int64(st, 1, now - REPLY_WINDOW);
     int rc = st ? db_step_done(db, st, "reply purge", why, whylen) : -1;
     int sent = -1;
     if (rc == 0 && (st = db_stmt(db, ST_REPLY_COUNT, why, whylen))) {
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            sent = sqlite3_column_int(st, 0);
-        sqlite3_reset(st);
+        dbq_bind_text(st, 1, key);
+        if (dbq_step(st) == DBQ_ROW)
+            sent = dbq_int(st, 0);
+        dbq_reset(st);
         if (sent < 0)
             rc = db_fail(db, "reply count", why, whylen);
     } else if (rc == 0) {
@@ -42,8 +42,8 @@ int reply_quota_take(struct db *db, const char *address, char *why,
         return 0;
     }
     if (rc == 0 && (st = db_stmt(db, ST_REPLY_ADD, why, whylen))) {
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, now);
+        dbq_bind_text(st, 1, key);
+        dbq_bind_int64(st, 2, now);
         rc = db_step_done(db, st, "reply add", why, whylen);
     } else if (rc == 0) {
         rc = -1;

@@ -9,15 +9,15 @@
 #include <stdio.h>
 #include <string.h>
 
-static void request_row(sqlite3_stmt *st, struct request_info *r)
+static void request_row(struct dbq *st, struct request_info *r)
 {
     memset(r, 0, sizeof *r);
-    r->id = sqlite3_column_int64(st, 0);
+    r->id = dbq_int64(st, 0);
     db_column_copy(st, 1, r->address, sizeof r->address);
-    r->received = sqlite3_column_int64(st, 2);
+    r->received = dbq_int64(st, 2);
     db_column_copy(st, 3, r->state, sizeof r->state);
     db_column_copy(st, 4, r->decided_by, sizeof r->decided_by);
-    r->decided_at = sqlite3_column_int64(st, 5);
+    r->decided_at = dbq_int64(st, 5);
 }
 
 int request_each(struct db *db, const struct list_info *list,
@@ -25,59 +25,59 @@ int request_each(struct db *db, const struct list_info *list,
                  int (*fn)(const struct request_info *, void *), void *arg,
                  char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_REQUEST_EACH, why, whylen);
+    struct dbq *st = db_stmt(db, ST_REQUEST_EACH, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, list->id);
-    sqlite3_bind_text(st, 2, state ? state : "pending", -1, SQLITE_STATIC);
+    dbq_bind_int64(st, 1, list->id);
+    dbq_bind_text(st, 2, state ? state : "pending");
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = dbq_step(st)) == DBQ_ROW) {
         struct request_info r;
         request_row(st, &r);
         if (fn(&r, arg) != 0)
             break;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
+    dbq_reset(st);
+    return rc == DBQ_ROW || rc == DBQ_DONE
                ? 0 : db_fail(db, "requests", why, whylen);
 }
 
 int request_get(struct db *db, int64_t id, struct list_info *list,
                 struct request_info *out, char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_REQUEST_GET, why, whylen);
+    struct dbq *st = db_stmt(db, ST_REQUEST_GET, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    dbq_bind_int64(st, 1, id);
+    int rc = dbq_step(st);
+    if (rc == DBQ_ROW) {
         request_row(st, out);
-        list->id = sqlite3_column_int64(st, 6);
+        list->id = dbq_int64(st, 6);
         db_column_copy(st, 7, list->name, sizeof list->name);
         db_column_copy(st, 8, list->domain, sizeof list->domain);
         snprintf(list->address, sizeof list->address, "%s@%s", list->name,
                  list->domain);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE) {
+    dbq_reset(st);
+    if (rc == DBQ_DONE) {
         snprintf(why, whylen, "no subscription request %lld", (long long)id);
         return DB_NOT_FOUND;
     }
-    return rc == SQLITE_ROW ? 0 : db_fail(db, "request", why, whylen);
+    return rc == DBQ_ROW ? 0 : db_fail(db, "request", why, whylen);
 }
 
 int request_decide(struct db *db, int64_t id, const char *state,
                    const char *who, char *why, size_t whylen)
 {
-    sqlite3_stmt *st = db_stmt(db, ST_REQUEST_DECIDE, why, whylen);
+    struct dbq *st = db_stmt(db, ST_REQUEST_DECIDE, why, whylen);
     if (st == NULL)
         return -1;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, who ? who : "", -1, SQLITE_STATIC);
+    dbq_bind_int64(st, 1, id);
+    dbq_bind_text(st, 2, state);
+    dbq_bind_text(st, 3, who ? who : "");
     if (db_step_done(db, st, "request decide", why, whylen) == -1)
         return -1;
-    if (sqlite3_changes(db->sql) == 0) {
+    if (db_changes(db) == 0) {
         snprintf(why, whylen, "subscription request %lld is not pending",
                  (long long)id);
         return DB_NOT_FOUND;

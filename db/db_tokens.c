@@ -19,15 +19,15 @@ int token_create(struct db *db, const struct list_info *list,
         return -1;
     if (db_begin(db, why, whylen) == -1)
         return -1;
-    sqlite3_stmt *st = db_stmt(db, ST_TOKEN_PURGE, why, whylen);
+    struct dbq *st = db_stmt(db, ST_TOKEN_PURGE, why, whylen);
     int rc = st ? db_step_done(db, st, "token purge", why, whylen) : -1;
     if (rc == 0 && (st = db_stmt(db, ST_TOKEN_RECENT, why, whylen))) {
-        sqlite3_bind_int64(st, 1, list->id);
-        sqlite3_bind_text(st, 2, norm, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, expires - TOKEN_RATE_WINDOW);
-        int step = sqlite3_step(st);
-        int recent = step == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-        sqlite3_reset(st);
+        dbq_bind_int64(st, 1, list->id);
+        dbq_bind_text(st, 2, norm);
+        dbq_bind_int64(st, 3, expires - TOKEN_RATE_WINDOW);
+        int step = dbq_step(st);
+        int recent = step == DBQ_ROW ? dbq_int(st, 0) : -1;
+        dbq_reset(st);
         if (recent < 0)
             rc = db_fail(db, "token", why, whylen);
         else if (recent > 0) {
@@ -39,11 +39,11 @@ int token_create(struct db *db, const struct list_info *list,
         rc = -1;
     }
     if (rc == 0 && (st = db_stmt(db, ST_TOKEN_ADD, why, whylen))) {
-        sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, list->id);
-        sqlite3_bind_text(st, 3, norm, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, expires);
+        dbq_bind_text(st, 1, token);
+        dbq_bind_int64(st, 2, list->id);
+        dbq_bind_text(st, 3, norm);
+        dbq_bind_text(st, 4, action);
+        dbq_bind_int64(st, 5, expires);
         rc = db_step_done(db, st, "token add", why, whylen);
     } else if (rc == 0) {
         rc = -1;
@@ -61,26 +61,26 @@ int token_take(struct db *db, const char *token, struct list_info *list,
 {
     if (db_begin(db, why, whylen) == -1)
         return -1;
-    sqlite3_stmt *st = db_stmt(db, ST_TOKEN_GET, why, whylen);
+    struct dbq *st = db_stmt(db, ST_TOKEN_GET, why, whylen);
     if (st == NULL) {
         db_rollback(db);
         return -1;
     }
-    sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    dbq_bind_text(st, 1, token);
+    int rc = dbq_step(st);
+    if (rc == DBQ_ROW) {
         db_column_copy(st, 0, address, addresslen);
         db_column_copy(st, 1, action, actionlen);
-        list->id = sqlite3_column_int64(st, 2);
+        list->id = dbq_int64(st, 2);
         db_column_copy(st, 3, list->name, sizeof list->name);
         db_column_copy(st, 4, list->domain, sizeof list->domain);
         snprintf(list->address, sizeof list->address, "%s@%s", list->name,
                  list->domain);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
+    dbq_reset(st);
+    if (rc != DBQ_ROW) {
         db_rollback(db);
-        if (rc == SQLITE_DONE) {
+        if (rc == DBQ_DONE) {
             snprintf(why, whylen, "unknown or expired token");
             return DB_NOT_FOUND;
         }
@@ -88,7 +88,7 @@ int token_take(struct db *db, const char *token, struct list_info *list,
     }
     st = db_stmt(db, ST_TOKEN_DELETE, why, whylen);
     if (st)
-        sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+        dbq_bind_text(st, 1, token);
     if (st == NULL || db_step_done(db, st, "token take", why, whylen) == -1) {
         db_rollback(db);
         return -1;

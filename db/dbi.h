@@ -1,6 +1,7 @@
 /*
  * dbi.h - internals shared by the db_*.c files: the connection struct and
- * the prepared-statement cache. Not for callers outside common/.
+ * the prepared-statement cache, the backends' interface. Not for callers
+ * outside db/.
  */
 #ifndef MLM_DBI_H
 #define MLM_DBI_H
@@ -8,73 +9,52 @@
 #include "db.h"
 
 enum stmt_id {
-    ST_LIST_INSERT,
-    ST_LIST_DELETE,
-    ST_LIST_FIND,
-    ST_LIST_DOMAIN,
-    ST_LIST_ALL,
-    ST_SETTING_SET,
-    ST_SETTING_GET,
-    ST_SETTING_ALL,
-    ST_PATTERN_CLEAR,
-    ST_PATTERN_ADD,
-    ST_PATTERN_MATCH,
-    ST_PATTERN_LIST,
-    ST_MEMBER_ADD,
-    ST_MEMBER_REMOVE,
-    ST_MEMBER_GET,
-    ST_MEMBER_ROLES,
-    ST_MEMBER_EACH,
-    ST_MEMBER_EACH_ROLE,
-    ST_MEMBER_SET_MODERATED,
-    ST_MEMBER_SET_DELIVERY,
-    ST_MEMBER_SET_NOT_ME_TOO,
-    ST_MEMBER_SET_NAME,
-    ST_MEMBER_BOUNCE,
-    ST_MEMBER_BOUNCE_LAST,
-    ST_MEMBER_PROBE_GET,
-    ST_MEMBER_PROBE_SET,
-    ST_MEMBER_PROBE_FIND,
-    ST_MEMBER_BOUNCES,
-    ST_MEMBER_COUNT,
-    ST_MEMBER_RECIPIENTS,
-    ST_DATA_VERSION,
-    ST_PATTERN_COUNT,
-    ST_BOUNCE_ADD,
-    ST_BOUNCE_EACH,
-    ST_HELD_ADD,
-    ST_HELD_GET,
-    ST_HELD_DECIDE,
-    ST_HELD_EACH,
-    ST_HELD_RETRY,
-    ST_HELD_REOPEN,
-    ST_HELD_CLAIM,
-    ST_REQUEST_EACH,
-    ST_REQUEST_GET,
-    ST_REQUEST_DECIDE,
-    ST_TOKEN_PURGE,
-    ST_TOKEN_RECENT,
-    ST_TOKEN_ADD,
-    ST_TOKEN_GET,
-    ST_TOKEN_DELETE,
-    ST_REPLY_PURGE,
-    ST_REPLY_COUNT,
-    ST_REPLY_ADD,
-    ST_LOG_ADD,
-    ST_LOG_ADD_HELD,
-    ST_LOG_ADD_REQUEST,
-    ST_LOG_EACH,
-    ST_TEMPLATE_GET,
-    ST_TEMPLATE_SET,
-    ST_TEMPLATE_DELETE,
-    ST_TEMPLATE_EACH,
-    ST_META_GET,
-    ST_META_INIT,
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
+#define STMT(id, sql) id,
+#define STMT_DIALECT(id, sqlite, pg) id,
+#include "statements.h"
+#undef STMT
+#undef STMT_DIALECT
     ST_COUNT
 };
+
+/* The number of migrations in schema.h: the schema version they reach. */
+extern const int db_schema_latest;
+
+/*
+ * A backend: how to connect, prepare, run scripts and transactions.
+ * Statements are prepared from the backend's own texts of statements.h
+ * (by id) or from a policy's SQL (id ST_COUNT, sql given).
+ */
+struct db_driver {
+    const char *name;                    /* "sqlite", "postgresql" */
+    const char *const *migrations;       /* db_schema_latest scripts */
+    int migrates_on_open;                /* else only when asked to */
+    int (*open)(struct db *db, const char *target, int timeout_s, char *why,
+                size_t whylen);
+    void (*close)(struct db *db);
+    struct dbq *(*prepare)(struct db *db, enum stmt_id id, const char *sql,
+                           char *why, size_t whylen);
+    /* A script of statements without parameters or rows. */
+    int (*exec)(struct db *db, const char *script, char *why, size_t whylen);
+    /* A write transaction, serialised with every other writer's. */
+    int (*begin)(struct db *db, char *why, size_t whylen);
+    int (*commit)(struct db *db, char *why, size_t whylen);
+    void (*rollback)(struct db *db);
+    int (*schema_version)(struct db *db, char *why, size_t whylen);
+    int (*set_schema_version)(struct db *db, int version, char *why,
+                              size_t whylen);
+    int64_t (*changes)(struct db *db);       /* by the last statement */
+    int64_t (*total_changes)(struct db *db); /* by this connection */
+    const char *(*errmsg)(struct db *db);
+    /* A policy's own SQL may reach no other file or code (mlm.db). */
+    void (*restrict_policy_sql)(struct db *db);
+    /* Many inserts follow (mlm-ctl import). */
+    void (*bulk_load)(struct db *db);
+};
+
+extern const struct db_driver db_driver_sqlite;
+extern const struct db_driver db_driver_pg;
+
 
 /*
  * The recipients of the list expanded last, kept while the database is
@@ -109,8 +89,9 @@ struct pattern_count {
 #define PATTERN_CACHE_SIZE 8
 
 struct db {
-    sqlite3 *sql;
-    sqlite3_stmt *stmts[ST_COUNT];
+    const struct db_driver *driver;
+    void *conn;             /* the driver's connection */
+    struct dbq *stmts[ST_COUNT];
     int per_request;        /* db_request_begin was called: see db_stamp_now */
     int version_known;      /* data_version read in this request */
     int64_t data_version;
@@ -145,13 +126,13 @@ void resolve_remember(struct db *db, const char *norm,
 int64_t pattern_count(struct db *db, const struct list_info *list,
                       const char *kind, char *why, size_t whylen);
 
-/* The prepared statement for id, reset and unbound; NULL with why. */
-sqlite3_stmt *db_stmt(struct db *db, enum stmt_id id, char *why,
+/* The prepared statement for id, reset; NULL with why. */
+struct dbq *db_stmt(struct db *db, enum stmt_id id, char *why,
                       size_t whylen);
 /* Report the connection's last error into why; returns -1. */
 int db_fail(struct db *db, const char *what, char *why, size_t whylen);
 /* Step a statement that returns no rows; 0 or -1. */
-int db_step_done(struct db *db, sqlite3_stmt *st, const char *what, char *why,
+int db_step_done(struct db *db, struct dbq *st, const char *what, char *why,
                  size_t whylen);
 
 #endif

@@ -64,7 +64,10 @@
 
 void mlm_lua_configure(const struct mlm_config *cfg)
 {
-    lists_db_configure(cfg->database);
+    /* connecting, a statement, and the one retry of both end within
+       the decision's time */
+    long db_timeout = cfg->decision_timeout / 5;
+    lists_db_configure(cfg->database, db_timeout < 1 ? 1 : (int)db_timeout);
     held_configure(cfg->secret_file);
     sendmail_configure(cfg->sendmail, cfg->request_timeout);
     mime_limits_configure(cfg->mime_max_parts, cfg->mime_max_depth,
@@ -335,7 +338,7 @@ static int l_recipients(lua_State *L)
     struct list_info *list = check_list(L, 1);
     lua_settop(L, 1);
     lua_pushinteger(L, list->id);
-    sqlite3_stmt *st = prepare_bound(
+    struct dbq *st = prepare_bound(
         L, "SELECT address FROM members WHERE list_id = ? AND role = 'member' "
            "AND delivery = 'enabled' ORDER BY address", 2);
     return push_rows(L, st, ROWS_FIRST_COLUMN);
@@ -403,7 +406,7 @@ static int l_members(lua_State *L)
     lua_settop(L, 2);
     lua_pushinteger(L, list->id);
     lua_insert(L, 2);
-    sqlite3_stmt *st = prepare_bound(
+    struct dbq *st = prepare_bound(
         L, role ? "SELECT " MEMBER_COLUMNS " FROM members "
                   "WHERE list_id = ? AND role = ? ORDER BY address"
                 : "SELECT " MEMBER_COLUMNS " FROM members "

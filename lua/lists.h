@@ -10,13 +10,14 @@
 #include "db.h"
 
 #include <lua.h>
-#include <sqlite3.h>
 
 /* lists_core.c, below the other lists*.c files. */
 /* The list objects' metatable name. */
 extern const char LIST_MT[];
 /* Where the database is (the configured `database`); once, at start-up. */
-void lists_db_configure(const char *path);
+/* The database the worker opens at first use, and the bound in seconds
+ * on connecting to it and on each statement (PostgreSQL). */
+void lists_db_configure(const char *path, int timeout_s);
 /* A new request: its changes are by actor (the change log). */
 void lists_db_request_begin(const char *actor);
 /* The worker's database, opened on first use; a Lua error when it fails. */
@@ -51,9 +52,9 @@ enum rows_shape {
 };
 /* sql prepared with the Lua values from index first on bound; a Lua
  * error when it fails. */
-sqlite3_stmt *prepare_bound(lua_State *L, const char *sql, int first);
+struct dbq *prepare_bound(lua_State *L, const char *sql, int first);
 /* The generic-for values iterating st's rows as shape (4 values). */
-int push_rows(lua_State *L, sqlite3_stmt *st, enum rows_shape shape);
+int push_rows(lua_State *L, struct dbq *st, enum rows_shape shape);
 /* The rows' metatable, once per state; the mlm.db table on the stack. */
 void rows_register(lua_State *L);
 void db_module_push(lua_State *L);

@@ -17,14 +17,16 @@
 const char LIST_MT[] = "mlm.list";
 
 static char *database_path;
+static int database_timeout_s;
 static struct db *worker_db;
 /* Who this request's changes are by (the change log), until the next. */
 static char request_actor[DB_ACTOR_MAX + 1];
 
-void lists_db_configure(const char *path)
+void lists_db_configure(const char *path, int timeout_s)
 {
     free(database_path);
     database_path = xstrdup(path);
+    database_timeout_s = timeout_s;
 }
 
 void lists_shutdown(void)
@@ -45,9 +47,9 @@ void lists_db_request_begin(const char *actor)
 }
 
 /*
- * The database, opened on first use. A policy's own SQL (mlm.db) may not
- * reach any other file: no ATTACH, no VACUUM INTO (both attach), no
- * load_extension().
+ * The database, opened on first use (again at the next request when that
+ * failed). A policy's own SQL (mlm.db) may reach no other file or code
+ * (db_restrict_policy_sql).
  */
 struct db *lua_db(lua_State *L)
 {
@@ -55,13 +57,12 @@ struct db *lua_db(lua_State *L)
     if (worker_db == NULL) {
         if (database_path == NULL)
             luaL_error(L, "no database configured");
-        worker_db = db_open(database_path, why, sizeof why);
+        struct db_options opts = {.timeout_s = database_timeout_s};
+        worker_db = db_open(database_path, &opts, why, sizeof why);
         if (worker_db == NULL)
             luaL_error(L, "%s", why);
         db_set_actor(worker_db, request_actor);
-        sqlite3 *h = db_handle(worker_db);
-        sqlite3_limit(h, SQLITE_LIMIT_ATTACHED, 0);
-        sqlite3_db_config(h, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+        db_restrict_policy_sql(worker_db);
     }
     return worker_db;
 }

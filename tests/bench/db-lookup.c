@@ -38,7 +38,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: db-lookup DATABASE LIST ADDRESS-FILE\n");
         return 2;
     }
-    struct db *db = db_open(argv[1], why, sizeof why);
+    struct db *db = db_open(argv[1], NULL, why, sizeof why);
     if (db == NULL || list_find(db, argv[2], &list, why, sizeof why) != 0) {
         fprintf(stderr, "db-lookup: %s\n", why);
         return 1;
