@@ -222,6 +222,9 @@ int cmd_bounces_parse(struct ctl_env *env, struct ctl_args *a);
 
 /* dns_cmd.c */
 int cmd_dns_check(struct ctl_env *env, struct ctl_args *a);
+/* db_cmd.c */
+int cmd_db_migrate(struct ctl_env *env, struct ctl_args *a);
+int cmd_db_copy(struct ctl_env *env, struct ctl_args *a);
 
 /* dkim_record.c */
 int cmd_dns_dkim_record(struct ctl_env *env, struct ctl_args *a);

@@ -124,6 +124,13 @@ static const struct command commands[] = {
      "the TXT record that publishes the public half of a DKIM key (RSA or "
      "Ed25519, private or public, PEM or DER; - for stdin) as "
      "SELECTOR._domainkey.DOMAIN, in a zone file's syntax"},
+    {"db", "migrate", cmd_db_migrate, "",
+     "bring the database to this mlm's schema (PostgreSQL only migrates "
+     "so; SQLite migrates itself, and this reports its version)"},
+    {"db", "copy", cmd_db_copy, "SRC DST",
+     "copy every list, member, held post and log of database SRC into the "
+     "empty database DST (a SQLite file or a postgresql:// URI), then "
+     "compare the rows of each table"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -73,6 +73,16 @@ void db_restrict_policy_sql(struct db *db);
 /* Many inserts follow: the backend may cache more. */
 void db_bulk_load(struct db *db);
 
+/*
+ * Every row of src into dst, which must be empty (and at this mlm's
+ * schema), in one transaction on dst; then the rows of each table are
+ * counted on both and must agree. report (may be NULL) is told each
+ * table's count. 0, or -1 with why (dst unchanged when the copy failed).
+ */
+int db_copy(struct db *src, struct db *dst,
+            void (*report)(const char *table, int64_t rows, void *arg),
+            void *arg, char *why, size_t whylen);
+
 /* len random bytes as 2 * len hex digits into out; -1 with why. */
 int random_hex(char *out, size_t outlen, size_t len, char *why, size_t whylen);
 

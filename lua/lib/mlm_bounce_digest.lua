@@ -60,7 +60,7 @@ local function note(ctx, list)
     or clean("(body not read: " .. tostring(lines) .. ")", 300)
   mlm.db:exec("INSERT INTO bounce_unrecognised (list_id, received, sender, "
     .. "from_header, subject, size, summary) "
-    .. "VALUES (?, strftime('%s', 'now'), ?, ?, ?, ?, ?)", list.id,
+    .. "VALUES (?, ?, ?, ?, ?, ?, ?)", list.id, os.time(),
     clean(ctx.sender, 300), clean(msg:header("From"), 300),
     clean(msg:header("Subject"), 200), msg.size, summary)
   return true
@@ -69,10 +69,12 @@ end
 -- Claim the right to send this hour's digest (one worker wins).
 local function claim(list)
   local key = "bounce-digest:" .. list.id
-  mlm.db:exec("INSERT OR IGNORE INTO meta (key, value) VALUES (?, '0')", key)
-  return mlm.db:exec("UPDATE meta SET value = strftime('%s', 'now') "
-    .. "WHERE key = ? AND CAST(value AS INTEGER) <= "
-    .. "CAST(strftime('%s', 'now') AS INTEGER) - ?", key, INTERVAL) == 1
+  local now = os.time()
+  mlm.db:exec("INSERT INTO meta (key, value) VALUES (?, '0') "
+    .. "ON CONFLICT DO NOTHING", key)
+  return mlm.db:exec("UPDATE meta SET value = ? WHERE key = ? "
+    .. "AND CAST(value AS BIGINT) <= ?", tostring(now), key,
+    now - INTERVAL) == 1
 end
 
 local function send(list, a)

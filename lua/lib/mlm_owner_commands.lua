@@ -124,7 +124,7 @@ function M.request(ctx, list, a, cmd, mail, log)
     -- the newest command replaces the owner's pending one: a command
     -- forged in the owner's name cannot hold the hour's token
     mlm.db:exec("DELETE FROM tokens WHERE list_id = ? AND address = ? "
-      .. "AND action LIKE 'owner' || char(9) || '%'", list.id, owner.address)
+      .. "AND action LIKE ?", list.id, owner.address, "owner\t%")
     token, why = list:token(owner.address, table.concat({ "owner", cmd.verb,
       cmd.address, cmd.value or cmd.name or "" }, "\t"))
     if not token then

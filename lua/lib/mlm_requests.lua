@@ -59,8 +59,8 @@ end
 local function rejected_lately(list, address)
   for _ in mlm.db:rows("SELECT 1 FROM requests WHERE list_id = ? AND "
       .. "lower(address) = lower(?) AND state = 'rejected' AND "
-      .. "decided_at > strftime('%s', 'now') - ?", list.id, address,
-      M.REJECT_COOLDOWN) do
+      .. "decided_at > ?", list.id, address,
+      os.time() - M.REJECT_COOLDOWN) do
     return true
   end
   return false
@@ -83,13 +83,15 @@ function M.hold(list, a, address, log)
   -- One statement: the count and the insert cannot be split by another
   -- worker's request. Only requests younger than held_expire days count
   -- (their notices' reply addresses still work): forged requests fill the
-  -- cap for that long at most.
+  -- cap for that long at most. (On PostgreSQL two hosts counting at the
+  -- same moment may each add one past the cap.)
   local live = (tonumber(list.held_expire) or 14) * 24 * 3600
-  local added = mlm.db:exec("INSERT OR IGNORE INTO requests "
-    .. "(list_id, address, received) SELECT ?1, ?2, strftime('%s', 'now') "
+  local now = os.time()
+  local added = mlm.db:exec("INSERT INTO requests "
+    .. "(list_id, address, received) SELECT ?1, ?2, ?5 "
     .. "WHERE (SELECT count(*) FROM requests WHERE list_id = ?1 AND "
-    .. "state = 'pending' AND received > strftime('%s', 'now') - ?4) < ?3",
-    list.id, address, M.PENDING_MAX, live)
+    .. "state = 'pending' AND received > ?4) < ?3 ON CONFLICT DO NOTHING",
+    list.id, address, M.PENDING_MAX, now - live, now)
   local id = pending(list, address)
   if added == 0 and not id then
     log("warning", "%s: subscription request of %s not held: %d requests "

@@ -1,0 +1,71 @@
+# tests/lib/postgres.sh - a private PostgreSQL server for one test: its
+# own cluster in a temp dir, listening only on a unix socket there (no TCP
+# port), trust authentication for the role mlm. Source it, then:
+#
+#   pg_start            initdb + pg_ctl start; exports PG_DIR, PG_SOCKDIR,
+#                       PG_PORT (the socket's number), PG_BIN
+#   pg_createdb NAME    a database as mlm needs it (SQL_ASCII, collation C);
+#                       prints its URI for mlm.conf's database key
+#   pg_psql NAME SQL    runs SQL in database NAME, prints the rows
+#   pg_stop             stops the server (fast); pg_start_again restarts it
+#   pg_cleanup          stops it and removes PG_DIR (unless KEEP_TMP)
+#
+# PostgreSQL refuses to run as root: when the test is root, the server
+# runs as the user postgres (Debian's package makes it) or nobody.
+
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+
+pg_as_owner() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u "$PG_OWNER" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+pg_start() {
+    [ -x "$PG_BIN/initdb" ] || { echo "postgres: no initdb in '$PG_BIN'" >&2; return 1; }
+    PG_DIR=$(mktemp -d /tmp/mlm-pg.XXXXXX)
+    PG_SOCKDIR=$PG_DIR/sock
+    PG_PORT=$(( (RANDOM % 20000) + 30000 ))
+    mkdir -p "$PG_SOCKDIR"
+    PG_OWNER=$(id -un)
+    if [ "$(id -u)" -eq 0 ]; then
+        PG_OWNER=postgres
+        id postgres >/dev/null 2>&1 || PG_OWNER=nobody
+        chown -R "$PG_OWNER" "$PG_DIR"
+    fi
+    chmod 755 "$PG_DIR" "$PG_SOCKDIR"
+    export PG_DIR PG_SOCKDIR PG_PORT PG_BIN PG_OWNER
+    pg_as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U mlm --auth=trust \
+        --encoding=SQL_ASCII --locale=C >"$PG_DIR/initdb.log" 2>&1 ||
+        { cat "$PG_DIR/initdb.log" >&2; return 1; }
+    pg_start_again
+}
+
+pg_start_again() {
+    pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+        -o "-k $PG_SOCKDIR -p $PG_PORT -c listen_addresses= -c fsync=off" \
+        start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
+}
+
+pg_createdb() { # NAME
+    "$PG_BIN/createdb" -h "$PG_SOCKDIR" -p "$PG_PORT" -U mlm \
+        --encoding=SQL_ASCII --locale=C --template=template0 "$1" || return 1
+    echo "postgresql:///$1?host=$PG_SOCKDIR&port=$PG_PORT&user=mlm"
+}
+
+pg_psql() { # NAME SQL
+    "$PG_BIN/psql" -h "$PG_SOCKDIR" -p "$PG_PORT" -U mlm -d "$1" -XAtq \
+        -v ON_ERROR_STOP=1 -c "$2"
+}
+
+pg_stop() {
+    pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
+}
+
+pg_cleanup() {
+    [ -n "${PG_DIR:-}" ] || return 0
+    pg_stop
+    [ -n "${KEEP_TMP:-}" ] || rm -rf "$PG_DIR"
+}
