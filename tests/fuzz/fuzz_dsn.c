@@ -1,10 +1,12 @@
 /*
  * fuzz_dsn.c - the bounce parser of the shipped list policy:
  * lua/lib/mlm_bounce.lua's read_text(text), which runs the RFC 3464 report
- * reader and every text detector of mail sent to NAME-bounces@ on a text.
+ * reader and every text detector (lua/lib/mlm_bounce_text.lua) of mail
+ * sent to NAME-bounces@ on a text.
  *
- * The Makefile wraps the module verbatim into build/dsn_recipients.lua,
- * which returns read_text; this harness runs it in a plain lua_State on
+ * The Makefile wraps both modules verbatim into build/dsn_recipients.lua
+ * (mlm_bounce_text preloaded for mlm_bounce's require), which returns
+ * read_text; this harness runs it in a plain lua_State on
  * each input. Lua errors are fine (the request fails
  * with failure_action); what must not happen is an explosion: more than
  * INSN_LIMIT VM instructions, more than MEM_LIMIT bytes, or more CPU time

@@ -148,7 +148,7 @@ for f in /usr/sbin/mlmd /usr/sbin/mlm-multiplexor /usr/bin/mlm-ctl \
     t_check "$f is an executable" test -x "$f"
 done
 for f in /usr/share/mlm/lua/mlm_lists.lua /usr/share/mlm/lua/mlm_bounce.lua \
-    /usr/share/mlm/lua/mlm_bounce_digest.lua \
+    /usr/share/mlm/lua/mlm_bounce_text.lua /usr/share/mlm/lua/mlm_bounce_digest.lua \
     /usr/share/mlm/lua/mlm_bounce_probe.lua /usr/share/mlm/lua/mlm_moderation.lua \
     /usr/share/mlm/lua/mlm_requests.lua /usr/share/mlm/lua/mlm_dmarc.lua \
     /usr/share/mlm/lua/mlm_list_bounces.lua /usr/share/mlm/lua/mlm_list_request.lua \

@@ -1,7 +1,9 @@
 /*
  * proto_test.c - the request protocol codec and the fork server's
  * messages: round trips, and refusal of truncated, oversized, trailing,
- * garbage and wrong-version frames.
+ * garbage and wrong-version frames. Every decoder meets the same battery
+ * of broken frames (refusals); the messages besides requests and replies
+ * are one table of cases (messages[]).
  */
 #include "proto.h"
 #include "sockio.h"
@@ -28,6 +30,101 @@ static int failures, checks;
         }                                                                      \
     } while (0)
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Every decoder behind one signature: 0 when it takes the payload (and,
+ * given ctx, the case the payload was encoded from, decodes that case's
+ * fields), -1 when it refuses it; what it decoded is freed again.
+ */
+typedef int (*decode_fn)(const void *ctx, const uint8_t *payload, size_t len,
+                         char *why, size_t whylen);
+
+/* One decoder and what the frames of its type hold. */
+struct decoder {
+    const char *what;
+    decode_fn decode;
+    const void *ctx;
+    uint8_t type;   /* MSG_REQUEST .. MSG_CTL_REPLY */
+    int sub_free;   /* the sub byte is a field: stage, action, verb */
+    int flags_free; /* any flags byte is taken: a reply's */
+};
+
+/*
+ * What every decoder refuses, on a good frame b (as its encoder made it):
+ * each truncation, a byte too many, another version, another type, a sub
+ * (unless it is a field) or flags byte (unless free) other than 0.
+ */
+static void refusals(const struct decoder *d, struct mlm_buf *b)
+{
+    char why[256];
+    uint8_t *payload = b->data + MLM_FRAME_HDR;
+    size_t len = b->len - MLM_FRAME_HDR;
+    CHECK(d->decode(d->ctx, payload, len, why, sizeof why) == 0,
+          "%s: round trip: %s", d->what, why);
+    for (size_t cut = 0; cut < len; cut++)
+        CHECK(d->decode(d->ctx, payload, cut, why, sizeof why) == -1,
+              "%s: truncated at %zu accepted", d->what, cut);
+    /* A copy one byte longer, so that the bytes past len are its own. */
+    uint8_t *longer = xmalloc(len + 1);
+    memcpy(longer, payload, len);
+    longer[len] = 0;
+    why[0] = '\0';
+    CHECK(d->decode(d->ctx, longer, len + 1, why, sizeof why) == -1 &&
+              strstr(why, "malformed") != NULL,
+          "%s: a trailing byte accepted (%s)", d->what, why);
+    free(longer);
+    payload[0] = MLM_PROTO_VERSION + 1;
+    CHECK(d->decode(d->ctx, payload, len, why, sizeof why) == -1 &&
+              strstr(why, "version mismatch") != NULL,
+          "%s: another version accepted (%s)", d->what, why);
+    payload[0] = MLM_PROTO_VERSION;
+    payload[1] = d->type == MSG_ERROR ? MSG_HELLO_OK : MSG_ERROR;
+    CHECK(d->decode(d->ctx, payload, len, why, sizeof why) == -1,
+          "%s: another type accepted", d->what);
+    payload[1] = d->type;
+    if (!d->sub_free) {
+        payload[2] = 1;
+        CHECK(d->decode(d->ctx, payload, len, why, sizeof why) == -1,
+              "%s: sub 1 accepted", d->what);
+        payload[2] = 0;
+    }
+    for (int bit = 0; bit < 8 && !d->flags_free; bit++) {
+        payload[MLM_PAYLOAD_FLAGS] = (uint8_t)(1u << bit);
+        CHECK(d->decode(d->ctx, payload, len, why, sizeof why) == -1,
+              "%s: flags 0x%x accepted", d->what, 1u << bit);
+    }
+    payload[MLM_PAYLOAD_FLAGS] = 0;
+    CHECK(d->decode(d->ctx, payload, len, why, sizeof why) == 0,
+          "%s: the frame, restored, decodes: %s", d->what, why);
+}
+
+static int try_request(const void *ctx, const uint8_t *p, size_t len,
+                       char *why, size_t wl)
+{
+    struct mlm_request t;
+    int rc = request_decode(&t, p, len, why, wl);
+    if (rc == 0)
+        request_free(&t);
+    return rc;
+}
+
+static int try_request_check(const void *ctx, const uint8_t *p, size_t len,
+                             char *why, size_t wl)
+{
+    return request_check(p, len, why, wl);
+}
+
+static int try_reply(const void *ctx, const uint8_t *p, size_t len,
+                     char *why, size_t wl)
+{
+    struct mlm_reply t;
+    int rc = reply_decode(&t, p, len, why, wl);
+    if (rc == 0)
+        reply_free(&t);
+    return rc;
+}
+
 static void sample_request(struct mlm_request *req)
 {
     memset(req, 0, sizeof *req);
@@ -49,6 +146,10 @@ static void sample_request(struct mlm_request *req)
 
 static void test_request_roundtrip(void)
 {
+    static const struct decoder decoders[] = {
+        {"request", try_request, NULL, MSG_REQUEST, 1, 0},
+        {"request_check", try_request_check, NULL, MSG_REQUEST, 1, 0},
+    };
     struct mlm_request in, out;
     struct mlm_buf b;
     char why[256];
@@ -60,8 +161,6 @@ static void test_request_roundtrip(void)
           "frame_complete on a whole frame");
     CHECK(request_decode(&out, b.data + 4, b.len - 4, why, sizeof why) == 0,
           "decode: %s", why);
-    CHECK(request_check(b.data + 4, b.len - 4, why, sizeof why) == 0,
-          "request_check takes what decodes: %s", why);
     CHECK(out.stage == STAGE_MESSAGE, "stage");
     CHECK(strcmp(out.qid, "4ABC12") == 0, "qid");
     CHECK(strcmp(out.sender, "") == 0, "null sender stays empty");
@@ -71,26 +170,18 @@ static void test_request_roundtrip(void)
           "recipients");
     CHECK(out.macros.n == 2 && strcmp(out.macros.v[1], "alice") == 0,
           "macros");
-    /* Every truncation must be refused, never read past the end. */
-    for (size_t cut = 0; cut < b.len - 4; cut++) {
-        struct mlm_request t;
-        CHECK(request_decode(&t, b.data + 4, cut, why, sizeof why) == -1,
-              "truncated at %zu accepted", cut);
-        CHECK(request_check(b.data + 4, cut, why, sizeof why) == -1,
-              "request_check: truncated at %zu accepted", cut);
-    }
+    request_free(&out);
+    for (size_t i = 0; i < COUNT(decoders); i++)
+        refusals(&decoders[i], &b);
     /* request_check and request_decode agree on every frame one byte away:
      * a NUL planted in a string, a length made too long. */
     for (size_t at = 4; at < b.len; at++) {
         static const uint8_t planted[] = {0x00, 0xff};
         for (size_t k = 0; k < sizeof planted; k++) {
             uint8_t keep = b.data[at];
-            struct mlm_request t;
             b.data[at] = planted[k];
-            int decoded = request_decode(&t, b.data + 4, b.len - 4, why,
-                                         sizeof why) == 0;
-            if (decoded)
-                request_free(&t);
+            int decoded = try_request(NULL, b.data + 4, b.len - 4, why,
+                                      sizeof why) == 0;
             int checked = request_check(b.data + 4, b.len - 4, why,
                                         sizeof why) == 0;
             CHECK(decoded == checked, "byte %zu set to %#x: decode %d, "
@@ -98,20 +189,14 @@ static void test_request_roundtrip(void)
             b.data[at] = keep;
         }
     }
-    /* Trailing garbage is refused too. */
-    request_free(&out);
-    buf_put_u8(&b, 0x42);
-    CHECK(request_decode(&out, b.data + 4, b.len - 4, why, sizeof why) == -1 ||
-              (request_free(&out), 0),
-          "trailing byte accepted");
-    CHECK(request_check(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "request_check: trailing byte accepted");
     request_free(&in);
     buf_free(&b);
 }
 
 static void test_reply_roundtrip(void)
 {
+    static const struct decoder decoder = {"reply", try_reply, NULL,
+                                           MSG_REPLY, 1, 1};
     struct mlm_reply in, out;
     struct mlm_buf b;
     char why[256];
@@ -132,11 +217,18 @@ static void test_reply_roundtrip(void)
               out.changes[1].name == NULL,
           "changes");
     CHECK(reply_validate(&out, why, sizeof why) == 0, "valid reply: %s", why);
-    for (size_t cut = 0; cut < b.len - 4; cut++) {
-        struct mlm_reply t;
-        CHECK(reply_decode(&t, b.data + 4, cut, why, sizeof why) == -1,
-              "truncated reply at %zu accepted", cut);
-    }
+    refusals(&decoder, &b);
+    /* The flags byte is the multiplexor's to set, and relayed undecoded. */
+    CHECK(reply_flags(b.data + 4) == 0, "a reply leaves the worker with 0");
+    reply_flags_set(b.data + 4, REPLY_OUTBOX | STAGE_BIT(STAGE_MESSAGE));
+    CHECK(reply_flags(b.data + 4) == (REPLY_OUTBOX | STAGE_BIT(STAGE_MESSAGE)),
+          "reply flags set and read back");
+    reply_free(&out);
+    CHECK(reply_decode(&out, b.data + 4, b.len - 4, why, sizeof why) == 0 &&
+              out.action == ACT_REJECT,
+          "a reply decodes whatever its flags: %s", why);
+    CHECK((REPLY_OUTBOX & STAGE_MASK_ALL) == 0,
+          "REPLY_OUTBOX is no stage bit");
     reply_free(&in);
     reply_free(&out);
     buf_free(&b);
@@ -184,63 +276,67 @@ static void test_big_reply(void)
     buf_free(&b);
 }
 
+/* A string of one 'x' as the codec writes it: a 32-bit length, the bytes. */
+#define X_STR 0, 0, 0, 1, 'x'
+
+/* Frame prefixes, and payloads made by hand that the decoders refuse. */
 static void test_bad_frames(void)
 {
+    static const struct {
+        const char *what;
+        uint8_t bytes[6];
+        size_t len;
+        int want; /* frame_complete's answer */
+    } prefixes[] = {
+        {"an oversized length", {0xff, 0xff, 0xff, 0xff}, 4, -1},
+        {"an undersized length", {0, 0, 0, 2}, 4, -1},
+        {"a partial frame", {0, 0, 0, 8, 1, 3}, 6, 0},
+        {"a partial prefix", {0, 0, 0, 8, 1, 3}, 3, 0},
+    };
+    static const struct {
+        const char *what;
+        decode_fn decode;
+        const char *why_has; /* what the refusal must say, or NULL */
+        size_t len;
+        uint8_t bytes[64];
+    } payloads[] = {
+        {"another version", try_request, "version mismatch", 4,
+         {MLM_PROTO_VERSION + 1, MSG_REQUEST, 0, 0}},
+        {"a string length larger than the payload", try_request, NULL, 8,
+         {MLM_PROTO_VERSION, MSG_REQUEST, STAGE_SENDER, 0, 0x7f, 0xff, 0xff,
+          0xff}},
+        /* the seven strings, the size, then a million recipients */
+        {"an array count far beyond the payload", try_request, NULL, 51,
+         {MLM_PROTO_VERSION, MSG_REQUEST, STAGE_SENDER, 0, X_STR, X_STR, X_STR,
+          X_STR, X_STR, X_STR, X_STR, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x0f, 0x42,
+          0x40}},
+        {"a NUL inside a string", try_request, NULL, 11,
+         {MLM_PROTO_VERSION, MSG_REQUEST, STAGE_SENDER, 0, 0, 0, 0, 3, 'a', 0,
+          'b'}},
+        {"a stage out of range", try_request, NULL, 4,
+         {MLM_PROTO_VERSION, MSG_REQUEST, STAGE_COUNT, 0}},
+        {"an action out of range", try_reply, NULL, 4,
+         {MLM_PROTO_VERSION, MSG_REPLY, ACT_COUNT, 0}},
+    };
     char why[256];
     size_t flen;
-    uint8_t huge[4] = {0xff, 0xff, 0xff, 0xff};
-    CHECK(frame_complete(huge, 4, &flen) == -1, "oversized length accepted");
-    uint8_t tiny[4] = {0, 0, 0, 2};
-    CHECK(frame_complete(tiny, 4, &flen) == -1, "undersized length accepted");
-    uint8_t partial[6] = {0, 0, 0, 8, 1, 3};
-    CHECK(frame_complete(partial, 6, &flen) == 0, "partial frame complete");
-    CHECK(frame_complete(partial, 3, &flen) == 0, "partial prefix complete");
-
-    uint8_t wrong_version[4] = {MLM_PROTO_VERSION + 1, MSG_REQUEST, 0, 0};
-    struct mlm_request req;
-    CHECK(request_decode(&req, wrong_version, 4, why, sizeof why) == -1 &&
-              strstr(why, "version mismatch") != NULL,
-          "version mismatch not named: %s", why);
-
-    /* A string length larger than the payload. */
-    struct mlm_buf b;
-    buf_init(&b);
-    frame_begin(&b, MSG_REQUEST, STAGE_SENDER);
-    buf_put_u32(&b, 0x7fffffff);
-    frame_finish(&b);
-    CHECK(request_decode(&req, b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "lying string length accepted");
-
-    /* An array count far beyond what the payload can hold. */
-    buf_reset(&b);
-    frame_begin(&b, MSG_REQUEST, STAGE_SENDER);
-    for (int i = 0; i < 7; i++)
-        buf_put_str(&b, "x");
-    buf_put_u64(&b, 0);
-    buf_put_u32(&b, 1000000);
-    frame_finish(&b);
-    CHECK(request_decode(&req, b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "lying array count accepted");
-
-    /* A NUL inside a string field. */
-    buf_reset(&b);
-    frame_begin(&b, MSG_REQUEST, STAGE_SENDER);
-    buf_put_u32(&b, 3);
-    buf_put_bytes(&b, "a\0b", 3);
-    frame_finish(&b);
-    CHECK(request_decode(&req, b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "NUL in a string accepted");
-
-    /* A stage or action out of range. */
-    uint8_t bad_stage[4] = {MLM_PROTO_VERSION, MSG_REQUEST, STAGE_COUNT, 0};
-    CHECK(request_decode(&req, bad_stage, 4, why, sizeof why) == -1,
-          "stage out of range accepted");
-    struct mlm_reply rep;
-    uint8_t bad_action[4] = {MLM_PROTO_VERSION, MSG_REPLY, ACT_COUNT, 0};
-    CHECK(reply_decode(&rep, bad_action, 4, why, sizeof why) == -1,
-          "action out of range accepted");
+    for (size_t i = 0; i < COUNT(prefixes); i++)
+        CHECK(frame_complete(prefixes[i].bytes, prefixes[i].len, &flen) ==
+                  prefixes[i].want,
+              "frame_complete: %s: not %d", prefixes[i].what,
+              prefixes[i].want);
+    for (size_t i = 0; i < COUNT(payloads); i++) {
+        why[0] = '\0';
+        CHECK(payloads[i].decode(NULL, payloads[i].bytes, payloads[i].len, why,
+                                 sizeof why) == -1 &&
+                  (payloads[i].why_has == NULL ||
+                   strstr(why, payloads[i].why_has) != NULL),
+              "%s accepted, or not named: %s", payloads[i].what, why);
+    }
 
     /* Garbage: random bytes never crash the decoders. */
+    struct mlm_request req;
+    struct mlm_reply rep;
     srand(42);
     uint8_t junk[512];
     for (int round = 0; round < 20000; round++) {
@@ -262,7 +358,6 @@ static void test_bad_frames(void)
         if (reply_decode(&rep, junk, n, why, sizeof why) == 0)
             reply_free(&rep);
     }
-    buf_free(&b);
 }
 
 /*
@@ -449,247 +544,184 @@ static void test_header_fold(void)
 }
 
 /*
- * The messages besides requests and replies. Each decoder behind one
- * signature: 0 when it takes the payload (what it decoded freed again).
+ * The messages besides requests and replies: one as its encoder writes it
+ * from these fields, and what its decoder must say of it.
  */
-typedef int (*decode_fn)(const uint8_t *payload, size_t len, char *why,
-                         size_t whylen);
+struct msg_case {
+    const char *what;
+    uint8_t type;     /* MSG_HELLO .. MSG_CTL_REPLY */
+    uint32_t a;       /* hello_ok, ready: stages; ctl: verb; ctl_reply: ok */
+    uint32_t b;       /* hello_ok: generation; ready, load_error: pid;
+                         ctl: argument */
+    const char *text; /* load_error, error: reason; ctl_reply: text */
+    int want;         /* 0: decodes to these fields; -1: refused */
+};
 
-static int try_hello(const uint8_t *p, size_t len, char *why, size_t wl)
-{
-    return hello_decode(p, len, why, wl);
-}
+static const struct msg_case messages[] = {
+    {"hello", MSG_HELLO, 0, 0, NULL, 0},
+    {"hello_ok", MSG_HELLO_OK,
+     STAGE_BIT(STAGE_SENDER) | STAGE_BIT(STAGE_MESSAGE), 7, NULL, 0},
+    {"hello_ok: a stage beyond STAGE_COUNT", MSG_HELLO_OK, STAGE_MASK_ALL + 1,
+     1, NULL, -1},
+    {"ready", MSG_READY, STAGE_MASK_ALL, 4242, NULL, 0},
+    {"ready: pid 0", MSG_READY, STAGE_BIT(STAGE_RELAY), 0, NULL, -1},
+    {"ready: a negative pid", MSG_READY, STAGE_BIT(STAGE_RELAY), 0x80000000u,
+     NULL, -1},
+    {"ready: a stage beyond STAGE_COUNT", MSG_READY, 1u << STAGE_COUNT, 1, NULL,
+     -1},
+    {"load_error", MSG_LOAD_ERROR, 0, 99, "policy.lua:3: syntax error", 0},
+    {"load_error: pid 0", MSG_LOAD_ERROR, 0, 0, "x", -1},
+    {"error", MSG_ERROR, 0, 0, "frame length out of bounds", 0},
+    {"status", MSG_CTL, CTL_STATUS, STATS_TEXT, NULL, 0},
+    {"status: JSON", MSG_CTL, CTL_STATUS, STATS_JSON, NULL, 0},
+    {"status: a format past JSON", MSG_CTL, CTL_STATUS, STATS_PROMETHEUS, NULL,
+     -1},
+    {"stats", MSG_CTL, CTL_STATS, STATS_PROMETHEUS, NULL, 0},
+    {"stats: format STATS_FORMAT_COUNT", MSG_CTL, CTL_STATS, STATS_FORMAT_COUNT,
+     NULL, -1},
+    {"reload", MSG_CTL, CTL_RELOAD, 0, NULL, 0},
+    {"reload: an argument", MSG_CTL, CTL_RELOAD, 1, NULL, -1},
+    {"ctl_reply 0", MSG_CTL_REPLY, 0, 0, "permission denied", 0},
+    {"ctl_reply 1", MSG_CTL_REPLY, 1, 0, "reloaded", 0},
+};
 
-static int try_hello_ok(const uint8_t *p, size_t len, char *why, size_t wl)
+static void msg_encode(struct mlm_buf *b, const struct msg_case *c)
 {
-    struct mlm_hello_ok m;
-    return hello_ok_decode(&m, p, len, why, wl);
-}
-
-static int try_ready(const uint8_t *p, size_t len, char *why, size_t wl)
-{
-    struct mlm_ready m;
-    return ready_decode(&m, p, len, why, wl);
-}
-
-static int try_load_error(const uint8_t *p, size_t len, char *why, size_t wl)
-{
-    struct mlm_load_error m;
-    int rc = load_error_decode(&m, p, len, why, wl);
-    if (rc == -1 && m.reason != NULL)
-        return -2; /* a failed decode must leave nothing */
-    load_error_free(&m);
-    return rc;
-}
-
-static int try_error(const uint8_t *p, size_t len, char *why, size_t wl)
-{
-    char *reason;
-    int rc = error_decode(&reason, p, len, why, wl);
-    if (rc == -1 && reason != NULL)
-        return -2;
-    free(reason);
-    return rc;
-}
-
-static int try_ctl(const uint8_t *p, size_t len, char *why, size_t wl)
-{
-    struct mlm_ctl m;
-    return ctl_decode(&m, p, len, why, wl);
-}
-
-static int try_ctl_reply(const uint8_t *p, size_t len, char *why, size_t wl)
-{
-    struct mlm_ctl_reply m;
-    int rc = ctl_reply_decode(&m, p, len, why, wl);
-    if (rc == -1 && m.text != NULL)
-        return -2;
-    ctl_reply_free(&m);
-    return rc;
+    switch (c->type) {
+    case MSG_HELLO: hello_encode(b); break;
+    case MSG_HELLO_OK: hello_ok_encode(b, c->a, c->b); break;
+    case MSG_READY: ready_encode(b, c->a, c->b); break;
+    case MSG_LOAD_ERROR: load_error_encode(b, c->text, c->b); break;
+    case MSG_ERROR: error_encode(b, c->text); break;
+    case MSG_CTL: ctl_encode(b, (enum mlm_ctl_verb)c->a, (uint8_t)c->b); break;
+    case MSG_CTL_REPLY: ctl_reply_encode(b, (int)c->a, c->text); break;
+    }
 }
 
 /*
- * What every decoder refuses, on a good frame b (as its encoder made it):
- * each truncation, a byte too many, another version, another type, a sub
- * (but for CTL, whose sub is the verb) or flags byte other than 0.
+ * The decoder of the case's type: 0 when it decodes the payload to the
+ * case's fields, 1 to others, -1 when it refuses it, -2 when it refuses
+ * it but leaves something allocated.
  */
-static void refusals(const char *what, decode_fn decode, struct mlm_buf *b,
-                     uint8_t type)
+static int try_msg(const void *ctx, const uint8_t *p, size_t len, char *why,
+                   size_t wl)
 {
-    char why[256];
-    uint8_t *payload = b->data + MLM_FRAME_HDR;
-    size_t len = b->len - MLM_FRAME_HDR;
-    CHECK(decode(payload, len, why, sizeof why) == 0, "%s: decode: %s", what,
-          why);
-    for (size_t cut = 0; cut < len; cut++)
-        CHECK(decode(payload, cut, why, sizeof why) == -1,
-              "%s: truncated at %zu accepted", what, cut);
-    /* A copy one byte longer, so that the bytes past len are its own. */
-    uint8_t *longer = xmalloc(len + 1);
-    memcpy(longer, payload, len);
-    longer[len] = 0;
-    why[0] = '\0';
-    CHECK(decode(longer, len + 1, why, sizeof why) == -1 &&
-              strstr(why, "malformed") != NULL,
-          "%s: a trailing byte accepted (%s)", what, why);
-    free(longer);
-    payload[0] = MLM_PROTO_VERSION + 1;
-    CHECK(decode(payload, len, why, sizeof why) == -1 &&
-              strstr(why, "version mismatch") != NULL,
-          "%s: another version accepted (%s)", what, why);
-    payload[0] = MLM_PROTO_VERSION;
-    payload[1] = type == MSG_ERROR ? MSG_HELLO_OK : MSG_ERROR;
-    CHECK(decode(payload, len, why, sizeof why) == -1, "%s: another type "
-          "accepted", what);
-    payload[1] = type;
-    if (type != MSG_CTL) {
-        payload[2] = 1;
-        CHECK(decode(payload, len, why, sizeof why) == -1,
-              "%s: sub 1 accepted", what);
-        payload[2] = 0;
+    const struct msg_case *c = ctx;
+    uint32_t a = 0, b = 0;
+    char *text = NULL;
+    int rc = -1;
+    switch (c->type) {
+    case MSG_HELLO:
+        rc = hello_decode(p, len, why, wl);
+        break;
+    case MSG_HELLO_OK: {
+        struct mlm_hello_ok m;
+        rc = hello_ok_decode(&m, p, len, why, wl);
+        a = m.stages, b = m.generation;
+        break;
     }
-    for (int bit = 0; bit < 8; bit++) {
-        payload[MLM_PAYLOAD_FLAGS] = (uint8_t)(1u << bit);
-        CHECK(decode(payload, len, why, sizeof why) == -1,
-              "%s: flags 0x%x accepted", what, 1u << bit);
+    case MSG_READY: {
+        struct mlm_ready m;
+        rc = ready_decode(&m, p, len, why, wl);
+        a = m.stages, b = m.pid;
+        break;
     }
-    payload[MLM_PAYLOAD_FLAGS] = 0;
-    CHECK(decode(payload, len, why, sizeof why) == 0,
-          "%s: the frame, restored, decodes: %s", what, why);
+    case MSG_LOAD_ERROR: {
+        struct mlm_load_error m;
+        rc = load_error_decode(&m, p, len, why, wl);
+        b = m.pid, text = m.reason;
+        break;
+    }
+    case MSG_ERROR:
+        rc = error_decode(&text, p, len, why, wl);
+        break;
+    case MSG_CTL: {
+        struct mlm_ctl m;
+        rc = ctl_decode(&m, p, len, why, wl);
+        a = m.verb, b = m.arg;
+        break;
+    }
+    case MSG_CTL_REPLY: {
+        struct mlm_ctl_reply m;
+        rc = ctl_reply_decode(&m, p, len, why, wl);
+        a = (uint32_t)m.ok, text = m.text;
+        break;
+    }
+    }
+    if (rc == -1)
+        return text == NULL ? -1 : -2;
+    int same = a == c->a && b == c->b &&
+               (c->text == NULL || (text && strcmp(text, c->text) == 0));
+    free(text);
+    return same ? 0 : 1;
 }
 
-/* A string field whose length says more than the frame holds. */
-static void lying_string(const char *what, decode_fn decode, uint8_t type,
-                         uint8_t before)
+/*
+ * The string field of a message (after its ok byte for CTL_REPLY) with a
+ * length that says more than the frame holds, or with a NUL inside.
+ */
+static void lying_string(const struct msg_case *c)
 {
     struct mlm_buf b;
     char why[256];
     buf_init(&b);
-    frame_begin(&b, type, 0);
-    if (before)
-        buf_put_u8(&b, 1);
-    buf_put_u32(&b, 1000);
-    buf_put_bytes(&b, "short", 5);
-    buf_put_u32(&b, 42);
-    frame_finish(&b);
-    CHECK(decode(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "%s: a string longer than the frame accepted", what);
-    /* A NUL inside the string. */
-    buf_reset(&b);
-    frame_begin(&b, type, 0);
-    if (before)
-        buf_put_u8(&b, 1);
-    buf_put_u32(&b, 3);
-    buf_put_bytes(&b, "a\0b", 3);
-    buf_put_u32(&b, 42);
-    frame_finish(&b);
-    CHECK(decode(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "%s: a NUL in the string accepted", what);
+    for (int nul = 0; nul <= 1; nul++) {
+        buf_reset(&b);
+        frame_begin(&b, c->type, 0);
+        if (c->type == MSG_CTL_REPLY)
+            buf_put_u8(&b, (uint8_t)c->a);
+        buf_put_u32(&b, nul ? 3 : 1000);
+        buf_put_bytes(&b, nul ? "a\0b" : "short", nul ? 3 : 5);
+        buf_put_u32(&b, 42);
+        frame_finish(&b);
+        CHECK(try_msg(c, b.data + 4, b.len - 4, why, sizeof why) == -1,
+              "%s: %s accepted", c->what,
+              nul ? "a NUL in the string" : "a string longer than the frame");
+    }
     buf_free(&b);
 }
 
-static void test_hello(void)
+/*
+ * Each message refused, or decoded as it went out and then refused when
+ * broken (refusals, and lying_string for those with a string); every
+ * control verb has a case.
+ */
+static void test_messages(void)
 {
     struct mlm_buf b;
     char why[256];
+    int verbs = 0;
     buf_init(&b);
+    for (size_t i = 0; i < COUNT(messages); i++) {
+        const struct msg_case *c = &messages[i];
+        const struct decoder d = {c->what, try_msg, c, c->type,
+                                  c->type == MSG_CTL, 0};
+        buf_reset(&b);
+        msg_encode(&b, c);
+        if (c->want == -1) {
+            CHECK(try_msg(c, b.data + 4, b.len - 4, why, sizeof why) == -1,
+                  "%s accepted", c->what);
+            continue;
+        }
+        refusals(&d, &b);
+        if (c->text != NULL)
+            lying_string(c);
+        if (c->type == MSG_CTL && c->a < 32)
+            verbs |= 1 << c->a;
+    }
+    CHECK(verbs == (1 << CTL_VERB_COUNT) - 1, "a case for every control verb");
+    buf_reset(&b);
     hello_encode(&b);
     CHECK(b.len == MLM_FRAME_HDR + MLM_PAYLOAD_HDR, "hello: the header only");
-    CHECK(hello_decode(b.data + 4, b.len - 4, why, sizeof why) == 0,
-          "hello: decode: %s", why);
-    refusals("hello", try_hello, &b, MSG_HELLO);
-    buf_free(&b);
+    /* ok is 0 or 1 on the wire: no encoder writes another. */
+    static const struct msg_case ok2 = {"ctl_reply: ok 2", MSG_CTL_REPLY, 2,
+                                        0, "", -1};
+    buf_reset(&b);
+    ctl_reply_encode(&b, 1, "");
+    b.data[MLM_FRAME_HDR + MLM_PAYLOAD_HDR] = 2;
+    CHECK(try_msg(&ok2, b.data + 4, b.len - 4, why, sizeof why) == -1,
+          "%s accepted", ok2.what);
 
-    struct mlm_hello_ok ok;
-    buf_init(&b);
-    hello_ok_encode(&b, STAGE_BIT(STAGE_SENDER) | STAGE_BIT(STAGE_MESSAGE),
-                    7);
-    CHECK(hello_ok_decode(&ok, b.data + 4, b.len - 4, why, sizeof why) == 0 &&
-              ok.stages == (STAGE_BIT(STAGE_SENDER) |
-                            STAGE_BIT(STAGE_MESSAGE)) &&
-              ok.generation == 7,
-          "hello_ok: round trip");
-    refusals("hello_ok", try_hello_ok, &b, MSG_HELLO_OK);
-    buf_reset(&b);
-    hello_ok_encode(&b, STAGE_MASK_ALL + 1, 1);
-    CHECK(try_hello_ok(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "hello_ok: a stage beyond STAGE_COUNT accepted");
-    buf_free(&b);
-}
-
-static void test_ready(void)
-{
-    struct mlm_buf b;
-    struct mlm_ready r;
-    struct mlm_load_error le;
-    char why[256];
-    buf_init(&b);
-    ready_encode(&b, STAGE_MASK_ALL, 4242);
-    CHECK(ready_decode(&r, b.data + 4, b.len - 4, why, sizeof why) == 0 &&
-              r.stages == STAGE_MASK_ALL && r.pid == 4242,
-          "ready: round trip");
-    refusals("ready", try_ready, &b, MSG_READY);
-    buf_reset(&b);
-    ready_encode(&b, STAGE_BIT(STAGE_RELAY), 0);
-    CHECK(try_ready(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "ready: pid 0 accepted");
-    buf_reset(&b);
-    ready_encode(&b, STAGE_BIT(STAGE_RELAY), 0x80000000u);
-    CHECK(try_ready(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "ready: a negative pid accepted");
-    buf_reset(&b);
-    ready_encode(&b, 1u << STAGE_COUNT, 1);
-    CHECK(try_ready(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "ready: a stage beyond STAGE_COUNT accepted");
-    buf_reset(&b);
-
-    load_error_encode(&b, "policy.lua:3: syntax error", 99);
-    CHECK(load_error_decode(&le, b.data + 4, b.len - 4, why, sizeof why) ==
-                  0 &&
-              strcmp(le.reason, "policy.lua:3: syntax error") == 0 &&
-              le.pid == 99,
-          "load_error: round trip");
-    load_error_free(&le);
-    refusals("load_error", try_load_error, &b, MSG_LOAD_ERROR);
-    buf_reset(&b);
-    load_error_encode(&b, "x", 0);
-    CHECK(try_load_error(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "load_error: pid 0 accepted");
-    lying_string("load_error", try_load_error, MSG_LOAD_ERROR, 0);
-    buf_free(&b);
-}
-
-static void test_error(void)
-{
-    struct mlm_buf b;
-    char *reason, why[256];
-    buf_init(&b);
-    error_encode(&b, "frame length out of bounds");
-    CHECK(error_decode(&reason, b.data + 4, b.len - 4, why, sizeof why) == 0 &&
-              strcmp(reason, "frame length out of bounds") == 0,
-          "error: round trip");
-    free(reason);
-    refusals("error", try_error, &b, MSG_ERROR);
-    lying_string("error", try_error, MSG_ERROR, 0);
-    buf_free(&b);
-}
-
-static void test_ctl(void)
-{
-    struct mlm_buf b;
-    struct mlm_ctl c;
-    struct mlm_ctl_reply rep;
-    char why[256];
-    buf_init(&b);
-    for (int v = 0; v < CTL_VERB_COUNT; v++) {
-        uint8_t arg = v == CTL_STATS ? STATS_PROMETHEUS : 0;
-        buf_reset(&b);
-        ctl_encode(&b, v, arg);
-        CHECK(ctl_decode(&c, b.data + 4, b.len - 4, why, sizeof why) == 0 &&
-                  c.verb == (enum mlm_ctl_verb)v && c.arg == arg,
-              "ctl %s: round trip: %s", ctl_verb_name(v), why);
-        refusals(ctl_verb_name(v), try_ctl, &b, MSG_CTL);
-    }
     /* mlm-ctl's words, which its errors and the multiplexor's log name. */
     CHECK(strcmp(ctl_verb_name(CTL_STATUS), "status") == 0 &&
               strcmp(ctl_verb_name(CTL_STATS), "stats") == 0 &&
@@ -702,86 +734,18 @@ static void test_ctl(void)
     CHECK(strcmp(ctl_verb_name(CTL_VERB_COUNT), "?") == 0 &&
               strcmp(stats_format_name(STATS_FORMAT_COUNT), "?") == 0,
           "names out of range");
-
-    /* Unknown verbs, whatever their number, and arguments out of range. */
+    /* Unknown verbs, whatever their number. */
     for (unsigned v = CTL_VERB_COUNT; v <= UINT8_MAX; v++) {
+        struct mlm_ctl m;
         buf_reset(&b);
         frame_begin(&b, MSG_CTL, (uint8_t)v);
         buf_put_u8(&b, 0);
         frame_finish(&b);
         why[0] = '\0';
-        CHECK(ctl_decode(&c, b.data + 4, b.len - 4, why, sizeof why) == -1 &&
+        CHECK(ctl_decode(&m, b.data + 4, b.len - 4, why, sizeof why) == -1 &&
                   strstr(why, "unknown control command") != NULL,
               "verb %u accepted (%s)", v, why);
     }
-    buf_reset(&b);
-    ctl_encode(&b, CTL_STATS, STATS_FORMAT_COUNT);
-    CHECK(try_ctl(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "stats: format %d accepted", STATS_FORMAT_COUNT);
-    buf_reset(&b);
-    ctl_encode(&b, CTL_RELOAD, 1);
-    CHECK(try_ctl(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "reload: an argument accepted");
-    buf_reset(&b);
-    ctl_encode(&b, CTL_STATUS, STATS_JSON);
-    CHECK(try_ctl(b.data + 4, b.len - 4, why, sizeof why) == 0,
-          "status: JSON refused (%s)", why);
-    buf_reset(&b);
-    ctl_encode(&b, CTL_STATUS, STATS_PROMETHEUS);
-    CHECK(try_ctl(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "status: a format past JSON accepted");
-
-    for (int ok = 0; ok <= 1; ok++) {
-        buf_reset(&b);
-        ctl_reply_encode(&b, ok, ok ? "reloaded" : "permission denied");
-        CHECK(ctl_reply_decode(&rep, b.data + 4, b.len - 4, why,
-                               sizeof why) == 0 &&
-                  rep.ok == ok &&
-                  strcmp(rep.text, ok ? "reloaded" : "permission denied") ==
-                      0,
-              "ctl_reply %d: round trip", ok);
-        ctl_reply_free(&rep);
-        refusals("ctl_reply", try_ctl_reply, &b, MSG_CTL_REPLY);
-    }
-    buf_reset(&b);
-    ctl_reply_encode(&b, 1, "");
-    b.data[MLM_FRAME_HDR + MLM_PAYLOAD_HDR] = 2;
-    CHECK(try_ctl_reply(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "ctl_reply: ok 2 accepted");
-    lying_string("ctl_reply", try_ctl_reply, MSG_CTL_REPLY, 1);
-    buf_free(&b);
-}
-
-/* The flags byte: 0 in a request, free in a reply (relayed, stamped). */
-static void test_flags(void)
-{
-    struct mlm_request in, out;
-    struct mlm_reply rin, rout;
-    struct mlm_buf b;
-    char why[256];
-    sample_request(&in);
-    buf_init(&b);
-    request_encode(&b, &in);
-    b.data[MLM_FRAME_HDR + MLM_PAYLOAD_FLAGS] = REPLY_OUTBOX;
-    CHECK(request_decode(&out, b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "request: flags accepted");
-    CHECK(request_check(b.data + 4, b.len - 4, why, sizeof why) == -1,
-          "request_check: flags accepted");
-    request_free(&in);
-    buf_reset(&b);
-    reply_init(&rin, ACT_CONTINUE);
-    reply_encode(&b, &rin);
-    CHECK(reply_flags(b.data + 4) == 0, "a reply leaves the worker with 0");
-    reply_flags_set(b.data + 4, REPLY_OUTBOX | STAGE_BIT(STAGE_MESSAGE));
-    CHECK(reply_flags(b.data + 4) == (REPLY_OUTBOX | STAGE_BIT(STAGE_MESSAGE)),
-          "reply flags set and read back");
-    CHECK(reply_decode(&rout, b.data + 4, b.len - 4, why, sizeof why) == 0 &&
-              rout.action == ACT_CONTINUE,
-          "a reply decodes whatever its flags: %s", why);
-    CHECK((REPLY_OUTBOX & STAGE_MASK_ALL) == 0,
-          "REPLY_OUTBOX is no stage bit");
-    reply_free(&rin);
-    reply_free(&rout);
     buf_free(&b);
 }
 
@@ -846,11 +810,7 @@ int main(void)
     test_big_reply();
     test_bad_frames();
     test_frame_io();
-    test_hello();
-    test_ready();
-    test_error();
-    test_ctl();
-    test_flags();
+    test_messages();
     test_zygote_proto();
     test_validation();
     test_header_fold();
