@@ -379,7 +379,7 @@ int cmd_held_decide(struct ctl_env *env, struct ctl_args *a)
      * the -bounces address, once, for APPROVAL_LIFETIME. */
     snprintf(bounces, sizeof bounces, "%s-bounces@%s", list.name,
              list.domain);
-    if (inject && approval_mark(env->cfg.secret_file, &list, id,
+    if (inject && approval_mark(env->db, env->cfg.secret_file, &list, id,
                                 (int64_t)time(NULL) + APPROVAL_LIFETIME,
                                 bounces, raw, rawlen, mark, sizeof mark, why,
                                 sizeof why) == -1)

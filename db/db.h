@@ -76,10 +76,11 @@ void db_bulk_load(struct db *db);
 /*
  * Every row of src into dst, which must be empty (and at this mlm's
  * schema), in one transaction on dst; then the rows of each table are
- * counted on both and must agree. report (may be NULL) is told each
+ * counted on both and must agree, and src's secret (secret_file for
+ * SQLite) becomes dst's when dst is PostgreSQL. report (may be NULL) is told each
  * table's count. 0, or -1 with why (dst unchanged when the copy failed).
  */
-int db_copy(struct db *src, struct db *dst,
+int db_copy(struct db *src, struct db *dst, const char *secret_file,
             void (*report)(const char *table, int64_t rows, void *arg),
             void *arg, char *why, size_t whylen);
 
@@ -562,10 +563,11 @@ int reply_quota_take(struct db *db, const char *address, char *why,
 #define APPROVAL_LIFETIME (5 * 24 * 3600) /* an MTA's queue lifetime */
 
 /* The mark for held post held_id (raw: its stored message); -1 with why. */
-int approval_mark(const char *secret_file, const struct list_info *list,
-                  int64_t held_id, int64_t expires, const char *sender,
-                  const void *raw, size_t rawlen, char *out, size_t outlen,
-                  char *why, size_t whylen);
+int approval_mark(struct db *db, const char *secret_file,
+                  const struct list_info *list, int64_t held_id,
+                  int64_t expires, const char *sender, const void *raw,
+                  size_t rawlen, char *out, size_t outlen, char *why,
+                  size_t whylen);
 
 enum approval_result {
     APPROVAL_GOOD,        /* approved, and this message distributes it */

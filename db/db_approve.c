@@ -65,14 +65,14 @@ static void approval_mac(const struct secret *s, const char *list_address,
     g_free(who);
 }
 
-int approval_mark(const char *secret_file, const struct list_info *list,
+int approval_mark(struct db *db, const char *secret_file, const struct list_info *list,
                   int64_t held_id, int64_t expires, const char *sender,
                   const void *raw, size_t rawlen, char *out, size_t outlen,
                   char *why, size_t whylen)
 {
     struct secret s;
     char mac[SECRET_MAC_HEX + 1];
-    if (secret_load(secret_file, &s, why, whylen) == -1)
+    if (db_secret(db, secret_file, &s, why, whylen) == -1)
         return -1;
     approval_mac(&s, list->address, held_id, expires, sender, raw, rawlen,
                  message_header_mask(raw, rawlen), mac);
@@ -136,7 +136,7 @@ int approval_check(struct db *db, const char *secret_file,
         return APPROVAL_INVALID;
 
     struct secret s;
-    if (secret_load(secret_file, &s, why, whylen) == -1)
+    if (db_secret(db, secret_file, &s, why, whylen) == -1)
         return -1;
     approval_mac(&s, list->address, id, expires, sender, raw, rawlen, mask,
                  expect);

@@ -3,7 +3,8 @@
  * whatever their backends (mlm-ctl db copy): lists, settings, patterns,
  * members, held posts, requests, tokens, bounces, replies, the change log,
  * templates and meta, with their ids. One transaction on the destination;
- * the counts of both are compared after it.
+ * the counts of both are compared after it. The secret marks and tokens
+ * are made with moves too (db_secret_carry).
  */
 #include "dbi.h"
 
@@ -134,7 +135,7 @@ static int ids_follow(struct db *dst, const char *table, char *why,
     return rc == DBQ_ERROR ? -1 : 0;
 }
 
-int db_copy(struct db *src, struct db *dst,
+int db_copy(struct db *src, struct db *dst, const char *secret_file,
             void (*report)(const char *table, int64_t rows, void *arg),
             void *arg, char *why, size_t whylen)
 {
@@ -175,5 +176,5 @@ int db_copy(struct db *src, struct db *dst,
         if (report)
             report(tables[i].name, b, arg);
     }
-    return 0;
+    return db_secret_carry(src, secret_file, dst, why, whylen);
 }

@@ -61,14 +61,14 @@ int64_t modtoken_expiry(struct db *db, const struct list_info *list,
 }
 
 /* "ID-EXPIRES-MAC" of purpose for who to take action on id; 0 or -1. */
-static int token_format(const char *secret_file, const char *purpose,
+static int token_format(struct db *db, const char *secret_file, const char *purpose,
                         const struct list_info *list, int64_t id,
                         const char *action, const char *who, int64_t expires,
                         char *out, size_t outlen, char *why, size_t whylen)
 {
     struct secret s;
     char mac[MODTOKEN_MAC_HEX + 1];
-    if (secret_load(secret_file, &s, why, whylen) == -1)
+    if (db_secret(db, secret_file, &s, why, whylen) == -1)
         return -1;
     modtoken_mac(&s, purpose, list->address, id, action, who, expires, mac);
     secret_wipe(&s);
@@ -78,7 +78,7 @@ static int token_format(const char *secret_file, const char *purpose,
 }
 
 /* Whether mac is the token MAC of these; 1, 0, or -1 with why. */
-static int token_mac_good(const char *secret_file, const char *purpose,
+static int token_mac_good(struct db *db, const char *secret_file, const char *purpose,
                           const struct list_info *list, int64_t id,
                           const char *action, const char *who,
                           int64_t expires, const char *mac, char *why,
@@ -86,7 +86,7 @@ static int token_mac_good(const char *secret_file, const char *purpose,
 {
     struct secret s;
     char expect[MODTOKEN_MAC_HEX + 1];
-    if (secret_load(secret_file, &s, why, whylen) == -1)
+    if (db_secret(db, secret_file, &s, why, whylen) == -1)
         return -1;
     modtoken_mac(&s, purpose, list->address, id, action, who, expires,
                  expect);
@@ -116,7 +116,7 @@ int modtoken_make(struct db *db, const char *secret_file,
     int64_t expires = modtoken_expiry(db, list, &h, why, whylen);
     if (expires < 0)
         return -1;
-    return token_format(secret_file, MODTOKEN_PURPOSE, list, held_id, action,
+    return token_format(db, secret_file, MODTOKEN_PURPOSE, list, held_id, action,
                         moderator, expires, out, outlen, why, whylen);
 }
 
@@ -181,7 +181,7 @@ int modtoken_check(struct db *db, const char *secret_file,
         return -1;
     if (owner.id != list->id)
         return MODTOKEN_INVALID;
-    int good = token_mac_good(secret_file, MODTOKEN_PURPOSE, list, id, action,
+    int good = token_mac_good(db, secret_file, MODTOKEN_PURPOSE, list, id, action,
                               moderator, expires, mac, why, whylen);
     if (good != 1)
         return good == -1 ? -1 : MODTOKEN_INVALID;
@@ -225,7 +225,7 @@ int reqtoken_make(struct db *db, const char *secret_file,
     int64_t expires = expiry_after(db, list, r.received, why, whylen);
     if (expires < 0)
         return -1;
-    return token_format(secret_file, REQTOKEN_PURPOSE, list, request_id,
+    return token_format(db, secret_file, REQTOKEN_PURPOSE, list, request_id,
                         action, owner, expires, out, outlen, why, whylen);
 }
 
@@ -248,7 +248,7 @@ int reqtoken_check(struct db *db, const char *secret_file,
         return -1;
     if (of.id != list->id)
         return MODTOKEN_INVALID;
-    int good = token_mac_good(secret_file, REQTOKEN_PURPOSE, list, id, action,
+    int good = token_mac_good(db, secret_file, REQTOKEN_PURPOSE, list, id, action,
                               owner, expires, mac, why, whylen);
     if (good != 1)
         return good == -1 ? -1 : MODTOKEN_INVALID;

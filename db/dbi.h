@@ -126,6 +126,18 @@ void resolve_remember(struct db *db, const char *norm,
 int64_t pattern_count(struct db *db, const struct list_info *list,
                       const char *kind, char *why, size_t whylen);
 
+struct secret;
+/*
+ * The installation's secret (db_secret.c): secret_file's on SQLite, the
+ * one every host shares in the database on PostgreSQL. 0 or -1 with why.
+ */
+int db_secret(struct db *db, const char *secret_file, struct secret *out,
+              char *why, size_t whylen);
+/* src's secret made dst's when dst is PostgreSQL and has none (db copy:
+ * marks and tokens mailed before the move stay good). 0 or -1. */
+int db_secret_carry(struct db *src, const char *secret_file, struct db *dst,
+                    char *why, size_t whylen);
+
 /* The prepared statement for id, reset; NULL with why. */
 struct dbq *db_stmt(struct db *db, enum stmt_id id, char *why,
                       size_t whylen);

@@ -66,7 +66,7 @@ static int moderate_inject(struct db *db, const struct list_info *list,
     char bounces[600], mark[700];
     snprintf(bounces, sizeof bounces, "%s-bounces@%s", list->name,
              list->domain);
-    if (approval_mark(held_secret_path(), list, id,
+    if (approval_mark(db, held_secret_path(), list, id,
                       (int64_t)time(NULL) + APPROVAL_LIFETIME, bounces, raw,
                       rawlen, mark, sizeof mark, why, whylen) == -1)
         return -1;

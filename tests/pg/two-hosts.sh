@@ -101,6 +101,23 @@ n=$(grep -l "^Subject: held on B" "$SENT"/sent.* 2>/dev/null | wc -l)
 t_check "it is re-injected once ($n)" test "$n" = 1
 out=$(ctl_b held approve "$id" 2>&1)
 t_check "B's mlm-ctl cannot approve it again: $out" grep -q "already" <<<"$out"
+
+# A moderator's reply to the notice B's worker mailed is decided on A:
+# marks and tokens are made with the secret both hosts share.
+ctl_a member add $L mod@example.org --role moderator >/dev/null
+post "$B_MILTER" alice@example.org "second held" >/dev/null
+t_check "... held" test "$(pg_psql mlm "SELECT count(*) FROM held WHERE state = 'pending'")" = 1
+id2=$(pg_psql mlm "SELECT max(id) FROM held")
+mlm_wait_until 10 bash -c "grep -ls 'held id: $id2' '$SENT'/sent.* | xargs -r grep -lq '^To: mod@example.org'"
+approve=$(grep -ls "held id: $id2" "$SENT"/sent.* | xargs -r grep -l '^To: mod@example.org' |
+    xargs -r sed -n 's/^  approve *\([^ ]*@lists.example\).*/\1/p' | head -1 | tr -d '\r')
+t_check "B mailed the moderator an approve address ($approve)" test -n "$approve"
+out=$($CLIENT "$A_MILTER" connect mx.example.net 192.0.2.8 helo mx.example.net \
+    mail "<mod@example.org>" rcpt "<$approve>" header From mod@example.org \
+    header Subject "Re: held" eoh body $'ok\r\n' eom quit 2>&1)
+held_state() { pg_psql mlm "SELECT state FROM held WHERE id = $1"; }
+t_check "the reply through A approves the post B held (id $id2)" \
+    mlm_wait_until 10 eval '[ "$(held_state $id2)" = approved ]'
 ctl_a member set $L alice@example.org moderated no >/dev/null
 
 # The same hard bounce for one member through A and through B scores once.
