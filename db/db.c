@@ -73,6 +73,7 @@ struct dbq *db_stmt(struct db *db, enum stmt_id id, char *why, size_t whylen)
         db->stmts[id] = st;
     }
     dbq_reset(st);
+    dbq_unbind(st);
     return st;
 }
 

@@ -138,7 +138,7 @@ int db_secret(struct db *db, const char *secret_file, struct secret *out,
 int db_secret_carry(struct db *src, const char *secret_file, struct db *dst,
                     char *why, size_t whylen);
 
-/* The prepared statement for id, reset; NULL with why. */
+/* The prepared statement for id, reset and unbound; NULL with why. */
 struct dbq *db_stmt(struct db *db, enum stmt_id id, char *why,
                       size_t whylen);
 /* Report the connection's last error into why; returns -1. */

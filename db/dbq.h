@@ -6,7 +6,8 @@
  * parameters are numbered from 1 (?1 in the statement text; the
  * PostgreSQL driver sends them as $1), columns from 0, and dbq_step
  * returns DBQ_ROW while there are rows, then DBQ_DONE. A statement from
- * db_stmt belongs to the connection and is reset, not freed; one from
+ * db_stmt belongs to the connection and comes reset and unbound, never
+ * to be freed; one from
  * db_prepare (a policy's own SQL) is freed with dbq_free.
  *
  * Lifetimes: text and blobs bound with dbq_bind_text and dbq_bind_blob
@@ -37,6 +38,8 @@ struct dbq_ops {
     void (*bind_null)(struct dbq *q, int idx);
     int (*step)(struct dbq *q);
     void (*reset)(struct dbq *q);
+    void (*unbind)(struct dbq *q);
+    int (*param_count)(struct dbq *q);
     int64_t (*column_int64)(struct dbq *q, int col);
     double (*column_double)(struct dbq *q, int col);
     const char *(*column_text)(struct dbq *q, int col);
@@ -91,6 +94,15 @@ static inline int dbq_step(struct dbq *q) { return q->ops->step(q); }
 
 /* Back to before the first step; the bindings are kept. */
 static inline void dbq_reset(struct dbq *q) { q->ops->reset(q); }
+
+/* Every parameter back to NULL. */
+static inline void dbq_unbind(struct dbq *q) { q->ops->unbind(q); }
+
+/* The largest parameter number of the statement. */
+static inline int dbq_param_count(struct dbq *q)
+{
+    return q->ops->param_count(q);
+}
 
 static inline int64_t dbq_int64(struct dbq *q, int col)
 {

@@ -349,6 +349,10 @@ static int q_step(struct dbq *q)
 
 static void q_reset(struct dbq *q) { result_clear(pgs(q)); }
 
+static void q_unbind(struct dbq *q) { values_clear(pgs(q)); }
+
+static int q_param_count(struct dbq *q) { return pgs(q)->nparams; }
+
 /* The current row's value of col, or NULL (no row, no column, NULL). */
 static const char *value(struct pg_stmt *s, int col)
 {
@@ -439,7 +443,8 @@ static const struct dbq_ops pg_ops = {
     .bind_int64 = q_bind_int64,   .bind_double = q_bind_double,
     .bind_text = q_bind_text,     .bind_blob = q_bind_blob,
     .bind_null = q_bind_null,     .step = q_step,
-    .reset = q_reset,             .column_int64 = q_int64,
+    .reset = q_reset,             .unbind = q_unbind,
+    .param_count = q_param_count, .column_int64 = q_int64,
     .column_double = q_double,    .column_text = q_text,
     .column_blob = q_blob,        .column_type = q_type,
     .column_count = q_count,      .column_name = q_name,

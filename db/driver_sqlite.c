@@ -102,6 +102,13 @@ static int q_step(struct dbq *q)
 
 static void q_reset(struct dbq *q) { sqlite3_reset(st_of(q)); }
 
+static void q_unbind(struct dbq *q) { sqlite3_clear_bindings(st_of(q)); }
+
+static int q_param_count(struct dbq *q)
+{
+    return sqlite3_bind_parameter_count(st_of(q));
+}
+
 static int64_t q_int64(struct dbq *q, int col)
 {
     return sqlite3_column_int64(st_of(q), col);
@@ -152,7 +159,8 @@ static const struct dbq_ops sqlite_ops = {
     .bind_int64 = q_bind_int64,   .bind_double = q_bind_double,
     .bind_text = q_bind_text,     .bind_blob = q_bind_blob,
     .bind_null = q_bind_null,     .step = q_step,
-    .reset = q_reset,             .column_int64 = q_int64,
+    .reset = q_reset,             .unbind = q_unbind,
+    .param_count = q_param_count, .column_int64 = q_int64,
     .column_double = q_double,    .column_text = q_text,
     .column_blob = q_blob,        .column_type = q_type,
     .column_count = q_count,      .column_name = q_name,

@@ -82,8 +82,8 @@ static int rows_next(lua_State *L)
 }
 
 /*
- * Prepare sql (one statement), bind the Lua arguments from first on. A
- * parameter the statement does not have is an error at the first step.
+ * Prepare sql (one statement), bind the Lua arguments from first on; more
+ * arguments than the statement has parameters is an error.
  */
 struct dbq *prepare_bound(lua_State *L, const char *sql, int first)
 {
@@ -92,6 +92,12 @@ struct dbq *prepare_bound(lua_State *L, const char *sql, int first)
     if (st == NULL)
         luaL_error(L, "%s", why);
     int top = lua_gettop(L);
+    int nparams = dbq_param_count(st);
+    if (top - first + 1 > nparams) {
+        dbq_free(st);
+        luaL_error(L, "database: bind %d: the statement has %d parameters",
+                   nparams + 1, nparams);
+    }
     for (int i = first; i <= top; i++) {
         int idx = i - first + 1;
         switch (lua_type(L, i)) {
