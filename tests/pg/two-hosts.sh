@@ -158,4 +158,27 @@ t_check "PostgreSQL back: A serves again without a restart" \
 out=$(post "$B_MILTER" alice@example.org "after")
 t_check "PostgreSQL back: B serves again without a restart" \
     grep -q "^eom: addrcpt <alice@example.org>" <<<"$out"
+
+# A statement that waits on a lock is cut at the worker's statement
+# timeout (a fifth of decision_timeout: 5 s), well before mlmd gives up:
+# the post gets 451, and the next one is served.
+"$PG_BIN/psql" -h "$PG_SOCKDIR" -p "$PG_PORT" -U mlm -d mlm -XAtq \
+    -c "BEGIN; LOCK TABLE change_counter IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(12); COMMIT" \
+    >/dev/null 2>&1 &
+locker=$!
+locked() {
+    [ "$(pg_psql mlm "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'change_counter'::regclass")" = 1 ]
+}
+mlm_wait_until 10 locked
+start=$SECONDS
+out=$(post "$A_MILTER" alice@example.org "locked")
+took=$((SECONDS - start))
+t_check "a post meeting a locked table gets 451 4.3.0 ($(grep -m1 -o '45[0-9] [0-9.]*' <<<"$out"))" \
+    grep -q "451 4.3.0" <<<"$out"
+t_check "... after the statement timeout, not mlmd's 25 s ($took s)" test "$took" -lt 20
+t_check "... and the worker says why" grep -q "statement timeout" "$MLM_DIR"/*.log
+wait "$locker"
+out=$(post "$A_MILTER" alice@example.org "unlocked")
+t_check "the lock gone, the next post is served" \
+    grep -q "^eom: addrcpt <alice@example.org>" <<<"$out"
 t_done
