@@ -54,7 +54,8 @@ int cmd_db_copy(struct ctl_env *env, struct ctl_args *a)
         db_close(src);
         return ctl_fail("destination: %s", why);
     }
-    int rc = db_copy(src, dst, env->cfg.secret_file, copy_report, NULL, why, sizeof why);
+    int rc = db_copy(src, dst, env->cfg.secret_file, copy_report, NULL, why,
+                     sizeof why);
     db_close(dst);
     db_close(src);
     return rc == -1 ? ctl_fail("%s", why) : EXIT_OK;

@@ -18,6 +18,8 @@
 
 void db_request_begin(struct db *db)
 {
+    /* a transaction a failed request left open is not the next one's */
+    db_rollback(db);
     db->per_request = 1;
     db->version_known = 0;
 }

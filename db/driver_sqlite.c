@@ -261,7 +261,8 @@ static int sqlite_schema_version(struct db *db, char *why, size_t whylen)
     int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0)
                                                  : -1;
     sqlite3_finalize(st);
-    return version < 0 ? sqlite_fail(db, "schema version", why, whylen) : version;
+    return version < 0 ? sqlite_fail(db, "schema version", why, whylen)
+                       : version;
 }
 
 static int sqlite_set_schema_version(struct db *db, int version, char *why,

@@ -7,7 +7,8 @@
  * are written ?1, ?2...; the PostgreSQL driver sends them as $1, $2.
  * Inserts that may meet an existing row use ON CONFLICT DO NOTHING (both
  * understand it, SQLite since 3.24) and count the rows changed: a
- * PostgreSQL transaction cannot go on after a failed statement. dbi.h makes enum stmt_id from this list.
+ * PostgreSQL transaction cannot go on after a failed statement. dbi.h
+ * makes enum stmt_id from this list.
  */
 STMT(ST_LIST_INSERT,
      "INSERT INTO lists (name, domain, created) VALUES (?1, ?2, " SQL_NOW ") "
