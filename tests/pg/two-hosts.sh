@@ -159,6 +159,15 @@ out=$(post "$B_MILTER" alice@example.org "after")
 t_check "PostgreSQL back: B serves again without a restart" \
     grep -q "^eom: addrcpt <alice@example.org>" <<<"$out"
 
+# PostgreSQL restarted while the workers were idle: their connections are
+# dead without their knowing; the first read of the next request is sent
+# again on a new connection, and the post is served.
+pg_stop
+pg_start_again || exit 1
+out=$(post "$A_MILTER" alice@example.org "after a restart")
+t_check "PostgreSQL restarted between posts: the next post is served at once" \
+    grep -q "^eom: addrcpt <alice@example.org>" <<<"$out"
+
 # A statement that waits on a lock is cut at the worker's statement
 # timeout (a fifth of decision_timeout: 5 s), well before mlmd gives up:
 # the post gets 451, and the next one is served.
