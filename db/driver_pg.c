@@ -280,6 +280,23 @@ static int reconnected(struct db *db)
     return session_setup(db) == 0;
 }
 
+/*
+ * Whether a statement may be sent: a connection known lost is made again
+ * first (nothing was sent on it yet), but not inside a transaction, which
+ * went with it. 0 with the error set.
+ */
+static int usable(struct db *db)
+{
+    struct pg_conn *c = pgc(db);
+    if (PQstatus(c->pg) != CONNECTION_BAD)
+        return 1;
+    if (c->in_tx) {
+        set_error(db, "the connection was lost in a transaction");
+        return 0;
+    }
+    return reconnected(db);
+}
+
 /* Run s once: prepare it on this connection first if need be. */
 static PGresult *run_once(struct pg_stmt *s)
 {
@@ -313,6 +330,8 @@ static int run(struct pg_stmt *s)
         snprintf(c->error, sizeof c->error, "no parameter %d", s->bad_bind);
         return -1;
     }
+    if (!usable(s->db))
+        return -1;
     PGresult *r = run_once(s);
     if (!result_ok(r) && s->is_read && !c->in_tx && reconnected(s->db)) {
         PQclear(r);
@@ -489,6 +508,8 @@ static int pg_command(struct db *db, const char *sql, int retry,
                       const char *what, char *why, size_t whylen)
 {
     struct pg_conn *c = pgc(db);
+    if (!usable(db))
+        return pg_fail(db, what, why, whylen);
     PGresult *r = PQexec(c->pg, sql);
     if (!result_ok(r) && retry && !c->in_tx && reconnected(db)) {
         PQclear(r);
@@ -552,6 +573,8 @@ static int pg_value(struct db *db, const char *sql, char *out, size_t outlen,
                     char *why, size_t whylen)
 {
     struct pg_conn *c = pgc(db);
+    if (!usable(db))
+        return pg_fail(db, "schema version", why, whylen);
     PGresult *r = PQexec(c->pg, sql);
     if (PQresultStatus(r) == PGRES_FATAL_ERROR && !c->in_tx &&
         reconnected(db)) {
