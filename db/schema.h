@@ -236,3 +236,19 @@ MIGRATION_DIALECT(
     "ON members FOR EACH STATEMENT EXECUTE FUNCTION mlm_count_change();"
     "CREATE TRIGGER templates_changed AFTER INSERT OR UPDATE OR DELETE "
     "ON templates FOR EACH STATEMENT EXECUTE FUNCTION mlm_count_change();")
+/*
+ * 12 -> 13: the change counter moves once per transaction, at its first
+ * change (a transaction-local setting remembers it): a transaction of
+ * many statements (mlm-ctl member import) no longer rewrites the one row
+ * at each, which made it quadratic and left as many dead rows for every
+ * request's read of the counter to scan. Other hosts see the counter
+ * moved when the transaction commits, with all its changes.
+ */
+MIGRATION_DIALECT(
+    "",
+    "CREATE OR REPLACE FUNCTION mlm_count_change() RETURNS trigger "
+    "LANGUAGE plpgsql AS $$ BEGIN "
+    "IF coalesce(current_setting('mlm.change_counted', true), '') <> 'y' "
+    "THEN UPDATE change_counter SET n = n + 1; "
+    "PERFORM set_config('mlm.change_counted', 'y', true); END IF; "
+    "RETURN NULL; END $$;")

@@ -5,10 +5,19 @@
 #   tests/bench/run-bench.sh [--quick] [--out FILE] [--raw FILE] [--cg-dir DIR]
 #                            [--sections milter,big,rss,postfix,profile]
 #                            [--no-mimedefang] [--no-postfix] [--no-profile]
+#                            [--backends sqlite,postgresql]
 #
 # --out writes the report to FILE too, --raw keeps every RESULT line,
 # --cg-dir keeps the callgrind files (callgrind_annotate them later),
 # --sections runs only the parts named (default all of them).
+# --backends: the databases mlm's milter-level figures (decisions, list
+# posts, the big list) run on, side by side in each round (default
+# BENCH_BACKENDS, or both when PostgreSQL's server programs are
+# installed); PostgreSQL is a private server of this run
+# (tests/lib/postgres.sh, unix socket, settings BENCH_PG_OPTIONS), a fresh
+# database for each mlm started. The report gives PostgreSQL/SQLite for
+# each figure against issue 23's bounds. The RSS, Postfix and callgrind
+# parts run on SQLite only.
 #
 # Milter level, with tests/bench/mlm-bench playing the MTA over unix:
 # sockets, at each concurrency of BENCH_CONC (mlm-bench -c):
@@ -52,6 +61,10 @@
 #   BENCH_MD_WORKERS="2 4" ["2"]  MIMEDefang pool sizes
 #   BENCH_MLM_CONFIG=""        extra mlm.conf lines (one a line) for every mlm
 #                              started, e.g. "spool_dir = /dev/shm/mlm-spool"
+#   BENCH_BACKENDS="sqlite postgresql"  (see --backends; commas or spaces)
+#   BENCH_PG_OPTIONS="-c fsync=on -c synchronous_commit=on -c shared_buffers=128MB"
+#                              the private PostgreSQL's settings: durable
+#                              commits, as a production server runs
 #   top_builddir, top_srcdir   (default: this repository), KEEP_TMP
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -60,6 +73,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export top_builddir top_srcdir
 
 quick=0 out='' raw='' cgdir='' do_md=1 sections=milter,big,rss,postfix,profile
+backends=${BENCH_BACKENDS:-}
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
@@ -67,6 +81,7 @@ while [ $# -gt 0 ]; do
     --raw) raw=$2; shift ;;
     --cg-dir) cgdir=$2; shift ;;
     --sections) sections=$2; shift ;;
+    --backends) backends=$2; shift ;;
     --no-mimedefang) do_md=0 ;;
     --no-postfix) sections=${sections//postfix/} ;;
     --no-profile) sections=${sections//profile/} ;;
@@ -105,6 +120,22 @@ done
 . "$top_srcdir/tests/lib/mlm.sh"
 . "$top_srcdir/tests/lib/postfix.sh"
 . "$top_srcdir/tests/bench/bench-lib.sh"
+. "$top_srcdir/tests/lib/postgres.sh"
+if [ -z "$backends" ]; then
+    backends=sqlite
+    [ -x "${PG_BIN:-}/initdb" ] && [ -x "$PG_BIN/pg_ctl" ] && backends="sqlite postgresql"
+fi
+read -r -a BACKENDS <<<"${backends//,/ }"
+for b in "${BACKENDS[@]}"; do
+    case $b in
+    sqlite) ;;
+    postgresql) [ -x "${PG_BIN:-}/initdb" ] ||
+        { echo "run-bench.sh: --backends postgresql: no PostgreSQL server programs (Debian postgresql)" >&2; exit 2; } ;;
+    *) echo "run-bench.sh: unknown backend $b (sqlite, postgresql)" >&2; exit 2 ;;
+    esac
+done
+has_backend() { case " ${BACKENDS[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
+: "${BENCH_PG_OPTIONS:=-c fsync=on -c synchronous_commit=on -c shared_buffers=128MB}"
 DECISIONS=$here/policies/decisions.lua
 LISTPOL=$top_srcdir/lua/policy.lua
 MDFILTER=$here/mimedefang/mimedefang-filter
@@ -168,6 +199,7 @@ cleanup() {
     kill_started
     pf_stop
     mlm_stop >/dev/null 2>&1
+    pg_cleanup
     if [ -n "${KEEP_TMP:-}" ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -354,6 +386,37 @@ md_start() {
     wait_sock "$sock"
 }
 
+# mlm_start_on BACKEND POLICY [config lines...]: mlm_start on SQLite (its
+# file in MLM_DIR) or on a fresh database of the private PostgreSQL,
+# migrated with mlm-ctl db migrate; mlm_stop_on stops it and drops that
+# database. KP (the prefix of the figures' keys): "" or "pg";
+# PG_SERVER_PID: the postmaster, whose backends' CPU counts as mlm's.
+PG_DB_SEQ=0 PG_DB_LIVE=''
+mlm_start_on() {
+    local backend=$1 uri
+    shift
+    KP='' PG_SERVER_PID=''
+    [ "$backend" = sqlite ] && { mlm_start "$@"; return; }
+    KP=pg
+    PG_DB_SEQ=$((PG_DB_SEQ + 1))
+    PG_DB_LIVE=bench$PG_DB_SEQ
+    uri=$(pg_createdb "$PG_DB_LIVE" 2>>"$TMP/pg.err") || { say "createdb failed: $(tail -n1 "$TMP/pg.err")"; return 1; }
+    printf 'database = %s\nuser =\n' "$uri" >"$TMP/pg-ctl.conf"
+    "$CTL_BIN" -C "$TMP/pg-ctl.conf" db migrate >>"$TMP/pg.err" 2>&1 ||
+        { say "mlm-ctl db migrate failed: $(tail -n1 "$TMP/pg.err")"; return 1; }
+    mlm_start "$@" "database = $uri" || return 1
+    PG_SERVER_PID=$(head -n1 "$PG_DIR/data/postmaster.pid")
+}
+mlm_stop_on() {
+    mlm_stop >/dev/null
+    if [ -n "$PG_DB_LIVE" ]; then
+        "$PG_BIN/dropdb" -h "$PG_SOCKDIR" -p "$PG_PORT" -U mlm "$PG_DB_LIVE" >>"$TMP/pg.err" 2>&1
+        PG_DB_LIVE=''
+    fi
+}
+BLABEL_sqlite=SQLite BLABEL_postgresql=PostgreSQL
+blabel() { local v=BLABEL_$1; echo "${!v}"; }
+
 # mlm_lists_setup: the bench lists in the running mlm instance.
 mlm_lists_setup() { bench_lists_setup "$TMP" "$@"; } # SIZES...
 
@@ -368,7 +431,13 @@ T0=$(now_ns)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 steal_ticks() { awk '$1 == "cpu" { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 read -r STEAL0 TOTAL0 < <(steal_ticks)
-say "run-bench: $(nproc) CPUs, load average $LOAD_START, tmp $TMP"
+say "run-bench: $(nproc) CPUs, load average $LOAD_START, tmp $TMP, backends ${BACKENDS[*]}"
+if has_backend postgresql && { want milter || want big; }; then
+    PG_SERVER_OPTIONS=$BENCH_PG_OPTIONS pg_start ||
+        { echo "run-bench.sh: the private PostgreSQL did not start" >&2; exit 1; }
+    PG_VERSION=$("$PG_BIN/postgres" --version | awk '{ print $3 }')
+    say "PostgreSQL $PG_VERSION in $PG_DIR ($BENCH_PG_OPTIONS)"
+fi
 
 # The milter-level figures: BENCH_REPEAT rounds, each starting every
 # milter afresh; the report gives the median of the rounds. Within a round
@@ -385,13 +454,15 @@ for ((REP = 1; REP <= BENCH_REPEAT; REP++)); do
         measure_all null "unix:$TMP/null.sock" continue
     kill_started
 
-    say "(d) mlm, decisions policy"
-    if mlm_start "$DECISIONS" "${MLM_POOL[@]}"; then
-        MEASURE_PIDS=("$MLM_MLMD_PID" "$MLM_MUX_PID")
-        measure_all mlmdec "$MLM_MILTER" continue
-        measure_all mlmdecrcpt "$MLM_MILTER" rcpt_rejected -t nosuch@lists.test
-    fi
-    mlm_stop >/dev/null
+    for b in "${BACKENDS[@]}"; do
+        say "(d) mlm, decisions policy, on $b"
+        if mlm_start_on "$b" "$DECISIONS" "${MLM_POOL[@]}"; then
+            MEASURE_PIDS=("$MLM_MLMD_PID" "$MLM_MUX_PID" ${PG_SERVER_PID:-})
+            measure_all "${KP}mlmdec" "$MLM_MILTER" continue
+            measure_all "${KP}mlmdecrcpt" "$MLM_MILTER" rcpt_rejected -t nosuch@lists.test
+        fi
+        mlm_stop_on
+    done
 
     for N in 100 1000; do
         say "(b) null-milter -a $N"
@@ -400,17 +471,19 @@ for ((REP = 1; REP <= BENCH_REPEAT; REP++)); do
         kill_started
     done
 
-    say "(d) mlm, list policy: lists of 100 and 1,000 members"
-    if mlm_start "$LISTPOL" "${MLM_POOL[@]}" && mlm_lists_setup 100 1000; then
-        MEASURE_PIDS=("$MLM_MLMD_PID" "$MLM_MUX_PID")
-        for N in 100 1000; do
-            measure_all "mlmlist$N" "$MLM_MILTER" "added:$N" -t "list$N@lists.test"
-        done
-        measure_all mlmnonmember "$MLM_MILTER" reject -t list100@lists.test \
-            -f stranger@elsewhere.test
-        measure_all mlmunknown "$MLM_MILTER" rcpt_rejected -t nosuch@lists.test
-    fi
-    mlm_stop >/dev/null
+    for b in "${BACKENDS[@]}"; do
+        say "(d) mlm, list policy: lists of 100 and 1,000 members, on $b"
+        if mlm_start_on "$b" "$LISTPOL" "${MLM_POOL[@]}" && mlm_lists_setup 100 1000; then
+            MEASURE_PIDS=("$MLM_MLMD_PID" "$MLM_MUX_PID" ${PG_SERVER_PID:-})
+            for N in 100 1000; do
+                measure_all "${KP}mlmlist$N" "$MLM_MILTER" "added:$N" -t "list$N@lists.test"
+            done
+            measure_all "${KP}mlmnonmember" "$MLM_MILTER" reject -t list100@lists.test \
+                -f stranger@elsewhere.test
+            measure_all "${KP}mlmunknown" "$MLM_MILTER" rcpt_rejected -t nosuch@lists.test
+        fi
+        mlm_stop_on
+    done
 
     if [ "$MD_OK" = 1 ]; then
         for w in $BENCH_MD_WORKERS; do
@@ -438,14 +511,27 @@ row mlmlist100 "(d) mlm, list policy: member post, list of 100"
 row mlmlist1000 "(d) mlm, list policy: member post, list of 1,000"
 row mlmnonmember "(d) mlm, list policy: non-member refused at end of message"
 row mlmunknown "(d) mlm, list policy: unknown list refused at RCPT"
+if has_backend postgresql; then
+    row pgmlmdec "(d) mlm on PostgreSQL, decisions policy"
+    row pgmlmdecrcpt "(d) mlm on PostgreSQL, decisions policy: unknown rcpt refused at RCPT"
+    row pgmlmlist100 "(d) mlm on PostgreSQL, list policy: member post, list of 100"
+    row pgmlmlist1000 "(d) mlm on PostgreSQL, list policy: member post, list of 1,000"
+    row pgmlmnonmember "(d) mlm on PostgreSQL, list policy: non-member refused at end of message"
+    row pgmlmunknown "(d) mlm on PostgreSQL, list policy: unknown list refused at RCPT"
+fi
 
 # (d) mlm, posts to a big list (BENCH_BIG_POSTS, one at a time, each from
-# a new connection), and mlmd's memory around the first and after the last.
-BIG_BEFORE='' BIG_PEAK='' BIG_AFTER='' BIG_WPEAK='' BIG_WAFTER='' BIG_IMPORT=''
-BIG_EOMS='' BIG_LAST='' BIG_CPU_MLMD='' BIG_CPU_POOL='' BIG_EOM='' BIG_CHECK=''
-if want big && mlm_start "$LISTPOL" "${MLM_POOL[@]}" && mlm_lists_setup 100; then
+# a new connection), and mlmd's memory around the first and after the last,
+# on each backend: big_run BACKEND sets the BIG_* figures, kept as
+# BIGB[BACKEND.NAME]; BIG_* are the first backend's for the report.
+BIG_VARS="BEFORE PEAK AFTER WPEAK WAFTER IMPORT EOMS LAST CPU_MLMD CPU_POOL EOM CHECK ADDED ADDR_BYTES"
+declare -A BIGB=()
+big_run() {
+    local backend=$1 v t cm cp i m0 m1 p0 p1 line p h r
+    for v in $BIG_VARS; do printf -v "BIG_$v" '%s' ''; done
+    mlm_start_on "$backend" "$LISTPOL" "${MLM_POOL[@]}" && mlm_lists_setup 100 || return 1
     run_bench "$MLM_MILTER" 200 4 -t list100@lists.test >/dev/null # warm up
-    say "(d) mlm, $BENCH_BIG_POSTS posts to a list of $BENCH_BIG_MEMBERS members"
+    say "(d) mlm, $BENCH_BIG_POSTS posts to a list of $BENCH_BIG_MEMBERS members, on $backend"
     mlm_ctl list create big@lists.test --prefix "[big]" >/dev/null
     mlm_ctl list set big@lists.test footer "$BENCH_FOOTER" >/dev/null
     awk -v n="$BENCH_BIG_MEMBERS" 'BEGIN { print "sender@bench.test"
@@ -460,9 +546,9 @@ if want big && mlm_start "$LISTPOL" "${MLM_POOL[@]}" && mlm_lists_setup 100; the
     for p in $(mlm_workers); do echo 5 >"/proc/$p/clear_refs"; done
     cm=0 cp=0
     for ((i = 1; i <= BENCH_BIG_POSTS; i++)); do
-        m0=$(cpu_ticks "$MLM_MLMD_PID") p0=$(cpu_ticks "$MLM_MUX_PID")
+        m0=$(cpu_ticks "$MLM_MLMD_PID") p0=$(cpu_ticks "$MLM_MUX_PID" ${PG_SERVER_PID:-})
         line=$(run_bench "$MLM_MILTER" 1 1 -t big@lists.test)
-        m1=$(cpu_ticks "$MLM_MLMD_PID") p1=$(cpu_ticks "$MLM_MUX_PID")
+        m1=$(cpu_ticks "$MLM_MLMD_PID") p1=$(cpu_ticks "$MLM_MUX_PID" ${PG_SERVER_PID:-})
         cm=$((cm + m1 - m0)) cp=$((cp + p1 - p0))
         echo "big#$i $line" >>"$RAW"
         BIG_EOMS="${BIG_EOMS:+$BIG_EOMS }$(field "$line" eom_p50_ms)"
@@ -487,8 +573,17 @@ if want big && mlm_start "$LISTPOL" "${MLM_POOL[@]}" && mlm_lists_setup 100; the
     say "  big posts: eom $BIG_EOMS ms; CPU per post: mlmd $BIG_CPU_MLMD ms," \
         "multiplexor and worker $BIG_CPU_POOL ms; mlmd VmRSS ${BIG_BEFORE:-?} ->" \
         "peak ${BIG_PEAK:-?} -> ${BIG_AFTER:-?} kB, after the last ${BIG_LAST:-?} kB"
+}
+if want big; then
+    for b in "${BACKENDS[@]}"; do
+        big_run "$b"
+        mlm_stop_on
+        for v in $BIG_VARS; do t=BIG_$v; BIGB[$b.$v]=${!t}; done
+    done
+    for v in $BIG_VARS; do printf -v "BIG_$v" '%s' "${BIGB[${BACKENDS[0]}.$v]:-}"; done
+else
+    for v in $BIG_VARS; do printf -v "BIG_$v" '%s' ''; done
 fi
-mlm_stop >/dev/null
 
 # RSS at 200 concurrent connections, workers kept for the whole run.
 RSS_MLMD_PEAK='' RSS_MLMD_AFTER='' RSS_WORKERS='' RSS_WMAX='' RSS_THREADS=0
@@ -753,8 +848,9 @@ report() {
     echo "### Milter level (mlm-bench, unix: sockets, a new milter connection per transaction)"
     echo
     echo "CPU ms/tx: CPU time of the milter's processes (for mlm: mlmd, the"
-    echo "multiplexor and its workers; for MIMEDefang: mimedefang, its"
-    echo "multiplexor and workers) per transaction, not counting mlm-bench."
+    echo "multiplexor and its workers, on PostgreSQL its server's processes"
+    echo "too; for MIMEDefang: mimedefang, its multiplexor and workers) per"
+    echo "transaction, not counting mlm-bench."
     echo
     printf '| workload |'
     for c in "${CONC[@]}"; do printf ' tx/s c=%s |' "$c"; done
@@ -778,19 +874,34 @@ report() {
     done
     echo
     fi
-    if [ -n "$BIG_EOMS" ]; then
+    if [ -n "${BIGB[${BACKENDS[0]}.EOMS]:-}${BIGB[${BACKENDS[-1]}.EOMS]:-}" ]; then
     echo "### Posts to a list of $BENCH_BIG_MEMBERS members (mlm, one at a time, c=1)"
     echo
-    echo "| figure | value |"
-    echo "|---|---:|"
-    echo "| mlm-ctl member import of $BENCH_BIG_MEMBERS addresses | $(fmt "$BIG_IMPORT" 2) s |"
-    echo "| end of message (mlm-bench eom) of each post | $BIG_EOMS ms |"
-    echo "| CPU per post: mlmd / multiplexor and worker | $BIG_CPU_MLMD / $BIG_CPU_POOL ms |"
-    echo "| recipients added per post | ${BIG_ADDED:-n/a}${BIG_CHECK:+ (CHECK: $BIG_CHECK)} |"
-    echo "| mlmd VmRSS before / VmHWM during the first / VmRSS 1 s after it | $(kb "$BIG_BEFORE") / $(kb "$BIG_PEAK") / $(kb "$BIG_AFTER") MB |"
-    echo "| mlmd VmRSS after the last post | $(kb "$BIG_LAST") MB |"
-    echo "| the recipient addresses themselves (bytes of the member file) | $(kb "$(( ${BIG_ADDR_BYTES:-0} / 1024 ))") MB |"
-    echo "| the worker's VmHWM / VmRSS after the first post | $(kb "$BIG_WPEAK") / $(kb "$BIG_WAFTER") MB |"
+    printf '| figure |'
+    for b in "${BACKENDS[@]}"; do printf ' %s |' "$(blabel "$b")"; done
+    printf '\n|---|'
+    for b in "${BACKENDS[@]}"; do printf -- '---:|'; done
+    echo
+    # big_row LABEL CELL: CELL (a string of $BIG_* figures, expanded) for
+    # each backend.
+    big_row() {
+        local b v
+        printf '| %s |' "$1"
+        for b in "${BACKENDS[@]}"; do
+            for v in $BIG_VARS; do printf -v "BIG_$v" '%s' "${BIGB[$b.$v]:-}"; done
+            printf ' %s |' "$(eval "echo \"$2\"")"
+        done
+        echo
+    }
+    big_row "mlm-ctl member import of $BENCH_BIG_MEMBERS addresses" '$(fmt "$BIG_IMPORT" 2) s'
+    big_row "end of message (mlm-bench eom) of each post" '$BIG_EOMS ms'
+    big_row "CPU per post: mlmd / multiplexor and worker" '$BIG_CPU_MLMD / $BIG_CPU_POOL ms'
+    big_row "recipients added per post" '${BIG_ADDED:-n/a}${BIG_CHECK:+ (CHECK: $BIG_CHECK)}'
+    big_row "mlmd VmRSS before / VmHWM during the first / VmRSS 1 s after it" '$(kb "$BIG_BEFORE") / $(kb "$BIG_PEAK") / $(kb "$BIG_AFTER") MB'
+    big_row "mlmd VmRSS after the last post" '$(kb "$BIG_LAST") MB'
+    big_row "the recipient addresses themselves (bytes of the member file)" '$(kb "$(( ${BIG_ADDR_BYTES:-0} / 1024 ))") MB'
+    big_row "the worker's VmHWM / VmRSS after the first post" '$(kb "$BIG_WPEAK") / $(kb "$BIG_WAFTER") MB'
+    for v in $BIG_VARS; do printf -v "BIG_$v" '%s' "${BIGB[${BACKENDS[0]}.$v]:-}"; done
     echo
     fi
     if [ -n "${RSS_LINE:-}" ]; then
@@ -917,6 +1028,59 @@ report() {
     echo "| $BENCH_BIG_MEMBERS-member post: mlmd keeps no copy of the recipients after the call (VmRSS after − before < the addresses' size, $(kb "$(( ${BIG_ADDR_BYTES:-0} / 1024 ))") MB) | $(kb "$x") MB | $(verdict "${x:-0} * 1024 < ${BIG_ADDR_BYTES:-0}" "$x") |"
     echo "| each worker ≤ 10 MB after $BENCH_RSS_TX posts (2 workers, ~$BENCH_RSS_TX requests each) | $(kb "$RSS_WMAX") MB (max) | $(verdict "${RSS_WMAX:-0} <= 10240" "$RSS_WMAX") |"
     echo "| mlmd ≤ 30 MB with 200 concurrent connections | $(kb "$RSS_MLMD_PEAK") MB (VmHWM) | $(verdict "${RSS_MLMD_PEAK:-0} <= 30720" "$RSS_MLMD_PEAK") |"
+    has_backend postgresql && has_backend sqlite && report_pg
+}
+
+# report_pg: PostgreSQL against SQLite, issue 23's bounds.
+report_pg() {
+    local k key a b x c
+    echo
+    echo "### PostgreSQL backend against SQLite (issue 23), read at c=$CMAX"
+    echo
+    echo "PostgreSQL ${PG_VERSION:-?}: a private server of this run on a unix socket"
+    echo "($BENCH_PG_OPTIONS), a fresh database for each mlm; SQLite: its file"
+    echo "in WAL mode, synchronous NORMAL. CPU ms/tx on PostgreSQL counts its"
+    echo "server's processes too. Each round measures SQLite, then"
+    echo "PostgreSQL, back to back; the ratio is the median of each round's own"
+    echo "PostgreSQL/SQLite ($BENCH_REPEAT rounds). Bound: PostgreSQL's"
+    echo "throughput at least 80% of SQLite's (within 20%)."
+    echo
+    echo "| figure | SQLite | PostgreSQL | PostgreSQL/SQLite | bound | result |"
+    echo "|---|---:|---:|---:|---|---|"
+    pgrow() { # KEY LABEL FIELD UNIT [BOUND-EXPRESSION-ON-x]
+        local a=${R[pg$1@c$CMAX.$3]:-} b=${R[$1@c$CMAX.$3]:-} x
+        x=$(paired R "pg$1@c$CMAX" "$1@c$CMAX" "$BENCH_REPEAT" ".$3")
+        [ -n "$x" ] || x=$(ratio "$a" "$b")
+        if [ -n "${5:-}" ]; then
+            echo "| $2 | $(fmt "$b") $4 | $(fmt "$a") $4 | $(fmt "$x" 1)% | ≥ 80% | $(verdict "$x $5" "$x") |"
+        else
+            echo "| (for reference) $2 | $(fmt "$b" "${6:-2}") $4 | $(fmt "$a" "${6:-2}") $4 | $(fmt "$x" 1)% | - | - |"
+        fi
+    }
+    for k in "mlmdec:decisions policy" "mlmlist100:list posts, 100 members" \
+        "mlmlist1000:list posts, 1,000 members"; do
+        key=${k%%:*}
+        pgrow "$key" "${k#*:}: tx/s" tx_per_s tx/s ">= 80"
+        pgrow "$key" "${k#*:}: CPU ms/tx" cpu_ms_tx ms
+        pgrow "$key" "${k#*:}: EOM p50" eom_p50_ms ms
+        for c in "${CONC[@]}"; do
+            [ "$c" = "$CMAX" ] && continue
+            a=${R[pg$key@c$c.tx_per_s]:-} b=${R[$key@c$c.tx_per_s]:-}
+            x=$(paired R "pg$key@c$c" "$key@c$c" "$BENCH_REPEAT" .tx_per_s)
+            [ -n "$x" ] || x=$(ratio "$a" "$b")
+            echo "| (for reference) ${k#*:} at c=$c: tx/s | $(fmt "$b") | $(fmt "$a") | $(fmt "$x" 1)% | - | - |"
+        done
+    done
+    pgrow mlmdecrcpt "decisions policy: unknown rcpt refused at RCPT: tx/s" tx_per_s tx/s "" 0
+    pgrow mlmnonmember "list policy: non-member refused at end of message: tx/s" tx_per_s tx/s "" 0
+    pgrow mlmunknown "list policy: unknown list refused at RCPT: tx/s" tx_per_s tx/s "" 0
+    a=${BIGB[postgresql.EOM]:-} b=${BIGB[sqlite.EOM]:-}
+    x=$(ratio "$a" "$b")
+    echo "| $BENCH_BIG_MEMBERS-member post: end of message (median of $BENCH_BIG_POSTS posts) | $(fmt "$b") ms | $(fmt "$a") ms | $(fmt "$x" 1)% | PostgreSQL < 1 s | $(verdict "${a:-0} < 1000" "$a") |"
+    a=${BIGB[postgresql.CPU_POOL]:-} b=${BIGB[sqlite.CPU_POOL]:-}
+    echo "| (for reference) $BENCH_BIG_MEMBERS-member post: CPU of the multiplexor and worker (and PostgreSQL's server) per post | $(fmt "$b") ms | $(fmt "$a") ms | $(fmt "$(ratio "$a" "$b")" 1)% | - | - |"
+    a=${BIGB[postgresql.IMPORT]:-} b=${BIGB[sqlite.IMPORT]:-}
+    echo "| (for reference) mlm-ctl member import of $BENCH_BIG_MEMBERS addresses | $(fmt "$b" 2) s | $(fmt "$a" 2) s | $(fmt "$(ratio "$a" "$b")" 1)% | - | - |"
 }
 
 if [ -n "$out" ]; then

@@ -10,6 +10,10 @@
 #   pg_stop             stops the server (fast); pg_start_again restarts it
 #   pg_cleanup          stops it and removes PG_DIR (unless KEEP_TMP)
 #
+# PG_SERVER_OPTIONS: the server's settings (postgres -c ...), by default
+# "-c fsync=off" (a test's data need not survive a crash); a benchmark
+# sets the ones it measures with.
+#
 # PostgreSQL refuses to run as root: when the test is root, the server
 # runs as the user postgres (Debian's package makes it) or nobody.
 
@@ -45,7 +49,7 @@ pg_start() {
 
 pg_start_again() {
     pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
-        -o "-k $PG_SOCKDIR -p $PG_PORT -c listen_addresses= -c fsync=off" \
+        -o "-k $PG_SOCKDIR -p $PG_PORT -c listen_addresses= ${PG_SERVER_OPTIONS--c fsync=off}" \
         start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
 }
 

@@ -84,6 +84,22 @@ ctl_a member remove $L bob@example.org >/dev/null
 out=$(post "$B_MILTER" alice@example.org)
 t_check "... and a member removed through A does not" \
     bash -c '! grep -q "^eom: addrcpt <bob@example.org>" <<<"$1"' _ "$out"
+# An import is one transaction: the change counter moves once for it, not
+# once per address (a transaction rewriting the one row at each statement
+# is quadratic), and B's next post has every imported member.
+awk 'BEGIN { for (i = 1; i <= 2000; i++) printf "imported%d@example.org\n", i }' >"$tmp/import"
+n0=$(pg_psql mlm "SELECT n FROM change_counter")
+ctl_a member import $L "$tmp/import" >/dev/null
+n1=$(pg_psql mlm "SELECT n FROM change_counter")
+t_check "an import of 2000 addresses moves the change counter once ($n0 -> $n1)" \
+    test "$((n1 - n0))" = 1
+out=$(post "$B_MILTER" alice@example.org)
+t_check "... and B's next post goes to all 2000" \
+    test "$(grep -c "^eom: addrcpt <imported[0-9]*@example.org>" <<<"$out")" = 2000
+pg_psql mlm "DELETE FROM members WHERE address LIKE 'imported%'" >/dev/null
+out=$(post "$B_MILTER" alice@example.org)
+t_check "... and, deleted in one statement, to none of them" \
+    bash -c '! grep -q "^eom: addrcpt <imported" <<<"$1"' _ "$out"
 ra=$(post "$A_MILTER" stranger@example.net | grep ': [45][0-9][0-9] ')
 rb=$(post "$B_MILTER" stranger@example.net | grep ': [45][0-9][0-9] ')
 t_check "a non-member is refused on A: $ra" grep -q ": 550 5\." <<<"$ra"
