@@ -192,14 +192,44 @@ int held_find_retry(struct db *db, const struct list_info *list,
     return rc == DBQ_DONE ? DB_NOT_FOUND : db_fail(db, "held", why, whylen);
 }
 
+/* Whether held post id was claimed with token; 1, 0, or -1 with why. */
+static int claimed_with(struct db *db, int64_t id, const char *token,
+                        char *why, size_t whylen)
+{
+    struct dbq *st = db_stmt(db, ST_HELD_CLAIMED_BY, why, whylen);
+    if (st == NULL)
+        return -1;
+    dbq_bind_int64(st, 1, id);
+    int rc = dbq_step(st);
+    const char *by = rc == DBQ_ROW ? dbq_text(st, 0) : NULL;
+    int mine = by && strcmp(by, token) == 0;
+    if (rc == DBQ_ERROR)
+        db_fail(db, "held claim", why, whylen);
+    dbq_reset(st);
+    return rc == DBQ_ERROR ? -1 : mine;
+}
+
+/*
+ * The claim is marked with a value of this call's own: when its answer
+ * is lost (a PostgreSQL connection cut after the commit), reading the
+ * mark back tells whether it took, so a post this request claimed is not
+ * taken for one distributed by another.
+ */
 int held_claim(struct db *db, int64_t id, char *why, size_t whylen)
 {
+    char token[2 * 16 + 1];
+    if (random_hex(token, sizeof token, 16, why, whylen) == -1)
+        return -1;
     struct dbq *st = db_stmt(db, ST_HELD_CLAIM, why, whylen);
     if (st == NULL)
         return -1;
     dbq_bind_int64(st, 1, id);
-    if (db_step_done(db, st, "held claim", why, whylen) == -1)
-        return -1;
+    dbq_bind_text(st, 2, token);
+    if (db_step_done(db, st, "held claim", why, whylen) == -1) {
+        char ignored[256];
+        return claimed_with(db, id, token, ignored, sizeof ignored) == 1
+                   ? 0 : -1;
+    }
     return db_changes(db) == 1 ? 0 : DB_NOT_FOUND;
 }
 

@@ -74,6 +74,7 @@ struct pg_conn {
     PGconn *pg;
     unsigned generation;   /* moves at each reconnection */
     int in_tx;             /* between pg_begin and commit or rollback */
+    int timeout_s;         /* on each statement, unless the URI sets one */
     int64_t changes;       /* rows changed by the last statement */
     int64_t total_changes; /* by this connection */
     char error[512];
@@ -89,7 +90,8 @@ struct pg_stmt {
     char *values[PG_PARAMS_MAX];
     int lengths[PG_PARAMS_MAX];
     int formats[PG_PARAMS_MAX];
-    int bad_bind;           /* a parameter number out of range */
+    int bad_bind;           /* a parameter out of range, or with a NUL */
+    int bad_nul;            /* bad_bind is text holding a NUL */
     int is_read;            /* a SELECT: safe to send again */
     PGresult *res;          /* NULL: not run since the reset */
     int row;                /* the current row; -1 before the first */
@@ -117,24 +119,52 @@ static void set_error(struct db *db, const char *msg)
     c->error[strcspn(c->error, "\n")] = '\0';
 }
 
+/* The length of a dollar-quote's opening tag at p ($$, $name$), or 0. */
+static size_t dollar_tag(const char *p)
+{
+    if (*p != '$')
+        return 0;
+    size_t n = 1;
+    while (isalpha((unsigned char)p[n]) || p[n] == '_')
+        n++;
+    return p[n] == '$' ? n + 1 : 0;
+}
+
 /*
  * SQLite's parameters in PostgreSQL's spelling: ?N becomes $N, a bare ?
- * the next number after the largest so far. Quoted strings, quoted names
- * and comments are copied as they are. The largest number in *nparams;
+ * the next number after the largest so far. Quoted strings (E'' ones with
+ * their backslash escapes), dollar-quoted bodies, quoted names and
+ * comments are copied as they are. The largest number in *nparams;
  * NULL with why when it passes PG_PARAMS_MAX.
  */
 static char *params_dollar(const char *sql, int *nparams, char *why,
                            size_t whylen)
 {
     size_t len = strlen(sql);
-    char *out = xmalloc(len * 2 + 1), *o = out;
+    /* a ? becomes at most $100: four bytes for one */
+    char *out = xmalloc(len * 4 + 1), *o = out;
     int max = 0;
     for (const char *p = sql; *p;) {
-        if (*p == '\'' || *p == '"') {
+        size_t tag = dollar_tag(p);
+        if (tag) { /* $tag$ ... $tag$: copied whole */
+            const char *end;
+            for (end = p + tag; *end && strncmp(end, p, tag) != 0; end++)
+                ;
+            size_t n = *end ? (size_t)(end + tag - p) : strlen(p);
+            memcpy(o, p, n);
+            o += n;
+            p += n;
+        } else if (*p == '\'' || *p == '"') {
+            /* E'...' strings take backslash escapes */
+            int escapes = *p == '\'' && p > sql && (p[-1] == 'E' ||
+                                                     p[-1] == 'e');
             char quote = *p;
             *o++ = *p++;
-            while (*p && *p != quote)
+            while (*p && *p != quote) {
+                if (escapes && *p == '\\' && p[1])
+                    *o++ = *p++;
                 *o++ = *p++;
+            }
             if (*p)
                 *o++ = *p++;
         } else if (p[0] == '-' && p[1] == '-') {
@@ -181,6 +211,7 @@ static void values_clear(struct pg_stmt *s)
         s->formats[i] = 0;
     }
     s->bad_bind = 0;
+    s->bad_nul = 0;
 }
 
 static void result_clear(struct pg_stmt *s)
@@ -223,14 +254,24 @@ static void q_bind_double(struct dbq *q, int idx, double value)
     *v = xstrdup(buf);
 }
 
-/* Text is always copied: libpq reads it at the step. A NUL ends it. */
+/*
+ * Text is always copied: libpq reads it at the step. PostgreSQL's text
+ * holds no NUL: text with one is an error at the step, never cut short
+ * (a cut value could match another row).
+ */
 static void q_bind_text(struct dbq *q, int idx, const char *text, size_t len,
                         int copy)
 {
     (void)copy;
-    char **v = slot(pgs(q), idx);
+    struct pg_stmt *s = pgs(q);
+    char **v = slot(s, idx);
     if (v == NULL)
         return;
+    if (memchr(text, '\0', len)) {
+        s->bad_bind = idx;
+        s->bad_nul = 1;
+        return;
+    }
     *v = xmalloc(len + 1);
     memcpy(*v, text, len);
     (*v)[len] = '\0';
@@ -252,10 +293,22 @@ static void q_bind_blob(struct dbq *q, int idx, const void *data, size_t len)
 static void q_bind_null(struct dbq *q, int idx) { slot(pgs(q), idx); }
 
 /* The session's settings after each connection. */
+/*
+ * The session's settings after each connection: quiet notices, and the
+ * statement timeout unless the URI set one of its own (its options=
+ * replaces the driver's, timeout included).
+ */
 static int session_setup(struct db *db)
 {
-    PGresult *r = PQexec(pgc(db)->pg, "SET client_min_messages = warning");
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    struct pg_conn *c = pgc(db);
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SET client_min_messages = warning; SELECT CASE WHEN "
+             "current_setting('statement_timeout') = '0' THEN "
+             "set_config('statement_timeout', '%d', false) END",
+             c->timeout_s * 1000);
+    PGresult *r = PQexec(c->pg, sql);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok)
         set_error(db, PQresultErrorMessage(r));
     PQclear(r);
@@ -327,7 +380,9 @@ static int run(struct pg_stmt *s)
 {
     struct pg_conn *c = pgc(s->db);
     if (s->bad_bind) {
-        snprintf(c->error, sizeof c->error, "no parameter %d", s->bad_bind);
+        snprintf(c->error, sizeof c->error,
+                 s->bad_nul ? "parameter %d: text with a NUL byte"
+                            : "no parameter %d", s->bad_bind);
         return -1;
     }
     if (!usable(s->db))
@@ -435,7 +490,9 @@ static enum dbq_type q_type(struct dbq *q, int col)
     switch (PQftype(s->res, col)) {
     case OID_BOOL: case OID_INT2: case OID_INT4: case OID_INT8: case OID_OID:
         return DBQ_INTEGER;
-    case OID_FLOAT4: case OID_FLOAT8: case OID_NUMERIC:
+    case OID_NUMERIC: /* sum() of integers: an integer, as SQLite's */
+        return strpbrk(value(s, col), ".eEN") ? DBQ_FLOAT : DBQ_INTEGER;
+    case OID_FLOAT4: case OID_FLOAT8:
         return DBQ_FLOAT;
     case OID_BYTEA:
         return DBQ_BLOB;
@@ -671,6 +728,7 @@ static int pg_open(struct db *db, const char *target, int timeout_s,
                                 NULL};
     const char *const values[] = {connect_timeout, user_timeout, options,
                                   "mlm", target, NULL};
+    c->timeout_s = timeout_s;
     c->pg = PQconnectdbParams(keys, values, 1);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         set_error(db, c->pg ? PQerrorMessage(c->pg) : "out of memory");

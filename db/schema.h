@@ -252,3 +252,11 @@ MIGRATION_DIALECT(
     "THEN UPDATE change_counter SET n = n + 1; "
     "PERFORM set_config('mlm.change_counted', 'y', true); END IF; "
     "RETURN NULL; END $$;")
+/*
+ * 13 -> 14: who claimed an approved post's distribution (a random value
+ * of the request that did), so that a request whose claim committed but
+ * whose answer was lost with its connection (PostgreSQL) finds the claim
+ * its own and distributes the post, instead of taking it as distributed
+ * already and dropping it.
+ */
+MIGRATION("ALTER TABLE held ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';")

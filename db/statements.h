@@ -185,8 +185,10 @@ STMT(ST_HELD_REOPEN,
      "decided_at = NULL, distributed_at = NULL WHERE id = ?1 AND"
      " state = ?2")
 STMT(ST_HELD_CLAIM,
-     "UPDATE held SET distributed_at = " SQL_NOW " WHERE id = ?1 "
-     "AND state = 'approved' AND distributed_at IS NULL")
+     "UPDATE held SET distributed_at = " SQL_NOW ", claimed_by = ?2 "
+     "WHERE id = ?1 AND state = 'approved' AND distributed_at IS NULL")
+STMT(ST_HELD_CLAIMED_BY,
+     "SELECT claimed_by FROM held WHERE id = ?1")
 STMT(ST_TOKEN_PURGE,
      "DELETE FROM tokens WHERE expires < "
      SQL_NOW)

@@ -113,6 +113,10 @@ struct dbq *prepare_bound(lua_State *L, const char *sql, int first)
         case LUA_TSTRING: {
             size_t len;
             const char *s = lua_tolstring(L, i, &len);
+            if (memchr(s, '\0', len)) { /* PostgreSQL's text holds none */
+                dbq_free(st);
+                luaL_error(L, "database: bind %d: text with a NUL byte", idx);
+            }
             dbq_bind_text_len(st, idx, s, len);
             break;
         }

@@ -547,8 +547,8 @@ x
 sed "s|^database = .*|database = $old|" "$conf" >"$tmp/old.conf"
 out=$("$CTL_BIN" -C "$tmp/old.conf" held old@lists.example 2>&1)
 t_check "schema 1 migrated on open: its held post kept ($out)" grep -q kept <<<"$out"
-t_check "... at schema 13, with hold_mode '' for it" \
-    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "13,,"
+t_check "... at schema 14, with hold_mode '' for it" \
+    test "$(sqlite3 "$old" "PRAGMA user_version; SELECT hold_mode FROM held" | tr '\n' ,)" = "14,,"
 t_check "... and a table of the list's own templates" \
     test "$(sqlite3 "$old" "SELECT count(*) FROM templates")" = 0
 t_check "... and a change log" test "$(sqlite3 "$old" "SELECT count(*) FROM changes")" = 0

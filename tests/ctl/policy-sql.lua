@@ -29,6 +29,37 @@ function filter_message(ctx)
   note("extra " .. tostring(ok) .. " " .. tostring(err):match("bind %d+") )
   ok, err = pcall(mlm.db.exec, mlm.db, "SELECT * FROM no_such_table")
   note("missing " .. tostring(ok))
+  -- a text with a NUL is refused, never cut short to match another row
+  ok = pcall(mlm.db.exec, mlm.db, "SELECT count(*) FROM site_seen WHERE who = ?",
+    ctx.sender .. "\0tail")
+  local n
+  for row in mlm.db:rows("SELECT count(*) AS c FROM site_seen WHERE who = ?",
+      ctx.sender) do n = row.c end
+  note("nul " .. tostring(ok) .. " " .. tostring(n))
+  -- sum() of integers is an integer on both
+  for row in mlm.db:rows("SELECT sum(n) AS s FROM site_seen") do
+    note("sum " .. math.type(row.s) .. " " .. row.s)
+  end
+  -- a ? in a quoted string (with an escaped quote), a comment: not a
+  -- parameter
+  for row in mlm.db:rows("SELECT 'it''s ?' AS a, ? AS b -- ?\n", "x") do
+    note("quoted " .. row.a .. " " .. row.b)
+  end
+  -- one hundred parameters, written as bare ?: all numbered
+  local marks = {}
+  for i = 1, 100 do marks[i] = "CAST(? AS BIGINT)" end
+  local args = {}
+  for i = 1, 100 do args[i] = i end
+  for row in mlm.db:rows("SELECT " .. table.concat(marks, " + ") .. " AS t",
+      table.unpack(args)) do
+    note("hundred " .. row.t)
+  end
+  -- a hundred ? in a row: numbered as parameters ($1 to $100 is longer
+  -- than the text) even though the statement is then refused
+  ok = pcall(function()
+    for _ in mlm.db:rows("SELECT " .. string.rep("?", 100)) do end
+  end)
+  note("adjacent " .. tostring(ok))
   for i, v in ipairs(out) do ctx:add_header("X-Sql-" .. i, v) end
   return mlm.continue()
 end

@@ -26,7 +26,12 @@ integer|1|a@example.net|integer|9007199254740993|2.5|1|nil
 integer|2|café '"'quoted'"' ?|integer|3|nil|nil|nil
 count integer 1
 extra false bind 2
-missing false'
+missing false
+nul false 1
+sum integer 9007199254740996
+quoted it'"'"'s ? x
+hundred 5050
+adjacent false'
 got=$(run "$tmp/mlm.db")
 t_check "SQLite: the policy's SQL answers as expected" test "$got" = "$expected"
 [ "$got" = "$expected" ] || diff <(echo "$expected") <(echo "$got")

@@ -46,7 +46,8 @@ approve=$(grep -l "^To: mod@example.org" "$SENT"/sent.* | xargs -r grep -l "held
 t_check "the moderator got an approve address under SQLite ($approve)" test -n "$approve"
 
 out=$("$CTL_BIN" -C "$tmp/pg.conf" db copy "$tmp/mlm.db" "$URI" 2>&1)
-t_check "db copy SQLite -> PostgreSQL: exit 0" test $? = 0
+rc=$?
+t_check "db copy SQLite -> PostgreSQL: exit 0" test "$rc" = 0
 t_check "... reports the members copied ($(grep '^members' <<<"$out"))" grep -qx "members: 303" <<<"$out"
 t_check "... and the held posts" grep -qx "held: 2" <<<"$out"
 t_check "... and the lists" grep -qx "lists: 2" <<<"$out"
@@ -83,7 +84,10 @@ t_check "a moderation token mailed under SQLite works under PostgreSQL" \
 
 # And back: PostgreSQL -> a new SQLite file, the same rows.
 out=$("$CTL_BIN" -C "$tmp/back.conf" db copy "$URI" "$tmp/back.db" 2>&1)
-t_check "db copy PostgreSQL -> SQLite: exit 0 ($(tail -1 <<<"$out"))" test $? = 0
+rc=$?
+t_check "db copy PostgreSQL -> SQLite: exit 0 ($(tail -1 <<<"$out"))" test "$rc" = 0
+t_check "... without the shared secret in the SQLite file" \
+    test "$(sqlite3 "$tmp/back.db" "SELECT count(*) FROM meta WHERE key = 'secret'")" = 0
 t_check "... every held post" test "$(sqlite3 "$tmp/back.db" "SELECT count(*) FROM held")" = 3
 for t in members settings patterns templates; do
     t_check "table $t the same after the round trip" \

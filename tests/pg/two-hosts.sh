@@ -148,8 +148,10 @@ dsn() {
         eoh body $'--B\r\nContent-Type: text/plain\r\n\r\nFailed.\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\nFinal-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 no such user\r\n\r\n--B--\r\n' \
         eom quit 2>&1
 }
-dsn "$A_MILTER" >"$tmp/dsn-a"
-dsn "$B_MILTER" >"$tmp/dsn-b"
+# at the same moment: the two hosts' transactions run one after the other
+dsn "$A_MILTER" >"$tmp/dsn-a" &
+dsn "$B_MILTER" >"$tmp/dsn-b" &
+wait
 score=$(ctl_a bounces $L --members --json | python3 -c '
 import json,sys
 for m in json.load(sys.stdin):
@@ -157,6 +159,8 @@ for m in json.load(sys.stdin):
 t_check "two bounces through A and B score once today (score $score)" test "$score" = 1
 t_check "both were recorded" \
     test "$(pg_psql mlm "SELECT count(*) FROM bounces WHERE address = 'gone@example.org'")" = 2
+t_check "... one of them scored" \
+    test "$(pg_psql mlm "SELECT sum(scored) FROM bounces WHERE address = 'gone@example.org'")" = 1
 
 # PostgreSQL stops: every transaction is refused for now, none accepted.
 pg_stop
