@@ -150,8 +150,9 @@ dsn() {
 }
 # at the same moment: the two hosts' transactions run one after the other
 dsn "$A_MILTER" >"$tmp/dsn-a" &
+dsn_a=$!
 dsn "$B_MILTER" >"$tmp/dsn-b" &
-wait
+wait "$dsn_a" $!
 score=$(ctl_a bounces $L --members --json | python3 -c '
 import json,sys
 for m in json.load(sys.stdin):
