@@ -12,8 +12,10 @@
  *
  * Lifetimes: text and blobs bound with dbq_bind_text and dbq_bind_blob
  * must stay valid until the statement is stepped (dbq_bind_text_copy
- * copies). A column's text or blob is valid until the next dbq_step or
- * dbq_reset of its statement. dbq_text returns NULL for SQL NULL.
+ * copies). A column's text is valid until the next dbq_step or dbq_reset
+ * of its statement; a blob also only until the row's next dbq_blob of
+ * another column (PostgreSQL unescapes one at a time). dbq_text returns
+ * NULL for SQL NULL.
  */
 #ifndef MLM_DBQ_H
 #define MLM_DBQ_H
