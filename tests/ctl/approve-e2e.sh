@@ -116,11 +116,13 @@ t_check "a post with a forged mark is held" \
 
 # --- file modes ------------------------------------------------------------
 # The workers hold the database open, so its -wal and -shm files exist.
+if mlm_on_sqlite "the modes of the SQLite files and the secret file (the secret is in the database there)"; then
 for f in "$MLM_DIR/mlm.db" "$MLM_DIR/mlm.db-wal" "$MLM_DIR/mlm.db-shm" \
     "$MLM_DIR/secret"; do
     mode=$(stat -c %a "$f" 2>/dev/null || echo missing)
     t_check "$(basename "$f") is 0600 under umask 022 (got $mode)" test "$mode" = 600
 done
+fi
 
 # The server's last reply of the transaction (before QUIT's 221).
 final_reply() { # DESCRIPTION ERE
@@ -148,19 +150,22 @@ t_check "a captured mark on another message is not distributed (got: $(delivered
     test -z "$(delivered '(\[ap\] )?captured')"
 
 # A mark made with the installation's secret (as one who read it would)
-# for a held id that does not exist.
+# for a held id that does not exist. The secret: the file on SQLite, the
+# database's meta row "secret" (hex) on PostgreSQL.
 forge() { # ID SENDER MESSAGE-FILE
-    python3 - "$MLM_DIR/mlm.db" "$MLM_DIR/secret" "$L" "$1" "$2" "$3" <<'PY'
-import hashlib, hmac, re, sqlite3, sys, time
-db, secret_file, lst, held_id, sender, eml = sys.argv[1:]
-row = sqlite3.connect(db).execute(
-    "SELECT value FROM meta WHERE key = 'approval_secret'").fetchone()
-if row:  # the secret of a database row: "LIST ID" was all it covered
-    mac = hmac.new(row[0].encode(), f"{lst} {held_id}".encode(),
+    local old key
+    old=$(mlm_sql "SELECT value FROM meta WHERE key = 'approval_secret'")
+    key=$(mlm_sql "SELECT value FROM meta WHERE key = 'secret'")
+    [ -n "$key" ] || key=$(od -An -v -tx1 "$MLM_DIR/secret" | tr -d ' \n')
+    python3 - "$old" "$key" "$L" "$1" "$2" "$3" <<'PY'
+import hashlib, hmac, re, sys, time
+old, key_hex, lst, held_id, sender, eml = sys.argv[1:]
+if old:  # the secret of a database row: "LIST ID" was all it covered
+    mac = hmac.new(old.encode(), f"{lst} {held_id}".encode(),
                    hashlib.sha256).hexdigest()
     print(f"{lst} {held_id} {mac}")
     sys.exit(0)
-key = open(secret_file, "rb").read()
+key = bytes.fromhex(key_hex)
 raw = open(eml, "rb").read()
 head, sep, body = raw.partition(b"\r\n\r\n")
 body = body.rstrip(b"\r\n")

@@ -27,8 +27,9 @@ trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 mkdir "$tmp/t"
 export TMPDIR=$tmp/t
 conf=$tmp/mlm.conf
+mlm_db_new "$tmp" || exit 1
 cat >"$conf" <<EOF
-database = $tmp/mlm.db
+database = $MLM_DB
 user =
 policy = $top_srcdir/lua/policy.lua
 lua_path = $top_srcdir/lua/lib

@@ -18,7 +18,7 @@ mkdir "$SENT"
 mlm_write_conf "$top_srcdir/lua/policy.lua" \
     "sendmail = /usr/bin/env FAKE_SENDMAIL_DIR=$SENT $here/../lib/fake-sendmail.sh"
 ctl() { mlm_ctl "$@" >/dev/null || t_fail "mlm-ctl $*"; }
-sql() { sqlite3 "$tmp/mlm.db" "$@"; }
+sql() { mlm_sql "$@"; }
 # option_args: how many sendmail runs had an argument (other than the
 # -f before the sender) that starts with '-'.
 option_args() {

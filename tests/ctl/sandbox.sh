@@ -19,8 +19,9 @@ trap 'mlm_stop; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 mkdir "$tmp/t"
 export TMPDIR=$tmp/t
 conf=$tmp/mlm.conf
+mlm_db_new "$tmp" || exit 1
 {
-    echo "database = $tmp/mlm.db"
+    echo "database = $MLM_DB"
     echo "user ="
     echo "policy = $here/sandbox-probe.lua"
     echo "lua_path = $top_srcdir/lua/lib"

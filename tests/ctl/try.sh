@@ -59,8 +59,9 @@ function filter_message(ctx)
   end
 end
 EOF
+mlm_db_new "$tmp" || exit 1
 cat >"$conf" <<EOF
-database = $tmp/mlm.db
+database = $MLM_DB
 secret_file = $tmp/secret
 user =
 policy = $tmp/policy.lua

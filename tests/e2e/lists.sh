@@ -324,7 +324,9 @@ copies=$(for f in $(pf_sink_files); do pf_rcpts "$f"; done | wc -l)
 t_check "100 posts to a 3-member list: 300 copies (got $copies)" test "$copies" -eq 300
 
 # --- internal failure: 451 4.3.0 -------------------------------------------
-sed -i "s|^database = .*|database = /nonexistent/dir/mlm.db|" "$MLM_CONF"
+gone=/nonexistent/dir/mlm.db
+[ "$(mlm_backend)" = postgresql ] && gone="postgresql:///mlm?host=/nonexistent/dir\&user=mlm"
+sed -i "s|^database = .*|database = $gone|" "$MLM_CONF"
 mlm_ctl reload >/dev/null || t_fail "reload with the broken database path"
 send alice@example.org $L --header "Subject: db gone" --body "x"
 expect_reply "database failure: 451 4.3.0" '^451 4\.3\.0 '

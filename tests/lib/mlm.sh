@@ -22,6 +22,23 @@
 #                  has not after SECONDS (a generous bound, not a delay)
 #   mlm_children PID   the pids of PID's children, one a line (from /proc)
 #
+# The database backend: SQLite (a file in the test's directory), or with
+# MLM_TEST_BACKEND=postgresql (make check-pg, tests/lib/pg-run.sh) a fresh
+# database on the PostgreSQL server whose PG_SOCKDIR, PG_PORT and PG_BIN
+# are exported, migrated with mlm-ctl db migrate.
+#   mlm_db_new DIR   sets MLM_DB to a new database for a test whose files
+#                    are in DIR: DIR/mlm.db, or a PostgreSQL URI
+#                    (mlm_write_conf calls it; a test writing its own
+#                    config puts "database = $MLM_DB" in it)
+#   mlm_sql SQL      runs SQL (portable to both) on $MLM_DB and prints the
+#                    rows as sqlite3 does: columns between |, NULL empty
+#   mlm_sql_bytes STRING  STRING's bytes as an SQL blob literal (for a
+#                    BLOB column: X'..' on SQLite, decode('..', 'hex'))
+#   mlm_sql_hex EXPR the SQL for the upper-case hex of the blob EXPR
+#   mlm_on_sqlite WHY   0 on SQLite; on PostgreSQL prints
+#                    "# skipped on postgresql: WHY" and returns 1, for
+#                    checks about SQLite itself
+#
 # Environment: top_builddir (set by make check), MLM_WRAPPER (e.g.
 # "valgrind --error-exitcode=99 ..." put in front of each daemon).
 
@@ -58,9 +75,69 @@ mlm_wait_port() { # PORT
     return 1
 }
 
+mlm_backend() { echo "${MLM_TEST_BACKEND:-sqlite}"; }
+
+mlm_db_new() { # DIR
+    MLM_DB_DIR=$1
+    if [ "$(mlm_backend)" != postgresql ]; then
+        MLM_DB=$1/mlm.db
+        return 0
+    fi
+    [ -n "${PG_SOCKDIR:-}" ] && [ -n "${PG_PORT:-}" ] && [ -n "${PG_BIN:-}" ] || {
+        echo "mlm: MLM_TEST_BACKEND=postgresql needs a server (make check-pg)" >&2
+        return 1
+    }
+    local name
+    name=t_$(basename "$1" | tr -c 'A-Za-z0-9\n' _)_$$
+    "$PG_BIN/createdb" -h "$PG_SOCKDIR" -p "$PG_PORT" -U mlm --encoding=SQL_ASCII \
+        --locale=C --template=template0 "$name" || return 1
+    MLM_DB="postgresql:///$name?host=$PG_SOCKDIR&port=$PG_PORT&user=mlm"
+    printf 'database = %s\nuser =\n' "$MLM_DB" >"$1/migrate.conf"
+    "$CTL_BIN" -C "$1/migrate.conf" db migrate >/dev/null || return 1
+    rm -f "$1/migrate.conf"
+    echo "# database on postgresql: $name" >&2
+}
+
+mlm_sql() { # SQL
+    case $MLM_DB in
+    postgresql://* | postgres://*)
+        printf '%s\n' "$1" | PGCLIENTENCODING=SQL_ASCII \
+            "${PG_BIN:+$PG_BIN/}psql" -d "$MLM_DB" -XAtq -v ON_ERROR_STOP=1 -f - ;;
+    *) sqlite3 -cmd '.timeout 10000' "$MLM_DB" "$1" ;;
+    esac
+}
+
+mlm_sql_bytes() { # STRING
+    local hex
+    hex=$(printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n')
+    case $MLM_DB in
+    postgresql://* | postgres://*) echo "decode('$hex', 'hex')" ;;
+    *) echo "X'$hex'" ;;
+    esac
+}
+
+mlm_sql_hex() { # EXPR
+    case $MLM_DB in
+    postgresql://* | postgres://*) echo "upper(encode($1, 'hex'))" ;;
+    *) echo "hex($1)" ;;
+    esac
+}
+
+mlm_on_sqlite() { # WHY
+    [ "$(mlm_backend)" != postgresql ] && return 0
+    echo "# skipped on postgresql: $1"
+    return 1
+}
+
 mlm_write_conf() { # POLICY [extra lines...]
-    local policy=$1
+    local policy=$1 line own_db=
     shift
+    for line in "$@"; do
+        case $line in database\ =* | database=*) own_db=1 ;; esac
+    done
+    if [ -z "$own_db" ] && [ "${MLM_DB_DIR:-}" != "$MLM_DIR" ]; then
+        mlm_db_new "$MLM_DIR" || return 1
+    fi
     # No test reaches the machine's resolver: without a resolver of the
     # test's own, a private one answering NXDOMAIN for every name runs for
     # as long as the test's shell does.
@@ -77,7 +154,7 @@ mlm_write_conf() { # POLICY [extra lines...]
         echo "mx_socket = $MLM_DIR/mx.sock"
         echo "ctl_socket = $MLM_DIR/ctl.sock"
         echo "spool_dir = $MLM_DIR/spool"
-        echo "database = $MLM_DIR/mlm.db"
+        [ -n "$own_db" ] || echo "database = $MLM_DB"
         echo "secret_file = $MLM_DIR/secret"
         echo "policy = $policy"
         echo "lua_path = $top_srcdir/lua/lib"
@@ -86,7 +163,6 @@ mlm_write_conf() { # POLICY [extra lines...]
         echo "workers_min = 2"
         echo "workers_max = 4"
         [ -n "${MLM_DNS_RESOLVER:-}" ] && echo "dns_resolver = $MLM_DNS_RESOLVER"
-        local line
         for line in "$@"; do echo "$line"; done
     } >"$MLM_CONF"
 }
@@ -120,7 +196,7 @@ mlm_start() { # POLICY [extra config lines...]
         MLM_DNS_RESOLVER=$DNS_RESOLVER
         MLM_DNS_OWN=1
     fi
-    mlm_write_conf "$@"
+    mlm_write_conf "$@" || return 1
     mlm_start_mux || { mlm_log; return 1; }
     mlm_start_mlmd || { mlm_log; return 1; }
 }

@@ -37,7 +37,7 @@ done
 try postfix.eml
 t_check "a second report the same day does not score again" test "$(score carol@example.org)" = 1
 t_check "delivery still enabled below the threshold" test "$(delivery carol@example.org)" = enabled
-sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'carol@example.org'"
+mlm_sql "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'carol@example.org'"
 try postfix.eml
 t_check "a report on another day scores again" test "$(score carol@example.org)" = 2
 t_check "at bounce_threshold delivery stays enabled: a probe goes out first" \
@@ -56,21 +56,21 @@ t_check "... and is not delivered" grep -q "^result: discarded" "$tmp/probe.out"
 mlm_ctl member add $L kim@example.org >/dev/null
 sed 's/carol@example.org/kim@example.org/g' "$here/dsn/postfix.eml" >"$tmp/kim.eml"
 mlm_ctl try --from '' --to dev-bounces@lists.example "$tmp/kim.eml" >/dev/null 2>&1
-sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'kim@example.org'"
+mlm_sql "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'kim@example.org'"
 mlm_ctl try --from '' --to dev-bounces@lists.example "$tmp/kim.eml" >/dev/null 2>&1
 t_check "kim at the threshold: probed, still enabled" \
     bash -c "test '$(delivery kim@example.org)' = enabled && grep -q 'probe-[0-9a-f]*@lists.example kim@example.org' '$FAKE_SENDMAIL_DIR'/sent.*"
 mlm_ctl bounces $L --members >"$tmp/kim.members"
 t_check "bounces --members: kim's probe out, with its time" \
     grep -q "^kim@example.org  *2  *enabled  *[0-9-]*  *probe:20[0-9-]*T" "$tmp/kim.members"
-sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01', probe_sent = probe_sent - 8 * 86400 WHERE address = 'kim@example.org'"
+mlm_sql "UPDATE members SET last_bounce = '2000-01-01', probe_sent = probe_sent - 8 * 86400 WHERE address = 'kim@example.org'"
 mlm_ctl try --from '' --to dev-bounces@lists.example "$tmp/kim.eml" >/dev/null 2>&1
 t_check "a probe unbounced for bounce_probe_wait days: the score starts again (got $(score kim@example.org))" \
     test "$(score kim@example.org)" = 1
 t_check "... and delivery stays enabled" test "$(delivery kim@example.org)" = enabled
 # bounce_probe_wait 0: disabled at the threshold, no probe.
 mlm_ctl list set $L bounce_probe_wait 0 >/dev/null
-sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'kim@example.org'"
+mlm_sql "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'kim@example.org'"
 mlm_ctl try --from '' --to dev-bounces@lists.example "$tmp/kim.eml" >/dev/null 2>&1
 t_check "bounce_probe_wait 0: disabled at bounce_threshold without a probe" \
     test "$(delivery kim@example.org)" = disabled-by-bounces
@@ -107,7 +107,7 @@ t_check "... naming the mail's sender and subject" bash -c "grep -q 'someone@exa
 sed 's/hello?/second one/' "$tmp/plain.eml" >"$tmp/plain2.eml"
 mlm_ctl try --from someone@example.net --to dev-bounces@lists.example "$tmp/plain2.eml" >/dev/null 2>&1
 t_check "a second one within the hour: no second digest" test "$(digests | wc -l)" = 1
-sqlite3 "$tmp/mlm.db" "UPDATE meta SET value = value - 3601 WHERE key LIKE 'bounce-digest:%'"
+mlm_sql "UPDATE meta SET value = CAST(CAST(value AS BIGINT) - 3601 AS TEXT) WHERE key LIKE 'bounce-digest:%'"
 sed 's/hello?/third one/' "$tmp/plain.eml" >"$tmp/plain3.eml"
 mlm_ctl try --from someone@example.net --to dev-bounces@lists.example "$tmp/plain3.eml" >/dev/null 2>&1
 t_check "an hour later the next one sends the digest of both waiting" test "$(digests | wc -l)" = 2

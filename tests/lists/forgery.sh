@@ -76,7 +76,7 @@ done
 t_check "help from subaddresses and a trailing dot of one mailbox: 5 replies (got $(sent_to 'victim5(\+[0-9x]+)?@example\.net\.*'))" \
     test "$(sent_to 'victim5(\+[0-9x]+)?@example\.net\.*')" -eq 5
 t_check "the count is in the database" \
-    test "$(sqlite3 "$tmp/mlm.db" "SELECT count(*) FROM replies WHERE address = 'victim4@example.net'")" -eq 5
+    test "$(mlm_sql "SELECT count(*) FROM replies WHERE address = 'victim4@example.net'")" -eq 5
 
 for subject in "buy cheap pills" "" "Re: your invoice" "helpful offer" "subscriber news"; do
     send junk@example.net $R "$subject" "$subject"
@@ -150,14 +150,14 @@ t_check "... through sendmail from dev-bounces@" bash -c "head -1 '$f' | grep -q
 t_check "the owners are told, with the command to enable it again" \
     bash -c "grep -l '^To: owner@example.org' '$SENT'/sent.* | xargs -r grep -l 'member set dev@lists.example carol@example.org delivery enabled' | grep -q ."
 t_check "two notices, nothing else ($(($(ls "$SENT" | wc -l) - n)))" test "$(ls "$SENT" | wc -l)" -eq $((n + 2))
-sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'carol@example.org'"
+mlm_sql "UPDATE members SET last_bounce = '2000-01-01' WHERE address = 'carol@example.org'"
 mlm_ctl try --from '' --to dev-bounces@lists.example "$here/dsn/postfix.eml" >/dev/null 2>&1
 t_check "a member already disabled is not told again" test "$(ls "$SENT" | wc -l)" -eq $((n + 2))
 
 # With probes (the default), the probe's bounce disables: told likewise.
 ctl member set $L carol@example.org delivery enabled
 ctl list set $L bounce_probe_wait 7
-sqlite3 "$tmp/mlm.db" "UPDATE members SET last_bounce = '2000-01-01', bounce_score = 0 WHERE address = 'carol@example.org'"
+mlm_sql "UPDATE members SET last_bounce = '2000-01-01', bounce_score = 0 WHERE address = 'carol@example.org'"
 n=$(ls "$SENT" | wc -l)
 mlm_ctl try --from '' --to dev-bounces@lists.example "$here/dsn/postfix.eml" >/dev/null 2>&1
 probe=$(grep -h -o '^ARGS: -f dev-bounces+probe-[0-9a-f]*@lists.example carol@example.org' "$SENT"/sent.* | head -1 |

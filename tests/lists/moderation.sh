@@ -41,7 +41,7 @@ send() {
     OUT=$("$CTL_BIN" -C "$MLM_CONF" try --from "$1" --to "$3" "$tmp/mail" 2>&1)
     RESULT=$(printf '%s\n' "$OUT" | sed -n 's/^result: //p')
 }
-state() { sqlite3 "$tmp/mlm.db" "SELECT state || ':' || decided_by FROM held WHERE id = $1"; }
+state() { mlm_sql "SELECT state || ':' || decided_by FROM held WHERE id = $1"; }
 # addr ID ACTION TO: the action address in the notice of held post ID to TO.
 addr() {
     grep -l "^To: $3"$'\r'"\?\$" "$SENT"/sent.* | xargs -r grep -l "held id: $1"$'\r'"\?\$" |
@@ -53,7 +53,7 @@ decided() { case $RESULT in *discard*) return 0 ;; esac; return 1; }
 send stranger@example.net stranger@example.net $L "first post"
 send alice@example.org alice@example.org $L "moderated alice"
 send stranger@example.net stranger@example.net $L "third post"
-t_check "three posts held" test "$(sqlite3 "$tmp/mlm.db" "SELECT count(*) FROM held WHERE state = 'pending'")" -eq 3
+t_check "three posts held" test "$(mlm_sql "SELECT count(*) FROM held WHERE state = 'pending'")" -eq 3
 A1=$(addr 1 approve mod@example.org) R1=$(addr 1 reject mod@example.org)
 D1=$(addr 1 discard mod@example.org) A1b=$(addr 1 approve mod2@example.org)
 R2=$(addr 2 reject mod@example.org) A3=$(addr 3 approve mod@example.org)

@@ -55,10 +55,11 @@ token_of() {
 }
 is_member() { mlm_ctl members $L --role member | grep -q "^$1 "; }
 moderated() { mlm_ctl members $L --role member | awk -v a="$1" '$1 == a { print $5 }'; }
-changes() { sqlite3 "$tmp/mlm.db" "SELECT count(*) FROM changes"; }
+changes() { mlm_sql "SELECT count(*) FROM changes"; }
 # a new hour for the token limit of ADDRESS (one confirmation an hour)
 # and for the reply quota (five replies an address an hour)
-next_hour() { sqlite3 "$tmp/mlm.db" "UPDATE tokens SET expires = expires - 7200 WHERE address = '$1'; DELETE FROM replies"; }
+owner_tokens() { mlm_sql "SELECT count(*) FROM tokens WHERE action LIKE 'owner%'"; }
+next_hour() { mlm_sql "UPDATE tokens SET expires = expires - 7200 WHERE address = '$1'; DELETE FROM replies"; }
 
 # --- add ---------------------------------------------------------------------
 send boss@example.org "add new@example.net New Person"
@@ -115,7 +116,7 @@ t_check "remove of a non-member: the owner told it was not done" \
 # --- held ----------------------------------------------------------------------
 printf 'From: stranger@example.net\nTo: %s\nSubject: please hold\n\nx\n' $L >"$tmp/post"
 "$CTL_BIN" -C "$MLM_CONF" try --from stranger@example.net --to $L "$tmp/post" >/dev/null 2>&1
-id=$(sqlite3 "$tmp/mlm.db" "SELECT max(id) FROM held")
+id=$(mlm_sql "SELECT max(id) FROM held")
 send boss3@example.org "held"
 f=$(last_to boss3@example.org)
 t_check "held: answered at once to the owner" grep -q "^Subject: $L: held posts pending: 1" "${f:-/dev/null}"
@@ -124,7 +125,7 @@ A=$(sed -n 's/^  approve *\(dev-request+approve-[^ ]*@lists.example\).*/\1/p' "$
 printf 'From: boss3@example.org\nTo: %s\nSubject: approve\n\nok\n' "$A" >"$tmp/mail"
 "$CTL_BIN" -C "$MLM_CONF" try --from boss3@example.org --to "$A" "$tmp/mail" >/dev/null 2>&1
 t_check "... whose approve address decides the post" \
-    test "$(sqlite3 "$tmp/mlm.db" "SELECT state FROM held WHERE id = $id")" != pending
+    test "$(mlm_sql "SELECT state FROM held WHERE id = $id")" != pending
 n=$(ls "$SENT" | wc -l)
 send boss3@example.org "held"
 t_check "held again: answered again (held takes no token; the reply quota bounds it)" \
@@ -164,14 +165,14 @@ t_check "an unknown token: nothing changed" test "$(changes)" = "$c"
 # --- bad arguments, robots ---------------------------------------------------------
 for cmd in "add" "add not-an-address" "moderate bob@example.org maybe" \
     "add bob@exаmple.org" "remove ann@example.org extra" "held now"; do
-    sqlite3 "$tmp/mlm.db" "DELETE FROM tokens; DELETE FROM replies"
+    mlm_sql "DELETE FROM tokens; DELETE FROM replies"
     rm -f "$SENT"/sent.*
     send boss@example.org "$cmd"
     t_check "'$cmd': the usage to the owner, no token" \
-        bash -c "grep -q 'owner command not understood' '$(last_to boss@example.org)' && [ \$(sqlite3 '$tmp/mlm.db' \"SELECT count(*) FROM tokens WHERE action LIKE 'owner%'\") -eq 0 ]"
+        bash -c "grep -q 'owner command not understood' '$(last_to boss@example.org)' && [ $(owner_tokens) -eq 0 ]"
 done
 t_check "... nothing changed" test "$(changes)" = "$c"
-sqlite3 "$tmp/mlm.db" "DELETE FROM tokens"
+mlm_sql "DELETE FROM tokens"
 rm -f "$SENT"/sent.*
 send boss@example.org "add robot@example.net" "Auto-Submitted: auto-replied"
 t_check "a robot's command (Auto-Submitted): no mail" test "$(ls "$SENT" | wc -l)" -eq 0
@@ -184,7 +185,7 @@ start=$(date +%s)
 "$CTL_BIN" -C "$MLM_CONF" try --from boss@example.org --to $R "$tmp/many" >/dev/null 2>&1
 took=$(( $(date +%s) - start ))
 t_check "1,000 commands in one body: one token, for the first (took ${took}s)" \
-    bash -c "[ \$(sqlite3 '$tmp/mlm.db' \"SELECT count(*) FROM tokens WHERE action LIKE 'owner%'\") -eq 1 ] && [ $took -lt 20 ]"
+    bash -c "[ $(owner_tokens) -eq 1 ] && [ $took -lt 20 ]"
 t_check "... nothing changed" test "$(changes)" = "$c"
 
 # --- a member's own command behind a Subject that starts like an owner's ------
@@ -203,7 +204,7 @@ t_check "a stranger's \"Add me ...\" with subscribe in the body: the confirmatio
     test "$(sent_to new2@example.net 'confirm ')" -eq 1
 
 # --- held counts every pending post, also past the 50 shown -------------------
-sqlite3 "$tmp/mlm.db" "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 60)
+mlm_sql "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 60)
     INSERT INTO held (list_id, sender, subject, reason, received, message)
     SELECT list_id, sender, subject, reason, received, message FROM held, c WHERE id = $id"
 next_hour boss2@example.org
@@ -211,7 +212,7 @@ send boss2@example.org "held"
 f=$(last_to boss2@example.org)
 t_check "held with 60 pending: the count says 60" grep -q "^Subject: $L: held posts pending: 60" "${f:-/dev/null}"
 t_check "... and 50 are shown" test "$(grep -c '^held id: ' "${f:-/dev/null}")" -eq 50
-sqlite3 "$tmp/mlm.db" "UPDATE held SET state = 'discarded' WHERE state = 'pending'"
+mlm_sql "UPDATE held SET state = 'discarded' WHERE state = 'pending'"
 
 # --- a name cut to 100 bytes, never inside a UTF-8 character -------------------
 next_hour boss2@example.org
@@ -219,7 +220,7 @@ long=$(printf 'a%.0s' $(seq 99))é
 send boss2@example.org "=?UTF-8?B?$(printf 'add utf@example.net %s' "$long" | base64 -w0)?="
 t6=$(token_of boss2@example.org)
 send boss2@example.org "confirm $t6"
-name=$(sqlite3 "$tmp/mlm.db" "SELECT name FROM members WHERE address = 'utf@example.net'")
+name=$(mlm_sql "SELECT name FROM members WHERE address = 'utf@example.net'")
 t_check "a name of 101 bytes ending in é: cut to the 99 a before it (got ${#name} characters)" \
     test "$name" = "${long%é}"
 

@@ -221,14 +221,14 @@ ctl requests reject "$hid"
 # A request whose address the members table refuses (a space outside
 # quotes, written straight into the database): the approval fails and
 # leaves it pending, not approved without a member.
-sqlite3 "$tmp/mlm.db" "INSERT INTO requests (list_id, address, received)
+mlm_sql "INSERT INTO requests (list_id, address, received)
     SELECT id, 'bad address@example.net', 0 FROM lists WHERE name = 'moderate'"
-bid=$(sqlite3 "$tmp/mlm.db" "SELECT id FROM requests WHERE address = 'bad address@example.net'")
+bid=$(mlm_sql "SELECT id FROM requests WHERE address = 'bad address@example.net'")
 out=$(mlm_ctl requests approve "$bid" 2>&1); rc=$?
 t_check "approving a request whose member cannot be added fails ($rc: $out)" test "$rc" -ne 0
 t_check "... and leaves it pending" \
-    test "$(sqlite3 "$tmp/mlm.db" "SELECT state FROM requests WHERE id = $bid")" = pending
-sqlite3 "$tmp/mlm.db" "DELETE FROM requests WHERE id = $bid"
+    test "$(mlm_sql "SELECT state FROM requests WHERE id = $bid")" = pending
+mlm_sql "DELETE FROM requests WHERE id = $bid"
 
 for bad in 0 -1 abc 1x 99999999999999999999 "" 424242; do
     out=$(mlm_ctl requests approve "$bad" 2>&1); rc=$?
@@ -312,9 +312,9 @@ ctl list set byreply@lists.example held_expire 14
 # --- moderate: limits ---------------------------------------------------------
 # notices TO: the owner notices for capped@ to TO.
 notices() { grep -l "^To: $1" "$SENT"/sent.* | xargs -r grep -l '^Subject: capped@lists.example subscription request' | wc -l; }
-sqlite3 "$tmp/mlm.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 99)
+mlm_sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 99)
     INSERT INTO requests (list_id, address, received)
-    SELECT (SELECT id FROM lists WHERE name = 'capped'), 'filler' || i || '@example.net', strftime('%s', 'now') FROM n"
+    SELECT (SELECT id FROM lists WHERE name = 'capped'), 'filler' || i || '@example.net', $(date +%s) FROM n"
 send last@example.net capped-request@lists.example subscribe
 t_check "the 100th pending request is held" test -n "$(pending_id capped@lists.example last@example.net)"
 t_check "... and announced" test "$(notices owner1@example.org)" -eq 1
@@ -329,18 +329,18 @@ send over@example.net capped-request@lists.example subscribe
 t_check "below the cap again, a request is held" test -n "$(pending_id capped@lists.example over@example.net)"
 # Forged requests fill the cap only until held_expire: older pending ones
 # (their reply addresses dead) no longer count.
-sqlite3 "$tmp/mlm.db" "UPDATE requests SET received = strftime('%s', 'now') - 15 * 86400 WHERE address LIKE 'filler%'"
+mlm_sql "UPDATE requests SET received = $(date +%s) - 15 * 86400 WHERE address LIKE 'filler%'"
 send late@example.net capped-request@lists.example subscribe
 send later@example.net capped-request@lists.example subscribe
 t_check "requests older than held_expire do not count toward the cap" \
     bash -c "[ -n '$(pending_id capped@lists.example late@example.net)' ] && [ -n '$(pending_id capped@lists.example later@example.net)' ]"
-sqlite3 "$tmp/mlm.db" "DELETE FROM requests WHERE address LIKE 'filler%'"
+mlm_sql "DELETE FROM requests WHERE address LIKE 'filler%'"
 n=$(ls "$SENT" | wc -l)
 send Last@Example.net capped-request@lists.example subscribe
 t_check "a rejected address asking again within 24 h (in other case): not held" \
     bash -c "! '$CTL_BIN' -C '$MLM_CONF' requests capped@lists.example | grep -qi ' last@example.net '"
 t_check "... nothing sent (no owner notice, no answer)" test "$(ls "$SENT" | wc -l)" -eq "$n"
-sqlite3 "$tmp/mlm.db" "UPDATE requests SET decided_at = decided_at - 86401 WHERE address = 'last@example.net'"
+mlm_sql "UPDATE requests SET decided_at = decided_at - 86401 WHERE address = 'last@example.net'"
 send last@example.net capped-request@lists.example subscribe
 t_check "... 24 hours after the rejection, held again" \
     test -n "$(pending_id capped@lists.example last@example.net)"

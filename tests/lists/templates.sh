@@ -102,7 +102,7 @@ Beitrag ${id} (${subject}) wurde von ${decided_by} ${state}${via}.
 '
 t_check "template set held-decided ($OUT)" test $RC -eq 0
 send stranger@example.net $L "first post"
-id=$(sqlite3 "$tmp/mlm.db" "SELECT max(id) FROM held")
+id=$(mlm_sql "SELECT max(id) FROM held")
 mlm_ctl held reject "$id" --by boss >/dev/null
 f=$(last_to mod@example.org)
 t_check "held reject: the moderators' notice is the list's version" \
@@ -112,7 +112,7 @@ set_from $L held-summary-post 'POST ${id}: ${subject} -> ${approve_address}
 '
 t_check "template set held-summary-post (a fragment) ($OUT)" test $RC -eq 0
 send stranger@example.net $L "second post"
-id=$(sqlite3 "$tmp/mlm.db" "SELECT max(id) FROM held")
+id=$(mlm_sql "SELECT max(id) FROM held")
 rm -f "$SENT"/sent.*
 mlm_ctl held notify >/dev/null
 f=$(last_to mod@example.org)
@@ -124,10 +124,10 @@ t_check "template show of a fragment: the text and the file's one line end" \
 "$CTL_BIN" -C "$MLM_CONF" template show $L held-summary-post >"$tmp/frag"
 "$CTL_BIN" -C "$MLM_CONF" template set $L held-summary-post "$tmp/frag" >/dev/null
 t_check "... which template set takes back unchanged" \
-    test "$(sqlite3 "$tmp/mlm.db" "SELECT hex(text) FROM templates WHERE name = 'held-summary-post'")" = "$(od -An -tx1 "$tmp/frag" | tr -d ' \n' | tr a-f A-F)"
+    cmp -s <(mlm_sql "SELECT text FROM templates WHERE name = 'held-summary-post'") <(cat "$tmp/frag"; echo)
 
 # --- refused versions ----------------------------------------------------------
-before=$(sqlite3 "$tmp/mlm.db" "SELECT count(*) FROM templates")
+before=$(mlm_sql "SELECT count(*) FROM templates")
 set_from $L no-such-template 'Subject: x
 
 y'
@@ -150,7 +150,7 @@ t_check "not UTF-8: refused" test $RC -eq 1
 head -c 20000 /dev/zero | tr '\0' x | sed '1s/^/Subject: x\n\n/' >"$tmp/big"
 "$CTL_BIN" -C "$MLM_CONF" template set $L welcome "$tmp/big" >/dev/null 2>&1
 t_check "over 16384 bytes: refused" test $? -eq 1
-t_check "... nothing of them stored" test "$(sqlite3 "$tmp/mlm.db" "SELECT count(*) FROM templates")" = "$before"
+t_check "... nothing of them stored" test "$(mlm_sql "SELECT count(*) FROM templates")" = "$before"
 
 # --- values: once, and never a header line of their own ------------------------
 set_from $L held-notice 'Subject: HELD ${subject} (${id})
@@ -160,7 +160,7 @@ ${sender} ${approve_address}
 t_check "template set held-notice ($OUT)" test $RC -eq 0
 rm -f "$SENT"/sent.*
 send stranger@example.net $L '${id} ${token}'
-id=$(sqlite3 "$tmp/mlm.db" "SELECT max(id) FROM held")
+id=$(mlm_sql "SELECT max(id) FROM held")
 f=$(last_to mod@example.org)
 t_check "a value is not read for placeholders: Subject HELD \${id} \${token} ($id)" \
     grep -qF "Subject: HELD \${id} \${token} ($id)" "${f:-/dev/null}"
@@ -172,7 +172,7 @@ f=$(last_to mod@example.org)
 t_check "CR/LF from the post's Subject put in the notice's Subject: one header line" \
     bash -c "[ -n '$f' ] && grep -q '^Subject: ' '$f' && ! sed '/^\r\?\$/q' '$f' | grep -qi '^Bcc:'"
 t_check "... and no Bcc recipient" bash -c "! grep -qi 'evil@example.net' <(sed -n 1p '${f:-/dev/null}')"
-sqlite3 "$tmp/mlm.db" "UPDATE held SET subject = 'x' || char(13) || char(10) || 'Bcc: evil@example.net' WHERE id = $id"
+mlm_sql "UPDATE held SET subject = 'x"$'\r\n'"Bcc: evil@example.net' WHERE id = $id"
 set_from $L held-decided 'Subject: Decided ${subject}
 
 ${state}

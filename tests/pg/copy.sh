@@ -17,7 +17,8 @@ URI=$(pg_createdb mlm) || exit 1
 SENT=$tmp/sent
 mkdir "$SENT"
 MLM_DIR=$tmp MLM_CONF=$tmp/sqlite.conf
-mlm_write_conf "$top_srcdir/lua/policy.lua" \
+# the source is SQLite whatever MLM_TEST_BACKEND says
+MLM_TEST_BACKEND=sqlite mlm_write_conf "$top_srcdir/lua/policy.lua" \
     "sendmail = /usr/bin/env FAKE_SENDMAIL_DIR=$SENT $here/../lib/fake-sendmail.sh"
 { grep -v '^database = ' "$tmp/sqlite.conf"; echo "database = $URI"; } >"$tmp/pg.conf"
 { grep -v '^database = ' "$tmp/sqlite.conf"; echo "database = $tmp/back.db"; } >"$tmp/back.conf"

@@ -21,10 +21,10 @@ done
 wait $bpid
 t_check "three imports of 50,000 members while workers write (rc $rc)" test "$rc" = 0
 t_check "every list got its 50,000 members" \
-    test "$(sqlite3 -cmd '.timeout 10000' "$MLM_DIR/mlm.db" 'SELECT count(*) FROM members')" = 150000
+    test "$(mlm_sql 'SELECT count(*) FROM members')" = 150000
 t_check "bench: 3000 transactions, none failed (tempfail $(result tempfail "$tmp/bench"))" \
     test "$(result tempfail "$tmp/bench")" = 0 -a "$(result errors "$tmp/bench")" = 0
 t_check "every request's write is in the database" \
-    test "$(sqlite3 -cmd '.timeout 10000' "$MLM_DIR/mlm.db" 'SELECT count(*) FROM seen')" = 3000
+    test "$(mlm_sql 'SELECT count(*) FROM seen')" = 3000
 t_check "no 'database is locked' anywhere" bash -c "! grep -qi 'locked' '$MLM_DIR'/*.log '$tmp'/import.*"
 t_done
