@@ -19,7 +19,8 @@
 #   mlm_log        prints both daemons' logs
 #   mlm_wait_until SECONDS COMMAND...
 #                  runs COMMAND every 0.05 s until it succeeds; 1 when it
-#                  has not after SECONDS (a generous bound, not a delay)
+#                  has not after SECONDS of wall-clock time, however long
+#                  COMMAND takes (a generous bound, not a delay)
 #   mlm_children PID   the pids of PID's children, one a line (from /proc)
 #
 # The database backend: SQLite (a file in the test's directory), or with
@@ -265,10 +266,12 @@ mlm_stop() {
 mlm_ctl() { "$CTL_BIN" -C "$MLM_CONF" "$@"; }
 
 mlm_wait_until() { # SECONDS COMMAND...
-    local limit=$(($1 * 20)) i
+    local limit=$1
     shift
     [ -n "${MLM_WRAPPER:-}" ] && limit=$((limit * 6)) # valgrind is slow
-    for ((i = 0; i < limit; i++)); do
+    # by the clock, not by attempts: a COMMAND may take a second itself
+    local end=$((SECONDS + limit))
+    while [ "$SECONDS" -lt "$end" ]; do
         "$@" && return 0
         sleep 0.05
     done
