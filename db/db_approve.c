@@ -1,45 +1,20 @@
 /*
  * db_approve.c - the mark on approved, re-injected posts (see db.h): made
  * by mlm-ctl, checked against the held post and claimed once by the
- * policy. Also random_hex, for confirmation tokens.
+ * policy.
  */
 #include "dbi.h"
 #include "msgdigest.h"
 #include "secret.h"
 
-#include <errno.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #define APPROVAL_PURPOSE "mlm approval"
-
-int random_hex(char *out, size_t outlen, size_t len, char *why, size_t whylen)
-{
-    unsigned char raw[64];
-    if (len > sizeof raw || outlen < 2 * len + 1) {
-        snprintf(why, whylen, "random_hex: bad length");
-        return -1;
-    }
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = getrandom(raw + got, len - got, 0);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1) {
-            snprintf(why, whylen, "getrandom: %s", strerror(errno));
-            return -1;
-        }
-        got += (size_t)n;
-    }
-    for (size_t i = 0; i < len; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-    return 0;
-}
 
 /*
  * The MAC of a mark. mask: the key headers it covers (see approval_check);

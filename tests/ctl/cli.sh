@@ -536,7 +536,8 @@ if mlm_on_sqlite "a SQLite database of schema 1 migrated on open"; then
 old=$tmp/old.db
 sqlite3 "$db" .schema | grep -v '^CREATE TABLE sqlite_' >"$tmp/schema.sql"
 sqlite3 "$old" <"$tmp/schema.sql"
-sqlite3 "$old" "ALTER TABLE held DROP COLUMN distributed_at; ALTER TABLE held DROP COLUMN hold_mode;
+sqlite3 "$old" "ALTER TABLE held DROP COLUMN claimed_by;
+    ALTER TABLE held DROP COLUMN distributed_at; ALTER TABLE held DROP COLUMN hold_mode;
     DROP TABLE replies;
     ALTER TABLE members DROP COLUMN last_status;
     ALTER TABLE members DROP COLUMN last_diagnostic;
