@@ -90,7 +90,7 @@ expect_has() {
 t=$(complete -p mlm-ctl 2>/dev/null)
 if [ "$t" = "complete -F _mlm_ctl mlm-ctl" ]; then ok "registered for mlm-ctl"; else fail "complete -p mlm-ctl: '$t'"; fi
 
-expect "mlm-ctl " "bounces check dns held help list lists log member members reload requests stats status template templates try"
+expect "mlm-ctl " "bounces check db dns held help list lists log member members reload requests stats status template templates try"
 expect "mlm-ctl li" "list lists"
 expect "mlm-ctl st" "stats status"
 expect "mlm-ctl -" "-C -V -h"
@@ -139,10 +139,11 @@ expect "mlm-ctl list set dev@lists.example hold_mode " "defer queue"
 expect "mlm-ctl list set dev@lists.example footer " ""
 expect "mlm-ctl member set dev@lists.example a@example.org " "delivery moderated name not-me-too"
 expect "mlm-ctl member set dev@lists.example a@example.org delivery " "disabled enabled"
-expect "mlm-ctl help " "bounces check dns held list lists log member members reload requests stats status template templates try"
+expect "mlm-ctl help " "bounces check db dns held list lists log member members reload requests stats status template templates try"
 expect "mlm-ctl help held " "approve discard notify reject show"
 expect "mlm-ctl help requests " "approve reject"
 expect "mlm-ctl dns " "check dkim-record"
+expect "mlm-ctl db " "copy migrate"
 expect "mlm-ctl help dns " "check dkim-record"
 expect "mlm-ctl requests " "approve dev@lists.example ops@lists.example reject"
 expect "mlm-ctl requests dev@lists.example --" "--help --json --state"
