@@ -49,8 +49,6 @@ int64_t db_changes(struct db *db) { return db->driver->changes(db); }
 
 const char *db_backend(const struct db *db) { return db->driver->name; }
 
-int db_schema_version_wanted(void) { return db_schema_latest; }
-
 int db_schema_version(struct db *db, char *why, size_t whylen)
 {
     return db->driver->schema_version(db, why, whylen);

@@ -54,8 +54,7 @@ struct db *db_open(const char *database, const struct db_options *opts,
 void db_close(struct db *db);
 /* "sqlite" or "postgresql". */
 const char *db_backend(const struct db *db);
-/* The schema version this mlm writes, and the database's (-1: error). */
-int db_schema_version_wanted(void);
+/* The database's schema version (-1 with why). */
 int db_schema_version(struct db *db, char *why, size_t whylen);
 
 /*

@@ -3,7 +3,9 @@
  * messages: round trips, and refusal of truncated, oversized, trailing,
  * garbage and wrong-version frames. Every decoder meets the same battery
  * of broken frames (refusals); the messages besides requests and replies
- * are one table of cases (messages[]).
+ * are one table of cases (messages[]). Also the rules common/proto.h
+ * sets on what a reply carries (codes, enhanced codes, header names and
+ * values, folding): one file for the one header's contract.
  */
 #include "proto.h"
 #include "sockio.h"
