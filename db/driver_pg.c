@@ -17,8 +17,9 @@
  *  - Values travel as text, blobs as bytes; parameter types are the
  *    server's inference from the statement.
  *  - The schema version is the table mlm_schema; the database must have
- *    been created with ENCODING SQL_ASCII and LC_COLLATE C (checked at
- *    migration), so that text is stored and ordered byte for byte, as in
+ *    been created with ENCODING SQL_ASCII, LC_COLLATE and LC_CTYPE C
+ *    (checked at migration), and the client encoding is SQL_ASCII, so
+ *    that text is stored, ordered and lower-cased byte for byte, as in
  *    SQLite.
  */
 #include "dbi.h"
@@ -301,12 +302,13 @@ static void q_bind_null(struct dbq *q, int idx) { slot(pgs(q), idx); }
 static int session_setup(struct db *db)
 {
     struct pg_conn *c = pgc(db);
-    char sql[160];
+    char sql[256];
     snprintf(sql, sizeof sql,
-             "SET client_min_messages = warning; SELECT CASE WHEN "
-             "current_setting('statement_timeout') = '0' THEN "
+             "SET client_min_messages = warning; "
+             "SET idle_in_transaction_session_timeout = %d; SELECT CASE "
+             "WHEN current_setting('statement_timeout') = '0' THEN "
              "set_config('statement_timeout', '%d', false) END",
-             c->timeout_s * 1000);
+             c->timeout_s * 1000, c->timeout_s * 1000);
     PGresult *r = PQexec(c->pg, sql);
     int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok)
@@ -446,7 +448,7 @@ static int64_t q_int64(struct dbq *q, int col)
     const char *v = value(pgs(q), col);
     if (v == NULL)
         return 0;
-    if (*v == 't' || *v == 'f') /* a boolean */
+    if (PQftype(pgs(q)->res, col) == OID_BOOL)
         return *v == 't';
     return strtoll(v, NULL, 10);
 }
@@ -671,14 +673,16 @@ static int pg_check_database(struct db *db, char *why, size_t whylen)
 {
     char v[160];
     if (pg_value(db, "SELECT pg_encoding_to_char(encoding) || ' ' || "
-                     "datcollate FROM pg_database "
+                     "datcollate || ' ' || datctype FROM pg_database "
                      "WHERE datname = current_database()",
                  v, sizeof v, why, whylen) == -1)
         return -1;
-    if (strcmp(v, "SQL_ASCII C") != 0 && strcmp(v, "SQL_ASCII POSIX") != 0) {
-        snprintf(why, whylen, "the database has encoding and collation %s; "
-                 "mlm needs SQL_ASCII and C: createdb --encoding=SQL_ASCII "
-                 "--locale=C --template=template0 NAME", v);
+    if (strcmp(v, "SQL_ASCII C C") != 0 &&
+        strcmp(v, "SQL_ASCII POSIX POSIX") != 0) {
+        snprintf(why, whylen, "the database has encoding, collation and "
+                 "ctype %s; mlm needs SQL_ASCII, C and C (byte-wise, as "
+                 "SQLite): createdb --encoding=SQL_ASCII --locale=C "
+                 "--template=template0 NAME", v);
         return -1;
     }
     return 0;
@@ -723,11 +727,13 @@ static int pg_open(struct db *db, const char *target, int timeout_s,
     snprintf(options, sizeof options, "-c statement_timeout=%d",
              timeout_s * 1000);
     /* Before dbname: what the URI says wins. */
+    /* After it: the bytes of mail go as they are, whatever the URI, the
+       environment or the role say (a UTF8 client would refuse 8-bit). */
     const char *const keys[] = {"connect_timeout", "tcp_user_timeout",
                                 "options", "application_name", "dbname",
-                                NULL};
+                                "client_encoding", NULL};
     const char *const values[] = {connect_timeout, user_timeout, options,
-                                  "mlm", target, NULL};
+                                  "mlm", target, "SQL_ASCII", NULL};
     c->timeout_s = timeout_s;
     c->pg = PQconnectdbParams(keys, values, 1);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {

@@ -83,7 +83,7 @@ function M.hold(list, a, address, log)
   -- One statement: the count and the insert cannot be split by another
   -- worker's request. Only requests younger than held_expire days count
   -- (their notices' reply addresses still work): forged requests fill the
-  -- cap for that long at most. (On PostgreSQL two hosts counting at the
+  -- cap for that long at most. (On PostgreSQL workers counting at the
   -- same moment may each add one past the cap.)
   local live = (tonumber(list.held_expire) or 14) * 24 * 3600
   local now = os.time()

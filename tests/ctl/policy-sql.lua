@@ -36,6 +36,14 @@ function filter_message(ctx)
   for row in mlm.db:rows("SELECT count(*) AS c FROM site_seen WHERE who = ?",
       ctx.sender) do n = row.c end
   note("nul " .. tostring(ok) .. " " .. tostring(n))
+  -- 8-bit bytes that are not UTF-8 (a Latin-1 Subject) are stored as
+  -- they are
+  mlm.db:exec("INSERT INTO site_seen (id, who) VALUES (3, ?)", "caf\233")
+  for row in mlm.db:rows("SELECT count(*) AS c FROM site_seen WHERE who = ?",
+      "caf\233") do
+    note("latin1 " .. row.c)
+  end
+  mlm.db:exec("DELETE FROM site_seen WHERE id = 3")
   -- sum() of integers is an integer on both
   for row in mlm.db:rows("SELECT sum(n) AS s FROM site_seen") do
     note("sum " .. math.type(row.s) .. " " .. row.s)

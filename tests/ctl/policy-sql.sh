@@ -2,7 +2,8 @@
 # A policy's own SQL (mlm.db) gives the same answers on SQLite and, when
 # PostgreSQL's binaries are installed, on a private PostgreSQL: parameters
 # (? and ?N, a ? inside a quoted string left alone), integers past 2^53,
-# floats, booleans, NULL, UTF-8 text, count(*) as an integer; more
+# floats, booleans, NULL, UTF-8 text, 8-bit text that is not UTF-8,
+# count(*) as an integer; more
 # arguments than parameters and a missing table are errors.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +29,7 @@ count integer 1
 extra false bind 2
 missing false
 nul false 1
+latin1 1
 sum integer 9007199254740996
 quoted it'"'"'s ? x
 hundred 5050
