@@ -610,11 +610,16 @@ if want rss && mlm_start "$LISTPOL" "workers_min = 2" "workers_max = 2" \
     RSS_MLMD_AFTER=$(status_kb "$MLM_MLMD_PID" VmRSS)
     RSS_MUX=$(status_kb "$MLM_MUX_PID" VmRSS)
     RSS_STATUS=$(mlm_ctl status 2>/dev/null)
+    # A worker's own memory is its anonymous resident pages (RssAnon); the
+    # rest of VmRSS is the file pages of the shared libraries, one copy for
+    # all workers and every other process that maps them.
     for p in $(mlm_workers); do
         r=$(status_kb "$p" VmRSS)
+        a=$(status_kb "$p" RssAnon)
         nreq=$(awk -v p="$p" '$2 == p { print $4 }' <<<"$RSS_STATUS")
-        RSS_WORKERS="${RSS_WORKERS:+$RSS_WORKERS, }$(kb "$r") MB after ${nreq:-?} requests"
+        RSS_WORKERS="${RSS_WORKERS:+$RSS_WORKERS, }$(kb "$r") MB ($(kb "$a") MB its own) after ${nreq:-?} requests"
         [ "${r:-0}" -gt "${RSS_WMAX:-0}" ] && RSS_WMAX=$r
+        [ "${a:-0}" -gt "${RSS_WANON_MAX:-0}" ] && RSS_WANON_MAX=$a
     done
     say "  mlmd peak $(kb "$RSS_MLMD_PEAK") MB ($RSS_THREADS threads), workers: $RSS_WORKERS"
 fi
@@ -913,7 +918,7 @@ report() {
     echo "| mlmd threads (max seen) | ${RSS_THREADS:-n/a} |"
     echo "| mlmd VmHWM during / VmRSS after | $(kb "$RSS_MLMD_PEAK") / $(kb "$RSS_MLMD_AFTER") MB |"
     echo "| mlm-multiplexor VmRSS after | $(kb "${RSS_MUX:-}") MB |"
-    echo "| workers (2, never replaced) VmRSS | ${RSS_WORKERS:-n/a} |"
+    echo "| workers (2, never replaced) VmRSS (RssAnon: its own) | ${RSS_WORKERS:-n/a} |"
     fi
     if [ "${#PF_ROWS[@]}" -gt 0 ]; then
         echo
@@ -1026,7 +1031,7 @@ report() {
     x=
     [ -n "$BIG_AFTER" ] && [ -n "$BIG_BEFORE" ] && x=$((BIG_AFTER - BIG_BEFORE))
     echo "| $BENCH_BIG_MEMBERS-member post: mlmd keeps no copy of the recipients after the call (VmRSS after − before < the addresses' size, $(kb "$(( ${BIG_ADDR_BYTES:-0} / 1024 ))") MB) | $(kb "$x") MB | $(verdict "${x:-0} * 1024 < ${BIG_ADDR_BYTES:-0}" "$x") |"
-    echo "| each worker ≤ 10 MB after $BENCH_RSS_TX posts (2 workers, ~$BENCH_RSS_TX requests each) | $(kb "$RSS_WMAX") MB (max) | $(verdict "${RSS_WMAX:-0} <= 10240" "$RSS_WMAX") |"
+    echo "| each worker ≤ 10 MB of its own (RssAnon) after $BENCH_RSS_TX posts (2 workers, ~$BENCH_RSS_TX requests each) | $(kb "$RSS_WANON_MAX") MB (max; VmRSS with the shared libraries' pages $(kb "$RSS_WMAX") MB) | $(verdict "${RSS_WANON_MAX:-0} <= 10240" "$RSS_WANON_MAX") |"
     echo "| mlmd ≤ 30 MB with 200 concurrent connections | $(kb "$RSS_MLMD_PEAK") MB (VmHWM) | $(verdict "${RSS_MLMD_PEAK:-0} <= 30720" "$RSS_MLMD_PEAK") |"
     has_backend postgresql && has_backend sqlite && report_pg
 }

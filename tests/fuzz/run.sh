@@ -15,6 +15,9 @@
 #
 # then coverage and exec/s, and each finding's report summary. Exits 1 when
 # any target crashed, 2 when something could not be built or run.
+#
+# FUZZ_JOBS (default: the number of CPUs) targets run at a time, each on
+# its own corpus and artifacts; the lines are printed in target order.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:-${FUZZ_SECONDS:-60}}
@@ -70,12 +73,14 @@ TMPDIR=$out/tmp
 export TMPDIR
 mkdir -p "$TMPDIR"
 
-failed=0
-for t in $targets; do
+# fuzz_one TARGET: fuzz it for $secs seconds; prints its lines; returns 1
+# when it crashed, 2 when it could not run.
+fuzz_one() {
+    t=$1
     bin=$out/fuzz_$t
     if [ ! -x "$bin" ]; then
-        echo "$t: no $bin" >&2
-        exit 2
+        echo "$t: no $bin"
+        return 2
     fi
     work=$out/corpus/$t
     art=$out/artifacts/$t
@@ -110,9 +115,9 @@ for t in $targets; do
             break
         fi
         if [ "$(count "$art")" -eq "$before" ] && [ -z "$n" ]; then
-            echo "$t: the fuzzer did not run (exit $rc):" >&2
-            tail -n 20 "$log" >&2
-            exit 2
+            echo "$t: the fuzzer did not run (exit $rc):"
+            tail -n 20 "$log"
+            return 2
         fi
         unit=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
         # The same input again (one of the seeds, say): restarting is futile.
@@ -134,6 +139,42 @@ for t in $targets; do
         grep -E '^(FUZZ PROPERTY FAILED|==[0-9]+==ERROR|SUMMARY|.*runtime error:|ALARM|artifact_prefix=|Test unit written to)' \
             "$log" | head -n 6 | sed 's/^/    /'
     done
-    [ "$crashes" -eq 0 ] || failed=1
+    [ "$crashes" -eq 0 ]
+}
+
+# Lane L of FUZZ_JOBS runs targets L, L+jobs, ... one after the other; each
+# target's lines and status go to $out/summary/TARGET{,.rc}.
+fuzz_jobs=${FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
+[ "$fuzz_jobs" -ge 1 ] 2>/dev/null || fuzz_jobs=1
+rm -rf "$out/summary"
+mkdir -p "$out/summary"
+lane=0 lane_pids=''
+while [ "$lane" -lt "$fuzz_jobs" ]; do
+    (
+        n=0
+        for t in $targets; do
+            if [ $((n % fuzz_jobs)) -eq "$lane" ]; then
+                fuzz_one "$t" >"$out/summary/$t" 2>&1
+                echo $? >"$out/summary/$t.rc"
+            fi
+            n=$((n + 1))
+        done
+    ) &
+    lane_pids="$lane_pids $!"
+    lane=$((lane + 1))
+done
+for pid in $lane_pids; do
+    wait "$pid"
+done
+
+failed=0
+for t in $targets; do
+    cat "$out/summary/$t" 2>/dev/null
+    rc=$(cat "$out/summary/$t.rc" 2>/dev/null || echo 2)
+    case $rc in
+        0) ;;
+        1) [ "$failed" -eq 2 ] || failed=1 ;;
+        *) failed=2 ;;
+    esac
 done
 exit $failed
