@@ -17,6 +17,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -43,10 +44,19 @@ struct conn {
     struct msg *msg;
 };
 
+/* Connections with state: from their first callback to cb_close. */
+static atomic_int connections_open;
+
+int milter_connections_open(void)
+{
+    return atomic_load(&connections_open);
+}
+
 static struct conn *conn_get(SMFICTX *ctx)
 {
     struct conn *c = smfi_getpriv(ctx);
     if (c == NULL) {
+        atomic_fetch_add(&connections_open, 1);
         c = xcalloc(1, sizeof *c);
         c->stages = mx_stage_mask();
         smfi_setpriv(ctx, c);
@@ -421,6 +431,7 @@ static sfsistat cb_close(SMFICTX *ctx)
     macro_cache_clear(&c->macros);
     free(c);
     smfi_setpriv(ctx, NULL);
+    atomic_fetch_sub(&connections_open, 1);
     return SMFIS_CONTINUE;
 }
 

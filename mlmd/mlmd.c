@@ -40,24 +40,19 @@ static void usage(FILE *fp)
 /*
  * libmilter does not set TCP_NODELAY, and a reply of several actions then
  * stalls ~40 ms on Nagle against the MTA's delayed ACK. On Linux accepted
- * sockets inherit the option from the listening socket, so set it there:
- * find libmilter's listening TCP socket among our descriptors.
+ * sockets inherit the option from the listening socket, so set it there.
  */
 static void listener_nodelay(void)
 {
-    for (int fd = 0; fd < 1024; fd++) {
-        int listening = 0, one = 1;
-        socklen_t len = sizeof listening;
-        struct sockaddr_storage ss;
-        socklen_t sslen = sizeof ss;
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1 ||
-            !listening || getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
-            continue;
-        if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
-            continue;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1)
-            msg_warn("TCP_NODELAY on the milter socket: %s", strerror(errno));
-    }
+    int fd = milter_listen_fd(), one = 1;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    if (fd == -1 || getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
+        return;
+    if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
+        return;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1)
+        msg_warn("TCP_NODELAY on the milter socket: %s", strerror(errno));
 }
 
 /* A unix milter socket must belong to the daemon's user, mode 0660. */
@@ -142,9 +137,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     /* A full spool (RLIMIT_FSIZE) must fail the write, not kill mlmd. */
     signal(SIGXFSZ, SIG_IGN);
+    milter_run_prepare();
     msg_info("mlmd %s listening on %s", PACKAGE_VERSION, cfg.milter_socket);
     spool_pool_start();
-    int rc = smfi_main();
+    int rc = milter_run();
     mx_shutdown();
     spool_pool_drain();
     msg_info("mlmd stopped");

@@ -18,6 +18,13 @@ extern const struct mlm_config *mlmd_cfg;
 
 /* The milter description (callbacks.c). */
 extern struct smfiDesc mlmd_milter;
+/* Connections between their first callback and xxfi_close (callbacks.c). */
+int milter_connections_open(void);
+
+/* --- run.c: libmilter's loop, stopped at once by SIGTERM, SIGHUP, SIGINT --- */
+int milter_listen_fd(void);
+void milter_run_prepare(void);
+int milter_run(void);
 
 /* --- mxclient.c: persistent connections to the multiplexor --- */
 void mx_init(const char *socket_path, int timeout_seconds);

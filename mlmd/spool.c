@@ -17,7 +17,9 @@
  * files idle for spool_idle_seconds(), so the pool shrinks after a peak and
  * a message stays on disk at most that long after its transaction
  * (spool_idle_timeout in the configuration, 60 s by default);
- * mlmd removes the rest when it stops.
+ * mlmd removes the rest when it stops, also the files of transactions
+ * still open then (a file is named mlmd.PID.XXXXXX after the process
+ * that made it, so mlmd instances may share spool_dir).
  *
  * The worker writes a replaced body to path + ".body" the same way; that
  * file lives and goes with its spool file.
@@ -27,6 +29,7 @@
 #include "log.h"
 #include "xmalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -90,7 +93,7 @@ static int pool_give(const struct spool *sp)
 static int spool_create(struct spool *sp, const char *dir, const char *qid)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/mlmd.XXXXXX", dir);
+    snprintf(path, sizeof path, "%s/mlmd.%ld.XXXXXX", dir, (long)getpid());
     /* mkstemp creates mode 0600 itself: no umask games between threads. */
     int fd = mkostemp(path, O_CLOEXEC);
     if (fd == -1 || (sp->fp = fdopen(fd, "w")) == NULL) {
@@ -267,6 +270,32 @@ void spool_pool_start(void)
     janitor_running = rc == 0;
 }
 
+/*
+ * Remove the files of this process's transactions still open: libmilter
+ * stops serving its connections when it stops, and their files would
+ * stay. Their names start with "mlmd.PID." (spool_create).
+ */
+static void spool_remove_open(const char *dir)
+{
+    char prefix[64];
+    int plen = snprintf(prefix, sizeof prefix, "mlmd.%ld.", (long)getpid());
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, (size_t)plen) == 0 &&
+            unlinkat(dirfd(d), e->d_name, 0) == 0 &&
+            strstr(e->d_name, ".body") == NULL)
+            removed++;
+    }
+    closedir(d);
+    if (removed > 0)
+        msg_info("removed the spool files of %d transactions left open",
+                 removed);
+}
+
 void spool_pool_drain(void)
 {
     if (janitor_running) {
@@ -280,4 +309,5 @@ void spool_pool_drain(void)
     struct spool sp;
     while (pool_take(&sp))
         spool_unlink(&sp);
+    spool_remove_open(mlmd_cfg->spool_dir);
 }

@@ -43,7 +43,7 @@ mlm_stop >/dev/null
 
 # --- the spool full ---------------------------------------------------------
 mlm_start "$POLICY" || exit 1
-mlm_stop_mlmd "$MLM_MLMD_PID" "$MLM_MILTER"
+kill "$MLM_MLMD_PID"; wait "$MLM_MLMD_PID" 2>/dev/null
 rm -f "$MLM_DIR/milter.sock"
 (ulimit -f 64; exec "$MLMD_BIN" -f -C "$MLM_CONF" -p "$MLM_MILTER" >>"$MLM_DIR/mlmd.log" 2>&1) &
 MLM_MLMD_PID=$!

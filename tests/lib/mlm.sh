@@ -232,35 +232,10 @@ mlm_kill() { # PID
 # Sanitizer and valgrind reports in the daemons' logs make a test fail.
 MLM_REPORT_RE='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|==[0-9]+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free)|definitely lost: [1-9]|blocks are definitely lost'
 
-# mlm_stop_mlmd PID ADDRESS: SIGTERM, then one connection to its milter
-# socket (unix:PATH or inet:PORT@HOST). libmilter's listener sees a stop
-# only when its poll returns, at a connection or every 5 s; the
-# connection spares the test that wait. mlmd stops as for the SIGTERM
-# alone (the connection gets no callback: libmilter closes it unread).
-mlm_stop_mlmd() {
-    [ -n "${1:-}" ] || return 0
-    kill "$1" 2>/dev/null || return 0
-    python3 - "$2" >/dev/null 2>&1 <<'PY' || true
-import socket, sys
-addr = sys.argv[1]
-if addr.startswith("unix:"):
-    s = socket.socket(socket.AF_UNIX)
-    target = addr[5:]
-else:
-    port, _, host = addr[5:].partition("@")
-    s = socket.socket(socket.AF_INET)
-    target = (host or "127.0.0.1", int(port))
-s.settimeout(2)
-s.connect(target)
-s.close()
-PY
-    mlm_kill "$1"
-}
-
 mlm_stop() {
     local rc=0 f
-    mlm_stop_mlmd "${MLM_MLMD_PID:-}" "${MLM_MILTER:-}"
-    mlm_stop_mlmd "${MLM_MLMD_INET_PID:-}" "${MLM_MILTER_INET:-}"
+    mlm_kill "${MLM_MLMD_PID:-}"
+    mlm_kill "${MLM_MLMD_INET_PID:-}"
     mlm_kill "${MLM_MUX_PID:-}"
     MLM_MLMD_PID= MLM_MLMD_INET_PID= MLM_MUX_PID=
     if [ -n "${MLM_DNS_OWN:-}" ]; then

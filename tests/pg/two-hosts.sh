@@ -14,7 +14,7 @@ CLIENT="python3 $top_srcdir/tests/milter/scripts/milter-client.py"
 tmp=$(mktemp -d /tmp/mlm-pg2.XXXXXX)
 chmod 755 "$tmp"
 stop_b() { [ -n "${B_DIR:-}" ] || return 0
-    (MLM_DIR=$B_DIR MLM_MUX_PID=$B_MUX MLM_MLMD_PID=$B_MLMD MLM_MILTER=$B_MILTER MLM_DNS_OWN=$B_DNS_OWN \
+    (MLM_DIR=$B_DIR MLM_MUX_PID=$B_MUX MLM_MLMD_PID=$B_MLMD MLM_DNS_OWN=$B_DNS_OWN \
         DNS_PID=$B_DNS_PID; mlm_stop); }
 cleanup() {
     local st=$? rc=0

@@ -13,7 +13,7 @@ SOCKET is unix:/path (or local:/path or inet:PORT@HOST). Steps:
     connect HOST IP        helo NAME          macro CMD 'NAME=VALUE ...'
     mail 'ADDR [ARG...]'   rcpt ADDR          header NAME VALUE
     eoh                    body TEXT          eom
-    abort                  quit
+    abort                  quit               pause SECONDS
 
 connect and helo are sent with defaults when a later step needs them; a
 macro step sends all its NAME=VALUE pairs for command CMD (C, H, M, R) in
@@ -28,6 +28,7 @@ at eom, each action first: "eom: addheader NAME: VALUE",
 import json
 import os
 import socket
+import time
 import struct
 import sys
 
@@ -240,9 +241,13 @@ class Session:
     def step_quit(self):
         send(self.s, b"Q")
 
+    def step_pause(self, seconds):
+        time.sleep(float(seconds))
+
 
 ARITY = {"connect": 2, "helo": 1, "macro": 2, "mail": 1, "rcpt": 1,
-         "header": 2, "eoh": 0, "body": 1, "eom": 0, "abort": 0, "quit": 0}
+         "header": 2, "eoh": 0, "body": 1, "eom": 0, "abort": 0, "quit": 0,
+         "pause": 1}
 
 
 def main(argv):
