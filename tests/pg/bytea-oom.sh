@@ -43,7 +43,7 @@ out=$(oom held show "$id" 2>&1)
 st=$?
 t_check "held show fails ($st): $(head -1 <<<"$out")" test "$st" -ne 0
 t_check "... saying why" grep -q "out of memory decoding a bytea value" <<<"$out"
-t_check "... and shows no empty message" bash -c '! grep -q "^size: *0 bytes" <<<"$1"' _ "$out"
+t_check "... and shows no empty message" bash -c '! grep -Eq "^size +0 bytes" <<<"$1"' _ "$out"
 
 out=$(oom held approve "$id" 2>&1)
 st=$?
