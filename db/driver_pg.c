@@ -360,7 +360,7 @@ static int result_ok(PGresult *r)
 }
 
 /* Run the statement; 0, or -1 with the connection's error set. */
-static int run(struct pg_stmt *s)
+static int run_statement(struct pg_stmt *s)
 {
     struct pg_conn *c = pgc(s->db);
     if (s->bad_bind) {
@@ -389,6 +389,38 @@ static int run(struct pg_stmt *s)
                      : 0;
     c->total_changes += c->changes;
     s->res = r;
+    return 0;
+}
+
+static int pg_begin(struct db *db, char *why, size_t whylen);
+static int pg_commit(struct db *db, char *why, size_t whylen);
+static void pg_rollback(struct db *db);
+
+/*
+ * Run the statement. A policy's statement that may write, outside a
+ * transaction, runs in one of its own under the writers' lock
+ * (pg_begin), as SQLite runs each statement: a count inside an INSERT
+ * ... SELECT holds against the writers of every host.
+ */
+static int run(struct pg_stmt *s)
+{
+    struct pg_conn *c = pgc(s->db);
+    int own_tx = s->name[0] == '\0' && !s->is_read && !c->in_tx &&
+                 !s->bad_bind;
+    char why[256];
+    if (own_tx && pg_begin(s->db, why, sizeof why) == -1)
+        return -1;
+    int rc = run_statement(s);
+    if (!own_tx)
+        return rc;
+    if (rc == -1) {
+        pg_rollback(s->db);
+        return -1;
+    }
+    if (pg_commit(s->db, why, sizeof why) == -1) {
+        result_clear(s);
+        return -1;
+    }
     return 0;
 }
 
