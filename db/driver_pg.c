@@ -98,6 +98,7 @@ struct pg_stmt {
     int bad_bind;           /* a parameter out of range, or with a NUL */
     int bad_nul;            /* bad_bind is text holding a NUL */
     int is_read;            /* a SELECT: safe to send again */
+    int reads_rows;         /* holds a SELECT (a subquery, if not is_read) */
     PGresult *res;          /* NULL: not run since the reset */
     int row;                /* the current row; -1 before the first */
     /* the current row's bytea values unescaped, by column (NULL: not a
@@ -397,16 +398,18 @@ static int pg_commit(struct db *db, char *why, size_t whylen);
 static void pg_rollback(struct db *db);
 
 /*
- * Run the statement. A policy's statement that may write, outside a
+ * Run the statement. A policy's statement that writes what it reads from
+ * other rows (a SELECT inside an INSERT, UPDATE or DELETE), outside a
  * transaction, runs in one of its own under the writers' lock
- * (pg_begin), as SQLite runs each statement: a count inside an INSERT
- * ... SELECT holds against the writers of every host.
+ * (pg_begin), as under SQLite: a count inside an INSERT ... SELECT holds
+ * against the writers of every host. Other writes take row locks only,
+ * and do not wait for a long transaction (an import) to end.
  */
 static int run(struct pg_stmt *s)
 {
     struct pg_conn *c = pgc(s->db);
     int own_tx = s->name[0] == '\0' && !s->is_read && !c->in_tx &&
-                 !s->bad_bind;
+                 !s->bad_bind && s->reads_rows;
     char why[256];
     if (own_tx && pg_begin(s->db, why, sizeof why) == -1)
         return -1;
@@ -604,6 +607,7 @@ static struct dbq *pg_prepare(struct db *db, enum stmt_id id,
     s->nparams = nparams;
     const char *verb = text + strspn(text, " \t\r\n(");
     s->is_read = strncasecmp(verb, "SELECT", 6) == 0;
+    s->reads_rows = sql_has_word(text, "SELECT");
     s->row = -1;
     if (id < ST_COUNT)
         snprintf(s->name, sizeof s->name, "mlm_%s_%d", pgc(db)->stmt_prefix,

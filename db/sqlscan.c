@@ -94,6 +94,26 @@ static size_t word_at(const char *p, char *out, size_t outlen)
     return n;
 }
 
+int sql_has_word(const char *sql, const char *word)
+{
+    char found[32];
+    for (const char *p = sql; *p;) {
+        size_t skip = sql_opaque_len(sql, p);
+        if (skip) {
+            p += skip;
+        } else if (isalpha((unsigned char)*p) || *p == '_') {
+            size_t n = word_at(p, found, sizeof found);
+            if ((p == sql || !isalnum((unsigned char)p[-1])) &&
+                !isdigit((unsigned char)p[n]) && strcmp(found, word) == 0)
+                return 1;
+            p += n;
+        } else {
+            p++;
+        }
+    }
+    return 0;
+}
+
 int sql_policy_check(const char *sql, char *why, size_t whylen)
 {
     static const char *const first[] = {"SELECT", "INSERT", "UPDATE",

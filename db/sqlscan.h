@@ -18,6 +18,12 @@
 size_t sql_opaque_len(const char *sql, const char *p);
 
 /*
+ * Whether word (upper case letters) is a word of sql outside its quotes
+ * and comments, in any case.
+ */
+int sql_has_word(const char *sql, const char *word);
+
+/*
  * Whether sql is a statement a policy may run (mlm.db): one statement,
  * whose first word after spaces and comments is SELECT, INSERT, UPDATE,
  * DELETE or WITH, or CREATE TABLE, CREATE INDEX or CREATE UNIQUE INDEX
