@@ -5,6 +5,7 @@
  * driver_pg.c.
  */
 #include "dbi.h"
+#include "sqlscan.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -79,6 +80,14 @@ struct dbq *db_prepare(struct db *db, const char *sql, char *why,
                        size_t whylen)
 {
     return db->driver->prepare(db, ST_COUNT, sql, why, whylen);
+}
+
+struct dbq *db_prepare_policy(struct db *db, const char *sql, char *why,
+                              size_t whylen)
+{
+    if (sql_policy_check(sql, why, whylen) == -1)
+        return NULL;
+    return db_prepare(db, sql, why, whylen);
 }
 
 void dbq_bind_text(struct dbq *q, int idx, const char *text)

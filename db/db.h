@@ -58,12 +58,17 @@ const char *db_backend(const struct db *db);
 int db_schema_version(struct db *db, char *why, size_t whylen);
 
 /*
- * A policy's own SQL (mlm.db): one statement with ? or ?N parameters, in
- * the backend's dialect, prepared for this use only (free it with
- * dbq_free). NULL with why.
+ * One statement with ? or ?N parameters, in the backend's dialect,
+ * prepared for this use only (free it with dbq_free). NULL with why.
  */
 struct dbq *db_prepare(struct db *db, const char *sql, char *why,
                        size_t whylen);
+/*
+ * A policy's own SQL (mlm.db): db_prepare of a statement of the forms
+ * sql_policy_check allows (sqlscan.h), else NULL with why.
+ */
+struct dbq *db_prepare_policy(struct db *db, const char *sql, char *why,
+                              size_t whylen);
 /* Rows changed by the last statement; the connection's last error. */
 int64_t db_changes(struct db *db);
 const char *db_errmsg(struct db *db);
@@ -421,11 +426,47 @@ int held_find_retry(struct db *db, const struct list_info *list,
                     const char *raw, size_t rawlen, struct held_info *out,
                     char *why, size_t whylen);
 /*
- * Claim the one distribution of an approved post: 0 when this call got
- * it, DB_NOT_FOUND when the post is not approved or was distributed
- * already (by a concurrent retry too: the claim is one UPDATE), or -1.
+ * A claim of an approved post's one distribution. Its token is the
+ * message's mark (held_claim_mark) and a value of the claiming call's
+ * own, so that the call can tell its claim from any other after a lost
+ * answer, and a copy of the same message can take over a claim whose
+ * request died or failed (held_claim).
  */
-int held_claim(struct db *db, int64_t id, char *why, size_t whylen);
+#define HELD_CLAIM_MARK_HEX 64 /* a SHA-256 in hex */
+#define HELD_CLAIM_TOKEN_MAX (HELD_CLAIM_MARK_HEX + 1 + 32 + 1)
+struct held_claim {
+    int stale_s;  /* in: age after which a claim by the same message is
+                     taken over (longer than any request lives) */
+    int64_t id;   /* out: the held post claimed (or tried), 0: none */
+    char token[HELD_CLAIM_TOKEN_MAX]; /* out: the claimed_by written */
+};
+/*
+ * The mark of held post id's claim by raw from sender: the same for
+ * every copy of a message its sender's MTA retries (envelope sender,
+ * body, key headers), different for any other message.
+ */
+void held_claim_mark(int64_t id, const char *sender, const char *raw,
+                     size_t rawlen, char out[HELD_CLAIM_MARK_HEX + 1]);
+/*
+ * Claim the one distribution of approved post id for the message with
+ * mark: 0 when this call got it, DB_NOT_FOUND when the post is not
+ * approved or was claimed already (by a concurrent request too: the
+ * claim is one UPDATE), or -1. A claim by the same mark older than
+ * c->stale_s is taken over: its request ended without a distribution
+ * (its MTA was answered 4xx) or a duplicate follows a distribution long
+ * past; a duplicate is the rarer harm than a lost post. c->id and
+ * c->token are set whatever the result; after -1 the claim may or may
+ * not have committed (held_unclaim undoes it if it did).
+ */
+int held_claim(struct db *db, int64_t id, const char *mark,
+               struct held_claim *c, char *why, size_t whylen);
+/*
+ * Undo claim c when it stands (a request that claimed and did not
+ * distribute): the post is approved and undistributed again. 0 (undone
+ * or not there), or -1 with why.
+ */
+int held_unclaim(struct db *db, const struct held_claim *c, char *why,
+                 size_t whylen);
 
 /* --- subscription requests held for the owners ------------------------ */
 
@@ -584,13 +625,14 @@ const char *approval_result_name(enum approval_result r);
 /*
  * Check value, a mark found on raw (the message of a transaction from
  * sender to list). When good, the held post's one distribution is claimed
- * (held_claim). *held_id is set when good or used. The result, or -1 with
- * why.
+ * (held_claim, into *claim). *held_id is set when good or used. The
+ * result, or -1 with why.
  */
 int approval_check(struct db *db, const char *secret_file,
                    const struct list_info *list, const char *value,
                    const char *sender, const char *raw, size_t rawlen,
-                   int64_t *held_id, char *why, size_t whylen);
+                   int64_t *held_id, struct held_claim *claim, char *why,
+                   size_t whylen);
 
 /* --- moderation by reply ------------------------------------------------ */
 

@@ -77,7 +77,8 @@ const char *approval_result_name(enum approval_result r)
 int approval_check(struct db *db, const char *secret_file,
                    const struct list_info *list, const char *value,
                    const char *sender, const char *raw, size_t rawlen,
-                   int64_t *held_id, char *why, size_t whylen)
+                   int64_t *held_id, struct held_claim *claim, char *why,
+                   size_t whylen)
 {
     char address[400], mac[SECRET_MAC_HEX + 2], expect[SECRET_MAC_HEX + 1];
     long long id, expires;
@@ -122,12 +123,12 @@ int approval_check(struct db *db, const char *secret_file,
         return APPROVAL_EXPIRED;
     if (strcmp(h.state, "approved") != 0)
         return APPROVAL_UNDECIDED;
-    if (h.distributed_at != 0) {
-        *held_id = id;
-        return APPROVAL_USED;
-    }
+    /* distributed already: claimed again only by this message's own
+       copy, after its claim went stale (held_claim) */
+    char mark[HELD_CLAIM_MARK_HEX + 1];
+    held_claim_mark(id, sender, raw, rawlen, mark);
     *held_id = id;
-    rc = held_claim(db, id, why, whylen);
+    rc = held_claim(db, id, mark, claim, why, whylen);
     if (rc == DB_NOT_FOUND)
         return APPROVAL_USED;
     return rc == 0 ? APPROVAL_GOOD : -1;

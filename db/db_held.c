@@ -4,6 +4,7 @@
 #include "dbi.h"
 #include "msgdigest.h"
 
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,37 @@ static int same_key_headers(const void *stored, size_t storedlen,
     return strcmp(a, b) == 0;
 }
 
+/* The stored message of held post id (caller frees); 0, DB_NOT_FOUND or -1. */
+static int held_message(struct db *db, int64_t id, void **raw, size_t *rawlen,
+                        char *why, size_t whylen)
+{
+    struct dbq *st = db_stmt(db, ST_HELD_MESSAGE, why, whylen);
+    if (st == NULL)
+        return -1;
+    dbq_bind_int64(st, 1, id);
+    int rc = dbq_step(st);
+    if (rc == DBQ_ROW) {
+        const void *stored = dbq_blob(st, 0, rawlen);
+        *raw = malloc(*rawlen + 1);
+        if (*raw == NULL) {
+            dbq_reset(st);
+            snprintf(why, whylen, "out of memory");
+            return -1;
+        }
+        if (*rawlen)
+            memcpy(*raw, stored, *rawlen);
+    }
+    dbq_reset(st);
+    if (rc == DBQ_ROW)
+        return 0;
+    return rc == DBQ_DONE ? DB_NOT_FOUND : db_fail(db, "held", why, whylen);
+}
+
+/*
+ * The candidates' rows come first, without their messages; then the
+ * messages one at a time, newest first, until one matches: one stored
+ * message in memory at a time (the usual retry reads one).
+ */
 int held_find_retry(struct db *db, const struct list_info *list,
                     const char *sender, const char *message_id,
                     const char *raw, size_t rawlen, struct held_info *out,
@@ -176,20 +208,58 @@ int held_find_retry(struct db *db, const struct list_info *list,
     dbq_bind_text(st, 3, digest);
     dbq_bind_text(st, 4, sender);
     dbq_bind_int64(st, 5, HELD_RETRY_CANDIDATES);
-    int rc;
-    while ((rc = dbq_step(st)) == DBQ_ROW) {
-        size_t storedlen;
-        const void *stored = dbq_blob(st, 10, &storedlen);
-        if (same_key_headers(stored ? stored : "", storedlen, raw, rawlen,
-                             mask)) {
-            held_row(st, out);
+    struct held_info *cand = malloc(HELD_RETRY_CANDIDATES * sizeof *cand);
+    if (cand == NULL) {
+        dbq_reset(st);
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    int n = 0, rc = DBQ_DONE;
+    while (n < HELD_RETRY_CANDIDATES && (rc = dbq_step(st)) == DBQ_ROW)
+        held_row(st, &cand[n++]);
+    if (n == HELD_RETRY_CANDIDATES)
+        rc = DBQ_DONE;
+    dbq_reset(st);
+    if (rc == DBQ_ERROR) {
+        free(cand);
+        return db_fail(db, "held", why, whylen);
+    }
+    int found = DB_NOT_FOUND;
+    for (int i = 0; i < n && found == DB_NOT_FOUND; i++) {
+        void *stored = NULL;
+        size_t storedlen = 0;
+        int got = held_message(db, cand[i].id, &stored, &storedlen, why,
+                               whylen);
+        if (got == -1) {
+            found = -1;
             break;
         }
+        if (got == 0 &&
+            same_key_headers(stored, storedlen, raw, rawlen, mask)) {
+            *out = cand[i];
+            found = 0;
+        }
+        free(stored);
     }
-    dbq_reset(st);
-    if (rc == DBQ_ROW)
-        return 0;
-    return rc == DBQ_DONE ? DB_NOT_FOUND : db_fail(db, "held", why, whylen);
+    free(cand);
+    return found;
+}
+
+void held_claim_mark(int64_t id, const char *sender, const char *raw,
+                     size_t rawlen, char out[HELD_CLAIM_MARK_HEX + 1])
+{
+    _Static_assert(HELD_CLAIM_MARK_HEX == MSGDIGEST_HEX, "a SHA-256");
+    char body[MSGDIGEST_HEX + 1], headers[MSGDIGEST_HEX + 1];
+    message_body_digest(raw, rawlen, body);
+    message_header_digest(raw, rawlen, MSGDIGEST_ALL, headers);
+    gchar *who = g_ascii_strdown(sender, -1);
+    gchar *text = g_strdup_printf("mlm claim\n%lld\n%s\n%s\n%s",
+                                  (long long)id, who, body, headers);
+    gchar *hex = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
+    snprintf(out, HELD_CLAIM_MARK_HEX + 1, "%s", hex);
+    g_free(hex);
+    g_free(text);
+    g_free(who);
 }
 
 /* Whether held post id was claimed with token; 1, 0, or -1 with why. */
@@ -210,27 +280,49 @@ static int claimed_with(struct db *db, int64_t id, const char *token,
 }
 
 /*
- * The claim is marked with a value of this call's own: when its answer
- * is lost (a PostgreSQL connection cut after the commit), reading the
- * mark back tells whether it took, so a post this request claimed is not
- * taken for one distributed by another.
+ * When the claim's answer is lost (a PostgreSQL connection cut after the
+ * commit), reading the token back tells whether it took, so a post this
+ * call claimed is not taken for one claimed by another.
  */
-int held_claim(struct db *db, int64_t id, char *why, size_t whylen)
+int held_claim(struct db *db, int64_t id, const char *mark,
+               struct held_claim *c, char *why, size_t whylen)
 {
-    char token[2 * 16 + 1];
-    if (random_hex(token, sizeof token, 16, why, whylen) == -1)
+    char nonce[2 * 16 + 1];
+    c->id = 0;
+    c->token[0] = '\0';
+    if (random_hex(nonce, sizeof nonce, 16, why, whylen) == -1)
         return -1;
     struct dbq *st = db_stmt(db, ST_HELD_CLAIM, why, whylen);
     if (st == NULL)
         return -1;
+    c->id = id;
+    snprintf(c->token, sizeof c->token, "%s.%s", mark, nonce);
     dbq_bind_int64(st, 1, id);
-    dbq_bind_text(st, 2, token);
+    dbq_bind_text(st, 2, c->token);
+    dbq_bind_text(st, 3, mark);
+    dbq_bind_int64(st, 4, (int64_t)strlen(mark));
+    dbq_bind_int64(st, 5, c->stale_s);
     if (db_step_done(db, st, "held claim", why, whylen) == -1) {
         char ignored[256];
-        return claimed_with(db, id, token, ignored, sizeof ignored) == 1
+        return claimed_with(db, id, c->token, ignored, sizeof ignored) == 1
                    ? 0 : -1;
     }
     return db_changes(db) == 1 ? 0 : DB_NOT_FOUND;
+}
+
+int held_unclaim(struct db *db, const struct held_claim *c, char *why,
+                 size_t whylen)
+{
+    struct dbq *st = db_stmt(db, ST_HELD_UNCLAIM, why, whylen);
+    if (st == NULL)
+        return -1;
+    dbq_bind_int64(st, 1, c->id);
+    dbq_bind_text(st, 2, c->token);
+    if (db_step_done(db, st, "held unclaim", why, whylen) == -1)
+        return -1;
+    if (db_changes(db) == 1)
+        db_log_held(db, c->id, "held unclaim", "approved");
+    return 0;
 }
 
 int bounce_members_each(struct db *db, const struct list_info *list,

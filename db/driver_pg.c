@@ -23,6 +23,7 @@
  *    SQLite.
  */
 #include "dbi.h"
+#include "sqlscan.h"
 #include "xmalloc.h"
 
 #include <libpq-fe.h>
@@ -78,13 +79,16 @@ struct pg_conn {
     int timeout_s;         /* on each statement, unless the URI sets one */
     int64_t changes;       /* rows changed by the last statement */
     int64_t total_changes; /* by this connection */
+    /* the names of statements.h's prepared statements begin with it:
+       random, so that no SQL text can name them */
+    char stmt_prefix[2 * 8 + 1];
     char error[512];
 };
 
 struct pg_stmt {
     struct dbq base;
     struct db *db;
-    char name[16];          /* the prepared statement's ("" for a policy's) */
+    char name[48];          /* the prepared statement's ("" for a policy's) */
     char *sql;              /* with $N parameters */
     int nparams;
     unsigned prepared_in;   /* generation + 1 it was prepared in; 0: not */
@@ -94,11 +98,14 @@ struct pg_stmt {
     int bad_bind;           /* a parameter out of range, or with a NUL */
     int bad_nul;            /* bad_bind is text holding a NUL */
     int is_read;            /* a SELECT: safe to send again */
+    int reads_rows;         /* holds a SELECT (a subquery, if not is_read) */
     PGresult *res;          /* NULL: not run since the reset */
     int row;                /* the current row; -1 before the first */
-    unsigned char *bytes;   /* the current row's unescaped bytea */
-    size_t bytes_len;
-    int bytes_col;
+    /* the current row's bytea values unescaped, by column (NULL: not a
+       bytea, or NULL); bytes_cols long, or NULL when the result has none */
+    unsigned char **bytes;
+    size_t *bytes_len;
+    int bytes_cols;
 };
 
 static struct pg_conn *pgc(struct db *db) { return db->conn; }
@@ -120,23 +127,12 @@ static void set_error(struct db *db, const char *msg)
     c->error[strcspn(c->error, "\n")] = '\0';
 }
 
-/* The length of a dollar-quote's opening tag at p ($$, $name$), or 0. */
-static size_t dollar_tag(const char *p)
-{
-    if (*p != '$')
-        return 0;
-    size_t n = 1;
-    while (isalpha((unsigned char)p[n]) || p[n] == '_')
-        n++;
-    return p[n] == '$' ? n + 1 : 0;
-}
-
 /*
  * SQLite's parameters in PostgreSQL's spelling: ?N becomes $N, a bare ?
  * the next number after the largest so far. Quoted strings (E'' ones with
  * their backslash escapes), dollar-quoted bodies, quoted names and
- * comments are copied as they are. The largest number in *nparams;
- * NULL with why when it passes PG_PARAMS_MAX.
+ * comments are copied as they are (sql_opaque_len). The largest number
+ * in *nparams; NULL with why when it passes PG_PARAMS_MAX.
  */
 static char *params_dollar(const char *sql, int *nparams, char *why,
                            size_t whylen)
@@ -146,37 +142,11 @@ static char *params_dollar(const char *sql, int *nparams, char *why,
     char *out = xmalloc(len * 4 + 1), *o = out;
     int max = 0;
     for (const char *p = sql; *p;) {
-        size_t tag = dollar_tag(p);
-        if (tag) { /* $tag$ ... $tag$: copied whole */
-            const char *end;
-            for (end = p + tag; *end && strncmp(end, p, tag) != 0; end++)
-                ;
-            size_t n = *end ? (size_t)(end + tag - p) : strlen(p);
-            memcpy(o, p, n);
-            o += n;
-            p += n;
-        } else if (*p == '\'' || *p == '"') {
-            /* E'...' strings take backslash escapes */
-            int escapes = *p == '\'' && p > sql && (p[-1] == 'E' ||
-                                                     p[-1] == 'e');
-            char quote = *p;
-            *o++ = *p++;
-            while (*p && *p != quote) {
-                if (escapes && *p == '\\' && p[1])
-                    *o++ = *p++;
-                *o++ = *p++;
-            }
-            if (*p)
-                *o++ = *p++;
-        } else if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n')
-                *o++ = *p++;
-        } else if (p[0] == '/' && p[1] == '*') {
-            const char *end = strstr(p + 2, "*/");
-            size_t n = end ? (size_t)(end + 2 - p) : strlen(p);
-            memcpy(o, p, n);
-            o += n;
-            p += n;
+        size_t opaque = sql_opaque_len(sql, p);
+        if (opaque) {
+            memcpy(o, p, opaque);
+            o += opaque;
+            p += opaque;
         } else if (*p == '?') {
             p++;
             long n;
@@ -215,13 +185,26 @@ static void values_clear(struct pg_stmt *s)
     s->bad_nul = 0;
 }
 
+static void row_bytes_clear(struct pg_stmt *s)
+{
+    for (int i = 0; i < s->bytes_cols; i++) {
+        PQfreemem(s->bytes[i]);
+        s->bytes[i] = NULL;
+        s->bytes_len[i] = 0;
+    }
+}
+
 static void result_clear(struct pg_stmt *s)
 {
+    row_bytes_clear(s);
+    free(s->bytes);
+    free(s->bytes_len);
+    s->bytes = NULL;
+    s->bytes_len = NULL;
+    s->bytes_cols = 0;
     PQclear(s->res);
     s->res = NULL;
     s->row = -1;
-    PQfreemem(s->bytes);
-    s->bytes = NULL;
 }
 
 /* The slot for parameter idx (1-based), or NULL, noting the mistake. */
@@ -378,7 +361,7 @@ static int result_ok(PGresult *r)
 }
 
 /* Run the statement; 0, or -1 with the connection's error set. */
-static int run(struct pg_stmt *s)
+static int run_statement(struct pg_stmt *s)
 {
     struct pg_conn *c = pgc(s->db);
     if (s->bad_bind) {
@@ -410,13 +393,79 @@ static int run(struct pg_stmt *s)
     return 0;
 }
 
+static int pg_begin(struct db *db, char *why, size_t whylen);
+static int pg_commit(struct db *db, char *why, size_t whylen);
+static void pg_rollback(struct db *db);
+
+/*
+ * Run the statement. A policy's statement that writes what it reads from
+ * other rows (a SELECT inside an INSERT, UPDATE or DELETE), outside a
+ * transaction, runs in one of its own under the writers' lock
+ * (pg_begin), as under SQLite: a count inside an INSERT ... SELECT holds
+ * against the writers of every host. Other writes take row locks only,
+ * and do not wait for a long transaction (an import) to end.
+ */
+static int run(struct pg_stmt *s)
+{
+    struct pg_conn *c = pgc(s->db);
+    int own_tx = s->name[0] == '\0' && !s->is_read && !c->in_tx &&
+                 !s->bad_bind && s->reads_rows;
+    char why[256];
+    if (own_tx && pg_begin(s->db, why, sizeof why) == -1)
+        return -1;
+    int rc = run_statement(s);
+    if (!own_tx)
+        return rc;
+    if (rc == -1) {
+        pg_rollback(s->db);
+        return -1;
+    }
+    if (pg_commit(s->db, why, sizeof why) == -1) {
+        result_clear(s);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Unescape the current row's bytea values; -1 with the error set when
+ * libpq cannot (out of memory): the row is an error, never a value cut
+ * short or empty.
+ */
+static int row_bytes_unescape(struct pg_stmt *s)
+{
+    int n = PQnfields(s->res);
+    if (s->bytes == NULL) {
+        int any = 0;
+        for (int i = 0; i < n && !any; i++)
+            any = PQftype(s->res, i) == OID_BYTEA;
+        if (!any)
+            return 0;
+        s->bytes = xcalloc((size_t)n, sizeof *s->bytes);
+        s->bytes_len = xcalloc((size_t)n, sizeof *s->bytes_len);
+        s->bytes_cols = n;
+    }
+    for (int i = 0; i < n; i++) {
+        if (PQftype(s->res, i) != OID_BYTEA ||
+            PQgetisnull(s->res, s->row, i))
+            continue;
+        s->bytes[i] = PQunescapeBytea(
+            (const unsigned char *)PQgetvalue(s->res, s->row, i),
+            &s->bytes_len[i]);
+        if (s->bytes[i] == NULL) {
+            set_error(s->db, "out of memory decoding a bytea value");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int q_step(struct dbq *q)
 {
     struct pg_stmt *s = pgs(q);
     if (s->res == NULL && run(s) == -1)
         return DBQ_ERROR;
-    PQfreemem(s->bytes);
-    s->bytes = NULL;
+    row_bytes_clear(s);
     if (PQresultStatus(s->res) != PGRES_TUPLES_OK)
         return DBQ_DONE;
     if (s->row + 1 >= PQntuples(s->res)) {
@@ -424,6 +473,10 @@ static int q_step(struct dbq *q)
         return DBQ_DONE;
     }
     s->row++;
+    if (row_bytes_unescape(s) == -1) {
+        s->row = PQntuples(s->res);
+        return DBQ_ERROR;
+    }
     return DBQ_ROW;
 }
 
@@ -475,13 +528,9 @@ static const void *q_blob(struct dbq *q, int col, size_t *len)
         *len = (size_t)PQgetlength(s->res, s->row, col);
         return v;
     }
-    if (s->bytes == NULL || s->bytes_col != col) {
-        PQfreemem(s->bytes);
-        s->bytes = PQunescapeBytea((const unsigned char *)v, &s->bytes_len);
-        s->bytes_col = col;
-    }
-    *len = s->bytes ? s->bytes_len : 0;
-    return s->bytes;
+    /* unescaped at the step (row_bytes_unescape) */
+    *len = s->bytes_len[col];
+    return s->bytes[col];
 }
 
 static enum dbq_type q_type(struct dbq *q, int col)
@@ -537,9 +586,11 @@ static const struct dbq_ops pg_ops = {
 };
 
 /*
- * A statement of statements.h, prepared under the name "sN" at its first
- * step on each connection, or a policy's statement, sent with its
- * parameters each time. Parsing errors show at the first step.
+ * A statement of statements.h, prepared under the name "mlm_PREFIX_N"
+ * (PREFIX: the connection's random stmt_prefix) at its first step on each
+ * connection, or a policy's statement, sent with its parameters each time
+ * as the unnamed statement (one statement only: the extended protocol
+ * takes no more). Parsing errors show at the first step.
  */
 static struct dbq *pg_prepare(struct db *db, enum stmt_id id,
                               const char *sql, char *why, size_t whylen)
@@ -556,9 +607,11 @@ static struct dbq *pg_prepare(struct db *db, enum stmt_id id,
     s->nparams = nparams;
     const char *verb = text + strspn(text, " \t\r\n(");
     s->is_read = strncasecmp(verb, "SELECT", 6) == 0;
+    s->reads_rows = sql_has_word(text, "SELECT");
     s->row = -1;
     if (id < ST_COUNT)
-        snprintf(s->name, sizeof s->name, "s%d", (int)id);
+        snprintf(s->name, sizeof s->name, "mlm_%s_%d", pgc(db)->stmt_prefix,
+                 (int)id);
     return &s->base;
 }
 
@@ -735,6 +788,9 @@ static int pg_open(struct db *db, const char *target, int timeout_s,
     const char *const values[] = {connect_timeout, user_timeout, options,
                                   "mlm", target, "SQL_ASCII", NULL};
     c->timeout_s = timeout_s;
+    if (random_hex(c->stmt_prefix, sizeof c->stmt_prefix, 8, why, whylen) ==
+        -1)
+        return -1;
     c->pg = PQconnectdbParams(keys, values, 1);
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         set_error(db, c->pg ? PQerrorMessage(c->pg) : "out of memory");

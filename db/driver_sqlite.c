@@ -180,6 +180,25 @@ static int sqlite_fail(struct db *db, const char *what, char *why,
     return -1;
 }
 
+/* Whether what follows a statement holds no other (spaces, ;, comments). */
+static int tail_empty(sqlite3 *conn, const char *tail)
+{
+    while (tail && tail[strspn(tail, " \t\r\n;")] != '\0') {
+        sqlite3_stmt *next = NULL;
+        const char *rest = NULL;
+        if (sqlite3_prepare_v3(conn, tail, -1, 0, &next, &rest) !=
+                SQLITE_OK ||
+            next != NULL) {
+            sqlite3_finalize(next);
+            return 0;
+        }
+        if (rest == tail)
+            return 0;
+        tail = rest;
+    }
+    return 1;
+}
+
 /*
  * A statement of statements.h (persistent: kept for the connection's
  * life) or one policy statement, which must be a single statement.
@@ -196,7 +215,7 @@ static struct dbq *sqlite_prepare(struct db *db, enum stmt_id id,
         sqlite_fail(db, "prepare", why, whylen);
         return NULL;
     }
-    if (st == NULL || (tail && tail[strspn(tail, " \t\r\n;")] != '\0')) {
+    if (st == NULL || !tail_empty(conn_of(db), tail)) {
         sqlite3_finalize(st);
         snprintf(why, whylen, "database: one SQL statement at a time");
         return NULL;

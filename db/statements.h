@@ -177,16 +177,23 @@ STMT(ST_HELD_EACH,
      "WHERE list_id = ?1 AND state = ?2 ORDER BY id")
 STMT(ST_HELD_RETRY,
      "SELECT id, sender, subject, reason, received, state, "
-     "decided_by, message_id, digest, distributed_at, message "
+     "decided_by, message_id, digest, distributed_at "
      "FROM held WHERE list_id = ?1 AND message_id = ?2 AND "
      "digest = ?3 AND sender = ?4 ORDER BY id DESC LIMIT ?5")
 STMT(ST_HELD_REOPEN,
      "UPDATE held SET state = 'pending', decided_by = '', "
      "decided_at = NULL, distributed_at = NULL WHERE id = ?1 AND"
      " state = ?2")
+STMT(ST_HELD_MESSAGE,
+     "SELECT message FROM held WHERE id = ?1")
 STMT(ST_HELD_CLAIM,
      "UPDATE held SET distributed_at = " SQL_NOW ", claimed_by = ?2 "
-     "WHERE id = ?1 AND state = 'approved' AND distributed_at IS NULL")
+     "WHERE id = ?1 AND state = 'approved' AND (distributed_at IS NULL "
+     "OR (substr(claimed_by, 1, ?4) = ?3 AND distributed_at < "
+     SQL_NOW " - ?5))")
+STMT(ST_HELD_UNCLAIM,
+     "UPDATE held SET distributed_at = NULL, claimed_by = '' "
+     "WHERE id = ?1 AND claimed_by = ?2")
 STMT(ST_HELD_CLAIMED_BY,
      "SELECT claimed_by FROM held WHERE id = ?1")
 STMT(ST_TOKEN_PURGE,

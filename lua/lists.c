@@ -68,7 +68,7 @@ void mlm_lua_configure(const struct mlm_config *cfg)
        the decision's time */
     long db_timeout = cfg->decision_timeout / 5;
     lists_db_configure(cfg->database, db_timeout < 1 ? 1 : (int)db_timeout);
-    held_configure(cfg->secret_file);
+    held_configure(cfg->secret_file, cfg->request_timeout);
     sendmail_configure(cfg->sendmail, cfg->request_timeout);
     mime_limits_configure(cfg->mime_max_parts, cfg->mime_max_depth,
                           cfg->mime_max_headers);
@@ -79,6 +79,11 @@ void lists_request_begin(const char *actor)
 {
     held_request_begin();
     lists_db_request_begin(actor);
+}
+
+void lists_request_end(int distributed)
+{
+    held_request_end(lists_db_if_open(), distributed);
 }
 
 static int l_list(lua_State *L)

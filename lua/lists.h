@@ -20,6 +20,8 @@ extern const char LIST_MT[];
 void lists_db_configure(const char *path, int timeout_s);
 /* A new request: its changes are by actor (the change log). */
 void lists_db_request_begin(const char *actor);
+/* The worker's database if it is open, else NULL (never opens it). */
+struct db *lists_db_if_open(void);
 /* The worker's database, opened on first use; a Lua error when it fails. */
 struct db *lua_db(lua_State *L);
 /* A new list object for info on the stack. */
@@ -28,10 +30,20 @@ void list_push(lua_State *L, const struct list_info *info);
 struct list_info *check_list(lua_State *L, int idx);
 
 /* lists_held.c: list:hold, list:held, list:held_retry, list:approved. */
-/* Where the installation secret is (secret_file); once, at start-up. */
-void held_configure(const char *secret_file);
+/*
+ * Where the installation secret is (secret_file), and request_timeout
+ * (how long before a claim of a request that did not end is stale);
+ * once, at start-up.
+ */
+void held_configure(const char *secret_file, int request_timeout);
 /* A new request: no held post is claimed by it yet. */
 void held_request_begin(void);
+/*
+ * The request ended, having distributed its message or not: a claim it
+ * made without distributing, and one left by an earlier request, is
+ * undone on db (NULL: not open; kept for the next request).
+ */
+void held_request_end(struct db *db, int distributed);
 int list_hold(lua_State *L);
 int list_held(lua_State *L);
 int list_held_retry(lua_State *L);

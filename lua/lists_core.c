@@ -46,6 +46,8 @@ void lists_db_request_begin(const char *actor)
     }
 }
 
+struct db *lists_db_if_open(void) { return worker_db; }
+
 /*
  * The database, opened on first use (again at the next request when that
  * failed). A policy's own SQL (mlm.db) may reach no other file or code

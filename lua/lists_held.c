@@ -10,8 +10,16 @@
  * and marks of it are duplicates. Within the request that claimed it the
  * post stays "approved" (a policy may check a mark, then hand the message
  * to the shipped policy, which checks it again).
+ *
+ * A request that claimed a post and did not distribute it (it failed, or
+ * answered anything but continue or accept) undoes its claim at its end
+ * (held_request_end), or at the end of a later request of this worker if
+ * the database failed then; whatever escapes both (a worker killed, mlmd
+ * past decision_timeout) the next copy of the same message takes over
+ * once the claim is older than twice request_timeout (held_claim).
  */
 #include "luambind.h"
+#include "log.h"
 #include "db.h"
 #include "lists.h"
 #include "msgdigest.h"
@@ -24,12 +32,19 @@
 #include <string.h>
 
 static char *secret_path;
-static int64_t claimed_now; /* the held post this request claimed, or 0 */
+static int claim_stale_s;
+/* The claim this request made (id 0: none). */
+static struct held_claim claimed;
+/* A claim of an earlier request that did not distribute, not undone yet
+   (id 0: none). */
+static struct held_claim undo_pending;
 
-void held_configure(const char *secret_file)
+void held_configure(const char *secret_file, int request_timeout)
 {
     free(secret_path);
     secret_path = secret_file ? xstrdup(secret_file) : NULL;
+    /* a request is killed two seconds after request_timeout */
+    claim_stale_s = request_timeout > 5 ? 2 * request_timeout : 10;
 }
 
 const char *held_secret_path(void)
@@ -39,7 +54,42 @@ const char *held_secret_path(void)
 
 void held_request_begin(void)
 {
-    claimed_now = 0;
+    claimed.id = 0;
+}
+
+void held_request_end(struct db *db, int distributed)
+{
+    if (claimed.id != 0 && !distributed)
+        undo_pending = claimed;
+    claimed.id = 0;
+    if (undo_pending.id == 0 || db == NULL)
+        return;
+    char why[512];
+    if (held_unclaim(db, &undo_pending, why, sizeof why) == -1) {
+        msg_warn("cannot undo the claim of held post %lld (tried again "
+                 "after the next request): %s",
+                 (long long)undo_pending.id, why);
+        return;
+    }
+    undo_pending.id = 0;
+}
+
+/* A claim for this request: its token is kept for held_request_end. */
+static struct held_claim *claim_slot(struct held_claim *scratch)
+{
+    memset(scratch, 0, sizeof *scratch);
+    scratch->stale_s = claim_stale_s;
+    return scratch;
+}
+
+/*
+ * After a claim: one this request holds (got, or -1: it may have
+ * committed) is remembered for held_request_end.
+ */
+static void claim_done(int rc, const struct held_claim *c)
+{
+    if (rc == 0 || (rc == -1 && c->id != 0))
+        claimed = *c;
 }
 
 /* The spooled message of a ctx: raw bytes (caller frees). */
@@ -127,7 +177,7 @@ int list_hold(lua_State *L)
 static const char *held_state(const struct held_info *h)
 {
     if (strcmp(h->state, "approved") == 0 && h->distributed_at != 0 &&
-        h->id != claimed_now)
+        h->id != claimed.id)
         return "distributed";
     return h->state;
 }
@@ -188,13 +238,19 @@ int list_held_retry(lua_State *L)
     struct db *db = lua_db(L);
     int rc = held_find_retry(db, list, probe.sender, probe.message_id, raw,
                              len, &h, why, sizeof why);
+    char mark[HELD_CLAIM_MARK_HEX + 1];
+    if (rc == 0)
+        held_claim_mark(h.id, probe.sender, raw, len, mark);
     g_free(raw);
-    if (rc == 0 && strcmp(h.state, "approved") == 0 && h.distributed_at == 0) {
+    /* distributed already: claimed again only by this message's own
+       copy, after its claim went stale (held_claim) */
+    if (rc == 0 && strcmp(h.state, "approved") == 0 && h.id != claimed.id) {
         struct list_info owner;
-        int claim = held_claim(db, h.id, why, sizeof why);
-        if (claim == 0)
-            claimed_now = h.id;
-        else if (claim == DB_NOT_FOUND) /* distributed or reopened meanwhile */
+        struct held_claim c;
+        int claim = held_claim(db, h.id, mark, claim_slot(&c), why,
+                               sizeof why);
+        claim_done(claim, &c);
+        if (claim == DB_NOT_FOUND) /* distributed or reopened meanwhile */
             claim = held_get(db, h.id, &owner, &h, NULL, NULL, why,
                              sizeof why);
         if (claim == -1)
@@ -229,15 +285,15 @@ int list_approved(lua_State *L)
     char *raw = spool_slurp(L, run->req->spool_path, &len);
     int64_t id = 0;
     char why[512];
+    struct held_claim c;
     int rc = approval_check(lua_db(L), secret_path, list, value,
                             run->req->sender ? run->req->sender : "", raw,
-                            len, &id, why, sizeof why);
+                            len, &id, claim_slot(&c), why, sizeof why);
     g_free(raw);
+    claim_done(rc == APPROVAL_GOOD ? 0 : rc, &c);
     if (rc == -1)
         return luaL_error(L, "%s", why);
-    if (rc == APPROVAL_GOOD)
-        claimed_now = id;
-    if (rc == APPROVAL_GOOD || (rc == APPROVAL_USED && id == claimed_now)) {
+    if (rc == APPROVAL_GOOD || (rc == APPROVAL_USED && id == claimed.id)) {
         lua_pushinteger(L, id);
         return 1;
     }

@@ -88,7 +88,7 @@ static int rows_next(lua_State *L)
 struct dbq *prepare_bound(lua_State *L, const char *sql, int first)
 {
     char why[512];
-    struct dbq *st = db_prepare(lua_db(L), sql, why, sizeof why);
+    struct dbq *st = db_prepare_policy(lua_db(L), sql, why, sizeof why);
     if (st == NULL)
         luaL_error(L, "%s", why);
     int top = lua_gettop(L);

@@ -68,6 +68,11 @@ void lists_register(lua_State *L, int module_idx);
 /* A request begins: what the connection remembers is checked again. */
 /* A request begins: actor is who its database changes are by. */
 void lists_request_begin(const char *actor);
+/*
+ * A request ended: distributed when its message goes on to the list
+ * (continue or accept); a held post's claim is undone when it did not.
+ */
+void lists_request_end(int distributed);
 /* Close the worker's database connection (at exit). */
 void lists_shutdown(void);
 

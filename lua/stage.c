@@ -209,6 +209,7 @@ int policy_run(struct policy *p, const struct mlm_request *req,
                  req->qid && *req->qid ? req->qid : "NOQUEUE", refusal,
                  action_name(rep->action));
     run_end(p, &run);
+    lists_request_end(!refused && rc == 0 && rep->action <= ACT_ACCEPT);
     if (refused)
         return 0;
     if (rc == -1) {

@@ -81,10 +81,10 @@ function M.hold(list, a, address, log)
     return nil, false, "cooldown"
   end
   -- One statement: the count and the insert cannot be split by another
-  -- worker's request. Only requests younger than held_expire days count
-  -- (their notices' reply addresses still work): forged requests fill the
-  -- cap for that long at most. (On PostgreSQL workers counting at the
-  -- same moment may each add one past the cap.)
+  -- worker's request (a writing statement runs alone, on PostgreSQL
+  -- under the writers' lock of every host). Only requests younger than
+  -- held_expire days count (their notices' reply addresses still work):
+  -- forged requests fill the cap for that long at most.
   local live = (tonumber(list.held_expire) or 14) * 24 * 3600
   local now = os.time()
   local added = mlm.db:exec("INSERT INTO requests "

@@ -68,6 +68,40 @@ function filter_message(ctx)
     for _ in mlm.db:rows("SELECT " .. string.rep("?", 100)) do end
   end)
   note("adjacent " .. tostring(ok))
+  -- only one SELECT, INSERT, UPDATE, DELETE, WITH or CREATE TABLE/INDEX
+  -- statement: nothing that changes the session, a transaction, the
+  -- driver's own prepared statements, or the schema beyond new tables
+  local refused = {
+    "SET statement_timeout = 0",
+    "  -- a comment\n/* another */ begin",
+    "COMMIT",
+    "DEALLOCATE ALL",
+    "PREPARE probe AS SELECT 1",
+    "LISTEN probe",
+    "COPY site_seen TO STDOUT",
+    "PRAGMA user_version = 7",
+    "DROP TABLE site_seen",
+    "VACUUM",
+    "SELECT 1; SET statement_timeout = 0",
+    "SELECT ';' AS a; DELETE FROM site_seen",
+    "SELECT 1 -- ;\n; DELETE FROM site_seen",
+    "/* /* */ SELECT 1 */ SET statement_timeout = 0",
+  }
+  for i, sql in ipairs(refused) do
+    local ok, err = pcall(mlm.db.exec, mlm.db, sql)
+    note("refused " .. i .. " " .. tostring(ok) .. " "
+      .. tostring(tostring(err):find("a policy's SQL", 1, true) ~= nil))
+  end
+  local allowed = {}
+  for row in mlm.db:rows("  /* ; */ select ';' AS a; ; -- end") do
+    allowed[#allowed + 1] = row.a
+  end
+  for row in mlm.db:rows("WITH t AS (SELECT 2 AS a) SELECT a FROM t") do
+    allowed[#allowed + 1] = row.a
+  end
+  allowed[#allowed + 1] = tostring((pcall(mlm.db.exec, mlm.db,
+    "CREATE UNIQUE INDEX IF NOT EXISTS site_seen_n ON site_seen (n)")))
+  note("allowed " .. table.concat(allowed, " "))
   for i, v in ipairs(out) do ctx:add_header("X-Sql-" .. i, v) end
   return mlm.continue()
 end

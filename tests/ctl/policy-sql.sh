@@ -4,7 +4,10 @@
 # (? and ?N, a ? inside a quoted string left alone), integers past 2^53,
 # floats, booleans, NULL, UTF-8 text, 8-bit text that is not UTF-8,
 # count(*) as an integer; more
-# arguments than parameters and a missing table are errors.
+# arguments than parameters and a missing table are errors. Only one
+# SELECT, INSERT, UPDATE, DELETE, WITH or CREATE TABLE/INDEX statement is
+# taken, the same on both (SET, BEGIN, COMMIT, DEALLOCATE, PREPARE,
+# LISTEN, COPY, PRAGMA, DROP, VACUUM and a second statement are refused).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
@@ -33,7 +36,22 @@ latin1 1
 sum integer 9007199254740996
 quoted it'"'"'s ? x
 hundred 5050
-adjacent false'
+adjacent false
+refused 1 false true
+refused 2 false true
+refused 3 false true
+refused 4 false true
+refused 5 false true
+refused 6 false true
+refused 7 false true
+refused 8 false true
+refused 9 false true
+refused 10 false true
+refused 11 false true
+refused 12 false true
+refused 13 false true
+refused 14 false true
+allowed ; 2 true'
 got=$(run "$tmp/mlm.db")
 t_check "SQLite: the policy's SQL answers as expected" test "$got" = "$expected"
 [ "$got" = "$expected" ] || diff <(echo "$expected") <(echo "$got")

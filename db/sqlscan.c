@@ -1,0 +1,164 @@
+/*
+ * sqlscan.c - the opaque parts of an SQL text, and what a policy's SQL
+ * may be (sqlscan.h).
+ */
+#include "sqlscan.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* The length of a dollar-quote's opening tag at p ($$, $name$), or 0. */
+static size_t dollar_tag(const char *p)
+{
+    if (*p != '$')
+        return 0;
+    size_t n = 1;
+    while (isalpha((unsigned char)p[n]) || p[n] == '_')
+        n++;
+    return p[n] == '$' ? n + 1 : 0;
+}
+
+size_t sql_opaque_len(const char *sql, const char *p)
+{
+    size_t tag = dollar_tag(p);
+    if (tag) {
+        const char *end;
+        for (end = p + tag; *end && strncmp(end, p, tag) != 0; end++)
+            ;
+        return *end ? (size_t)(end + tag - p) : strlen(p);
+    }
+    if (*p == '\'' || *p == '"') {
+        /* E'...' strings take backslash escapes */
+        int escapes = *p == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e');
+        const char *q = p + 1;
+        while (*q && *q != *p) {
+            if (escapes && *q == '\\' && q[1])
+                q++;
+            q++;
+        }
+        return (size_t)(q - p) + (*q ? 1 : 0);
+    }
+    if (p[0] == '-' && p[1] == '-')
+        return strcspn(p, "\n");
+    if (p[0] == '/' && p[1] == '*') {
+        const char *q = p + 2;
+        int depth = 1;
+        while (*q && depth > 0) {
+            if (q[0] == '/' && q[1] == '*') {
+                depth++;
+                q += 2;
+            } else if (q[0] == '*' && q[1] == '/') {
+                depth--;
+                q += 2;
+            } else {
+                q++;
+            }
+        }
+        return (size_t)(q - p);
+    }
+    return 0;
+}
+
+/*
+ * Past spaces and comments from p; NULL when a block comment holds
+ * another (PostgreSQL nests them, SQLite does not: the two would read
+ * different statements).
+ */
+static const char *skip_space(const char *sql, const char *p)
+{
+    for (;;) {
+        p += strspn(p, " \t\r\n\f");
+        if (!(p[0] == '-' && p[1] == '-') && !(p[0] == '/' && p[1] == '*'))
+            return p;
+        size_t n = sql_opaque_len(sql, p);
+        if (p[0] == '/')
+            for (size_t i = 2; i + 1 < n; i++)
+                if (p[i] == '/' && p[i + 1] == '*')
+                    return NULL;
+        p += n;
+    }
+}
+
+/* The word at p (letters only) in upper case into out; its length. */
+static size_t word_at(const char *p, char *out, size_t outlen)
+{
+    size_t n = 0;
+    while (isalpha((unsigned char)p[n]) || p[n] == '_') {
+        if (n + 1 < outlen)
+            out[n] = (char)toupper((unsigned char)p[n]);
+        n++;
+    }
+    out[n < outlen ? n : outlen - 1] = '\0';
+    return n;
+}
+
+int sql_has_word(const char *sql, const char *word)
+{
+    char found[32];
+    for (const char *p = sql; *p;) {
+        size_t skip = sql_opaque_len(sql, p);
+        if (skip) {
+            p += skip;
+        } else if (isalpha((unsigned char)*p) || *p == '_') {
+            size_t n = word_at(p, found, sizeof found);
+            if ((p == sql || !isalnum((unsigned char)p[-1])) &&
+                !isdigit((unsigned char)p[n]) && strcmp(found, word) == 0)
+                return 1;
+            p += n;
+        } else {
+            p++;
+        }
+    }
+    return 0;
+}
+
+int sql_policy_check(const char *sql, char *why, size_t whylen)
+{
+    static const char *const first[] = {"SELECT", "INSERT", "UPDATE",
+                                        "DELETE", "WITH", NULL};
+    const char *p = skip_space(sql, sql);
+    if (p == NULL) {
+        snprintf(why, whylen, "database: a policy's SQL: no comment inside "
+                 "a comment");
+        return -1;
+    }
+    char word[16], next[16];
+    size_t n = word_at(p, word, sizeof word);
+    int allowed = 0;
+    for (int i = 0; first[i] && !allowed; i++)
+        allowed = strcmp(word, first[i]) == 0;
+    if (!allowed && strcmp(word, "CREATE") == 0) {
+        const char *q = skip_space(sql, p + n);
+        size_t m = q ? word_at(q, next, sizeof next) : 0;
+        if (m && strcmp(next, "UNIQUE") == 0) {
+            q = skip_space(sql, q + m);
+            m = q ? word_at(q, next, sizeof next) : 0;
+            allowed = m && strcmp(next, "INDEX") == 0;
+        } else {
+            allowed = m && (strcmp(next, "TABLE") == 0 ||
+                            strcmp(next, "INDEX") == 0);
+        }
+    }
+    if (!allowed) {
+        snprintf(why, whylen, "database: a policy's SQL is one SELECT, "
+                 "INSERT, UPDATE, DELETE, WITH, CREATE TABLE or CREATE "
+                 "INDEX statement, not %s", n ? word : "that");
+        return -1;
+    }
+    /* the first ; outside quotes and comments ends the statement */
+    while (*p && *p != ';') {
+        size_t skip = sql_opaque_len(sql, p);
+        p += skip ? skip : 1;
+    }
+    while (*p == ';') {
+        p = skip_space(sql, p + 1);
+        if (p == NULL || (*p != '\0' && *p != ';')) {
+            snprintf(why, whylen, "database: a policy's SQL is one "
+                     "statement at a time");
+            return -1;
+        }
+    }
+    return 0;
+}
