@@ -114,37 +114,56 @@ int sql_has_word(const char *sql, const char *word)
     return 0;
 }
 
+/*
+ * Whether the statement starting at p (its first word in word) is of a
+ * form a policy may run: a query or a change of rows, or the creation,
+ * change or removal of a table or index of the policy's own. Never a
+ * statement about the session or the transaction (SET, BEGIN, PREPARE,
+ * LISTEN, COPY, PRAGMA, ATTACH ...): the driver owns those.
+ */
+static int allowed_form(const char *sql, const char *p, const char *word,
+                        size_t n)
+{
+    static const char *const rows[] = {"SELECT", "INSERT", "UPDATE",
+                                       "DELETE", "WITH", "REPLACE", NULL};
+    for (int i = 0; rows[i]; i++)
+        if (strcmp(word, rows[i]) == 0)
+            return 1;
+    int create = strcmp(word, "CREATE") == 0;
+    if (!create && strcmp(word, "DROP") != 0 && strcmp(word, "ALTER") != 0)
+        return 0;
+    char next[16];
+    const char *q = skip_space(sql, p + n);
+    size_t m = q ? word_at(q, next, sizeof next) : 0;
+    /* CREATE UNIQUE INDEX, CREATE TEMP[ORARY] TABLE */
+    while (create && m && (strcmp(next, "UNIQUE") == 0 ||
+                           strcmp(next, "TEMP") == 0 ||
+                           strcmp(next, "TEMPORARY") == 0)) {
+        q = skip_space(sql, q + m);
+        m = q ? word_at(q, next, sizeof next) : 0;
+    }
+    if (m == 0)
+        return 0;
+    if (strcmp(next, "TABLE") == 0)
+        return 1;
+    return strcmp(next, "INDEX") == 0 && strcmp(word, "ALTER") != 0;
+}
+
 int sql_policy_check(const char *sql, char *why, size_t whylen)
 {
-    static const char *const first[] = {"SELECT", "INSERT", "UPDATE",
-                                        "DELETE", "WITH", NULL};
     const char *p = skip_space(sql, sql);
     if (p == NULL) {
         snprintf(why, whylen, "database: a policy's SQL: no comment inside "
                  "a comment");
         return -1;
     }
-    char word[16], next[16];
+    char word[16];
     size_t n = word_at(p, word, sizeof word);
-    int allowed = 0;
-    for (int i = 0; first[i] && !allowed; i++)
-        allowed = strcmp(word, first[i]) == 0;
-    if (!allowed && strcmp(word, "CREATE") == 0) {
-        const char *q = skip_space(sql, p + n);
-        size_t m = q ? word_at(q, next, sizeof next) : 0;
-        if (m && strcmp(next, "UNIQUE") == 0) {
-            q = skip_space(sql, q + m);
-            m = q ? word_at(q, next, sizeof next) : 0;
-            allowed = m && strcmp(next, "INDEX") == 0;
-        } else {
-            allowed = m && (strcmp(next, "TABLE") == 0 ||
-                            strcmp(next, "INDEX") == 0);
-        }
-    }
-    if (!allowed) {
+    if (n == 0 || !allowed_form(sql, p, word, n)) {
         snprintf(why, whylen, "database: a policy's SQL is one SELECT, "
-                 "INSERT, UPDATE, DELETE, WITH, CREATE TABLE or CREATE "
-                 "INDEX statement, not %s", n ? word : "that");
+                 "INSERT, UPDATE, DELETE, REPLACE or WITH statement, or "
+                 "CREATE, ALTER or DROP of a TABLE or INDEX, not %s",
+                 n ? word : "that");
         return -1;
     }
     /* the first ; outside quotes and comments ends the statement */

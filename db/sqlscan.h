@@ -26,8 +26,8 @@ int sql_has_word(const char *sql, const char *word);
 /*
  * Whether sql is a statement a policy may run (mlm.db): one statement,
  * whose first word after spaces and comments is SELECT, INSERT, UPDATE,
- * DELETE or WITH, or CREATE TABLE, CREATE INDEX or CREATE UNIQUE INDEX
- * (a policy's own tables); nothing but spaces, comments and ; after its
+ * DELETE, REPLACE or WITH, or a CREATE (UNIQUE, TEMP), ALTER or DROP of a
+ * TABLE or INDEX (a policy's own); nothing but spaces, comments and ; after its
  * first ; outside quotes. 0, or -1 with why. The same on both backends;
  * each backend's parser also takes one statement only.
  */

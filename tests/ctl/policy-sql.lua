@@ -68,9 +68,10 @@ function filter_message(ctx)
     for _ in mlm.db:rows("SELECT " .. string.rep("?", 100)) do end
   end)
   note("adjacent " .. tostring(ok))
-  -- only one SELECT, INSERT, UPDATE, DELETE, WITH or CREATE TABLE/INDEX
-  -- statement: nothing that changes the session, a transaction, the
-  -- driver's own prepared statements, or the schema beyond new tables
+  -- only one SELECT, INSERT, UPDATE, DELETE, REPLACE or WITH statement,
+  -- or a CREATE, ALTER or DROP of a table or index: nothing that changes
+  -- the session, a transaction, the driver's own prepared statements, or
+  -- another database
   local refused = {
     "SET statement_timeout = 0",
     "  -- a comment\n/* another */ begin",
@@ -80,7 +81,7 @@ function filter_message(ctx)
     "LISTEN probe",
     "COPY site_seen TO STDOUT",
     "PRAGMA user_version = 7",
-    "DROP TABLE site_seen",
+    "ATTACH DATABASE ':memory:' AS probe",
     "VACUUM",
     "SELECT 1; SET statement_timeout = 0",
     "SELECT ';' AS a; DELETE FROM site_seen",
@@ -101,6 +102,10 @@ function filter_message(ctx)
   end
   allowed[#allowed + 1] = tostring((pcall(mlm.db.exec, mlm.db,
     "CREATE UNIQUE INDEX IF NOT EXISTS site_seen_n ON site_seen (n)")))
+  allowed[#allowed + 1] = tostring((pcall(mlm.db.exec, mlm.db,
+    "DROP INDEX site_seen_n")))
+  allowed[#allowed + 1] = tostring((pcall(mlm.db.exec, mlm.db,
+    "ALTER TABLE site_seen ADD COLUMN later TEXT")))
   note("allowed " .. table.concat(allowed, " "))
   for i, v in ipairs(out) do ctx:add_header("X-Sql-" .. i, v) end
   return mlm.continue()
