@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Defect repro (review of ad09d14..bf039fa): a policy's SQL is held to one
+# SELECT/INSERT/... statement so that the session and the transaction stay
+# the driver's (db/sqlscan.c: no SET), yet SELECT set_config(...) changes
+# the session as SET does: here it lifts the statement timeout the driver
+# sets on each connection (session_setup), for every later statement of
+# the connection, mlm's own included.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/mlm.sh"
+. "$here/../lib/postgres.sh"
+tmp=$(mktemp -d /tmp/mlm-pgsetcfg.XXXXXX)
+chmod 755 "$tmp"
+cleanup() {
+    local st=$?
+    pg_cleanup
+    [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
+    exit "$st"
+}
+trap cleanup EXIT
+pg_start || exit 1
+uri=$(pg_createdb mlm) || exit 1
+printf 'database = %s\nuser =\npolicy = %s\nlua_path = %s\nsecret_file = %s\n' \
+    "$uri" "$here/policy-set-config.lua" "$top_srcdir/lua/lib" "$tmp/secret" >"$tmp/conf"
+"$CTL_BIN" -C "$tmp/conf" db migrate >/dev/null
+printf 'From: a@example.net\nTo: dev@example.org\nSubject: s\n\nHi.\n' >"$tmp/post.eml"
+out=$("$CTL_BIN" -C "$tmp/conf" try --from a@example.net --to dev@example.org "$tmp/post.eml" 2>&1)
+line=$(grep -E '^X-Timeout|error' <<<"$out" | head -n 3 | tr '\n' ' ')
+t_check "the policy ran ($line)" grep -q '^X-Timeout' <<<"$out"
+t_check "a policy's SELECT cannot lift the driver's statement timeout ($line)" \
+    bash -c '! grep -q "^X-Timeout: .* -> 0$" <<<"$1"' _ "$out"
+t_done
