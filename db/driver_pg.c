@@ -97,7 +97,8 @@ struct pg_stmt {
     int formats[PG_PARAMS_MAX];
     int bad_bind;           /* a parameter out of range, or with a NUL */
     int bad_nul;            /* bad_bind is text holding a NUL */
-    int is_read;            /* a SELECT: safe to send again */
+    int is_read;            /* a SELECT, or a WITH that changes no row:
+                               safe to send again, takes no lock */
     int reads_rows;         /* holds a SELECT (a subquery, if not is_read) */
     PGresult *res;          /* NULL: not run since the reset */
     int row;                /* the current row; -1 before the first */
@@ -606,7 +607,10 @@ static struct dbq *pg_prepare(struct db *db, enum stmt_id id,
     s->sql = text;
     s->nparams = nparams;
     const char *verb = text + strspn(text, " \t\r\n(");
-    s->is_read = strncasecmp(verb, "SELECT", 6) == 0;
+    int writes = sql_has_word(text, "INSERT") || sql_has_word(text, "UPDATE") ||
+                 sql_has_word(text, "DELETE");
+    s->is_read = strncasecmp(verb, "SELECT", 6) == 0 ||
+                 (strncasecmp(verb, "WITH", 4) == 0 && !writes);
     s->reads_rows = sql_has_word(text, "SELECT");
     s->row = -1;
     if (id < ST_COUNT)

@@ -18,8 +18,8 @@
  * a message stays on disk at most that long after its transaction
  * (spool_idle_timeout in the configuration, 60 s by default);
  * mlmd removes the rest when it stops, also the files of transactions
- * still open then (a file is named mlmd.PID.XXXXXX after the process
- * that made it, so mlmd instances may share spool_dir).
+ * still open then (a file is named mlmd.TAG.XXXXXX, TAG random to the
+ * process that made it, so mlmd instances may share spool_dir).
  *
  * The worker writes a replaced body to path + ".body" the same way; that
  * file lives and goes with its spool file.
@@ -37,6 +37,7 @@
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,10 +91,30 @@ static int pool_give(const struct spool *sp)
     return kept;
 }
 
+/*
+ * This process's part of its spool file names, random (set before the
+ * first transaction by spool_pool_start): mlmd instances sharing
+ * spool_dir, even in PID namespaces of their own, never take each
+ * other's files for theirs.
+ */
+static char spool_tag[17] = "0000000000000000";
+
+static void spool_tag_make(void)
+{
+    unsigned char r[8];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        /* no entropy yet: the pid and the clock tell instances apart */
+        uint64_t v = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms();
+        memcpy(r, &v, sizeof r);
+    }
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(spool_tag + 2 * i, 3, "%02x", r[i]);
+}
+
 static int spool_create(struct spool *sp, const char *dir, const char *qid)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/mlmd.%ld.XXXXXX", dir, (long)getpid());
+    snprintf(path, sizeof path, "%s/mlmd.%s.XXXXXX", dir, spool_tag);
     /* mkstemp creates mode 0600 itself: no umask games between threads. */
     int fd = mkostemp(path, O_CLOEXEC);
     if (fd == -1 || (sp->fp = fdopen(fd, "w")) == NULL) {
@@ -255,6 +276,7 @@ static void *janitor_main(void *unused)
 
 void spool_pool_start(void)
 {
+    spool_tag_make();
     /*
      * libmilter's signal thread waits for SIGTERM with sigwait; a thread
      * that left it unblocked would take the signal and die with mlmd.
@@ -273,12 +295,12 @@ void spool_pool_start(void)
 /*
  * Remove the files of this process's transactions still open: libmilter
  * stops serving its connections when it stops, and their files would
- * stay. Their names start with "mlmd.PID." (spool_create).
+ * stay. Their names start with "mlmd.TAG." (spool_tag).
  */
 static void spool_remove_open(const char *dir)
 {
     char prefix[64];
-    int plen = snprintf(prefix, sizeof prefix, "mlmd.%ld.", (long)getpid());
+    int plen = snprintf(prefix, sizeof prefix, "mlmd.%s.", spool_tag);
     DIR *d = opendir(dir);
     if (d == NULL)
         return;
