@@ -467,6 +467,13 @@ int held_claim(struct db *db, int64_t id, const char *mark,
  */
 int held_unclaim(struct db *db, const struct held_claim *c, char *why,
                  size_t whylen);
+/*
+ * Confirm claim c when it stands (the request that claimed answered with
+ * the distribution): no copy of the message takes it over any more, at
+ * any age. 0 (confirmed or not there), or -1 with why.
+ */
+int held_confirm(struct db *db, const struct held_claim *c, char *why,
+                 size_t whylen);
 
 /* --- subscription requests held for the owners ------------------------ */
 

@@ -325,6 +325,17 @@ int held_unclaim(struct db *db, const struct held_claim *c, char *why,
     return 0;
 }
 
+int held_confirm(struct db *db, const struct held_claim *c, char *why,
+                 size_t whylen)
+{
+    struct dbq *st = db_stmt(db, ST_HELD_CONFIRM, why, whylen);
+    if (st == NULL)
+        return -1;
+    dbq_bind_int64(st, 1, c->id);
+    dbq_bind_text(st, 2, c->token);
+    return db_step_done(db, st, "held confirm", why, whylen);
+}
+
 int bounce_members_each(struct db *db, const struct list_info *list,
                         int (*fn)(const struct bounce_member *, void *),
                         void *arg, char *why, size_t whylen)

@@ -194,6 +194,9 @@ STMT(ST_HELD_CLAIM,
 STMT(ST_HELD_UNCLAIM,
      "UPDATE held SET distributed_at = NULL, claimed_by = '' "
      "WHERE id = ?1 AND claimed_by = ?2")
+STMT(ST_HELD_CONFIRM,
+     "UPDATE held SET claimed_by = 'distributed' "
+     "WHERE id = ?1 AND claimed_by = ?2")
 STMT(ST_HELD_CLAIMED_BY,
      "SELECT claimed_by FROM held WHERE id = ?1")
 STMT(ST_TOKEN_PURGE,

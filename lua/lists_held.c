@@ -14,9 +14,12 @@
  * A request that claimed a post and did not distribute it (it failed, or
  * answered anything but continue or accept) undoes its claim at its end
  * (held_request_end), or at the end of a later request of this worker if
- * the database failed then; whatever escapes both (a worker killed, mlmd
- * past decision_timeout) the next copy of the same message takes over
- * once the claim is older than twice request_timeout (held_claim).
+ * the database failed then; one that distributed confirms it the same
+ * way, and a confirmed claim stands for good (a later copy, the retry of
+ * an MTA that lost the 250, is a duplicate). A claim neither undone nor
+ * confirmed (a worker killed, the database gone for both) is taken over
+ * by the next copy of the same message once older than twice
+ * request_timeout (held_claim).
  */
 #include "luambind.h"
 #include "log.h"
@@ -38,6 +41,8 @@ static struct held_claim claimed;
 /* A claim of an earlier request that did not distribute, not undone yet
    (id 0: none). */
 static struct held_claim undo_pending;
+/* A claim of an earlier request that distributed, not confirmed yet. */
+static struct held_claim confirm_pending;
 
 void held_configure(const char *secret_file, int request_timeout)
 {
@@ -57,21 +62,37 @@ void held_request_begin(void)
     claimed.id = 0;
 }
 
+/* Settle a pending claim (undo or confirm): 0, or -1 (logged). */
+static int claim_settle(struct db *db, struct held_claim *c, int undo)
+{
+    char why[512];
+    int rc = undo ? held_unclaim(db, c, why, sizeof why)
+                  : held_confirm(db, c, why, sizeof why);
+    if (rc == -1) {
+        msg_warn("cannot %s the claim of held post %lld (tried again "
+                 "after the next request): %s", undo ? "undo" : "confirm",
+                 (long long)c->id, why);
+        return -1;
+    }
+    c->id = 0;
+    return 0;
+}
+
 void held_request_end(struct db *db, int distributed)
 {
-    if (claimed.id != 0 && !distributed)
-        undo_pending = claimed;
-    claimed.id = 0;
-    if (undo_pending.id == 0 || db == NULL)
-        return;
-    char why[512];
-    if (held_unclaim(db, &undo_pending, why, sizeof why) == -1) {
-        msg_warn("cannot undo the claim of held post %lld (tried again "
-                 "after the next request): %s",
-                 (long long)undo_pending.id, why);
-        return;
+    if (claimed.id != 0) {
+        if (distributed)
+            confirm_pending = claimed;
+        else
+            undo_pending = claimed;
     }
-    undo_pending.id = 0;
+    claimed.id = 0;
+    if (db == NULL)
+        return;
+    if (confirm_pending.id != 0)
+        claim_settle(db, &confirm_pending, 0);
+    if (undo_pending.id != 0)
+        claim_settle(db, &undo_pending, 1);
 }
 
 /* A claim for this request: its token is kept for held_request_end. */
