@@ -9,20 +9,31 @@
 #include <string.h>
 #include <strings.h>
 
-/* The length of a dollar-quote's opening tag at p ($$, $name$), or 0. */
-static size_t dollar_tag(const char *p)
+/* A character of an unquoted identifier (PostgreSQL allows $ after the
+   first). */
+static int ident_char(char c)
 {
-    if (*p != '$')
+    return isalnum((unsigned char)c) || c == '_' || c == '$';
+}
+
+/*
+ * The length of a dollar-quote's opening tag at p ($$, $name$), or 0;
+ * a $ inside an identifier (a$b) opens none.
+ */
+static size_t dollar_tag(const char *sql, const char *p)
+{
+    if (*p != '$' || (p > sql && ident_char(p[-1])))
         return 0;
     size_t n = 1;
-    while (isalpha((unsigned char)p[n]) || p[n] == '_')
-        n++;
+    if (isalpha((unsigned char)p[n]) || p[n] == '_')
+        while (isalnum((unsigned char)p[n]) || p[n] == '_')
+            n++;
     return p[n] == '$' ? n + 1 : 0;
 }
 
 size_t sql_opaque_len(const char *sql, const char *p)
 {
-    size_t tag = dollar_tag(p);
+    size_t tag = dollar_tag(sql, p);
     if (tag) {
         const char *end;
         for (end = p + tag; *end && strncmp(end, p, tag) != 0; end++)
@@ -31,7 +42,8 @@ size_t sql_opaque_len(const char *sql, const char *p)
     }
     if (*p == '\'' || *p == '"') {
         /* E'...' strings take backslash escapes */
-        int escapes = *p == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e');
+        int escapes = *p == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
+                      (p - 1 == sql || !ident_char(p[-2]));
         const char *q = p + 1;
         while (*q && *q != *p) {
             if (escapes && *q == '\\' && q[1])
@@ -149,8 +161,32 @@ static int allowed_form(const char *sql, const char *p, const char *word,
     return strcmp(next, "INDEX") == 0 && strcmp(word, "ALTER") != 0;
 }
 
+/*
+ * Functions that change the session or reach outside it, refused by name
+ * anywhere in the text (quoted or not, whatever the case), and
+ * PostgreSQL's U& escapes, which could spell one otherwise.
+ */
+static const char *refused_text(const char *sql)
+{
+    static const char *const names[] = {"set_config", "advisory", "dblink",
+                                        "u&\"", "u&'", NULL};
+    for (int i = 0; names[i]; i++) {
+        size_t n = strlen(names[i]);
+        for (const char *p = sql; *p; p++)
+            if (strncasecmp(p, names[i], n) == 0)
+                return names[i];
+    }
+    return NULL;
+}
+
 int sql_policy_check(const char *sql, char *why, size_t whylen)
 {
+    const char *name = refused_text(sql);
+    if (name != NULL) {
+        snprintf(why, whylen, "database: a policy's SQL may not use %s "
+                 "(it changes the session the driver owns)", name);
+        return -1;
+    }
     const char *p = skip_space(sql, sql);
     if (p == NULL) {
         snprintf(why, whylen, "database: a policy's SQL: no comment inside "

@@ -28,7 +28,8 @@ int sql_has_word(const char *sql, const char *word);
  * whose first word after spaces and comments is SELECT, INSERT, UPDATE,
  * DELETE, REPLACE or WITH, or a CREATE (UNIQUE, TEMP), ALTER or DROP of a
  * TABLE or INDEX (a policy's own); nothing but spaces, comments and ; after its
- * first ; outside quotes. 0, or -1 with why. The same on both backends;
+ * first ; outside quotes; and no set_config, advisory or dblink anywhere
+ * in the text, nor a U& escape. 0, or -1 with why. The same on both backends;
  * each backend's parser also takes one statement only.
  */
 int sql_policy_check(const char *sql, char *why, size_t whylen);

@@ -68,6 +68,15 @@ function filter_message(ctx)
     for _ in mlm.db:rows("SELECT " .. string.rep("?", 100)) do end
   end)
   note("adjacent " .. tostring(ok))
+  -- a $ inside an identifier opens no dollar quote, and E before a quote
+  -- is an E'' string only as a word of its own: the ? after each is a
+  -- parameter
+  for row in mlm.db:rows("SELECT 1 AS a$b$, ? AS v", "dollar") do
+    note("ident " .. row.v)
+  end
+  for row in mlm.db:rows("SELECT CASE WHEN 1 = 2 THEN 'a' ELSE'b\\' END AS l, ? AS v", "else") do
+    note("ident " .. row.v)
+  end
   -- only one SELECT, INSERT, UPDATE, DELETE, REPLACE or WITH statement,
   -- or a CREATE, ALTER or DROP of a table or index: nothing that changes
   -- the session, a transaction, the driver's own prepared statements, or

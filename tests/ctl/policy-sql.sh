@@ -38,6 +38,8 @@ sum integer 9007199254740996
 quoted it'"'"'s ? x
 hundred 5050
 adjacent false
+ident dollar
+ident else
 refused 1 false true
 refused 2 false true
 refused 3 false true
