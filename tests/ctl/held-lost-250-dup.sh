@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Defect repro (review of ad09d14..bf039fa): an approved held post
-# (hold_mode defer) is distributed by the sender's MTA's retry; the 250
-# is lost on the way back (the case mlm_lists.lua's hold() discards as
-# "distributed already"), and the sender's MTA retries minutes later, as
-# MTAs do (Postfix: 300 s at the least). The claim is then older than
-# twice request_timeout, the copy has the same mark, held_claim takes the
-# claim over and the post goes to the members a second time. Expected:
-# the retry is discarded as a duplicate, as it was before ad09d14..HEAD.
+# An approved held post (hold_mode defer) is distributed by the sender's
+# MTA's retry; the 250 is lost on the way back, and the sender's MTA
+# retries minutes later, as MTAs do (Postfix: 300 s at the least). The
+# request that distributed confirmed its claim, so the late copy is
+# discarded as a duplicate (mlm_lists.lua's hold(): "distributed
+# already"), however old the claim. Before the fix, a claim older than
+# twice request_timeout was taken over and the post went out twice.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"

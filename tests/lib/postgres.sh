@@ -73,3 +73,37 @@ pg_cleanup() {
     pg_stop
     [ -n "${KEEP_TMP:-}" ] || rm -rf "$PG_DIR"
 }
+
+# pg_policy_test NAME POLICY [CONFIG-LINE...]: what a test of one policy on
+# a private server needs, set up or the test exits: $tmp (a directory,
+# removed at exit with the server, after the function pg_test_cleanup if
+# the test defines one), a migrated database mlm, $tmp/conf naming it and
+# POLICY (and the lines given), ctl (mlm-ctl with that file) and
+# $tmp/post.eml (a plain post from a@example.net to dev@example.org).
+pg_policy_test() {
+    local name=$1 policy=$2
+    shift 2
+    tmp=$(mktemp -d "/tmp/mlm-pg$name.XXXXXX")
+    chmod 755 "$tmp"
+    trap pg_policy_test_exit EXIT
+    pg_start || exit 1
+    local uri
+    uri=$(pg_createdb mlm) || exit 1
+    {
+        printf 'database = %s\nuser =\npolicy = %s\nlua_path = %s\nsecret_file = %s\n' \
+            "$uri" "$policy" "$top_srcdir/lua/lib" "$tmp/secret"
+        local line
+        for line in "$@"; do echo "$line"; done
+    } >"$tmp/conf"
+    "$CTL_BIN" -C "$tmp/conf" db migrate >/dev/null || exit 1
+    printf 'From: a@example.net\nTo: dev@example.org\nSubject: %s\n\nHi.\n' \
+        "$name" >"$tmp/post.eml"
+    ctl() { "$CTL_BIN" -C "$tmp/conf" "$@"; }
+}
+pg_policy_test_exit() {
+    local st=$?
+    declare -F pg_test_cleanup >/dev/null && pg_test_cleanup
+    pg_cleanup
+    [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
+    exit "$st"
+}

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Defect repro (review of ad09d14..bf039fa): mlmd removes at its stop the
-# spool files named mlmd.<its pid>.*, taken for its own open
-# transactions. Two mlmd sharing spool_dir in PID namespaces of their own
-# (two containers on one spool volume, the usual container setup) have
-# the same pid: stopping one removes the spool file of the other's open
-# transaction, whose end of message then finds no message.
+# Two mlmd sharing spool_dir in PID namespaces of their own (two
+# containers on one spool volume) have the same pid. mlmd removes at its
+# stop the spool files of its own open transactions, named by a random
+# tag of its own (mlmd/spool.c), never by its pid: stopping one leaves
+# the other's open transaction its file, and its end of message is
+# answered.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"

@@ -8,28 +8,14 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 . "$here/../lib/postgres.sh"
-tmp=$(mktemp -d /tmp/mlm-pgbytea.XXXXXX)
-chmod 755 "$tmp"
-cleanup() {
-    local st=$?
-    pg_cleanup
-    [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
-    exit "$st"
-}
-trap cleanup EXIT
+pg_policy_test bytea "$top_srcdir/lua/policy.lua"
+echo "sendmail = /usr/bin/env FAKE_SENDMAIL_DIR=$tmp/sent $top_srcdir/tests/lib/fake-sendmail.sh" >>"$tmp/conf"
+mkdir "$tmp/sent"
 if ! ${CC:-cc} -shared -fPIC -o "$tmp/unescape-fail.so" "$here/unescape-fail.c"; then
     echo "# skipped: no C compiler for the preloaded library"
     exit 77
 fi
-pg_start || exit 1
-uri=$(pg_createdb mlm) || exit 1
-mkdir "$tmp/sent"
-printf 'database = %s\nuser =\npolicy = %s\nlua_path = %s\nsecret_file = %s\nsendmail = /usr/bin/env FAKE_SENDMAIL_DIR=%s %s\n' \
-    "$uri" "$top_srcdir/lua/policy.lua" "$top_srcdir/lua/lib" "$tmp/secret" \
-    "$tmp/sent" "$top_srcdir/tests/lib/fake-sendmail.sh" >"$tmp/conf"
-ctl() { "$CTL_BIN" -C "$tmp/conf" "$@"; }
 oom() { LD_PRELOAD="$tmp/unescape-fail.so" "$CTL_BIN" -C "$tmp/conf" "$@"; }
-ctl db migrate >/dev/null
 L=dev@lists.example
 ctl list create $L --owner owner@example.org >/dev/null
 ctl list set $L nonmember_action hold >/dev/null

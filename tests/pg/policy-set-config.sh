@@ -9,22 +9,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 . "$here/../lib/postgres.sh"
-tmp=$(mktemp -d /tmp/mlm-pgsetcfg.XXXXXX)
-chmod 755 "$tmp"
-cleanup() {
-    local st=$?
-    pg_cleanup
-    [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
-    exit "$st"
-}
-trap cleanup EXIT
-pg_start || exit 1
-uri=$(pg_createdb mlm) || exit 1
-printf 'database = %s\nuser =\npolicy = %s\nlua_path = %s\nsecret_file = %s\n' \
-    "$uri" "$here/policy-set-config.lua" "$top_srcdir/lua/lib" "$tmp/secret" >"$tmp/conf"
-"$CTL_BIN" -C "$tmp/conf" db migrate >/dev/null
-printf 'From: a@example.net\nTo: dev@example.org\nSubject: s\n\nHi.\n' >"$tmp/post.eml"
-out=$("$CTL_BIN" -C "$tmp/conf" try --from a@example.net --to dev@example.org "$tmp/post.eml" 2>&1)
+pg_policy_test setcfg "$here/policy-set-config.lua"
+out=$(ctl try --from a@example.net --to dev@example.org "$tmp/post.eml" 2>&1)
 line=$(grep -E '^X-Timeout|error' <<<"$out" | head -n 3 | tr '\n' ' ')
 t_check "the policy ran ($line)" grep -q '^X-Timeout' <<<"$out"
 t_check "a policy's SELECT cannot lift the driver's statement timeout ($line)" \

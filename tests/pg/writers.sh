@@ -8,21 +8,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/mlm.sh"
 . "$here/../lib/postgres.sh"
-tmp=$(mktemp -d /tmp/mlm-pgwriters.XXXXXX)
-chmod 755 "$tmp"
-cleanup() {
-    local st=$?
-    pg_cleanup
-    [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
-    exit "$st"
-}
-trap cleanup EXIT
-pg_start || exit 1
-uri=$(pg_createdb mlm) || exit 1
-printf 'database = %s\nuser =\npolicy = %s\nlua_path = %s\nsecret_file = %s\n' \
-    "$uri" "$here/writers.lua" "$top_srcdir/lua/lib" "$tmp/secret" >"$tmp/conf"
-ctl() { "$CTL_BIN" -C "$tmp/conf" "$@"; }
-ctl db migrate >/dev/null
+pg_policy_test writers "$here/writers.lua"
 pg_psql mlm "CREATE TABLE site_cap (who TEXT)"
 printf 'From: a@example.net\nTo: dev@example.org\nSubject: cap\n\nHi.\n' >"$tmp/post.eml"
 try() { ctl try --from "$1" --to dev@example.org "$tmp/post.eml" >"$tmp/$2.out" 2>&1; }
