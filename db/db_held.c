@@ -46,6 +46,22 @@ static void held_row(struct dbq *st, struct held_info *h)
     h->hold_mode[0] = '\0'; /* only held_get reads it */
 }
 
+/* A copy of blob column col, NUL-terminated (the caller frees *raw). */
+static int blob_copy(struct dbq *st, int col, void **raw, size_t *rawlen,
+                     char *why, size_t whylen)
+{
+    const void *stored = dbq_blob(st, col, rawlen);
+    *raw = malloc(*rawlen + 1);
+    if (*raw == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    if (*rawlen)
+        memcpy(*raw, stored, *rawlen);
+    ((char *)*raw)[*rawlen] = '\0';
+    return 0;
+}
+
 int held_get(struct db *db, int64_t id, struct list_info *list,
              struct held_info *out, void **raw, size_t *rawlen, char *why,
              size_t whylen)
@@ -57,17 +73,9 @@ int held_get(struct db *db, int64_t id, struct list_info *list,
     int rc = dbq_step(st);
     if (rc == DBQ_ROW) {
         held_row(st, out);
-        if (raw) {
-            const void *stored = dbq_blob(st, 10, rawlen);
-            *raw = malloc(*rawlen + 1);
-            if (*raw == NULL) {
-                dbq_reset(st);
-                snprintf(why, whylen, "out of memory");
-                return -1;
-            }
-            if (*rawlen)
-                memcpy(*raw, stored, *rawlen);
-            ((char *)*raw)[*rawlen] = '\0';
+        if (raw && blob_copy(st, 10, raw, rawlen, why, whylen) == -1) {
+            dbq_reset(st);
+            return -1;
         }
         list->id = dbq_int64(st, 11);
         db_column_copy(st, 12, list->name, sizeof list->name);
@@ -170,16 +178,9 @@ static int held_message(struct db *db, int64_t id, void **raw, size_t *rawlen,
         return -1;
     dbq_bind_int64(st, 1, id);
     int rc = dbq_step(st);
-    if (rc == DBQ_ROW) {
-        const void *stored = dbq_blob(st, 0, rawlen);
-        *raw = malloc(*rawlen + 1);
-        if (*raw == NULL) {
-            dbq_reset(st);
-            snprintf(why, whylen, "out of memory");
-            return -1;
-        }
-        if (*rawlen)
-            memcpy(*raw, stored, *rawlen);
+    if (rc == DBQ_ROW && blob_copy(st, 0, raw, rawlen, why, whylen) == -1) {
+        dbq_reset(st);
+        return -1;
     }
     dbq_reset(st);
     if (rc == DBQ_ROW)
