@@ -456,24 +456,19 @@ void held_claim_mark(int64_t id, const char *sender, const char *raw,
  * (its MTA was answered 4xx) or a duplicate follows a distribution long
  * past; a duplicate is the rarer harm than a lost post. c->id and
  * c->token are set whatever the result; after -1 the claim may or may
- * not have committed (held_unclaim undoes it if it did).
+ * not have committed (held_claim_settle undoes it if it did).
  */
 int held_claim(struct db *db, int64_t id, const char *mark,
                struct held_claim *c, char *why, size_t whylen);
 /*
- * Undo claim c when it stands (a request that claimed and did not
- * distribute): the post is approved and undistributed again. 0 (undone
+ * Settle claim c when it stands. Not distributed (the request that
+ * claimed did not hand the post out): undo it, the post is approved and
+ * undistributed again (logged "held unclaim"). Distributed: confirm it,
+ * no copy of the message takes it over any more, at any age. 0 (settled
  * or not there), or -1 with why.
  */
-int held_unclaim(struct db *db, const struct held_claim *c, char *why,
-                 size_t whylen);
-/*
- * Confirm claim c when it stands (the request that claimed answered with
- * the distribution): no copy of the message takes it over any more, at
- * any age. 0 (confirmed or not there), or -1 with why.
- */
-int held_confirm(struct db *db, const struct held_claim *c, char *why,
-                 size_t whylen);
+int held_claim_settle(struct db *db, const struct held_claim *c,
+                      int distributed, char *why, size_t whylen);
 
 /* --- subscription requests held for the owners ------------------------ */
 

@@ -311,30 +311,21 @@ int held_claim(struct db *db, int64_t id, const char *mark,
     return db_changes(db) == 1 ? 0 : DB_NOT_FOUND;
 }
 
-int held_unclaim(struct db *db, const struct held_claim *c, char *why,
-                 size_t whylen)
+int held_claim_settle(struct db *db, const struct held_claim *c,
+                      int distributed, char *why, size_t whylen)
 {
-    struct dbq *st = db_stmt(db, ST_HELD_UNCLAIM, why, whylen);
+    const char *what = distributed ? "held confirm" : "held unclaim";
+    struct dbq *st = db_stmt(db, distributed ? ST_HELD_CONFIRM
+                                             : ST_HELD_UNCLAIM, why, whylen);
     if (st == NULL)
         return -1;
     dbq_bind_int64(st, 1, c->id);
     dbq_bind_text(st, 2, c->token);
-    if (db_step_done(db, st, "held unclaim", why, whylen) == -1)
+    if (db_step_done(db, st, what, why, whylen) == -1)
         return -1;
-    if (db_changes(db) == 1)
-        db_log_held(db, c->id, "held unclaim", "approved");
+    if (!distributed && db_changes(db) == 1)
+        db_log_held(db, c->id, what, "approved");
     return 0;
-}
-
-int held_confirm(struct db *db, const struct held_claim *c, char *why,
-                 size_t whylen)
-{
-    struct dbq *st = db_stmt(db, ST_HELD_CONFIRM, why, whylen);
-    if (st == NULL)
-        return -1;
-    dbq_bind_int64(st, 1, c->id);
-    dbq_bind_text(st, 2, c->token);
-    return db_step_done(db, st, "held confirm", why, whylen);
 }
 
 int bounce_members_each(struct db *db, const struct list_info *list,

@@ -63,14 +63,13 @@ void held_request_begin(void)
 }
 
 /* Settle a pending claim (undo or confirm): 0, or -1 (logged). */
-static int claim_settle(struct db *db, struct held_claim *c, int undo)
+static int claim_settle(struct db *db, struct held_claim *c, int distributed)
 {
     char why[512];
-    int rc = undo ? held_unclaim(db, c, why, sizeof why)
-                  : held_confirm(db, c, why, sizeof why);
-    if (rc == -1) {
+    if (held_claim_settle(db, c, distributed, why, sizeof why) == -1) {
         msg_warn("cannot %s the claim of held post %lld (tried again "
-                 "after the next request): %s", undo ? "undo" : "confirm",
+                 "after the next request): %s",
+                 distributed ? "confirm" : "undo",
                  (long long)c->id, why);
         return -1;
     }
@@ -90,9 +89,9 @@ void held_request_end(struct db *db, int distributed)
     if (db == NULL)
         return;
     if (confirm_pending.id != 0)
-        claim_settle(db, &confirm_pending, 0);
+        claim_settle(db, &confirm_pending, 1);
     if (undo_pending.id != 0)
-        claim_settle(db, &undo_pending, 1);
+        claim_settle(db, &undo_pending, 0);
 }
 
 /* A claim for this request: its token is kept for held_request_end. */
