@@ -77,14 +77,19 @@ later() { pg_psql mlm "UPDATE held SET distributed_at = distributed_at - 3600 WH
 # One loss: the claim's answer.
 hold_approve 1
 cut "$CLAIM"
+# then_duplicate N: post N's next retry is a duplicate, dropped.
+then_duplicate() {
+    local out
+    out=$(try direct "$1")
+    t_check "post $1: a retry after that is a duplicate ($(grep '^result' <<<"$out"))" \
+        grep -q "discard" <<<"$out"
+}
 out=$(try proxy 1)
 t_check "the connection was cut after the claim was sent" test "$(cuts)" = 1
 t_check "the claim is in the database" test "$(claimed "$id")" = t
 t_check "the retry is distributed, not dropped ($(grep '^result' <<<"$out"))" \
     distributed "$out"
-out=$(try direct 1)
-t_check "a second retry is dropped as a duplicate ($(grep '^result' <<<"$out"))" \
-    grep -q "discard" <<<"$out"
+then_duplicate 1
 
 # Two losses: the claim's answer and the read-back's (sent twice: a read
 # is sent again once on a new connection).
@@ -98,9 +103,7 @@ t_check "its claim was undone at its end" test "$(claimed "$id")" = f
 out=$(try direct 2)
 t_check "the MTA's retry is distributed ($(grep '^result' <<<"$out"))" \
     distributed "$out"
-out=$(try direct 2)
-t_check "a retry after that is a duplicate ($(grep '^result' <<<"$out"))" \
-    grep -q "discard" <<<"$out"
+then_duplicate 2
 
 # Two losses and no undo (the worker gone before it could send it).
 hold_approve 3
@@ -122,7 +125,5 @@ t_check "retries minutes later take the claim over: one distributes ($n), the ot
 # The distribution confirmed its claim: a copy after it, however late (an
 # MTA that lost the 250), is a duplicate.
 later "$id"
-out=$(try direct 3)
-t_check "a retry after that, however late, is a duplicate ($(grep '^result' <<<"$out"))" \
-    grep -q "discard" <<<"$out"
+then_duplicate 3
 t_done
