@@ -82,6 +82,7 @@ struct pg_conn {
     /* the names of statements.h's prepared statements begin with it:
        random, so that no SQL text can name them */
     char stmt_prefix[2 * 8 + 1];
+    int policy_ran;        /* a policy's statement ran since session_setup */
     char error[512];
 };
 
@@ -99,7 +100,7 @@ struct pg_stmt {
     int bad_nul;            /* bad_bind is text holding a NUL */
     int is_read;            /* a SELECT, or a WITH that changes no row:
                                safe to send again, takes no lock */
-    int reads_rows;         /* holds a SELECT (a subquery, if not is_read) */
+    int reads_rows;         /* reads other rows (a SELECT, TABLE, FROM, USING) */
     PGresult *res;          /* NULL: not run since the reset */
     int row;                /* the current row; -1 before the first */
     /* the current row's bytea values unescaped, by column (NULL: not a
@@ -277,27 +278,34 @@ static void q_bind_blob(struct dbq *q, int idx, const void *data, size_t len)
 
 static void q_bind_null(struct dbq *q, int idx) { slot(pgs(q), idx); }
 
-/* The session's settings after each connection. */
 /*
  * The session's settings after each connection: quiet notices, and the
  * statement timeout unless the URI set one of its own (its options=
- * replaces the driver's, timeout included).
+ * replaces the driver's, timeout included). With reset, first back to
+ * the connection's own settings and no session advisory lock: a policy's
+ * SQL may have changed them (its text is checked, but a query string
+ * built at run time can call anything), and mlm's statements must run
+ * under the driver's.
  */
-static int session_setup(struct db *db)
+static int session_setup(struct db *db, int reset)
 {
     struct pg_conn *c = pgc(db);
-    char sql[256];
+    char sql[512];
     snprintf(sql, sizeof sql,
-             "SET client_min_messages = warning; "
+             "%sSET client_min_messages = warning; "
              "SET idle_in_transaction_session_timeout = %d; SELECT CASE "
              "WHEN current_setting('statement_timeout') = '0' THEN "
              "set_config('statement_timeout', '%d', false) END",
+             reset ? "RESET client_encoding; RESET statement_timeout; "
+                     "SELECT pg_advisory_unlock_all(); " : "",
              c->timeout_s * 1000, c->timeout_s * 1000);
     PGresult *r = PQexec(c->pg, sql);
     int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok)
         set_error(db, PQresultErrorMessage(r));
     PQclear(r);
+    if (ok)
+        c->policy_ran = 0;
     return ok ? 0 : -1;
 }
 
@@ -316,19 +324,22 @@ static int reconnected(struct db *db)
         return 0;
     }
     c->generation++;
-    return session_setup(db) == 0;
+    return session_setup(db, 0) == 0;
 }
 
 /*
  * Whether a statement may be sent: a connection known lost is made again
  * first (nothing was sent on it yet), but not inside a transaction, which
- * went with it. 0 with the error set.
+ * went with it; before a statement of mlm's own (not policy), the
+ * session's settings are restored after a policy's statement ran. 0 with
+ * the error set.
  */
-static int usable(struct db *db)
+static int usable(struct db *db, int policy)
 {
     struct pg_conn *c = pgc(db);
     if (PQstatus(c->pg) != CONNECTION_BAD)
-        return 1;
+        return policy || !c->policy_ran || c->in_tx ||
+               session_setup(db, 1) == 0;
     if (c->in_tx) {
         set_error(db, "the connection was lost in a transaction");
         return 0;
@@ -371,8 +382,10 @@ static int run_statement(struct pg_stmt *s)
                             : "no parameter %d", s->bad_bind);
         return -1;
     }
-    if (!usable(s->db))
+    int policy = s->name[0] == '\0';
+    if (!usable(s->db, policy))
         return -1;
+    c->policy_ran |= policy;
     PGresult *r = run_once(s);
     if (!result_ok(r) && s->is_read && !c->in_tx && reconnected(s->db)) {
         PQclear(r);
@@ -611,7 +624,12 @@ static struct dbq *pg_prepare(struct db *db, enum stmt_id id,
                  sql_has_word(text, "DELETE");
     s->is_read = strncasecmp(verb, "SELECT", 6) == 0 ||
                  (strncasecmp(verb, "WITH", 4) == 0 && !writes);
-    s->reads_rows = sql_has_word(text, "SELECT");
+    /* rows read besides those written: a query, TABLE t, UPDATE ... FROM,
+       DELETE ... USING */
+    s->reads_rows = sql_has_word(text, "SELECT") || sql_has_word(text, "TABLE") ||
+                    sql_has_word(text, "USING") ||
+                    (strncasecmp(verb, "UPDATE", 6) == 0 &&
+                     sql_has_word(text, "FROM"));
     s->row = -1;
     if (id < ST_COUNT)
         snprintf(s->name, sizeof s->name, "mlm_%s_%d", pgc(db)->stmt_prefix,
@@ -624,7 +642,7 @@ static int pg_command(struct db *db, const char *sql, int retry,
                       const char *what, char *why, size_t whylen)
 {
     struct pg_conn *c = pgc(db);
-    if (!usable(db))
+    if (!usable(db, 0))
         return pg_fail(db, what, why, whylen);
     PGresult *r = PQexec(c->pg, sql);
     if (!result_ok(r) && retry && !c->in_tx && reconnected(db)) {
@@ -689,7 +707,7 @@ static int pg_value(struct db *db, const char *sql, char *out, size_t outlen,
                     char *why, size_t whylen)
 {
     struct pg_conn *c = pgc(db);
-    if (!usable(db))
+    if (!usable(db, 0))
         return pg_fail(db, "schema version", why, whylen);
     PGresult *r = PQexec(c->pg, sql);
     if (PQresultStatus(r) == PGRES_FATAL_ERROR && !c->in_tx &&
@@ -801,7 +819,7 @@ static int pg_open(struct db *db, const char *target, int timeout_s,
         snprintf(why, whylen, "database: connect: %s", c->error);
         return -1;
     }
-    if (session_setup(db) == -1) {
+    if (session_setup(db, 0) == -1) {
         snprintf(why, whylen, "database: %s", c->error);
         return -1;
     }

@@ -9,11 +9,12 @@
 #include <string.h>
 #include <strings.h>
 
-/* A character of an unquoted identifier (PostgreSQL allows $ after the
-   first). */
+/* A character of an unquoted identifier: PostgreSQL allows $ after the
+   first, and takes every byte past ASCII for a letter. */
 static int ident_char(char c)
 {
-    return isalnum((unsigned char)c) || c == '_' || c == '$';
+    return isalnum((unsigned char)c) || c == '_' || c == '$' ||
+           (unsigned char)c >= 0x80;
 }
 
 /*
@@ -25,8 +26,9 @@ static size_t dollar_tag(const char *sql, const char *p)
     if (*p != '$' || (p > sql && ident_char(p[-1])))
         return 0;
     size_t n = 1;
-    if (isalpha((unsigned char)p[n]) || p[n] == '_')
-        while (isalnum((unsigned char)p[n]) || p[n] == '_')
+    if (isalpha((unsigned char)p[n]) || p[n] == '_' ||
+        (unsigned char)p[n] >= 0x80)
+        while (ident_char(p[n]) && p[n] != '$')
             n++;
     return p[n] == '$' ? n + 1 : 0;
 }

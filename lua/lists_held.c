@@ -77,21 +77,29 @@ static int claim_settle(struct db *db, struct held_claim *c, int distributed)
     return 0;
 }
 
+/* Settle the pending claims, confirm first. */
+static void claims_settle(struct db *db)
+{
+    if (db != NULL && confirm_pending.id != 0)
+        claim_settle(db, &confirm_pending, 1);
+    if (db != NULL && undo_pending.id != 0)
+        claim_settle(db, &undo_pending, 0);
+}
+
 void held_request_end(struct db *db, int distributed)
 {
     if (claimed.id != 0) {
-        if (distributed)
-            confirm_pending = claimed;
-        else
-            undo_pending = claimed;
+        struct held_claim *slot = distributed ? &confirm_pending
+                                              : &undo_pending;
+        if (slot->id != 0)
+            claims_settle(db); /* an older one first, not overwritten */
+        if (slot->id != 0)
+            msg_warn("the claim of held post %lld stays unsettled (taken "
+                     "over once stale)", (long long)slot->id);
+        *slot = claimed;
+        claimed.id = 0;
     }
-    claimed.id = 0;
-    if (db == NULL)
-        return;
-    if (confirm_pending.id != 0)
-        claim_settle(db, &confirm_pending, 1);
-    if (undo_pending.id != 0)
-        claim_settle(db, &undo_pending, 0);
+    claims_settle(db);
 }
 
 /* A claim for this request: its token is kept for held_request_end. */
