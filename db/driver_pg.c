@@ -625,11 +625,16 @@ static struct dbq *pg_prepare(struct db *db, enum stmt_id id,
     s->is_read = strncasecmp(verb, "SELECT", 6) == 0 ||
                  (strncasecmp(verb, "WITH", 4) == 0 && !writes);
     /* rows read besides those written: a query, TABLE t, UPDATE ... FROM,
-       DELETE ... USING */
-    s->reads_rows = sql_has_word(text, "SELECT") || sql_has_word(text, "TABLE") ||
-                    sql_has_word(text, "USING") ||
-                    (strncasecmp(verb, "UPDATE", 6) == 0 &&
-                     sql_has_word(text, "FROM"));
+       DELETE ... USING (not a CREATE, ALTER or DROP, which lock for
+       themselves) */
+    int ddl = strncasecmp(verb, "CREATE", 6) == 0 ||
+              strncasecmp(verb, "ALTER", 5) == 0 ||
+              strncasecmp(verb, "DROP", 4) == 0;
+    s->reads_rows = !ddl && (sql_has_word(text, "SELECT") ||
+                             sql_has_word(text, "TABLE") ||
+                             sql_has_word(text, "USING") ||
+                             (strncasecmp(verb, "UPDATE", 6) == 0 &&
+                              sql_has_word(text, "FROM")));
     s->row = -1;
     if (id < ST_COUNT)
         snprintf(s->name, sizeof s->name, "mlm_%s_%d", pgc(db)->stmt_prefix,
