@@ -74,7 +74,8 @@ export TMPDIR
 mkdir -p "$TMPDIR"
 
 # fuzz_one TARGET: fuzz it for $secs seconds; prints its lines; returns 1
-# when it crashed, 2 when it could not run.
+# when it crashed, 2 when it could not run. Its variables are the script's
+# (sh has no locals): call it in a subshell.
 fuzz_one() {
     t=$1
     bin=$out/fuzz_$t
@@ -151,13 +152,13 @@ mkdir -p "$out/summary"
 lane=0 lane_pids=''
 while [ "$lane" -lt "$fuzz_jobs" ]; do
     (
-        n=0
-        for t in $targets; do
-            if [ $((n % fuzz_jobs)) -eq "$lane" ]; then
-                fuzz_one "$t" >"$out/summary/$t" 2>&1
-                echo $? >"$out/summary/$t.rc"
+        position=0
+        for target in $targets; do
+            if [ $((position % fuzz_jobs)) -eq "$lane" ]; then
+                (fuzz_one "$target") >"$out/summary/$target" 2>&1
+                echo $? >"$out/summary/$target.rc"
             fi
-            n=$((n + 1))
+            position=$((position + 1))
         done
     ) &
     lane_pids="$lane_pids $!"
@@ -169,7 +170,7 @@ done
 
 failed=0
 for t in $targets; do
-    cat "$out/summary/$t" 2>/dev/null
+    cat "$out/summary/$t" 2>/dev/null || echo "$t: not run"
     rc=$(cat "$out/summary/$t.rc" 2>/dev/null || echo 2)
     case $rc in
         0) ;;
