@@ -15,7 +15,8 @@ enum auth_status {
 };
 
 #define AUTH_DKIM_MAX_SIGS 5      /* signatures verified per post */
-#define AUTH_HEADER_MAX (256 * 1024)   /* header block read for From: */
+#define AUTH_HEADER_MAX (256 * 1024)   /* header block read for From: and
+                                        * DKIM-Signature: */
 /* Bytes of the From value checked (unfolded, without the blanks around it,
  * as message:raw_header gives it); a longer From is not checked (DMARC
  * permerror). The shipped policy refuses such a post: FROM_CHECKED_MAX in
@@ -47,8 +48,12 @@ const char *auth_status_name(enum auth_status s);
 
 /* The domain of the message's one From address, in A-labels and lower
  * case: 0, or -1 when there is not one (no From, several, a From longer
- * than AUTH_FROM_MAX, no domain, or a domain without an A-label form). */
-int auth_from_domain(const char *spool_path, char *out, size_t outlen);
+ * than AUTH_FROM_MAX, no domain, or a domain without an A-label form).
+ * *dkim_signed (unless NULL) is set to 0 only when the whole header block
+ * was read and no field in it starts with the name DKIM-Signature: then
+ * DKIM has nothing to verify (auth_check skips libopendkim). */
+int auth_from_domain(const char *spool_path, char *out, size_t outlen,
+                     int *dkim_signed);
 
 /* DKIM over the spooled message. */
 void auth_dkim(struct dns *dns, const char *spool_path,

@@ -48,10 +48,15 @@ void auth_check(struct dns *dns, const struct auth_input *in,
 {
     memset(res, 0, sizeof *res);
     res->spf = AUTH_NONE;
-    auth_dkim(dns, in->spool_path, res);
+    int dkim_signed;
+    int from_found = auth_from_domain(in->spool_path, res->from_domain,
+                                      sizeof res->from_domain, &dkim_signed);
+    if (dkim_signed)
+        auth_dkim(dns, in->spool_path, res);
+    else
+        res->dkim = AUTH_NONE;   /* what libopendkim finds in such a post */
     auth_spf(dns, in, res);
-    if (auth_from_domain(in->spool_path, res->from_domain,
-                         sizeof res->from_domain) == -1) {
+    if (from_found == -1) {
         /* No From, or several: nothing DMARC can be about (RFC 7489 6.6.1
          * lets a receiver refuse such mail; the list policy decides). */
         res->from_domain[0] = '\0';

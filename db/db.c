@@ -113,7 +113,11 @@ int db_step_done(struct db *db, struct dbq *st, const char *what, char *why,
 void db_column_copy(struct dbq *st, int col, char *out, size_t outlen)
 {
     const char *text = dbq_text(st, col);
-    snprintf(out, outlen, "%s", text ? text : "");
+    if (outlen == 0)
+        return;
+    size_t len = text ? strnlen(text, outlen - 1) : 0;
+    memcpy(out, text ? text : "", len);   /* cut as snprintf would */
+    out[len] = '\0';
 }
 
 /*

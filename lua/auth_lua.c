@@ -108,7 +108,7 @@ static void compute(struct stage_run *run)
     if (worker_dns == NULL) {
         r->dkim = r->spf = r->dmarc = AUTH_TEMPERROR;
         auth_from_domain(req->spool_path, r->from_domain,
-                         sizeof r->from_domain);
+                         sizeof r->from_domain, NULL);
         results_format(r, last_results, sizeof last_results);
         return;
     }

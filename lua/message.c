@@ -36,6 +36,7 @@
 
 #define PARTS_MAX 10000
 #define NEST_MAX 8
+#define ADDRESS_SETS_MAX 4
 
 static const char MESSAGE_MT[] = "mlm.message";
 static const char PART_MT[] = "mlm.part";
@@ -55,6 +56,15 @@ struct message {
         int done;
     } top, nested;             /* parts(), parts(true) */
     char *mime_refused;        /* past a MIME limit: why (mime_limits.c) */
+    /* addresses(name) of the first ADDRESS_SETS_MAX names asked, kept:
+     * the message does not change, and a list post asks for From's
+     * three times (GMime's address parser is the dear part). */
+    struct address_set {
+        char *name;
+        char **v;
+        size_t n;
+    } address_sets[ADDRESS_SETS_MAX];
+    int n_address_sets;
 };
 
 /* Userdata: both start with the run pointer (see ctx_detach_all). */
@@ -91,6 +101,13 @@ void message_free(struct message *m)
     free(m->nested.v);
     free(m->nested.depth);
     free(m->mime_refused);
+    for (int i = 0; i < m->n_address_sets; i++) {
+        struct address_set *set = &m->address_sets[i];
+        for (size_t k = 0; k < set->n; k++)
+            free(set->v[k]);
+        free(set->v);
+        free(set->name);
+    }
     free(m->path);
     free(m);
 }
@@ -471,12 +488,51 @@ static int push_addresses_of(lua_State *L, const char *raw, int n)
     return 1;
 }
 
+/* The addresses of name kept by an earlier call, or NULL. */
+static const struct address_set *address_set_find(const struct message *m,
+                                                   const char *name)
+{
+    for (int i = 0; i < m->n_address_sets; i++)
+        if (g_ascii_strcasecmp(m->address_sets[i].name, name) == 0)
+            return &m->address_sets[i];
+    return NULL;
+}
+
+/* Keep the addresses in the table on top of L as name's, while there is
+ * room. */
+static void address_set_keep(lua_State *L, struct message *m,
+                             const char *name)
+{
+    if (m->n_address_sets == ADDRESS_SETS_MAX)
+        return;
+    struct address_set *set = &m->address_sets[m->n_address_sets++];
+    set->name = xstrdup(name);
+    set->n = lua_rawlen(L, -1);
+    set->v = xcalloc(set->n ? set->n : 1, sizeof *set->v);
+    for (size_t i = 0; i < set->n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        set->v[i] = xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+}
+
+/* A new table each call: a script may change the one it was given. */
 static int l_addresses(lua_State *L)
 {
     struct message *m = check_message(L, 1, NEED_HEADERS);
     const char *name = luaL_checkstring(L, 2);
+    const struct address_set *set = address_set_find(m, name);
+    if (set != NULL) {
+        lua_createtable(L, (int)set->n, 0);
+        for (size_t i = 0; i < set->n; i++) {
+            lua_pushstring(L, set->v[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        return 1;
+    }
     lua_newtable(L);
     headers_each(m, name, push_addresses_of, L);
+    address_set_keep(L, m, name);
     return 1;
 }
 

@@ -3,7 +3,8 @@
  * arbitrary TXT text, as a remote domain publishes it, and the From-domain
  * reader (auth/auth.h) on an arbitrary header block. Properties: a parsed
  * record has a known policy, pct in 0..100 and its text kept; a found From
- * domain is non-empty, lower case and without '@'.
+ * domain is non-empty, lower case and without '@'; a header block with a
+ * DKIM-Signature field is never taken for an unsigned one.
  */
 #include "auth.h"
 #include "dmarc_record.h"
@@ -15,11 +16,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     g_mime_init();
+    return 0;
+}
+
+/* Whether a line of the header block (up to its first empty line) starts
+ * with the name DKIM-Signature: then libopendkim must see the post. */
+static int signature_field(const uint8_t *data, size_t size)
+{
+    static const char name[] = "dkim-signature";
+    for (size_t at = 0; at < size;) {
+        if (data[at] == '\n' ||
+            (data[at] == '\r' && at + 1 < size && data[at + 1] == '\n'))
+            return 0;
+        if (size - at >= sizeof name - 1 &&
+            strncasecmp((const char *)data + at, name, sizeof name - 1) == 0)
+            return 1;
+        const uint8_t *nl = memchr(data + at, '\n', size - at);
+        if (nl == NULL)
+            return 0;
+        at = (size_t)(nl - data) + 1;
+    }
     return 0;
 }
 
@@ -52,13 +74,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     close(fd);
     char domain[256];
-    if (auth_from_domain(path, domain, sizeof domain) == 0) {
+    int dkim_signed;
+    if (auth_from_domain(path, domain, sizeof domain, &dkim_signed) == 0) {
         FUZZ_CHECK(domain[0] != '\0' && strchr(domain, '@') == NULL,
                    "bad From domain '%s'", domain);
         for (const char *p = domain; *p; p++)
             FUZZ_CHECK(!isupper((unsigned char)*p), "upper case in '%s'",
                        domain);
     }
+    if (!dkim_signed)
+        FUZZ_CHECK(!signature_field(data, size),
+                   "a DKIM-Signature field not seen");
     unlink(path);
     return 0;
 }

@@ -101,6 +101,35 @@ t_check "aligned DKIM pass from a p=reject domain: accepted ($(result))" \
 t_check "try prints the authentication results ($(sed -n 's/^authentication: //p' <<<"$OUT"))" \
     grep -q '^authentication: [^;]*; dkim=pass header.d=signed.example; spf=[a-z]*.*; dmarc=pass policy.dmarc=reject header.from=signed.example$' <<<"$OUT"
 
+# Whether a post is signed is read from the header block before
+# libopendkim is asked (auth_from.c): a field name in any case, and a
+# signature past the first 8 KB read, are still verified.
+mail alice@signed.example signed.example
+sed -i 's/^DKIM-Signature:/dkim-signature:/' "$tmp/mail"
+try alice@signed.example
+t_check "a signature named dkim-signature: verified ($(result))" \
+    grep -q '^authentication: [^;]*; dkim=pass header.d=signed.example;' <<<"$OUT"
+mail alice@signed.example signed.example
+{
+    for i in $(seq 1 200); do
+        printf 'X-Pad-%03d: %s\n' "$i" "$(printf '%060d' 0)"
+    done
+    cat "$tmp/mail"
+} >"$tmp/mail.pad"
+mv "$tmp/mail.pad" "$tmp/mail"
+try alice@signed.example
+t_check "a signature after 14 KB of header fields: verified ($(result))" \
+    grep -q '^authentication: [^;]*; dkim=pass header.d=signed.example;.*dmarc=pass' <<<"$OUT"
+mail alice@reject.example
+try alice@reject.example
+t_check "an unsigned post: dkim=none" \
+    grep -q '^authentication: [^;]*; dkim=none; ' <<<"$OUT"
+# An ASCII From domain in mixed case: looked up and aligned in lower case.
+mail alice@Signed.EXAMPLE signed.example
+try alice@signed.example
+t_check "From alice@Signed.EXAMPLE: header.from=signed.example, dmarc=pass ($(result))" \
+    grep -q '^authentication: [^;]*; dkim=pass header.d=signed.example;.* dmarc=pass policy.dmarc=reject header.from=signed.example$' <<<"$OUT"
+
 sed -i 's/^body$/altered body/' "$tmp/mail"
 try alice@signed.example
 t_check "the post altered after signing: refused ($(result))" \

@@ -86,6 +86,15 @@ function filter_message(ctx)
   ctx:add_header("X-Seen-To", show(m:addresses("To")))
   ctx:add_header("X-Seen-From", show(m:addresses("from")))
   ctx:add_header("X-Seen-Cc", show(m:addresses("Cc")))
+  -- asked again (kept by message.c after the first call): the same
+  -- addresses, in a table of its own, for any name in any case
+  local first = m:addresses("TO")
+  first[1] = "changed@by.script"
+  for _, h in ipairs({"Sender", "Reply-To", "Received", "X-Folded"}) do
+    m:addresses(h)
+  end
+  ctx:add_header("X-Seen-To-Again", show(m:addresses("to")) .. "|" ..
+                 show(m:addresses("FROM")) .. "|" .. show(m:addresses("cc")))
 
   -- A method given the wrong kind of object: a Lua error naming both.
   local function wrong(f)

@@ -52,6 +52,10 @@ do
                 "message:addresses(\"from\") with a quoted display name")
   expect_header(conn, "X-Seen-Cc", "",
                 "message:addresses() of an absent header is empty")
+  expect_header(conn, "X-Seen-To-Again",
+                "a@x.test,b@y.test,c@z.test|poster@example.net|",
+                "message:addresses() again, after a script changed an " ..
+                "earlier result and past the names kept: the same")
   expect_header(conn, "X-Seen-Wrong-Type",
                 "mlm.message expected, got mlm.ctx|" ..
                 "mlm.ctx expected, got mlm.message",
