@@ -586,7 +586,7 @@ else
 fi
 
 # RSS at 200 concurrent connections, workers kept for the whole run.
-RSS_MLMD_PEAK='' RSS_MLMD_AFTER='' RSS_WORKERS='' RSS_WMAX='' RSS_THREADS=0
+RSS_MLMD_PEAK='' RSS_MLMD_AFTER='' RSS_WORKERS='' RSS_WMAX='' RSS_WANON_MAX='' RSS_THREADS=0
 want rss && say "RSS: $BENCH_RSS_TX list posts (list of 100) at 200 connections"
 if want rss && mlm_start "$LISTPOL" "workers_min = 2" "workers_max = 2" \
     "worker_max_requests = 1000000" "${MLM_EXTRA[@]}" && mlm_lists_setup 100; then
