@@ -47,11 +47,12 @@ struct auth_result {
 const char *auth_status_name(enum auth_status s);
 
 /* The domain of the message's one From address, in A-labels and lower
- * case: 0, or -1 when there is not one (no From, several, a From longer
- * than AUTH_FROM_MAX, no domain, or a domain without an A-label form).
- * *dkim_signed (unless NULL) is set to 0 only when the whole header block
- * was read and no field in it starts with the name DKIM-Signature: then
- * DKIM has nothing to verify (auth_check skips libopendkim). */
+ * case: 0, -1 when there is not one (no From, several, a From longer
+ * than AUTH_FROM_MAX, no domain, or a domain without an A-label form), -2
+ * when the message could not be read. *dkim_signed (unless NULL) is set
+ * to 0 only when the whole header block was read, all its lines end in
+ * CRLF, and no field in it starts with the name DKIM-Signature: then DKIM
+ * has nothing to verify (auth_check skips libopendkim). */
 int auth_from_domain(const char *spool_path, char *out, size_t outlen,
                      int *dkim_signed);
 

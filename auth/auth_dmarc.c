@@ -56,6 +56,11 @@ void auth_check(struct dns *dns, const struct auth_input *in,
     else
         res->dkim = AUTH_NONE;   /* what libopendkim finds in such a post */
     auth_spf(dns, in, res);
+    if (from_found == -2) {
+        /* The spool could not be read: a retry may tell. */
+        res->dmarc = AUTH_TEMPERROR;
+        return;
+    }
     if (from_found == -1) {
         /* No From, or several: nothing DMARC can be about (RFC 7489 6.6.1
          * lets a receiver refuse such mail; the list policy decides). */

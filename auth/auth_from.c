@@ -27,6 +27,7 @@ enum from_found {
     FROM_ONE,        /* one field, its value read whole */
     FROM_UNCHECKED,  /* several fields, a field past AUTH_FROM_MAX bytes, or
                       * a header block past AUTH_HEADER_MAX */
+    FROM_UNREAD,     /* the message could not be read (or no memory) */
 };
 
 /* The start of the message, read as far as the lines asked for need. */
@@ -36,7 +37,7 @@ struct header_reader {
     size_t len;    /* bytes in buf; never past AUTH_HEADER_MAX + 1 */
     size_t cap;
     size_t pos;    /* where the next line starts */
-    int at_eof;    /* read gave end of file (or an error: the same end) */
+    int at_eof;    /* read gave end of file */
 };
 
 #define READ_FIRST 8192   /* most header blocks fit: one read */
@@ -44,8 +45,9 @@ struct header_reader {
 /*
  * The next physical line (its line end kept) as [*line, *line + *n): 1, 0
  * at the end of the message, -1 when the line ends past AUTH_HEADER_MAX
- * bytes into the message. A line is never cut: a long one is read whole
- * or refused, so no piece of it can pass for a field of its own.
+ * bytes into the message, -2 when the message could not be read. A line
+ * is never cut: a long one is read whole or refused, so no piece of it
+ * can pass for a field of its own.
  */
 static int header_line(struct header_reader *r, const char **line, size_t *n)
 {
@@ -76,17 +78,18 @@ static int header_line(struct header_reader *r, const char **line, size_t *n)
                 cap = AUTH_HEADER_MAX + 1;
             char *grown = realloc(r->buf, cap);
             if (grown == NULL)
-                return -1;
+                return -2;
             r->buf = grown;
             r->cap = cap;
         }
         ssize_t got = read(r->fd, r->buf + r->len, r->cap - r->len);
         if (got < 0 && errno == EINTR)
             continue;
-        if (got <= 0)
+        if (got < 0)
+            return -2;
+        if (got == 0)
             r->at_eof = 1;
-        else
-            r->len += (size_t)got;
+        r->len += (size_t)got;
     }
 }
 
@@ -117,18 +120,25 @@ static int starts_dkim_signature(const char *line, size_t n)
  * The one From: field's value into value, unfolded as
  * message:raw_header gives it (line ends removed, leading and trailing
  * blanks dropped, a line's bytes from a NUL on ignored), so that
- * AUTH_FROM_MAX means the same bytes to the policy. *dkim_signed becomes
- * 0 only when the whole header block was read and no field starts with
- * the name DKIM-Signature.
+ * AUTH_FROM_MAX means the same bytes to the policy.
+ *
+ * *dkim_signed becomes 0 only when the whole header block was read, every
+ * line of it ends in CRLF (as mlmd spools a message), and no field starts
+ * with the name DKIM-Signature. libopendkim takes the line end of the
+ * first line for the message's: in a CRLF message a bare LF is a byte of
+ * a field, and "\n\n" no end of the header block, so a block with another
+ * line end is left for it to judge.
  */
 static enum from_found from_field(struct header_reader *r, GString *value,
                                   int *dkim_signed)
 {
-    int found = 0, whole = 0, signature = 0, rc;
+    int found = 0, whole = 0, signature = 0, crlf = 1, rc;
     size_t in_from = 0, n;
     const char *line;
     g_string_truncate(value, 0);
     while ((rc = header_line(r, &line, &n)) > 0) {
+        if (n < 2 || line[n - 2] != '\r' || line[n - 1] != '\n')
+            crlf = 0;
         if (line[0] == '\n' || (n == 2 && line[0] == '\r' && line[1] == '\n')) {
             whole = 1;
             break;
@@ -151,7 +161,9 @@ static enum from_found from_field(struct header_reader *r, GString *value,
     }
     if (rc == 0)
         whole = 1;
-    *dkim_signed = signature || !whole;
+    *dkim_signed = signature || !whole || !crlf;
+    if (rc == -2)
+        return FROM_UNREAD;
     while (value->len > 0 && (value->str[value->len - 1] == ' ' ||
                               value->str[value->len - 1] == '\t'))
         g_string_truncate(value, value->len - 1);
@@ -201,12 +213,12 @@ int auth_from_domain(const char *spool_path, char *out, size_t outlen,
         *dkim_signed = 1;
     struct header_reader r = {.fd = open(spool_path, O_RDONLY | O_CLOEXEC)};
     if (r.fd < 0)
-        return -1;
+        return -2;
     r.cap = READ_FIRST;
     r.buf = malloc(r.cap);
     GString *value = g_string_sized_new(256);
     enum from_found found = r.buf ? from_field(&r, value, &signed_seen)
-                                  : FROM_UNCHECKED;
+                                  : FROM_UNREAD;
     close(r.fd);
     free(r.buf);
     if (dkim_signed)
@@ -226,5 +238,5 @@ int auth_from_domain(const char *spool_path, char *out, size_t outlen,
     g_string_free(value, TRUE);
     if (rc == -1)
         out[0] = '\0';
-    return rc;
+    return found == FROM_UNREAD ? -2 : rc;
 }
