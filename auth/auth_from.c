@@ -11,6 +11,7 @@
  * d= and the SPF domain.
  */
 #include "auth.h"
+#include "xmalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,7 +28,7 @@ enum from_found {
     FROM_ONE,        /* one field, its value read whole */
     FROM_UNCHECKED,  /* several fields, a field past AUTH_FROM_MAX bytes, or
                       * a header block past AUTH_HEADER_MAX */
-    FROM_UNREAD,     /* the message could not be read (or no memory) */
+    FROM_UNREAD,     /* the message could not be read */
 };
 
 /* The start of the message, read as far as the lines asked for need. */
@@ -76,16 +77,13 @@ static int header_line(struct header_reader *r, const char **line, size_t *n)
             size_t cap = r->cap * 2;
             if (cap > AUTH_HEADER_MAX + 1)
                 cap = AUTH_HEADER_MAX + 1;
-            char *grown = realloc(r->buf, cap);
-            if (grown == NULL)
-                return -2;
-            r->buf = grown;
+            r->buf = xrealloc(r->buf, cap);
             r->cap = cap;
         }
         ssize_t got = read(r->fd, r->buf + r->len, r->cap - r->len);
-        if (got < 0 && errno == EINTR)
+        if (got == -1 && errno == EINTR)
             continue;
-        if (got < 0)
+        if (got == -1)
             return -2;
         if (got == 0)
             r->at_eof = 1;
@@ -180,8 +178,7 @@ static int ascii_domain(InternetAddressMailbox *mb, char *out, size_t outlen)
      * converts to A-labels (IDNA2008, libidn2) in get_idn_addr; a domain
      * it cannot convert comes back as it was, and an ASCII one that it
      * can comes back equal but for case. So an ASCII domain is taken as
-     * get_addr gives it, without the conversion's cost (half of this
-     * file's). */
+     * get_addr gives it: libidn2 runs only for a domain that needs it. */
     const char *addr = internet_address_mailbox_get_addr(mb);
     const char *at = addr ? strrchr(addr, '@') : NULL;
     for (const char *c = at ? at + 1 : ""; *c; c++)
@@ -212,13 +209,12 @@ int auth_from_domain(const char *spool_path, char *out, size_t outlen,
     if (dkim_signed)
         *dkim_signed = 1;
     struct header_reader r = {.fd = open(spool_path, O_RDONLY | O_CLOEXEC)};
-    if (r.fd < 0)
+    if (r.fd == -1)
         return -2;
     r.cap = READ_FIRST;
-    r.buf = malloc(r.cap);
+    r.buf = xmalloc(r.cap);
     GString *value = g_string_sized_new(256);
-    enum from_found found = r.buf ? from_field(&r, value, &signed_seen)
-                                  : FROM_UNREAD;
+    enum from_found found = from_field(&r, value, &signed_seen);
     close(r.fd);
     free(r.buf);
     if (dkim_signed)

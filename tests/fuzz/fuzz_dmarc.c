@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        domain);
     }
     if (!dkim_signed)
-        FUZZ_CHECK(opendkim_count(data, size) <= 0,
+        FUZZ_CHECK(opendkim_count(data, size) == 0,
                    "libopendkim finds a signature in a post taken as unsigned");
     unlink(path);
     return 0;

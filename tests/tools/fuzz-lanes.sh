@@ -5,11 +5,11 @@
 # The fuzz binaries are stand-ins here (shell scripts that print libFuzzer's
 # final statistics and log their run), since what is checked is the script
 # that schedules them: with FUZZ_NO_BUILD=1 run.sh only runs what it finds
-# in OUT. Each stand-in reports a different number of executions, which is
-# what once changed run.sh's lane counter (a target was run twice, or not
-# at all, and CI failed with every line "crashes: 0"). The stand-ins exit
-# 0 at once, so the 600 s asked for are never waited (with 1 s, a second
-# that turns before the first run would skip it).
+# in OUT. Each stand-in reports a different number of executions, so a
+# lane that let a target's figures into its own bookkeeping would run a
+# target twice or not at all. The stand-ins exit 0 at once, so the 600 s
+# asked for are never waited (with 1 s, a second that turns before the
+# first run would skip it).
 # Environment: top_srcdir (set by make check).
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"

@@ -94,9 +94,20 @@ static int opendkim_signatures(const char *path)
     return n;
 }
 
-static void write_case(const char *path, const struct test_case *c)
+/* path opened for writing; the test ends when it cannot be. */
+static FILE *create(const char *path)
 {
     FILE *fp = fopen(path, "w");
+    if (fp == NULL) {
+        perror(path);
+        exit(1);
+    }
+    return fp;
+}
+
+static void write_case(const char *path, const struct test_case *c)
+{
+    FILE *fp = create(path);
     if (c->text) {
         fputs(c->text, fp);
     } else {
@@ -146,7 +157,7 @@ int main(void)
     }
     /* A header block past AUTH_HEADER_MAX: not checked, left to
      * libopendkim. */
-    FILE *fp = fopen(path, "w");
+    FILE *fp = create(path);
     for (int i = 0; i < AUTH_HEADER_MAX / 70 + 10; i++)
         fprintf(fp, "X-Pad: %061d\r\n", i);
     fputs("From: a@example.com\r\n\r\nbody\r\n", fp);

@@ -94,7 +94,9 @@ function filter_message(ctx)
     m:addresses(h)
   end
   ctx:add_header("X-Seen-To-Again", show(m:addresses("to")) .. "|" ..
-                 show(m:addresses("FROM")) .. "|" .. show(m:addresses("cc")))
+                 show(m:addresses("FROM")) .. "|" .. show(m:addresses("cc"))
+                 .. "|" .. show(m:addresses("reply-to")) .. "|" ..
+                 show(m:addresses("REPLY-TO")))
 
   -- A method given the wrong kind of object: a Lua error naming both.
   local function wrong(f)

@@ -11,6 +11,7 @@ do
     {"From", "\"Poster, The\" <poster@example.net>"},
     {"To", "A <a@x.test>, b@y.test, Group: c@z.test;"},
     {"X-Folded", "first part\r\n\tsecond part"},
+    {"Reply-To", "R <r@w.test>"},
   }
   local body = "Hello.\r\n"
   local conn = transaction{
@@ -53,9 +54,10 @@ do
   expect_header(conn, "X-Seen-Cc", "",
                 "message:addresses() of an absent header is empty")
   expect_header(conn, "X-Seen-To-Again",
-                "a@x.test,b@y.test,c@z.test|poster@example.net|",
+                "a@x.test,b@y.test,c@z.test|poster@example.net||" ..
+                "r@w.test|r@w.test",
                 "message:addresses() again, after a script changed an " ..
-                "earlier result and past the names kept: the same")
+                "earlier result, and for a name past the four kept: the same")
   expect_header(conn, "X-Seen-Wrong-Type",
                 "mlm.message expected, got mlm.ctx|" ..
                 "mlm.ctx expected, got mlm.message",
