@@ -100,6 +100,28 @@ pg_policy_test() {
         "$name" >"$tmp/post.eml"
     ctl() { "$CTL_BIN" -C "$tmp/conf" "$@"; }
 }
+# pg_writers_race: after pg_policy_test with a policy that counts the rows
+# of site_cap (who TEXT NOT NULL: a NULL insert is a refused one) and
+# inserts one when there are none (and says "X-Cap: N"),
+# two requests at once: both run, and between them they add one row,
+# which only the writers' lock gives. Sets pg_race_caps to their X-Cap
+# lines, sorted.
+pg_writers_race() {
+    pg_psql mlm "CREATE TABLE site_cap (who TEXT NOT NULL)"
+    local pa pb
+    race_try() { ctl try --from "$1" --to dev@example.org "$tmp/post.eml" >"$tmp/$2.out" 2>&1; }
+    race_try a@example.net a &
+    pa=$!
+    race_try b@example.net b &
+    pb=$!
+    wait $pa
+    wait $pb
+    pg_race_caps=$(grep -h '^X-Cap' "$tmp/a.out" "$tmp/b.out" | sort | tr '\n' ' ')
+    t_check "both requests ran ($pg_race_caps)" \
+        test "$(grep -h '^X-Cap' "$tmp/a.out" "$tmp/b.out" | wc -l)" = 2
+    t_check "one row between them ($(pg_psql mlm 'SELECT count(*) FROM site_cap'))" \
+        test "$(pg_psql mlm 'SELECT count(*) FROM site_cap')" = 1
+}
 pg_policy_test_exit() {
     local st=$?
     declare -F pg_test_cleanup >/dev/null && pg_test_cleanup
