@@ -37,6 +37,9 @@
 #define PARTS_MAX 10000
 #define NEST_MAX 8
 #define ADDRESS_SETS_MAX 4
+#define ADDRESS_SET_KEPT_MAX 64   /* a longer list is parsed again when asked:
+                                   * the copies stay small, outside Lua's
+                                   * memory limit */
 
 static const char MESSAGE_MT[] = "mlm.message";
 static const char PART_MT[] = "mlm.part";
@@ -499,11 +502,12 @@ static const struct address_set *address_set_find(const struct message *m,
 }
 
 /* Keep the addresses in the table on top of L as name's, while there is
- * room. */
+ * room and they are few. */
 static void address_set_keep(lua_State *L, struct message *m,
                              const char *name)
 {
-    if (m->n_address_sets == ADDRESS_SETS_MAX)
+    if (m->n_address_sets == ADDRESS_SETS_MAX ||
+        lua_rawlen(L, -1) > ADDRESS_SET_KEPT_MAX)
         return;
     struct address_set *set = &m->address_sets[m->n_address_sets++];
     set->name = xstrdup(name);
