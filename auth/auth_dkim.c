@@ -1,10 +1,12 @@
 /*
  * auth_dkim.c - DKIM verification with libopendkim. Keys are fetched
  * through our resolver (its budget applies); at most AUTH_DKIM_MAX_SIGS
- * signatures are verified, the others are ignored before any lookup.
+ * signatures are verified, the others are ignored before any lookup. A
+ * message that cannot be read whole is temperror.
  */
 #include "auth.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <opendkim/dkim.h>
 #include <stdio.h>
@@ -90,11 +92,18 @@ void auth_dkim(struct dns *dns, const char *spool_path,
         return;
     }
     unsigned char chunk[65536];
-    ssize_t got;
+    ssize_t got = 0;
     st = DKIM_STAT_OK;
-    while (st == DKIM_STAT_OK && (got = read(fd, chunk, sizeof chunk)) > 0)
-        st = dkim_chunk(dkim, chunk, (size_t)got);
+    while (st == DKIM_STAT_OK &&
+           ((got = read(fd, chunk, sizeof chunk)) > 0 ||
+            (got == -1 && errno == EINTR)))
+        if (got > 0)
+            st = dkim_chunk(dkim, chunk, (size_t)got);
     close(fd);
+    if (got == -1) {   /* a cut message would read as a failed signature */
+        dkim_free(dkim);
+        return;
+    }
     if (st == DKIM_STAT_OK)
         st = dkim_chunk(dkim, NULL, 0);
     if (st == DKIM_STAT_OK || st == DKIM_STAT_NOSIG)

@@ -40,6 +40,7 @@
 #define ADDRESS_SET_KEPT_MAX 64   /* a longer list is parsed again when asked:
                                    * the copies stay small, outside Lua's
                                    * memory limit */
+#define ADDRESS_NAME_KEPT_MAX 998 /* a field name longer than a line is not */
 
 static const char MESSAGE_MT[] = "mlm.message";
 static const char PART_MT[] = "mlm.part";
@@ -507,7 +508,8 @@ static void address_set_keep(lua_State *L, struct message *m,
                              const char *name)
 {
     if (m->n_address_sets == ADDRESS_SETS_MAX ||
-        lua_rawlen(L, -1) > ADDRESS_SET_KEPT_MAX)
+        lua_rawlen(L, -1) > ADDRESS_SET_KEPT_MAX ||
+        strlen(name) > ADDRESS_NAME_KEPT_MAX)
         return;
     struct address_set *set = &m->address_sets[m->n_address_sets++];
     set->name = xstrdup(name);

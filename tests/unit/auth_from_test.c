@@ -167,6 +167,15 @@ int main(void)
     /* Unreadable: a read error (a directory) and a missing file give -2,
      * and leave the post to libopendkim (which reports its own error). */
     check("a read error", dir, -2, "", 1);
+    /* DKIM over a message it cannot read: temperror, not the verdict on
+     * whatever part was read. */
+    struct auth_result res = {0};
+    auth_dkim(NULL, dir, &res);
+    if (res.dkim != AUTH_TEMPERROR)
+        fail("auth_dkim, a read error", "dkim %s, not temperror",
+             auth_status_name(res.dkim));
+    else
+        printf("ok auth_dkim, a read error: temperror\n");
     check("no such file", path, -2, "", 1);
     rmdir(dir);
     printf("%d failed\n", failures);
